@@ -1,0 +1,344 @@
+//! The codec: MessagePack maps with field names, or JSON, chosen by
+//! `Content-Type` (contract §1-2).
+//!
+//! Decoding is strict: the payload must be a map, unknown fields are
+//! rejected, and every error names the field it is about (dotted path, e.g.
+//! `owner.email`), so a client in any language learns what to fix.
+//! MessagePack is written and read in "human readable" mode so that UUIDs
+//! and timestamps travel as strings, exactly as in JSON.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt;
+
+/// Requests larger than this are rejected with `payload_too_large`.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+/// The two encodings of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContentType {
+    #[default]
+    MsgPack,
+    Json,
+}
+
+impl ContentType {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MsgPack => "application/msgpack",
+            Self::Json => "application/json",
+        }
+    }
+
+    /// Reads a `Content-Type` header: absent means MessagePack; parameters
+    /// such as `; charset=utf-8` are ignored; anything else is `None`.
+    pub fn from_header(value: Option<&str>) -> Option<Self> {
+        let Some(value) = value else {
+            return Some(Self::MsgPack);
+        };
+        let essence = value.split(';').next().unwrap_or("").trim();
+        if essence.eq_ignore_ascii_case("application/msgpack")
+            || essence.eq_ignore_ascii_case("application/x-msgpack")
+            || essence.eq_ignore_ascii_case("application/vnd.msgpack")
+        {
+            Some(Self::MsgPack)
+        } else if essence.eq_ignore_ascii_case("application/json") {
+            Some(Self::Json)
+        } else {
+            None
+        }
+    }
+
+    /// Encodes a value. MessagePack is a map keyed by field names.
+    pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Vec<u8>, EncodeError> {
+        match self {
+            Self::Json => serde_json::to_vec(value).map_err(|e| EncodeError(e.to_string())),
+            Self::MsgPack => {
+                let mut buf = Vec::with_capacity(128);
+                let mut ser = rmp_serde::Serializer::new(&mut buf)
+                    .with_struct_map()
+                    .with_human_readable();
+                value
+                    .serialize(&mut ser)
+                    .map_err(|e| EncodeError(e.to_string()))?;
+                Ok(buf)
+            }
+        }
+    }
+
+    /// Decodes a request. An empty payload is read as an empty map, so
+    /// operations whose fields are all optional accept it.
+    pub fn decode<T: DeserializeOwned>(self, bytes: &[u8]) -> Result<T, DecodeError> {
+        const EMPTY_MSGPACK_MAP: &[u8] = &[0x80];
+        const EMPTY_JSON_OBJECT: &[u8] = b"{}";
+        let bytes = match (self, bytes.is_empty()) {
+            (Self::MsgPack, true) => EMPTY_MSGPACK_MAP,
+            (Self::Json, true) => EMPTY_JSON_OBJECT,
+            (_, false) => bytes,
+        };
+        match self {
+            Self::Json => decode_json(bytes),
+            Self::MsgPack => decode_msgpack(bytes),
+        }
+    }
+}
+
+impl fmt::Display for ContentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value could not be encoded (a bug, never the client's fault).
+#[derive(Debug)]
+pub struct EncodeError(String);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not encode the reply: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// Why a payload could not be decoded, and which field it was about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Dotted path of the offending field, when there is one.
+    pub field: Option<String>,
+    /// What was wrong, in words a client developer can act on.
+    pub message: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(not_a_map());
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    de.end().map_err(|e| DecodeError {
+        field: None,
+        message: format!("trailing data after the object: {e}"),
+    })?;
+    Ok(value)
+}
+
+fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    // fixmap, map16, map32: positional arrays are not part of the contract.
+    if !matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
+        return Err(not_a_map());
+    }
+    let mut rest = bytes;
+    let mut de = rmp_serde::Deserializer::new(&mut rest).with_human_readable();
+    let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+    if !rest.is_empty() {
+        return Err(DecodeError {
+            field: None,
+            message: format!("{} trailing bytes after the map", rest.len()),
+        });
+    }
+    Ok(value)
+}
+
+fn not_a_map() -> DecodeError {
+    DecodeError {
+        field: None,
+        message: "the payload must be a map (MessagePack) or an object (JSON)".into(),
+    }
+}
+
+/// Turns serde's error into a field path and a message. serde reports
+/// unknown and missing fields at the enclosing map, naming the field in
+/// backticks; the path is completed with that name.
+fn path_error<E: fmt::Display>(err: serde_path_to_error::Error<E>) -> DecodeError {
+    let path = err.path().to_string();
+    let parent = (path != ".").then_some(path);
+    let message = err.inner().to_string();
+    let named = ["unknown field", "missing field"].iter().find_map(|kind| {
+        let name = message
+            .strip_prefix(kind)?
+            .strip_prefix(" `")?
+            .split('`')
+            .next()?;
+        Some((*kind, name.to_owned()))
+    });
+    match named {
+        // The rest of serde's text ("expected one of ...", a JSON position)
+        // differs between encodings; the field name says it all.
+        Some((kind, name)) => DecodeError {
+            message: format!("{kind} `{name}`"),
+            field: Some(match parent {
+                // JSON reports the path including the unknown key; MessagePack
+                // stops at the enclosing map.
+                Some(parent) if parent == name || parent.ends_with(&format!(".{name}")) => parent,
+                Some(parent) => format!("{parent}.{name}"),
+                None => name,
+            }),
+        },
+        None => DecodeError {
+            field: parent,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        email: String,
+    }
+
+    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        slug: String,
+        owner: Inner,
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    fn msgpack(value: &serde_json::Value) -> Vec<u8> {
+        ContentType::MsgPack.encode(value).unwrap()
+    }
+
+    #[test]
+    fn content_type_header() {
+        assert_eq!(ContentType::from_header(None), Some(ContentType::MsgPack));
+        assert_eq!(
+            ContentType::from_header(Some("application/json; charset=utf-8")),
+            Some(ContentType::Json)
+        );
+        assert_eq!(
+            ContentType::from_header(Some("Application/MsgPack")),
+            Some(ContentType::MsgPack)
+        );
+        assert_eq!(ContentType::from_header(Some("text/plain")), None);
+        assert_eq!(ContentType::from_header(Some("")), None);
+    }
+
+    #[test]
+    fn msgpack_structs_are_maps_with_field_names() {
+        let value = Inner {
+            email: "a@b.c".into(),
+        };
+        let bytes = ContentType::MsgPack.encode(&value).unwrap();
+        // fixmap(1), fixstr(5) "email", fixstr(5) "a@b.c"
+        assert_eq!(bytes[0], 0x81);
+        assert_eq!(&bytes[1..7], b"\xa5email");
+        assert_eq!(&bytes[7..], b"\xa5a@b.c");
+    }
+
+    #[test]
+    fn uuids_and_times_are_strings_in_msgpack() {
+        let id = uuid::Uuid::nil();
+        let bytes = ContentType::MsgPack.encode(&id).unwrap();
+        assert_eq!(bytes[0], 0xd9, "str8 marker, not bin");
+        let at = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap();
+        let json = ContentType::Json.encode(&at).unwrap();
+        assert_eq!(json, b"\"1970-01-01T00:00:00Z\"");
+    }
+
+    #[test]
+    fn unknown_nested_field_is_named_with_its_path() {
+        let body = serde_json::json!({"slug": "x", "owner": {"email": "e", "admin": true}});
+        for ct in [ContentType::Json, ContentType::MsgPack] {
+            let bytes = match ct {
+                ContentType::Json => serde_json::to_vec(&body).unwrap(),
+                ContentType::MsgPack => msgpack(&body),
+            };
+            let err = ct.decode::<Outer>(&bytes).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("owner.admin"), "{ct}");
+            assert_eq!(err.message, "unknown field `admin`");
+        }
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let body = serde_json::json!({"owner": {"email": "e"}});
+        let err = ContentType::MsgPack
+            .decode::<Outer>(&msgpack(&body))
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("slug"));
+        let body = serde_json::json!({"slug": "s", "owner": {}});
+        let err = ContentType::Json
+            .decode::<Outer>(&serde_json::to_vec(&body).unwrap())
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("owner.email"));
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let body = serde_json::json!({"slug": 7, "owner": {"email": "e"}});
+        let err = ContentType::MsgPack
+            .decode::<Outer>(&msgpack(&body))
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("slug"));
+        assert!(err.message.starts_with("invalid type"), "{}", err.message);
+    }
+
+    #[test]
+    fn nil_and_absent_optionals_are_both_accepted() {
+        let with_nil = serde_json::json!({"slug": "s", "owner": {"email": "e"}, "note": null});
+        let without = serde_json::json!({"slug": "s", "owner": {"email": "e"}});
+        let a: Outer = ContentType::MsgPack.decode(&msgpack(&with_nil)).unwrap();
+        let b: Outer = ContentType::MsgPack.decode(&msgpack(&without)).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn garbage_arrays_and_trailing_bytes_are_rejected() {
+        for bytes in [&b"\xc1\xff\x00"[..], b"\x92\xa1s\xa1t", b"not json"] {
+            assert!(ContentType::MsgPack.decode::<Outer>(bytes).is_err());
+            assert!(ContentType::Json.decode::<Outer>(bytes).is_err());
+        }
+        let mut bytes = msgpack(&serde_json::json!({"slug": "s", "owner": {"email": "e"}}));
+        bytes.push(0xc0);
+        let err = ContentType::MsgPack.decode::<Outer>(&bytes).unwrap_err();
+        assert!(err.message.contains("trailing"));
+        let err = ContentType::Json
+            .decode::<Outer>(br#"{"slug":"s","owner":{"email":"e"}} x"#)
+            .unwrap_err();
+        assert!(err.message.contains("trailing"));
+    }
+
+    #[test]
+    fn truncated_msgpack_is_an_error_not_a_panic() {
+        let bytes = msgpack(&serde_json::json!({"slug": "s", "owner": {"email": "e"}}));
+        for cut in 0..bytes.len() {
+            let _ = ContentType::MsgPack.decode::<Outer>(&bytes[..cut]);
+        }
+    }
+
+    #[test]
+    fn empty_payload_reads_as_an_empty_map() {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct AllOptional {
+            #[serde(default)]
+            #[allow(dead_code)]
+            id: Option<uuid::Uuid>,
+        }
+        assert!(ContentType::MsgPack.decode::<AllOptional>(b"").is_ok());
+        assert!(ContentType::Json.decode::<AllOptional>(b"").is_ok());
+        let err = ContentType::Json.decode::<Inner>(b"").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("email"));
+    }
+}

@@ -1,0 +1,205 @@
+//! Events and mail (contract §7).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Secret;
+
+/// Every event type of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "user.registered")]
+    UserRegistered,
+    #[serde(rename = "user.logged_in")]
+    UserLoggedIn,
+    #[serde(rename = "user.login_failed")]
+    UserLoginFailed,
+    #[serde(rename = "user.locked")]
+    UserLocked,
+    #[serde(rename = "user.logged_out")]
+    UserLoggedOut,
+    #[serde(rename = "user.email_verified")]
+    UserEmailVerified,
+    #[serde(rename = "user.password_changed")]
+    UserPasswordChanged,
+    #[serde(rename = "session.revoked")]
+    SessionRevoked,
+    #[serde(rename = "tenant.created")]
+    TenantCreated,
+    #[serde(rename = "tenant.updated")]
+    TenantUpdated,
+    #[serde(rename = "tenant.suspended")]
+    TenantSuspended,
+    #[serde(rename = "tenant.reactivated")]
+    TenantReactivated,
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged,
+    #[serde(rename = "member.removed")]
+    MemberRemoved,
+    #[serde(rename = "product.created")]
+    ProductCreated,
+    #[serde(rename = "product.updated")]
+    ProductUpdated,
+    #[serde(rename = "inventory.adjusted")]
+    InventoryAdjusted,
+    #[serde(rename = "order.placed")]
+    OrderPlaced,
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled,
+    #[serde(rename = "order.paid")]
+    OrderPaid,
+    #[serde(rename = "order.fulfilled")]
+    OrderFulfilled,
+    #[serde(rename = "order.refunded")]
+    OrderRefunded,
+    #[serde(rename = "payment.authorized")]
+    PaymentAuthorized,
+    #[serde(rename = "payment.captured")]
+    PaymentCaptured,
+    #[serde(rename = "payment.failed")]
+    PaymentFailed,
+    #[serde(rename = "payment.voided")]
+    PaymentVoided,
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded,
+}
+
+impl EventType {
+    /// Every event type, in the contract's order.
+    pub const ALL: [EventType; 27] = [
+        Self::UserRegistered,
+        Self::UserLoggedIn,
+        Self::UserLoginFailed,
+        Self::UserLocked,
+        Self::UserLoggedOut,
+        Self::UserEmailVerified,
+        Self::UserPasswordChanged,
+        Self::SessionRevoked,
+        Self::TenantCreated,
+        Self::TenantUpdated,
+        Self::TenantSuspended,
+        Self::TenantReactivated,
+        Self::MemberRoleChanged,
+        Self::MemberRemoved,
+        Self::ProductCreated,
+        Self::ProductUpdated,
+        Self::InventoryAdjusted,
+        Self::OrderPlaced,
+        Self::OrderCancelled,
+        Self::OrderPaid,
+        Self::OrderFulfilled,
+        Self::OrderRefunded,
+        Self::PaymentAuthorized,
+        Self::PaymentCaptured,
+        Self::PaymentFailed,
+        Self::PaymentVoided,
+        Self::PaymentRefunded,
+    ];
+
+    /// The wire name and last subject tokens, e.g. `order.placed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserRegistered => "user.registered",
+            Self::UserLoggedIn => "user.logged_in",
+            Self::UserLoginFailed => "user.login_failed",
+            Self::UserLocked => "user.locked",
+            Self::UserLoggedOut => "user.logged_out",
+            Self::UserEmailVerified => "user.email_verified",
+            Self::UserPasswordChanged => "user.password_changed",
+            Self::SessionRevoked => "session.revoked",
+            Self::TenantCreated => "tenant.created",
+            Self::TenantUpdated => "tenant.updated",
+            Self::TenantSuspended => "tenant.suspended",
+            Self::TenantReactivated => "tenant.reactivated",
+            Self::MemberRoleChanged => "member.role_changed",
+            Self::MemberRemoved => "member.removed",
+            Self::ProductCreated => "product.created",
+            Self::ProductUpdated => "product.updated",
+            Self::InventoryAdjusted => "inventory.adjusted",
+            Self::OrderPlaced => "order.placed",
+            Self::OrderCancelled => "order.cancelled",
+            Self::OrderPaid => "order.paid",
+            Self::OrderFulfilled => "order.fulfilled",
+            Self::OrderRefunded => "order.refunded",
+            Self::PaymentAuthorized => "payment.authorized",
+            Self::PaymentCaptured => "payment.captured",
+            Self::PaymentFailed => "payment.failed",
+            Self::PaymentVoided => "payment.voided",
+            Self::PaymentRefunded => "payment.refunded",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+}
+
+/// The version of every envelope and `data` shape in contract v1.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The envelope of every event on `{prefix}.events.{tenant_id}.{type}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// UUIDv7; also the `Nats-Msg-Id` header.
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub tenant_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub correlation_id: String,
+    pub actor_id: Option<Uuid>,
+    pub schema_version: u32,
+    pub data: serde_json::Value,
+}
+
+/// Mail templates (`{prefix}.mail.{tenant_id}.{template}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTemplate {
+    VerifyEmail,
+    PasswordReset,
+}
+
+impl MailTemplate {
+    /// The wire name and last subject token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// A message for the mailer on the mail stream; the only place a
+/// verification or reset token travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    pub id: Uuid,
+    pub template: MailTemplate,
+    pub to: String,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub token: Secret,
+    pub expires_at: DateTime<Utc>,
+    pub correlation_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_match_wire_names() {
+        for t in EventType::ALL {
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::Value::from(t.as_str())
+            );
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+}

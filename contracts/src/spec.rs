@@ -1,0 +1,136 @@
+//! The machine-readable spec, built from the catalog in this crate.
+//!
+//! `contracts/spec/v1.json` is this value, serialized; a test fails when
+//! the two differ, so a contract change is always a visible diff. Refresh it
+//! with `UPDATE_SPEC=1 cargo test -p olympus-contracts`.
+
+use serde::Serialize;
+
+use crate::error::ErrorCode;
+use crate::event::{EventType, MailTemplate};
+use crate::headers;
+use crate::operation::{self, Access};
+use crate::Subjects;
+
+/// The whole contract, as data.
+#[derive(Debug, Serialize)]
+pub struct Spec {
+    pub version: u32,
+    pub default_prefix: &'static str,
+    pub content_types: [&'static str; 2],
+    pub max_request_bytes: usize,
+    pub request_headers: Vec<&'static str>,
+    pub error_reply_headers: [&'static str; 2],
+    pub operations: Vec<OperationSpec>,
+    pub errors: Vec<ErrorSpec>,
+    pub streams: Vec<StreamSpec>,
+    pub event_types: Vec<&'static str>,
+    pub mail_templates: Vec<&'static str>,
+}
+
+/// One operation: its subject under the default prefix and its access.
+#[derive(Debug, Serialize)]
+pub struct OperationSpec {
+    pub subject: String,
+    pub service: &'static str,
+    pub micro_service: &'static str,
+    pub operation: &'static str,
+    pub access: Access,
+    pub idempotency_key: bool,
+}
+
+/// One error code and its status.
+#[derive(Debug, Serialize)]
+pub struct ErrorSpec {
+    pub code: ErrorCode,
+    pub status: u16,
+}
+
+/// One JetStream stream.
+#[derive(Debug, Serialize)]
+pub struct StreamSpec {
+    pub name: String,
+    pub subjects: String,
+}
+
+impl Spec {
+    /// The spec of contract v1.
+    pub fn v1() -> Self {
+        let subjects = Subjects::default();
+        Self {
+            version: 1,
+            default_prefix: Subjects::DEFAULT_PREFIX,
+            content_types: ["application/msgpack", "application/json"],
+            max_request_bytes: crate::codec::MAX_REQUEST_BYTES,
+            request_headers: vec![
+                headers::AUTHORIZATION,
+                headers::CONTENT_TYPE,
+                headers::CORRELATION_ID,
+                headers::IDEMPOTENCY_KEY,
+                headers::CLIENT_IP,
+                headers::USER_AGENT,
+                headers::TRACEPARENT,
+            ],
+            error_reply_headers: [headers::SERVICE_ERROR_CODE, headers::SERVICE_ERROR],
+            operations: operation::ALL
+                .iter()
+                .map(|op| OperationSpec {
+                    subject: subjects.endpoint(op.service, op.name),
+                    service: op.service.as_str(),
+                    micro_service: op.service.micro_name(),
+                    operation: op.name,
+                    access: op.access,
+                    idempotency_key: op.idempotent,
+                })
+                .collect(),
+            errors: ErrorCode::ALL
+                .iter()
+                .map(|&code| ErrorSpec {
+                    code,
+                    status: code.status(),
+                })
+                .collect(),
+            streams: vec![
+                StreamSpec {
+                    name: subjects.events_stream(),
+                    subjects: subjects.events_wildcard(),
+                },
+                StreamSpec {
+                    name: subjects.mail_stream(),
+                    subjects: subjects.mail_wildcard(),
+                },
+            ],
+            event_types: EventType::ALL.iter().map(|t| t.as_str()).collect(),
+            mail_templates: [MailTemplate::VerifyEmail, MailTemplate::PasswordReset]
+                .iter()
+                .map(|t| t.as_str())
+                .collect(),
+        }
+    }
+
+    /// Pretty JSON with a trailing newline, as committed.
+    pub fn to_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
+        json.push('\n');
+        json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_spec_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/v1.json");
+        let generated = Spec::v1().to_json();
+        if std::env::var_os("UPDATE_SPEC").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "contracts/spec/v1.json is stale; run UPDATE_SPEC=1 cargo test -p olympus-contracts and commit the diff"
+        );
+    }
+}
