@@ -1,0 +1,129 @@
+//! [`NewPassword`]: a password that meets the contract's policy.
+//!
+//! 8 to 128 characters, compared exactly as given (no trimming or
+//! normalization); not one of the most common passwords (the zxcvbn list of
+//! 30,000); not containing the email's local part; and judged strong enough
+//! by the zxcvbn estimator (score 3 of 4: "safely unguessable") rather than
+//! by composition rules. Every failed rule is reported.
+
+use olympus_contracts::Secret;
+
+use crate::email::Email;
+
+/// The lowest zxcvbn score accepted.
+const MIN_SCORE: u8 = 3;
+
+/// A password that passed the policy; not yet hashed.
+#[derive(Debug, Clone)]
+pub struct NewPassword(Secret);
+
+impl NewPassword {
+    /// Checks `password` for an account with `email` (when it is valid).
+    pub fn parse(password: &Secret, email: Option<&Email>) -> Result<Self, Vec<String>> {
+        let value = password.expose();
+        let length = value.chars().count();
+        let mut problems = Vec::new();
+        if length < 8 {
+            problems.push("must be at least 8 characters".to_owned());
+        }
+        if length > 128 {
+            problems.push("must be at most 128 characters".to_owned());
+            // The estimator's cost grows with length; nothing more to judge.
+            return Err(problems);
+        }
+        let local = email.map(Email::local_part).unwrap_or_default();
+        // Very short local parts ("a@...") would forbid too much.
+        if local.chars().count() >= 3 && value.to_lowercase().contains(local) {
+            problems.push("must not contain the part of your email before @".to_owned());
+        }
+        if length > 0 {
+            let user_inputs: Vec<&str> = email.map(|e| vec![e.as_str(), local]).unwrap_or_default();
+            let estimate = zxcvbn::zxcvbn(value, &user_inputs);
+            if is_common(&estimate) {
+                problems.push("is one of the most commonly used passwords".to_owned());
+            }
+            if (estimate.score() as u8) < MIN_SCORE {
+                problems.push(
+                    "is too easy to guess: use a longer password, e.g. several unrelated words"
+                        .to_owned(),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self(password.clone()))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The accepted password, to be hashed.
+    pub fn secret(&self) -> &Secret {
+        &self.0
+    }
+}
+
+/// The whole password, ignoring case, is an entry of the common-passwords
+/// dictionary (not merely a part of it, and not a l33t or reversed variant).
+fn is_common(estimate: &zxcvbn::Entropy) -> bool {
+    use zxcvbn::matching::patterns::MatchPattern;
+    match estimate.sequence() {
+        [only] => match &only.pattern {
+            // The passwords list is the dictionary type's default value; the
+            // type itself is not exported by zxcvbn.
+            MatchPattern::Dictionary(d) => {
+                d.dictionary_name == Default::default() && !d.l33t && !d.reversed
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(password: &str, email: &str) -> Result<NewPassword, Vec<String>> {
+        let email = Email::parse(email).ok();
+        NewPassword::parse(&Secret::new(password), email.as_ref())
+    }
+
+    #[test]
+    fn a_long_unusual_passphrase_passes() {
+        assert!(check("velvet-orbit-cactus-harmonica", "ada@example.com").is_ok());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_by_name() {
+        for common in ["password", "iloveyou", "sunshine", "football", "Password1"] {
+            let problems = check(common, "ada@example.com").unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.contains("most commonly used")),
+                "{common}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_bounds() {
+        let short = check("x7#", "ada@example.com").unwrap_err();
+        assert!(short.iter().any(|p| p.contains("at least 8")));
+        let long = check(&"ab3$".repeat(33), "ada@example.com").unwrap_err();
+        assert_eq!(long, vec!["must be at most 128 characters"]);
+        // Exactly as given: spaces count and are kept.
+        assert!(check("  velvet orbit cactus harmonica  ", "ada@example.com").is_ok());
+    }
+
+    #[test]
+    fn the_email_local_part_is_refused() {
+        let problems = check("lovelace-velvet-orbit-77", "lovelace@example.com").unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("before @")), "{problems:?}");
+    }
+
+    #[test]
+    fn weak_passwords_list_every_failure() {
+        let problems = check("aaaaaaa", "ada@example.com").unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("at least 8")));
+        assert!(problems.iter().any(|p| p.contains("too easy")));
+    }
+}

@@ -1,0 +1,148 @@
+//! Sessions and their refresh tokens.
+//!
+//! A session is one login. Its refresh token is opaque (see
+//! [`olympus_runtime::opaque`]), stored only as a hash, and replaced on
+//! every refresh by a single conditional `UPDATE`: of concurrent refreshes
+//! with one token, the first to update the row wins and the others find
+//! the hash already changed. A rotated token presented again after the
+//! grace period means it leaked: the whole session is revoked.
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::shapes::{Role, Tokens, User};
+use olympus_contracts::{ErrorCode, Secret};
+use olympus_runtime::{opaque, App, Error, Meta};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// How long a just-rotated token may be presented again (by a client
+/// retrying concurrently) without being taken for a stolen one.
+pub const REUSE_GRACE_SECS: i64 = 5;
+
+/// Opens a session for `user` and returns its first token pair. The
+/// connection must be in the user's tenant scope; commit to keep it.
+pub async fn open(
+    app: &App,
+    conn: &mut PgConnection,
+    user: &User,
+    meta: &Meta,
+) -> Result<Tokens, Error> {
+    let session_id = Uuid::now_v7();
+    let refresh = opaque::generate(user.tenant_id);
+    let ttl = app.config().refresh_token_ttl;
+    let now: DateTime<Utc> = sqlx::query_scalar(
+        "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, $7)
+         RETURNING created_at",
+    )
+    .bind(session_id)
+    .bind(user.tenant_id)
+    .bind(user.id)
+    .bind(&refresh.hash)
+    .bind(ttl as f64)
+    .bind(meta.client_ip.as_deref())
+    .bind(meta.user_agent.as_deref())
+    .fetch_one(conn)
+    .await?;
+    tokens(app, user.id, user.tenant_id, session_id, user.role, now, refresh.token, ttl)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tokens(
+    app: &App,
+    user_id: Uuid,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    role: Role,
+    now: DateTime<Utc>,
+    refresh_token: String,
+    refresh_expires_in: u64,
+) -> Result<Tokens, Error> {
+    let access = app
+        .tokens()
+        .issue(user_id, tenant_id, session_id, role, now)?;
+    Ok(Tokens {
+        access_token: Secret::new(access),
+        token_type: "Bearer".to_owned(),
+        expires_in: app.tokens().ttl_secs(),
+        refresh_token: Secret::new(refresh_token),
+        refresh_expires_in,
+    })
+}
+
+fn invalid_token() -> Error {
+    Error::new(ErrorCode::InvalidToken)
+}
+
+/// Exchanges a refresh token for a new pair, invalidating it.
+pub async fn rotate(app: &App, presented: &Secret) -> Result<Tokens, Error> {
+    let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
+    let next = opaque::generate(tenant_id);
+    let mut tx = app.db().tenant(tenant_id).await?;
+    let rotated: Option<(Uuid, Uuid, String, DateTime<Utc>, f64)> = sqlx::query_as(
+        "UPDATE sessions s
+            SET refresh_hash = $2, previous_refresh_hash = s.refresh_hash,
+                rotated_at = now(), last_used_at = now()
+           FROM users u, tenants t
+          WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+            AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
+      RETURNING s.id, s.user_id, u.role, now(), extract(epoch FROM s.expires_at - now())::float8",
+    )
+    .bind(&hash)
+    .bind(&next.hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((session_id, user_id, role, now, remaining)) = rotated else {
+        revoke_if_reused(&mut tx, &hash).await?;
+        tx.commit().await?;
+        return Err(invalid_token());
+    };
+    let role = Role::parse(&role)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("user {user_id} has role {role:?}")))?;
+    let pair = tokens(
+        app,
+        user_id,
+        tenant_id,
+        session_id,
+        role,
+        now,
+        next.token,
+        remaining.max(0.0) as u64,
+    )?;
+    tx.commit().await?;
+    Ok(pair)
+}
+
+/// A token that was already rotated away, presented after the grace
+/// period, revokes its session.
+async fn revoke_if_reused(conn: &mut PgConnection, hash: &[u8]) -> Result<(), Error> {
+    let revoked: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = now()
+          WHERE previous_refresh_hash = $1 AND revoked_at IS NULL
+            AND rotated_at < now() - make_interval(secs => $2)
+      RETURNING id",
+    )
+    .bind(hash)
+    .bind(REUSE_GRACE_SECS as f64)
+    .fetch_optional(conn)
+    .await?;
+    if let Some(session_id) = revoked {
+        tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
+    }
+    Ok(())
+}
+
+/// Revokes the session of a refresh token; returns the session and user.
+pub async fn revoke(app: &App, presented: &Secret) -> Result<(Uuid, Uuid), Error> {
+    let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
+    let mut tx = app.db().tenant(tenant_id).await?;
+    let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE sessions SET revoked_at = now()
+          WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+      RETURNING id, user_id",
+    )
+    .bind(&hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    revoked.ok_or_else(invalid_token)
+}

@@ -1,0 +1,92 @@
+//! [`App`]: what every handler can reach.
+
+use anyhow::Context;
+use olympus_contracts::Subjects;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::passwords::Passwords;
+use crate::tokens::{self, AccessTokens};
+
+/// Shared state of a process: cheap to clone, handed to every handler.
+#[derive(Clone, Debug)]
+pub struct App(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    db: Db,
+    nats: async_nats::Client,
+    subjects: Subjects,
+    tokens: AccessTokens,
+    passwords: Passwords,
+}
+
+impl App {
+    /// Builds the state from connected resources. Signing keys come from
+    /// `OLYMPUS_JWT_KEYS` or, when unset, from the database.
+    pub async fn new(config: Config, db: Db, nats: async_nats::Client) -> anyhow::Result<Self> {
+        let subjects = Subjects::new(&config.subject_prefix)?;
+        let keys = match &config.jwt_keys {
+            Some(value) => tokens::parse_keys(value).context("reading OLYMPUS_JWT_KEYS")?,
+            None => {
+                tracing::warn!(
+                    "OLYMPUS_JWT_KEYS is not set: using the signing key stored in the database \
+                     (fine for development; production supplies its own keys)"
+                );
+                tokens::database_keys(&db).await?
+            }
+        };
+        let tokens = AccessTokens::new(
+            keys,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_ttl(),
+        )?;
+        let concurrency = config.argon2_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2)
+        });
+        let passwords = Passwords::new(concurrency)?;
+        Ok(Self(Arc::new(Inner {
+            config,
+            db,
+            nats,
+            subjects,
+            tokens,
+            passwords,
+        })))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// The NATS connection.
+    pub fn nats(&self) -> &async_nats::Client {
+        &self.0.nats
+    }
+
+    /// Subject names under the configured prefix.
+    pub fn subjects(&self) -> &Subjects {
+        &self.0.subjects
+    }
+
+    /// Access token issuing and verification.
+    pub fn tokens(&self) -> &AccessTokens {
+        &self.0.tokens
+    }
+
+    /// The password hasher.
+    pub fn passwords(&self) -> &Passwords {
+        &self.0.passwords
+    }
+}

@@ -1,0 +1,148 @@
+//! Configuration from flags and environment variables.
+//!
+//! Every setting is a flag with an environment variable behind it, so
+//! `olympus --help` lists them all. Defaults suit a developer machine with
+//! the local Postgres and NATS; production sets at least `DATABASE_URL`,
+//! `NATS_URL` and `OLYMPUS_JWT_KEYS`.
+
+use clap::{Args, ValueEnum};
+use std::time::Duration;
+
+/// Settings shared by every worker.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// NATS server URL.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+
+    /// Postgres URL. `serve` and `migrate` create the database if missing.
+    /// The role must own the schema and be superuser or BYPASSRLS (it runs
+    /// migrations and cross-tenant housekeeping); tenant queries run as the
+    /// unprivileged role `olympus_app`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/olympus",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Prefix of every subject and stream name; lets several environments
+    /// share one NATS server.
+    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
+    pub subject_prefix: String,
+
+    /// Access token signing keys, `kid:base64-secret[,kid:base64-secret...]`,
+    /// secrets of at least 32 bytes. The first signs, all verify, so a new key
+    /// is introduced by putting it first while the old one stays listed until
+    /// its tokens expire. Unset: a key is generated once and kept in the
+    /// database, shared by every process using it (for development).
+    #[arg(long, env = "OLYMPUS_JWT_KEYS", hide_env_values = true)]
+    pub jwt_keys: Option<String>,
+
+    /// `iss` of access tokens; other issuers are rejected.
+    #[arg(long, env = "OLYMPUS_JWT_ISSUER", default_value = "olympus")]
+    pub jwt_issuer: String,
+
+    /// `aud` of access tokens; other audiences are rejected.
+    #[arg(long, env = "OLYMPUS_JWT_AUDIENCE", default_value = "olympus")]
+    pub jwt_audience: String,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "OLYMPUS_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    pub access_token_ttl: u64,
+
+    /// Refresh token (session) lifetime in seconds.
+    #[arg(long, env = "OLYMPUS_REFRESH_TOKEN_TTL", default_value_t = 2_592_000)]
+    pub refresh_token_ttl: u64,
+
+    /// Password hashes computed at once (each takes 19 MiB and one core for
+    /// tens of milliseconds). Default: the number of cores.
+    #[arg(long, env = "OLYMPUS_ARGON2_CONCURRENCY")]
+    pub argon2_concurrency: Option<usize>,
+
+    /// Requests handled at once per process; beyond that NATS buffers them.
+    #[arg(long, env = "OLYMPUS_MAX_IN_FLIGHT", default_value_t = 512)]
+    pub max_in_flight: usize,
+
+    /// Postgres connections per process.
+    #[arg(long, env = "OLYMPUS_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Seconds to finish in-flight requests after SIGTERM/SIGINT.
+    #[arg(long, env = "OLYMPUS_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+}
+
+impl Config {
+    /// The access token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl)
+    }
+
+    /// The refresh token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl)
+    }
+
+    /// How long to wait for in-flight requests on shutdown.
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+
+    /// The database URL without its password, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, Args)]
+pub struct LogConfig {
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "OLYMPUS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `olympus_runtime=debug,info`.
+    #[arg(long, env = "OLYMPUS_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/olympus"),
+            "postgres://app:***@db:5432/olympus"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/olympus"),
+            "postgres://postgres@127.0.0.1/olympus"
+        );
+        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+}

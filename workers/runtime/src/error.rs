@@ -1,0 +1,216 @@
+//! [`Error`]: what a handler returns when it cannot succeed.
+//!
+//! An error is a contract code (what the client sees), a message safe to
+//! show, optional details, and, for `internal` and `unavailable`, the cause
+//! (logged with its whole chain, never sent).
+
+use olympus_contracts::codec::DecodeError;
+use olympus_contracts::ErrorCode;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A contract error, with the internal cause when there is one.
+pub struct Error {
+    code: ErrorCode,
+    message: Cow<'static, str>,
+    details: Option<Map<String, Value>>,
+    source: Option<anyhow::Error>,
+}
+
+/// Collects `validation_failed` messages, field by field.
+#[derive(Debug, Default)]
+pub struct Validation {
+    fields: BTreeMap<String, Vec<String>>,
+}
+
+impl Validation {
+    /// Records that `field` broke a rule.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.fields
+            .entry(field.into())
+            .or_default()
+            .push(message.into());
+    }
+
+    /// Records every message of a parse that failed.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, Vec<String>>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(messages) => {
+                for message in messages {
+                    self.add(field, message);
+                }
+                None
+            }
+        }
+    }
+
+    /// `Ok` when nothing failed, else `validation_failed` listing every failure.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.fields.is_empty() {
+            return Ok(());
+        }
+        let fields: Map<String, Value> = self
+            .fields
+            .into_iter()
+            .map(|(field, messages)| (field, Value::from(messages)))
+            .collect();
+        Err(Error::new(ErrorCode::ValidationFailed).with_detail("fields", Value::Object(fields)))
+    }
+}
+
+impl Error {
+    /// An error with the code's default message.
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: Cow::Borrowed(code.default_message()),
+            details: None,
+            source: None,
+        }
+    }
+
+    /// Replaces the message; it is sent to the client, so no secrets.
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// Adds one entry to `details`.
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details
+            .get_or_insert_with(Map::new)
+            .insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// `internal`: the cause is logged, the client sees a generic message.
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        let source = source.into();
+        let code = if is_unavailable(&source) {
+            ErrorCode::Unavailable
+        } else {
+            ErrorCode::Internal
+        };
+        Self {
+            source: Some(source),
+            ..Self::new(code)
+        }
+    }
+
+    /// `bad_request` for a payload that did not decode, naming the field.
+    pub fn bad_request(err: DecodeError) -> Self {
+        let this = Self::new(ErrorCode::BadRequest).with_message(err.to_string());
+        match err.field {
+            Some(field) => this.with_detail("field", field),
+            None => this,
+        }
+    }
+
+    /// `conflict` naming the field whose value is taken.
+    pub fn conflict(field: &str) -> Self {
+        Self::new(ErrorCode::Conflict)
+            .with_message(format!("{field} is already taken"))
+            .with_detail("field", field)
+    }
+
+    /// The contract code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The message sent to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The details sent to the client.
+    pub fn details(&self) -> Option<&Map<String, Value>> {
+        self.details.as_ref()
+    }
+
+    /// The internal cause, for logs only.
+    pub fn source(&self) -> Option<&anyhow::Error> {
+        self.source.as_ref()
+    }
+}
+
+/// Postgres (or the pool) being unreachable is `unavailable`: safe to retry.
+fn is_unavailable(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    })
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(err: anyhow::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Error");
+        s.field("code", &self.code).field("message", &self.message);
+        if let Some(source) = &self.source {
+            s.field("source", &format_args!("{source:#}"));
+        }
+        s.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source:#})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_lists_every_failure_per_field() {
+        let mut v = Validation::default();
+        v.add("slug", "too short");
+        v.add("owner.email", "not an email");
+        v.add("slug", "reserved");
+        let err = v.finish().unwrap_err();
+        assert_eq!(err.code(), ErrorCode::ValidationFailed);
+        assert_eq!(
+            Value::Object(err.details().unwrap().clone()),
+            serde_json::json!({"fields": {"slug": ["too short", "reserved"], "owner.email": ["not an email"]}})
+        );
+    }
+
+    #[test]
+    fn a_pool_timeout_is_unavailable_even_under_context() {
+        let err = anyhow::Error::from(sqlx::Error::PoolTimedOut).context("loading the user");
+        assert_eq!(Error::internal(err).code(), ErrorCode::Unavailable);
+        assert_eq!(
+            Error::internal(anyhow::anyhow!("bug")).code(),
+            ErrorCode::Internal
+        );
+    }
+}

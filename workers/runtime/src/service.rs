@@ -1,0 +1,381 @@
+//! Workers as NATS micro services, and the life of one request.
+//!
+//! A [`Worker`] is a micro service (`olympus-auth`, ...) with one
+//! [`Endpoint`] per operation on `{prefix}.{service}.v1.{operation}`, in the
+//! queue group `q`, so any number of processes share the load and
+//! `$SRV.PING/INFO/STATS` find them.
+//!
+//! Every request, in its own task and its own `request` span:
+//! 1. correlation id from `X-Correlation-Id` (or a new UUIDv7);
+//! 2. `Content-Type` (415), size (413);
+//! 3. on bearer operations, the access token and its session (401);
+//! 4. decoding, strict (400), then the handler;
+//! 5. exactly one reply: the encoded result, or the error reply with both
+//!    `Nats-Service-Error*` headers and the coded body.
+//!
+//! async-nats's `Request::respond(Err(..))` counts the error in the
+//! service's stats but sends an empty body. So error replies are published
+//! here, headers and body, to the request's reply subject; then the request's
+//! reply subject is blanked and `respond(Err(..))` is called: it records
+//! `num_errors`/`last_error`, and its own publish fails locally (an empty
+//! subject is always refused by the client), so nothing else reaches the
+//! wire.
+
+use anyhow::Context;
+use async_nats::service::{self, ServiceExt};
+use async_nats::{HeaderMap, Subject};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use olympus_contracts::codec::MAX_REQUEST_BYTES;
+use olympus_contracts::operation::{Access, Operation, Service};
+use olympus_contracts::{headers, ContentType, ErrorBody, ErrorCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+use tracing::{field, Instrument};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::call::{Call, Meta};
+use crate::error::Error;
+
+/// The queue group every endpoint joins.
+pub const QUEUE_GROUP: &str = "q";
+
+type Handler = dyn Fn(App, Meta, Bytes) -> BoxFuture<'static, Result<Vec<u8>, Error>> + Send + Sync;
+
+/// One operation and the function that answers it.
+pub struct Endpoint {
+    operation: Operation,
+    handler: Box<Handler>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Makes an endpoint of `handler`: the runtime decodes `Req` strictly from
+/// the request's content type and encodes the `Rep` it returns.
+pub fn endpoint<Req, Rep, F, Fut>(operation: Operation, handler: F) -> Endpoint
+where
+    Req: DeserializeOwned + Send + 'static,
+    Rep: Serialize + 'static,
+    F: Fn(App, Call<Req>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Rep, Error>> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    Endpoint {
+        operation,
+        handler: Box::new(move |app, meta, payload| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                let content_type = meta.content_type;
+                let body: Req = content_type.decode(&payload).map_err(Error::bad_request)?;
+                let reply = handler(app, Call { body, meta }).await?;
+                content_type.encode(&reply).map_err(Error::internal)
+            })
+        }),
+    }
+}
+
+/// A worker: one NATS micro service.
+#[derive(Debug)]
+pub struct Worker {
+    pub service: Service,
+    /// The worker crate's semver, reported by `$SRV.INFO`.
+    pub version: &'static str,
+    pub description: &'static str,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// Workers that are taking requests.
+#[derive(Debug)]
+pub struct Running {
+    app: App,
+    services: Vec<service::Service>,
+    loops: TaskTracker,
+    in_flight: TaskTracker,
+}
+
+/// Starts the workers' micro services and their request loops.
+pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
+    let loops = TaskTracker::new();
+    let in_flight = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(app.config().max_in_flight.max(1)));
+    let mut services = Vec::with_capacity(workers.len());
+    for worker in workers {
+        let name = worker.service.micro_name();
+        let metadata = HashMap::from([(
+            "subject_prefix".to_owned(),
+            app.subjects().prefix().to_owned(),
+        )]);
+        let service = app
+            .nats()
+            .service_builder()
+            .description(worker.description)
+            .metadata(metadata)
+            .queue_group(QUEUE_GROUP)
+            .start(name, worker.version)
+            .await
+            .map_err(|e| anyhow::anyhow!("starting micro service {name}: {e}"))?;
+        let group = service.group(app.subjects().service_group(worker.service));
+        for endpoint in worker.endpoints {
+            let operation = endpoint.operation;
+            let requests = group
+                .endpoint_builder()
+                // Endpoint names are tokens; the subject keeps its dots.
+                .name(operation.name.replace('.', "_"))
+                .add(operation.name)
+                .await
+                .map_err(|e| anyhow::anyhow!("adding endpoint {}: {e}", operation.name))?;
+            loops.spawn(request_loop(
+                app.clone(),
+                Arc::new(endpoint),
+                requests,
+                in_flight.clone(),
+                Arc::clone(&permits),
+            ));
+        }
+        services.push(service);
+    }
+    // Make sure the subscriptions reached the server before anyone is told
+    // the workers are ready.
+    app.nats()
+        .flush()
+        .await
+        .context("flushing subscriptions to NATS")?;
+    Ok(Running {
+        app: app.clone(),
+        services,
+        loops,
+        in_flight,
+    })
+}
+
+impl Running {
+    /// Stops taking requests, answers those already received, waits up to
+    /// `timeout` for the ones in flight, and flushes the replies.
+    pub async fn drain(self, timeout: Duration) {
+        for service in self.services {
+            // Unsubscribes every endpoint; their streams end once the
+            // requests already delivered have been taken.
+            let _ = service.stop().await;
+        }
+        self.loops.close();
+        self.loops.wait().await;
+        self.in_flight.close();
+        if tokio::time::timeout(timeout, self.in_flight.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = self.in_flight.len(),
+                "shutdown timeout: abandoning requests still in flight"
+            );
+        }
+        if let Err(err) = self.app.nats().flush().await {
+            tracing::warn!(error = %err, "flushing the last replies failed");
+        }
+    }
+}
+
+async fn request_loop(
+    app: App,
+    endpoint: Arc<Endpoint>,
+    mut requests: service::endpoint::Endpoint,
+    in_flight: TaskTracker,
+    permits: Arc<Semaphore>,
+) {
+    while let Some(request) = requests.next().await {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
+        let app = app.clone();
+        let endpoint = Arc::clone(&endpoint);
+        in_flight.spawn(async move {
+            handle(app, &endpoint, request).await;
+            drop(permit);
+        });
+    }
+}
+
+fn header<'a>(message: &'a async_nats::Message, name: &str) -> Option<&'a str> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str())
+}
+
+/// 1-128 characters of `[A-Za-z0-9._:-]`.
+pub fn is_valid_correlation_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
+    let started = Instant::now();
+    let message = request.message.clone();
+    let message = &message;
+    let correlation_id = header(message, headers::CORRELATION_ID)
+        .filter(|v| is_valid_correlation_id(v))
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let span = tracing::info_span!(
+        "request",
+        subject = %message.subject,
+        correlation_id = %correlation_id,
+        status = field::Empty,
+        latency_ms = field::Empty,
+    );
+    async {
+        let content_type = ContentType::from_header(header(message, headers::CONTENT_TYPE));
+        let outcome = match content_type {
+            None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
+            Some(content_type) => {
+                process(&app, endpoint, message, content_type, &correlation_id).await
+            }
+        };
+        // An unsupported type is answered in MessagePack, the default.
+        let reply_type = content_type.unwrap_or_default();
+        let status = match &outcome {
+            Ok(_) => 200,
+            Err(err) => err.code().status(),
+        };
+        let span = tracing::Span::current();
+        span.record("status", status);
+        span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+        match &outcome {
+            Ok(_) => tracing::info!("ok"),
+            Err(err) if status >= 500 => {
+                let cause = err.source().map(|s| format!("{s:#}"));
+                tracing::error!(code = %err.code(), cause = cause.as_deref(), "failed");
+            }
+            Err(err) => tracing::info!(code = %err.code(), message = err.message(), "refused"),
+        }
+        if let Err(err) = reply(&app, &mut request, reply_type, &correlation_id, outcome).await {
+            tracing::warn!(error = %err, "could not send the reply");
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn process(
+    app: &App,
+    endpoint: &Endpoint,
+    message: &async_nats::Message,
+    content_type: ContentType,
+    correlation_id: &str,
+) -> Result<Vec<u8>, Error> {
+    if message.payload.len() > MAX_REQUEST_BYTES {
+        return Err(Error::new(ErrorCode::PayloadTooLarge));
+    }
+    let claims = match endpoint.operation.access {
+        Access::Public => None,
+        Access::Bearer => Some(crate::auth::authenticate(app, header(message, headers::AUTHORIZATION)).await?),
+    };
+    let meta = Meta {
+        operation: endpoint.operation,
+        correlation_id: correlation_id.to_owned(),
+        content_type,
+        client_ip: header(message, headers::CLIENT_IP).map(str::to_owned),
+        user_agent: header(message, headers::USER_AGENT).map(str::to_owned),
+        claims,
+    };
+    let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());
+    // A bug in one handler must cost one `internal` reply, not the worker.
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(Error::internal(anyhow::anyhow!("the handler panicked"))),
+    }
+}
+
+async fn reply(
+    app: &App,
+    request: &mut service::Request,
+    content_type: ContentType,
+    correlation_id: &str,
+    outcome: Result<Vec<u8>, Error>,
+) -> anyhow::Result<()> {
+    let mut reply_headers = HeaderMap::new();
+    reply_headers.insert(headers::CONTENT_TYPE, content_type.as_str());
+    reply_headers.insert(headers::CORRELATION_ID, correlation_id);
+    let err = match outcome {
+        Ok(body) => {
+            request
+                .respond_with_headers(Ok(body.into()), reply_headers)
+                .await?;
+            return Ok(());
+        }
+        Err(err) => err,
+    };
+    let body = ErrorBody {
+        code: err.code(),
+        message: err.message().to_owned(),
+        details: err.details().cloned(),
+        correlation_id: correlation_id.to_owned(),
+    };
+    let body = content_type.encode(&body)?;
+    let status = err.code().status();
+    let short = header_safe(err.message());
+    reply_headers.insert(headers::SERVICE_ERROR_CODE, status.to_string());
+    reply_headers.insert(headers::SERVICE_ERROR, short.clone());
+    if let Some(reply_to) = request.message.reply.clone() {
+        app.nats()
+            .publish_with_headers(reply_to, reply_headers, body.into())
+            .await?;
+    }
+    // Count the error in $SRV.STATS without sending a second message (see
+    // the module documentation).
+    request.message.reply = Some(Subject::from(""));
+    let _ = request
+        .respond(Err(service::error::Error {
+            status: short,
+            code: usize::from(status),
+        }))
+        .await;
+    Ok(())
+}
+
+/// Header values are one line; long messages are cut.
+fn header_safe(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlation_ids_follow_the_contract() {
+        assert!(is_valid_correlation_id("req-1.2_3:4"));
+        assert!(is_valid_correlation_id(&"a".repeat(128)));
+        assert!(!is_valid_correlation_id(""));
+        assert!(!is_valid_correlation_id(&"a".repeat(129)));
+        assert!(!is_valid_correlation_id("has space"));
+        assert!(!is_valid_correlation_id("newline\n"));
+    }
+
+    #[test]
+    fn header_values_stay_on_one_line() {
+        assert_eq!(header_safe("a\r\nb"), "a  b");
+        assert_eq!(header_safe(&"x".repeat(500)).len(), 200);
+    }
+}

@@ -1,0 +1,32 @@
+//! Tracing setup: human-readable text or JSON lines, on stderr.
+//!
+//! Every request runs in a `request` span carrying its subject, correlation
+//! id, status and latency (see [`crate::service`]). Nothing here ever
+//! records a request body, so passwords and tokens cannot reach the logs.
+
+use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global subscriber. Call once, at start.
+pub fn init(config: &LogConfig) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&config.log)
+        .map_err(|e| anyhow::anyhow!("invalid OLYMPUS_LOG filter {:?}: {e}", config.log))?;
+    let registry = tracing_subscriber::registry().with(filter);
+    match config.log_format {
+        LogFormat::Text => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init()?,
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()?,
+    }
+    Ok(())
+}

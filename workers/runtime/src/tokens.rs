@@ -1,0 +1,326 @@
+//! Access tokens (contract §4): HS256 JWTs with `typ: at+jwt` and a `kid`.
+//!
+//! Verification accepts exactly one algorithm, one type, one issuer and one
+//! audience, and any key listed in the key ring, so a new signing key can be
+//! introduced while tokens signed by the previous one stay valid.
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use olympus_contracts::shapes::Role;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+use crate::db::Db;
+
+/// The JWT `typ` header of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Accepted clock difference between processes, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user.
+    pub sub: Uuid,
+    /// The tenant.
+    pub tid: Uuid,
+    /// The session.
+    pub sid: Uuid,
+    pub role: Role,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: Uuid,
+}
+
+/// One signing key.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    secret: Vec<u8>,
+}
+
+impl SigningKey {
+    /// A key from its id and secret (at least 32 bytes).
+    pub fn new(kid: impl Into<String>, secret: Vec<u8>) -> anyhow::Result<Self> {
+        let kid = kid.into();
+        if kid.is_empty() || kid.len() > 64 {
+            bail!("signing key ids must be 1-64 characters");
+        }
+        if secret.len() < 32 {
+            bail!("signing key {kid:?} is shorter than 32 bytes");
+        }
+        Ok(Self { kid, secret })
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({:?})", self.kid)
+    }
+}
+
+/// Issues and verifies access tokens.
+#[derive(Clone)]
+pub struct AccessTokens {
+    signing_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("signing_kid", &self.signing_kid)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an access token was refused (for logs; clients see `unauthenticated`).
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    #[error("malformed token or header: {0}")]
+    Malformed(String),
+    #[error("algorithm {0:?} is not HS256")]
+    Algorithm(String),
+    #[error("token type {0:?} is not at+jwt")]
+    Type(Option<String>),
+    #[error("unknown key id {0:?}")]
+    UnknownKey(Option<String>),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl AccessTokens {
+    /// Signs with the first key, verifies with all of them.
+    pub fn new(
+        keys: Vec<SigningKey>,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        ttl: Duration,
+    ) -> anyhow::Result<Self> {
+        let first = keys.first().context("no signing key")?;
+        let decoding = keys
+            .iter()
+            .map(|k| Ok((k.kid.clone(), DecodingKey::from_secret(&k.secret)?)))
+            .collect::<Result<_, jsonwebtoken::errors::Error>>()
+            .context("loading verification keys")?;
+        Ok(Self {
+            signing_kid: first.kid.clone(),
+            encoding: EncodingKey::from_secret(&first.secret).context("loading the signing key")?,
+            decoding,
+            issuer: issuer.into(),
+            audience: audience.into(),
+            ttl,
+        })
+    }
+
+    /// Seconds an access token lives.
+    pub fn ttl_secs(&self) -> u64 {
+        self.ttl.as_secs()
+    }
+
+    /// Issues a token for a session.
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        tenant_id: Uuid,
+        session_id: Uuid,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let iat = now.timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user_id,
+            tid: tenant_id,
+            sid: session_id,
+            role,
+            iat,
+            nbf: iat,
+            exp: iat.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
+            jti: Uuid::now_v7(),
+        };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims with the current key (tests forge expired
+    /// tokens with this).
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = Some(self.signing_kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).context("signing an access token")
+    }
+
+    /// Verifies signature, algorithm, type, key, issuer, audience and times.
+    pub fn verify(&self, token: &str) -> Result<Claims, Rejected> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| Rejected::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::HS256 {
+            return Err(Rejected::Algorithm(format!("{:?}", header.alg)));
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(Rejected::Type(header.typ));
+        }
+        let key = header
+            .kid
+            .as_ref()
+            .and_then(|kid| self.decoding.get(kid))
+            .ok_or_else(|| Rejected::UnknownKey(header.kid.clone()))?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| Rejected::Invalid(e.to_string()))
+    }
+}
+
+/// Parses `OLYMPUS_JWT_KEYS`: `kid:base64-secret[,kid:base64-secret...]`.
+pub fn parse_keys(value: &str) -> anyhow::Result<Vec<SigningKey>> {
+    let keys = value
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (kid, secret) = entry
+                .split_once(':')
+                .context("OLYMPUS_JWT_KEYS entries are kid:base64-secret")?;
+            let secret = STANDARD
+                .decode(secret.trim())
+                .with_context(|| format!("the secret of key {kid:?} is not base64"))?;
+            SigningKey::new(kid.trim(), secret)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if keys.is_empty() {
+        bail!("OLYMPUS_JWT_KEYS lists no key");
+    }
+    Ok(keys)
+}
+
+/// The development key ring: generated once, stored in the database, so
+/// every process sharing the database signs and verifies alike.
+pub async fn database_keys(db: &Db) -> anyhow::Result<Vec<SigningKey>> {
+    let mut secret = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    // Only the first process to get here inserts; the others read its key.
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, secret) SELECT $1, $2
+         WHERE NOT EXISTS (SELECT 1 FROM signing_keys)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(format!("dev-{}", Uuid::now_v7().simple()))
+    .bind(&secret)
+    .execute(db.pool())
+    .await
+    .context("storing the development signing key")?;
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid")
+            .fetch_all(db.pool())
+            .await
+            .context("loading the development signing keys")?;
+    rows.into_iter()
+        .map(|(kid, secret)| SigningKey::new(kid, secret))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(keys: &[(&str, u8)]) -> AccessTokens {
+        let keys = keys
+            .iter()
+            .map(|(kid, b)| SigningKey::new(*kid, vec![*b; 32]).unwrap())
+            .collect();
+        AccessTokens::new(keys, "olympus", "olympus", Duration::from_secs(60)).unwrap()
+    }
+
+    fn issue(t: &AccessTokens) -> String {
+        let id = Uuid::now_v7();
+        t.issue(id, id, id, Role::Owner, Utc::now()).unwrap()
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_claims() {
+        let t = tokens(&[("k1", 1)]);
+        let user = Uuid::now_v7();
+        let token = t
+            .issue(user, Uuid::nil(), Uuid::nil(), Role::Admin, Utc::now())
+            .unwrap();
+        let claims = t.verify(&token).unwrap();
+        assert_eq!(claims.sub, user);
+        assert_eq!(claims.role, Role::Admin);
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn a_new_key_keeps_old_tokens_valid() {
+        let old = tokens(&[("k1", 1)]);
+        let token = issue(&old);
+        let rotated = tokens(&[("k2", 2), ("k1", 1)]);
+        assert!(rotated.verify(&token).is_ok());
+        let dropped = tokens(&[("k2", 2)]);
+        assert!(matches!(
+            dropped.verify(&token),
+            Err(Rejected::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn wrong_issuer_audience_or_key_is_rejected() {
+        let t = tokens(&[("k1", 1)]);
+        let token = issue(&t);
+        let other_iss = AccessTokens::new(
+            vec![SigningKey::new("k1", vec![1; 32]).unwrap()],
+            "someone-else",
+            "olympus",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(other_iss.verify(&token).is_err());
+        let other_aud = AccessTokens::new(
+            vec![SigningKey::new("k1", vec![1; 32]).unwrap()],
+            "olympus",
+            "another-api",
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(other_aud.verify(&token).is_err());
+        let same_kid_other_secret = tokens(&[("k1", 9)]);
+        assert!(same_kid_other_secret.verify(&token).is_err());
+    }
+
+    #[test]
+    fn keys_parse_from_the_environment_format() {
+        let secret = STANDARD.encode([7u8; 32]);
+        let keys = parse_keys(&format!("new:{secret}, old:{secret}")).unwrap();
+        assert_eq!(keys[0].kid, "new");
+        assert_eq!(keys[1].kid, "old");
+        assert!(parse_keys("").is_err());
+        assert!(parse_keys("k:c2hvcnQ=").is_err(), "short secret");
+        assert!(parse_keys("nocolon").is_err());
+        assert!(!format!("{:?}", keys[0]).contains(&secret));
+    }
+}

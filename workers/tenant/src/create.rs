@@ -1,0 +1,110 @@
+//! `tenant.create`: a new tenant and its owner, in one transaction, and the
+//! owner's first session.
+
+use olympus_auth::email::Email;
+use olympus_auth::password::NewPassword;
+use olympus_auth::users::{self, NewUser};
+use olympus_auth::sessions;
+use olympus_contracts::shapes::Role;
+use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
+use olympus_runtime::db::{enter_tenant, is_unique_violation};
+use olympus_runtime::error::Validation;
+use olympus_runtime::{App, Call, Error};
+use uuid::Uuid;
+
+use crate::slug::Slug;
+use crate::tenants::{TenantRow, TENANT_COLUMNS};
+
+/// Handles `tenant.create`.
+pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateTenantReply, Error> {
+    let request = call.body;
+    let mut v = Validation::default();
+    let slug = v.check("slug", Slug::parse(&request.slug));
+    let name = v.check("name", parse_name(&request.name, 1, 100));
+    let email = v.check("owner.email", Email::parse(&request.owner.email));
+    let password = v.check(
+        "owner.password",
+        NewPassword::parse(&request.owner.password, email.as_ref()),
+    );
+    let display_name = match &request.owner.display_name {
+        Some(raw) => v.check("owner.display_name", parse_name(raw, 1, 100)),
+        None => email.as_ref().map(|e| e.local_part().to_owned()),
+    };
+    v.finish()?;
+    let (Some(slug), Some(name), Some(email), Some(password), Some(display_name)) =
+        (slug, name, email, password, display_name)
+    else {
+        return Err(Error::internal(anyhow::anyhow!("validation passed with a missing value")));
+    };
+
+    let password_hash = app.passwords().hash(password.secret()).await?;
+
+    let mut tx = app.db().begin().await?;
+    let tenant: TenantRow = sqlx::query_as(&format!(
+        "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) RETURNING {TENANT_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(slug.as_str())
+    .bind(&name)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e, "tenants_slug_key") {
+            Error::conflict("slug")
+        } else {
+            Error::from(e)
+        }
+    })?;
+    let tenant = tenant.into_tenant()?;
+    enter_tenant(&mut tx, tenant.id).await?;
+    let owner = users::insert(
+        &mut tx,
+        NewUser {
+            tenant_id: tenant.id,
+            email: &email,
+            display_name: &display_name,
+            role: Role::Owner,
+            password_hash: &password_hash,
+        },
+    )
+    .await?;
+    let tokens = sessions::open(&app, &mut tx, &owner, &call.meta).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, owner_id = %owner.id, "tenant created");
+    Ok(CreateTenantReply {
+        tenant,
+        owner,
+        tokens,
+    })
+}
+
+/// A human-readable name: trimmed, `min..=max` characters, one line.
+fn parse_name(raw: &str, min: usize, max: usize) -> Result<String, Vec<String>> {
+    let name = raw.trim();
+    let length = name.chars().count();
+    let mut problems = Vec::new();
+    if length < min || length > max {
+        problems.push(format!("must be {min} to {max} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        problems.push("must not contain control characters".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(name.to_owned())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(parse_name("  Acme Inc. ", 1, 100).unwrap(), "Acme Inc.");
+        assert!(parse_name("   ", 1, 100).is_err());
+        assert!(parse_name(&"x".repeat(101), 1, 100).is_err());
+        assert!(parse_name("a\nb", 1, 100).is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! The `tenants` table.
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::shapes::{Tenant, TenantStatus};
+use olympus_runtime::Error;
+use uuid::Uuid;
+
+/// The columns of [`TenantRow`].
+pub const TENANT_COLUMNS: &str = "id, slug, name, status, created_at, updated_at";
+
+/// A `tenants` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct TenantRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TenantRow {
+    /// The contract's tenant shape.
+    pub fn into_tenant(self) -> Result<Tenant, Error> {
+        let status = TenantStatus::parse(&self.status).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!(
+                "tenant {} has unknown status {:?}",
+                self.id,
+                self.status
+            ))
+        })?;
+        Ok(Tenant {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
