@@ -1,1 +1,14 @@
+//! End-to-end tests: the workers over real NATS and Postgres, called as
+//! the gateway and other-language clients call them.
 
+mod errors;
+mod identity;
+mod login;
+mod micro;
+mod processes;
+mod rls;
+mod sessions;
+mod tokens;
+
+/// The `olympus` command, built by this package.
+pub const OLYMPUS: &str = env!("CARGO_BIN_EXE_olympus-e2e");

@@ -1,1 +1,25 @@
+//! The end-to-end harness: Olympus as its clients see it.
+//!
+//! Each test gets its own database (created from `DATABASE_URL`, dropped
+//! afterwards, even when the test fails), its own random subject prefix on
+//! the shared NATS server (its streams deleted afterwards), and the workers
+//! running in-process; it then talks to them only over NATS, with payloads
+//! built from JSON values and field names, not from the Rust contract types,
+//! so that a wire mistake cannot hide behind shared code.
+//!
+//! With `OLYMPUS_TESTCONTAINERS=1` (and a Docker engine) each test gets
+//! Postgres and NATS containers instead of the URLs.
+//!
+//! # Layout
+//! - [`infra`]: where Postgres and NATS are (URLs or containers).
+//! - [`app`]: [`TestApp`] and [`with_app`]: a database, a prefix, workers.
+//! - [`client`]: requests as the gateway sends them, replies as it reads them.
+//! - [`process`]: real `olympus` processes, for what only a process shows.
 
+pub mod app;
+pub mod client;
+pub mod infra;
+pub mod process;
+
+pub use app::{with_app, with_app_opts, Options, TestApp};
+pub use client::{Encoding, Reply, Signup};

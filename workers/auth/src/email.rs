@@ -36,9 +36,7 @@ impl Email {
                 (1..=63).contains(&label.len())
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
         if !domain_ok {
             problems.push("the domain must be like example.com".to_owned());

@@ -117,7 +117,10 @@ mod tests {
     #[test]
     fn the_email_local_part_is_refused() {
         let problems = check("lovelace-velvet-orbit-77", "lovelace@example.com").unwrap_err();
-        assert!(problems.iter().any(|p| p.contains("before @")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("before @")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -43,7 +43,16 @@ pub async fn open(
     .bind(meta.user_agent.as_deref())
     .fetch_one(conn)
     .await?;
-    tokens(app, user.id, user.tenant_id, session_id, user.role, now, refresh.token, ttl)
+    tokens(
+        app,
+        user.id,
+        user.tenant_id,
+        session_id,
+        user.role,
+        now,
+        refresh.token,
+        ttl,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -28,7 +28,8 @@ impl App {
     /// `OLYMPUS_JWT_KEYS` or, when unset, from the database.
     pub async fn new(config: Config, db: Db, nats: async_nats::Client) -> anyhow::Result<Self> {
         let subjects = Subjects::new(&config.subject_prefix)?;
-        let keys = match &config.jwt_keys {
+        // An empty OLYMPUS_JWT_KEYS (as compose files pass through) means unset.
+        let keys = match config.jwt_keys.as_deref().filter(|v| !v.trim().is_empty()) {
             Some(value) => tokens::parse_keys(value).context("reading OLYMPUS_JWT_KEYS")?,
             None => {
                 tracing::warn!(

@@ -40,7 +40,9 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> Result<Clai
     tx.commit().await?;
     match live {
         Some(true) => Ok(claims),
-        Some(false) => Err(unauthenticated("session revoked or expired, or tenant suspended")),
+        Some(false) => Err(unauthenticated(
+            "session revoked or expired, or tenant suspended",
+        )),
         None => Err(unauthenticated("no such session")),
     }
 }

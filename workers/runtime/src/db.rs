@@ -95,13 +95,11 @@ impl Db {
 /// Switches the current transaction to `olympus_app` and `tenant_id`, until
 /// it ends. Statements after this see and write only that tenant's rows.
 pub async fn enter_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT set_config('role', $1, true), set_config('olympus.tenant_id', $2, true)",
-    )
-    .bind(APP_ROLE)
-    .bind(tenant_id.to_string())
-    .execute(conn)
-    .await?;
+    sqlx::query("SELECT set_config('role', $1, true), set_config('olympus.tenant_id', $2, true)")
+        .bind(APP_ROLE)
+        .bind(tenant_id.to_string())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -114,7 +114,10 @@ mod tests {
         let passwords = Passwords::new(2).unwrap();
         let secret = Secret::new("correct horse battery staple");
         let hash = passwords.hash(&secret).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(passwords.verify(&secret, Some(&hash)).await.unwrap());
         assert!(!passwords
             .verify(&Secret::new("wrong"), Some(&hash))

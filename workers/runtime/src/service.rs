@@ -256,14 +256,17 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
         };
         let span = tracing::Span::current();
         span.record("status", status);
-        span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+        span.record(
+            "latency_ms",
+            (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        );
         match &outcome {
             Ok(_) => tracing::info!("ok"),
             Err(err) if status >= 500 => {
                 let cause = err.source().map(|s| format!("{s:#}"));
                 tracing::error!(code = %err.code(), cause = cause.as_deref(), "failed");
             }
-            Err(err) => tracing::info!(code = %err.code(), message = err.message(), "refused"),
+            Err(err) => tracing::info!(code = %err.code(), reason = err.message(), "refused"),
         }
         if let Err(err) = reply(&app, &mut request, reply_type, &correlation_id, outcome).await {
             tracing::warn!(error = %err, "could not send the reply");
@@ -285,7 +288,9 @@ async fn process(
     }
     let claims = match endpoint.operation.access {
         Access::Public => None,
-        Access::Bearer => Some(crate::auth::authenticate(app, header(message, headers::AUTHORIZATION)).await?),
+        Access::Bearer => {
+            Some(crate::auth::authenticate(app, header(message, headers::AUTHORIZATION)).await?)
+        }
     };
     let meta = Meta {
         operation: endpoint.operation,

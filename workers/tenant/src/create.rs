@@ -3,8 +3,8 @@
 
 use olympus_auth::email::Email;
 use olympus_auth::password::NewPassword;
-use olympus_auth::users::{self, NewUser};
 use olympus_auth::sessions;
+use olympus_auth::users::{self, NewUser};
 use olympus_contracts::shapes::Role;
 use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
 use olympus_runtime::db::{enter_tenant, is_unique_violation};
@@ -34,7 +34,9 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
     let (Some(slug), Some(name), Some(email), Some(password), Some(display_name)) =
         (slug, name, email, password, display_name)
     else {
-        return Err(Error::internal(anyhow::anyhow!("validation passed with a missing value")));
+        return Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing value"
+        )));
     };
 
     let password_hash = app.passwords().hash(password.secret()).await?;

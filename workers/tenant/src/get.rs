@@ -17,11 +17,12 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
     let mut tx = app.db().tenant(claims.tid).await?;
     // Row-level security confines this to the caller's tenant even if `id`
     // names another.
-    let row: Option<TenantRow> =
-        sqlx::query_as(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
     let tenant = row
         .ok_or_else(|| Error::new(ErrorCode::NotFound).with_message("no such tenant"))?

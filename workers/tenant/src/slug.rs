@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn bad_slugs_say_why() {
-        assert_eq!(Slug::parse("ab").unwrap_err(), ["must be 3 to 63 characters"]);
+        assert_eq!(
+            Slug::parse("ab").unwrap_err(),
+            ["must be 3 to 63 characters"]
+        );
         assert_eq!(
             Slug::parse("Acme").unwrap_err(),
             ["may contain only a-z, 0-9 and -"]

@@ -1,0 +1,41 @@
+//! Logins that must fail.
+
+use olympus_tests::{with_app, Encoding};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_suspended_tenants_owner_cannot_log_in_and_their_tokens_stop_working() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        sqlx::query("UPDATE tenants SET status = 'suspended' WHERE id = $1::uuid")
+            .bind(&signup.tenant_id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        app.call(
+            Encoding::Json,
+            "auth.v1.login",
+            None,
+            json!({"tenant": signup.slug, "email": signup.email, "password": signup.password}),
+        )
+        .await
+        .err(401, "invalid_credentials");
+        app.call(
+            Encoding::Json,
+            "auth.v1.me",
+            Some(&signup.access_token),
+            json!({}),
+        )
+        .await
+        .err(401, "unauthenticated");
+        app.call(
+            Encoding::Json,
+            "auth.v1.refresh",
+            None,
+            json!({"refresh_token": signup.refresh_token}),
+        )
+        .await
+        .err(401, "invalid_token");
+    })
+    .await;
+}

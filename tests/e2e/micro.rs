@@ -1,0 +1,191 @@
+//! The workers as NATS micro services: discovery, stats, one reply per
+//! request, concurrency and draining.
+
+use futures::StreamExt;
+use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Every reply to a `$SRV` request within `wait`.
+async fn gather(app: &TestApp, subject: &str, wait: Duration) -> Vec<Value> {
+    let inbox = app.nats.new_inbox();
+    let mut sub = app.nats.subscribe(inbox.clone()).await.unwrap();
+    app.nats
+        .publish_with_reply(subject.to_owned(), inbox, "".into())
+        .await
+        .unwrap();
+    let mut replies = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        replies.push(serde_json::from_slice(&message.payload).unwrap());
+    }
+    replies
+}
+
+/// This test's instances (other tests share the NATS server).
+fn ours<'a>(app: &TestApp, infos: &'a [Value]) -> Vec<&'a Value> {
+    infos
+        .iter()
+        .filter(|i| i["metadata"]["subject_prefix"] == app.prefix.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn ping_and_info_find_both_services_and_their_endpoints() {
+    with_app(async |app| {
+        let pings = gather(app, "$SRV.PING", Duration::from_millis(700)).await;
+        let mut names: Vec<&str> = ours(app, &pings)
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["olympus-auth", "olympus-tenant"]);
+
+        let infos = gather(app, "$SRV.INFO.olympus-auth", Duration::from_millis(700)).await;
+        let info = ours(app, &infos)[0];
+        assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+        let mut subjects: Vec<(&str, &str)> = info["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["subject"].as_str().unwrap(),
+                    e["queue_group"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        subjects.sort_unstable();
+        let p = &app.prefix;
+        assert_eq!(
+            subjects,
+            [
+                (format!("{p}.auth.v1.login").as_str(), "q"),
+                (format!("{p}.auth.v1.logout").as_str(), "q"),
+                (format!("{p}.auth.v1.me").as_str(), "q"),
+                (format!("{p}.auth.v1.refresh").as_str(), "q"),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_error_is_one_reply_with_a_body_and_counts_in_stats() {
+    with_app(async |app| {
+        let infos = gather(app, "$SRV.INFO.olympus-tenant", Duration::from_millis(700)).await;
+        let id = ours(app, &infos)[0]["id"].as_str().unwrap().to_owned();
+
+        // Listen on our own inbox to count every message that comes back.
+        let inbox = app.nats.new_inbox();
+        let mut sub = app.nats.subscribe(inbox.clone()).await.unwrap();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Content-Type", "application/json");
+        app.nats
+            .publish_with_reply_and_headers(
+                app.subject("tenant.v1.create"),
+                inbox,
+                headers,
+                "{".into(),
+            )
+            .await
+            .unwrap();
+        let mut replies = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+        while let Ok(Some(message)) = tokio::time::timeout_at(deadline, sub.next()).await {
+            replies.push(message);
+        }
+        assert_eq!(replies.len(), 1, "exactly one reply");
+        let body: Value = serde_json::from_slice(&replies[0].payload).unwrap();
+        assert_eq!(body["code"], "bad_request");
+
+        let stats: Value = serde_json::from_slice(
+            &app.nats
+                .request(format!("$SRV.STATS.olympus-tenant.{id}"), "".into())
+                .await
+                .unwrap()
+                .payload,
+        )
+        .unwrap();
+        let create = stats["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "create")
+            .unwrap();
+        assert_eq!(create["num_requests"], 1);
+        assert_eq!(create["num_errors"], 1);
+        assert!(
+            create["last_error"].as_str().unwrap().starts_with("400"),
+            "{create}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cheap_requests_are_answered_while_logins_queue_for_argon2() {
+    let options = Options {
+        argon2_concurrency: 1,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::MsgPack).await;
+        let started = Instant::now();
+        let logins: Vec<_> = (0..6)
+            .map(|_| {
+                let body = json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
+                async move {
+                    app.call(Encoding::MsgPack, "auth.v1.login", None, body).await.ok();
+                    started.elapsed()
+                }
+            })
+            .collect();
+        let me = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            app.call(Encoding::MsgPack, "auth.v1.me", Some(&signup.access_token), json!({}))
+                .await
+                .ok();
+            started.elapsed()
+        };
+        let (logins, me) = tokio::join!(futures::future::join_all(logins), me);
+        let last_login = logins.iter().max().unwrap();
+        assert!(
+            me < *last_login,
+            "`me` ({me:?}) waited for the queued logins (last at {last_login:?})"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn draining_answers_requests_in_flight_then_stops_taking_new_ones() {
+    let options = Options {
+        argon2_concurrency: 1,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let logins: Vec<_> = (0..4)
+            .map(|_| {
+                let body = json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
+                app.call(Encoding::Json, "auth.v1.login", None, body)
+            })
+            .collect();
+        let drain = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            app.stop_workers().await;
+        };
+        let (replies, ()) = tokio::join!(futures::future::join_all(logins), drain);
+        for reply in replies {
+            reply.ok();
+        }
+        let err = app
+            .nats
+            .request(app.subject("auth.v1.me"), "".into())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+    })
+    .await;
+}

@@ -1,0 +1,160 @@
+//! Row-level security: the database itself keeps tenants apart.
+
+use olympus_tests::{with_app, Encoding};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn a_query_without_a_tenant_filter_sees_only_its_tenant() {
+    with_app(async |app| {
+        let a = app.signup(Encoding::Json).await;
+        let b = app.signup(Encoding::Json).await;
+        let a_id: Uuid = a.tenant_id.parse().unwrap();
+
+        // As the owner (no tenant scope) both tenants' users exist.
+        let all: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(all, 2);
+
+        let mut tx = app.db.tenant(a_id).await.unwrap();
+        let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(emails, vec![a.email.as_str()]);
+        let sessions: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM sessions")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert!(!sessions.is_empty() && sessions.iter().all(|t| *t == a_id));
+        let tenants: Vec<String> = sqlx::query_scalar("SELECT slug FROM tenants")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(tenants, vec![a.slug.as_str()]);
+
+        // Writing into another tenant is refused, updating it touches nothing.
+        let insert = sqlx::query(
+            "INSERT INTO users (id, tenant_id, email, display_name, role, password_hash)
+             VALUES (gen_random_uuid(), $1::uuid, 'x@y.io', 'x', 'member', 'x')",
+        )
+        .bind(&b.tenant_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+        assert!(
+            insert.to_string().contains("row-level security"),
+            "{insert}"
+        );
+        tx.rollback().await.unwrap();
+
+        let mut tx = app.db.tenant(a_id).await.unwrap();
+        let updated = sqlx::query("UPDATE users SET display_name = 'pwned'")
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(updated, 1, "only tenant a's one user");
+        tx.rollback().await.unwrap();
+
+        // The scope ends with the transaction: the connection goes back to
+        // the pool as the owner, with no tenant.
+        let mut conn = app.db.pool().acquire().await.unwrap();
+        let (role, tenant): (String, Option<String>) = sqlx::query_as(
+            "SELECT current_user::text, nullif(current_setting('olympus.tenant_id', true), '')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_ne!(role, "olympus_app");
+        assert_eq!(tenant, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_tenant_table_forces_row_security_and_the_app_role_is_unprivileged() {
+    with_app(async |app| {
+        let tables: Vec<(String, bool, bool)> = sqlx::query_as(
+            "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'public' AND c.relkind = 'r'
+                AND EXISTS (SELECT 1 FROM pg_attribute a
+                             WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+              ORDER BY 1",
+        )
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+        assert!(tables.iter().any(|(name, ..)| name == "users"));
+        for (table, enabled, forced) in &tables {
+            assert!(*enabled && *forced, "{table}: enabled {enabled}, forced {forced}");
+            let policies: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_policies WHERE tablename = $1")
+                    .bind(table)
+                    .fetch_one(app.db.pool())
+                    .await
+                    .unwrap();
+            assert!(policies > 0, "{table} has no policy");
+        }
+        let (superuser, bypass): (bool, bool) = sqlx::query_as(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'olympus_app'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert!(!superuser && !bypass);
+        let owned: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_tables WHERE tableowner = 'olympus_app'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(owned, 0);
+        // olympus_app cannot read the signing keys.
+        let mut tx = app.db.tenant(Uuid::nil()).await.unwrap();
+        let denied = sqlx::query("SELECT * FROM signing_keys")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(denied.to_string().contains("permission denied"), "{denied}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stored_passwords_are_argon2id_with_owasp_parameters() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let hash: String =
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1::uuid")
+                .bind(&signup.user_id)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+        let params = hash.split('$').nth(3).unwrap();
+        let value = |name: &str| -> u32 {
+            params
+                .split(',')
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(
+            value("m") >= 19_456 && value("t") >= 2 && value("p") >= 1,
+            "{params}"
+        );
+        assert!(!hash.contains(&signup.password));
+        // Refresh tokens are stored only as 32-byte hashes.
+        let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT refresh_hash FROM sessions")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+        assert!(stored.iter().all(|h| h.len() == 32));
+        assert!(!stored.iter().any(|h| h == signup.refresh_token.as_bytes()));
+    })
+    .await;
+}

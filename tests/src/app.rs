@@ -1,0 +1,182 @@
+//! [`TestApp`]: one test's database, subject prefix and in-process workers.
+
+use futures::FutureExt;
+use olympus_contracts::Subjects;
+use olympus_runtime::service::{self, Running};
+use olympus_runtime::{App, Config, Db};
+use sqlx::Connection;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::infra::{with_database, Infra};
+
+/// The signing key of test processes: `kid` `e2e`, 32 known bytes.
+pub const TEST_JWT_KEYS: &str = "e2e:b2x5bXB1cy1lMmUtdGVzdC1zaWduaW5nLWtleS0wMDA=";
+
+/// What a test may change about its app.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start the auth and tenant workers in-process.
+    pub workers: bool,
+    /// Password hashes at once (default 2).
+    pub argon2_concurrency: usize,
+    /// `None`: development keys from the database.
+    pub jwt_keys: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workers: true,
+            argon2_concurrency: 2,
+            jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
+        }
+    }
+}
+
+/// One test's Olympus.
+pub struct TestApp {
+    pub prefix: String,
+    pub subjects: Subjects,
+    pub nats: async_nats::Client,
+    /// The owner pool of the test database.
+    pub db: Db,
+    pub app: App,
+    pub database_url: String,
+    pub nats_url: String,
+    pub options: Options,
+    running: Mutex<Option<Running>>,
+    database: String,
+    admin_url: String,
+    _infra: Infra,
+}
+
+/// Runs `test` against a fresh app, then cleans up, pass or fail.
+pub async fn with_app(test: impl AsyncFnOnce(&TestApp)) {
+    with_app_opts(Options::default(), test).await;
+}
+
+/// [`with_app`] with options.
+pub async fn with_app_opts(options: Options, test: impl AsyncFnOnce(&TestApp)) {
+    let app = TestApp::spawn(options).await;
+    let outcome = AssertUnwindSafe(test(&app)).catch_unwind().await;
+    app.cleanup().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+impl TestApp {
+    /// Creates and migrates a database, picks a prefix, starts the workers.
+    pub async fn spawn(options: Options) -> Self {
+        let infra = Infra::get().await;
+        let id = Uuid::new_v4().simple().to_string();
+        let database = format!("olympus_test_{id}");
+        let prefix = format!("t{}", &id[..12]);
+        let admin_url = infra.admin_database_url.clone();
+        let mut admin = connect_admin(&admin_url).await;
+        sqlx::query(&format!(r#"CREATE DATABASE "{database}""#))
+            .execute(&mut admin)
+            .await
+            .expect("creating the test database");
+        admin.close().await.ok();
+        let database_url = with_database(&admin_url, &database);
+        let db = Db::connect(&database_url, 8, false)
+            .await
+            .expect("connecting to the test database");
+        db.migrate().await.expect("migrating the test database");
+        let nats = async_nats::connect(&infra.nats_url)
+            .await
+            .expect("connecting to NATS");
+        let config = test_config(&database_url, &infra.nats_url, &prefix, &options);
+        let app = App::new(config, db.clone(), nats.clone())
+            .await
+            .expect("building the app");
+        let running = if options.workers {
+            Some(
+                service::start(&app, vec![olympus_auth::worker(), olympus_tenant::worker()])
+                    .await
+                    .expect("starting the workers"),
+            )
+        } else {
+            None
+        };
+        Self {
+            subjects: Subjects::new(&prefix).expect("valid prefix"),
+            prefix,
+            nats,
+            db,
+            app,
+            database_url,
+            nats_url: infra.nats_url.clone(),
+            options,
+            running: Mutex::new(running),
+            database,
+            admin_url,
+            _infra: infra,
+        }
+    }
+
+    /// The configuration a process of this test uses.
+    pub fn config(&self) -> Config {
+        test_config(
+            &self.database_url,
+            &self.nats_url,
+            &self.prefix,
+            &self.options,
+        )
+    }
+
+    /// Drains the in-process workers (as on SIGTERM).
+    pub async fn stop_workers(&self) {
+        if let Some(running) = self.running.lock().await.take() {
+            running.drain(Duration::from_secs(30)).await;
+        }
+    }
+
+    /// Stops the workers, deletes the prefix's streams, drops the database.
+    pub async fn cleanup(self) {
+        self.stop_workers().await;
+        let js = async_nats::jetstream::new(self.nats.clone());
+        for stream in [self.subjects.events_stream(), self.subjects.mail_stream()] {
+            let _ = js.delete_stream(&stream).await;
+        }
+        self.db.pool().close().await;
+        let mut admin = connect_admin(&self.admin_url).await;
+        if let Err(err) = sqlx::query(&format!(
+            r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
+            self.database
+        ))
+        .execute(&mut admin)
+        .await
+        {
+            eprintln!("could not drop test database {}: {err}", self.database);
+        }
+        admin.close().await.ok();
+    }
+}
+
+async fn connect_admin(url: &str) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to Postgres ({url}): {e}"))
+}
+
+fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Options) -> Config {
+    Config {
+        nats_url: nats_url.to_owned(),
+        database_url: database_url.to_owned(),
+        subject_prefix: prefix.to_owned(),
+        jwt_keys: options.jwt_keys.clone(),
+        jwt_issuer: "olympus".to_owned(),
+        jwt_audience: "olympus".to_owned(),
+        access_token_ttl: 3600,
+        refresh_token_ttl: 2_592_000,
+        argon2_concurrency: Some(options.argon2_concurrency),
+        max_in_flight: 256,
+        db_max_connections: 8,
+        shutdown_timeout: 30,
+    }
+}

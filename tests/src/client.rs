@@ -1,0 +1,196 @@
+//! Requests as the gateway sends them; replies as it reads them.
+//!
+//! Bodies are `serde_json::Value`s, encoded to JSON or to MessagePack maps,
+//! and replies are decoded the same way, so assertions are about field
+//! names and values on the wire.
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::app::TestApp;
+
+/// The two encodings of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    MsgPack,
+}
+
+impl Encoding {
+    /// Both, for tests that must hold in each.
+    pub const BOTH: [Encoding; 2] = [Encoding::MsgPack, Encoding::Json];
+
+    /// The `Content-Type` value.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::MsgPack => "application/msgpack",
+        }
+    }
+
+    /// Encodes a JSON value; objects become MessagePack maps.
+    pub fn encode(self, value: &Value) -> Vec<u8> {
+        match self {
+            Self::Json => serde_json::to_vec(value).expect("json"),
+            Self::MsgPack => rmp_serde::to_vec_named(value).expect("msgpack"),
+        }
+    }
+
+    /// Decodes a reply into a JSON value.
+    pub fn decode(self, bytes: &[u8]) -> Value {
+        match self {
+            Self::Json => serde_json::from_slice(bytes)
+                .unwrap_or_else(|e| panic!("reply is not JSON ({e}): {bytes:?}")),
+            Self::MsgPack => rmp_serde::from_slice(bytes)
+                .unwrap_or_else(|e| panic!("reply is not MessagePack ({e}): {bytes:?}")),
+        }
+    }
+}
+
+/// A reply as received.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub headers: HeaderMap,
+    pub payload: Bytes,
+}
+
+impl Reply {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.as_str())
+    }
+
+    /// `Nats-Service-Error-Code`, or 200 when absent.
+    pub fn status(&self) -> u16 {
+        self.header("Nats-Service-Error-Code")
+            .map_or(200, |v| v.parse().expect("numeric status"))
+    }
+
+    /// The encoding the reply says it is in.
+    pub fn encoding(&self) -> Encoding {
+        match self.header("Content-Type") {
+            Some("application/json") => Encoding::Json,
+            Some("application/msgpack") => Encoding::MsgPack,
+            other => panic!("reply has Content-Type {other:?}"),
+        }
+    }
+
+    /// The decoded body.
+    pub fn body(&self) -> Value {
+        self.encoding().decode(&self.payload)
+    }
+
+    /// Asserts success and returns the body.
+    #[track_caller]
+    pub fn ok(&self) -> Value {
+        let body = self.body();
+        assert_eq!(self.status(), 200, "expected success, got {body}");
+        body
+    }
+
+    /// Asserts the error reply (status header, message header, body) and
+    /// returns the body.
+    #[track_caller]
+    pub fn err(&self, status: u16, code: &str) -> Value {
+        let body = self.body();
+        assert_eq!(self.status(), status, "status of {body}");
+        assert_eq!(body["code"], code, "code of {body}");
+        assert_eq!(
+            self.header("Nats-Service-Error"),
+            body["message"].as_str(),
+            "Nats-Service-Error carries the message"
+        );
+        assert_eq!(
+            body["correlation_id"].as_str(),
+            self.header("X-Correlation-Id"),
+            "the body's correlation id is the header's"
+        );
+        body
+    }
+}
+
+/// A tenant and its owner, as signup returned them.
+#[derive(Debug, Clone)]
+pub struct Signup {
+    pub slug: String,
+    pub email: String,
+    pub password: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub reply: Value,
+}
+
+/// A password that passes the policy.
+pub const GOOD_PASSWORD: &str = "velvet-orbit-cactus-harmonica";
+
+impl TestApp {
+    /// `{prefix}.{op}`, e.g. `op` = `auth.v1.login`.
+    pub fn subject(&self, op: &str) -> String {
+        format!("{}.{op}", self.prefix)
+    }
+
+    /// Sends raw bytes with raw headers.
+    pub async fn raw(&self, op: &str, headers: HeaderMap, payload: impl Into<Bytes>) -> Reply {
+        let message = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            self.nats
+                .request_with_headers(self.subject(op), headers, payload.into()),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no reply to {op} within 20 s"))
+        .unwrap_or_else(|e| panic!("request to {op} failed: {e}"));
+        Reply {
+            headers: message.headers.unwrap_or_default(),
+            payload: message.payload,
+        }
+    }
+
+    /// Sends `body` encoded as `encoding`, with a bearer token if given.
+    pub async fn call(
+        &self,
+        encoding: Encoding,
+        op: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert("Content-Type", encoding.content_type());
+        if let Some(token) = token {
+            headers.insert("Authorization", format!("Bearer {token}"));
+        }
+        self.raw(op, headers, encoding.encode(&body)).await
+    }
+
+    /// Creates a tenant with a fresh slug and returns what signup replied.
+    pub async fn signup(&self, encoding: Encoding) -> Signup {
+        let slug = format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!("owner@{slug}.example.com");
+        let reply = self
+            .call(
+                encoding,
+                "tenant.v1.create",
+                None,
+                json!({
+                    "slug": slug,
+                    "name": "Acme Corporation",
+                    "owner": {"email": email, "password": GOOD_PASSWORD, "display_name": "Ada Owner"}
+                }),
+            )
+            .await
+            .ok();
+        let text = |v: &Value| v.as_str().expect("string").to_owned();
+        Signup {
+            tenant_id: text(&reply["tenant"]["id"]),
+            user_id: text(&reply["owner"]["id"]),
+            access_token: text(&reply["tokens"]["access_token"]),
+            refresh_token: text(&reply["tokens"]["refresh_token"]),
+            slug,
+            email,
+            password: GOOD_PASSWORD.to_owned(),
+            reply,
+        }
+    }
+}

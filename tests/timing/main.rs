@@ -1,0 +1,70 @@
+//! Failed logins reveal nothing: the same bytes, the same time.
+//!
+//! This is its own test binary because it measures time: `cargo test` runs
+//! test binaries one after another, so no other test competes for the CPU
+//! while it compares medians.
+
+use async_nats::HeaderMap;
+use olympus_tests::{with_app, Encoding, TestApp};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+async fn login(app: &TestApp, enc: Encoding, body: serde_json::Value) -> (Vec<u8>, Duration) {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", enc.content_type());
+    headers.insert("X-Correlation-Id", "same-for-every-attempt");
+    let started = Instant::now();
+    let reply = app.raw("auth.v1.login", headers, enc.encode(&body)).await;
+    let elapsed = started.elapsed();
+    reply.err(401, "invalid_credentials");
+    (reply.payload.to_vec(), elapsed)
+}
+
+#[tokio::test]
+async fn failed_logins_are_byte_identical_and_take_the_same_time() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let cases = [
+            ("unknown tenant", json!({"tenant": "no-such-tenant", "email": signup.email, "password": signup.password})),
+            ("unknown email", json!({"tenant": signup.slug, "email": "nobody@example.com", "password": signup.password})),
+            ("wrong password", json!({"tenant": signup.slug, "email": signup.email, "password": "not-the-password-at-all"})),
+            ("malformed email", json!({"tenant": signup.slug, "email": "nobody", "password": signup.password})),
+        ];
+        for enc in Encoding::BOTH {
+            let mut first: Option<Vec<u8>> = None;
+            for (name, body) in &cases {
+                let (bytes, _) = login(app, enc, body.clone()).await;
+                match &first {
+                    None => first = Some(bytes),
+                    Some(first) => assert_eq!(&bytes, first, "{name} differs in {enc:?}"),
+                }
+            }
+        }
+
+        // Timing: interleaved rounds, each case against a wrong password in
+        // the same round, so that load from other tests weighs on both
+        // sides of every ratio; the median ratio must be within 10%.
+        let rounds = 21;
+        let reference = 2; // wrong password: a real verification
+        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+        for _ in 0..rounds {
+            let mut round = Vec::new();
+            for (_, body) in &cases {
+                round.push(login(app, Encoding::MsgPack, body.clone()).await.1);
+            }
+            for (i, elapsed) in round.iter().enumerate() {
+                ratios[i].push(elapsed.as_secs_f64() / round[reference].as_secs_f64());
+            }
+        }
+        for ((name, _), mut ratios) in cases.iter().zip(ratios) {
+            ratios.sort_unstable_by(f64::total_cmp);
+            let ratio = ratios[ratios.len() / 2];
+            eprintln!("login median ratio {name}: x{ratio:.3} of wrong password");
+            assert!(
+                (0.9..=1.1).contains(&ratio),
+                "{name}: median ratio {ratio:.3} to a wrong password"
+            );
+        }
+    })
+    .await;
+}

@@ -1,0 +1,130 @@
+//! The `olympus` command line: runs the workers, applies migrations.
+//!
+//! `olympus serve` runs every worker in one process (or `--workers` a
+//! subset: several processes then share the queue groups); `olympus
+//! migrate` applies the migrations and exits. `olympus --help` lists every
+//! setting with its environment variable. `src/main.rs` only calls
+//! [`main`]; the end-to-end tests build the same entry point as a binary of
+//! their own to run real processes.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use olympus_runtime::config::LogConfig;
+use olympus_runtime::{service, shutdown, telemetry, App, Config, Db, Worker};
+use std::process::ExitCode;
+
+/// Olympus: the auth, tenant and commerce workers of a multi-tenant
+/// platform, answering NATS requests and persisting to Postgres.
+#[derive(Debug, Parser)]
+#[command(name = "olympus", version)]
+struct Cli {
+    #[command(flatten)]
+    log: LogConfig,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run workers until SIGTERM/SIGINT, creating and migrating the
+    /// database first. Logs one line when ready.
+    Serve {
+        #[command(flatten)]
+        config: Config,
+
+        /// Workers to run, comma-separated.
+        #[arg(
+            long,
+            env = "OLYMPUS_WORKERS",
+            value_enum,
+            value_delimiter = ',',
+            default_values_t = [WorkerName::Auth, WorkerName::Tenant]
+        )]
+        workers: Vec<WorkerName>,
+    },
+    /// Create the database if missing, apply pending migrations, and exit.
+    Migrate {
+        #[command(flatten)]
+        config: Config,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WorkerName {
+    Auth,
+    Tenant,
+}
+
+impl WorkerName {
+    fn worker(self) -> Worker {
+        match self {
+            Self::Auth => olympus_auth::worker(),
+            Self::Tenant => olympus_tenant::worker(),
+        }
+    }
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = telemetry::init(&cli.log) {
+        eprintln!("olympus: {err:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "olympus stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { config, workers } => serve(config, workers).await,
+        Command::Migrate { config } => {
+            let db = Db::connect(&config.database_url, 2, true).await?;
+            db.migrate().await?;
+            tracing::info!(database = %config.database_url_redacted(), "migrations applied");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()> {
+    names.dedup();
+    let shutdown = shutdown::on_signal();
+    let db = Db::connect(&config.database_url, config.db_max_connections, true).await?;
+    db.migrate().await?;
+    let nats = async_nats::ConnectOptions::new()
+        .name("olympus")
+        .connect(&config.nats_url)
+        .await
+        .with_context(|| format!("connecting to NATS at {}", config.nats_url))?;
+    let app = App::new(config, db, nats).await?;
+    let workers = names.iter().map(|n| n.worker()).collect();
+    let running = service::start(&app, workers).await?;
+    tracing::info!(
+        workers = ?names,
+        subject_prefix = app.subjects().prefix(),
+        nats = %app.config().nats_url,
+        database = %app.config().database_url_redacted(),
+        "olympus ready"
+    );
+    shutdown.cancelled().await;
+    running.drain(app.config().drain_timeout()).await;
+    tracing::info!("olympus stopped");
+    Ok(())
+}
