@@ -2,6 +2,7 @@
 //! the gateway and other-language clients call them.
 
 mod errors;
+mod events;
 mod identity;
 mod login;
 mod micro;

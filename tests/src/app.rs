@@ -2,12 +2,15 @@
 
 use futures::FutureExt;
 use olympus_contracts::Subjects;
+use olympus_runtime::outbox::{self, Relay};
 use olympus_runtime::service::{self, Running};
 use olympus_runtime::{App, Config, Db};
 use sqlx::Connection;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::infra::{with_database, Infra};
@@ -24,6 +27,8 @@ pub struct Options {
     pub argon2_concurrency: usize,
     /// `None`: development keys from the database.
     pub jwt_keys: Option<String>,
+    /// Run an outbox relay in-process (as `serve` does).
+    pub relay: bool,
 }
 
 impl Default for Options {
@@ -32,6 +37,7 @@ impl Default for Options {
             workers: true,
             argon2_concurrency: 2,
             jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
+            relay: true,
         }
     }
 }
@@ -48,6 +54,7 @@ pub struct TestApp {
     pub nats_url: String,
     pub options: Options,
     running: Mutex<Option<Running>>,
+    relay: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
     database: String,
     admin_url: String,
     _infra: Infra,
@@ -94,6 +101,15 @@ impl TestApp {
         let app = App::new(config, db.clone(), nats.clone())
             .await
             .expect("building the app");
+        let js = async_nats::jetstream::new(nats.clone());
+        outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings())
+            .await
+            .expect("creating the streams");
+        let relay = options.relay.then(|| {
+            let stop = CancellationToken::new();
+            let relay = Relay::new(db.pool().clone(), nats.clone(), Duration::from_secs(3600));
+            (stop.clone(), tokio::spawn(relay.run(stop)))
+        });
         let running = if options.workers {
             Some(
                 service::start(&app, vec![olympus_auth::worker(), olympus_tenant::worker()])
@@ -113,6 +129,7 @@ impl TestApp {
             nats_url: infra.nats_url.clone(),
             options,
             running: Mutex::new(running),
+            relay: Mutex::new(relay),
             database,
             admin_url,
             _infra: infra,
@@ -136,9 +153,18 @@ impl TestApp {
         }
     }
 
+    /// Stops the in-process relay.
+    pub async fn stop_relay(&self) {
+        if let Some((stop, task)) = self.relay.lock().await.take() {
+            stop.cancel();
+            let _ = task.await;
+        }
+    }
+
     /// Stops the workers, deletes the prefix's streams, drops the database.
     pub async fn cleanup(self) {
         self.stop_workers().await;
+        self.stop_relay().await;
         let js = async_nats::jetstream::new(self.nats.clone());
         for stream in [self.subjects.events_stream(), self.subjects.mail_stream()] {
             let _ = js.delete_stream(&stream).await;
@@ -178,5 +204,7 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         max_in_flight: 256,
         db_max_connections: 8,
         shutdown_timeout: 30,
+        events_max_age: 3600,
+        outbox_retention: 3600,
     }
 }

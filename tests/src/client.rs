@@ -148,6 +148,27 @@ impl TestApp {
         }
     }
 
+    /// Like [`TestApp::raw`], but `None` when no reply comes within
+    /// `timeout` or nobody answers (a killed process).
+    pub async fn try_raw(
+        &self,
+        op: &str,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+        timeout: std::time::Duration,
+    ) -> Option<Reply> {
+        let request = self
+            .nats
+            .request_with_headers(self.subject(op), headers, payload.into());
+        match tokio::time::timeout(timeout, request).await {
+            Ok(Ok(message)) => Some(Reply {
+                headers: message.headers.unwrap_or_default(),
+                payload: message.payload,
+            }),
+            _ => None,
+        }
+    }
+
     /// Sends `body` encoded as `encoding`, with a bearer token if given.
     pub async fn call(
         &self,

@@ -14,11 +14,15 @@
 //! - [`infra`]: where Postgres and NATS are (URLs or containers).
 //! - [`app`]: [`TestApp`] and [`with_app`]: a database, a prefix, workers.
 //! - [`client`]: requests as the gateway sends them, replies as it reads them.
+//! - [`events`]: what reached the streams, read as a subscriber reads it.
 //! - [`process`]: real `olympus` processes, for what only a process shows.
+//! - [`nats_server`]: a private NATS server, to take away and give back.
 
 pub mod app;
 pub mod client;
+pub mod events;
 pub mod infra;
+pub mod nats_server;
 pub mod process;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};

@@ -1,7 +1,8 @@
 //! The auth worker (`olympus-auth`): logins, sessions and tokens.
 //!
 //! # Layout
-//! - one module per operation: [`login`], [`me`], [`refresh`], [`logout`];
+//! - one module per operation: [`login`], [`me`], [`refresh`], [`logout`],
+//!   [`verification`] (`verify_email`, and issuing the token);
 //! - domain types, built only by parsing: [`email::Email`],
 //!   [`password::NewPassword`];
 //! - storage: [`users`], [`sessions`] (used by the tenant worker's signup
@@ -15,6 +16,7 @@ pub mod password;
 pub mod refresh;
 pub mod sessions;
 pub mod users;
+pub mod verification;
 
 use olympus_contracts::operation::{self as op, Service};
 use olympus_runtime::{endpoint, Worker};
@@ -30,6 +32,7 @@ pub fn worker() -> Worker {
             endpoint(op::AUTH_REFRESH, refresh::refresh),
             endpoint(op::AUTH_LOGOUT, logout::logout),
             endpoint(op::AUTH_ME, me::me),
+            endpoint(op::AUTH_VERIFY_EMAIL, verification::verify_email),
         ],
     }
 }

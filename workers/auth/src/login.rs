@@ -4,12 +4,16 @@
 //! tenant) is the same `invalid_credentials` reply and costs the same: when
 //! there is no user, the password is verified against a dummy hash. The
 //! look-up transaction ends before hashing, so a connection is never held
-//! while Argon2 runs.
+//! while Argon2 runs. A failure in a tenant that exists is recorded as
+//! `user.login_failed` (with the reason, for the tenant's eyes only).
 
 use olympus_contracts::auth::{LoginRequest, SessionReply};
+use olympus_contracts::event::EventType;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::db::enter_tenant;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::outbox::Event;
+use olympus_runtime::{App, Call, Error, Meta};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::email::Email;
@@ -21,7 +25,13 @@ struct Candidate {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: String,
-    tenant_active: bool,
+}
+
+/// What a login's tenant and email name, as far as they exist.
+struct Lookup {
+    tenant: Option<(Uuid, bool)>,
+    email: Option<Email>,
+    candidate: Option<Candidate>,
 }
 
 /// Handles `auth.login`.
@@ -31,12 +41,24 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         email,
         password,
     } = call.body;
-    let candidate = find_candidate(&app, &tenant, &email).await?;
-    let stored = candidate.as_ref().map(|c| c.password_hash.as_str());
+    let lookup = look_up(&app, &tenant, &email).await?;
+    let stored = lookup.candidate.as_ref().map(|c| c.password_hash.as_str());
     let matches = app.passwords().verify(&password, stored).await?;
-    let user = match candidate {
-        Some(c) if matches && c.tenant_active => c.user,
-        _ => return Err(Error::new(ErrorCode::InvalidCredentials)),
+    let tenant_active = lookup.tenant.is_some_and(|(_, active)| active);
+    let user = match lookup.candidate {
+        Some(candidate) if matches && tenant_active => candidate.user,
+        candidate => {
+            let reason = match (&candidate, tenant_active) {
+                (None, _) => "unknown_user",
+                (Some(_), false) => "tenant_suspended",
+                (Some(_), true) => "wrong_password",
+            };
+            if let Some((tenant_id, _)) = lookup.tenant {
+                let user_id = candidate.as_ref().map(|c| c.user.id);
+                record_failure(&app, &call.meta, tenant_id, user_id, lookup.email, reason).await?;
+            }
+            return Err(Error::new(ErrorCode::InvalidCredentials));
+        }
     };
 
     let mut tx = app.db().tenant(user.tenant_id).await?;
@@ -47,35 +69,84 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
     .fetch_one(&mut *tx)
     .await?;
     let user = user.into_user()?;
-    let tokens = sessions::open(&app, &mut tx, &user, &call.meta).await?;
+    let (tokens, session_id) = sessions::open(&app, &mut tx, &user, &call.meta).await?;
+    app.events(&call.meta)
+        .actor(user.id)
+        .emit(
+            &mut tx,
+            Event::new(
+                EventType::UserLoggedIn,
+                user.tenant_id,
+                user.id,
+                json!({
+                    "user_id": user.id,
+                    "session_id": session_id,
+                    "ip": call.meta.client_ip,
+                    "user_agent": call.meta.user_agent,
+                }),
+            ),
+        )
+        .await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
     Ok(SessionReply { user, tokens })
 }
 
-/// The user a login names, with its hash, if tenant and email exist.
-async fn find_candidate(app: &App, slug: &str, email: &str) -> Result<Option<Candidate>, Error> {
-    // An address that does not parse cannot belong to anyone.
-    let Ok(email) = Email::parse(email) else {
-        return Ok(None);
-    };
+/// The tenant, and the user with its hash, that a login names.
+async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
     let mut tx = app.db().begin().await?;
     let tenant: Option<(Uuid, bool)> =
         sqlx::query_as("SELECT id, status = 'active' FROM tenants WHERE slug = $1")
             .bind(slug)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some((tenant_id, tenant_active)) = tenant else {
-        return Ok(None);
+    // An address that does not parse cannot belong to anyone.
+    let email = Email::parse(email).ok();
+    let candidate = match (tenant, &email) {
+        (Some((tenant_id, _)), Some(email)) => {
+            enter_tenant(&mut tx, tenant_id).await?;
+            sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
+            ))
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        _ => None,
     };
-    enter_tenant(&mut tx, tenant_id).await?;
-    let candidate: Option<Candidate> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, password_hash, $2::bool AS tenant_active FROM users WHERE email = $1"
-    ))
-    .bind(email.as_str())
-    .bind(tenant_active)
-    .fetch_optional(&mut *tx)
-    .await?;
     tx.commit().await?;
-    Ok(candidate)
+    Ok(Lookup {
+        tenant,
+        email,
+        candidate,
+    })
+}
+
+async fn record_failure(
+    app: &App,
+    meta: &Meta,
+    tenant_id: Uuid,
+    user_id: Option<Uuid>,
+    email: Option<Email>,
+    reason: &str,
+) -> Result<(), Error> {
+    let mut tx = app.db().tenant(tenant_id).await?;
+    app.events(meta)
+        .emit(
+            &mut tx,
+            Event::new(
+                EventType::UserLoginFailed,
+                tenant_id,
+                user_id.unwrap_or(tenant_id),
+                json!({
+                    "user_id": user_id,
+                    "email": email.as_ref().map(Email::as_str),
+                    "reason": reason,
+                    "ip": meta.client_ip,
+                }),
+            ),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

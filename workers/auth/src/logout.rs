@@ -9,7 +9,8 @@ use crate::sessions;
 
 /// Handles `auth.logout`.
 pub async fn logout(app: App, call: Call<LogoutRequest>) -> Result<Empty, Error> {
-    let (session_id, user_id) = sessions::revoke(&app, &call.body.refresh_token).await?;
+    let events = app.events(&call.meta);
+    let (session_id, user_id) = sessions::revoke(&app, &events, &call.body.refresh_token).await?;
     tracing::info!(%session_id, %user_id, "logged out");
     Ok(Empty {})
 }

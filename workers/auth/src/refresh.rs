@@ -7,6 +7,7 @@ use crate::sessions;
 
 /// Handles `auth.refresh`.
 pub async fn refresh(app: App, call: Call<RefreshRequest>) -> Result<RefreshReply, Error> {
-    let tokens = sessions::rotate(&app, &call.body.refresh_token).await?;
+    let events = app.events(&call.meta);
+    let tokens = sessions::rotate(&app, &events, &call.body.refresh_token).await?;
     Ok(RefreshReply { tokens })
 }

@@ -8,9 +8,12 @@
 //! grace period means it leaked: the whole session is revoked.
 
 use chrono::{DateTime, Utc};
+use olympus_contracts::event::EventType;
 use olympus_contracts::shapes::{Role, Tokens, User};
 use olympus_contracts::{ErrorCode, Secret};
+use olympus_runtime::outbox::{Event, Events};
 use olympus_runtime::{opaque, App, Error, Meta};
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -18,14 +21,14 @@ use uuid::Uuid;
 /// retrying concurrently) without being taken for a stolen one.
 pub const REUSE_GRACE_SECS: i64 = 5;
 
-/// Opens a session for `user` and returns its first token pair. The
-/// connection must be in the user's tenant scope; commit to keep it.
+/// Opens a session for `user` and returns its first token pair and its id.
+/// The connection must be in the user's tenant scope; commit to keep it.
 pub async fn open(
     app: &App,
     conn: &mut PgConnection,
     user: &User,
     meta: &Meta,
-) -> Result<Tokens, Error> {
+) -> Result<(Tokens, Uuid), Error> {
     let session_id = Uuid::now_v7();
     let refresh = opaque::generate(user.tenant_id);
     let ttl = app.config().refresh_token_ttl;
@@ -43,7 +46,7 @@ pub async fn open(
     .bind(meta.user_agent.as_deref())
     .fetch_one(conn)
     .await?;
-    tokens(
+    let pair = tokens(
         app,
         user.id,
         user.tenant_id,
@@ -52,7 +55,8 @@ pub async fn open(
         now,
         refresh.token,
         ttl,
-    )
+    )?;
+    Ok((pair, session_id))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -83,7 +87,7 @@ fn invalid_token() -> Error {
 }
 
 /// Exchanges a refresh token for a new pair, invalidating it.
-pub async fn rotate(app: &App, presented: &Secret) -> Result<Tokens, Error> {
+pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Result<Tokens, Error> {
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let next = opaque::generate(tenant_id);
     let mut tx = app.db().tenant(tenant_id).await?;
@@ -101,7 +105,7 @@ pub async fn rotate(app: &App, presented: &Secret) -> Result<Tokens, Error> {
     .fetch_optional(&mut *tx)
     .await?;
     let Some((session_id, user_id, role, now, remaining)) = rotated else {
-        revoke_if_reused(&mut tx, &hash).await?;
+        revoke_if_reused(&mut tx, events, tenant_id, &hash).await?;
         tx.commit().await?;
         return Err(invalid_token());
     };
@@ -123,25 +127,46 @@ pub async fn rotate(app: &App, presented: &Secret) -> Result<Tokens, Error> {
 
 /// A token that was already rotated away, presented after the grace
 /// period, revokes its session.
-async fn revoke_if_reused(conn: &mut PgConnection, hash: &[u8]) -> Result<(), Error> {
-    let revoked: Option<Uuid> = sqlx::query_scalar(
+async fn revoke_if_reused(
+    conn: &mut PgConnection,
+    events: &Events<'_>,
+    tenant_id: Uuid,
+    hash: &[u8],
+) -> Result<(), Error> {
+    let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE sessions SET revoked_at = now()
           WHERE previous_refresh_hash = $1 AND revoked_at IS NULL
             AND rotated_at < now() - make_interval(secs => $2)
-      RETURNING id",
+      RETURNING id, user_id",
     )
     .bind(hash)
     .bind(REUSE_GRACE_SECS as f64)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if let Some(session_id) = revoked {
+    if let Some((session_id, user_id)) = revoked {
         tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
+        events
+            .emit(
+                conn,
+                Event::new(
+                    EventType::SessionRevoked,
+                    tenant_id,
+                    user_id,
+                    json!({"user_id": user_id, "session_id": session_id, "reason": "refresh_token_reused"}),
+                ),
+            )
+            .await?;
     }
     Ok(())
 }
 
-/// Revokes the session of a refresh token; returns the session and user.
-pub async fn revoke(app: &App, presented: &Secret) -> Result<(Uuid, Uuid), Error> {
+/// Logs out: revokes the session of a refresh token and records
+/// `user.logged_out` and `session.revoked`; returns the session and user.
+pub async fn revoke(
+    app: &App,
+    events: &Events<'_>,
+    presented: &Secret,
+) -> Result<(Uuid, Uuid), Error> {
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let mut tx = app.db().tenant(tenant_id).await?;
     let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -152,6 +177,26 @@ pub async fn revoke(app: &App, presented: &Secret) -> Result<(Uuid, Uuid), Error
     .bind(&hash)
     .fetch_optional(&mut *tx)
     .await?;
+    let (session_id, user_id) = revoked.ok_or_else(invalid_token)?;
+    let events = events.clone().actor(user_id);
+    let data = json!({"user_id": user_id, "session_id": session_id});
+    events
+        .emit(
+            &mut tx,
+            Event::new(EventType::UserLoggedOut, tenant_id, user_id, &data),
+        )
+        .await?;
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                EventType::SessionRevoked,
+                tenant_id,
+                user_id,
+                json!({"user_id": user_id, "session_id": session_id, "reason": "logout"}),
+            ),
+        )
+        .await?;
     tx.commit().await?;
-    revoked.ok_or_else(invalid_token)
+    Ok((session_id, user_id))
 }

@@ -2,16 +2,21 @@
 //!
 //! `olympus serve` runs every worker in one process (or `--workers` a
 //! subset: several processes then share the queue groups); `olympus
-//! migrate` applies the migrations and exits. `olympus --help` lists every
+//! migrate` applies the migrations and exits; `olympus events tail` prints
+//! events for operators. `olympus --help` lists every
 //! setting with its environment variable. `src/main.rs` only calls
 //! [`main`]; the end-to-end tests build the same entry point as a binary of
 //! their own to run real processes.
 
+mod events;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use olympus_runtime::config::LogConfig;
+use olympus_runtime::outbox::{self, Relay};
 use olympus_runtime::{service, shutdown, telemetry, App, Config, Db, Worker};
 use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
 
 /// Olympus: the auth, tenant and commerce workers of a multi-tenant
 /// platform, answering NATS requests and persisting to Postgres.
@@ -48,6 +53,17 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Read the events stream.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Print events as JSON lines: new ones, or from `--since`/`--from-start`.
+    Tail(events::TailArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +116,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
             Ok(())
         }
+        Command::Events {
+            command: EventsCommand::Tail(args),
+        } => events::tail(args).await,
     }
 }
 
@@ -114,6 +133,18 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
         .await
         .with_context(|| format!("connecting to NATS at {}", config.nats_url))?;
     let app = App::new(config, db, nats).await?;
+    let js = async_nats::jetstream::new(app.nats().clone());
+    outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings()).await?;
+    // The relay outlives the request loops, to publish what draining commits.
+    let relay_stop = CancellationToken::new();
+    let relay = tokio::spawn(
+        Relay::new(
+            app.db().pool().clone(),
+            app.nats().clone(),
+            app.config().outbox_retention(),
+        )
+        .run(relay_stop.clone()),
+    );
     let workers = names.iter().map(|n| n.worker()).collect();
     let running = service::start(&app, workers).await?;
     tracing::info!(
@@ -125,6 +156,8 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
     );
     shutdown.cancelled().await;
     running.drain(app.config().drain_timeout()).await;
+    relay_stop.cancel();
+    let _ = relay.await;
     tracing::info!("olympus stopped");
     Ok(())
 }

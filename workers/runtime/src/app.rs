@@ -86,6 +86,11 @@ impl App {
         &self.0.tokens
     }
 
+    /// Records the events and mail of the request described by `meta`.
+    pub fn events<'a>(&'a self, meta: &'a crate::call::Meta) -> crate::outbox::Events<'a> {
+        crate::outbox::Events::new(self.subjects(), meta)
+    }
+
     /// The password hasher.
     pub fn passwords(&self) -> &Passwords {
         &self.0.passwords

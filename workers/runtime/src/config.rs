@@ -69,6 +69,14 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 
+    /// Seconds the events stream keeps events (`{PREFIX}_EVENTS` max age).
+    #[arg(long, env = "OLYMPUS_EVENTS_MAX_AGE", default_value_t = 2_592_000)]
+    pub events_max_age: u64,
+
+    /// Seconds published outbox rows are kept before they are pruned.
+    #[arg(long, env = "OLYMPUS_OUTBOX_RETENTION", default_value_t = 86_400)]
+    pub outbox_retention: u64,
+
     /// Seconds to finish in-flight requests after SIGTERM/SIGINT.
     #[arg(long, env = "OLYMPUS_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
@@ -88,6 +96,18 @@ impl Config {
     /// How long to wait for in-flight requests on shutdown.
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.shutdown_timeout)
+    }
+
+    /// Stream settings from the configuration.
+    pub fn stream_settings(&self) -> crate::outbox::StreamSettings {
+        crate::outbox::StreamSettings {
+            events_max_age: Duration::from_secs(self.events_max_age),
+        }
+    }
+
+    /// How long published outbox rows are kept.
+    pub fn outbox_retention(&self) -> Duration {
+        Duration::from_secs(self.outbox_retention)
     }
 
     /// The database URL without its password, for logs.

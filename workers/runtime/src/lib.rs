@@ -17,6 +17,7 @@
 //! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
 //! - [`tokens`]: access tokens (JWT) and their signing keys.
 //! - [`opaque`]: opaque random tokens (refresh, verification), stored as hashes.
+//! - [`outbox`]: recording events and mail in the transaction, the relay to JetStream.
 //! - [`passwords`]: Argon2id off the async threads, with bounded concurrency.
 //! - [`telemetry`]: tracing setup.
 //! - [`shutdown`]: SIGTERM/SIGINT into a cancellation token.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod opaque;
+pub mod outbox;
 pub mod passwords;
 pub mod service;
 pub mod shutdown;

@@ -1,15 +1,19 @@
-//! `tenant.create`: a new tenant and its owner, in one transaction, and the
-//! owner's first session.
+//! `tenant.create`: a new tenant and its owner, in one transaction, with the
+//! owner's first session, the `tenant.created` and `user.registered` events,
+//! and the owner's `verify_email` mail.
 
 use olympus_auth::email::Email;
 use olympus_auth::password::NewPassword;
-use olympus_auth::sessions;
 use olympus_auth::users::{self, NewUser};
+use olympus_auth::{sessions, verification};
+use olympus_contracts::event::EventType;
 use olympus_contracts::shapes::Role;
 use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
 use olympus_runtime::db::{enter_tenant, is_unique_violation};
 use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Call, Error};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::slug::Slug;
@@ -70,7 +74,31 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         },
     )
     .await?;
-    let tokens = sessions::open(&app, &mut tx, &owner, &call.meta).await?;
+    let (tokens, _) = sessions::open(&app, &mut tx, &owner, &call.meta).await?;
+    let events = app.events(&call.meta).actor(owner.id);
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                EventType::TenantCreated,
+                tenant.id,
+                tenant.id,
+                json!({"tenant": &tenant}),
+            ),
+        )
+        .await?;
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                EventType::UserRegistered,
+                tenant.id,
+                owner.id,
+                json!({"user": &owner}),
+            ),
+        )
+        .await?;
+    verification::issue(&mut tx, &events, &owner).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, owner_id = %owner.id, "tenant created");
     Ok(CreateTenantReply {

@@ -1,0 +1,450 @@
+//! Events through the outbox: one per change, with the contract's subject,
+//! envelope and headers; none for a failed change; mail only on the mail
+//! subject; nothing lost when NATS goes away; order kept per aggregate.
+
+use async_nats::HeaderMap;
+use olympus_contracts::event::EventType;
+use olympus_runtime::outbox::{Event, Relay};
+use olympus_runtime::Meta;
+use olympus_tests::client::GOOD_PASSWORD;
+use olympus_tests::events::{read_stream, Published};
+use olympus_tests::nats_server::PrivateNats;
+use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+async fn call_as(
+    app: &TestApp,
+    correlation: &str,
+    op: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Value {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    headers.insert("X-Correlation-Id", correlation);
+    headers.insert("X-Client-Ip", "203.0.113.7");
+    if let Some(token) = token {
+        headers.insert("Authorization", format!("Bearer {token}"));
+    }
+    let reply = app
+        .raw(op, headers, serde_json::to_vec(&body).unwrap())
+        .await;
+    reply.body()
+}
+
+fn assert_envelope(
+    app: &TestApp,
+    event: &Published,
+    tenant_id: &str,
+    event_type: &str,
+    correlation: &str,
+) {
+    let body = &event.body;
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "actor_id",
+            "correlation_id",
+            "data",
+            "id",
+            "occurred_at",
+            "schema_version",
+            "tenant_id",
+            "type"
+        ]
+    );
+    assert_eq!(
+        event.subject,
+        format!("{}.events.{tenant_id}.{event_type}", app.prefix)
+    );
+    assert_eq!(body["type"], event_type);
+    assert_eq!(body["tenant_id"], tenant_id);
+    assert_eq!(body["schema_version"], 1);
+    assert_eq!(body["correlation_id"], correlation);
+    let id = Uuid::parse_str(body["id"].as_str().unwrap()).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    assert_eq!(event.header("Nats-Msg-Id"), Some(id.to_string().as_str()));
+    assert_eq!(event.header("Content-Type"), Some("application/json"));
+    assert_eq!(event.header("X-Correlation-Id"), Some(correlation));
+    assert!(body["occurred_at"].as_str().unwrap().ends_with('Z'));
+}
+
+fn by_type<'a>(events: &'a [Published], event_type: &str) -> Vec<&'a Published> {
+    events
+        .iter()
+        .filter(|e| e.body["type"] == event_type)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operation_publishes_its_event_with_the_contract_envelope() {
+    with_app(async |app| {
+        let slug = "evented";
+        let email = "owner@evented.example.com";
+        let signup = call_as(
+            app,
+            "corr-signup",
+            "tenant.v1.create",
+            None,
+            json!({"slug": slug, "name": "Evented", "owner": {"email": email, "password": GOOD_PASSWORD}}),
+        )
+        .await;
+        let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
+        let user = signup["owner"]["id"].as_str().unwrap().to_owned();
+        let login = json!({"tenant": slug, "email": email, "password": GOOD_PASSWORD});
+        let logged_in = call_as(app, "corr-login", "auth.v1.login", None, login).await;
+        let wrong = json!({"tenant": slug, "email": email, "password": "not-the-right-one-1"});
+        call_as(app, "corr-failed", "auth.v1.login", None, wrong).await;
+        let unknown = json!({"tenant": slug, "email": "ghost@evented.example.com", "password": "whatever-it-is-1"});
+        call_as(app, "corr-unknown", "auth.v1.login", None, unknown).await;
+        let refresh = logged_in["tokens"]["refresh_token"].as_str().unwrap();
+        call_as(app, "corr-logout", "auth.v1.logout", None, json!({"refresh_token": refresh})).await;
+
+        let mail = read_stream(
+            &app.nats,
+            &app.subjects.mail_stream(),
+            &format!("{}.mail.{tenant}.verify_email", app.prefix),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+        let token = mail[0].body["token"].as_str().unwrap().to_owned();
+        let verified = call_as(app, "corr-verify", "auth.v1.verify_email", None, json!({"token": token})).await;
+        assert_eq!(verified["user"]["email_verified"], true);
+
+        let events = app.events(Some(&tenant), None, 8).await;
+        assert_eq!(events.len(), 8, "{:?}", events.iter().map(|e| &e.body["type"]).collect::<Vec<_>>());
+
+        let created = by_type(&events, "tenant.created");
+        assert_eq!(created.len(), 1);
+        assert_envelope(app, created[0], &tenant, "tenant.created", "corr-signup");
+        assert_eq!(created[0].body["data"]["tenant"]["slug"], slug);
+        assert_eq!(created[0].body["actor_id"], user.as_str());
+
+        let registered = by_type(&events, "user.registered");
+        assert_envelope(app, registered[0], &tenant, "user.registered", "corr-signup");
+        assert_eq!(registered[0].body["data"]["user"]["email"], email);
+        assert_eq!(registered[0].body["data"]["user"]["role"], "owner");
+
+        let logged_in_events = by_type(&events, "user.logged_in");
+        assert_envelope(app, logged_in_events[0], &tenant, "user.logged_in", "corr-login");
+        assert_eq!(logged_in_events[0].body["data"]["user_id"], user.as_str());
+        assert_eq!(logged_in_events[0].body["data"]["ip"], "203.0.113.7");
+        let session = logged_in_events[0].body["data"]["session_id"].clone();
+
+        let failed = by_type(&events, "user.login_failed");
+        assert_eq!(failed.len(), 2);
+        assert_envelope(app, failed[0], &tenant, "user.login_failed", "corr-failed");
+        assert_eq!(failed[0].body["data"]["reason"], "wrong_password");
+        assert_eq!(failed[0].body["actor_id"], Value::Null);
+        assert_envelope(app, failed[1], &tenant, "user.login_failed", "corr-unknown");
+        assert_eq!(failed[1].body["data"]["reason"], "unknown_user");
+
+        let out = by_type(&events, "user.logged_out");
+        assert_envelope(app, out[0], &tenant, "user.logged_out", "corr-logout");
+        assert_eq!(out[0].body["data"]["session_id"], session);
+        let revoked = by_type(&events, "session.revoked");
+        assert_envelope(app, revoked[0], &tenant, "session.revoked", "corr-logout");
+        assert_eq!(revoked[0].body["data"]["reason"], "logout");
+
+        let verified = by_type(&events, "user.email_verified");
+        assert_envelope(app, verified[0], &tenant, "user.email_verified", "corr-verify");
+
+        // No event carries a password, hash or token.
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        let secrets = [
+            GOOD_PASSWORD,
+            "not-the-right-one-1",
+            "whatever-it-is-1",
+            &hash,
+            &token,
+            refresh,
+            signup["tokens"]["access_token"].as_str().unwrap(),
+            signup["tokens"]["refresh_token"].as_str().unwrap(),
+            logged_in["tokens"]["access_token"].as_str().unwrap(),
+        ];
+        for event in &events {
+            let text = String::from_utf8_lossy(&event.payload);
+            for secret in secrets {
+                assert!(!text.contains(secret), "{} carries a secret", event.body["type"]);
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_or_rolled_back_change_publishes_nothing() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let duplicate = json!({"slug": signup.slug, "name": "Again", "owner": {"email": "x@again.example.com", "password": GOOD_PASSWORD}});
+        app.call(Encoding::Json, "tenant.v1.create", None, duplicate).await.err(409, "conflict");
+        let invalid = json!({"slug": "ok-slug", "name": "", "owner": {"email": "x@y.io", "password": GOOD_PASSWORD}});
+        app.call(Encoding::Json, "tenant.v1.create", None, invalid).await.err(422, "validation_failed");
+
+        // An event recorded in a transaction that rolls back never exists.
+        let tenant: Uuid = signup.tenant_id.parse().unwrap();
+        let meta = test_meta("rolled-back");
+        let mut tx = app.db.tenant(tenant).await.unwrap();
+        app.app
+            .events(&meta)
+            .emit(&mut tx, Event::new(EventType::TenantUpdated, tenant, tenant, json!({})))
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE correlation_id = 'rolled-back'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0);
+
+        let created = app.events(None, Some("tenant.created"), 1).await;
+        assert_eq!(created.len(), 1, "one signup succeeded, one event");
+        let all = app.events(None, None, 2).await;
+        assert_eq!(all.len(), 2, "tenant.created and user.registered only");
+    })
+    .await;
+}
+
+fn test_meta(correlation_id: &str) -> Meta {
+    Meta {
+        operation: olympus_contracts::operation::TENANT_UPDATE,
+        correlation_id: correlation_id.to_owned(),
+        content_type: olympus_contracts::ContentType::Json,
+        client_ip: None,
+        user_agent: None,
+        claims: None,
+    }
+}
+
+#[tokio::test]
+async fn the_verification_token_arrives_only_by_mail_and_works_once() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::MsgPack).await;
+        let mail = read_stream(
+            &app.nats,
+            &app.subjects.mail_stream(),
+            &format!("{}.mail.>", app.prefix),
+            1,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(mail.len(), 1);
+        let message = &mail[0];
+        assert_eq!(message.subject, format!("{}.mail.{}.verify_email", app.prefix, signup.tenant_id));
+        let mut keys: Vec<&str> = message.body.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["correlation_id", "expires_at", "id", "template", "tenant_id", "to", "token", "user_id"]);
+        assert_eq!(message.body["template"], "verify_email");
+        assert_eq!(message.body["to"], signup.email);
+        assert_eq!(message.body["user_id"], signup.user_id);
+        assert_eq!(message.header("Nats-Msg-Id"), message.body["id"].as_str());
+        let expires: chrono::DateTime<chrono::Utc> = message.body["expires_at"].as_str().unwrap().parse().unwrap();
+        let hours = (expires - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+        assert!((23.9..=24.0).contains(&hours), "{hours}");
+        let token = message.body["token"].as_str().unwrap().to_owned();
+
+        // Not in any event, not left in the outbox, stored only as a hash.
+        let events = app.events(None, None, 2).await;
+        assert!(events.iter().all(|e| !String::from_utf8_lossy(&e.payload).contains(&token)));
+        let leftovers: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE kind = 'mail' AND (published_at IS NULL OR length(payload) > 0)",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(leftovers, 0, "published mail keeps no token");
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM email_verifications")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 32);
+
+        for enc in [Encoding::MsgPack] {
+            let user = app.call(enc, "auth.v1.verify_email", None, json!({"token": token})).await.ok();
+            assert_eq!(user["user"]["email_verified"], true);
+            app.call(enc, "auth.v1.verify_email", None, json!({"token": token}))
+                .await
+                .err(401, "invalid_token");
+        }
+        app.call(Encoding::Json, "auth.v1.verify_email", None, json!({"token": "forged"}))
+            .await
+            .err(401, "invalid_token");
+        let me = app.call(Encoding::Json, "auth.v1.me", Some(&signup.access_token), json!({})).await.ok();
+        assert_eq!(me["user"]["email_verified"], true);
+        let verified = app.events(None, Some("user.email_verified"), 1).await;
+        assert_eq!(verified.len(), 1, "verified once, one event");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_returns() {
+    let options = Options {
+        relay: false,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        // The relay publishes to a NATS server of its own, which this test
+        // stops; requests still arrive through the shared one.
+        let mut private = PrivateNats::start().await;
+        let relay_nats = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(private.url())
+            .await
+            .unwrap();
+        let js = async_nats::jetstream::new(relay_nats.clone());
+        olympus_runtime::outbox::ensure_streams(
+            &js,
+            &app.subjects,
+            &app.app.config().stream_settings(),
+        )
+        .await
+        .unwrap();
+        let stop = CancellationToken::new();
+        let relay = tokio::spawn(
+            Relay::new(
+                app.db.pool().clone(),
+                relay_nats.clone(),
+                Duration::from_secs(3600),
+            )
+            .run(stop.clone()),
+        );
+
+        let before = app.signup(Encoding::Json).await;
+        private.stop().await;
+        let mut during = Vec::new();
+        for _ in 0..3 {
+            during.push(app.signup(Encoding::Json).await);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND kind = 'event'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert!(pending >= 6, "committed, waiting for NATS: {pending}");
+        private.resume().await;
+
+        let events = read_stream(
+            &relay_nats,
+            &app.subjects.events_stream(),
+            &format!("{}.events.*.tenant.created", app.prefix),
+            4,
+            Duration::from_secs(20),
+        )
+        .await;
+        let mut tenants: Vec<String> = events
+            .iter()
+            .map(|e| e.body["tenant_id"].as_str().unwrap().to_owned())
+            .collect();
+        tenants.sort_unstable();
+        let mut expected: Vec<String> = std::iter::once(&before)
+            .chain(&during)
+            .map(|s| s.tenant_id.clone())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(tenants, expected, "each exactly once");
+        stop.cancel();
+        relay.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
+    let options = Options {
+        relay: false,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let tenant: Uuid = signup.tenant_id.parse().unwrap();
+        let start_relay = || {
+            let stop = CancellationToken::new();
+            let relay = Relay::new(
+                app.db.pool().clone(),
+                app.nats.clone(),
+                Duration::from_secs(3600),
+            );
+            (stop.clone(), tokio::spawn(relay.run(stop)))
+        };
+        let (stop_a, relay_a) = start_relay();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (stop_b, relay_b) = start_relay();
+
+        let aggregates: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
+        let per_aggregate = 40;
+        let writers = aggregates.iter().map(|&aggregate| async move {
+            let meta = test_meta("ordered");
+            for n in 0..per_aggregate {
+                let mut tx = app.db.tenant(tenant).await.unwrap();
+                app.app
+                    .events(&meta)
+                    .emit(
+                        &mut tx,
+                        Event::new(
+                            EventType::TenantUpdated,
+                            tenant,
+                            aggregate,
+                            json!({"aggregate": aggregate, "n": n}),
+                        ),
+                    )
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        });
+        let takeover = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            stop_a.cancel();
+        };
+        tokio::join!(futures::future::join_all(writers), takeover);
+        relay_a.await.unwrap();
+
+        let events = app
+            .events(
+                Some(&signup.tenant_id),
+                Some("tenant.updated"),
+                aggregates.len() * per_aggregate,
+            )
+            .await;
+        assert_eq!(
+            events.len(),
+            aggregates.len() * per_aggregate,
+            "none lost, none twice"
+        );
+        let mut seen: HashMap<String, Vec<u64>> = HashMap::new();
+        for event in &events {
+            let data = &event.body["data"];
+            seen.entry(data["aggregate"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(data["n"].as_u64().unwrap());
+        }
+        for (aggregate, ns) in seen {
+            assert_eq!(
+                ns,
+                (0..per_aggregate as u64).collect::<Vec<_>>(),
+                "order of {aggregate}"
+            );
+        }
+        stop_b.cancel();
+        relay_b.await.unwrap();
+    })
+    .await;
+}

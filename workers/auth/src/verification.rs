@@ -1,0 +1,87 @@
+//! Email verification: a single-use token, valid 24 hours, stored only as a
+//! hash, sent only on the mail subject; and `auth.verify_email`.
+
+use chrono::{Duration, Utc};
+use olympus_contracts::auth::{UserReply, VerifyEmailRequest};
+use olympus_contracts::event::{EventType, MailTemplate};
+use olympus_contracts::shapes::User;
+use olympus_contracts::ErrorCode;
+use olympus_runtime::outbox::{Event, Events, NewMail};
+use olympus_runtime::{opaque, App, Call, Error};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::users::{UserRow, USER_COLUMNS};
+
+/// How long a verification token works.
+pub const TOKEN_TTL_HOURS: i64 = 24;
+
+/// Issues a verification token for `user` and queues the `verify_email`
+/// mail, in the caller's (tenant-scoped) transaction.
+pub async fn issue(conn: &mut PgConnection, events: &Events<'_>, user: &User) -> Result<(), Error> {
+    let token = opaque::generate(user.tenant_id);
+    let expires_at = Utc::now() + Duration::hours(TOKEN_TTL_HOURS);
+    sqlx::query(
+        "INSERT INTO email_verifications (token_hash, tenant_id, user_id, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&token.hash)
+    .bind(user.tenant_id)
+    .bind(user.id)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    events
+        .mail(
+            conn,
+            NewMail {
+                template: MailTemplate::VerifyEmail,
+                to: &user.email,
+                tenant_id: user.tenant_id,
+                user_id: user.id,
+                token: &token.token,
+                expires_at,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Handles `auth.verify_email`.
+pub async fn verify_email(app: App, call: Call<VerifyEmailRequest>) -> Result<UserReply, Error> {
+    let invalid = || Error::new(ErrorCode::InvalidToken);
+    let (tenant_id, hash) = opaque::parse(call.body.token.expose()).ok_or_else(invalid)?;
+    let mut tx = app.db().tenant(tenant_id).await?;
+    let user_id: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE email_verifications SET used_at = now()
+          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+      RETURNING user_id",
+    )
+    .bind(&hash)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let user_id = user_id.ok_or_else(invalid)?;
+    let user: UserRow = sqlx::query_as(&format!(
+        "UPDATE users SET email_verified = true, updated_at = now() WHERE id = $1
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let user = user.into_user()?;
+    app.events(&call.meta)
+        .actor(user.id)
+        .emit(
+            &mut tx,
+            Event::new(
+                EventType::UserEmailVerified,
+                tenant_id,
+                user.id,
+                json!({"user_id": user.id, "email": user.email}),
+            ),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(UserReply { user })
+}
