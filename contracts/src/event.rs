@@ -136,6 +136,11 @@ impl EventType {
     }
 }
 
+/// Events and mail are JSON on the streams, whatever the request's encoding:
+/// subscribers in any language read them without a MessagePack library, and
+/// operators read them with `nats sub`.
+pub const CONTENT_TYPE: &str = "application/json";
+
 /// The version of every envelope and `data` shape in contract v1.
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -24,6 +24,8 @@ pub struct Spec {
     pub operations: Vec<OperationSpec>,
     pub errors: Vec<ErrorSpec>,
     pub streams: Vec<StreamSpec>,
+    pub event_content_type: &'static str,
+    pub event_headers: [&'static str; 3],
     pub event_types: Vec<&'static str>,
     pub mail_templates: Vec<&'static str>,
 }
@@ -99,6 +101,12 @@ impl Spec {
                     name: subjects.mail_stream(),
                     subjects: subjects.mail_wildcard(),
                 },
+            ],
+            event_content_type: crate::event::CONTENT_TYPE,
+            event_headers: [
+                headers::NATS_MSG_ID,
+                headers::CONTENT_TYPE,
+                headers::CORRELATION_ID,
             ],
             event_types: EventType::ALL.iter().map(|t| t.as_str()).collect(),
             mail_templates: [MailTemplate::VerifyEmail, MailTemplate::PasswordReset]

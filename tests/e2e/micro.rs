@@ -64,6 +64,7 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
                 (format!("{p}.auth.v1.logout").as_str(), "q"),
                 (format!("{p}.auth.v1.me").as_str(), "q"),
                 (format!("{p}.auth.v1.refresh").as_str(), "q"),
+                (format!("{p}.auth.v1.verify_email").as_str(), "q"),
             ]
         );
     })

@@ -2,8 +2,9 @@
 
 use futures::StreamExt;
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::{with_app_opts, Encoding, Options};
+use olympus_tests::{with_app, with_app_opts, Encoding, Options};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::OLYMPUS;
@@ -190,6 +191,217 @@ async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
         expected.push("done ".to_owned());
         assert_eq!(steps, expected);
         assert!(process.terminate().await.success());
+    })
+    .await;
+}
+
+fn signup_body(slug: &str) -> Value {
+    json!({
+        "slug": slug,
+        "name": "Burst",
+        "owner": {"email": format!("owner@{slug}.example.com"), "password": GOOD_PASSWORD}
+    })
+}
+
+#[tokio::test]
+async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id() {
+    with_app_opts(no_workers(), async |app| {
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Content-Type", "application/json");
+        headers.insert("X-Correlation-Id", "python-sees-this");
+        let signup = app
+            .raw(
+                "tenant.v1.create",
+                headers,
+                serde_json::to_vec(&signup_body("pysub")).unwrap(),
+            )
+            .await
+            .ok();
+        let tenant = signup["tenant"]["id"].as_str().unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/python/subscriber.py"
+        );
+        let output = tokio::time::timeout(
+            Duration::from_secs(60),
+            tokio::process::Command::new("python3")
+                .args([
+                    script,
+                    "--tenant",
+                    tenant,
+                    "--count",
+                    "2",
+                    "--durable",
+                    "e2e",
+                ])
+                .env("NATS_URL", &app.nats_url)
+                .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+                .output(),
+        )
+        .await
+        .expect("the subscriber prints two events within 60 s")
+        .expect("running python3");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let events: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        types.sort_unstable();
+        assert_eq!(types, ["tenant.created", "user.registered"]);
+        for event in &events {
+            assert_eq!(event["correlation_id"], "python-sees-this");
+            assert_eq!(event["tenant_id"], tenant);
+        }
+        for secret in [
+            GOOD_PASSWORD,
+            signup["tokens"]["access_token"].as_str().unwrap(),
+            signup["tokens"]["refresh_token"].as_str().unwrap(),
+            "$argon2id$",
+        ] {
+            assert!(!stdout.contains(secret), "the subscriber saw a secret");
+        }
+        assert!(process.terminate().await.success());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_tail_prints_a_tenants_events_as_json_lines() {
+    with_app(async |app| {
+        let ours = app.signup(Encoding::Json).await;
+        let _other = app.signup(Encoding::Json).await;
+        let output = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::process::Command::new(OLYMPUS)
+                .args([
+                    "events",
+                    "tail",
+                    "--from-start",
+                    "--tenant",
+                    &ours.tenant_id,
+                    "--type",
+                    "user.registered",
+                    "--count",
+                    "1",
+                ])
+                .env("NATS_URL", &app.nats_url)
+                .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+                .output(),
+        )
+        .await
+        .expect("events tail exits after --count events")
+        .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{stdout}");
+        assert_eq!(lines[0]["type"], "user.registered");
+        assert_eq!(lines[0]["tenant_id"], ours.tenant_id);
+
+        let bad = tokio::process::Command::new(OLYMPUS)
+            .args(["events", "tail", "--type", "user.exploded"])
+            .env("NATS_URL", &app.nats_url)
+            .output()
+            .await
+            .unwrap();
+        assert!(!bad.status.success());
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown event type"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_kill_9_in_a_burst_acknowledged_signups_and_events_match_one_to_one() {
+    let options = Options {
+        relay: false,
+        ..no_workers()
+    };
+    with_app_opts(options, async |app| {
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let burst = (0..60).map(|i| async move {
+            // Stagger the burst so that the kill lands in the middle of it.
+            tokio::time::sleep(Duration::from_millis(i * 15)).await;
+            let slug = format!("burst-{i}");
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Content-Type", "application/json");
+            let reply = app
+                .try_raw(
+                    "tenant.v1.create",
+                    headers,
+                    serde_json::to_vec(&signup_body(&slug)).unwrap(),
+                    Duration::from_secs(5),
+                )
+                .await;
+            reply
+                .filter(|r| r.status() == 200)
+                .map(|r| r.body()["tenant"]["id"].as_str().unwrap().to_owned())
+        });
+        let kill = async {
+            tokio::time::sleep(Duration::from_millis(450)).await;
+            process.kill().await;
+        };
+        let (acknowledged, ()) = tokio::join!(futures::future::join_all(burst), kill);
+        let acknowledged: Vec<String> = acknowledged.into_iter().flatten().collect();
+        assert!(
+            !acknowledged.is_empty(),
+            "some signups finished before the kill"
+        );
+        assert!(acknowledged.len() < 60, "the kill interrupted the burst");
+
+        let mut restarted = app.serve_process(OLYMPUS, &[]).await;
+        let committed: Vec<String> = sqlx::query_scalar("SELECT id::text FROM tenants")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+        let events = app
+            .events(None, Some("tenant.created"), committed.len())
+            .await;
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for event in &events {
+            *counts
+                .entry(event.body["tenant_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        for tenant in &acknowledged {
+            assert_eq!(
+                counts.get(tenant),
+                Some(&1),
+                "acknowledged {tenant}: one event"
+            );
+        }
+        for tenant in &committed {
+            assert_eq!(
+                counts.get(tenant),
+                Some(&1),
+                "committed {tenant}: one event"
+            );
+        }
+        assert_eq!(
+            counts.len(),
+            committed.len(),
+            "no event without its committed change"
+        );
+        eprintln!(
+            "kill -9: {} acknowledged, {} committed, {} events",
+            acknowledged.len(),
+            committed.len(),
+            events.len()
+        );
+        assert!(restarted.terminate().await.success());
     })
     .await;
 }

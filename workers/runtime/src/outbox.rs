@@ -47,9 +47,6 @@ const BATCH: i64 = 100;
 /// How often a sleeping leader looks anyway, and a standby tries to lead.
 const POLL: Duration = Duration::from_secs(1);
 
-/// Content type of events and mail on the streams.
-pub const EVENT_CONTENT_TYPE: &str = "application/json";
-
 /// An event to record.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -424,7 +421,10 @@ impl Relay {
     ) -> anyhow::Result<()> {
         let mut headers = HeaderMap::new();
         headers.insert(headers::NATS_MSG_ID, id.to_string());
-        headers.insert(headers::CONTENT_TYPE, EVENT_CONTENT_TYPE);
+        headers.insert(
+            headers::CONTENT_TYPE,
+            olympus_contracts::event::CONTENT_TYPE,
+        );
         headers.insert(headers::CORRELATION_ID, correlation_id);
         let ack = self
             .js

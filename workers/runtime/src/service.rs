@@ -149,12 +149,9 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
         }
         services.push(service);
     }
-    // Make sure the subscriptions reached the server before anyone is told
-    // the workers are ready.
-    app.nats()
-        .flush()
-        .await
-        .context("flushing subscriptions to NATS")?;
+    // Only when the server has processed the subscriptions may anyone be
+    // told that the workers are ready.
+    round_trip(app.nats()).await?;
     Ok(Running {
         app: app.clone(),
         services,
@@ -188,6 +185,25 @@ impl Running {
             tracing::warn!(error = %err, "flushing the last replies failed");
         }
     }
+}
+
+/// Returns once the server has processed everything this client sent so
+/// far. (`flush` only writes to the socket.) The server handles one
+/// connection's messages in order, so a message to ourselves coming back
+/// means every earlier `SUB` is in place.
+async fn round_trip(nats: &async_nats::Client) -> anyhow::Result<()> {
+    let inbox = nats.new_inbox();
+    let mut echo = nats
+        .subscribe(inbox.clone())
+        .await
+        .context("subscribing to NATS")?;
+    nats.publish(inbox, Bytes::new())
+        .await
+        .context("publishing to NATS")?;
+    tokio::time::timeout(Duration::from_secs(10), echo.next())
+        .await
+        .context("NATS did not confirm the subscriptions within 10 s")?;
+    Ok(())
 }
 
 async fn request_loop(
