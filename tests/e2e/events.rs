@@ -448,3 +448,70 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn streams_have_the_contract_names_and_settings() {
+    with_app(async |app| {
+        let js = async_nats::jetstream::new(app.nats.clone());
+        let mut events = js.get_stream(app.subjects.events_stream()).await.unwrap();
+        let config = &events.info().await.unwrap().config;
+        assert_eq!(config.name, format!("{}_EVENTS", app.prefix.to_uppercase()));
+        assert_eq!(config.subjects, [format!("{}.events.>", app.prefix)]);
+        assert_eq!(
+            config.storage,
+            async_nats::jetstream::stream::StorageType::File
+        );
+        assert!(config.duplicate_window >= Duration::from_secs(120));
+        assert_eq!(
+            config.max_age,
+            Duration::from_secs(app.app.config().events_max_age)
+        );
+        let mut mail = js.get_stream(app.subjects.mail_stream()).await.unwrap();
+        let config = &mail.info().await.unwrap().config;
+        assert_eq!(config.subjects, [format!("{}.mail.>", app.prefix)]);
+        assert_eq!(
+            config.retention,
+            async_nats::jetstream::stream::RetentionPolicy::WorkQueue
+        );
+        // Idempotent: running the setup again changes nothing and fails nothing.
+        olympus_runtime::outbox::ensure_streams(
+            &js,
+            &app.subjects,
+            &app.app.config().stream_settings(),
+        )
+        .await
+        .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn published_rows_are_pruned_after_the_retention() {
+    let options = Options {
+        relay: false,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        app.signup(Encoding::Json).await;
+        let stop = CancellationToken::new();
+        let relay = tokio::spawn(
+            Relay::new(app.db.pool().clone(), app.nats.clone(), Duration::ZERO).run(stop.clone()),
+        );
+        app.events(None, None, 2).await;
+        let mut left = i64::MAX;
+        for _ in 0..50 {
+            left = sqlx::query_scalar("SELECT count(*) FROM outbox")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, 0, "published rows are pruned");
+        stop.cancel();
+        relay.await.unwrap();
+    })
+    .await;
+}

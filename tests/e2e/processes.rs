@@ -405,3 +405,41 @@ async fn after_kill_9_in_a_burst_acknowledged_signups_and_events_match_one_to_on
     })
     .await;
 }
+
+#[tokio::test]
+async fn migrate_creates_a_missing_database_and_applies_every_migration() {
+    with_app_opts(no_workers(), async |app| {
+        let name = format!("olympus_migrate_{}", uuid::Uuid::new_v4().simple());
+        let url = olympus_tests::infra::with_database(&app.database_url, &name);
+        let output = tokio::process::Command::new(OLYMPUS)
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .output()
+            .await
+            .unwrap();
+        let log = String::from_utf8_lossy(&output.stderr).into_owned();
+        let applied: Result<i64, _> = async {
+            let db = olympus_runtime::Db::connect(&url, 1, false).await?;
+            let count = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(db.pool())
+                .await?;
+            db.pool().close().await;
+            anyhow::Ok(count)
+        }
+        .await;
+        sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{log}");
+        assert!(
+            log.contains("creating the database") && log.contains("migrations applied"),
+            "{log}"
+        );
+        assert_eq!(
+            applied.unwrap(),
+            olympus_runtime::db::MIGRATOR.iter().count() as i64
+        );
+    })
+    .await;
+}

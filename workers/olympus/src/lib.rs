@@ -3,11 +3,12 @@
 //! `olympus serve` runs every worker in one process (or `--workers` a
 //! subset: several processes then share the queue groups); `olympus
 //! migrate` applies the migrations and exits; `olympus events tail` prints
-//! events for operators. `olympus --help` lists every
+//! events for operators; `olympus bench` measures latency under load. `olympus --help` lists every
 //! setting with its environment variable. `src/main.rs` only calls
 //! [`main`]; the end-to-end tests build the same entry point as a binary of
 //! their own to run real processes.
 
+mod bench;
 mod events;
 
 use anyhow::Context;
@@ -53,6 +54,8 @@ enum Command {
         #[command(flatten)]
         config: Config,
     },
+    /// Measure latency percentiles of running workers under load.
+    Bench(bench::BenchArgs),
     /// Read the events stream.
     Events {
         #[command(subcommand)]
@@ -116,6 +119,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
             Ok(())
         }
+        Command::Bench(args) => bench::bench(args).await,
         Command::Events {
             command: EventsCommand::Tail(args),
         } => events::tail(args).await,

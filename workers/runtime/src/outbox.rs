@@ -270,6 +270,14 @@ pub struct Relay {
     retention: Duration,
 }
 
+/// Closes a relay connection, releasing the lock if it held it.
+async fn close(conn: Option<PgConnection>) -> Option<PgConnection> {
+    if let Some(conn) = conn {
+        conn.close().await.ok();
+    }
+    None
+}
+
 /// A failure that ends leadership (Postgres) or merely pauses it (NATS).
 enum Stop {
     Database(anyhow::Error),
@@ -291,12 +299,27 @@ impl Relay {
 
     /// Runs until `shutdown`: stands by, leads when it can.
     pub async fn run(self, shutdown: CancellationToken) {
+        // One connection: the standby's polling and, once it has the lock,
+        // the leader's queries. Closing it releases the lock.
+        let mut conn: Option<PgConnection> = None;
         while !shutdown.is_cancelled() {
-            match self.try_lead(&shutdown).await {
-                Ok(true) => {}
-                Ok(false) => {}
-                Err(err) => {
-                    tracing::warn!(error = format!("{err:#}"), "outbox relay: stepping down")
+            if conn.is_none() {
+                match PgConnection::connect_with(&self.pool.connect_options()).await {
+                    Ok(c) => conn = Some(c),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "outbox relay: cannot connect to Postgres")
+                    }
+                }
+            }
+            if let Some(c) = conn.as_mut() {
+                match self.try_lead(c, &shutdown).await {
+                    // Still a standby: keep the connection for the next try.
+                    Ok(false) => {}
+                    Ok(true) => conn = close(conn.take()).await,
+                    Err(err) => {
+                        tracing::warn!(error = format!("{err:#}"), "outbox relay: stepping down");
+                        conn = close(conn.take()).await;
+                    }
                 }
             }
             tokio::select! {
@@ -304,26 +327,27 @@ impl Relay {
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
+        close(conn).await;
     }
 
-    /// Leads while the lock is ours; `Ok(false)` when another process leads.
-    async fn try_lead(&self, shutdown: &CancellationToken) -> anyhow::Result<bool> {
-        let mut conn = PgConnection::connect_with(&self.pool.connect_options())
-            .await
-            .context("connecting for the relay")?;
+    /// Leads while the lock is ours and returns `Ok(true)` when done;
+    /// `Ok(false)` when another process leads.
+    async fn try_lead(
+        &self,
+        conn: &mut PgConnection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<bool> {
         let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LEADER_LOCK)
-            .fetch_one(&mut conn)
-            .await?;
+            .fetch_one(&mut *conn)
+            .await
+            .context("trying the relay lock")?;
         if !leader {
-            conn.close().await.ok();
             return Ok(false);
         }
         tracing::info!("outbox relay: leading");
-        let result = self.lead(&mut conn, shutdown).await;
-        // Closing the connection releases the lock.
-        conn.close().await.ok();
-        result.map(|()| true)
+        self.lead(conn, shutdown).await?;
+        Ok(true)
     }
 
     async fn lead(

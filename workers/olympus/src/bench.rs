@@ -1,0 +1,326 @@
+//! `olympus bench`: a load generator against running workers, reporting
+//! latency percentiles. Speed is measured here, never in timed tests.
+//!
+//! It signs up a fresh tenant, then sends `--requests` requests of one
+//! operation from `--concurrency` concurrent callers, optionally while
+//! `--background-logins` callers log in continuously (to see whether cheap
+//! requests stay fast while Argon2 is busy).
+
+use anyhow::{bail, Context};
+use async_nats::HeaderMap;
+use clap::{Args, ValueEnum};
+use olympus_contracts::auth::LoginRequest;
+use olympus_contracts::operation::{self, Operation};
+use olympus_contracts::shapes::Empty;
+use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest, NewOwner};
+use olympus_contracts::{headers, ContentType, Secret, Subjects};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options of `olympus bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// NATS server URL.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+
+    /// Prefix of every subject.
+    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
+    subject_prefix: String,
+
+    /// The operation to measure.
+    #[arg(long, value_enum, default_value_t = BenchOp::Me)]
+    op: BenchOp,
+
+    /// Requests to send (at most 1,000,000).
+    #[arg(long, default_value_t = 2000)]
+    requests: usize,
+
+    /// Concurrent callers.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+
+    /// Callers logging in continuously meanwhile (at most 64).
+    #[arg(long, default_value_t = 0)]
+    background_logins: usize,
+
+    /// Encoding of the requests.
+    #[arg(long, value_enum, default_value_t = Encoding::Msgpack)]
+    encoding: Encoding,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BenchOp {
+    /// `auth.me` (bearer token check + one query).
+    Me,
+    /// `tenant.get`.
+    TenantGet,
+    /// `auth.login` (Argon2id).
+    Login,
+    /// `auth.login` with a wrong password.
+    LoginFailed,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Encoding {
+    Msgpack,
+    Json,
+}
+
+const PASSWORD: &str = "bench-velvet-orbit-cactus-harmonica";
+
+/// Runs the load and prints the percentiles.
+pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    if args.requests == 0 || args.requests > 1_000_000 {
+        bail!("--requests must be 1 to 1000000");
+    }
+    if args.concurrency == 0 || args.concurrency > 1024 {
+        bail!("--concurrency must be 1 to 1024");
+    }
+    if args.background_logins > 64 {
+        bail!("--background-logins must be at most 64");
+    }
+    let content_type = match args.encoding {
+        Encoding::Msgpack => ContentType::MsgPack,
+        Encoding::Json => ContentType::Json,
+    };
+    let subjects = Subjects::new(&args.subject_prefix)?;
+    let nats = async_nats::ConnectOptions::new()
+        .request_timeout(Some(Duration::from_secs(30)))
+        .connect(&args.nats_url)
+        .await
+        .with_context(|| format!("connecting to NATS at {}", args.nats_url))?;
+    let client = Client {
+        nats,
+        subjects,
+        content_type,
+    };
+
+    let slug = format!("bench-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let email = format!("bench@{slug}.example.com");
+    let signup: CreateTenantReply = client
+        .call(
+            operation::TENANT_CREATE,
+            None,
+            &CreateTenantRequest {
+                slug: slug.clone(),
+                name: "Bench".into(),
+                owner: NewOwner {
+                    email: email.clone(),
+                    password: Secret::new(PASSWORD),
+                    display_name: None,
+                },
+            },
+        )
+        .await
+        .context("signing up the bench tenant (is `olympus serve` running?)")?;
+    let token = signup.tokens.access_token.expose().to_owned();
+    let login = LoginRequest {
+        tenant: slug.clone(),
+        email: email.clone(),
+        password: Secret::new(PASSWORD),
+    };
+    let failed_login = LoginRequest {
+        password: Secret::new("a-wrong-password-for-bench"),
+        ..login.clone()
+    };
+    let request: Request = match args.op {
+        BenchOp::Me => Request::new(
+            operation::AUTH_ME,
+            Some(&token),
+            &Empty {},
+            content_type,
+            true,
+        )?,
+        BenchOp::TenantGet => Request::new(
+            operation::TENANT_GET,
+            Some(&token),
+            &Empty {},
+            content_type,
+            true,
+        )?,
+        BenchOp::Login => Request::new(operation::AUTH_LOGIN, None, &login, content_type, true)?,
+        // A failed login is the expected outcome here.
+        BenchOp::LoginFailed => Request::new(
+            operation::AUTH_LOGIN,
+            None,
+            &failed_login,
+            content_type,
+            false,
+        )?,
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let background: Vec<_> = (0..args.background_logins)
+        .map(|_| {
+            let client = client.clone();
+            let stop = Arc::clone(&stop);
+            let request = Request::new(operation::AUTH_LOGIN, None, &login, content_type, true);
+            tokio::spawn(async move {
+                let request = request?;
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    samples.push(client.send(&request).await?);
+                }
+                anyhow::Ok(samples)
+            })
+        })
+        .collect();
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let callers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let request = request.clone();
+            let next = Arc::clone(&next);
+            let total = args.requests;
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    samples.push(client.send(&request).await?);
+                }
+                anyhow::Ok(samples)
+            })
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(args.requests);
+    for caller in callers {
+        samples.extend(caller.await??);
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut login_samples = Vec::new();
+    for task in background {
+        login_samples.extend(task.await??);
+    }
+
+    println!(
+        "{:?} x{} from {} callers in {:.2}s ({:.0}/s), {:?}{}",
+        args.op,
+        samples.len(),
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        samples.len() as f64 / elapsed.as_secs_f64(),
+        args.encoding,
+        if args.background_logins > 0 {
+            format!(", while {} callers log in", args.background_logins)
+        } else {
+            String::new()
+        }
+    );
+    report(&format!("{:?}", args.op), samples);
+    if !login_samples.is_empty() {
+        report("background logins", login_samples);
+    }
+    Ok(())
+}
+
+/// One measured call: latency and whether it succeeded as expected.
+type Sample = (Duration, bool);
+
+fn report(name: &str, mut samples: Vec<Sample>) {
+    let errors = samples.iter().filter(|(_, ok)| !ok).count();
+    samples.sort_unstable_by_key(|(d, _)| *d);
+    let at = |q: f64| {
+        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[index].0.as_secs_f64() * 1000.0
+    };
+    println!(
+        "  {name}: n={} unexpected={errors} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        samples.len(),
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        at(1.0),
+    );
+}
+
+#[derive(Clone)]
+struct Client {
+    nats: async_nats::Client,
+    subjects: Subjects,
+    content_type: ContentType,
+}
+
+#[derive(Clone)]
+struct Request {
+    subject_suffix: (olympus_contracts::operation::Service, &'static str),
+    headers: HeaderMap,
+    payload: bytes::Bytes,
+    expect_ok: bool,
+}
+
+impl Request {
+    fn new<T: Serialize>(
+        op: Operation,
+        token: Option<&str>,
+        body: &T,
+        content_type: ContentType,
+        expect_ok: bool,
+    ) -> anyhow::Result<Self> {
+        let mut headers = HeaderMap::new();
+        headers.insert(headers::CONTENT_TYPE, content_type.as_str());
+        if let Some(token) = token {
+            headers.insert(headers::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let payload = content_type.encode(body)?;
+        Ok(Self {
+            subject_suffix: (op.service, op.name),
+            headers,
+            payload: payload.into(),
+            expect_ok,
+        })
+    }
+}
+
+impl Client {
+    async fn send(&self, request: &Request) -> anyhow::Result<Sample> {
+        let subject = self
+            .subjects
+            .endpoint(request.subject_suffix.0, request.subject_suffix.1);
+        let started = Instant::now();
+        let reply = self
+            .nats
+            .request_with_headers(subject, request.headers.clone(), request.payload.clone())
+            .await?;
+        let elapsed = started.elapsed();
+        let ok = reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
+            .is_none();
+        Ok((elapsed, ok == request.expect_ok))
+    }
+
+    async fn call<T: Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        op: Operation,
+        token: Option<&str>,
+        body: &T,
+    ) -> anyhow::Result<R> {
+        let request = Request::new(op, token, body, self.content_type, true)?;
+        let subject = self.subjects.endpoint(op.service, op.name);
+        let reply = self
+            .nats
+            .request_with_headers(subject, request.headers, request.payload)
+            .await?;
+        if let Some(code) = reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
+        {
+            bail!(
+                "{} failed with {}: {}",
+                op.name,
+                code.as_str(),
+                String::from_utf8_lossy(&reply.payload)
+            );
+        }
+        self.content_type
+            .decode(&reply.payload)
+            .map_err(|e| anyhow::anyhow!("decoding the {} reply: {e}", op.name))
+    }
+}
