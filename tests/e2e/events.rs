@@ -4,8 +4,9 @@
 
 use async_nats::HeaderMap;
 use olympus_contracts::event::EventType;
-use olympus_runtime::outbox::{Event, Relay};
+use olympus_runtime::outbox::Event;
 use olympus_runtime::Meta;
+use olympus_tests::app::TestRelay;
 use olympus_tests::client::GOOD_PASSWORD;
 use olympus_tests::events::{read_stream, Published};
 use olympus_tests::nats_server::PrivateNats;
@@ -13,7 +14,6 @@ use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 async fn call_as(
@@ -315,15 +315,7 @@ async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_retur
         )
         .await
         .unwrap();
-        let stop = CancellationToken::new();
-        let relay = tokio::spawn(
-            Relay::new(
-                app.db.pool().clone(),
-                relay_nats.clone(),
-                Duration::from_secs(3600),
-            )
-            .run(stop.clone()),
-        );
+        let relay = TestRelay::start(&app.db, &relay_nats, Duration::from_secs(3600));
 
         let before = app.signup(Encoding::Json).await;
         private.stop().await;
@@ -360,8 +352,7 @@ async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_retur
             .collect();
         expected.sort_unstable();
         assert_eq!(tenants, expected, "each exactly once");
-        stop.cancel();
-        relay.await.unwrap();
+        relay.stop().await;
     })
     .await;
 }
@@ -375,18 +366,9 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
     with_app_opts(options, async |app| {
         let signup = app.signup(Encoding::Json).await;
         let tenant: Uuid = signup.tenant_id.parse().unwrap();
-        let start_relay = || {
-            let stop = CancellationToken::new();
-            let relay = Relay::new(
-                app.db.pool().clone(),
-                app.nats.clone(),
-                Duration::from_secs(3600),
-            );
-            (stop.clone(), tokio::spawn(relay.run(stop)))
-        };
-        let (stop_a, relay_a) = start_relay();
+        let relay_a = TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (stop_b, relay_b) = start_relay();
+        let relay_b = TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
 
         let aggregates: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
         let per_aggregate = 40;
@@ -412,10 +394,9 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
         });
         let takeover = async {
             tokio::time::sleep(Duration::from_millis(150)).await;
-            stop_a.cancel();
+            relay_a.stop().await;
         };
         tokio::join!(futures::future::join_all(writers), takeover);
-        relay_a.await.unwrap();
 
         let events = app
             .events(
@@ -443,8 +424,7 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
                 "order of {aggregate}"
             );
         }
-        stop_b.cancel();
-        relay_b.await.unwrap();
+        relay_b.stop().await;
     })
     .await;
 }
@@ -493,10 +473,7 @@ async fn published_rows_are_pruned_after_the_retention() {
     };
     with_app_opts(options, async |app| {
         app.signup(Encoding::Json).await;
-        let stop = CancellationToken::new();
-        let relay = tokio::spawn(
-            Relay::new(app.db.pool().clone(), app.nats.clone(), Duration::ZERO).run(stop.clone()),
-        );
+        let relay = TestRelay::start(&app.db, &app.nats, Duration::ZERO);
         app.events(None, None, 2).await;
         let mut left = i64::MAX;
         for _ in 0..50 {
@@ -510,8 +487,7 @@ async fn published_rows_are_pruned_after_the_retention() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(left, 0, "published rows are pruned");
-        stop.cancel();
-        relay.await.unwrap();
+        relay.stop().await;
     })
     .await;
 }

@@ -42,6 +42,30 @@ impl Default for Options {
     }
 }
 
+/// An outbox relay running in the test process.
+pub struct TestRelay {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl TestRelay {
+    /// A relay on `db` publishing through `nats`.
+    pub fn start(db: &Db, nats: &async_nats::Client, retention: Duration) -> Self {
+        let stop = CancellationToken::new();
+        let relay = Relay::new(db.pool().clone(), nats.clone(), retention);
+        Self {
+            task: tokio::spawn(relay.run(stop.clone())),
+            stop,
+        }
+    }
+
+    /// Stops it (as on shutdown) and waits until it has.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 /// One test's Olympus.
 pub struct TestApp {
     pub prefix: String,
@@ -54,7 +78,7 @@ pub struct TestApp {
     pub nats_url: String,
     pub options: Options,
     running: Mutex<Option<Running>>,
-    relay: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
+    relay: Mutex<Option<TestRelay>>,
     database: String,
     admin_url: String,
     _infra: Infra,
@@ -105,11 +129,9 @@ impl TestApp {
         outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings())
             .await
             .expect("creating the streams");
-        let relay = options.relay.then(|| {
-            let stop = CancellationToken::new();
-            let relay = Relay::new(db.pool().clone(), nats.clone(), Duration::from_secs(3600));
-            (stop.clone(), tokio::spawn(relay.run(stop)))
-        });
+        let relay = options
+            .relay
+            .then(|| TestRelay::start(&db, &nats, Duration::from_secs(3600)));
         let running = if options.workers {
             Some(
                 service::start(&app, vec![olympus_auth::worker(), olympus_tenant::worker()])
@@ -155,9 +177,8 @@ impl TestApp {
 
     /// Stops the in-process relay.
     pub async fn stop_relay(&self) {
-        if let Some((stop, task)) = self.relay.lock().await.take() {
-            stop.cancel();
-            let _ = task.await;
+        if let Some(relay) = self.relay.lock().await.take() {
+            relay.stop().await;
         }
     }
 

@@ -45,23 +45,13 @@ impl PrivateNats {
 
     /// Starts it again on the same port and store.
     pub async fn resume(&mut self) {
-        let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".to_owned());
-        let child = Command::new(&binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .or_else(|_| {
-                Command::new("/usr/sbin/nats-server")
+        // NATS_SERVER_BIN, else `nats-server` on PATH, else Debian's location.
+        let candidates = std::env::var("NATS_SERVER_BIN")
+            .into_iter()
+            .chain(["nats-server".to_owned(), "/usr/sbin/nats-server".to_owned()]);
+        let child = candidates
+            .filter_map(|binary| {
+                Command::new(binary)
                     .args([
                         "-a",
                         "127.0.0.1",
@@ -75,7 +65,9 @@ impl PrivateNats {
                     .stderr(Stdio::null())
                     .kill_on_drop(true)
                     .spawn()
+                    .ok()
             })
+            .next()
             .expect("starting nats-server (set NATS_SERVER_BIN)");
         self.child = Some(child);
         for _ in 0..100 {

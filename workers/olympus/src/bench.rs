@@ -99,7 +99,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
 
     let slug = format!("bench-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-    let email = format!("bench@{slug}.example.com");
+    let email = format!("operator@{slug}.example.com");
     let signup: CreateTenantReply = client
         .call(
             operation::TENANT_CREATE,
@@ -115,7 +115,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             },
         )
         .await
-        .context("signing up the bench tenant (is `olympus serve` running?)")?;
+        .context("signing up the bench tenant")?;
     let token = signup.tokens.access_token.expose().to_owned();
     let login = LoginRequest {
         tenant: slug.clone(),
