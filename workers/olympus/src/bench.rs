@@ -61,6 +61,8 @@ enum BenchOp {
     Login,
     /// `auth.login` with a wrong password.
     LoginFailed,
+    /// `tenant.create`, also timing its `tenant.created` event's arrival.
+    Signup,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -127,6 +129,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         ..login.clone()
     };
     let request: Request = match args.op {
+        BenchOp::Signup => return bench_signups(&client, &args).await,
         BenchOp::Me => Request::new(
             operation::AUTH_ME,
             Some(&token),
@@ -214,6 +217,109 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     report(&format!("{:?}", args.op), samples);
     if !login_samples.is_empty() {
         report("background logins", login_samples);
+    }
+    Ok(())
+}
+
+/// Signups, and how long after each request its `tenant.created` event
+/// reaches a plain subscriber: the relay's commit-to-stream latency plus
+/// the request's own.
+async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use std::collections::HashMap;
+    use tokio::sync::Mutex;
+
+    let events_subject = format!("{}.events.*.tenant.created", client.subjects.prefix());
+    let mut events = client.nats.subscribe(events_subject).await?;
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let arrived: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let collector = {
+        let arrived = Arc::clone(&arrived);
+        tokio::spawn(async move {
+            while let Some(message) = events.next().await {
+                let at = Instant::now();
+                if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&message.payload) {
+                    let slug = event["data"]["tenant"]["slug"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned();
+                    arrived.lock().await.push((slug, at));
+                }
+            }
+        })
+    };
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let callers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let client = client.clone();
+            let next = Arc::clone(&next);
+            let sent = Arc::clone(&sent);
+            let run = run.clone();
+            let total = args.requests;
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let slug = format!("load-{}-{i}", &run[20..]);
+                    let body = CreateTenantRequest {
+                        slug: slug.clone(),
+                        name: "Load".into(),
+                        owner: NewOwner {
+                            email: format!("operator@{slug}.example.com"),
+                            password: Secret::new(PASSWORD),
+                            display_name: None,
+                        },
+                    };
+                    let request = Request::new(
+                        operation::TENANT_CREATE,
+                        None,
+                        &body,
+                        client.content_type,
+                        true,
+                    )?;
+                    sent.lock().await.insert(slug, Instant::now());
+                    samples.push(client.send(&request).await?);
+                }
+                anyhow::Ok(samples)
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for caller in callers {
+        samples.extend(caller.await??);
+    }
+    let elapsed = started.elapsed();
+    // Give the last events a moment to arrive.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while arrived.lock().await.len() < samples.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    collector.abort();
+    let sent = sent.lock().await;
+    let event_samples: Vec<Sample> = arrived
+        .lock()
+        .await
+        .iter()
+        .filter_map(|(slug, at)| sent.get(slug).map(|s| (at.duration_since(*s), true)))
+        .collect();
+    println!(
+        "Signup x{} from {} callers in {:.2}s ({:.0}/s), {:?}; {} of {} tenant.created events seen",
+        samples.len(),
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        samples.len() as f64 / elapsed.as_secs_f64(),
+        args.encoding,
+        event_samples.len(),
+        samples.len(),
+    );
+    report("request to reply", samples);
+    if !event_samples.is_empty() {
+        report("request to tenant.created", event_samples);
     }
     Ok(())
 }
