@@ -28,7 +28,8 @@ ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON outbox
     USING (tenant_id = olympus_current_tenant())
     WITH CHECK (tenant_id = olympus_current_tenant());
--- Tenants write their events; only the relay (the owner) reads them.
+-- Tenants write their events; only the relay reads them, as the owner, which
+-- must be superuser or BYPASSRLS (checked by `olympus serve` at start).
 GRANT INSERT ON outbox TO olympus_app;
 
 -- Email verification tokens: only SHA-256 hashes are stored.

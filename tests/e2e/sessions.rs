@@ -50,53 +50,42 @@ async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
 async fn a_rotated_token_reused_after_the_grace_period_revokes_the_session() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let first = app
-            .call(
+        let refresh = async |token: &str| {
+            app.call(
                 Encoding::Json,
                 "auth.v1.refresh",
                 None,
-                json!({"refresh_token": signup.refresh_token}),
+                json!({"refresh_token": token}),
             )
             .await
-            .ok();
-        let current = first["tokens"]["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let access = first["tokens"]["access_token"].as_str().unwrap().to_owned();
+        };
+        // Rotate twice: A -> B -> C. A is two rotations old.
+        let b = refresh(&signup.refresh_token).await.ok();
+        let b_token = b["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+        let c = refresh(&b_token).await.ok();
+        let c_token = c["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+        let access = c["tokens"]["access_token"].as_str().unwrap().to_owned();
         // Within the grace period a replay is refused but harmless.
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .err(401, "invalid_token");
+        refresh(&signup.refresh_token)
+            .await
+            .err(401, "invalid_token");
         app.call(Encoding::Json, "auth.v1.me", Some(&access), json!({}))
             .await
             .ok();
-        // After it, the replay revokes the whole session.
+        // After it, replaying any rotated token revokes the whole session.
         tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .err(401, "invalid_token");
+        refresh(&signup.refresh_token)
+            .await
+            .err(401, "invalid_token");
         app.call(Encoding::Json, "auth.v1.me", Some(&access), json!({}))
             .await
             .err(401, "unauthenticated");
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": current}),
-        )
-        .await
-        .err(401, "invalid_token");
+        refresh(&c_token).await.err(401, "invalid_token");
+        let revoked = app
+            .events(Some(&signup.tenant_id), Some("session.revoked"), 1)
+            .await;
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked[0].body["data"]["reason"], "refresh_token_reused");
     })
     .await;
 }

@@ -253,3 +253,25 @@ async fn database_keys_are_shared_by_every_process_on_the_database() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn processes_starting_together_agree_on_one_development_key() {
+    with_app(async |app| {
+        sqlx::query("DELETE FROM signing_keys")
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let starts = (0..6).map(|_| olympus_runtime::tokens::database_keys(&app.db));
+        let rings = futures::future::join_all(starts).await;
+        let kids: Vec<String> = rings
+            .into_iter()
+            .map(|ring| {
+                let ring = ring.unwrap();
+                assert_eq!(ring.len(), 1);
+                ring[0].kid.clone()
+            })
+            .collect();
+        assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+    })
+    .await;
+}

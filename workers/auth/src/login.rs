@@ -5,7 +5,8 @@
 //! there is no user, the password is verified against a dummy hash. The
 //! look-up transaction ends before hashing, so a connection is never held
 //! while Argon2 runs. A failure in a tenant that exists is recorded as
-//! `user.login_failed` (with the reason, for the tenant's eyes only).
+//! `user.login_failed` (with the reason, for the tenant's eyes only) after
+//! the reply.
 
 use olympus_contracts::auth::{LoginRequest, SessionReply};
 use olympus_contracts::event::EventType;
@@ -54,8 +55,18 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
                 (Some(_), true) => "wrong_password",
             };
             if let Some((tenant_id, _)) = lookup.tenant {
+                // After the reply, so that no failure takes longer than
+                // another, and a failing write cannot change the reply.
                 let user_id = candidate.as_ref().map(|c| c.user.id);
-                record_failure(&app, &call.meta, tenant_id, user_id, lookup.email, reason).await?;
+                let (app, meta) = (app.clone(), call.meta.clone());
+                app.clone().spawn_after_reply(async move {
+                    let email = lookup.email;
+                    if let Err(err) =
+                        record_failure(&app, &meta, tenant_id, user_id, email, reason).await
+                    {
+                        tracing::error!(error = %err, "recording user.login_failed");
+                    }
+                });
             }
             return Err(Error::new(ErrorCode::InvalidCredentials));
         }

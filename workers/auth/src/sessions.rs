@@ -4,8 +4,9 @@
 //! [`olympus_runtime::opaque`]), stored only as a hash, and replaced on
 //! every refresh by a single conditional `UPDATE`: of concurrent refreshes
 //! with one token, the first to update the row wins and the others find
-//! the hash already changed. A rotated token presented again after the
-//! grace period means it leaked: the whole session is revoked.
+//! the hash already changed. Every rotated-away hash is kept
+//! (`rotated_refresh_tokens`): one presented again after the grace period
+//! means a token leaked, and the whole session is revoked.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::event::EventType;
@@ -93,8 +94,7 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
     let mut tx = app.db().tenant(tenant_id).await?;
     let rotated: Option<(Uuid, Uuid, String, DateTime<Utc>, f64)> = sqlx::query_as(
         "UPDATE sessions s
-            SET refresh_hash = $2, previous_refresh_hash = s.refresh_hash,
-                rotated_at = now(), last_used_at = now()
+            SET refresh_hash = $2, rotated_at = now(), last_used_at = now()
            FROM users u, tenants t
           WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
             AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
@@ -109,6 +109,14 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
         tx.commit().await?;
         return Err(invalid_token());
     };
+    sqlx::query(
+        "INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id) VALUES ($1, $2, $3)",
+    )
+    .bind(&hash)
+    .bind(tenant_id)
+    .bind(session_id)
+    .execute(&mut *tx)
+    .await?;
     let role = Role::parse(&role)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("user {user_id} has role {role:?}")))?;
     let pair = tokens(
@@ -125,8 +133,8 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
     Ok(pair)
 }
 
-/// A token that was already rotated away, presented after the grace
-/// period, revokes its session.
+/// A token that was rotated away (at any point in the session's life),
+/// presented after the grace period, revokes its session.
 async fn revoke_if_reused(
     conn: &mut PgConnection,
     events: &Events<'_>,
@@ -134,10 +142,11 @@ async fn revoke_if_reused(
     hash: &[u8],
 ) -> Result<(), Error> {
     let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE sessions SET revoked_at = now()
-          WHERE previous_refresh_hash = $1 AND revoked_at IS NULL
-            AND rotated_at < now() - make_interval(secs => $2)
-      RETURNING id, user_id",
+        "UPDATE sessions s SET revoked_at = now()
+           FROM rotated_refresh_tokens r
+          WHERE r.token_hash = $1 AND s.id = r.session_id AND s.revoked_at IS NULL
+            AND r.rotated_at < now() - make_interval(secs => $2)
+      RETURNING s.id, s.user_id",
     )
     .bind(hash)
     .bind(REUSE_GRACE_SECS as f64)

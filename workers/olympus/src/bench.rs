@@ -93,7 +93,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .request_timeout(Some(Duration::from_secs(30)))
         .connect(&args.nats_url)
         .await
-        .with_context(|| format!("connecting to NATS at {}", args.nats_url))?;
+        .with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                olympus_runtime::config::redact_url_credentials(&args.nats_url)
+            )
+        })?;
     let client = Client {
         nats,
         subjects,

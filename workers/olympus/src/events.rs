@@ -64,9 +64,12 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
         }
         (None, false) => DeliverPolicy::New,
     };
-    let nats = async_nats::connect(&args.nats_url)
-        .await
-        .with_context(|| format!("connecting to NATS at {}", args.nats_url))?;
+    let nats = async_nats::connect(&args.nats_url).await.with_context(|| {
+        format!(
+            "connecting to NATS at {}",
+            olympus_runtime::config::redact_url_credentials(&args.nats_url)
+        )
+    })?;
     let js = async_nats::jetstream::new(nats);
     let stream_name = subjects.events_stream();
     let stream = js

@@ -131,11 +131,12 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
     let shutdown = shutdown::on_signal();
     let db = Db::connect(&config.database_url, config.db_max_connections, true).await?;
     db.migrate().await?;
+    db.check_owner_bypasses_rls().await?;
     let nats = async_nats::ConnectOptions::new()
         .name("olympus")
         .connect(&config.nats_url)
         .await
-        .with_context(|| format!("connecting to NATS at {}", config.nats_url))?;
+        .with_context(|| format!("connecting to NATS at {}", config.nats_url_redacted()))?;
     let app = App::new(config, db, nats).await?;
     let js = async_nats::jetstream::new(app.nats().clone());
     outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings()).await?;
@@ -154,7 +155,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
     tracing::info!(
         workers = ?names,
         subject_prefix = app.subjects().prefix(),
-        nats = %app.config().nats_url,
+        nats = %app.config().nats_url_redacted(),
         database = %app.config().database_url_redacted(),
         "olympus ready"
     );

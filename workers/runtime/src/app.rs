@@ -3,6 +3,7 @@
 use anyhow::Context;
 use olympus_contracts::Subjects;
 use std::sync::Arc;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -21,6 +22,7 @@ struct Inner {
     subjects: Subjects,
     tokens: AccessTokens,
     passwords: Passwords,
+    background: TaskTracker,
 }
 
 impl App {
@@ -58,6 +60,7 @@ impl App {
             subjects,
             tokens,
             passwords,
+            background: TaskTracker::new(),
         })))
     }
 
@@ -89,6 +92,17 @@ impl App {
     /// Records the events and mail of the request described by `meta`.
     pub fn events<'a>(&'a self, meta: &'a crate::call::Meta) -> crate::outbox::Events<'a> {
         crate::outbox::Events::new(self.subjects(), meta)
+    }
+
+    /// Runs `work` after the reply, tracked: draining waits for it. For
+    /// what the caller must not wait for, or be able to time.
+    pub fn spawn_after_reply(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0.background.spawn(work);
+    }
+
+    /// Work spawned by [`App::spawn_after_reply`].
+    pub fn background(&self) -> &TaskTracker {
+        &self.0.background
     }
 
     /// The password hasher.

@@ -110,6 +110,11 @@ impl Config {
         Duration::from_secs(self.outbox_retention)
     }
 
+    /// The NATS URL without credentials (user:password or a token), for logs.
+    pub fn nats_url_redacted(&self) -> String {
+        redact_url_credentials(&self.nats_url)
+    }
+
     /// The database URL without its password, for logs.
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url)
@@ -149,6 +154,18 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Replaces all of `user:password@` or `token@` with `***@` (NATS URLs may
+/// carry a bare token where a user name would be).
+pub fn redact_url_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +181,17 @@ mod tests {
             "postgres://postgres@127.0.0.1/olympus"
         );
         assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(
+            redact_url_credentials("nats://s3cr3t-token@nats:4222"),
+            "nats://***@nats:4222"
+        );
+        assert_eq!(
+            redact_url_credentials("nats://olympus:pw@nats:4222"),
+            "nats://***@nats:4222"
+        );
+        assert_eq!(
+            redact_url_credentials("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
     }
 }

@@ -73,6 +73,25 @@ impl Db {
         Ok(())
     }
 
+    /// Fails unless the connecting role can read every tenant's rows
+    /// (superuser or BYPASSRLS), as the outbox relay must: with forced
+    /// row-level security it would otherwise see no event and publish none.
+    pub async fn check_owner_bypasses_rls(&self) -> anyhow::Result<()> {
+        let (role, bypasses): (String, bool) = sqlx::query_as(
+            "SELECT rolname::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .context("checking the database role")?;
+        if !bypasses {
+            anyhow::bail!(
+                "the database role {role:?} is neither superuser nor BYPASSRLS: the outbox relay \
+                 could not read events (ALTER ROLE {role} BYPASSRLS, see README)"
+            );
+        }
+        Ok(())
+    }
+
     /// The pool, for queries outside tenant scope (as the owner).
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -386,6 +386,9 @@ impl Relay {
                 self.prune(conn).await?;
                 last_prune = tokio::time::Instant::now();
             }
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
             if full {
                 continue;
             }

@@ -170,15 +170,21 @@ impl Running {
             let _ = service.stop().await;
         }
         self.loops.close();
-        self.loops.wait().await;
         self.in_flight.close();
-        if tokio::time::timeout(timeout, self.in_flight.wait())
-            .await
-            .is_err()
-        {
+        let finished = async {
+            // Loops end once their buffered requests are taken, and no
+            // request is spawned after that; then the requests finish, then
+            // the work they left for after their replies.
+            self.loops.wait().await;
+            self.in_flight.wait().await;
+            self.app.background().close();
+            self.app.background().wait().await;
+        };
+        if tokio::time::timeout(timeout, finished).await.is_err() {
             tracing::warn!(
                 in_flight = self.in_flight.len(),
-                "shutdown timeout: abandoning requests still in flight"
+                background = self.app.background().len(),
+                "shutdown timeout: abandoning work still in flight"
             );
         }
         if let Err(err) = self.app.nats().flush().await {

@@ -222,22 +222,28 @@ pub fn parse_keys(value: &str) -> anyhow::Result<Vec<SigningKey>> {
 pub async fn database_keys(db: &Db) -> anyhow::Result<Vec<SigningKey>> {
     let mut secret = vec![0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut secret);
-    // Only the first process to get here inserts; the others read its key.
+    // Processes starting together take turns: the first inserts, the others
+    // find its key (without the lock, two could each insert their own).
+    let mut tx = db.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('olympus signing_keys', 0))")
+        .execute(&mut *tx)
+        .await
+        .context("locking the development signing keys")?;
     sqlx::query(
         "INSERT INTO signing_keys (kid, secret) SELECT $1, $2
-         WHERE NOT EXISTS (SELECT 1 FROM signing_keys)
-         ON CONFLICT DO NOTHING",
+         WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
     )
     .bind(format!("dev-{}", Uuid::now_v7().simple()))
     .bind(&secret)
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await
     .context("storing the development signing key")?;
     let rows: Vec<(String, Vec<u8>)> =
         sqlx::query_as("SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid")
-            .fetch_all(db.pool())
+            .fetch_all(&mut *tx)
             .await
             .context("loading the development signing keys")?;
+    tx.commit().await?;
     rows.into_iter()
         .map(|(kid, secret)| SigningKey::new(kid, secret))
         .collect()
