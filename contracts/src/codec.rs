@@ -139,6 +139,15 @@ fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
 fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     // fixmap, map16, map32: positional arrays are not part of the contract.
     if !matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
+        // The usual slip of a manual `nats req`: JSON without its header.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return Err(DecodeError {
+                field: None,
+                message: "the payload looks like JSON but was read as MessagePack: \
+                          send the header Content-Type: application/json"
+                    .into(),
+            });
+        }
         return Err(not_a_map());
     }
     let mut rest = bytes;
@@ -317,6 +326,17 @@ mod tests {
             .decode::<Outer>(br#"{"slug":"s","owner":{"email":"e"}} x"#)
             .unwrap_err();
         assert!(err.message.contains("trailing"));
+    }
+
+    #[test]
+    fn json_sent_without_its_content_type_gets_a_hint() {
+        let err = ContentType::MsgPack
+            .decode::<Outer>(br#" {"slug": "acme"}"#)
+            .unwrap_err();
+        assert!(
+            err.message.contains("Content-Type: application/json"),
+            "{err}"
+        );
     }
 
     #[test]

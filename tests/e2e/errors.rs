@@ -260,3 +260,23 @@ async fn a_duplicate_email_within_a_tenant_is_conflict_on_email() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn json_without_its_content_type_is_told_what_to_send() {
+    with_app(async |app| {
+        // As an operator's `nats req` without -H sends it.
+        let reply = app
+            .raw("auth.v1.login", HeaderMap::new(), r#"{"tenant": "acme"}"#)
+            .await;
+        assert_eq!(reply.encoding(), Encoding::MsgPack);
+        let err = reply.err(400, "bad_request");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("Content-Type: application/json"),
+            "{err}"
+        );
+    })
+    .await;
+}
