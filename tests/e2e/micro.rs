@@ -173,8 +173,10 @@ async fn draining_answers_requests_in_flight_then_stops_taking_new_ones() {
                 app.call(Encoding::Json, "auth.v1.login", None, body)
             })
             .collect();
+        // Four logins take at least 4 x one Argon2 hash with one permit:
+        // at 60 ms all have arrived and some are still being answered.
         let drain = async {
-            tokio::time::sleep(Duration::from_millis(30)).await;
+            tokio::time::sleep(Duration::from_millis(60)).await;
             app.stop_workers().await;
         };
         let (replies, ()) = tokio::join!(futures::future::join_all(logins), drain);
