@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 async fn call_as(
     app: &TestApp,
     correlation: &str,
@@ -27,6 +29,7 @@ async fn call_as(
     headers.insert("Content-Type", "application/json");
     headers.insert("X-Correlation-Id", correlation);
     headers.insert("X-Client-Ip", "203.0.113.7");
+    headers.insert("traceparent", TRACEPARENT);
     if let Some(token) = token {
         headers.insert("Authorization", format!("Bearer {token}"));
     }
@@ -77,6 +80,8 @@ fn assert_envelope(
     assert_eq!(event.header("Nats-Msg-Id"), Some(id.to_string().as_str()));
     assert_eq!(event.header("Content-Type"), Some("application/json"));
     assert_eq!(event.header("X-Correlation-Id"), Some(correlation));
+    // The request's W3C trace context travels on with its events.
+    assert_eq!(event.header("traceparent"), Some(TRACEPARENT));
     assert!(body["occurred_at"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -227,6 +232,7 @@ fn test_meta(correlation_id: &str) -> Meta {
         content_type: olympus_contracts::ContentType::Json,
         client_ip: None,
         user_agent: None,
+        traceparent: None,
         claims: None,
     }
 }

@@ -24,6 +24,8 @@ pub struct Meta {
     pub client_ip: Option<String>,
     /// `User-Agent` of the end user.
     pub user_agent: Option<String>,
+    /// A valid W3C `traceparent`, carried into events.
+    pub traceparent: Option<String>,
     /// Verified claims; always present on bearer operations.
     pub claims: Option<Claims>,
 }

@@ -80,6 +80,7 @@ impl Event {
 pub struct Events<'a> {
     subjects: &'a Subjects,
     correlation_id: &'a str,
+    traceparent: Option<&'a str>,
     actor_id: Option<Uuid>,
 }
 
@@ -89,6 +90,7 @@ impl<'a> Events<'a> {
         Self {
             subjects,
             correlation_id: &meta.correlation_id,
+            traceparent: meta.traceparent.as_deref(),
             actor_id: meta.claims.as_ref().map(|c| c.sub),
         }
     }
@@ -124,6 +126,7 @@ impl<'a> Events<'a> {
                 kind: "event",
                 subject: &subject,
                 correlation_id: self.correlation_id,
+                traceparent: self.traceparent,
                 payload: &payload,
             },
         )
@@ -162,6 +165,7 @@ impl<'a> Events<'a> {
                 kind: "mail",
                 subject: &subject,
                 correlation_id: self.correlation_id,
+                traceparent: self.traceparent,
                 payload: &payload,
             },
         )
@@ -189,6 +193,7 @@ struct Row<'a> {
     kind: &'static str,
     subject: &'a str,
     correlation_id: &'a str,
+    traceparent: Option<&'a str>,
     payload: &'a [u8],
 }
 
@@ -198,8 +203,8 @@ async fn insert(conn: &mut PgConnection, row: Row<'_>) -> Result<(), Error> {
              SELECT pg_advisory_xact_lock(hashtextextended($3::text, 0)),
                     pg_notify($8, '')
          )
-         INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload)
-         SELECT $1, $2, $3, $4, $5, $6, $7 FROM serialized",
+         INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload, traceparent)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $9 FROM serialized",
     )
     .bind(row.id)
     .bind(row.tenant_id)
@@ -209,6 +214,7 @@ async fn insert(conn: &mut PgConnection, row: Row<'_>) -> Result<(), Error> {
     .bind(row.correlation_id)
     .bind(row.payload)
     .bind(CHANNEL)
+    .bind(row.traceparent)
     .execute(conn)
     .await?;
     Ok(())
@@ -268,6 +274,17 @@ pub struct Relay {
     pool: PgPool,
     js: jetstream::Context,
     retention: Duration,
+}
+
+/// An outbox row on its way to JetStream.
+#[derive(sqlx::FromRow)]
+struct Outgoing {
+    seq: i64,
+    id: Uuid,
+    subject: String,
+    correlation_id: String,
+    traceparent: Option<String>,
+    payload: Vec<u8>,
 }
 
 /// Closes a relay connection, releasing the lock if it held it.
@@ -402,8 +419,8 @@ impl Relay {
 
     /// Publishes up to [`BATCH`] rows in order; returns how many.
     async fn publish_batch(&self, conn: &mut PgConnection) -> Result<usize, Stop> {
-        let rows: Vec<(i64, Uuid, String, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT seq, id, subject, correlation_id, payload FROM outbox
+        let rows: Vec<Outgoing> = sqlx::query_as(
+            "SELECT seq, id, subject, correlation_id, traceparent, payload FROM outbox
               WHERE published_at IS NULL ORDER BY seq LIMIT $1",
         )
         .bind(BATCH)
@@ -412,8 +429,9 @@ impl Relay {
         .map_err(|e| Stop::Database(e.into()))?;
         let mut published = Vec::with_capacity(rows.len());
         let mut failure = None;
-        for (seq, id, subject, correlation_id, payload) in rows {
-            match self.publish(id, subject, &correlation_id, payload).await {
+        for row in rows {
+            let seq = row.seq;
+            match self.publish(row).await {
                 Ok(()) => published.push(seq),
                 Err(err) => {
                     failure = Some(err);
@@ -439,13 +457,15 @@ impl Relay {
         }
     }
 
-    async fn publish(
-        &self,
-        id: Uuid,
-        subject: String,
-        correlation_id: &str,
-        payload: Vec<u8>,
-    ) -> anyhow::Result<()> {
+    async fn publish(&self, message: Outgoing) -> anyhow::Result<()> {
+        let Outgoing {
+            seq: _,
+            id,
+            subject,
+            correlation_id,
+            traceparent,
+            payload,
+        } = message;
         let mut headers = HeaderMap::new();
         headers.insert(headers::NATS_MSG_ID, id.to_string());
         headers.insert(
@@ -453,6 +473,9 @@ impl Relay {
             olympus_contracts::event::CONTENT_TYPE,
         );
         headers.insert(headers::CORRELATION_ID, correlation_id);
+        if let Some(traceparent) = traceparent {
+            headers.insert(headers::TRACEPARENT, traceparent);
+        }
         let ack = self
             .js
             .publish_with_headers(subject.clone(), headers, Bytes::from(payload))

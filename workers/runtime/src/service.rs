@@ -240,6 +240,23 @@ fn header<'a>(message: &'a async_nats::Message, name: &str) -> Option<&'a str> {
         .map(|v| v.as_str())
 }
 
+/// A W3C trace context `version-traceid-parentid-flags` in lowercase hex,
+/// ids not all zero; anything else is ignored, as the W3C spec asks.
+pub fn is_valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    matches!(parts.as_slice(), [version, trace, parent, flags]
+        if hex(version, 2) && *version != "ff"
+            && hex(trace, 32) && nonzero(trace)
+            && hex(parent, 16) && nonzero(parent)
+            && hex(flags, 2))
+}
+
 /// 1-128 characters of `[A-Za-z0-9._:-]`.
 pub fn is_valid_correlation_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
@@ -255,10 +272,14 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
     let correlation_id = header(message, headers::CORRELATION_ID)
         .filter(|v| is_valid_correlation_id(v))
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
+    let trace_id = header(message, headers::TRACEPARENT)
+        .filter(|v| is_valid_traceparent(v))
+        .map(|v| &v[3..35]);
     let span = tracing::info_span!(
         "request",
         subject = %message.subject,
         correlation_id = %correlation_id,
+        trace_id,
         status = field::Empty,
         latency_ms = field::Empty,
     );
@@ -320,6 +341,9 @@ async fn process(
         content_type,
         client_ip: header(message, headers::CLIENT_IP).map(str::to_owned),
         user_agent: header(message, headers::USER_AGENT).map(str::to_owned),
+        traceparent: header(message, headers::TRACEPARENT)
+            .filter(|v| is_valid_traceparent(v))
+            .map(str::to_owned),
         claims,
     };
     let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());
@@ -398,6 +422,23 @@ mod tests {
         assert!(!is_valid_correlation_id(&"a".repeat(129)));
         assert!(!is_valid_correlation_id("has space"));
         assert!(!is_valid_correlation_id("newline\n"));
+    }
+
+    #[test]
+    fn traceparents_follow_the_w3c_format() {
+        assert!(is_valid_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert!(!is_valid_traceparent(bad), "{bad}");
+        }
     }
 
     #[test]
