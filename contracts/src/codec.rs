@@ -3,7 +3,8 @@
 //!
 //! Decoding is strict: the payload must be a map, unknown fields are
 //! rejected, and every error names the field it is about (dotted path, e.g.
-//! `owner.email`), so a client in any language learns what to fix.
+//! `owner.email`), so a client in any language learns what to fix. Objects
+//! must be maps at every level (see [`map_only`]), never positional arrays.
 //! MessagePack is written and read in "human readable" mode so that UUIDs
 //! and timestamps travel as strings, exactly as in JSON.
 
@@ -162,6 +163,31 @@ fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
+/// For nested objects (`#[serde(deserialize_with = "map_only")]`): accepts
+/// only a map, where serde's derived structs would also take a positional
+/// array. The payload's top level is checked by [`ContentType::decode`].
+pub fn map_only<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct MapOnly<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for MapOnly<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map with field names")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_map(MapOnly(std::marker::PhantomData))
+}
+
 fn not_a_map() -> DecodeError {
     DecodeError {
         field: None,
@@ -219,6 +245,7 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct Outer {
         slug: String,
+        #[serde(deserialize_with = "map_only")]
         owner: Inner,
         #[serde(default)]
         note: Option<String>,
@@ -326,6 +353,20 @@ mod tests {
             .decode::<Outer>(br#"{"slug":"s","owner":{"email":"e"}} x"#)
             .unwrap_err();
         assert!(err.message.contains("trailing"));
+    }
+
+    #[test]
+    fn nested_objects_must_be_maps_too() {
+        let body = serde_json::json!({"slug": "s", "owner": ["e@x.io"]});
+        for ct in [ContentType::Json, ContentType::MsgPack] {
+            let bytes = match ct {
+                ContentType::Json => serde_json::to_vec(&body).unwrap(),
+                ContentType::MsgPack => msgpack(&body),
+            };
+            let err = ct.decode::<Outer>(&bytes).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("owner"), "{ct}: {err}");
+            assert!(err.message.contains("a map"), "{ct}: {err}");
+        }
     }
 
     #[test]

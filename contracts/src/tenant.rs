@@ -13,6 +13,7 @@ pub struct CreateTenantRequest {
     /// 3-63 chars of `[a-z0-9-]`, not starting or ending with `-`.
     pub slug: String,
     pub name: String,
+    #[serde(deserialize_with = "crate::codec::map_only")]
     pub owner: NewOwner,
 }
 

@@ -280,3 +280,18 @@ async fn json_without_its_content_type_is_told_what_to_send() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn positional_arrays_are_refused_at_every_level() {
+    with_app(async |app| {
+        for enc in Encoding::BOTH {
+            let body = json!({"slug": "arrays", "name": "Arrays", "owner": ["owner@arrays.example.com", GOOD_PASSWORD]});
+            let err = app
+                .call(enc, "tenant.v1.create", None, body)
+                .await
+                .err(400, "bad_request");
+            assert_eq!(err["details"]["field"], "owner", "{enc:?}");
+        }
+    })
+    .await;
+}
