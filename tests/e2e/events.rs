@@ -300,11 +300,7 @@ async fn the_verification_token_arrives_only_by_mail_and_works_once() {
 
 #[tokio::test]
 async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_returns() {
-    let options = Options {
-        relay: false,
-        ..Options::default()
-    };
-    with_app_opts(options, async |app| {
+    with_app_opts(Options::without_relay(), async |app| {
         // The relay publishes to a NATS server of its own, which this test
         // stops; requests still arrive through the shared one.
         let mut private = PrivateNats::start().await;
@@ -365,11 +361,7 @@ async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_retur
 
 #[tokio::test]
 async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
-    let options = Options {
-        relay: false,
-        ..Options::default()
-    };
-    with_app_opts(options, async |app| {
+    with_app_opts(Options::without_relay(), async |app| {
         let signup = app.signup(Encoding::Json).await;
         let tenant: Uuid = signup.tenant_id.parse().unwrap();
         let relay_a = TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
@@ -473,11 +465,7 @@ async fn streams_have_the_contract_names_and_settings() {
 
 #[tokio::test]
 async fn published_rows_are_pruned_after_the_retention() {
-    let options = Options {
-        relay: false,
-        ..Options::default()
-    };
-    with_app_opts(options, async |app| {
+    with_app_opts(Options::without_relay(), async |app| {
         app.signup(Encoding::Json).await;
         let relay = TestRelay::start(&app.db, &app.nats, Duration::ZERO);
         app.events(None, None, 2).await;

@@ -9,16 +9,9 @@ use std::time::Duration;
 
 use crate::OLYMPUS;
 
-fn no_workers() -> Options {
-    Options {
-        workers: false,
-        ..Options::default()
-    }
-}
-
 #[tokio::test]
 async fn serve_logs_ready_answers_and_stops_cleanly_on_sigterm_without_leaking_secrets() {
-    with_app_opts(no_workers(), async |app| {
+    with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &["--log-format", "json"]).await;
 
         let signup = app.signup(Encoding::Json).await;
@@ -94,7 +87,7 @@ async fn serve_logs_ready_answers_and_stops_cleanly_on_sigterm_without_leaking_s
 
 #[tokio::test]
 async fn worker_subsets_in_separate_processes_share_the_work() {
-    with_app_opts(no_workers(), async |app| {
+    with_app_opts(Options::without_workers(), async |app| {
         let mut auth_a = app.serve_process(OLYMPUS, &["--workers", "auth"]).await;
         let mut auth_b = app.serve_process(OLYMPUS, &["--workers", "auth"]).await;
         let mut tenant = app.serve_process(OLYMPUS, &["--workers", "tenant"]).await;
@@ -145,7 +138,7 @@ async fn worker_subsets_in_separate_processes_share_the_work() {
 
 #[tokio::test]
 async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
-    with_app_opts(no_workers(), async |app| {
+    with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -205,7 +198,7 @@ fn signup_body(slug: &str) -> Value {
 
 #[tokio::test]
 async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id() {
-    with_app_opts(no_workers(), async |app| {
+    with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Content-Type", "application/json");
@@ -328,7 +321,7 @@ async fn events_tail_prints_a_tenants_events_as_json_lines() {
 async fn after_kill_9_in_a_burst_acknowledged_signups_and_events_match_one_to_one() {
     let options = Options {
         relay: false,
-        ..no_workers()
+        ..Options::without_workers()
     };
     with_app_opts(options, async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
@@ -408,7 +401,7 @@ async fn after_kill_9_in_a_burst_acknowledged_signups_and_events_match_one_to_on
 
 #[tokio::test]
 async fn migrate_creates_a_missing_database_and_applies_every_migration() {
-    with_app_opts(no_workers(), async |app| {
+    with_app_opts(Options::without_workers(), async |app| {
         let name = format!("olympus_migrate_{}", uuid::Uuid::new_v4().simple());
         let url = olympus_tests::infra::with_database(&app.database_url, &name);
         let output = tokio::process::Command::new(OLYMPUS)

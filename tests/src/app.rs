@@ -42,6 +42,24 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// No in-process relay: the test runs its own (or a process does).
+    pub fn without_relay() -> Self {
+        Self {
+            relay: false,
+            ..Self::default()
+        }
+    }
+
+    /// No in-process workers: the test starts `olympus serve` processes.
+    pub fn without_workers() -> Self {
+        Self {
+            workers: false,
+            ..Self::default()
+        }
+    }
+}
+
 /// An outbox relay running in the test process.
 pub struct TestRelay {
     stop: CancellationToken,
