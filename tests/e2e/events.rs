@@ -116,14 +116,7 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
         let refresh = logged_in["tokens"]["refresh_token"].as_str().unwrap();
         call_as(app, "corr-logout", "auth.v1.logout", None, json!({"refresh_token": refresh})).await;
 
-        let mail = read_stream(
-            &app.nats,
-            &app.subjects.mail_stream(),
-            &format!("{}.mail.{tenant}.verify_email", app.prefix),
-            1,
-            Duration::from_secs(10),
-        )
-        .await;
+        let mail = app.mail(Some(&tenant), Some("verify_email"), 1).await;
         let token = mail[0].body["token"].as_str().unwrap().to_owned();
         let verified = call_as(app, "corr-verify", "auth.v1.verify_email", None, json!({"token": token})).await;
         assert_eq!(verified["user"]["email_verified"], true);
@@ -241,14 +234,7 @@ fn test_meta(correlation_id: &str) -> Meta {
 async fn the_verification_token_arrives_only_by_mail_and_works_once() {
     with_app(async |app| {
         let signup = app.signup(Encoding::MsgPack).await;
-        let mail = read_stream(
-            &app.nats,
-            &app.subjects.mail_stream(),
-            &format!("{}.mail.>", app.prefix),
-            1,
-            Duration::from_secs(10),
-        )
-        .await;
+        let mail = app.mail(None, None, 1).await;
         assert_eq!(mail.len(), 1);
         let message = &mail[0];
         assert_eq!(message.subject, format!("{}.mail.{}.verify_email", app.prefix, signup.tenant_id));

@@ -85,6 +85,30 @@ pub async fn read_stream(
 }
 
 impl TestApp {
+    /// The mail on `{prefix}.mail.{tenant_or_*}.{template_or_>}`; waits for
+    /// at least `count` (and acknowledges it: the mail stream is a work queue).
+    pub async fn mail(
+        &self,
+        tenant: Option<&str>,
+        template: Option<&str>,
+        count: usize,
+    ) -> Vec<Published> {
+        let filter = format!(
+            "{}.mail.{}.{}",
+            self.prefix,
+            tenant.unwrap_or("*"),
+            template.unwrap_or(">")
+        );
+        read_stream(
+            &self.nats,
+            &self.subjects.mail_stream(),
+            &filter,
+            count,
+            Duration::from_secs(10),
+        )
+        .await
+    }
+
     /// The events on `{prefix}.events.{tenant_or_*}.{type_or_>}`; waits for
     /// at least `count`.
     pub async fn events(

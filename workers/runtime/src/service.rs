@@ -272,9 +272,8 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
     let correlation_id = header(message, headers::CORRELATION_ID)
         .filter(|v| is_valid_correlation_id(v))
         .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned);
-    let trace_id = header(message, headers::TRACEPARENT)
-        .filter(|v| is_valid_traceparent(v))
-        .map(|v| &v[3..35]);
+    let traceparent = header(message, headers::TRACEPARENT).filter(|v| is_valid_traceparent(v));
+    let trace_id = traceparent.map(|v| &v[3..35]);
     let span = tracing::info_span!(
         "request",
         subject = %message.subject,
@@ -288,7 +287,15 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
         let outcome = match content_type {
             None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
             Some(content_type) => {
-                process(&app, endpoint, message, content_type, &correlation_id).await
+                process(
+                    &app,
+                    endpoint,
+                    message,
+                    content_type,
+                    &correlation_id,
+                    traceparent,
+                )
+                .await
             }
         };
         // An unsupported type is answered in MessagePack, the default.
@@ -325,6 +332,7 @@ async fn process(
     message: &async_nats::Message,
     content_type: ContentType,
     correlation_id: &str,
+    traceparent: Option<&str>,
 ) -> Result<Vec<u8>, Error> {
     if message.payload.len() > MAX_REQUEST_BYTES {
         return Err(Error::new(ErrorCode::PayloadTooLarge));
@@ -341,9 +349,7 @@ async fn process(
         content_type,
         client_ip: header(message, headers::CLIENT_IP).map(str::to_owned),
         user_agent: header(message, headers::USER_AGENT).map(str::to_owned),
-        traceparent: header(message, headers::TRACEPARENT)
-            .filter(|v| is_valid_traceparent(v))
-            .map(str::to_owned),
+        traceparent: traceparent.map(str::to_owned),
         claims,
     };
     let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());
