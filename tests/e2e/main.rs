@@ -3,6 +3,7 @@
 
 mod errors;
 mod events;
+mod hostile;
 mod identity;
 mod login;
 mod micro;

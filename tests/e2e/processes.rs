@@ -412,11 +412,11 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
             .unwrap();
         let log = String::from_utf8_lossy(&output.stderr).into_owned();
         let applied: Result<i64, _> = async {
-            let db = olympus_runtime::Db::connect(&url, 1, false).await?;
+            let db = olympus_runtime::Db::connect(&url, None, 1, false).await?;
             let count = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
                 .fetch_one(db.pool())
                 .await?;
-            db.pool().close().await;
+            db.close().await;
             anyhow::Ok(count)
         }
         .await;

@@ -25,6 +25,8 @@ pub struct Options {
     pub workers: bool,
     /// Password hashes at once (default 2).
     pub argon2_concurrency: usize,
+    /// Password hashes waiting at most (default 64).
+    pub argon2_queue: usize,
     /// `None`: development keys from the database.
     pub jwt_keys: Option<String>,
     /// Run an outbox relay in-process (as `serve` does).
@@ -36,6 +38,7 @@ impl Default for Options {
         Self {
             workers: true,
             argon2_concurrency: 2,
+            argon2_queue: 64,
             jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
             relay: true,
         }
@@ -132,7 +135,7 @@ impl TestApp {
             .expect("creating the test database");
         admin.close().await.ok();
         let database_url = with_database(&admin_url, &database);
-        let db = Db::connect(&database_url, 8, false)
+        let db = Db::connect(&database_url, None, 8, false)
             .await
             .expect("connecting to the test database");
         db.migrate().await.expect("migrating the test database");
@@ -208,7 +211,7 @@ impl TestApp {
         for stream in [self.subjects.events_stream(), self.subjects.mail_stream()] {
             let _ = js.delete_stream(&stream).await;
         }
-        self.db.pool().close().await;
+        self.db.close().await;
         let mut admin = connect_admin(&self.admin_url).await;
         if let Err(err) = sqlx::query(&format!(
             r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
@@ -234,13 +237,16 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         nats_url: nats_url.to_owned(),
         database_url: database_url.to_owned(),
         subject_prefix: prefix.to_owned(),
+        app_database_url: None,
         jwt_keys: options.jwt_keys.clone(),
         jwt_issuer: "olympus".to_owned(),
         jwt_audience: "olympus".to_owned(),
         access_token_ttl: 3600,
         refresh_token_ttl: 2_592_000,
         argon2_concurrency: Some(options.argon2_concurrency),
+        argon2_queue: options.argon2_queue,
         max_in_flight: 256,
+        reply_prefixes: vec!["_INBOX.".to_owned()],
         db_max_connections: 8,
         shutdown_timeout: 30,
         events_max_age: 3600,

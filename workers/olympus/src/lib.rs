@@ -3,12 +3,14 @@
 //! `olympus serve` runs every worker in one process (or `--workers` a
 //! subset: several processes then share the queue groups); `olympus
 //! migrate` applies the migrations and exits; `olympus events tail` prints
-//! events for operators; `olympus bench` measures latency under load. `olympus --help` lists every
+//! events for operators (and `events dead-letters` what the relay parked);
+//! `olympus bench` measures latency under load. `olympus --help` lists every
 //! setting with its environment variable. `src/main.rs` only calls
 //! [`main`]; the end-to-end tests build the same entry point as a binary of
 //! their own to run real processes.
 
 mod bench;
+mod dead_letters;
 mod events;
 
 use anyhow::Context;
@@ -67,6 +69,9 @@ enum Command {
 enum EventsCommand {
     /// Print events as JSON lines: new ones, or from `--since`/`--from-start`.
     Tail(events::TailArgs),
+    /// List the outbox rows the relay parked because JetStream refuses them
+    /// for good (JSON lines, without payloads), or `--requeue` one.
+    DeadLetters(dead_letters::DeadLettersArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,7 +119,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config, workers } => serve(config, workers).await,
         Command::Migrate { config } => {
-            let db = Db::connect(&config.database_url, 2, true).await?;
+            let db = Db::connect(
+                &config.database_url,
+                config.app_database_url.as_deref(),
+                2,
+                true,
+            )
+            .await?;
             db.migrate().await?;
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
             Ok(())
@@ -123,15 +134,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Events {
             command: EventsCommand::Tail(args),
         } => events::tail(args).await,
+        Command::Events {
+            command: EventsCommand::DeadLetters(args),
+        } => dead_letters::run(args).await,
     }
 }
 
 async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()> {
     names.dedup();
     let shutdown = shutdown::on_signal();
-    let db = Db::connect(&config.database_url, config.db_max_connections, true).await?;
+    let db = Db::connect(
+        &config.database_url,
+        config.app_database_url.as_deref(),
+        config.db_max_connections,
+        true,
+    )
+    .await?;
     db.migrate().await?;
-    db.check_owner_bypasses_rls().await?;
+    db.check_roles().await?;
     let nats = async_nats::ConnectOptions::new()
         .name("olympus")
         .connect(&config.nats_url)

@@ -5,6 +5,7 @@ use olympus_contracts::Subjects;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
+use crate::bounds::ReplyPrefixes;
 use crate::config::Config;
 use crate::db::Db;
 use crate::passwords::Passwords;
@@ -20,6 +21,7 @@ struct Inner {
     db: Db,
     nats: async_nats::Client,
     subjects: Subjects,
+    reply_prefixes: ReplyPrefixes,
     tokens: AccessTokens,
     passwords: Passwords,
     background: TaskTracker,
@@ -30,6 +32,8 @@ impl App {
     /// `OLYMPUS_JWT_KEYS` or, when unset, from the database.
     pub async fn new(config: Config, db: Db, nats: async_nats::Client) -> anyhow::Result<Self> {
         let subjects = Subjects::new(&config.subject_prefix)?;
+        let reply_prefixes =
+            ReplyPrefixes::new(&config.reply_prefixes).context("reading OLYMPUS_REPLY_PREFIXES")?;
         // An empty OLYMPUS_JWT_KEYS (as compose files pass through) means unset.
         let keys = match config.jwt_keys.as_deref().filter(|v| !v.trim().is_empty()) {
             Some(value) => tokens::parse_keys(value).context("reading OLYMPUS_JWT_KEYS")?,
@@ -52,12 +56,13 @@ impl App {
                 .map(usize::from)
                 .unwrap_or(2)
         });
-        let passwords = Passwords::new(concurrency)?;
+        let passwords = Passwords::new(concurrency, config.argon2_queue)?;
         Ok(Self(Arc::new(Inner {
             config,
             db,
             nats,
             subjects,
+            reply_prefixes,
             tokens,
             passwords,
             background: TaskTracker::new(),
@@ -82,6 +87,11 @@ impl App {
     /// Subject names under the configured prefix.
     pub fn subjects(&self) -> &Subjects {
         &self.0.subjects
+    }
+
+    /// The reply subjects requests may name.
+    pub fn reply_prefixes(&self) -> &ReplyPrefixes {
+        &self.0.reply_prefixes
     }
 
     /// Access token issuing and verification.

@@ -20,9 +20,10 @@ pub struct Meta {
     /// From `X-Correlation-Id`, or a fresh UUIDv7.
     pub correlation_id: String,
     pub content_type: ContentType,
-    /// `X-Client-Ip`, as the gateway saw it.
+    /// `X-Client-Ip`, as the gateway saw it: only a valid IPv4 or IPv6
+    /// address, normalized (see [`crate::bounds::client_ip`]).
     pub client_ip: Option<String>,
-    /// `User-Agent` of the end user.
+    /// `User-Agent` of the end user, at most 512 bytes, no control characters.
     pub user_agent: Option<String>,
     /// A valid W3C `traceparent`, carried into events.
     pub traceparent: Option<String>,

@@ -27,6 +27,15 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// Postgres URL that request handlers connect with: its role must not
+    /// be superuser or BYPASSRLS and must own nothing, so that no statement
+    /// (not even `RESET ROLE`) can leave the tenant's rows. Unset: the
+    /// `DATABASE_URL` with the role `olympus_app` and no password, which the
+    /// migrations allow to log in (enough where Postgres trusts local
+    /// connections, as on a development machine).
+    #[arg(long, env = "OLYMPUS_APP_DATABASE_URL", hide_env_values = true)]
+    pub app_database_url: Option<String>,
+
     /// Prefix of every subject and stream name; lets several environments
     /// share one NATS server.
     #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
@@ -61,9 +70,30 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_ARGON2_CONCURRENCY")]
     pub argon2_concurrency: Option<usize>,
 
+    /// Password hashes that may wait for one of the hashing slots; when
+    /// that many wait, further logins and signups are answered at once with
+    /// `unavailable` (and `details.retry_after_secs`) instead of queueing.
+    #[arg(long, env = "OLYMPUS_ARGON2_QUEUE", default_value_t = 64)]
+    pub argon2_queue: usize,
+
     /// Requests handled at once per process; beyond that NATS buffers them.
+    /// One operation may hold at most half of them: the rest of its
+    /// requests are answered at once with `unavailable`.
     #[arg(long, env = "OLYMPUS_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
+
+    /// Reply subject prefixes that requests may name, comma-separated. A
+    /// request whose reply subject starts with none of them, or holds a
+    /// wildcard, is dropped unanswered: a caller cannot make a worker
+    /// publish elsewhere (a JetStream API subject, an event subject) with
+    /// its credentials. Each prefix ends with `.`.
+    #[arg(
+        long,
+        env = "OLYMPUS_REPLY_PREFIXES",
+        value_delimiter = ',',
+        default_value = "_INBOX."
+    )]
+    pub reply_prefixes: Vec<String>,
 
     /// Postgres connections per process.
     #[arg(long, env = "OLYMPUS_DB_MAX_CONNECTIONS", default_value_t = 16)]

@@ -1,10 +1,17 @@
-//! Postgres: one pool, embedded migrations, tenant-scoped transactions.
+//! Postgres: two pools, embedded migrations, tenant-scoped transactions.
 //!
-//! The pool connects as the schema owner. Tenant data is only touched in a
-//! transaction opened by [`Db::tenant`] (or entered with [`enter_tenant`]):
-//! it switches to the role `olympus_app` and sets `olympus.tenant_id`, both
-//! transaction-locally, so row-level security confines every statement to
-//! that tenant and nothing leaks to the next user of the connection.
+//! Requests run on the **app pool**, whose connections log in as a role
+//! that is not superuser, not `BYPASSRLS` and owns nothing (`olympus_app`
+//! by default). A tenant's data is only touched in a transaction opened by
+//! [`Db::tenant`] (or entered with [`enter_tenant`]), which sets
+//! `olympus.tenant_id` transaction-locally, so row-level security confines
+//! every statement to that tenant; and since the login role itself is
+//! unprivileged, neither `RESET ROLE` nor `SET ROLE` can leave it.
+//!
+//! The **owner pool** logs in as `DATABASE_URL`'s role (owner of the
+//! schema, superuser or `BYPASSRLS`). It serves only what must cross
+//! tenants: migrations, the outbox relay, development signing keys and
+//! operator commands.
 
 use anyhow::Context;
 use sqlx::migrate::{MigrateDatabase, Migrator};
@@ -17,22 +24,35 @@ use uuid::Uuid;
 /// The one migration history of the whole database (`migrations/`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// The role tenant queries run as.
+/// The unprivileged role requests run as, unless `OLYMPUS_APP_DATABASE_URL`
+/// names another.
 pub const APP_ROLE: &str = "olympus_app";
+
+/// Connections of the owner pool: it serves start-up and housekeeping only.
+const OWNER_CONNECTIONS: u32 = 4;
 
 /// A transaction; tenant-scoped when opened by [`Db::tenant`].
 pub type Tx = Transaction<'static, Postgres>;
 
-/// The connection pool.
+/// The two pools.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: PgPool,
+    owner: PgPool,
+    app: PgPool,
 }
 
 impl Db {
-    /// Connects, creating the database first when `create` is set and it
-    /// does not exist.
-    pub async fn connect(url: &str, max_connections: u32, create: bool) -> anyhow::Result<Self> {
+    /// Connects the owner pool to `url`, creating the database first when
+    /// `create` is set and it does not exist, and prepares the app pool
+    /// (`app_url`, or `url` as [`APP_ROLE`] without a password) with
+    /// `max_connections`. App connections are opened on first use: the
+    /// migrations let the role log in.
+    pub async fn connect(
+        url: &str,
+        app_url: Option<&str>,
+        max_connections: u32,
+        create: bool,
+    ) -> anyhow::Result<Self> {
         let redacted = crate::config::redact_url(url);
         if create
             && !Postgres::database_exists(url)
@@ -47,40 +67,56 @@ impl Db {
                 }
             }
         }
-        let options = PgConnectOptions::from_str(url)
+        let owner_options = PgConnectOptions::from_str(url)
             .with_context(|| format!("parsing DATABASE_URL {redacted}"))?
             .application_name("olympus");
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+        let app_options = match app_url {
+            Some(app_url) => PgConnectOptions::from_str(app_url).with_context(|| {
+                format!(
+                    "parsing OLYMPUS_APP_DATABASE_URL {}",
+                    crate::config::redact_url(app_url)
+                )
+            })?,
+            // The owner's password is not the request role's: where
+            // Postgres asks for one, `check_roles` says to set the URL.
+            None if has_password(url) => PgConnectOptions::from_str(url)?
+                .username(APP_ROLE)
+                .password(""),
+            None => PgConnectOptions::from_str(url)?.username(APP_ROLE),
+        }
+        .application_name("olympus");
+        let owner = PgPoolOptions::new()
+            .max_connections(OWNER_CONNECTIONS.min(max_connections.max(1)))
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(owner_options)
             .await
             .with_context(|| format!("connecting to Postgres at {redacted}"))?;
-        Ok(Self { pool })
-    }
-
-    /// Wraps an existing pool.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        let app = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(app_options);
+        Ok(Self { owner, app })
     }
 
     /// Applies pending migrations (safe to run from several processes).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR
-            .run(&self.pool)
+            .run(&self.owner)
             .await
             .context("applying migrations")?;
         Ok(())
     }
 
-    /// Fails unless the connecting role can read every tenant's rows
-    /// (superuser or BYPASSRLS), as the outbox relay must: with forced
-    /// row-level security it would otherwise see no event and publish none.
-    pub async fn check_owner_bypasses_rls(&self) -> anyhow::Result<()> {
+    /// Fails unless the roles are as [the module](self) describes: the
+    /// owner can read every tenant's rows (superuser or BYPASSRLS), as the
+    /// outbox relay must, or it would see no event and publish none; the
+    /// request role can log in and is neither superuser nor BYPASSRLS, and
+    /// owns no table.
+    pub async fn check_roles(&self) -> anyhow::Result<()> {
         let (role, bypasses): (String, bool) = sqlx::query_as(
             "SELECT rolname::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.owner)
         .await
         .context("checking the database role")?;
         if !bypasses {
@@ -89,33 +125,75 @@ impl Db {
                  could not read events (ALTER ROLE {role} BYPASSRLS, see README)"
             );
         }
+        let (app_role, privileged, owns): (String, bool, i64) = sqlx::query_as(
+            "SELECT rolname::text, rolsuper OR rolbypassrls,
+                    (SELECT count(*) FROM pg_class WHERE relowner = r.oid)
+               FROM pg_roles r WHERE rolname = current_user",
+        )
+        .fetch_one(&self.app)
+        .await
+        .context(
+            "connecting as the request role: set OLYMPUS_APP_DATABASE_URL to a URL of an \
+             unprivileged role that can log in (default: DATABASE_URL as olympus_app, no password)",
+        )?;
+        if privileged || owns > 0 {
+            anyhow::bail!(
+                "the request role {app_role:?} is superuser or BYPASSRLS, or owns tables: \
+                 row-level security could not confine requests to their tenant; give \
+                 OLYMPUS_APP_DATABASE_URL an unprivileged role (see README)"
+            );
+        }
         Ok(())
     }
 
-    /// The pool, for queries outside tenant scope (as the owner).
+    /// Wraps existing pools.
+    pub fn from_pools(owner: PgPool, app: PgPool) -> Self {
+        Self { owner, app }
+    }
+
+    /// The owner pool, for migrations, the relay and cross-tenant
+    /// housekeeping; never for a request's tenant data.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.owner
     }
 
-    /// A transaction as the owner: for cross-tenant lookups (a slug at
-    /// login) and housekeeping. Tenant data needs [`enter_tenant`] first.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+    /// The app pool, whose role row-level security binds.
+    pub fn app_pool(&self) -> &PgPool {
+        &self.app
     }
 
-    /// A transaction confined to one tenant by row-level security.
+    /// A transaction as the request role in no tenant yet: it sees no
+    /// tenant's rows until [`enter_tenant`].
+    pub async fn unscoped(&self) -> Result<Tx, sqlx::Error> {
+        self.app.begin().await
+    }
+
+    /// A transaction as the request role, confined to one tenant by
+    /// row-level security.
     pub async fn tenant(&self, tenant_id: Uuid) -> Result<Tx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.app.begin().await?;
         enter_tenant(&mut tx, tenant_id).await?;
         Ok(tx)
     }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.app.close().await;
+        self.owner.close().await;
+    }
 }
 
-/// Switches the current transaction to `olympus_app` and `tenant_id`, until
-/// it ends. Statements after this see and write only that tenant's rows.
+/// Whether a `scheme://user:password@host` URL carries a password.
+fn has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// Sets the tenant of the current transaction (of the app pool), until it
+/// ends. Statements after this see and write only that tenant's rows.
 pub async fn enter_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('role', $1, true), set_config('olympus.tenant_id', $2, true)")
-        .bind(APP_ROLE)
+    sqlx::query("SELECT set_config('olympus.tenant_id', $1, true)")
         .bind(tenant_id.to_string())
         .execute(conn)
         .await?;

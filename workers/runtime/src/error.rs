@@ -109,6 +109,15 @@ impl Error {
         }
     }
 
+    /// `unavailable` for work that cannot start within the worker's bounds
+    /// (a full queue, an operation's share of the in-flight requests): the
+    /// client should come back after `details.retry_after_secs`.
+    pub fn overloaded() -> Self {
+        Self::new(ErrorCode::Unavailable)
+            .with_message("the worker is at capacity; retry later")
+            .with_detail("retry_after_secs", 1)
+    }
+
     /// `conflict` naming the field whose value is taken.
     pub fn conflict(field: &str) -> Self {
         Self::new(ErrorCode::Conflict)

@@ -11,6 +11,7 @@
 //! - [`config`]: flags and environment variables (clap).
 //! - [`app`]: [`App`], the shared state handed to every handler.
 //! - [`auth`]: bearer token and session checks for B operations.
+//! - [`bounds`]: reply subjects and headers a request may carry.
 //! - [`service`]: workers, endpoints, the request loop and replies.
 //! - [`call`]: [`Call`] and [`Meta`], what a handler receives.
 //! - [`error`]: [`Error`], a contract error code plus the internal cause.
@@ -24,6 +25,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bounds;
 pub mod call;
 pub mod config;
 pub mod db;

@@ -2,9 +2,13 @@
 //!
 //! Hashing is CPU- and memory-heavy, so it runs on the blocking thread pool
 //! behind a semaphore: at most `concurrency` hashes at once, and the async
-//! threads stay free for cheap requests while logins pour in.
-//! [`Passwords::verify`] with no stored hash verifies against a dummy hash,
-//! so a login for an unknown user costs the same as a wrong password.
+//! threads stay free for cheap requests while logins pour in. The queue in
+//! front of it is bounded too: a request first takes a [`Slot`] (one of
+//! `concurrency + queue`), before any other work; when none is left it is
+//! answered at once with `unavailable`, so a flood of logins gets quick
+//! answers instead of time-outs and never holds the requests behind it.
+//! [`Slot::verify`] with no stored hash verifies against a dummy hash, so a
+//! login for an unknown user costs the same as a wrong password.
 
 use anyhow::Context;
 use argon2::password_hash::rand_core::OsRng;
@@ -12,7 +16,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use olympus_contracts::Secret;
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::Error;
 
 /// Memory cost in KiB (OWASP minimum for Argon2id).
 pub const M_COST_KIB: u32 = 19_456;
@@ -25,21 +31,33 @@ pub const P_COST: u32 = 1;
 #[derive(Clone)]
 pub struct Passwords {
     argon2: Argon2<'static>,
+    /// Hashes running.
     permits: Arc<Semaphore>,
+    /// Hashes running or waiting.
+    places: Arc<Semaphore>,
     dummy_hash: Arc<str>,
+}
+
+/// A place among the hashes running or waiting, held by one request.
+#[derive(Debug)]
+pub struct Slot {
+    passwords: Passwords,
+    _place: OwnedSemaphorePermit,
 }
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passwords")
             .field("available_permits", &self.permits.available_permits())
+            .field("available_places", &self.places.available_permits())
             .finish_non_exhaustive()
     }
 }
 
 impl Passwords {
-    /// A hasher running at most `concurrency` hashes at once.
-    pub fn new(concurrency: usize) -> anyhow::Result<Self> {
+    /// A hasher running at most `concurrency` hashes at once, with at most
+    /// `queue` more waiting.
+    pub fn new(concurrency: usize, queue: usize) -> anyhow::Result<Self> {
         let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
@@ -51,13 +69,30 @@ impl Passwords {
         Ok(Self {
             argon2,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            places: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
             dummy_hash: dummy_hash.into(),
         })
     }
 
+    /// Takes a place in the hashing queue, or `unavailable` (with
+    /// `retry_after_secs`) when it is full. Take it before the request's
+    /// other work, so that a shed request costs next to nothing.
+    pub fn admit(&self) -> Result<Slot, Error> {
+        let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| {
+            tracing::debug!("password hashing queue full: shedding the request");
+            Error::overloaded()
+        })?;
+        Ok(Slot {
+            passwords: self.clone(),
+            _place: place,
+        })
+    }
+}
+
+impl Slot {
     /// A PHC string `$argon2id$v=19$m=19456,t=2,p=1$...`.
-    pub async fn hash(&self, password: &Secret) -> anyhow::Result<String> {
-        let argon2 = self.argon2.clone();
+    pub async fn hash(self, password: &Secret) -> anyhow::Result<String> {
+        let argon2 = self.passwords.argon2.clone();
         let password = password.clone();
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
@@ -71,12 +106,12 @@ impl Passwords {
 
     /// Whether `password` matches `stored`; with no stored hash, does the
     /// same work against a dummy and returns false.
-    pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> anyhow::Result<bool> {
-        let argon2 = self.argon2.clone();
+    pub async fn verify(self, password: &Secret, stored: Option<&str>) -> anyhow::Result<bool> {
+        let argon2 = self.passwords.argon2.clone();
         let password = password.clone();
         let (stored, real) = match stored {
             Some(stored) => (stored.to_owned(), true),
-            None => (self.dummy_hash.to_string(), false),
+            None => (self.passwords.dummy_hash.to_string(), false),
         };
         let matches = self
             .run(move || {
@@ -95,6 +130,7 @@ impl Passwords {
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self
+            .passwords
             .permits
             .acquire()
             .await
@@ -111,18 +147,30 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
-        let passwords = Passwords::new(2).unwrap();
+        let passwords = Passwords::new(2, 4).unwrap();
         let secret = Secret::new("correct horse battery staple");
-        let hash = passwords.hash(&secret).await.unwrap();
+        let hash = passwords.admit().unwrap().hash(&secret).await.unwrap();
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        assert!(passwords.verify(&secret, Some(&hash)).await.unwrap());
-        assert!(!passwords
-            .verify(&Secret::new("wrong"), Some(&hash))
-            .await
-            .unwrap());
-        assert!(!passwords.verify(&secret, None).await.unwrap());
+        let verify = |password: Secret, stored: Option<String>| {
+            let slot = passwords.admit().unwrap();
+            async move { slot.verify(&password, stored.as_deref()).await.unwrap() }
+        };
+        assert!(verify(secret.clone(), Some(hash.clone())).await);
+        assert!(!verify(Secret::new("wrong"), Some(hash)).await);
+        assert!(!verify(secret, None).await);
+    }
+
+    #[test]
+    fn a_full_queue_sheds_with_unavailable_and_frees_its_places() {
+        let passwords = Passwords::new(1, 2).unwrap();
+        let held: Vec<Slot> = (0..3).map(|_| passwords.admit().unwrap()).collect();
+        let refused = passwords.admit().unwrap_err();
+        assert_eq!(refused.code(), olympus_contracts::ErrorCode::Unavailable);
+        assert_eq!(refused.details().unwrap()["retry_after_secs"], 1);
+        drop(held);
+        assert!(passwords.admit().is_ok());
     }
 }

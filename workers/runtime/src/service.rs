@@ -5,9 +5,18 @@
 //! queue group `q`, so any number of processes share the load and
 //! `$SRV.PING/INFO/STATS` find them.
 //!
-//! Every request, in its own task and its own `request` span:
+//! Before anything else, in the endpoint's loop: a request whose reply
+//! subject is not an allowed inbox (see [`crate::bounds`]) is dropped
+//! unanswered, logged and counted (`dropped_reply_subjects` in the
+//! endpoint's `$SRV.STATS` data), so no caller can make a worker publish
+//! anywhere else. An operation may hold at most half of the process's
+//! in-flight permits; beyond that its requests are answered at once with
+//! `unavailable` (counted as `shed`), so one flooded operation cannot
+//! starve the others.
+//!
+//! Every other request, in its own task and its own `request` span:
 //! 1. correlation id from `X-Correlation-Id` (or a new UUIDv7);
-//! 2. `Content-Type` (415), size (413);
+//! 2. `Content-Type` (415), header size (400), payload size (413);
 //! 3. on bearer operations, the access token and its session (401);
 //! 4. decoding, strict (400), then the handler;
 //! 5. exactly one reply: the encoded result, or the error reply with both
@@ -35,6 +44,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -43,6 +53,7 @@ use tracing::{field, Instrument};
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::bounds;
 use crate::call::{Call, Meta};
 use crate::error::Error;
 
@@ -108,11 +119,23 @@ pub struct Running {
     in_flight: TaskTracker,
 }
 
+/// What an endpoint refused before running its handler, reported in the
+/// `data` of its `$SRV.STATS` entry.
+#[derive(Debug, Default)]
+struct Refusals {
+    /// Requests dropped unanswered for their reply subject.
+    dropped_reply_subjects: AtomicU64,
+    /// Requests answered `unavailable` because the operation held its share
+    /// of the in-flight permits.
+    shed: AtomicU64,
+}
+
 /// Starts the workers' micro services and their request loops.
 pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
     let loops = TaskTracker::new();
     let in_flight = TaskTracker::new();
-    let permits = Arc::new(Semaphore::new(app.config().max_in_flight.max(1)));
+    let max_in_flight = app.config().max_in_flight.max(1);
+    let permits = Arc::new(Semaphore::new(max_in_flight));
     let mut services = Vec::with_capacity(workers.len());
     for worker in workers {
         let name = worker.service.micro_name();
@@ -120,22 +143,38 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
             "subject_prefix".to_owned(),
             app.subjects().prefix().to_owned(),
         )]);
+        let refusals: HashMap<String, Arc<Refusals>> = worker
+            .endpoints
+            .iter()
+            .map(|e| (endpoint_name(e.operation), Arc::default()))
+            .collect();
+        let stats_refusals = refusals.clone();
         let service = app
             .nats()
             .service_builder()
             .description(worker.description)
             .metadata(metadata)
             .queue_group(QUEUE_GROUP)
+            .stats_handler(move |endpoint, _| {
+                let refused = stats_refusals.get(&endpoint);
+                let count = |f: fn(&Refusals) -> &AtomicU64| {
+                    refused.map_or(0, |r| f(r).load(Ordering::Relaxed))
+                };
+                serde_json::json!({
+                    "dropped_reply_subjects": count(|r| &r.dropped_reply_subjects),
+                    "shed": count(|r| &r.shed),
+                })
+            })
             .start(name, worker.version)
             .await
             .map_err(|e| anyhow::anyhow!("starting micro service {name}: {e}"))?;
         let group = service.group(app.subjects().service_group(worker.service));
         for endpoint in worker.endpoints {
             let operation = endpoint.operation;
+            let name = endpoint_name(operation);
             let requests = group
                 .endpoint_builder()
-                // Endpoint names are tokens; the subject keeps its dots.
-                .name(operation.name.replace('.', "_"))
+                .name(&name)
                 .add(operation.name)
                 .await
                 .map_err(|e| anyhow::anyhow!("adding endpoint {}: {e}", operation.name))?;
@@ -143,8 +182,12 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
                 app.clone(),
                 Arc::new(endpoint),
                 requests,
-                in_flight.clone(),
-                Arc::clone(&permits),
+                Limits {
+                    in_flight: in_flight.clone(),
+                    permits: Arc::clone(&permits),
+                    own_permits: Arc::new(Semaphore::new((max_in_flight / 2).max(1))),
+                    refusals: refusals.get(&name).cloned().unwrap_or_default(),
+                },
             ));
         }
         services.push(service);
@@ -158,6 +201,11 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
         loops,
         in_flight,
     })
+}
+
+/// Endpoint names are tokens; the subject keeps its dots.
+fn endpoint_name(operation: Operation) -> String {
+    operation.name.replace('.', "_")
 }
 
 impl Running {
@@ -212,22 +260,57 @@ async fn round_trip(nats: &async_nats::Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What bounds one endpoint's requests.
+struct Limits {
+    in_flight: TaskTracker,
+    /// The process's in-flight permits.
+    permits: Arc<Semaphore>,
+    /// This operation's share of them.
+    own_permits: Arc<Semaphore>,
+    refusals: Arc<Refusals>,
+}
+
 async fn request_loop(
     app: App,
     endpoint: Arc<Endpoint>,
     mut requests: service::endpoint::Endpoint,
-    in_flight: TaskTracker,
-    permits: Arc<Semaphore>,
+    limits: Limits,
 ) {
     while let Some(request) = requests.next().await {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            break;
+        let reply = request.message.reply.as_ref().map(|r| r.as_str());
+        if !reply.is_some_and(|r| app.reply_prefixes().allows(r)) {
+            let dropped = limits
+                .refusals
+                .dropped_reply_subjects
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
+            // The subject cannot hold whitespace (NATS protocol); cut it
+            // so that a log line stays a line.
+            let reply: String = reply.unwrap_or("").chars().take(80).collect();
+            tracing::warn!(
+                subject = %request.message.subject,
+                reply_subject = %reply,
+                dropped,
+                "dropped a request: its reply subject is not an allowed inbox"
+            );
+            continue;
+        }
+        let admitted = Arc::clone(&limits.own_permits).try_acquire_owned().ok();
+        let global = match admitted {
+            Some(_) => match Arc::clone(&limits.permits).acquire_owned().await {
+                Ok(permit) => Some(permit),
+                Err(_) => break,
+            },
+            None => {
+                limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
+                None
+            }
         };
         let app = app.clone();
         let endpoint = Arc::clone(&endpoint);
-        in_flight.spawn(async move {
-            handle(app, &endpoint, request).await;
-            drop(permit);
+        limits.in_flight.spawn(async move {
+            handle(app, &endpoint, request, admitted.is_some()).await;
+            drop((admitted, global));
         });
     }
 }
@@ -265,7 +348,9 @@ pub fn is_valid_correlation_id(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
+/// Answers one request; when it was not `admitted` (its operation holds its
+/// share of the in-flight permits), with `unavailable` at once.
+async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, admitted: bool) {
     let started = Instant::now();
     let message = request.message.clone();
     let message = &message;
@@ -285,6 +370,7 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request) {
     async {
         let content_type = ContentType::from_header(header(message, headers::CONTENT_TYPE));
         let outcome = match content_type {
+            _ if !admitted => Err(Error::overloaded()),
             None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
             Some(content_type) => {
                 process(
@@ -334,6 +420,12 @@ async fn process(
     correlation_id: &str,
     traceparent: Option<&str>,
 ) -> Result<Vec<u8>, Error> {
+    if bounds::header_bytes(message.headers.as_ref()) > bounds::MAX_HEADER_BYTES {
+        return Err(Error::new(ErrorCode::BadRequest).with_message(format!(
+            "the request headers exceed {} KiB",
+            bounds::MAX_HEADER_BYTES / 1024
+        )));
+    }
     if message.payload.len() > MAX_REQUEST_BYTES {
         return Err(Error::new(ErrorCode::PayloadTooLarge));
     }
@@ -347,8 +439,8 @@ async fn process(
         operation: endpoint.operation,
         correlation_id: correlation_id.to_owned(),
         content_type,
-        client_ip: header(message, headers::CLIENT_IP).map(str::to_owned),
-        user_agent: header(message, headers::USER_AGENT).map(str::to_owned),
+        client_ip: bounds::client_ip(header(message, headers::CLIENT_IP)),
+        user_agent: bounds::user_agent(header(message, headers::USER_AGENT)),
         traceparent: traceparent.map(str::to_owned),
         claims,
     };

@@ -224,7 +224,7 @@ pub async fn database_keys(db: &Db) -> anyhow::Result<Vec<SigningKey>> {
     rand::rngs::OsRng.fill_bytes(&mut secret);
     // Processes starting together take turns: the first inserts, the others
     // find its key (without the lock, two could each insert their own).
-    let mut tx = db.begin().await?;
+    let mut tx = db.pool().begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('olympus signing_keys', 0))")
         .execute(&mut *tx)
         .await

@@ -1,0 +1,510 @@
+//! Hostile callers (contract §1, "Bounds a worker enforces on every
+//! request"): nothing a request carries can make a worker publish where it
+//! should not, store junk, block the outbox or starve other requests.
+
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use olympus_runtime::outbox::{dead_letters, Event};
+use olympus_runtime::Meta;
+use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    headers
+}
+
+async fn message_count(app: &TestApp, stream: &str) -> u64 {
+    let js = async_nats::jetstream::new(app.nats.clone());
+    let mut stream = js
+        .get_stream(stream)
+        .await
+        .unwrap_or_else(|e| panic!("stream {stream} is gone: {e}"));
+    stream.info().await.unwrap().state.messages
+}
+
+/// This test's `$SRV.STATS` entry of `endpoint` in micro service `service`
+/// (found by its id in `$SRV.INFO`, whose metadata names the prefix).
+async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
+    let inbox = app.nats.new_inbox();
+    let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
+    app.nats
+        .publish_with_reply(format!("$SRV.INFO.{service}"), inbox, "".into())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    let mut id = None;
+    while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        let info: Value = serde_json::from_slice(&reply.payload).unwrap();
+        if info["metadata"]["subject_prefix"] == app.prefix.as_str() {
+            id = info["id"].as_str().map(str::to_owned);
+        }
+    }
+    let id = id.expect("this test's service answers $SRV.INFO");
+    let stats = app
+        .nats
+        .request(format!("$SRV.STATS.{service}.{id}"), "".into())
+        .await
+        .unwrap();
+    let stats: Value = serde_json::from_slice(&stats.payload).unwrap();
+    stats["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == endpoint)
+        .cloned()
+        .unwrap_or_else(|| panic!("no endpoint {endpoint} in {stats}"))
+}
+
+#[tokio::test]
+async fn reply_subjects_outside_the_inbox_are_dropped_unanswered() {
+    with_app(async |app| {
+        let victim = app.signup(Encoding::Json).await;
+        let other = app.signup(Encoding::Json).await;
+        app.events(None, None, 4).await;
+        let (events, mail) = (app.subjects.events_stream(), app.subjects.mail_stream());
+        let (events_before, mail_before) = (
+            message_count(app, &events).await,
+            message_count(app, &mail).await,
+        );
+        let forged_event = format!("{}.events.{}.order.paid", app.prefix, other.tenant_id);
+        let targets = [
+            format!("$JS.API.STREAM.DELETE.{mail}"),
+            format!("$JS.API.STREAM.PURGE.{events}"),
+            forged_event.clone(),
+            "$SYS.REQ.SERVER.PING".to_owned(),
+        ];
+        // Anything published on these would reach this subscription too.
+        let mut sinks = futures::stream::select_all(
+            futures::future::join_all(targets.iter().map(|t| app.nats.subscribe(t.clone())))
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        );
+        let logout = json!({"refresh_token": victim.refresh_token}).to_string();
+        let mut hostile_replies: Vec<String> = targets.to_vec();
+        hostile_replies.extend([
+            "_INBOX.*".to_owned(),
+            "_INBOX.>".to_owned(),
+            "_INBOX".to_owned(),
+        ]);
+        for reply in &hostile_replies {
+            for (op, payload) in [
+                ("auth.v1.logout", logout.clone()),
+                ("auth.v1.me", "{}".to_owned()),
+                ("tenant.v1.create", "[".to_owned()),
+            ] {
+                let mut headers = json_headers();
+                headers.insert("Authorization", format!("Bearer {}", victim.access_token));
+                app.nats
+                    .publish_with_reply_and_headers(
+                        app.subject(op),
+                        reply.clone(),
+                        headers,
+                        payload.into(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }
+        // A request without any reply subject is dropped too.
+        app.nats
+            .publish_with_headers(
+                app.subject("auth.v1.logout"),
+                json_headers(),
+                logout.clone().into(),
+            )
+            .await
+            .unwrap();
+
+        // Each endpoint takes its requests in order: once these are
+        // answered, the hostile ones ahead of them were handled.
+        app.call(
+            Encoding::Json,
+            "auth.v1.me",
+            Some(&victim.access_token),
+            json!({}),
+        )
+        .await
+        .ok();
+        app.call(Encoding::Json, "tenant.v1.create", None, json!({}))
+            .await
+            .err(400, "bad_request");
+        // The logouts never ran: the session is still live.
+        app.call(
+            Encoding::Json,
+            "auth.v1.logout",
+            None,
+            json!({"refresh_token": victim.refresh_token}),
+        )
+        .await
+        .ok();
+
+        let stray = tokio::time::timeout(Duration::from_millis(500), sinks.next()).await;
+        assert!(
+            stray.is_err(),
+            "a worker published on a caller's subject: {stray:?}"
+        );
+        assert_eq!(
+            message_count(app, &mail).await,
+            mail_before,
+            "mail stream intact"
+        );
+        app.events(None, Some("user.logged_out"), 1).await;
+        assert_eq!(
+            message_count(app, &events).await,
+            events_before + 2,
+            "only the real logout's two events were added"
+        );
+        let forged = app.events(Some(&other.tenant_id), None, 2).await;
+        assert!(
+            forged.iter().all(|m| m.subject != forged_event),
+            "no forged order.paid"
+        );
+
+        let me = endpoint_stats(app, "olympus-auth", "me").await;
+        assert_eq!(me["data"]["dropped_reply_subjects"], hostile_replies.len());
+        let logout = endpoint_stats(app, "olympus-auth", "logout").await;
+        assert_eq!(
+            logout["data"]["dropped_reply_subjects"],
+            hostile_replies.len() + 1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused_and_junk_client_headers_never_stored() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let login =
+            json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
+
+        let mut headers = json_headers();
+        headers.insert("X-Padding", "a".repeat(17 * 1024));
+        let err = app
+            .raw("auth.v1.login", headers, login.to_string())
+            .await
+            .err(400, "bad_request");
+        assert!(err["message"].as_str().unwrap().contains("16 KiB"), "{err}");
+
+        let mut headers = json_headers();
+        headers.insert("X-Client-Ip", "<script>alert(1)</script>");
+        headers.insert("User-Agent", format!("<b>{}", "é".repeat(1000)));
+        let first = app
+            .raw("auth.v1.login", headers, login.to_string())
+            .await
+            .ok();
+        let mut headers = json_headers();
+        headers.insert("X-Client-Ip", "::ffff:203.0.113.9");
+        let second = app
+            .raw("auth.v1.login", headers, login.to_string())
+            .await
+            .ok();
+
+        let session = |reply: &Value| {
+            let token = reply["tokens"]["access_token"].as_str().unwrap();
+            let claims = token.split('.').nth(1).unwrap();
+            let claims: Value = serde_json::from_slice(
+                &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims)
+                    .unwrap(),
+            )
+            .unwrap();
+            Uuid::parse_str(claims["sid"].as_str().unwrap()).unwrap()
+        };
+        let stored = |sid: Uuid| {
+            sqlx::query_as::<_, (Option<String>, Option<String>)>(
+                "SELECT ip, user_agent FROM sessions WHERE id = $1",
+            )
+            .bind(sid)
+            .fetch_one(app.db.pool())
+        };
+        let (ip, agent) = stored(session(&first)).await.unwrap();
+        assert_eq!(ip, None, "junk X-Client-Ip is ignored");
+        let agent = agent.unwrap();
+        assert_eq!(agent.len(), 511, "cut to 512 bytes at a character boundary");
+        assert!(agent.starts_with("<b>é"));
+        let (ip, _) = stored(session(&second)).await.unwrap();
+        assert_eq!(ip.as_deref(), Some("203.0.113.9"), "stored normalized");
+
+        let logins = app
+            .events(Some(&signup.tenant_id), Some("user.logged_in"), 2)
+            .await;
+        let ips: Vec<&Value> = logins.iter().map(|m| &m.body["data"]["ip"]).collect();
+        assert_eq!(ips, [&Value::Null, &json!("203.0.113.9")]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_million_quote_header_cannot_stop_the_events() {
+    with_app(async |app| {
+        let victim = app.signup(Encoding::Json).await;
+        let mut headers = json_headers();
+        headers.insert("X-Client-Ip", "\"".repeat(1_000_000));
+        let reply = app
+            .raw(
+                "auth.v1.login",
+                headers,
+                json!({"tenant": victim.slug, "email": victim.email, "password": "wrong-password-1"})
+                    .to_string(),
+            )
+            .await;
+        reply.err(400, "bad_request");
+
+        // The same junk within the header bound is ignored, and the failed
+        // login is recorded without it.
+        let mut headers = json_headers();
+        headers.insert("X-Client-Ip", "\"".repeat(15_000));
+        app.raw(
+            "auth.v1.login",
+            headers,
+            json!({"tenant": victim.slug, "email": victim.email, "password": "wrong-password-1"})
+                .to_string(),
+        )
+        .await
+        .err(401, "invalid_credentials");
+        let failed = app.events(Some(&victim.tenant_id), Some("user.login_failed"), 1).await;
+        assert_eq!(failed[0].body["data"]["ip"], Value::Null);
+
+        let started = Instant::now();
+        let newcomer = app.signup(Encoding::Json).await;
+        let created = app.events(Some(&newcomer.tenant_id), Some("tenant.created"), 1).await;
+        assert_eq!(created.len(), 1);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a new tenant's events took {:?}",
+            started.elapsed()
+        );
+    })
+    .await;
+}
+
+fn meta() -> Meta {
+    Meta {
+        operation: olympus_contracts::operation::TENANT_UPDATE,
+        correlation_id: "hostile-test".to_owned(),
+        content_type: olympus_contracts::ContentType::Json,
+        client_ip: None,
+        user_agent: None,
+        traceparent: None,
+        claims: None,
+    }
+}
+
+#[tokio::test]
+async fn a_handler_cannot_record_an_event_too_large_to_publish() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let tenant: Uuid = signup.tenant_id.parse().unwrap();
+        let meta = meta();
+        let mut tx = app.app.db().tenant(tenant).await.unwrap();
+        let huge = json!({"note": "\"".repeat(100_000)});
+        let err = app
+            .app
+            .events(&meta)
+            .emit(
+                &mut tx,
+                Event::new(
+                    olympus_contracts::event::EventType::TenantUpdated,
+                    tenant,
+                    tenant,
+                    huge,
+                ),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), olympus_contracts::ErrorCode::Internal);
+        drop(tx);
+        let rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE correlation_id = 'hostile-test'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(rows, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_relay_parks_rows_it_can_never_publish_and_keeps_the_rest_flowing() {
+    with_app(async |app| {
+        let first = app.signup(Encoding::Json).await;
+        app.events(None, None, 2).await;
+        // Rows no handler can write any more, as an older version or a bug
+        // might have left them: too large for NATS, and an invalid subject.
+        let tenant: Uuid = first.tenant_id.parse().unwrap();
+        let aggregate = Uuid::now_v7();
+        let poison = [
+            (format!("{}.events.{tenant}.user.login_failed", app.prefix), vec![b'x'; 2_000_000]),
+            (format!("{}.events.{tenant}.bad subject", app.prefix), b"{}".to_vec()),
+        ];
+        let mut ids = Vec::new();
+        for (subject, payload) in poison {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload)
+                 VALUES ($1, $2, $3, 'event', $4, 'poison', $5)",
+            )
+            .bind(id)
+            .bind(tenant)
+            .bind(aggregate)
+            .bind(subject)
+            .bind(payload)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+        let started = Instant::now();
+        let second = app.signup(Encoding::Json).await;
+        let events = app.events(Some(&second.tenant_id), None, 2).await;
+        let types: Vec<&str> = events.iter().map(|m| m.body["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["tenant.created", "user.registered"], "in order");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+
+        let parked = dead_letters::list(app.db.pool()).await.unwrap();
+        assert_eq!(parked.iter().map(|l| l.id).collect::<Vec<_>>(), ids);
+        assert!(parked[0].error.contains("max_payload"), "{}", parked[0].error);
+        assert_eq!(parked[0].payload_bytes, 2_000_000);
+        assert!(parked[1].error.contains("invalid subject"), "{}", parked[1].error);
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE correlation_id = 'poison'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "parked rows left the outbox");
+
+        // Re-queued after the cause is fixed, a row is published.
+        sqlx::query("UPDATE outbox_dead_letters SET payload = '{}', subject = $2 WHERE id = $1")
+            .bind(ids[0])
+            .bind(format!("{}.events.{tenant}.user.login_failed", app.prefix))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        assert!(dead_letters::requeue(app.db.pool(), ids[0]).await.unwrap());
+        assert!(!dead_letters::requeue(app.db.pool(), Uuid::now_v7()).await.unwrap());
+        let requeued = app.events(Some(&first.tenant_id), Some("user.login_failed"), 1).await;
+        assert_eq!(requeued[0].header("Nats-Msg-Id"), Some(ids[0].to_string().as_str()));
+        assert_eq!(dead_letters::list(app.db.pool()).await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reset_role_and_set_role_cannot_leave_the_tenant() {
+    with_app(async |app| {
+        let a = app.signup(Encoding::Json).await;
+        let b = app.signup(Encoding::Json).await;
+        let a_id: Uuid = a.tenant_id.parse().unwrap();
+
+        let mut tx = app.app.db().tenant(a_id).await.unwrap();
+        sqlx::query("RESET ROLE").execute(&mut *tx).await.unwrap();
+        let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!((user.as_str(), superuser, bypass), ("olympus_app", false, false));
+        let emails: Vec<String> = sqlx::query_scalar("SELECT email FROM users")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(emails, [a.email.as_str()], "still only tenant a after RESET ROLE");
+        let escape = sqlx::query("SET ROLE postgres").execute(&mut *tx).await.unwrap_err();
+        assert!(escape.to_string().contains("permission denied"), "{escape}");
+        drop(tx);
+
+        let mut tx = app.app.db().tenant(a_id).await.unwrap();
+        let escape = sqlx::query("SET SESSION AUTHORIZATION postgres")
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(escape.to_string().contains("permission denied"), "{escape}");
+        drop(tx);
+
+        // Slugs resolve for a login, and nothing else of other tenants shows.
+        let mut tx = app.app.db().unscoped().await.unwrap();
+        let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM olympus_tenant_by_slug($1)")
+            .bind(&b.slug)
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(found.map(|id| id.to_string()), Some(b.tenant_id.clone()));
+        let tenants: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(tenants, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
+    let options = Options {
+        argon2_concurrency: 1,
+        argon2_queue: 3,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::MsgPack).await;
+        let logins: Vec<_> = (0..40)
+            .map(|i| {
+                let body = json!({"tenant": signup.slug, "email": signup.email, "password": format!("wrong-{i}")});
+                async move {
+                    let started = Instant::now();
+                    let reply = app.call(Encoding::MsgPack, "auth.v1.login", None, body).await;
+                    (reply, started.elapsed())
+                }
+            })
+            .collect();
+        let me = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let started = Instant::now();
+            app.call(Encoding::MsgPack, "auth.v1.me", Some(&signup.access_token), json!({}))
+                .await
+                .ok();
+            started.elapsed()
+        };
+        let (replies, me) = tokio::join!(futures::future::join_all(logins), me);
+        let mut shed = 0;
+        let mut refused = 0;
+        for (reply, _) in &replies {
+            match reply.status() {
+                503 => {
+                    let body = reply.err(503, "unavailable");
+                    assert_eq!(body["details"]["retry_after_secs"], 1);
+                    shed += 1;
+                }
+                _ => {
+                    reply.err(401, "invalid_credentials");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused >= 4, "the hashing slots and the queue were used: {refused}");
+        assert!(shed >= 20, "the rest was shed: {shed} of 40");
+        let slowest_shed = replies
+            .iter()
+            .filter(|(r, _)| r.status() == 503)
+            .map(|(_, t)| *t)
+            .max()
+            .unwrap();
+        let slowest_refusal = replies
+            .iter()
+            .filter(|(r, _)| r.status() == 401)
+            .map(|(_, t)| *t)
+            .max()
+            .unwrap();
+        assert!(
+            slowest_shed < slowest_refusal,
+            "shed logins are answered before the queued ones ({slowest_shed:?} vs {slowest_refusal:?})"
+        );
+        assert!(me < slowest_refusal, "`me` ({me:?}) did not wait behind the logins");
+    })
+    .await;
+}

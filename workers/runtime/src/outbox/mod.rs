@@ -1,0 +1,242 @@
+//! The transactional outbox: events (and mail) exist if and only if their
+//! change committed, reach JetStream once, in order per aggregate.
+//!
+//! **Recording** (this module). A handler records what happened in the
+//! transaction that changes the data:
+//! `app.events(&meta).emit(&mut tx, Event::new(...))`. The row commits or
+//! rolls back with the change. Each insert first takes a transaction-level
+//! advisory lock on the event's aggregate, so rows of one aggregate get
+//! their `seq` in commit order, and it `NOTIFY`s the relay, which Postgres
+//! delivers at commit. A row that could never be published (over
+//! [`MAX_PAYLOAD_BYTES`], or an invalid subject) is refused here: the
+//! change fails with `internal` and rolls back.
+//!
+//! **Relaying** ([`relay`]): one leading relay per database publishes the
+//! rows in order. **Streams** ([`streams`]): the JetStream streams it
+//! publishes into. **Dead letters** ([`dead_letters`]): rows the relay met
+//! that JetStream refuses for good, parked so that nothing queues behind
+//! them, for an operator to inspect and re-queue.
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::event::{Envelope, EventType, Mail, MailTemplate, SCHEMA_VERSION};
+use olympus_contracts::Subjects;
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::call::Meta;
+use crate::error::Error;
+
+pub mod dead_letters;
+pub mod relay;
+pub mod streams;
+
+pub use relay::Relay;
+pub use streams::{ensure_streams, StreamSettings, DUPLICATE_WINDOW};
+
+/// The `NOTIFY` channel that wakes the relay.
+pub const CHANNEL: &str = "olympus_outbox";
+
+/// The largest event or mail payload a handler may record: far below
+/// NATS's default 1 MiB `max_payload`, with room for the headers, so that
+/// every recorded row can be published.
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+/// Whether `subject` is one NATS accepts for a publish: non-empty literal
+/// tokens, no wildcards or whitespace.
+pub fn is_publishable_subject(subject: &str) -> bool {
+    subject.split('.').all(|token| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'*' && b != b'>')
+    })
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct Event {
+    event_type: EventType,
+    tenant_id: Uuid,
+    aggregate_id: Uuid,
+    data: serde_json::Value,
+}
+
+impl Event {
+    /// `event_type` about `aggregate_id` (the user, tenant, order... whose
+    /// events must stay in order) of `tenant_id`, with its `data`.
+    pub fn new(
+        event_type: EventType,
+        tenant_id: Uuid,
+        aggregate_id: Uuid,
+        data: impl Serialize,
+    ) -> Self {
+        Self {
+            event_type,
+            tenant_id,
+            aggregate_id,
+            data: serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// Records events and mail for one request: carries its correlation id and
+/// actor into every envelope.
+#[derive(Debug, Clone)]
+pub struct Events<'a> {
+    subjects: &'a Subjects,
+    correlation_id: &'a str,
+    traceparent: Option<&'a str>,
+    actor_id: Option<Uuid>,
+}
+
+impl<'a> Events<'a> {
+    /// Events of the request described by `meta`.
+    pub fn new(subjects: &'a Subjects, meta: &'a Meta) -> Self {
+        Self {
+            subjects,
+            correlation_id: &meta.correlation_id,
+            traceparent: meta.traceparent.as_deref(),
+            actor_id: meta.claims.as_ref().map(|c| c.sub),
+        }
+    }
+
+    /// Overrides the actor (e.g. the user who just logged in).
+    pub fn actor(mut self, actor_id: Uuid) -> Self {
+        self.actor_id = Some(actor_id);
+        self
+    }
+
+    /// Records an event in `conn`'s transaction (tenant-scoped).
+    pub async fn emit(&self, conn: &mut PgConnection, event: Event) -> Result<Uuid, Error> {
+        let envelope = Envelope {
+            id: Uuid::now_v7(),
+            event_type: event.event_type,
+            tenant_id: event.tenant_id,
+            occurred_at: Utc::now(),
+            correlation_id: self.correlation_id.to_owned(),
+            actor_id: self.actor_id,
+            schema_version: SCHEMA_VERSION,
+            data: event.data,
+        };
+        let subject = self
+            .subjects
+            .event(event.tenant_id, event.event_type.as_str());
+        let payload = serde_json::to_vec(&envelope).map_err(Error::internal)?;
+        insert(
+            conn,
+            Row {
+                id: envelope.id,
+                tenant_id: event.tenant_id,
+                aggregate_id: event.aggregate_id,
+                kind: "event",
+                subject: &subject,
+                correlation_id: self.correlation_id,
+                traceparent: self.traceparent,
+                payload: &payload,
+            },
+        )
+        .await?;
+        Ok(envelope.id)
+    }
+
+    /// Records a mail for the mailer, in `conn`'s transaction.
+    pub async fn mail(&self, conn: &mut PgConnection, new: NewMail<'_>) -> Result<Uuid, Error> {
+        let NewMail {
+            template,
+            to,
+            tenant_id,
+            user_id,
+            token,
+            expires_at,
+        } = new;
+        let mail = Mail {
+            id: Uuid::now_v7(),
+            template,
+            to: to.to_owned(),
+            tenant_id,
+            user_id,
+            token: olympus_contracts::Secret::new(token),
+            expires_at,
+            correlation_id: self.correlation_id.to_owned(),
+        };
+        let subject = self.subjects.mail(tenant_id, template.as_str());
+        let payload = serde_json::to_vec(&mail).map_err(Error::internal)?;
+        insert(
+            conn,
+            Row {
+                id: mail.id,
+                tenant_id,
+                aggregate_id: user_id,
+                kind: "mail",
+                subject: &subject,
+                correlation_id: self.correlation_id,
+                traceparent: self.traceparent,
+                payload: &payload,
+            },
+        )
+        .await?;
+        Ok(mail.id)
+    }
+}
+
+/// A mail to record: who gets which template with which token.
+#[derive(Debug)]
+pub struct NewMail<'a> {
+    pub template: MailTemplate,
+    pub to: &'a str,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    /// The secret: it travels only in the mail message.
+    pub token: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+struct Row<'a> {
+    id: Uuid,
+    tenant_id: Uuid,
+    aggregate_id: Uuid,
+    kind: &'static str,
+    subject: &'a str,
+    correlation_id: &'a str,
+    traceparent: Option<&'a str>,
+    payload: &'a [u8],
+}
+
+async fn insert(conn: &mut PgConnection, row: Row<'_>) -> Result<(), Error> {
+    if row.payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(Error::internal(anyhow::anyhow!(
+            "refusing a {} of {} bytes on {}: over the outbox bound of {MAX_PAYLOAD_BYTES} bytes",
+            row.kind,
+            row.payload.len(),
+            row.subject
+        )));
+    }
+    if !is_publishable_subject(row.subject) {
+        return Err(Error::internal(anyhow::anyhow!(
+            "refusing a {} on the invalid subject {:?}",
+            row.kind,
+            row.subject
+        )));
+    }
+    sqlx::query(
+        "WITH serialized AS (
+             SELECT pg_advisory_xact_lock(hashtextextended($3::text, 0)),
+                    pg_notify($8, '')
+         )
+         INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload, traceparent)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $9 FROM serialized",
+    )
+    .bind(row.id)
+    .bind(row.tenant_id)
+    .bind(row.aggregate_id)
+    .bind(row.kind)
+    .bind(row.subject)
+    .bind(row.correlation_id)
+    .bind(row.payload)
+    .bind(CHANNEL)
+    .bind(row.traceparent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! The relay: publishes outbox rows into JetStream, in order, once.
+//!
+//! Every `olympus serve` process runs a [`Relay`]; one of them at a time
+//! leads, holding a session advisory lock on its own connection (a killed
+//! leader's connection closes, its lock goes, a standby takes over within a
+//! second). The leader publishes unpublished rows in `seq` order, one
+//! acknowledged JetStream publish at a time, with `Nats-Msg-Id` = the row's
+//! id, then marks them published. A crash between publish and mark
+//! re-publishes on takeover, and JetStream's duplicate window drops the
+//! copy. It wakes on `NOTIFY`, with a slow poll as a safety net, and prunes
+//! published rows after the retention period.
+//!
+//! A failure is either transient (NATS away, no acknowledgement in time,
+//! no stream yet): the leader retries the same row with a backoff, so
+//! nothing overtakes it; or permanent (the message is too large for the
+//! server, its subject is invalid, JetStream refuses its size): the row is
+//! parked in the dead letters with the error ([`super::dead_letters`]),
+//! logged, and the relay goes on with the rows behind it.
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use olympus_contracts::headers;
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{dead_letters, is_publishable_subject, CHANNEL};
+
+/// The session advisory lock held by the leading relay.
+const LEADER_LOCK: i64 = 0x6f6c_796d_7075_7301; // "olympus" + 1
+
+/// Rows published per round trip.
+const BATCH: i64 = 100;
+
+/// How often a sleeping leader looks anyway, and a standby tries to lead.
+const POLL: Duration = Duration::from_secs(1);
+/// The relay of one process (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pool: PgPool,
+    js: jetstream::Context,
+    retention: Duration,
+}
+
+/// An outbox row on its way to JetStream.
+#[derive(sqlx::FromRow)]
+struct Outgoing {
+    seq: i64,
+    id: Uuid,
+    subject: String,
+    correlation_id: String,
+    traceparent: Option<String>,
+    payload: Vec<u8>,
+}
+
+/// Closes a relay connection, releasing the lock if it held it.
+async fn close(conn: Option<PgConnection>) -> Option<PgConnection> {
+    if let Some(conn) = conn {
+        conn.close().await.ok();
+    }
+    None
+}
+
+/// A failure that ends leadership (Postgres) or merely pauses it (NATS).
+enum Stop {
+    Database(anyhow::Error),
+    Nats(anyhow::Error),
+}
+
+/// Why one row was not published.
+enum Failure {
+    /// Worth retrying: NATS or JetStream may take it later.
+    Transient(anyhow::Error),
+    /// It can never be published as it is.
+    Permanent(String),
+}
+
+/// JetStream's error code for a message over the stream's size limit.
+const JS_MESSAGE_SIZE_EXCEEDED: u64 = 10054;
+
+impl Relay {
+    /// A relay publishing through `nats`, pruning published rows older
+    /// than `retention`.
+    pub fn new(pool: PgPool, nats: async_nats::Client, retention: Duration) -> Self {
+        let mut js = jetstream::new(nats);
+        js.set_timeout(Duration::from_secs(5));
+        Self {
+            pool,
+            js,
+            retention,
+        }
+    }
+
+    /// Runs until `shutdown`: stands by, leads when it can.
+    pub async fn run(self, shutdown: CancellationToken) {
+        // One connection: the standby's polling and, once it has the lock,
+        // the leader's queries. Closing it releases the lock.
+        let mut conn: Option<PgConnection> = None;
+        while !shutdown.is_cancelled() {
+            if conn.is_none() {
+                match PgConnection::connect_with(&self.pool.connect_options()).await {
+                    Ok(c) => conn = Some(c),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "outbox relay: cannot connect to Postgres")
+                    }
+                }
+            }
+            if let Some(c) = conn.as_mut() {
+                match self.try_lead(c, &shutdown).await {
+                    // Still a standby: keep the connection for the next try.
+                    Ok(false) => {}
+                    Ok(true) => conn = close(conn.take()).await,
+                    Err(err) => {
+                        tracing::warn!(error = format!("{err:#}"), "outbox relay: stepping down");
+                        conn = close(conn.take()).await;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+        close(conn).await;
+    }
+
+    /// Leads while the lock is ours and returns `Ok(true)` when done;
+    /// `Ok(false)` when another process leads.
+    async fn try_lead(
+        &self,
+        conn: &mut PgConnection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<bool> {
+        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEADER_LOCK)
+            .fetch_one(&mut *conn)
+            .await
+            .context("trying the relay lock")?;
+        if !leader {
+            return Ok(false);
+        }
+        tracing::info!("outbox relay: leading");
+        self.lead(conn, shutdown).await?;
+        Ok(true)
+    }
+
+    async fn lead(
+        &self,
+        conn: &mut PgConnection,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .context("listening for outbox notifications")?;
+        listener.listen(CHANNEL).await?;
+        let mut backoff = Duration::from_millis(100);
+        let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
+        loop {
+            let full = match self.publish_batch(conn).await {
+                Ok(count) => {
+                    backoff = Duration::from_millis(100);
+                    count == BATCH as usize
+                }
+                Err(Stop::Database(err)) => return Err(err),
+                Err(Stop::Nats(err)) => {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "outbox relay: cannot publish"
+                    );
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            if last_prune.elapsed() > Duration::from_secs(60) {
+                self.prune(conn).await?;
+                last_prune = tokio::time::Instant::now();
+            }
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                notification = listener.recv() => { notification.context("outbox notifications")?; }
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Publishes up to [`BATCH`] rows in order, parking those that can
+    /// never be published; returns how many rows it took care of.
+    async fn publish_batch(&self, conn: &mut PgConnection) -> Result<usize, Stop> {
+        let rows: Vec<Outgoing> = sqlx::query_as(
+            "SELECT seq, id, subject, correlation_id, traceparent, payload FROM outbox
+              WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+        )
+        .bind(BATCH)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Stop::Database(e.into()))?;
+        let mut published = Vec::with_capacity(rows.len());
+        let mut parked = 0;
+        let mut failure = None;
+        for row in rows {
+            let (seq, id) = (row.seq, row.id);
+            match self.publish(row).await {
+                Ok(()) => published.push(seq),
+                Err(Failure::Permanent(error)) => {
+                    // What was published before it must be marked first,
+                    // or parking could reorder nothing but would leave it
+                    // to be re-published.
+                    mark_published(conn, &mut published).await?;
+                    dead_letters::park(conn, seq, &error)
+                        .await
+                        .map_err(Stop::Database)?;
+                    tracing::error!(
+                        seq,
+                        %id,
+                        error,
+                        "outbox relay: parked a row JetStream will never accept \
+                         (olympus events dead-letters lists it)"
+                    );
+                    parked += 1;
+                }
+                Err(Failure::Transient(err)) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        let done = published.len() + parked;
+        mark_published(conn, &mut published).await?;
+        match failure {
+            Some(err) => Err(Stop::Nats(err)),
+            None => Ok(done),
+        }
+    }
+
+    async fn publish(&self, message: Outgoing) -> Result<(), Failure> {
+        let Outgoing {
+            seq: _,
+            id,
+            subject,
+            correlation_id,
+            traceparent,
+            payload,
+        } = message;
+        if !is_publishable_subject(&subject) {
+            return Err(Failure::Permanent(format!(
+                "invalid subject {:?}",
+                subject.chars().take(200).collect::<String>()
+            )));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(headers::NATS_MSG_ID, id.to_string());
+        headers.insert(
+            headers::CONTENT_TYPE,
+            olympus_contracts::event::CONTENT_TYPE,
+        );
+        headers.insert(headers::CORRELATION_ID, correlation_id);
+        if let Some(traceparent) = traceparent {
+            headers.insert(headers::TRACEPARENT, traceparent);
+        }
+        let size = payload.len();
+        let ack = self
+            .js
+            .publish_with_headers(subject.clone(), headers, Bytes::from(payload))
+            .await
+            .map_err(|err| match err.kind() {
+                jetstream::context::PublishErrorKind::MaxPayloadExceeded => Failure::Permanent(
+                    format!("{size} bytes exceed the server's max_payload: {err}"),
+                ),
+                _ => Failure::Transient(
+                    anyhow::Error::new(err).context(format!("publishing to {subject}")),
+                ),
+            })?
+            .await
+            .map_err(|err| {
+                if refused_for_size(&err) {
+                    Failure::Permanent(format!("JetStream refused {size} bytes: {err}"))
+                } else {
+                    Failure::Transient(
+                        anyhow::Error::new(err)
+                            .context(format!("no acknowledgement for {subject}")),
+                    )
+                }
+            })?;
+        if ack.duplicate {
+            tracing::debug!(%id, "outbox relay: already in the stream");
+        }
+        Ok(())
+    }
+
+    async fn prune(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        let pruned = sqlx::query(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+        )
+        .bind(self.retention.as_secs_f64())
+        .execute(conn)
+        .await
+        .context("pruning the outbox")?
+        .rows_affected();
+        if pruned > 0 {
+            tracing::info!(pruned, "outbox relay: pruned published rows");
+        }
+        Ok(())
+    }
+}
+
+/// Marks rows published and empties `seqs`. Mail carries a token: once it
+/// is on the stream, the row keeps none.
+async fn mark_published(conn: &mut PgConnection, seqs: &mut Vec<i64>) -> Result<(), Stop> {
+    if seqs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE outbox SET published_at = now(),
+                payload = CASE WHEN kind = 'mail' THEN ''::bytea ELSE payload END
+          WHERE seq = ANY($1)",
+    )
+    .bind(&*seqs)
+    .execute(conn)
+    .await
+    .map_err(|e| Stop::Database(e.into()))?;
+    seqs.clear();
+    Ok(())
+}
+
+/// Whether JetStream answered that the message is over a size limit.
+fn refused_for_size(err: &jetstream::context::PublishError) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<jetstream::Error>())
+        .is_some_and(|api| api.error_code().0 == JS_MESSAGE_SIZE_EXCEEDED)
+}
