@@ -39,10 +39,7 @@ impl ContentType {
             return Some(Self::MsgPack);
         };
         let essence = value.split(';').next().unwrap_or("").trim();
-        if essence.eq_ignore_ascii_case("application/msgpack")
-            || essence.eq_ignore_ascii_case("application/x-msgpack")
-            || essence.eq_ignore_ascii_case("application/vnd.msgpack")
-        {
+        if essence.eq_ignore_ascii_case("application/msgpack") {
             Some(Self::MsgPack)
         } else if essence.eq_ignore_ascii_case("application/json") {
             Some(Self::Json)
@@ -151,6 +148,7 @@ fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
         }
         return Err(not_a_map());
     }
+    check_field_names(bytes)?;
     let mut rest = bytes;
     let mut de = rmp_serde::Deserializer::new(&mut rest).with_human_readable();
     let value = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
@@ -161,6 +159,169 @@ fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
         });
     }
     Ok(value)
+}
+
+/// How deep a request may nest maps and arrays.
+pub const MAX_DEPTH: usize = 32;
+
+/// Every MessagePack map must be keyed by field names (strings): serde's
+/// derived structs would otherwise read integer keys as field positions.
+/// Nesting is bounded by [`MAX_DEPTH`]. Bytes that are not well-formed are
+/// left to the decoder, which names what is wrong.
+fn check_field_names(bytes: &[u8]) -> Result<(), DecodeError> {
+    let mut walk = Walk {
+        bytes,
+        path: Vec::new(),
+    };
+    match walk.value(0) {
+        Some(Err(err)) => Err(err),
+        _ => Ok(()),
+    }
+}
+
+struct Walk<'a> {
+    bytes: &'a [u8],
+    /// Field names of the maps being walked, for the error's field.
+    path: Vec<String>,
+}
+
+impl Walk<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.bytes.len() < n {
+            return None;
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Some(head)
+    }
+
+    fn length(&mut self, size: usize) -> Option<usize> {
+        let raw = self.take(size)?;
+        Some(raw.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b)))
+    }
+
+    /// Skips one value; `None` when the bytes end or are malformed.
+    fn value(&mut self, depth: usize) -> Option<Result<(), DecodeError>> {
+        if depth > MAX_DEPTH {
+            return Some(Err(DecodeError {
+                field: self.field(),
+                message: format!("nested deeper than {MAX_DEPTH} levels"),
+            }));
+        }
+        let marker = *self.take(1)?.first()?;
+        let skip = |walk: &mut Self, n: usize| walk.take(n).map(|_| Ok(()));
+        match marker {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => Some(Ok(())),
+            0x80..=0x8f => self.map(usize::from(marker & 0x0f), depth),
+            0x90..=0x9f => self.array(usize::from(marker & 0x0f), depth),
+            0xa0..=0xbf => skip(self, usize::from(marker & 0x1f)),
+            0xc4 | 0xd9 => {
+                let n = self.length(1)?;
+                skip(self, n)
+            }
+            0xc5 | 0xda => {
+                let n = self.length(2)?;
+                skip(self, n)
+            }
+            0xc6 | 0xdb => {
+                let n = self.length(4)?;
+                skip(self, n)
+            }
+            0xc7 => {
+                let n = self.length(1)?;
+                skip(self, n + 1)
+            }
+            0xc8 => {
+                let n = self.length(2)?;
+                skip(self, n + 1)
+            }
+            0xc9 => {
+                let n = self.length(4)?;
+                skip(self, n + 1)
+            }
+            0xcc | 0xd0 => skip(self, 1),
+            0xcd | 0xd1 => skip(self, 2),
+            0xca | 0xce | 0xd2 => skip(self, 4),
+            0xcb | 0xcf | 0xd3 => skip(self, 8),
+            0xd4 => skip(self, 2),
+            0xd5 => skip(self, 3),
+            0xd6 => skip(self, 5),
+            0xd7 => skip(self, 9),
+            0xd8 => skip(self, 17),
+            0xdc => {
+                let n = self.length(2)?;
+                self.array(n, depth)
+            }
+            0xdd => {
+                let n = self.length(4)?;
+                self.array(n, depth)
+            }
+            0xde => {
+                let n = self.length(2)?;
+                self.map(n, depth)
+            }
+            0xdf => {
+                let n = self.length(4)?;
+                self.map(n, depth)
+            }
+            // 0xc1 is never used.
+            _ => None,
+        }
+    }
+
+    fn array(&mut self, len: usize, depth: usize) -> Option<Result<(), DecodeError>> {
+        for _ in 0..len {
+            if let Err(err) = self.value(depth + 1)? {
+                return Some(Err(err));
+            }
+        }
+        Some(Ok(()))
+    }
+
+    fn map(&mut self, len: usize, depth: usize) -> Option<Result<(), DecodeError>> {
+        for _ in 0..len {
+            let marker = *self.bytes.first()?;
+            let key_len = match marker {
+                0xa0..=0xbf => {
+                    self.take(1)?;
+                    usize::from(marker & 0x1f)
+                }
+                0xd9 => {
+                    self.take(1)?;
+                    self.length(1)?
+                }
+                0xda => {
+                    self.take(1)?;
+                    self.length(2)?
+                }
+                0xdb => {
+                    self.take(1)?;
+                    self.length(4)?
+                }
+                _ => {
+                    return Some(Err(DecodeError {
+                        field: self.field(),
+                        message: "map keys must be field names (strings), not positions or \
+                                  other values"
+                            .into(),
+                    }))
+                }
+            };
+            let key = String::from_utf8_lossy(self.take(key_len)?).into_owned();
+            self.path.push(key);
+            let checked = self.value(depth + 1);
+            self.path.pop();
+            if let Err(err) = checked? {
+                return Some(Err(err));
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// The dotted path of the map being walked, if any.
+    fn field(&self) -> Option<String> {
+        (!self.path.is_empty()).then(|| self.path.join("."))
+    }
 }
 
 /// For nested objects (`#[serde(deserialize_with = "map_only")]`): accepts
@@ -267,7 +428,34 @@ mod tests {
             Some(ContentType::MsgPack)
         );
         assert_eq!(ContentType::from_header(Some("text/plain")), None);
+        // Exactly the contract's two types.
+        assert_eq!(
+            ContentType::from_header(Some("application/x-msgpack")),
+            None
+        );
         assert_eq!(ContentType::from_header(Some("")), None);
+    }
+
+    #[test]
+    fn msgpack_maps_must_be_keyed_by_field_names_and_bounded_in_depth() {
+        // {"slug": "x", "owner": {0: "e"}}
+        let positional = b"\x82\xa4slug\xa1x\xa5owner\x81\x00\xa1e";
+        let err = ContentType::MsgPack
+            .decode::<Outer>(positional)
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("owner"));
+        assert!(err.message.contains("field names"), "{err}");
+        // {0: "x", 1: {"email": "e"}}
+        let err = ContentType::MsgPack
+            .decode::<Outer>(b"\x82\x00\xa1x\x01\x81\xa5email\xa1e")
+            .unwrap_err();
+        assert_eq!(err.field, None);
+        let mut deep = b"\x81\xa4note".to_vec();
+        deep.extend(std::iter::repeat_n(0x91u8, 40));
+        deep.push(0xc0);
+        let err = ContentType::MsgPack.decode::<Outer>(&deep).unwrap_err();
+        assert!(err.message.contains("nested deeper"), "{err}");
+        assert_eq!(err.field.as_deref(), Some("note"));
     }
 
     #[test]
