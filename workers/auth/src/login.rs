@@ -110,11 +110,16 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
 /// `olympus_tenant_by_slug` and then enters that tenant.
 async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
     let mut tx = app.db().unscoped().await?;
-    let tenant: Option<(Uuid, bool)> =
+    // A slug no tenant could have (say, with a NUL, which Postgres refuses
+    // in text) names no tenant; it is not worth a query.
+    let tenant: Option<(Uuid, bool)> = if could_be_slug(slug) {
         sqlx::query_as("SELECT id, active FROM olympus_tenant_by_slug($1)")
             .bind(slug)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await?
+    } else {
+        None
+    };
     // An address that does not parse cannot belong to anyone.
     let email = Email::parse(email).ok();
     let candidate = match (tenant, &email) {
@@ -135,6 +140,14 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
         email,
         candidate,
     })
+}
+
+/// Whether `slug` has the characters and length a tenant's slug can have.
+fn could_be_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 async fn record_failure(

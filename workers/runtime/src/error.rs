@@ -164,9 +164,20 @@ fn is_unavailable(err: &anyhow::Error) -> bool {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
+        // Text a client sent that Postgres cannot store (a NUL character)
+        // is the client's mistake, wherever a handler let it through.
+        if let sqlx::Error::Database(db) = &err {
+            if db.code().as_deref() == Some(CHARACTER_NOT_IN_REPERTOIRE) {
+                return Self::new(ErrorCode::BadRequest)
+                    .with_message("text fields must not contain NUL characters");
+            }
+        }
         Self::internal(err)
     }
 }
+
+/// SQLSTATE of text Postgres refuses, such as a NUL in UTF-8.
+const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 
 impl From<anyhow::Error> for Error {
     fn from(err: anyhow::Error) -> Self {
