@@ -3,6 +3,7 @@
 
 mod errors;
 mod events;
+mod fuzz;
 mod hostile;
 mod identity;
 mod login;
