@@ -20,3 +20,12 @@ pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 pub const SERVICE_ERROR: &str = "Nats-Service-Error";
 /// JetStream de-duplication id; the event id.
 pub const NATS_MSG_ID: &str = "Nats-Msg-Id";
+
+/// Requests whose headers together (names, values and separators) exceed
+/// this many bytes get `bad_request` (contract §1, bounds).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// `User-Agent` is recorded up to this many bytes, cut at a character.
+pub const MAX_USER_AGENT_BYTES: usize = 512;
+/// The reply subject prefix workers answer by default; a deployment whose
+/// clients use their own inbox prefixes configures the list.
+pub const DEFAULT_REPLY_PREFIX: &str = "_INBOX.";

@@ -19,6 +19,7 @@ pub struct Spec {
     pub default_prefix: &'static str,
     pub content_types: [&'static str; 2],
     pub max_request_bytes: usize,
+    pub request_bounds: RequestBounds,
     pub request_headers: Vec<&'static str>,
     pub error_reply_headers: [&'static str; 2],
     pub operations: Vec<OperationSpec>,
@@ -28,6 +29,23 @@ pub struct Spec {
     pub event_headers: [&'static str; 3],
     pub event_types: Vec<&'static str>,
     pub mail_templates: Vec<&'static str>,
+}
+
+/// What a worker enforces on every request before running it (contract §1).
+#[derive(Debug, Serialize)]
+pub struct RequestBounds {
+    /// Reply subjects answered by default; any other request, or one whose
+    /// reply subject holds a wildcard, is dropped unanswered.
+    pub default_reply_prefixes: [&'static str; 1],
+    /// Headers over this many bytes in all: `bad_request`.
+    pub max_header_bytes: usize,
+    /// `User-Agent` is recorded up to this many bytes.
+    pub max_user_agent_bytes: usize,
+    /// `X-Client-Ip` is recorded only when it is an IPv4 or IPv6 address.
+    pub client_ip: &'static str,
+    /// Work that cannot start within the worker's bounds gets this code at
+    /// once, with `details.retry_after_secs`.
+    pub overload: ErrorCode,
 }
 
 /// One operation: its subject under the default prefix and its access.
@@ -64,6 +82,13 @@ impl Spec {
             default_prefix: Subjects::DEFAULT_PREFIX,
             content_types: ["application/msgpack", "application/json"],
             max_request_bytes: crate::codec::MAX_REQUEST_BYTES,
+            request_bounds: RequestBounds {
+                default_reply_prefixes: [headers::DEFAULT_REPLY_PREFIX],
+                max_header_bytes: headers::MAX_HEADER_BYTES,
+                max_user_agent_bytes: headers::MAX_USER_AGENT_BYTES,
+                client_ip: "ipv4_or_ipv6",
+                overload: ErrorCode::Unavailable,
+            },
             request_headers: vec![
                 headers::AUTHORIZATION,
                 headers::CONTENT_TYPE,

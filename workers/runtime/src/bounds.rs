@@ -7,11 +7,7 @@
 
 use std::net::IpAddr;
 
-/// Requests whose headers together exceed this get `bad_request`.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-
-/// `User-Agent` is recorded up to this many bytes.
-pub const MAX_USER_AGENT_BYTES: usize = 512;
+pub use olympus_contracts::headers::{MAX_HEADER_BYTES, MAX_USER_AGENT_BYTES};
 
 /// The reply subject prefixes a worker answers.
 #[derive(Debug, Clone)]
