@@ -508,3 +508,85 @@ async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
     })
     .await;
 }
+
+/// The micro library answers `$SRV.PING/INFO/STATS` on whatever reply
+/// subject a caller names, beyond the runtime's reach: the shipped NATS
+/// configuration is what keeps those replies out of JetStream's API and the
+/// event subjects. Run against it, with the workers' and the relay's users.
+#[tokio::test]
+async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
+    let options = Options {
+        relay: false,
+        ..Options::without_workers()
+    };
+    with_app_opts(options, async |app| {
+        let passwords = [
+            ("NATS_OLYMPUS_PASSWORD", "workers-pw"),
+            ("NATS_RELAY_PASSWORD", "relay-pw"),
+            ("NATS_GATEWAY_PASSWORD", "gateway-pw"),
+            ("NATS_SERVICES_PASSWORD", "services-pw"),
+            ("NATS_MAILER_PASSWORD", "mailer-pw"),
+        ];
+        let conf = include_str!("../../nats/nats-server.conf");
+        let nats = olympus_tests::nats_server::PrivateNats::start_with_config(conf, &passwords).await;
+        let url = |user: &str, password: &str| format!("nats://{user}:{password}@127.0.0.1:{}", nats.port);
+        let mut serve = app
+            .serve_process_with(
+                crate::OLYMPUS,
+                &[],
+                &[
+                    ("NATS_URL", &url("olympus", "workers-pw")),
+                    ("OLYMPUS_RELAY_NATS_URL", &url("olympus-relay", "relay-pw")),
+                    ("OLYMPUS_SUBJECT_PREFIX", "olympus"),
+                ],
+            )
+            .await;
+        let gateway = olympus_runtime::nats::connect(&url("gateway", "gateway-pw"), "gateway").await.unwrap();
+        let services = olympus_runtime::nats::connect(&url("services", "services-pw"), "services").await.unwrap();
+        let mailer = olympus_runtime::nats::connect(&url("mailer", "mailer-pw"), "mailer").await.unwrap();
+        let count = async |client: &async_nats::Client, stream: &str| {
+            let js = async_nats::jetstream::new(client.clone());
+            js.get_stream(stream).await.unwrap().info().await.unwrap().state.messages
+        };
+
+        let signup = json!({"slug": "acme", "name": "Acme", "owner": {"email": "ada@acme.example", "password": "velvet-orbit-cactus-harmonica"}});
+        let reply = gateway
+            .request_with_headers("olympus.tenant.v1.create", json_headers(), signup.to_string().into())
+            .await
+            .unwrap();
+        assert!(reply.headers.as_ref().and_then(|h| h.get("Nats-Service-Error-Code")).is_none());
+        let tenant = serde_json::from_slice::<Value>(&reply.payload).unwrap()["tenant"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while count(&services, "OLYMPUS_EVENTS").await < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(count(&services, "OLYMPUS_EVENTS").await, 2, "the relay's user publishes events");
+        assert_eq!(count(&mailer, "OLYMPUS_MAIL").await, 1, "and mail");
+
+        let mut forged = services.subscribe("olympus.events.>").await.unwrap();
+        let targets = [
+            "$JS.API.STREAM.PURGE.OLYMPUS_EVENTS".to_owned(),
+            "$JS.API.STREAM.DELETE.OLYMPUS_MAIL".to_owned(),
+            format!("olympus.events.{tenant}.order.paid"),
+        ];
+        for verb in ["$SRV.PING", "$SRV.INFO", "$SRV.STATS", "$SRV.PING.olympus-auth", "olympus.auth.v1.me"] {
+            for target in &targets {
+                gateway
+                    .publish_with_reply(verb, target.clone(), "".into())
+                    .await
+                    .unwrap();
+            }
+        }
+        // Still answering, so every hostile verb above was handled.
+        gateway.request("$SRV.PING.olympus-auth", "".into()).await.unwrap();
+        let stray = tokio::time::timeout(Duration::from_millis(500), forged.next()).await;
+        assert!(stray.is_err(), "a forged event: {stray:?}");
+        assert_eq!(count(&services, "OLYMPUS_EVENTS").await, 2, "events not purged");
+        assert_eq!(count(&mailer, "OLYMPUS_MAIL").await, 1, "mail stream not deleted");
+        assert!(serve.terminate().await.success());
+    })
+    .await;
+}

@@ -235,6 +235,7 @@ async fn connect_admin(url: &str) -> sqlx::PgConnection {
 fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Options) -> Config {
     Config {
         nats_url: nats_url.to_owned(),
+        relay_nats_url: None,
         database_url: database_url.to_owned(),
         subject_prefix: prefix.to_owned(),
         app_database_url: None,

@@ -10,21 +10,55 @@ use tokio::process::{Child, Command};
 pub struct PrivateNats {
     pub port: u16,
     store: PathBuf,
+    /// A configuration file and the environment it reads, if any.
+    config: Option<(PathBuf, Vec<(String, String)>)>,
     child: Option<Child>,
 }
 
 impl PrivateNats {
     /// Starts one on a free port with an empty store.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts one with the configuration file `conf` (its port, monitoring
+    /// port and JetStream store dropped for this server's own) and the environment
+    /// variables it reads (e.g. passwords).
+    pub async fn start_with_config(conf: &str, env: &[(&str, &str)]) -> Self {
+        let conf: String = conf
+            .lines()
+            .filter(|line| {
+                let line = line.trim_start();
+                !["port:", "http_port:", "store_dir:"]
+                    .iter()
+                    .any(|key| line.starts_with(key))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::start_with(Some((conf, env))).await
+    }
+
+    async fn start_with(config: Option<(String, Vec<(String, String)>)>) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let store =
             std::env::temp_dir().join(format!("olympus-nats-{}", uuid::Uuid::new_v4().simple()));
+        let config = config.map(|(text, env)| {
+            std::fs::create_dir_all(&store).expect("the store directory");
+            let path = store.join("nats-server.conf");
+            std::fs::write(&path, text).expect("writing the configuration");
+            (path, env)
+        });
         let mut server = Self {
             port,
             store,
+            config,
             child: None,
         };
         server.resume().await;
@@ -51,7 +85,11 @@ impl PrivateNats {
             .chain(["nats-server".to_owned(), "/usr/sbin/nats-server".to_owned()]);
         let child = candidates
             .filter_map(|binary| {
-                Command::new(binary)
+                let mut command = Command::new(binary);
+                if let Some((path, env)) = &self.config {
+                    command.arg("-c").arg(path).envs(env.iter().cloned());
+                }
+                command
                     .args([
                         "-a",
                         "127.0.0.1",

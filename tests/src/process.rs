@@ -22,6 +22,17 @@ impl TestApp {
     /// `env!("CARGO_BIN_EXE_olympus-e2e")` in a test) on this test's database
     /// and prefix, with extra arguments, and waits for its ready line.
     pub async fn serve_process(&self, program: &str, args: &[&str]) -> Process {
+        self.serve_process_with(program, args, &[]).await
+    }
+
+    /// [`TestApp::serve_process`] with environment variables set or
+    /// replaced (e.g. another `NATS_URL`).
+    pub async fn serve_process_with(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Process {
         let config = self.config();
         let mut command = Command::new(program);
         command
@@ -41,6 +52,7 @@ impl TestApp {
         if let Some(keys) = &config.jwt_keys {
             command.env("OLYMPUS_JWT_KEYS", keys);
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("starting olympus serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, lines) = mpsc::unbounded_channel();

@@ -64,12 +64,7 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
         }
         (None, false) => DeliverPolicy::New,
     };
-    let nats = async_nats::connect(&args.nats_url).await.with_context(|| {
-        format!(
-            "connecting to NATS at {}",
-            olympus_runtime::config::redact_url_credentials(&args.nats_url)
-        )
-    })?;
+    let nats = olympus_runtime::nats::connect(&args.nats_url, "olympus-events-tail").await?;
     let js = async_nats::jetstream::new(nats);
     let stream_name = subjects.events_stream();
     let stream = js

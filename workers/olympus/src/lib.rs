@@ -13,7 +13,6 @@ mod bench;
 mod dead_letters;
 mod events;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use olympus_runtime::config::LogConfig;
 use olympus_runtime::outbox::{self, Relay};
@@ -152,20 +151,27 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
     .await?;
     db.migrate().await?;
     db.check_roles().await?;
-    let nats = async_nats::ConnectOptions::new()
-        .name("olympus")
-        .connect(&config.nats_url)
-        .await
-        .with_context(|| format!("connecting to NATS at {}", config.nats_url_redacted()))?;
+    let nats = olympus_runtime::nats::connect(&config.nats_url, "olympus").await?;
+    // Publishing events and managing streams is the relay's alone, on its
+    // own connection where one is configured: the connection that answers
+    // callers then needs no right beyond replying to inboxes.
+    let relay_nats = match config
+        .relay_nats_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) => olympus_runtime::nats::connect(url, "olympus-relay").await?,
+        None => nats.clone(),
+    };
     let app = App::new(config, db, nats).await?;
-    let js = async_nats::jetstream::new(app.nats().clone());
+    let js = async_nats::jetstream::new(relay_nats.clone());
     outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings()).await?;
     // The relay outlives the request loops, to publish what draining commits.
     let relay_stop = CancellationToken::new();
     let relay = tokio::spawn(
         Relay::new(
             app.db().pool().clone(),
-            app.nats().clone(),
+            relay_nats,
             app.config().outbox_retention(),
         )
         .run(relay_stop.clone()),

@@ -11,9 +11,22 @@ use std::time::Duration;
 /// Settings shared by every worker.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// NATS server URL.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    /// NATS server URL of the workers (requests and replies).
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
     pub nats_url: String,
+
+    /// NATS server URL of the outbox relay (publishing events and mail,
+    /// creating the streams). Unset: the relay shares `NATS_URL`'s
+    /// connection. Production gives it its own user, so that the user
+    /// answering callers may publish to reply inboxes only (see
+    /// nats/nats-server.conf).
+    #[arg(long, env = "OLYMPUS_RELAY_NATS_URL", hide_env_values = true)]
+    pub relay_nats_url: Option<String>,
 
     /// Postgres URL. `serve` and `migrate` create the database if missing.
     /// The role must own the schema and be superuser or BYPASSRLS (it runs
@@ -91,7 +104,7 @@ pub struct Config {
         long,
         env = "OLYMPUS_REPLY_PREFIXES",
         value_delimiter = ',',
-        default_value = "_INBOX."
+        default_value = olympus_contracts::headers::DEFAULT_REPLY_PREFIX
     )]
     pub reply_prefixes: Vec<String>,
 

@@ -15,6 +15,7 @@
 //! - [`service`]: workers, endpoints, the request loop and replies.
 //! - [`call`]: [`Call`] and [`Meta`], what a handler receives.
 //! - [`error`]: [`Error`], a contract error code plus the internal cause.
+//! - [`nats`]: connecting with the credentials of a NATS URL.
 //! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
 //! - [`tokens`]: access tokens (JWT) and their signing keys.
 //! - [`opaque`]: opaque random tokens (refresh, verification), stored as hashes.
@@ -30,6 +31,7 @@ pub mod call;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod nats;
 pub mod opaque;
 pub mod outbox;
 pub mod passwords;

@@ -1,0 +1,84 @@
+//! Connecting to NATS with the credentials a URL carries.
+//!
+//! async-nats 0.51 parses `nats://user:password@host` but does not send the
+//! user and password (nor a `nats://token@host` token); a deployment with
+//! NATS users (nats/nats-server.conf) would be refused. They are taken from
+//! the URL here and given to the client explicitly.
+
+use anyhow::Context as _;
+use async_nats::{ConnectOptions, ServerAddr};
+use std::str::FromStr;
+
+/// Connect options carrying `url`'s credentials, if any.
+pub fn options(url: &str) -> anyhow::Result<ConnectOptions> {
+    let redacted = crate::config::redact_url_credentials(url);
+    let addr = ServerAddr::from_str(url).with_context(|| format!("parsing NATS URL {redacted}"))?;
+    Ok(match (addr.username(), addr.password()) {
+        (Some(user), Some(password)) => {
+            ConnectOptions::with_user_and_password(percent_decode(user), percent_decode(password))
+        }
+        (Some(token), None) => ConnectOptions::with_token(percent_decode(token)),
+        _ => ConnectOptions::new(),
+    })
+}
+
+/// Connects to `url` as `name` (shown by `nats server report connections`).
+pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
+    options(url)?
+        .name(name)
+        .connect(url)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                crate::config::redact_url_credentials(url)
+            )
+        })
+}
+
+/// `%XX` escapes of a URL's user information, decoded.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_information_is_percent_decoded() {
+        assert_eq!(percent_decode("p%40ss%3Aword"), "p@ss:word");
+        assert_eq!(percent_decode("plain%zz%4"), "plain%zz%4");
+    }
+
+    #[test]
+    fn urls_with_and_without_credentials_give_options() {
+        for url in [
+            "nats://127.0.0.1:4222",
+            "nats://olympus:s3cret@nats:4222",
+            "nats://token@nats:4222",
+        ] {
+            assert!(options(url).is_ok(), "{url}");
+        }
+        assert!(options("http://nats:4222").is_err());
+    }
+}
