@@ -4,7 +4,10 @@
 //! It signs up a fresh tenant, then sends `--requests` requests of one
 //! operation from `--concurrency` concurrent callers, optionally while
 //! `--background-logins` callers log in continuously (to see whether cheap
-//! requests stay fast while Argon2 is busy).
+//! requests stay fast while Argon2 is busy), or while `--login-burst`
+//! failing logins are published all at once (to see them shed: each must
+//! get `invalid_credentials` or `unavailable`, soon, and the measured
+//! operation must not slow down).
 
 use anyhow::{bail, Context};
 use async_nats::HeaderMap;
@@ -46,6 +49,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     background_logins: usize,
 
+    /// Failing logins published all at once when the run starts (at most
+    /// 100,000); reports how each was answered, and when.
+    #[arg(long, default_value_t = 0)]
+    login_burst: usize,
+
     /// Encoding of the requests.
     #[arg(long, value_enum, default_value_t = Encoding::Msgpack)]
     encoding: Encoding,
@@ -84,12 +92,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.background_logins > 64 {
         bail!("--background-logins must be at most 64");
     }
+    if args.login_burst > 100_000 {
+        bail!("--login-burst must be at most 100000");
+    }
     let content_type = match args.encoding {
         Encoding::Msgpack => ContentType::MsgPack,
         Encoding::Json => ContentType::Json,
     };
     let subjects = Subjects::new(&args.subject_prefix)?;
-    let nats = async_nats::ConnectOptions::new()
+    let nats = olympus_runtime::nats::options(&args.nats_url)?
         .request_timeout(Some(Duration::from_secs(30)))
         .connect(&args.nats_url)
         .await
@@ -177,6 +188,19 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         })
         .collect();
 
+    let burst = (args.login_burst > 0).then(|| {
+        let client = client.clone();
+        let request = Request::new(
+            operation::AUTH_LOGIN,
+            None,
+            &failed_login,
+            content_type,
+            false,
+        );
+        let count = args.login_burst;
+        tokio::spawn(async move { login_burst(&client, &request?, count).await })
+    });
+
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let callers: Vec<_> = (0..args.concurrency)
@@ -222,6 +246,66 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     report(&format!("{:?}", args.op), samples);
     if !login_samples.is_empty() {
         report("background logins", login_samples);
+    }
+    if let Some(burst) = burst {
+        burst.await??;
+    }
+    Ok(())
+}
+
+/// Publishes `count` failing logins at once, each with its own reply
+/// subject, and reports how and when each was answered.
+async fn login_burst(client: &Client, request: &Request, count: usize) -> anyhow::Result<()> {
+    use futures::StreamExt;
+
+    let inbox = client.nats.new_inbox();
+    let mut replies = client.nats.subscribe(format!("{inbox}.*")).await?;
+    let subject = client
+        .subjects
+        .endpoint(request.subject_suffix.0, request.subject_suffix.1);
+    let started = Instant::now();
+    for i in 0..count {
+        client
+            .nats
+            .publish_with_reply_and_headers(
+                subject.clone(),
+                format!("{inbox}.{i}"),
+                request.headers.clone(),
+                request.payload.clone(),
+            )
+            .await?;
+    }
+    client.nats.flush().await?;
+    let published = started.elapsed();
+    let (mut refused, mut shed, mut other) = (0, 0, 0);
+    let mut samples = Vec::with_capacity(count);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while samples.len() < count {
+        let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await else {
+            break;
+        };
+        let status = reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
+            .map(|v| v.as_str().to_owned());
+        match status.as_deref() {
+            Some("401") => refused += 1,
+            Some("503") => shed += 1,
+            _ => other += 1,
+        }
+        let expected = matches!(status.as_deref(), Some("401" | "503"));
+        samples.push((started.elapsed(), expected));
+    }
+    println!(
+        "login burst: {count} published in {:.0} ms; {} answered (invalid_credentials {refused}, \
+         unavailable {shed}, other {other}), {} unanswered after 60 s",
+        published.as_secs_f64() * 1000.0,
+        samples.len(),
+        count - samples.len(),
+    );
+    if !samples.is_empty() {
+        report("burst start to each login's reply", samples);
     }
     Ok(())
 }
