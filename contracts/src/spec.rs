@@ -28,6 +28,8 @@ pub struct Spec {
     pub event_content_type: &'static str,
     pub event_headers: [&'static str; 3],
     pub event_types: Vec<&'static str>,
+    /// The JSON Schema of each event type's `data`.
+    pub event_data: std::collections::BTreeMap<&'static str, schemars::Schema>,
     pub mail_templates: Vec<&'static str>,
 }
 
@@ -134,6 +136,10 @@ impl Spec {
                 headers::CORRELATION_ID,
             ],
             event_types: EventType::ALL.iter().map(|t| t.as_str()).collect(),
+            event_data: crate::event::data::schemas()
+                .into_iter()
+                .map(|(t, schema)| (t.as_str(), schema))
+                .collect(),
             mail_templates: [MailTemplate::VerifyEmail, MailTemplate::PasswordReset]
                 .iter()
                 .map(|t| t.as_str())

@@ -3,7 +3,6 @@
 //! subject; nothing lost when NATS goes away; order kept per aggregate.
 
 use async_nats::HeaderMap;
-use olympus_contracts::event::EventType;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::Meta;
 use olympus_tests::app::TestRelay;
@@ -200,7 +199,7 @@ async fn a_failed_or_rolled_back_change_publishes_nothing() {
         let mut tx = app.db.tenant(tenant).await.unwrap();
         app.app
             .events(&meta)
-            .emit(&mut tx, Event::new(EventType::TenantUpdated, tenant, tenant, json!({})))
+            .emit(&mut tx, Event::new(tenant, tenant, &verified(tenant, 0)))
             .await
             .unwrap();
         tx.rollback().await.unwrap();
@@ -216,6 +215,20 @@ async fn a_failed_or_rolled_back_change_publishes_nothing() {
         assert_eq!(all.len(), 2, "tenant.created and user.registered only");
     })
     .await;
+}
+
+/// A typed event carrying `n` (in its email), to check order by.
+fn verified(user_id: Uuid, n: usize) -> olympus_contracts::event::data::UserEmailVerified {
+    olympus_contracts::event::data::UserEmailVerified {
+        user_id,
+        email: format!("n{n}@order.example"),
+    }
+}
+
+/// The `n` of [`verified`].
+fn numbered(email: &serde_json::Value) -> u64 {
+    let email = email.as_str().unwrap();
+    email[1..email.find('@').unwrap()].parse().unwrap()
 }
 
 fn test_meta(correlation_id: &str) -> Meta {
@@ -364,12 +377,7 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
                     .events(&meta)
                     .emit(
                         &mut tx,
-                        Event::new(
-                            EventType::TenantUpdated,
-                            tenant,
-                            aggregate,
-                            json!({"aggregate": aggregate, "n": n}),
-                        ),
+                        Event::new(tenant, aggregate, &verified(aggregate, n)),
                     )
                     .await
                     .unwrap();
@@ -385,7 +393,7 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
         let events = app
             .events(
                 Some(&signup.tenant_id),
-                Some("tenant.updated"),
+                Some("user.email_verified"),
                 aggregates.len() * per_aggregate,
             )
             .await;
@@ -397,9 +405,9 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
         let mut seen: HashMap<String, Vec<u64>> = HashMap::new();
         for event in &events {
             let data = &event.body["data"];
-            seen.entry(data["aggregate"].as_str().unwrap().to_owned())
+            seen.entry(data["user_id"].as_str().unwrap().to_owned())
                 .or_default()
-                .push(data["n"].as_u64().unwrap());
+                .push(numbered(&data["email"]));
         }
         for (aggregate, ns) in seen {
             assert_eq!(

@@ -302,19 +302,14 @@ async fn a_handler_cannot_record_an_event_too_large_to_publish() {
         let tenant: Uuid = signup.tenant_id.parse().unwrap();
         let meta = meta();
         let mut tx = app.app.db().tenant(tenant).await.unwrap();
-        let huge = json!({"note": "\"".repeat(100_000)});
+        let huge = olympus_contracts::event::data::UserEmailVerified {
+            user_id: tenant,
+            email: "\"".repeat(100_000),
+        };
         let err = app
             .app
             .events(&meta)
-            .emit(
-                &mut tx,
-                Event::new(
-                    olympus_contracts::event::EventType::TenantUpdated,
-                    tenant,
-                    tenant,
-                    huge,
-                ),
-            )
+            .emit(&mut tx, Event::new(tenant, tenant, &huge))
             .await
             .unwrap_err();
         assert_eq!(err.code(), olympus_contracts::ErrorCode::Internal);

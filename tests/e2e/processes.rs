@@ -206,12 +206,37 @@ async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id(
         let signup = app
             .raw(
                 "tenant.v1.create",
-                headers,
+                headers.clone(),
                 serde_json::to_vec(&signup_body("pysub")).unwrap(),
             )
             .await
             .ok();
         let tenant = signup["tenant"]["id"].as_str().unwrap();
+        // More event types: a login, a failed one, a logout.
+        let email = "owner@pysub.example.com";
+        let login = app
+            .raw(
+                "auth.v1.login",
+                headers.clone(),
+                json!({"tenant": "pysub", "email": email, "password": GOOD_PASSWORD}).to_string(),
+            )
+            .await
+            .ok();
+        app.raw(
+            "auth.v1.login",
+            headers.clone(),
+            json!({"tenant": "pysub", "email": email, "password": "not-the-password"}).to_string(),
+        )
+        .await
+        .err(401, "invalid_credentials");
+        app.raw(
+            "auth.v1.logout",
+            headers.clone(),
+            json!({"refresh_token": login["tokens"]["refresh_token"]}).to_string(),
+        )
+        .await
+        .ok();
+        let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/spec/v1.json");
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../examples/python/subscriber.py"
@@ -224,16 +249,18 @@ async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id(
                     "--tenant",
                     tenant,
                     "--count",
-                    "2",
+                    "6",
                     "--durable",
                     "e2e",
+                    "--spec",
+                    spec,
                 ])
                 .env("NATS_URL", &app.nats_url)
                 .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
                 .output(),
         )
         .await
-        .expect("the subscriber prints two events within 60 s")
+        .expect("the subscriber prints six events within 60 s")
         .expect("running python3");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
@@ -247,7 +274,18 @@ async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id(
             .collect();
         let mut types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
         types.sort_unstable();
-        assert_eq!(types, ["tenant.created", "user.registered"]);
+        assert_eq!(
+            types,
+            [
+                "session.revoked",
+                "tenant.created",
+                "user.logged_in",
+                "user.logged_out",
+                "user.login_failed",
+                "user.registered"
+            ],
+            "each validated by the Python subscriber against the spec's data schema"
+        );
         for event in &events {
             assert_eq!(event["correlation_id"], "python-sees-this");
             assert_eq!(event["tenant_id"], tenant);

@@ -9,12 +9,11 @@
 //! the reply.
 
 use olympus_contracts::auth::{LoginRequest, SessionReply};
-use olympus_contracts::event::EventType;
+use olympus_contracts::event::data::{self, LoginFailure};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::db::enter_tenant;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Call, Error, Meta};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::email::Email;
@@ -52,9 +51,9 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         Some(candidate) if matches && tenant_active => candidate.user,
         candidate => {
             let reason = match (&candidate, tenant_active) {
-                (None, _) => "unknown_user",
-                (Some(_), false) => "tenant_suspended",
-                (Some(_), true) => "wrong_password",
+                (None, _) => LoginFailure::UnknownUser,
+                (Some(_), false) => LoginFailure::TenantSuspended,
+                (Some(_), true) => LoginFailure::WrongPassword,
             };
             if let Some((tenant_id, _)) = lookup.tenant {
                 // After the reply, so that no failure takes longer than
@@ -88,15 +87,14 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         .emit(
             &mut tx,
             Event::new(
-                EventType::UserLoggedIn,
                 user.tenant_id,
                 user.id,
-                json!({
-                    "user_id": user.id,
-                    "session_id": session_id,
-                    "ip": call.meta.client_ip,
-                    "user_agent": call.meta.user_agent,
-                }),
+                &data::UserLoggedIn {
+                    user_id: user.id,
+                    session_id,
+                    ip: call.meta.client_ip.clone(),
+                    user_agent: call.meta.user_agent.clone(),
+                },
             ),
         )
         .await?;
@@ -156,22 +154,21 @@ async fn record_failure(
     tenant_id: Uuid,
     user_id: Option<Uuid>,
     email: Option<Email>,
-    reason: &str,
+    reason: LoginFailure,
 ) -> Result<(), Error> {
     let mut tx = app.db().tenant(tenant_id).await?;
     app.events(meta)
         .emit(
             &mut tx,
             Event::new(
-                EventType::UserLoginFailed,
                 tenant_id,
                 user_id.unwrap_or(tenant_id),
-                json!({
-                    "user_id": user_id,
-                    "email": email.as_ref().map(Email::as_str),
-                    "reason": reason,
-                    "ip": meta.client_ip,
-                }),
+                &data::UserLoginFailed {
+                    user_id,
+                    email: email.map(|e| e.as_str().to_owned()),
+                    reason,
+                    ip: meta.client_ip.clone(),
+                },
             ),
         )
         .await?;

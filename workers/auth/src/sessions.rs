@@ -9,12 +9,11 @@
 //! means a token leaked, and the whole session is revoked.
 
 use chrono::{DateTime, Utc};
-use olympus_contracts::event::EventType;
+use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Role, Tokens, User};
 use olympus_contracts::{ErrorCode, Secret};
 use olympus_runtime::outbox::{Event, Events};
 use olympus_runtime::{opaque, App, Error, Meta};
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -158,10 +157,13 @@ async fn revoke_if_reused(
             .emit(
                 conn,
                 Event::new(
-                    EventType::SessionRevoked,
                     tenant_id,
                     user_id,
-                    json!({"user_id": user_id, "session_id": session_id, "reason": "refresh_token_reused"}),
+                    &data::SessionRevoked {
+                        user_id,
+                        session_id,
+                        reason: data::RevocationReason::RefreshTokenReused,
+                    },
                 ),
             )
             .await?;
@@ -188,21 +190,30 @@ pub async fn revoke(
     .await?;
     let (session_id, user_id) = revoked.ok_or_else(invalid_token)?;
     let events = events.clone().actor(user_id);
-    let data = json!({"user_id": user_id, "session_id": session_id});
     events
         .emit(
             &mut tx,
-            Event::new(EventType::UserLoggedOut, tenant_id, user_id, &data),
+            Event::new(
+                tenant_id,
+                user_id,
+                &data::UserLoggedOut {
+                    user_id,
+                    session_id,
+                },
+            ),
         )
         .await?;
     events
         .emit(
             &mut tx,
             Event::new(
-                EventType::SessionRevoked,
                 tenant_id,
                 user_id,
-                json!({"user_id": user_id, "session_id": session_id, "reason": "logout"}),
+                &data::SessionRevoked {
+                    user_id,
+                    session_id,
+                    reason: data::RevocationReason::Logout,
+                },
             ),
         )
         .await?;

@@ -3,12 +3,11 @@
 
 use chrono::{Duration, Utc};
 use olympus_contracts::auth::{UserReply, VerifyEmailRequest};
-use olympus_contracts::event::{EventType, MailTemplate};
+use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::User;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::outbox::{Event, Events, NewMail};
 use olympus_runtime::{opaque, App, Call, Error};
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -75,10 +74,12 @@ pub async fn verify_email(app: App, call: Call<VerifyEmailRequest>) -> Result<Us
         .emit(
             &mut tx,
             Event::new(
-                EventType::UserEmailVerified,
                 tenant_id,
                 user.id,
-                json!({"user_id": user.id, "email": user.email}),
+                &data::UserEmailVerified {
+                    user_id: user.id,
+                    email: user.email.clone(),
+                },
             ),
         )
         .await?;

@@ -6,14 +6,13 @@ use olympus_auth::email::Email;
 use olympus_auth::password::NewPassword;
 use olympus_auth::users::{self, NewUser};
 use olympus_auth::{sessions, verification};
-use olympus_contracts::event::EventType;
+use olympus_contracts::event::data;
 use olympus_contracts::shapes::Role;
 use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
 use olympus_runtime::db::is_unique_violation;
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Call, Error};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::slug::Slug;
@@ -84,10 +83,11 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         .emit(
             &mut tx,
             Event::new(
-                EventType::TenantCreated,
                 tenant.id,
                 tenant.id,
-                json!({"tenant": &tenant}),
+                &data::TenantCreated {
+                    tenant: tenant.clone(),
+                },
             ),
         )
         .await?;
@@ -95,10 +95,11 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         .emit(
             &mut tx,
             Event::new(
-                EventType::UserRegistered,
                 tenant.id,
                 owner.id,
-                json!({"user": &owner}),
+                &data::UserRegistered {
+                    user: owner.clone(),
+                },
             ),
         )
         .await?;

@@ -3,7 +3,8 @@
 //!
 //! **Recording** (this module). A handler records what happened in the
 //! transaction that changes the data:
-//! `app.events(&meta).emit(&mut tx, Event::new(...))`. The row commits or
+//! `app.events(&meta).emit(&mut tx, Event::new(tenant, aggregate, &data))`,
+//! where `data` is the event type's struct in `olympus_contracts::event::data`. The row commits or
 //! rolls back with the change. Each insert first takes a transaction-level
 //! advisory lock on the event's aggregate, so rows of one aggregate get
 //! their `seq` in commit order, and it `NOTIFY`s the relay, which Postgres
@@ -18,9 +19,10 @@
 //! them, for an operator to inspect and re-queue.
 
 use chrono::{DateTime, Utc};
-use olympus_contracts::event::{Envelope, EventType, Mail, MailTemplate, SCHEMA_VERSION};
+use olympus_contracts::event::{
+    Envelope, EventData, EventType, Mail, MailTemplate, SCHEMA_VERSION,
+};
 use olympus_contracts::Subjects;
-use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -59,23 +61,19 @@ pub struct Event {
     event_type: EventType,
     tenant_id: Uuid,
     aggregate_id: Uuid,
-    data: serde_json::Value,
+    data: Result<serde_json::Value, String>,
 }
 
 impl Event {
-    /// `event_type` about `aggregate_id` (the user, tenant, order... whose
-    /// events must stay in order) of `tenant_id`, with its `data`.
-    pub fn new(
-        event_type: EventType,
-        tenant_id: Uuid,
-        aggregate_id: Uuid,
-        data: impl Serialize,
-    ) -> Self {
+    /// An event about `aggregate_id` (the user, tenant, order... whose
+    /// events must stay in order) of `tenant_id`; its type is the one whose
+    /// `data` shape it carries.
+    pub fn new<D: EventData>(tenant_id: Uuid, aggregate_id: Uuid, data: &D) -> Self {
         Self {
-            event_type,
+            event_type: D::TYPE,
             tenant_id,
             aggregate_id,
-            data: serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
+            data: serde_json::to_value(data).map_err(|e| e.to_string()),
         }
     }
 }
@@ -117,7 +115,12 @@ impl<'a> Events<'a> {
             correlation_id: self.correlation_id.to_owned(),
             actor_id: self.actor_id,
             schema_version: SCHEMA_VERSION,
-            data: event.data,
+            data: event.data.map_err(|e| {
+                Error::internal(anyhow::anyhow!(
+                    "serializing the data of {}: {e}",
+                    event.event_type.as_str()
+                ))
+            })?,
         };
         let subject = self
             .subjects

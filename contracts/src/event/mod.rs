@@ -6,6 +6,10 @@ use uuid::Uuid;
 
 use crate::Secret;
 
+pub mod data;
+
+pub use data::EventData;
+
 /// Every event type of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
@@ -157,6 +161,7 @@ pub struct Envelope {
     pub correlation_id: String,
     pub actor_id: Option<Uuid>,
     pub schema_version: u32,
+    /// The type's shape: see [`data`] and `spec/v1.json`'s `event_data`.
     pub data: serde_json::Value,
 }
 

@@ -1,0 +1,127 @@
+//! The `data` of each event type (contract §7): one struct per type, so a
+//! handler cannot record a shape the spec does not list, and subscribers
+//! read exactly the fields of `spec/v1.json`'s `event_data`.
+//!
+//! [`EventData::TYPE`] ties each struct to its type: recording an event
+//! takes the struct, and the type follows. No event carries a password,
+//! hash or token.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::EventType;
+use crate::shapes::{Tenant, User};
+
+/// The `data` of one event type.
+pub trait EventData: Serialize + JsonSchema {
+    /// The type this shape is the `data` of.
+    const TYPE: EventType;
+}
+
+macro_rules! event_data {
+    ($($ty:ident => $event:ident),* $(,)?) => {
+        $(impl EventData for $ty {
+            const TYPE: EventType = EventType::$event;
+        })*
+
+        /// Every event type that has a `data` shape, with its JSON Schema.
+        pub fn schemas() -> Vec<(EventType, schemars::Schema)> {
+            vec![$((EventType::$event, schemars::schema_for!($ty))),*]
+        }
+    };
+}
+
+event_data! {
+    TenantCreated => TenantCreated,
+    UserRegistered => UserRegistered,
+    UserLoggedIn => UserLoggedIn,
+    UserLoginFailed => UserLoginFailed,
+    UserLoggedOut => UserLoggedOut,
+    SessionRevoked => SessionRevoked,
+    UserEmailVerified => UserEmailVerified,
+}
+
+/// `tenant.created`: a tenant and its owner were signed up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCreated {
+    pub tenant: Tenant,
+}
+
+/// `user.registered`: a user was created (the owner at signup, or later
+/// by registration or invitation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRegistered {
+    pub user: User,
+}
+
+/// `user.logged_in`: a login opened a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserLoggedIn {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// The client's address as the gateway saw it, when it was a valid IP.
+    pub ip: Option<String>,
+    /// The client's agent, at most 512 bytes.
+    pub user_agent: Option<String>,
+}
+
+/// Why a login failed, for the tenant's eyes only (the caller always gets
+/// the same `invalid_credentials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginFailure {
+    UnknownUser,
+    WrongPassword,
+    TenantSuspended,
+}
+
+/// `user.login_failed`: a login into an existing tenant failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserLoginFailed {
+    /// The user the email belongs to, if any.
+    pub user_id: Option<Uuid>,
+    /// The email tried, when it was a valid address.
+    pub email: Option<String>,
+    pub reason: LoginFailure,
+    pub ip: Option<String>,
+}
+
+/// `user.logged_out`: a user ended one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserLoggedOut {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+/// Why a session was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The user logged out.
+    Logout,
+    /// A rotated refresh token was presented again after the grace period.
+    RefreshTokenReused,
+}
+
+/// `session.revoked`: a session's tokens stopped working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRevoked {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub reason: RevocationReason,
+}
+
+/// `user.email_verified`: a user proved their address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserEmailVerified {
+    pub user_id: Uuid,
+    pub email: String,
+}
