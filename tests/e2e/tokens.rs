@@ -243,7 +243,10 @@ async fn database_keys_are_shared_by_every_process_on_the_database() {
         let second = olympus_runtime::App::new(app.config(), app.db.clone(), app.nats.clone())
             .await
             .unwrap();
-        let claims = second.tokens().verify(&signup.access_token).unwrap();
+        let claims = second
+            .tokens()
+            .verify(&signup.access_token, chrono::Utc::now())
+            .unwrap();
         assert_eq!(claims.sub.to_string(), signup.user_id);
         let kids: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys")
             .fetch_one(app.db.pool())
@@ -272,6 +275,48 @@ async fn processes_starting_together_agree_on_one_development_key() {
             })
             .collect();
         assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn access_tokens_and_sessions_expire_by_the_apps_clock() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let me = async || {
+            app.call(
+                Encoding::Json,
+                "auth.v1.me",
+                Some(&signup.access_token),
+                json!({}),
+            )
+            .await
+        };
+        me().await.ok();
+        // An hour (the access token's lifetime) and the leeway later.
+        app.clock.advance(std::time::Duration::from_secs(3600 + 6));
+        me().await.err(401, "unauthenticated");
+        // The session lives 30 days: its refresh token still works, then not.
+        let refreshed = app
+            .call(
+                Encoding::Json,
+                "auth.v1.refresh",
+                None,
+                json!({"refresh_token": signup.refresh_token}),
+            )
+            .await
+            .ok();
+        let token = refreshed["tokens"]["refresh_token"].as_str().unwrap();
+        app.clock
+            .advance(std::time::Duration::from_secs(30 * 24 * 3600));
+        app.call(
+            Encoding::Json,
+            "auth.v1.refresh",
+            None,
+            json!({"refresh_token": token}),
+        )
+        .await
+        .err(401, "invalid_token");
     })
     .await;
 }

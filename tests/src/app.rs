@@ -2,11 +2,13 @@
 
 use futures::FutureExt;
 use olympus_contracts::Subjects;
+use olympus_runtime::clock::TestClock;
 use olympus_runtime::outbox::{self, Relay};
 use olympus_runtime::service::{self, Running};
 use olympus_runtime::{App, Config, Db};
 use sqlx::Connection;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -95,6 +97,8 @@ pub struct TestApp {
     /// The owner pool of the test database.
     pub db: Db,
     pub app: App,
+    /// The in-process workers' clock: [`TestClock::advance`] moves time.
+    pub clock: Arc<TestClock>,
     pub database_url: String,
     pub nats_url: String,
     pub options: Options,
@@ -143,7 +147,8 @@ impl TestApp {
             .await
             .expect("connecting to NATS");
         let config = test_config(&database_url, &infra.nats_url, &prefix, &options);
-        let app = App::new(config, db.clone(), nats.clone())
+        let clock = Arc::new(TestClock::default());
+        let app = App::with_clock(config, db.clone(), nats.clone(), clock.clone())
             .await
             .expect("building the app");
         let js = async_nats::jetstream::new(nats.clone());
@@ -168,6 +173,7 @@ impl TestApp {
             nats,
             db,
             app,
+            clock,
             database_url,
             nats_url: infra.nats_url.clone(),
             options,

@@ -75,9 +75,10 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
 
     let mut tx = app.db().tenant(user.tenant_id).await?;
     let user: UserRow = sqlx::query_as(&format!(
-        "UPDATE users SET last_login_at = now() WHERE id = $1 RETURNING {USER_COLUMNS}"
+        "UPDATE users SET last_login_at = $2 WHERE id = $1 RETURNING {USER_COLUMNS}"
     ))
     .bind(user.id)
+    .bind(app.now())
     .fetch_one(&mut *tx)
     .await?;
     let user = user.into_user()?;

@@ -32,19 +32,21 @@ pub async fn open(
     let session_id = Uuid::now_v7();
     let refresh = opaque::generate(user.tenant_id);
     let ttl = app.config().refresh_token_ttl;
-    let now: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6, $7)
-         RETURNING created_at",
+    let now = app.now();
+    sqlx::query(
+        "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, created_at, last_used_at,
+                               expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $5, $5 + make_interval(secs => $6), $7, $8)",
     )
     .bind(session_id)
     .bind(user.tenant_id)
     .bind(user.id)
     .bind(&refresh.hash)
+    .bind(now)
     .bind(ttl as f64)
     .bind(meta.client_ip.as_deref())
     .bind(meta.user_agent.as_deref())
-    .fetch_one(conn)
+    .execute(conn)
     .await?;
     let pair = tokens(
         app,
@@ -91,29 +93,33 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let next = opaque::generate(tenant_id);
     let mut tx = app.db().tenant(tenant_id).await?;
-    let rotated: Option<(Uuid, Uuid, String, DateTime<Utc>, f64)> = sqlx::query_as(
+    let now = app.now();
+    let rotated: Option<(Uuid, Uuid, String, f64)> = sqlx::query_as(
         "UPDATE sessions s
-            SET refresh_hash = $2, rotated_at = now(), last_used_at = now()
+            SET refresh_hash = $2, rotated_at = $3, last_used_at = $3
            FROM users u, tenants t
-          WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+          WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $3
             AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
-      RETURNING s.id, s.user_id, u.role, now(), extract(epoch FROM s.expires_at - now())::float8",
+      RETURNING s.id, s.user_id, u.role, extract(epoch FROM s.expires_at - $3)::float8",
     )
     .bind(&hash)
     .bind(&next.hash)
+    .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((session_id, user_id, role, now, remaining)) = rotated else {
-        revoke_if_reused(&mut tx, events, tenant_id, &hash).await?;
+    let Some((session_id, user_id, role, remaining)) = rotated else {
+        revoke_if_reused(&mut tx, events, tenant_id, &hash, now).await?;
         tx.commit().await?;
         return Err(invalid_token());
     };
     sqlx::query(
-        "INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id) VALUES ($1, $2, $3)",
+        "INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id, rotated_at)
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(&hash)
     .bind(tenant_id)
     .bind(session_id)
+    .bind(now)
     .execute(&mut *tx)
     .await?;
     let role = Role::parse(&role)
@@ -139,16 +145,18 @@ async fn revoke_if_reused(
     events: &Events<'_>,
     tenant_id: Uuid,
     hash: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE sessions s SET revoked_at = now()
+        "UPDATE sessions s SET revoked_at = $3
            FROM rotated_refresh_tokens r
           WHERE r.token_hash = $1 AND s.id = r.session_id AND s.revoked_at IS NULL
-            AND r.rotated_at < now() - make_interval(secs => $2)
+            AND r.rotated_at < $3 - make_interval(secs => $2)
       RETURNING s.id, s.user_id",
     )
     .bind(hash)
     .bind(REUSE_GRACE_SECS as f64)
+    .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some((session_id, user_id)) = revoked {
@@ -181,11 +189,12 @@ pub async fn revoke(
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let mut tx = app.db().tenant(tenant_id).await?;
     let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "UPDATE sessions SET revoked_at = now()
-          WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+        "UPDATE sessions SET revoked_at = $2
+          WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2
       RETURNING id, user_id",
     )
     .bind(&hash)
+    .bind(app.now())
     .fetch_optional(&mut *tx)
     .await?;
     let (session_id, user_id) = revoked.ok_or_else(invalid_token)?;

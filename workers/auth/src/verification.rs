@@ -1,7 +1,7 @@
 //! Email verification: a single-use token, valid 24 hours, stored only as a
 //! hash, sent only on the mail subject; and `auth.verify_email`.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use olympus_contracts::auth::{UserReply, VerifyEmailRequest};
 use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::User;
@@ -18,9 +18,14 @@ pub const TOKEN_TTL_HOURS: i64 = 24;
 
 /// Issues a verification token for `user` and queues the `verify_email`
 /// mail, in the caller's (tenant-scoped) transaction.
-pub async fn issue(conn: &mut PgConnection, events: &Events<'_>, user: &User) -> Result<(), Error> {
+pub async fn issue(
+    conn: &mut PgConnection,
+    events: &Events<'_>,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let token = opaque::generate(user.tenant_id);
-    let expires_at = Utc::now() + Duration::hours(TOKEN_TTL_HOURS);
+    let expires_at = now + Duration::hours(TOKEN_TTL_HOURS);
     sqlx::query(
         "INSERT INTO email_verifications (token_hash, tenant_id, user_id, expires_at)
          VALUES ($1, $2, $3, $4)",
@@ -53,19 +58,21 @@ pub async fn verify_email(app: App, call: Call<VerifyEmailRequest>) -> Result<Us
     let (tenant_id, hash) = opaque::parse(call.body.token.expose()).ok_or_else(invalid)?;
     let mut tx = app.db().tenant(tenant_id).await?;
     let user_id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE email_verifications SET used_at = now()
-          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+        "UPDATE email_verifications SET used_at = $2
+          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
       RETURNING user_id",
     )
     .bind(&hash)
+    .bind(app.now())
     .fetch_optional(&mut *tx)
     .await?;
     let user_id = user_id.ok_or_else(invalid)?;
     let user: UserRow = sqlx::query_as(&format!(
-        "UPDATE users SET email_verified = true, updated_at = now() WHERE id = $1
+        "UPDATE users SET email_verified = true, updated_at = $2 WHERE id = $1
          RETURNING {USER_COLUMNS}"
     ))
     .bind(user_id)
+    .bind(app.now())
     .fetch_one(&mut *tx)
     .await?;
     let user = user.into_user()?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
 use crate::bounds::ReplyPrefixes;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::passwords::Passwords;
@@ -24,6 +25,7 @@ struct Inner {
     reply_prefixes: ReplyPrefixes,
     tokens: AccessTokens,
     passwords: Passwords,
+    clock: Arc<dyn Clock>,
     background: TaskTracker,
 }
 
@@ -31,6 +33,17 @@ impl App {
     /// Builds the state from connected resources. Signing keys come from
     /// `OLYMPUS_JWT_KEYS` or, when unset, from the database.
     pub async fn new(config: Config, db: Db, nats: async_nats::Client) -> anyhow::Result<Self> {
+        Self::with_clock(config, db, nats, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::new`] with another clock (tests move time with a
+    /// [`crate::clock::TestClock`]).
+    pub async fn with_clock(
+        config: Config,
+        db: Db,
+        nats: async_nats::Client,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let subjects = Subjects::new(&config.subject_prefix)?;
         let reply_prefixes =
             ReplyPrefixes::new(&config.reply_prefixes).context("reading OLYMPUS_REPLY_PREFIXES")?;
@@ -65,6 +78,7 @@ impl App {
             reply_prefixes,
             tokens,
             passwords,
+            clock,
             background: TaskTracker::new(),
         })))
     }
@@ -101,7 +115,7 @@ impl App {
 
     /// Records the events and mail of the request described by `meta`.
     pub fn events<'a>(&'a self, meta: &'a crate::call::Meta) -> crate::outbox::Events<'a> {
-        crate::outbox::Events::new(self.subjects(), meta)
+        crate::outbox::Events::new(self.subjects(), &*self.0.clock, meta)
     }
 
     /// Runs `work` after the reply, tracked: draining waits for it. For
@@ -113,6 +127,12 @@ impl App {
     /// Work spawned by [`App::spawn_after_reply`].
     pub fn background(&self) -> &TaskTracker {
         &self.0.background
+    }
+
+    /// The current time, from the app's clock: what every rule about time
+    /// compares with (bind it into SQL rather than calling `now()` there).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.clock.now()
     }
 
     /// The password hasher.

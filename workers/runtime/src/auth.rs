@@ -25,16 +25,17 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> Result<Clai
         .ok_or_else(|| unauthenticated("not a Bearer authorization"))?;
     let claims = app
         .tokens()
-        .verify(token)
+        .verify(token, app.now())
         .map_err(|e| unauthenticated(&e.to_string()))?;
     let mut tx = app.db().tenant(claims.tid).await?;
     let live: Option<bool> = sqlx::query_scalar(
-        "SELECT s.revoked_at IS NULL AND s.expires_at > now() AND t.status = 'active'
+        "SELECT s.revoked_at IS NULL AND s.expires_at > $3 AND t.status = 'active'
            FROM sessions s JOIN tenants t ON t.id = s.tenant_id
           WHERE s.id = $1 AND s.user_id = $2",
     )
     .bind(claims.sid)
     .bind(claims.sub)
+    .bind(app.now())
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //! - [`config`]: flags and environment variables (clap).
+//! - [`clock`]: time as a dependency, movable in tests.
 //! - [`app`]: [`App`], the shared state handed to every handler.
 //! - [`auth`]: bearer token and session checks for B operations.
 //! - [`bounds`]: reply subjects and headers a request may carry.
@@ -28,6 +29,7 @@ pub mod app;
 pub mod auth;
 pub mod bounds;
 pub mod call;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;

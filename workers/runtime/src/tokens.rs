@@ -168,8 +168,9 @@ impl AccessTokens {
         jsonwebtoken::encode(&header, claims, &self.encoding).context("signing an access token")
     }
 
-    /// Verifies signature, algorithm, type, key, issuer, audience and times.
-    pub fn verify(&self, token: &str) -> Result<Claims, Rejected> {
+    /// Verifies signature, algorithm, type, key, issuer, audience, and the
+    /// times against `now` (within a few seconds' leeway between clocks).
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, Rejected> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| Rejected::Malformed(e.to_string()))?;
         if header.alg != Algorithm::HS256 {
@@ -187,11 +188,20 @@ impl AccessTokens {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECS;
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        // The times are checked below, against the app's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| Rejected::Invalid(e.to_string()))
+            .map_err(|e| Rejected::Invalid(e.to_string()))?;
+        let (now, leeway) = (now.timestamp(), LEEWAY_SECS as i64);
+        if claims.exp.saturating_add(leeway) <= now {
+            return Err(Rejected::Invalid("expired".to_owned()));
+        }
+        if claims.nbf.saturating_sub(leeway) > now {
+            return Err(Rejected::Invalid("not yet valid".to_owned()));
+        }
+        Ok(claims)
     }
 }
 
@@ -273,7 +283,7 @@ mod tests {
         let token = t
             .issue(user, Uuid::nil(), Uuid::nil(), Role::Admin, Utc::now())
             .unwrap();
-        let claims = t.verify(&token).unwrap();
+        let claims = t.verify(&token, Utc::now()).unwrap();
         assert_eq!(claims.sub, user);
         assert_eq!(claims.role, Role::Admin);
         let header = jsonwebtoken::decode_header(&token).unwrap();
@@ -286,10 +296,10 @@ mod tests {
         let old = tokens(&[("k1", 1)]);
         let token = issue(&old);
         let rotated = tokens(&[("k2", 2), ("k1", 1)]);
-        assert!(rotated.verify(&token).is_ok());
+        assert!(rotated.verify(&token, Utc::now()).is_ok());
         let dropped = tokens(&[("k2", 2)]);
         assert!(matches!(
-            dropped.verify(&token),
+            dropped.verify(&token, Utc::now()),
             Err(Rejected::UnknownKey(_))
         ));
     }
@@ -305,7 +315,7 @@ mod tests {
             Duration::from_secs(60),
         )
         .unwrap();
-        assert!(other_iss.verify(&token).is_err());
+        assert!(other_iss.verify(&token, Utc::now()).is_err());
         let other_aud = AccessTokens::new(
             vec![SigningKey::new("k1", vec![1; 32]).unwrap()],
             "olympus",
@@ -313,9 +323,9 @@ mod tests {
             Duration::from_secs(60),
         )
         .unwrap();
-        assert!(other_aud.verify(&token).is_err());
+        assert!(other_aud.verify(&token, Utc::now()).is_err());
         let same_kid_other_secret = tokens(&[("k1", 9)]);
-        assert!(same_kid_other_secret.verify(&token).is_err());
+        assert!(same_kid_other_secret.verify(&token, Utc::now()).is_err());
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
             ),
         )
         .await?;
-    verification::issue(&mut tx, &events, &owner).await?;
+    verification::issue(&mut tx, &events, &owner, app.now()).await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, owner_id = %owner.id, "tenant created");
     Ok(CreateTenantReply {

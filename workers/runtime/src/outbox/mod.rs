@@ -27,6 +27,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::call::Meta;
+use crate::clock::Clock;
 use crate::error::Error;
 
 pub mod dead_letters;
@@ -83,6 +84,7 @@ impl Event {
 #[derive(Debug, Clone)]
 pub struct Events<'a> {
     subjects: &'a Subjects,
+    clock: &'a dyn Clock,
     correlation_id: &'a str,
     traceparent: Option<&'a str>,
     actor_id: Option<Uuid>,
@@ -90,9 +92,10 @@ pub struct Events<'a> {
 
 impl<'a> Events<'a> {
     /// Events of the request described by `meta`.
-    pub fn new(subjects: &'a Subjects, meta: &'a Meta) -> Self {
+    pub fn new(subjects: &'a Subjects, clock: &'a dyn Clock, meta: &'a Meta) -> Self {
         Self {
             subjects,
+            clock,
             correlation_id: &meta.correlation_id,
             traceparent: meta.traceparent.as_deref(),
             actor_id: meta.claims.as_ref().map(|c| c.sub),
@@ -111,7 +114,7 @@ impl<'a> Events<'a> {
             id: Uuid::now_v7(),
             event_type: event.event_type,
             tenant_id: event.tenant_id,
-            occurred_at: Utc::now(),
+            occurred_at: self.clock.now(),
             correlation_id: self.correlation_id.to_owned(),
             actor_id: self.actor_id,
             schema_version: SCHEMA_VERSION,
