@@ -6,6 +6,7 @@ mod events;
 mod fuzz;
 mod hostile;
 mod identity;
+mod lockout;
 mod login;
 mod micro;
 mod processes;

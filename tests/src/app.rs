@@ -29,6 +29,8 @@ pub struct Options {
     pub argon2_concurrency: usize,
     /// Password hashes waiting at most (default 64).
     pub argon2_queue: usize,
+    /// Consecutive failed logins that lock an account (default 5).
+    pub lockout_threshold: u32,
     /// `None`: development keys from the database.
     pub jwt_keys: Option<String>,
     /// Run an outbox relay in-process (as `serve` does).
@@ -41,6 +43,7 @@ impl Default for Options {
             workers: true,
             argon2_concurrency: 2,
             argon2_queue: 64,
+            lockout_threshold: 5,
             jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
             relay: true,
         }
@@ -252,6 +255,8 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         refresh_token_ttl: 2_592_000,
         argon2_concurrency: Some(options.argon2_concurrency),
         argon2_queue: options.argon2_queue,
+        lockout_threshold: options.lockout_threshold,
+        lockout_secs: 1800,
         max_in_flight: 256,
         reply_prefixes: vec!["_INBOX.".to_owned()],
         db_max_connections: 8,

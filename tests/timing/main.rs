@@ -5,7 +5,7 @@
 //! while it compares medians.
 
 use async_nats::HeaderMap;
-use olympus_tests::{with_app, Encoding, TestApp};
+use olympus_tests::{with_app_opts, Encoding, Options, TestApp};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -22,13 +22,26 @@ async fn login(app: &TestApp, enc: Encoding, body: serde_json::Value) -> (Vec<u8
 
 #[tokio::test]
 async fn failed_logins_are_byte_identical_and_take_the_same_time() {
-    with_app(async |app| {
+    // The reference, a wrong password, must stay a real comparison through
+    // every round: no lockout of that account.
+    let options = Options {
+        lockout_threshold: 1_000_000,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
         let signup = app.signup(Encoding::Json).await;
+        let locked = app.signup(Encoding::Json).await;
+        sqlx::query("UPDATE users SET locked_until = now() + interval '1 day' WHERE id = $1::uuid")
+            .bind(&locked.user_id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
         let cases = [
             ("unknown tenant", json!({"tenant": "no-such-tenant", "email": signup.email, "password": signup.password})),
             ("unknown email", json!({"tenant": signup.slug, "email": "nobody@example.com", "password": signup.password})),
             ("wrong password", json!({"tenant": signup.slug, "email": signup.email, "password": "not-the-password-at-all"})),
             ("malformed email", json!({"tenant": signup.slug, "email": "nobody", "password": signup.password})),
+            ("locked account, right password", json!({"tenant": locked.slug, "email": locked.email, "password": locked.password})),
         ];
         for enc in Encoding::BOTH {
             let mut first: Option<Vec<u8>> = None;

@@ -6,6 +6,7 @@
 //! takes the struct, and the type follows. No event carries a password,
 //! hash or token.
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,6 +41,7 @@ event_data! {
     UserLoggedOut => UserLoggedOut,
     SessionRevoked => SessionRevoked,
     UserEmailVerified => UserEmailVerified,
+    UserLocked => UserLocked,
 }
 
 /// `tenant.created`: a tenant and its owner were signed up.
@@ -77,6 +79,8 @@ pub enum LoginFailure {
     UnknownUser,
     WrongPassword,
     TenantSuspended,
+    /// The account is locked: the password was not even compared.
+    Locked,
 }
 
 /// `user.login_failed`: a login into an existing tenant failed.
@@ -89,6 +93,17 @@ pub struct UserLoginFailed {
     pub email: Option<String>,
     pub reason: LoginFailure,
     pub ip: Option<String>,
+}
+
+/// `user.locked`: too many consecutive failed logins; the account refuses
+/// every login, even with the right password, until `locked_until` (or a
+/// password reset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserLocked {
+    pub user_id: Uuid,
+    pub failed_logins: u32,
+    pub locked_until: DateTime<Utc>,
 }
 
 /// `user.logged_out`: a user ended one session.

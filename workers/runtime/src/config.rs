@@ -78,6 +78,14 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_REFRESH_TOKEN_TTL", default_value_t = 2_592_000)]
     pub refresh_token_ttl: u64,
 
+    /// Consecutive failed logins that lock an account.
+    #[arg(long, env = "OLYMPUS_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    pub lockout_threshold: u32,
+
+    /// Seconds an account stays locked after too many failed logins.
+    #[arg(long, env = "OLYMPUS_LOCKOUT_SECS", default_value_t = 1800)]
+    pub lockout_secs: u64,
+
     /// Password hashes computed at once (each takes 19 MiB and one core for
     /// tens of milliseconds). Default: the number of cores.
     #[arg(long, env = "OLYMPUS_ARGON2_CONCURRENCY")]
