@@ -110,3 +110,15 @@ async fn parallel_wrong_guesses_cannot_outrun_the_limit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_users_own_parallel_logins_wait_for_each_other_and_all_succeed() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let logins = (0..8).map(|_| login(app, &signup, &signup.password));
+        for reply in futures::future::join_all(logins).await {
+            reply.ok();
+        }
+    })
+    .await;
+}

@@ -9,12 +9,15 @@
 //! the reason, for the tenant's eyes only) after the reply.
 //!
 //! **Lockout.** The look-up takes the login's *try* first: one atomic
-//! `UPDATE` counts it among the account's consecutive failures, and the try
-//! that reaches `OLYMPUS_LOCKOUT_THRESHOLD` locks the account for
-//! `OLYMPUS_LOCKOUT_SECS` right away. A success sets the count back to 0.
-//! So parallel guesses cannot outrun the limit: at most that many passwords
-//! are ever compared before the lock, and a locked account refuses even the
-//! right one until the lock ends (or a password reset lifts it).
+//! `UPDATE` counts it among the account's consecutive failures, before the
+//! password is compared; a success sets the count back to 0. Once the
+//! count reaches `OLYMPUS_LOCKOUT_THRESHOLD`, no try is given: a login
+//! waits (polling briefly) while the tries in flight end, and when the
+//! last of them failed, recording that failure locks the account for
+//! `OLYMPUS_LOCKOUT_SECS`. So parallel guesses cannot outrun the limit (at
+//! most that many passwords are compared before the lock), the user's own
+//! parallel logins only wait, and a locked account refuses even the right
+//! password until the lock ends (or a password reset lifts it).
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::auth::{LoginRequest, SessionReply};
@@ -42,10 +45,20 @@ struct Candidate {
 struct Try {
     /// Consecutive failures counting this try.
     failed_logins: i32,
-    /// Set when this try reached the limit: the account is locked unless
-    /// the password turns out right.
-    locks_until: Option<DateTime<Utc>>,
 }
+
+/// What taking a try found.
+enum Taken {
+    Granted(Try),
+    /// The account is locked (or there is no such user).
+    Refused,
+    /// The tries in flight use up the budget: wait for them.
+    Busy,
+}
+
+/// How long a login waits for the tries in flight before it is refused.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// What a login's tenant and email name, as far as they exist.
 struct Lookup {
@@ -138,22 +151,48 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
     Ok(SessionReply { user, tokens })
 }
 
-/// Takes a try at `user_id`'s account (see the module documentation);
-/// `None` when it is locked.
-async fn take_try(app: &App, conn: &mut PgConnection, user_id: Uuid) -> Result<Option<Try>, Error> {
-    let config = app.config();
-    let taken: Option<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "WITH counted AS (
+/// Takes a try at `user_id`'s account (see the module documentation).
+async fn take_try(app: &App, conn: &mut PgConnection, user_id: Uuid) -> Result<Taken, Error> {
+    let threshold = i32::try_from(app.config().lockout_threshold.max(1)).unwrap_or(i32::MAX);
+    let (granted, locked): (Option<i32>, Option<bool>) = sqlx::query_as(
+        "WITH target AS (
+             SELECT id, failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE
+         ), counted AS (
              SELECT id, CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END AS n
-               FROM users WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)
-                FOR UPDATE
+               FROM target
+              WHERE locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3)
+         ), updated AS (
+             UPDATE users u SET failed_logins = c.n, locked_until = NULL
+               FROM counted c WHERE u.id = c.id
+             RETURNING u.failed_logins
          )
-         UPDATE users u
-            SET failed_logins = c.n,
-                locked_until = CASE WHEN c.n >= $3 THEN $2 + make_interval(secs => $4) END
-           FROM counted c
-          WHERE u.id = c.id
-      RETURNING u.failed_logins, u.locked_until",
+         SELECT (SELECT failed_logins FROM updated),
+                (SELECT locked_until IS NOT NULL AND locked_until > $2 FROM target)",
+    )
+    .bind(user_id)
+    .bind(app.now())
+    .bind(threshold)
+    .fetch_one(conn)
+    .await?;
+    Ok(match (granted, locked) {
+        (Some(failed_logins), _) => Taken::Granted(Try { failed_logins }),
+        (None, Some(false)) => Taken::Busy,
+        (None, _) => Taken::Refused,
+    })
+}
+
+/// Locks the account after a failed try that reached the limit, unless a
+/// success came since; the count and the lock's end when it did.
+async fn lock(
+    app: &App,
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<(i32, DateTime<Utc>)>, Error> {
+    let config = app.config();
+    let locked = sqlx::query_as(
+        "UPDATE users SET locked_until = $2 + make_interval(secs => $4)
+          WHERE id = $1 AND failed_logins >= $3 AND locked_until IS NULL
+      RETURNING failed_logins, locked_until",
     )
     .bind(user_id)
     .bind(app.now())
@@ -161,16 +200,35 @@ async fn take_try(app: &App, conn: &mut PgConnection, user_id: Uuid) -> Result<O
     .bind(config.lockout_secs as f64)
     .fetch_optional(conn)
     .await?;
-    Ok(taken.map(|(failed_logins, locks_until)| Try {
-        failed_logins,
-        locks_until,
-    }))
+    Ok(locked)
 }
 
 /// The tenant, and the user with its hash, that a login names: one
 /// transaction as the request role, which resolves the slug through
 /// `olympus_tenant_by_slug` and then enters that tenant.
 async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
+    let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+    loop {
+        let (lookup, busy) = look_up_once(app, slug, email).await?;
+        if !busy {
+            return Ok(lookup);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            // Tries that never ended (a process died mid-login) must not
+            // hold the account forever: it locks, and unlocks in time.
+            if let (Some((tenant_id, _)), Some(candidate)) = (lookup.tenant, &lookup.candidate) {
+                let mut tx = app.db().tenant(tenant_id).await?;
+                lock(app, &mut tx, candidate.user.id).await?;
+                tx.commit().await?;
+            }
+            return Ok(lookup);
+        }
+        tokio::time::sleep(BUSY_POLL).await;
+    }
+}
+
+/// One look-up; `true` when the account's tries are all in flight.
+async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, bool), Error> {
     // Every path runs the same statements, whether the tenant, the
     // user or the try exist: what does not exist is looked up as nothing
     // (a slug or address no row can have, the nil id), so an unknown tenant
@@ -204,14 +262,22 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
         .as_ref()
         .filter(|_| tenant.is_some_and(|(_, active)| active))
         .map_or(Uuid::nil(), |c| c.user.id);
-    let attempt = take_try(app, &mut tx, trying).await?;
+    let taken = take_try(app, &mut tx, trying).await?;
     tx.commit().await?;
-    Ok(Lookup {
-        tenant,
-        email,
-        candidate,
-        attempt,
-    })
+    let busy = matches!(taken, Taken::Busy);
+    let attempt = match taken {
+        Taken::Granted(attempt) => Some(attempt),
+        Taken::Refused | Taken::Busy => None,
+    };
+    Ok((
+        Lookup {
+            tenant,
+            email,
+            candidate,
+            attempt,
+        },
+        busy,
+    ))
 }
 
 /// Whether `slug` has the characters and length a tenant's slug can have.
@@ -258,14 +324,15 @@ async fn record_failure(app: &App, meta: &Meta, failure: Failure) -> Result<(), 
             ),
         )
         .await?;
-    if let (
-        Some(user_id),
-        Some(Try {
-            failed_logins,
-            locks_until: Some(locked_until),
-        }),
-    ) = (user_id, locked)
-    {
+    let threshold = i32::try_from(app.config().lockout_threshold).unwrap_or(i32::MAX);
+    let reached = locked.is_some_and(|t| t.failed_logins >= threshold);
+    let locked = match user_id {
+        Some(user_id) if reached => lock(app, &mut tx, user_id)
+            .await?
+            .map(|until| (user_id, until)),
+        _ => None,
+    };
+    if let Some((user_id, (failed_logins, locked_until))) = locked {
         tracing::warn!(%user_id, failed_logins, %locked_until, "account locked after failed logins");
         events
             .emit(
