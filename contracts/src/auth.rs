@@ -1,8 +1,10 @@
 //! Requests and replies of the auth service (`{prefix}.auth.v1.*`).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use crate::shapes::{Tokens, User};
+use crate::shapes::{Role, Tokens, User};
 use crate::Secret;
 
 /// `auth.login` (P).
@@ -56,4 +58,86 @@ pub struct UserReply {
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     pub token: Secret,
+}
+
+/// `auth.register` (P): joins a tenant that allows self-registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The tenant's slug.
+    pub tenant: String,
+    pub email: String,
+    pub password: Secret,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// Reply of `auth.logout_all`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutAllReply {
+    /// Sessions revoked, the caller's own included.
+    pub revoked: u64,
+}
+
+/// One of the caller's live sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the access token making the request.
+    pub current: bool,
+}
+
+/// Reply of `auth.sessions.list`: the caller's live sessions, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsReply {
+    pub items: Vec<SessionInfo>,
+}
+
+/// `auth.sessions.revoke` (B): ends one of the caller's sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeSessionRequest {
+    pub session_id: Uuid,
+}
+
+/// `auth.change_password` (B): every other session ends; the reply carries
+/// the tokens of a fresh one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: Secret,
+    pub new_password: Secret,
+}
+
+/// `auth.introspect` (P): what an access token stands for, now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectRequest {
+    pub access_token: Secret,
+}
+
+/// Reply of `auth.introspect` (RFC 7662's shape): only `active` when the
+/// token is not (bad, expired, revoked, or its tenant suspended).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectReply {
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tid: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Expiry, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
 }

@@ -81,6 +81,8 @@ pub const AUTH_CHANGE_PASSWORD: Operation = op(Auth, "change_password", B, false
 pub const AUTH_SESSIONS_LIST: Operation = op(Auth, "sessions.list", B, false);
 pub const AUTH_SESSIONS_REVOKE: Operation = op(Auth, "sessions.revoke", B, false);
 pub const AUTH_INTROSPECT: Operation = op(Auth, "introspect", P, false);
+pub const AUTH_UPDATE_ME: Operation = op(Auth, "update_me", B, false);
+pub const AUTH_ACCEPT_INVITE: Operation = op(Auth, "accept_invite", P, false);
 
 pub const TENANT_CREATE: Operation = op(Tenant, "create", P, false);
 pub const TENANT_GET: Operation = op(Tenant, "get", B, false);
@@ -88,6 +90,11 @@ pub const TENANT_UPDATE: Operation = op(Tenant, "update", B, false);
 pub const TENANT_MEMBERS_LIST: Operation = op(Tenant, "members.list", B, false);
 pub const TENANT_MEMBERS_SET_ROLE: Operation = op(Tenant, "members.set_role", B, false);
 pub const TENANT_MEMBERS_REMOVE: Operation = op(Tenant, "members.remove", B, false);
+pub const TENANT_MEMBERS_INVITE: Operation = op(Tenant, "members.invite", B, true);
+pub const TENANT_MEMBERS_INVITATIONS_LIST: Operation =
+    op(Tenant, "members.invitations.list", B, false);
+pub const TENANT_MEMBERS_INVITATIONS_REVOKE: Operation =
+    op(Tenant, "members.invitations.revoke", B, false);
 pub const TENANT_LIST: Operation = op(Tenant, "list", B, false);
 pub const TENANT_SUSPEND: Operation = op(Tenant, "suspend", B, false);
 pub const TENANT_REACTIVATE: Operation = op(Tenant, "reactivate", B, false);
@@ -100,6 +107,7 @@ pub const ALL: &[Operation] = &[
     AUTH_LOGOUT,
     AUTH_LOGOUT_ALL,
     AUTH_ME,
+    AUTH_UPDATE_ME,
     AUTH_VERIFY_EMAIL,
     AUTH_RESEND_VERIFICATION,
     AUTH_REQUEST_PASSWORD_RESET,
@@ -108,12 +116,16 @@ pub const ALL: &[Operation] = &[
     AUTH_SESSIONS_LIST,
     AUTH_SESSIONS_REVOKE,
     AUTH_INTROSPECT,
+    AUTH_ACCEPT_INVITE,
     TENANT_CREATE,
     TENANT_GET,
     TENANT_UPDATE,
     TENANT_MEMBERS_LIST,
     TENANT_MEMBERS_SET_ROLE,
     TENANT_MEMBERS_REMOVE,
+    TENANT_MEMBERS_INVITE,
+    TENANT_MEMBERS_INVITATIONS_LIST,
+    TENANT_MEMBERS_INVITATIONS_REVOKE,
     TENANT_LIST,
     TENANT_SUSPEND,
     TENANT_REACTIVATE,

@@ -87,6 +87,9 @@ pub struct Tenant {
     pub slug: String,
     pub name: String,
     pub status: TenantStatus,
+    /// Whether anyone may `auth.register` into it; when false, users join
+    /// only by invitation.
+    pub self_registration: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -68,8 +68,9 @@ async fn signup_login_me_refresh_logout_in_both_encodings() {
             assert_eq!(keys(reply), ["owner", "tenant", "tokens"]);
             assert_eq!(
                 keys(&reply["tenant"]),
-                ["created_at", "id", "name", "slug", "status", "updated_at"]
+                ["created_at", "id", "name", "self_registration", "slug", "status", "updated_at"]
             );
+            assert_eq!(reply["tenant"]["self_registration"], true);
             assert_eq!(reply["tenant"]["slug"], signup.slug);
             assert_eq!(reply["tenant"]["name"], "Acme Corporation");
             assert_eq!(reply["tenant"]["status"], "active");

@@ -1,6 +1,7 @@
 //! End-to-end tests: the workers over real NATS and Postgres, called as
 //! the gateway and other-language clients call them.
 
+mod account;
 mod errors;
 mod events;
 mod fuzz;

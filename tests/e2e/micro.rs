@@ -60,12 +60,22 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
         assert_eq!(
             subjects,
             [
-                (format!("{p}.auth.v1.login").as_str(), "q"),
-                (format!("{p}.auth.v1.logout").as_str(), "q"),
-                (format!("{p}.auth.v1.me").as_str(), "q"),
-                (format!("{p}.auth.v1.refresh").as_str(), "q"),
-                (format!("{p}.auth.v1.verify_email").as_str(), "q"),
+                "change_password",
+                "introspect",
+                "login",
+                "logout",
+                "logout_all",
+                "me",
+                "refresh",
+                "register",
+                "sessions.list",
+                "sessions.revoke",
+                "verify_email",
             ]
+            .map(|op| (format!("{p}.auth.v1.{op}"), "q"))
+            .iter()
+            .map(|(s, q)| (s.as_str(), *q))
+            .collect::<Vec<_>>()
         );
     })
     .await;

@@ -42,6 +42,7 @@ event_data! {
     SessionRevoked => SessionRevoked,
     UserEmailVerified => UserEmailVerified,
     UserLocked => UserLocked,
+    UserPasswordChanged => UserPasswordChanged,
 }
 
 /// `tenant.created`: a tenant and its owner were signed up.
@@ -106,6 +107,27 @@ pub struct UserLocked {
     pub locked_until: DateTime<Utc>,
 }
 
+/// How a password changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordChange {
+    /// The user gave the current one (`auth.change_password`).
+    Changed,
+    /// With a reset token from the mail (`auth.reset_password`).
+    Reset,
+}
+
+/// `user.password_changed`: the user's password changed; their other
+/// sessions were revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPasswordChanged {
+    pub user_id: Uuid,
+    pub how: PasswordChange,
+    /// Sessions revoked by the change.
+    pub sessions_revoked: u64,
+}
+
 /// `user.logged_out`: a user ended one session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +144,12 @@ pub enum RevocationReason {
     Logout,
     /// A rotated refresh token was presented again after the grace period.
     RefreshTokenReused,
+    /// The user logged out everywhere (`auth.logout_all`).
+    LogoutAll,
+    /// The user ended this session from another (`auth.sessions.revoke`).
+    Revoked,
+    /// The password changed: every other session ends.
+    PasswordChanged,
 }
 
 /// `session.revoked`: a session's tokens stopped working.

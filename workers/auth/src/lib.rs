@@ -1,20 +1,31 @@
 //! The auth worker (`olympus-auth`): logins, sessions and tokens.
 //!
 //! # Layout
-//! - one module per operation: [`login`], [`me`], [`refresh`], [`logout`],
-//!   [`verification`] (`verify_email`, and issuing the token);
+//! - one module per operation: [`register`], [`login`], [`me`], [`refresh`],
+//!   [`logout`], [`logout_all`], [`sessions_list`], [`sessions_revoke`],
+//!   [`change_password`], [`introspect`], [`verification`] (`verify_email`,
+//!   and issuing the token);
+//! - [`members`]: the one way a user is created (signup's owner,
+//!   registration), with session, event and mail;
 //! - domain types, built only by parsing: [`email::Email`],
 //!   [`password::NewPassword`];
 //! - storage: [`users`], [`sessions`] (used by the tenant worker's signup
 //!   too).
 
+pub mod change_password;
 pub mod email;
+pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod logout_all;
 pub mod me;
+pub mod members;
 pub mod password;
 pub mod refresh;
+pub mod register;
 pub mod sessions;
+pub mod sessions_list;
+pub mod sessions_revoke;
 pub mod users;
 pub mod verification;
 
@@ -28,11 +39,17 @@ pub fn worker() -> Worker {
         version: env!("CARGO_PKG_VERSION"),
         description: "Olympus authentication: logins, sessions and tokens",
         endpoints: vec![
+            endpoint(op::AUTH_REGISTER, register::register),
             endpoint(op::AUTH_LOGIN, login::login),
             endpoint(op::AUTH_REFRESH, refresh::refresh),
             endpoint(op::AUTH_LOGOUT, logout::logout),
+            endpoint(op::AUTH_LOGOUT_ALL, logout_all::logout_all),
             endpoint(op::AUTH_ME, me::me),
             endpoint(op::AUTH_VERIFY_EMAIL, verification::verify_email),
+            endpoint(op::AUTH_CHANGE_PASSWORD, change_password::change_password),
+            endpoint(op::AUTH_SESSIONS_LIST, sessions_list::list),
+            endpoint(op::AUTH_SESSIONS_REVOKE, sessions_revoke::revoke),
+            endpoint(op::AUTH_INTROSPECT, introspect::introspect),
         ],
     }
 }

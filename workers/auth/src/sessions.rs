@@ -229,3 +229,42 @@ pub async fn revoke(
     tx.commit().await?;
     Ok((session_id, user_id))
 }
+
+/// Revokes every live session of `user_id` (in the connection's tenant
+/// scope), recording `session.revoked` with `reason` for each; returns
+/// their ids.
+pub async fn revoke_all(
+    conn: &mut PgConnection,
+    events: &Events<'_>,
+    user: (Uuid, Uuid),
+    now: DateTime<Utc>,
+    reason: data::RevocationReason,
+) -> Result<Vec<Uuid>, Error> {
+    let (tenant_id, user_id) = user;
+    let revoked: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = $2
+          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+      RETURNING id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    for &session_id in &revoked {
+        events
+            .emit(
+                &mut *conn,
+                Event::new(
+                    tenant_id,
+                    user_id,
+                    &data::SessionRevoked {
+                        user_id,
+                        session_id,
+                        reason,
+                    },
+                ),
+            )
+            .await?;
+    }
+    Ok(revoked)
+}

@@ -54,6 +54,9 @@ impl UserRow {
 /// A user about to be created.
 #[derive(Debug)]
 pub struct NewUser<'a> {
+    /// A fresh UUIDv7, chosen by the caller (events may name the user
+    /// before the row exists).
+    pub id: Uuid,
     pub tenant_id: Uuid,
     pub email: &'a Email,
     pub display_name: &'a str,
@@ -69,7 +72,7 @@ pub async fn insert(conn: &mut PgConnection, new: NewUser<'_>) -> Result<User, E
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING {USER_COLUMNS}"
     ))
-    .bind(Uuid::now_v7())
+    .bind(new.id)
     .bind(new.tenant_id)
     .bind(new.email.as_str())
     .bind(new.display_name)

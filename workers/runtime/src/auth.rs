@@ -23,6 +23,16 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> Result<Clai
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or_else(|| unauthenticated("not a Bearer authorization"))?;
+    check(app, token).await
+}
+
+/// Checks an access token: its claims when it is valid and its session
+/// live; `unauthenticated` when not (any other error is the database's).
+pub async fn check(app: &App, token: &str) -> Result<Claims, Error> {
+    let unauthenticated = |why: &str| {
+        tracing::debug!(reason = why, "access token refused");
+        Error::new(ErrorCode::Unauthenticated)
+    };
     let claims = app
         .tokens()
         .verify(token, app.now())

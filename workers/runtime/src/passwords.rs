@@ -38,7 +38,8 @@ pub struct Passwords {
     dummy_hash: Arc<str>,
 }
 
-/// A place among the hashes running or waiting, held by one request.
+/// A place among the hashes running or waiting, held by one request (for
+/// as many hashes as it needs, one after another).
 #[derive(Debug)]
 pub struct Slot {
     passwords: Passwords,
@@ -91,7 +92,7 @@ impl Passwords {
 
 impl Slot {
     /// A PHC string `$argon2id$v=19$m=19456,t=2,p=1$...`.
-    pub async fn hash(self, password: &Secret) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &Secret) -> anyhow::Result<String> {
         let argon2 = self.passwords.argon2.clone();
         let password = password.clone();
         self.run(move || {
@@ -106,7 +107,7 @@ impl Slot {
 
     /// Whether `password` matches `stored`; with no stored hash, does the
     /// same work against a dummy and returns false.
-    pub async fn verify(self, password: &Secret, stored: Option<&str>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> anyhow::Result<bool> {
         let argon2 = self.passwords.argon2.clone();
         let password = password.clone();
         let (stored, real) = match stored {

@@ -3,9 +3,8 @@
 //! and the owner's `verify_email` mail.
 
 use olympus_auth::email::Email;
+use olympus_auth::members::{self, parse_name, NewMember};
 use olympus_auth::password::NewPassword;
-use olympus_auth::users::{self, NewUser};
-use olympus_auth::{sessions, verification};
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::Role;
 use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
@@ -66,20 +65,9 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         }
     })?;
     let tenant = tenant.into_tenant()?;
-    let owner = users::insert(
-        &mut tx,
-        NewUser {
-            tenant_id: tenant.id,
-            email: &email,
-            display_name: &display_name,
-            role: Role::Owner,
-            password_hash: &password_hash,
-        },
-    )
-    .await?;
-    let (tokens, _) = sessions::open(&app, &mut tx, &owner, &call.meta).await?;
-    let events = app.events(&call.meta).actor(owner.id);
-    events
+    let owner_id = Uuid::now_v7();
+    app.events(&call.meta)
+        .actor(owner_id)
         .emit(
             &mut tx,
             Event::new(
@@ -91,19 +79,20 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
             ),
         )
         .await?;
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                tenant.id,
-                owner.id,
-                &data::UserRegistered {
-                    user: owner.clone(),
-                },
-            ),
-        )
-        .await?;
-    verification::issue(&mut tx, &events, &owner, app.now()).await?;
+    let (owner, tokens) = members::create(
+        &app,
+        &mut tx,
+        &call.meta,
+        NewMember {
+            id: owner_id,
+            tenant_id: tenant.id,
+            email: &email,
+            display_name: &display_name,
+            role: Role::Owner,
+            password_hash: &password_hash,
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, owner_id = %owner.id, "tenant created");
     Ok(CreateTenantReply {
@@ -111,35 +100,4 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         owner,
         tokens,
     })
-}
-
-/// A human-readable name: trimmed, `min..=max` characters, one line.
-fn parse_name(raw: &str, min: usize, max: usize) -> Result<String, Vec<String>> {
-    let name = raw.trim();
-    let length = name.chars().count();
-    let mut problems = Vec::new();
-    if length < min || length > max {
-        problems.push(format!("must be {min} to {max} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        problems.push("must not contain control characters".to_owned());
-    }
-    if problems.is_empty() {
-        Ok(name.to_owned())
-    } else {
-        Err(problems)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(parse_name("  Acme Inc. ", 1, 100).unwrap(), "Acme Inc.");
-        assert!(parse_name("   ", 1, 100).is_err());
-        assert!(parse_name(&"x".repeat(101), 1, 100).is_err());
-        assert!(parse_name("a\nb", 1, 100).is_err());
-    }
 }

@@ -6,7 +6,8 @@ use olympus_runtime::Error;
 use uuid::Uuid;
 
 /// The columns of [`TenantRow`].
-pub const TENANT_COLUMNS: &str = "id, slug, name, status, created_at, updated_at";
+pub const TENANT_COLUMNS: &str =
+    "id, slug, name, status, self_registration, created_at, updated_at";
 
 /// A `tenants` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -15,6 +16,7 @@ pub struct TenantRow {
     pub slug: String,
     pub name: String,
     pub status: String,
+    pub self_registration: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -34,6 +36,7 @@ impl TenantRow {
             slug: self.slug,
             name: self.name,
             status,
+            self_registration: self.self_registration,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

@@ -1,0 +1,354 @@
+//! A user's own account (contract §5, auth): registering, sessions,
+//! logging out everywhere, changing the password, introspection.
+
+use olympus_tests::client::GOOD_PASSWORD;
+use olympus_tests::{with_app, Encoding, Signup, TestApp};
+use serde_json::{json, Value};
+
+async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
+    app.call(
+        Encoding::Json,
+        "auth.v1.login",
+        None,
+        json!({"tenant": signup.slug, "email": signup.email, "password": password}),
+    )
+    .await
+}
+
+fn token(reply: &Value, which: &str) -> String {
+    reply["tokens"][which].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn anyone_registers_into_a_tenant_that_allows_it() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        for enc in Encoding::BOTH {
+            let email = format!("new-{enc:?}@example.com").to_lowercase();
+            let reply = app
+                .call(
+                    enc,
+                    "auth.v1.register",
+                    None,
+                    json!({"tenant": owner.slug, "email": email, "password": GOOD_PASSWORD}),
+                )
+                .await
+                .ok();
+            assert_eq!(reply["user"]["role"], "member");
+            assert_eq!(reply["user"]["email"], email);
+            assert_eq!(reply["user"]["email_verified"], false);
+            assert_eq!(reply["user"]["tenant_id"], owner.tenant_id.as_str());
+            let me = app
+                .call(enc, "auth.v1.me", Some(&token(&reply, "access_token")), json!({}))
+                .await
+                .ok();
+            assert_eq!(me["user"]["id"], reply["user"]["id"]);
+        }
+        let registered = app
+            .events(Some(&owner.tenant_id), Some("user.registered"), 3)
+            .await;
+        assert_eq!(registered.len(), 3, "the owner and two members");
+        let mail = app.mail(Some(&owner.tenant_id), Some("verify_email"), 3).await;
+        assert_eq!(mail.len(), 3);
+
+        let register = async |body: Value| app.call(Encoding::Json, "auth.v1.register", None, body).await;
+        let taken = register(json!({"tenant": owner.slug, "email": owner.email, "password": GOOD_PASSWORD}))
+            .await
+            .err(409, "conflict");
+        assert_eq!(taken["details"]["field"], "email");
+        register(json!({"tenant": "no-such-tenant", "email": "x@example.com", "password": GOOD_PASSWORD}))
+            .await
+            .err(404, "not_found");
+        let weak = register(json!({"tenant": owner.slug, "email": "weak@example.com", "password": "password"}))
+            .await
+            .err(422, "validation_failed");
+        assert!(weak["details"]["fields"]["password"].as_array().unwrap().len() >= 2);
+
+        sqlx::query("UPDATE tenants SET self_registration = false WHERE id = $1::uuid")
+            .bind(&owner.tenant_id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        register(json!({"tenant": owner.slug, "email": "late@example.com", "password": GOOD_PASSWORD}))
+            .await
+            .err(403, "forbidden");
+        sqlx::query("UPDATE tenants SET self_registration = true, status = 'suspended' WHERE id = $1::uuid")
+            .bind(&owner.tenant_id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        register(json!({"tenant": owner.slug, "email": "late@example.com", "password": GOOD_PASSWORD}))
+            .await
+            .err(403, "forbidden");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sessions_are_listed_revoked_one_by_one_or_all_at_once() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Content-Type", "application/json");
+        headers.insert("X-Client-Ip", "198.51.100.4");
+        headers.insert("User-Agent", "phone/1.0");
+        let phone = app
+            .raw(
+                "auth.v1.login",
+                headers,
+                json!({"tenant": signup.slug, "email": signup.email, "password": signup.password})
+                    .to_string(),
+            )
+            .await
+            .ok();
+        let laptop = login(app, &signup, &signup.password).await.ok();
+        let phone_access = token(&phone, "access_token");
+
+        let list = app
+            .call(
+                Encoding::MsgPack,
+                "auth.v1.sessions.list",
+                Some(&phone_access),
+                json!({}),
+            )
+            .await
+            .ok();
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3, "signup, phone, laptop");
+        let current: Vec<&Value> = items.iter().filter(|s| s["current"] == true).collect();
+        assert_eq!(current.len(), 1);
+        assert_eq!(current[0]["ip"], "198.51.100.4");
+        assert_eq!(current[0]["user_agent"], "phone/1.0");
+        let mut keys: Vec<&str> = current[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "created_at",
+                "current",
+                "id",
+                "ip",
+                "last_used_at",
+                "user_agent"
+            ]
+        );
+
+        // The phone ends the laptop's session.
+        let laptop_session = items
+            .iter()
+            .find(|s| s["current"] == false && s["ip"].is_null())
+            .unwrap()["id"]
+            .clone();
+        let signup_or_laptop = laptop_session.as_str().unwrap().to_owned();
+        app.call(
+            Encoding::Json,
+            "auth.v1.sessions.revoke",
+            Some(&phone_access),
+            json!({"session_id": signup_or_laptop}),
+        )
+        .await
+        .ok();
+        app.call(
+            Encoding::Json,
+            "auth.v1.sessions.revoke",
+            Some(&phone_access),
+            json!({"session_id": signup_or_laptop}),
+        )
+        .await
+        .err(404, "not_found");
+        let left = app
+            .call(
+                Encoding::Json,
+                "auth.v1.sessions.list",
+                Some(&phone_access),
+                json!({}),
+            )
+            .await
+            .ok();
+        assert_eq!(left["items"].as_array().unwrap().len(), 2);
+
+        // Another user's session is not the caller's to end.
+        let other = app.signup(Encoding::Json).await;
+        let other_list = app
+            .call(
+                Encoding::Json,
+                "auth.v1.sessions.list",
+                Some(&other.access_token),
+                json!({}),
+            )
+            .await
+            .ok();
+        let other_session = other_list["items"][0]["id"].clone();
+        app.call(
+            Encoding::Json,
+            "auth.v1.sessions.revoke",
+            Some(&phone_access),
+            json!({"session_id": other_session}),
+        )
+        .await
+        .err(404, "not_found");
+
+        let all = app
+            .call(
+                Encoding::Json,
+                "auth.v1.logout_all",
+                Some(&phone_access),
+                json!({}),
+            )
+            .await
+            .ok();
+        assert_eq!(all, json!({"revoked": 2}));
+        for access in [
+            &phone_access,
+            &signup.access_token,
+            &token(&laptop, "access_token"),
+        ] {
+            app.call(Encoding::Json, "auth.v1.me", Some(access), json!({}))
+                .await
+                .err(401, "unauthenticated");
+        }
+        app.call(
+            Encoding::Json,
+            "auth.v1.refresh",
+            None,
+            json!({"refresh_token": token(&phone, "refresh_token")}),
+        )
+        .await
+        .err(401, "invalid_token");
+        let revoked = app
+            .events(Some(&signup.tenant_id), Some("session.revoked"), 3)
+            .await;
+        let mut reasons: Vec<&str> = revoked
+            .iter()
+            .map(|e| e.body["data"]["reason"].as_str().unwrap())
+            .collect();
+        reasons.sort_unstable();
+        assert_eq!(reasons, ["logout_all", "logout_all", "revoked"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let other_device = login(app, &signup, &signup.password).await.ok();
+        let change = async |current: &str, new: &str| {
+            app.call(
+                Encoding::Json,
+                "auth.v1.change_password",
+                Some(&signup.access_token),
+                json!({"current_password": current, "new_password": new}),
+            )
+            .await
+        };
+        let new_password = "quartz-lantern-meadow-voyage";
+        change("not-my-password", new_password)
+            .await
+            .err(401, "invalid_credentials");
+        let weak = change(&signup.password, "12345678")
+            .await
+            .err(422, "validation_failed");
+        assert!(
+            weak["details"]["fields"]["new_password"].is_array(),
+            "{weak}"
+        );
+
+        let changed = change(&signup.password, new_password).await.ok();
+        let mut keys: Vec<&str> = changed
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["tokens"]);
+        app.call(
+            Encoding::Json,
+            "auth.v1.me",
+            Some(&token(&changed, "access_token")),
+            json!({}),
+        )
+        .await
+        .ok();
+        for access in [&signup.access_token, &token(&other_device, "access_token")] {
+            app.call(Encoding::Json, "auth.v1.me", Some(access), json!({}))
+                .await
+                .err(401, "unauthenticated");
+        }
+        login(app, &signup, &signup.password)
+            .await
+            .err(401, "invalid_credentials");
+        login(app, &signup, new_password).await.ok();
+
+        let event = app
+            .events(Some(&signup.tenant_id), Some("user.password_changed"), 1)
+            .await;
+        assert_eq!(
+            event[0].body["data"],
+            json!({"user_id": signup.user_id, "how": "changed", "sessions_revoked": 2})
+        );
+        let text = serde_json::to_string(&event[0].body).unwrap();
+        assert!(!text.contains(new_password) && !text.contains("argon2"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn introspection_says_whether_a_token_works_right_now() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        for enc in Encoding::BOTH {
+            let active = app
+                .call(
+                    enc,
+                    "auth.v1.introspect",
+                    None,
+                    json!({"access_token": signup.access_token}),
+                )
+                .await
+                .ok();
+            assert_eq!(active["active"], true);
+            assert_eq!(active["sub"], signup.user_id.as_str());
+            assert_eq!(active["tid"], signup.tenant_id.as_str());
+            assert_eq!(active["role"], "owner");
+            assert!(active["sid"].is_string() && active["exp"].is_i64());
+            for junk in ["", "garbage", "a.b.c"] {
+                let inactive = app
+                    .call(
+                        enc,
+                        "auth.v1.introspect",
+                        None,
+                        json!({"access_token": junk}),
+                    )
+                    .await
+                    .ok();
+                assert_eq!(inactive, json!({"active": false}));
+            }
+        }
+        app.call(
+            Encoding::Json,
+            "auth.v1.logout",
+            None,
+            json!({"refresh_token": signup.refresh_token}),
+        )
+        .await
+        .ok();
+        let revoked = app
+            .call(
+                Encoding::Json,
+                "auth.v1.introspect",
+                None,
+                json!({"access_token": signup.access_token}),
+            )
+            .await
+            .ok();
+        assert_eq!(revoked, json!({"active": false}));
+    })
+    .await;
+}

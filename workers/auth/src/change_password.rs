@@ -1,0 +1,101 @@
+//! `auth.change_password`: the current password for a new one. Every
+//! session of the user ends (their other devices must log in again); the
+//! reply opens a fresh one for the caller.
+
+use olympus_contracts::auth::{ChangePasswordRequest, RefreshReply};
+use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
+use olympus_contracts::ErrorCode;
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Event;
+use olympus_runtime::{App, Call, Error};
+
+use crate::email::Email;
+use crate::password::NewPassword;
+use crate::sessions;
+use crate::users::{UserRow, USER_COLUMNS};
+
+#[derive(sqlx::FromRow)]
+struct Current {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+/// Handles `auth.change_password`; a wrong current password is
+/// `invalid_credentials`, a new one that breaks the policy
+/// `validation_failed` on `new_password`.
+pub async fn change_password(
+    app: App,
+    call: Call<ChangePasswordRequest>,
+) -> Result<RefreshReply, Error> {
+    let slot = app.passwords().admit()?;
+    let claims = call.meta.claims()?.clone();
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let current: Option<Current> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1"
+    ))
+    .bind(claims.sub)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let current = current.ok_or_else(|| Error::new(ErrorCode::Unauthenticated))?;
+    let email = Email::parse(&current.user.email).ok();
+    let mut v = Validation::default();
+    let new_password = v.check(
+        "new_password",
+        NewPassword::parse(&call.body.new_password, email.as_ref()),
+    );
+    v.finish()?;
+    let Some(new_password) = new_password else {
+        return Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing value"
+        )));
+    };
+    if !slot
+        .verify(&call.body.current_password, Some(&current.password_hash))
+        .await?
+    {
+        return Err(Error::new(ErrorCode::InvalidCredentials));
+    }
+    let new_hash = slot.hash(new_password.secret()).await?;
+
+    let now = app.now();
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let user: UserRow = sqlx::query_as(&format!(
+        "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
+          WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(claims.sub)
+    .bind(&new_hash)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let user = user.into_user()?;
+    let events = app.events(&call.meta);
+    let revoked = sessions::revoke_all(
+        &mut tx,
+        &events,
+        (claims.tid, claims.sub),
+        now,
+        RevocationReason::PasswordChanged,
+    )
+    .await?;
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                claims.tid,
+                claims.sub,
+                &data::UserPasswordChanged {
+                    user_id: claims.sub,
+                    how: PasswordChange::Changed,
+                    sessions_revoked: revoked.len() as u64,
+                },
+            ),
+        )
+        .await?;
+    let (tokens, _) = sessions::open(&app, &mut tx, &user, &call.meta).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "password changed");
+    Ok(RefreshReply { tokens })
+}

@@ -1,0 +1,94 @@
+//! The one way a user comes to exist (signup's owner, `auth.register`,
+//! later an accepted invitation): the row, its first session, the
+//! `user.registered` event and the verification mail, in the caller's
+//! tenant-scoped transaction.
+
+use olympus_contracts::event::data;
+use olympus_contracts::shapes::{Role, Tokens, User};
+use olympus_runtime::outbox::Event;
+use olympus_runtime::{App, Error, Meta};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::email::Email;
+use crate::users::{self, NewUser};
+use crate::{sessions, verification};
+
+/// A member to create; the password is already hashed.
+#[derive(Debug)]
+pub struct NewMember<'a> {
+    /// A fresh UUIDv7 for the user.
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: &'a Email,
+    pub display_name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+/// Creates the member and opens their first session; returns them and its
+/// tokens. A taken email is `conflict` on `email`.
+pub async fn create(
+    app: &App,
+    conn: &mut PgConnection,
+    meta: &Meta,
+    new: NewMember<'_>,
+) -> Result<(User, Tokens), Error> {
+    let user = users::insert(
+        conn,
+        NewUser {
+            id: new.id,
+            tenant_id: new.tenant_id,
+            email: new.email,
+            display_name: new.display_name,
+            role: new.role,
+            password_hash: new.password_hash,
+        },
+    )
+    .await?;
+    let (tokens, _) = sessions::open(app, conn, &user, meta).await?;
+    let events = app.events(meta).actor(user.id);
+    events
+        .emit(
+            conn,
+            Event::new(
+                user.tenant_id,
+                user.id,
+                &data::UserRegistered { user: user.clone() },
+            ),
+        )
+        .await?;
+    verification::issue(conn, &events, &user, app.now()).await?;
+    Ok((user, tokens))
+}
+
+/// A human-readable name: trimmed, `min..=max` characters, one line.
+pub fn parse_name(raw: &str, min: usize, max: usize) -> Result<String, Vec<String>> {
+    let name = raw.trim();
+    let length = name.chars().count();
+    let mut problems = Vec::new();
+    if length < min || length > max {
+        problems.push(format!("must be {min} to {max} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        problems.push("must not contain control characters".to_owned());
+    }
+    if problems.is_empty() {
+        Ok(name.to_owned())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(parse_name("  Acme Inc. ", 1, 100).unwrap(), "Acme Inc.");
+        assert!(parse_name("   ", 1, 100).is_err());
+        assert!(parse_name(&"x".repeat(101), 1, 100).is_err());
+        assert!(parse_name("a\nb", 1, 100).is_err());
+    }
+}
