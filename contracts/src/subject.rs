@@ -75,6 +75,12 @@ impl Subjects {
         format!("{}.mail.{tenant_id}.{template}", self.prefix)
     }
 
+    /// `{prefix}.internal.{name}`: messages between Olympus processes
+    /// (not part of the contract; no client publishes there).
+    pub fn internal(&self, name: &str) -> String {
+        format!("{}.internal.{name}", self.prefix)
+    }
+
     /// `{prefix}.mail.>`, everything in the mail stream.
     pub fn mail_wildcard(&self) -> String {
         format!("{}.mail.>", self.prefix)

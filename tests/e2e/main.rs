@@ -11,6 +11,7 @@ mod lockout;
 mod login;
 mod micro;
 mod processes;
+mod revocation;
 mod rls;
 mod sessions;
 mod tokens;

@@ -185,6 +185,31 @@ impl TestApp {
         self.raw(op, headers, encoding.encode(&body)).await
     }
 
+    /// Asserts that a bearer request with `token` on `op` is answered
+    /// `unauthenticated` within `limit` (revocation reaches every process
+    /// within a second); returns how long it took.
+    pub async fn refused_within(
+        &self,
+        limit: std::time::Duration,
+        op: &str,
+        token: &str,
+    ) -> std::time::Duration {
+        let started = std::time::Instant::now();
+        loop {
+            let reply = self.call(Encoding::Json, op, Some(token), json!({})).await;
+            if reply.status() == 401 {
+                reply.err(401, "unauthenticated");
+                return started.elapsed();
+            }
+            reply.ok();
+            assert!(
+                started.elapsed() < limit,
+                "{op} still accepted the token after {limit:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Creates a tenant with a fresh slug and returns what signup replied.
     pub async fn signup(&self, encoding: Encoding) -> Signup {
         let slug = format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);

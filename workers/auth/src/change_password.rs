@@ -96,6 +96,7 @@ pub async fn change_password(
         .await?;
     let (tokens, _) = sessions::open(&app, &mut tx, &user, &call.meta).await?;
     tx.commit().await?;
+    app.announce_revoked(&revoked).await;
     tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "password changed");
     Ok(RefreshReply { tokens })
 }

@@ -11,6 +11,7 @@ use crate::sessions;
 pub async fn logout(app: App, call: Call<LogoutRequest>) -> Result<Empty, Error> {
     let events = app.events(&call.meta);
     let (session_id, user_id) = sessions::revoke(&app, &events, &call.body.refresh_token).await?;
+    app.announce_revoked(&[session_id]).await;
     tracing::info!(%session_id, %user_id, "logged out");
     Ok(Empty {})
 }

@@ -20,6 +20,7 @@ pub async fn logout_all(app: App, call: Call<Empty>) -> Result<LogoutAllReply, E
     )
     .await?;
     tx.commit().await?;
+    app.announce_revoked(&revoked).await;
     tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "logged out everywhere");
     Ok(LogoutAllReply {
         revoked: revoked.len() as u64,

@@ -108,8 +108,11 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
     .fetch_optional(&mut *tx)
     .await?;
     let Some((session_id, user_id, role, remaining)) = rotated else {
-        revoke_if_reused(&mut tx, events, tenant_id, &hash, now).await?;
+        let revoked = revoke_if_reused(&mut tx, events, tenant_id, &hash, now).await?;
         tx.commit().await?;
+        if let Some(session_id) = revoked {
+            app.announce_revoked(&[session_id]).await;
+        }
         return Err(invalid_token());
     };
     sqlx::query(
@@ -146,7 +149,7 @@ async fn revoke_if_reused(
     tenant_id: Uuid,
     hash: &[u8],
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<Option<Uuid>, Error> {
     let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE sessions s SET revoked_at = $3
            FROM rotated_refresh_tokens r
@@ -176,7 +179,7 @@ async fn revoke_if_reused(
             )
             .await?;
     }
-    Ok(())
+    Ok(revoked.map(|(session_id, _)| session_id))
 }
 
 /// Logs out: revokes the session of a refresh token and records

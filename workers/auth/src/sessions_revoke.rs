@@ -43,5 +43,6 @@ pub async fn revoke(app: App, call: Call<RevokeSessionRequest>) -> Result<Empty,
         )
         .await?;
     tx.commit().await?;
+    app.announce_revoked(&[session_id]).await;
     Ok(Empty {})
 }

@@ -10,6 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::passwords::Passwords;
+use crate::revocation::Revocations;
 use crate::tokens::{self, AccessTokens};
 
 /// Shared state of a process: cheap to clone, handed to every handler.
@@ -26,6 +27,7 @@ struct Inner {
     tokens: AccessTokens,
     passwords: Passwords,
     clock: Arc<dyn Clock>,
+    revocations: Revocations,
     background: TaskTracker,
 }
 
@@ -58,6 +60,7 @@ impl App {
                 tokens::database_keys(&db).await?
             }
         };
+        let access_ttl = config.access_ttl();
         let tokens = AccessTokens::new(
             keys,
             &config.jwt_issuer,
@@ -79,6 +82,7 @@ impl App {
             tokens,
             passwords,
             clock,
+            revocations: Revocations::new(access_ttl),
             background: TaskTracker::new(),
         })))
     }
@@ -133,6 +137,11 @@ impl App {
     /// compares with (bind it into SQL rather than calling `now()` there).
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.clock.now()
+    }
+
+    /// What this process knows of revoked sessions and suspended tenants.
+    pub fn revocations(&self) -> &Revocations {
+        &self.0.revocations
     }
 
     /// The password hasher.

@@ -1,14 +1,18 @@
 //! Bearer authentication, the same for every worker.
 //!
 //! A token is accepted when its signature, algorithm, type, key, issuer,
-//! audience and times check out (see [`crate::tokens`]) *and* its session
-//! is still live and its tenant active. The session check is one indexed
-//! query, so a logout or a suspension takes effect on the next request.
+//! audience and times check out (see [`crate::tokens`]) *and* this process
+//! does not know its session to be revoked or its tenant suspended (see
+//! [`crate::revocation`]): no database round trip, and every process learns
+//! of a logout or a suspension within a second. A token's signature is
+//! what proves its session existed; the session's expiry bounds the
+//! refresh token, the access token's own `exp` bounds it.
 
 use olympus_contracts::ErrorCode;
 
 use crate::app::App;
 use crate::error::Error;
+use crate::revocation::Refusal;
 use crate::tokens::Claims;
 
 /// Verifies an `Authorization` header value.
@@ -37,23 +41,12 @@ pub async fn check(app: &App, token: &str) -> Result<Claims, Error> {
         .tokens()
         .verify(token, app.now())
         .map_err(|e| unauthenticated(&e.to_string()))?;
-    let mut tx = app.db().tenant(claims.tid).await?;
-    let live: Option<bool> = sqlx::query_scalar(
-        "SELECT s.revoked_at IS NULL AND s.expires_at > $3 AND t.status = 'active'
-           FROM sessions s JOIN tenants t ON t.id = s.tenant_id
-          WHERE s.id = $1 AND s.user_id = $2",
-    )
-    .bind(claims.sid)
-    .bind(claims.sub)
-    .bind(app.now())
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    match live {
-        Some(true) => Ok(claims),
-        Some(false) => Err(unauthenticated(
-            "session revoked or expired, or tenant suspended",
-        )),
-        None => Err(unauthenticated("no such session")),
+    match app.revocations().check(claims.sid, claims.tid) {
+        Ok(()) => Ok(claims),
+        Err(Refusal::Revoked) => Err(unauthenticated("session revoked")),
+        Err(Refusal::TenantSuspended) => Err(unauthenticated("tenant suspended")),
+        Err(Refusal::Stale) => Err(Error::new(ErrorCode::Unavailable)
+            .with_message("cannot check revocations right now; retry")
+            .with_detail("retry_after_secs", 1)),
     }
 }

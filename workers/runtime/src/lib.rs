@@ -20,6 +20,7 @@
 //! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
 //! - [`tokens`]: access tokens (JWT) and their signing keys.
 //! - [`opaque`]: opaque random tokens (refresh, verification), stored as hashes.
+//! - [`revocation`]: revoked sessions and suspended tenants, in memory.
 //! - [`outbox`]: recording events and mail in the transaction, the relay to JetStream.
 //! - [`passwords`]: Argon2id off the async threads, with bounded concurrency.
 //! - [`telemetry`]: tracing setup.
@@ -37,6 +38,7 @@ pub mod nats;
 pub mod opaque;
 pub mod outbox;
 pub mod passwords;
+pub mod revocation;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

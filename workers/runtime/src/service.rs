@@ -48,6 +48,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{field, Instrument};
 use uuid::Uuid;
@@ -117,6 +118,7 @@ pub struct Running {
     services: Vec<service::Service>,
     loops: TaskTracker,
     in_flight: TaskTracker,
+    revocations: (CancellationToken, tokio::task::JoinHandle<()>),
 }
 
 /// What an endpoint refused before running its handler, reported in the
@@ -132,6 +134,16 @@ struct Refusals {
 
 /// Starts the workers' micro services and their request loops.
 pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
+    // No bearer request is taken before this process knows what is revoked.
+    app.revocations()
+        .sync(app.db().pool(), app.now())
+        .await
+        .context("reading revoked sessions at start")?;
+    let stop_revocations = CancellationToken::new();
+    let revocations = tokio::spawn(crate::revocation::run(
+        app.clone(),
+        stop_revocations.clone(),
+    ));
     let loops = TaskTracker::new();
     let in_flight = TaskTracker::new();
     let max_in_flight = app.config().max_in_flight.max(1);
@@ -200,6 +212,7 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
         services,
         loops,
         in_flight,
+        revocations: (stop_revocations, revocations),
     })
 }
 
@@ -235,6 +248,8 @@ impl Running {
                 "shutdown timeout: abandoning work still in flight"
             );
         }
+        self.revocations.0.cancel();
+        let _ = self.revocations.1.await;
         if let Err(err) = self.app.nats().flush().await {
             tracing::warn!(error = %err, "flushing the last replies failed");
         }

@@ -22,7 +22,7 @@ use crate::db::Db;
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Accepted clock difference between processes, in seconds.
-const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = 5;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

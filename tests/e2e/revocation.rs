@@ -1,0 +1,86 @@
+//! Revocation reaches access tokens everywhere within a second, without a
+//! database round trip per request (contract §5, auth).
+
+use olympus_tests::{with_app_opts, Encoding, Options};
+use serde_json::json;
+use std::time::Duration;
+
+use crate::OLYMPUS;
+
+/// Two processes share the work: one runs the auth worker, the other the
+/// tenant worker. A session ended through the first is refused by the
+/// second within a second, by the broadcast or, failing it, by its next
+/// read of Postgres.
+#[tokio::test]
+async fn a_revoked_sessions_token_is_refused_by_every_worker_in_every_process() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut auth = app
+            .serve_process(OLYMPUS, &["--workers", "auth,tenant"])
+            .await;
+        let mut tenant = app.serve_process(OLYMPUS, &["--workers", "tenant"]).await;
+        let signup = app.signup(Encoding::Json).await;
+        let second = app
+            .call(
+                Encoding::Json,
+                "auth.v1.login",
+                None,
+                json!({"tenant": signup.slug, "email": signup.email, "password": signup.password}),
+            )
+            .await
+            .ok();
+        let second_access = second["tokens"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for op in ["auth.v1.me", "tenant.v1.get"] {
+            app.call(Encoding::Json, op, Some(&signup.access_token), json!({}))
+                .await
+                .ok();
+        }
+
+        // logout: the session of the signup's refresh token.
+        app.call(
+            Encoding::Json,
+            "auth.v1.logout",
+            None,
+            json!({"refresh_token": signup.refresh_token}),
+        )
+        .await
+        .ok();
+        let limit = Duration::from_secs(1);
+        let auth_took = app
+            .refused_within(limit, "auth.v1.me", &signup.access_token)
+            .await;
+        // tenant.get is answered by both processes in turn: ask often
+        // enough that each of them refuses it.
+        for _ in 0..6 {
+            app.refused_within(limit, "tenant.v1.get", &signup.access_token)
+                .await;
+        }
+        // The other session is untouched.
+        app.call(
+            Encoding::Json,
+            "tenant.v1.get",
+            Some(&second_access),
+            json!({}),
+        )
+        .await
+        .ok();
+
+        // A suspension, written straight into Postgres (no broadcast at
+        // all), reaches both processes by their reads.
+        sqlx::query("UPDATE tenants SET status = 'suspended' WHERE id = $1::uuid")
+            .bind(&signup.tenant_id)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        for _ in 0..6 {
+            app.refused_within(limit, "tenant.v1.get", &second_access)
+                .await;
+        }
+        eprintln!("logout refused by auth.me after {auth_took:?}");
+        assert!(auth.terminate().await.success());
+        assert!(tenant.terminate().await.success());
+    })
+    .await;
+}

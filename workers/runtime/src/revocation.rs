@@ -1,0 +1,220 @@
+//! Revocation that costs no round trip per request.
+//!
+//! A bearer request is accepted when its access token checks out (see
+//! [`crate::tokens`]) and this process does not know its session to be
+//! revoked nor its tenant suspended. That knowledge is kept in memory:
+//!
+//! - the process that revokes a session records it at once and broadcasts
+//!   it on `{prefix}.internal.revocations` (core NATS, every process
+//!   listens), so the others refuse its tokens within milliseconds;
+//! - every process also reads the revocations and suspensions committed
+//!   since its last look from Postgres every 250 ms, so one that missed a
+//!   broadcast (or restarted, or reconnected) catches up well within a
+//!   second; at start it reads everything still relevant;
+//! - a revocation matters only while the session's access tokens can live,
+//!   so entries older than the access token lifetime are forgotten;
+//! - when the last successful read is older than [`STALE_AFTER`] (Postgres
+//!   away), bearer requests are answered `unavailable` rather than trusted
+//!   on stale knowledge.
+
+use anyhow::Context as _;
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::app::App;
+
+/// How often Postgres is read.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// Knowledge older than this is not trusted.
+pub const STALE_AFTER: Duration = Duration::from_secs(3);
+
+/// Revocations read again each time, in case a transaction committed late.
+const OVERLAP_SECS: i64 = 10;
+
+/// Why a session's tokens are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Revoked,
+    TenantSuspended,
+    /// This process cannot vouch for its knowledge right now.
+    Stale,
+}
+
+/// The revocation broadcast (`{prefix}.internal.revocations`), JSON.
+#[derive(Debug, Serialize, Deserialize)]
+struct Broadcast {
+    sessions: Vec<Uuid>,
+    revoked_at: DateTime<Utc>,
+}
+
+/// What this process knows of revoked sessions and suspended tenants.
+#[derive(Debug)]
+pub struct Revocations {
+    /// How long an access token lives, with the verification leeway.
+    lifetime: TimeDelta,
+    state: RwLock<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: HashMap<Uuid, DateTime<Utc>>,
+    suspended: HashSet<Uuid>,
+    /// Latest `revoked_at` read from Postgres.
+    watermark: Option<DateTime<Utc>>,
+    synced_at: Option<Instant>,
+}
+
+impl Revocations {
+    /// Knowledge for access tokens living `token_ttl`.
+    pub fn new(token_ttl: Duration) -> Self {
+        let lifetime = TimeDelta::from_std(token_ttl).unwrap_or(TimeDelta::MAX)
+            + TimeDelta::seconds(crate::tokens::LEEWAY_SECS as i64);
+        Self {
+            lifetime,
+            state: RwLock::default(),
+        }
+    }
+
+    /// Whether the session's tokens are still honoured.
+    pub fn check(&self, session_id: Uuid, tenant_id: Uuid) -> Result<(), Refusal> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if state.synced_at.is_none_or(|at| at.elapsed() >= STALE_AFTER) {
+            return Err(Refusal::Stale);
+        }
+        if state.sessions.contains_key(&session_id) {
+            return Err(Refusal::Revoked);
+        }
+        if state.suspended.contains(&tenant_id) {
+            return Err(Refusal::TenantSuspended);
+        }
+        Ok(())
+    }
+
+    /// Records sessions revoked at `at` (by this process or a broadcast).
+    fn record(&self, sessions: &[Uuid], at: DateTime<Utc>) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for &id in sessions {
+            state.sessions.insert(id, at);
+        }
+    }
+
+    /// Reads what Postgres committed since the last read (everything still
+    /// relevant, the first time) and forgets what no token can use anymore.
+    pub async fn sync(&self, pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let since = {
+            let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+            match state.watermark {
+                Some(mark) => mark - TimeDelta::seconds(OVERLAP_SECS),
+                None => now - self.lifetime,
+            }
+        };
+        let revoked: Vec<(Uuid, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, revoked_at FROM sessions WHERE revoked_at > $1")
+                .bind(since)
+                .fetch_all(pool)
+                .await
+                .context("reading revoked sessions")?;
+        let suspended: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM tenants WHERE status = 'suspended'")
+                .fetch_all(pool)
+                .await
+                .context("reading suspended tenants")?;
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for (id, at) in revoked {
+            state.watermark = Some(state.watermark.map_or(at, |mark| mark.max(at)));
+            state.sessions.insert(id, at);
+        }
+        if state.watermark.is_none() {
+            state.watermark = Some(since);
+        }
+        state.suspended = suspended.into_iter().collect();
+        let horizon = now - self.lifetime;
+        state.sessions.retain(|_, at| *at > horizon);
+        state.synced_at = Some(Instant::now());
+        Ok(())
+    }
+}
+
+impl App {
+    /// Records sessions this request revoked (after its commit) and tells
+    /// every other process; a lost broadcast is caught up by their next
+    /// read of Postgres.
+    pub async fn announce_revoked(&self, sessions: &[Uuid]) {
+        if sessions.is_empty() {
+            return;
+        }
+        let revoked_at = self.now();
+        self.revocations().record(sessions, revoked_at);
+        let broadcast = Broadcast {
+            sessions: sessions.to_vec(),
+            revoked_at,
+        };
+        let subject = self.subjects().internal("revocations");
+        match serde_json::to_vec(&broadcast) {
+            Ok(payload) => {
+                if let Err(err) = self.nats().publish(subject, payload.into()).await {
+                    tracing::warn!(error = %err, "broadcasting a revocation (others catch up from Postgres)");
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "encoding a revocation broadcast"),
+        }
+    }
+}
+
+/// Keeps this process's knowledge current until `stop`: listens to the
+/// broadcast and reads Postgres every [`POLL`]. Call after a first
+/// successful [`Revocations::sync`].
+pub async fn run(app: App, stop: CancellationToken) {
+    let mut broadcasts = match app
+        .nats()
+        .subscribe(app.subjects().internal("revocations"))
+        .await
+    {
+        Ok(subscription) => Some(subscription),
+        Err(err) => {
+            tracing::warn!(error = %err, "not listening to revocation broadcasts (Postgres reads go on)");
+            None
+        }
+    };
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            Some(message) = async {
+                match broadcasts.as_mut() {
+                    Some(subscription) => subscription.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                match serde_json::from_slice::<Broadcast>(&message.payload) {
+                    Ok(b) => app.revocations().record(&b.sessions, b.revoked_at),
+                    Err(err) => tracing::warn!(error = %err, "ignoring a malformed revocation broadcast"),
+                }
+            }
+            _ = poll.tick() => {
+                match app.revocations().sync(app.db().pool(), app.now()).await {
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("revocations: reading Postgres again");
+                    }
+                    Ok(()) => {}
+                    Err(err) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = format!("{err:#}"), "revocations: cannot read Postgres; bearer requests get unavailable once the knowledge is stale");
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
