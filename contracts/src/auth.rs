@@ -19,7 +19,6 @@ pub struct LoginRequest {
 
 /// Reply of `auth.login` and `auth.register`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SessionReply {
     pub user: User,
     pub tokens: Tokens,
@@ -34,7 +33,6 @@ pub struct RefreshRequest {
 
 /// Reply of `auth.refresh`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RefreshReply {
     pub tokens: Tokens,
 }
@@ -48,7 +46,6 @@ pub struct LogoutRequest {
 
 /// Reply of `auth.me` and `auth.verify_email`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UserReply {
     pub user: User,
 }
@@ -74,7 +71,6 @@ pub struct RegisterRequest {
 
 /// Reply of `auth.logout_all`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LogoutAllReply {
     /// Sessions revoked, the caller's own included.
     pub revoked: u64,
@@ -82,7 +78,6 @@ pub struct LogoutAllReply {
 
 /// One of the caller's live sessions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SessionInfo {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -95,7 +90,6 @@ pub struct SessionInfo {
 
 /// Reply of `auth.sessions.list`: the caller's live sessions, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SessionsReply {
     pub items: Vec<SessionInfo>,
 }
@@ -126,7 +120,6 @@ pub struct IntrospectRequest {
 /// Reply of `auth.introspect` (RFC 7662's shape): only `active` when the
 /// token is not (bad, expired, revoked, or its tenant suspended).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IntrospectReply {
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -126,7 +126,6 @@ impl fmt::Display for ErrorCode {
 
 /// The body of every error reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

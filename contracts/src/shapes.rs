@@ -66,7 +66,6 @@ impl TenantStatus {
 
 /// A user of a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct User {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -81,7 +80,6 @@ pub struct User {
 
 /// A tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub id: Uuid,
     pub slug: String,
@@ -96,7 +94,6 @@ pub struct Tenant {
 
 /// A token pair as returned by signup, login and refresh.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Tokens {
     pub access_token: Secret,
     /// Always `Bearer`.

@@ -29,7 +29,6 @@ pub struct NewOwner {
 
 /// Reply of `tenant.create`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateTenantReply {
     pub tenant: Tenant,
     pub owner: User,
@@ -46,7 +45,6 @@ pub struct GetTenantRequest {
 
 /// Reply of `tenant.get`, `tenant.update`, `tenant.suspend`, ...
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TenantReply {
     pub tenant: Tenant,
 }

@@ -4,7 +4,9 @@
 //!
 //! [`EventData::TYPE`] ties each struct to its type: recording an event
 //! takes the struct, and the type follows. No event carries a password,
-//! hash or token.
+//! hash or token. Like every reply shape, they accept fields they do not
+//! know when read: revisions only add fields (contract §8), and a reader
+//! built against an older one must keep working.
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -47,7 +49,6 @@ event_data! {
 
 /// `tenant.created`: a tenant and its owner were signed up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TenantCreated {
     pub tenant: Tenant,
 }
@@ -55,14 +56,12 @@ pub struct TenantCreated {
 /// `user.registered`: a user was created (the owner at signup, or later
 /// by registration or invitation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserRegistered {
     pub user: User,
 }
 
 /// `user.logged_in`: a login opened a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserLoggedIn {
     pub user_id: Uuid,
     pub session_id: Uuid,
@@ -86,7 +85,6 @@ pub enum LoginFailure {
 
 /// `user.login_failed`: a login into an existing tenant failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserLoginFailed {
     /// The user the email belongs to, if any.
     pub user_id: Option<Uuid>,
@@ -100,7 +98,6 @@ pub struct UserLoginFailed {
 /// every login, even with the right password, until `locked_until` (or a
 /// password reset).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserLocked {
     pub user_id: Uuid,
     pub failed_logins: u32,
@@ -120,7 +117,6 @@ pub enum PasswordChange {
 /// `user.password_changed`: the user's password changed; their other
 /// sessions were revoked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserPasswordChanged {
     pub user_id: Uuid,
     pub how: PasswordChange,
@@ -130,7 +126,6 @@ pub struct UserPasswordChanged {
 
 /// `user.logged_out`: a user ended one session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserLoggedOut {
     pub user_id: Uuid,
     pub session_id: Uuid,
@@ -154,7 +149,6 @@ pub enum RevocationReason {
 
 /// `session.revoked`: a session's tokens stopped working.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SessionRevoked {
     pub user_id: Uuid,
     pub session_id: Uuid,
@@ -163,7 +157,6 @@ pub struct SessionRevoked {
 
 /// `user.email_verified`: a user proved their address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct UserEmailVerified {
     pub user_id: Uuid,
     pub email: String,

@@ -150,7 +150,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// The envelope of every event on `{prefix}.events.{tenant_id}.{type}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// UUIDv7; also the `Nats-Msg-Id` header.
     pub id: Uuid,
@@ -186,7 +185,6 @@ impl MailTemplate {
 /// A message for the mailer on the mail stream; the only place a
 /// verification or reset token travels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Mail {
     pub id: Uuid,
     pub template: MailTemplate,
