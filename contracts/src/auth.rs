@@ -134,3 +134,22 @@ pub struct IntrospectReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
 }
+
+/// `auth.request_password_reset` (P): mails a reset token when the account
+/// exists; the reply is `{}` either way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPasswordResetRequest {
+    /// The tenant's slug.
+    pub tenant: String,
+    pub email: String,
+}
+
+/// `auth.reset_password` (P): a reset token from the mail and the new
+/// password. Every session of the user ends; a lockout is lifted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    pub token: Secret,
+    pub new_password: Secret,
+}

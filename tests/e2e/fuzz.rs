@@ -355,6 +355,40 @@ fn operations(signup: &Signup) -> Vec<(&'static str, bool, Value)> {
                 "email": "owner@fuzz.example.com", "password": GOOD_PASSWORD, "display_name": "F"}}),
         ),
         ("tenant.v1.get", true, json!({"id": signup.tenant_id})),
+        (
+            "auth.v1.register",
+            false,
+            json!({"tenant": signup.slug, "email": "member@fuzz.example.com",
+                   "password": GOOD_PASSWORD, "display_name": "M"}),
+        ),
+        ("auth.v1.sessions.list", true, json!({})),
+        (
+            "auth.v1.sessions.revoke",
+            true,
+            json!({"session_id": uuid::Uuid::now_v7()}),
+        ),
+        (
+            // A wrong current password: the fuzzed session must live on.
+            "auth.v1.change_password",
+            true,
+            json!({"current_password": "not-the-password", "new_password": GOOD_PASSWORD}),
+        ),
+        (
+            "auth.v1.introspect",
+            false,
+            json!({"access_token": signup.access_token}),
+        ),
+        (
+            "auth.v1.request_password_reset",
+            false,
+            json!({"tenant": signup.slug, "email": signup.email}),
+        ),
+        (
+            "auth.v1.reset_password",
+            false,
+            json!({"token": "rt-0123456789", "new_password": GOOD_PASSWORD}),
+        ),
+        ("auth.v1.resend_verification", true, json!({})),
     ]
 }
 

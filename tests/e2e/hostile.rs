@@ -292,6 +292,7 @@ fn meta() -> Meta {
         user_agent: None,
         traceparent: None,
         claims: None,
+        after_reply: Default::default(),
     }
 }
 

@@ -10,6 +10,7 @@ mod identity;
 mod lockout;
 mod login;
 mod micro;
+mod password_reset;
 mod processes;
 mod revocation;
 mod rls;

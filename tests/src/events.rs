@@ -37,10 +37,8 @@ pub async fn read_stream(
     {
         let js = async_nats::jetstream::new(nats.clone());
         // Explicit acks, as work-queue streams (mail) require.
-        let consumer = js
-            .get_stream(stream)
-            .await
-            .expect("stream")
+        let stream_handle = js.get_stream(stream).await.expect("stream");
+        let consumer = stream_handle
             .create_consumer(pull::Config {
                 filter_subject: filter.to_owned(),
                 deliver_policy: DeliverPolicy::All,
@@ -74,6 +72,11 @@ pub async fn read_stream(
                 Ok(None) | Err(_) => break,
             }
         }
+        // Gone at once, so that the work-queue mail stream accepts the
+        // next reader with the same filter.
+        drop(messages);
+        let name = consumer.cached_info().name.clone();
+        let _ = stream_handle.delete_consumer(&name).await;
         assert!(
             read.len() >= count,
             "expected {count} messages on {filter} within {timeout:?}, got {}: {:?}",

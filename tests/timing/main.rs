@@ -84,3 +84,76 @@ async fn failed_logins_are_byte_identical_and_take_the_same_time() {
     })
     .await;
 }
+
+/// `auth.request_password_reset` answers before it looks anything up: the
+/// same bytes and the same time whether the account exists or not.
+#[tokio::test]
+async fn reset_requests_are_byte_identical_and_take_the_same_time() {
+    with_app_opts(Options::default(), async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let cases = [
+            (
+                "known account",
+                json!({"tenant": signup.slug, "email": signup.email}),
+            ),
+            (
+                "unknown email",
+                json!({"tenant": signup.slug, "email": "nobody@example.com"}),
+            ),
+            (
+                "unknown tenant",
+                json!({"tenant": "no-such-tenant", "email": signup.email}),
+            ),
+        ];
+        let request = async |body: &serde_json::Value| {
+            let mut headers = HeaderMap::new();
+            headers.insert("X-Correlation-Id", "same-for-every-attempt");
+            let started = Instant::now();
+            let reply = app
+                .raw(
+                    "auth.v1.request_password_reset",
+                    headers,
+                    Encoding::MsgPack.encode(body),
+                )
+                .await;
+            let elapsed = started.elapsed();
+            (reply.ok(), reply.payload.to_vec(), elapsed)
+        };
+        // Sub-millisecond replies: many rounds, so that scheduling noise
+        // cancels out in the median.
+        let rounds = 150;
+        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+        let mut first: Option<Vec<u8>> = None;
+        for r in 0..rounds {
+            // Each case goes first, second and third in turn, so that what
+            // one leaves for after its reply weighs on every case alike.
+            let mut round = vec![Duration::ZERO; cases.len()];
+            for k in 0..cases.len() {
+                let i = (r + k) % cases.len();
+                let (name, body) = &cases[i];
+                let (_, bytes, elapsed) = request(body).await;
+                match &first {
+                    None => first = Some(bytes),
+                    Some(first) => assert_eq!(&bytes, first, "{name} differs"),
+                }
+                round[i] = elapsed;
+                // Let the known account's mail be written (and published)
+                // before the next request is timed.
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            for (i, elapsed) in round.iter().enumerate() {
+                ratios[i].push(elapsed.as_secs_f64() / round[0].as_secs_f64());
+            }
+        }
+        for ((name, _), mut ratios) in cases.iter().zip(ratios) {
+            ratios.sort_unstable_by(f64::total_cmp);
+            let ratio = ratios[ratios.len() / 2];
+            eprintln!("reset request median ratio {name}: x{ratio:.3} of a known account");
+            assert!(
+                (0.9..=1.1).contains(&ratio),
+                "{name}: median ratio {ratio:.3}"
+            );
+        }
+    })
+    .await;
+}

@@ -3,8 +3,9 @@
 //! # Layout
 //! - one module per operation: [`register`], [`login`], [`me`], [`refresh`],
 //!   [`logout`], [`logout_all`], [`sessions_list`], [`sessions_revoke`],
-//!   [`change_password`], [`introspect`], [`verification`] (`verify_email`,
-//!   and issuing the token);
+//!   [`change_password`], [`password_reset`] (request and reset),
+//!   [`resend_verification`], [`introspect`], [`verification`]
+//!   (`verify_email`, and issuing the token);
 //! - [`members`]: the one way a user is created (signup's owner,
 //!   registration), with session, event and mail;
 //! - domain types, built only by parsing: [`email::Email`],
@@ -21,8 +22,10 @@ pub mod logout_all;
 pub mod me;
 pub mod members;
 pub mod password;
+pub mod password_reset;
 pub mod refresh;
 pub mod register;
+pub mod resend_verification;
 pub mod sessions;
 pub mod sessions_list;
 pub mod sessions_revoke;
@@ -47,6 +50,9 @@ pub fn worker() -> Worker {
             endpoint(op::AUTH_ME, me::me),
             endpoint(op::AUTH_VERIFY_EMAIL, verification::verify_email),
             endpoint(op::AUTH_CHANGE_PASSWORD, change_password::change_password),
+            endpoint(op::AUTH_REQUEST_PASSWORD_RESET, password_reset::request),
+            endpoint(op::AUTH_RESET_PASSWORD, password_reset::reset),
+            endpoint(op::AUTH_RESEND_VERIFICATION, resend_verification::resend),
             endpoint(op::AUTH_SESSIONS_LIST, sessions_list::list),
             endpoint(op::AUTH_SESSIONS_REVOKE, sessions_revoke::revoke),
             endpoint(op::AUTH_INTROSPECT, introspect::introspect),

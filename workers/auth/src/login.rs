@@ -109,7 +109,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
                         .filter(|_| reason == LoginFailure::WrongPassword),
                 };
                 let (app, meta) = (app.clone(), call.meta.clone());
-                app.clone().spawn_after_reply(async move {
+                call.meta.after_reply.push(async move {
                     if let Err(err) = record_failure(&app, &meta, failure).await {
                         tracing::error!(error = %err, "recording user.login_failed");
                     }
@@ -281,7 +281,7 @@ async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, boo
 }
 
 /// Whether `slug` has the characters and length a tenant's slug can have.
-fn could_be_slug(slug: &str) -> bool {
+pub(crate) fn could_be_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())
         && slug
             .bytes()

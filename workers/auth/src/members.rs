@@ -58,6 +58,7 @@ pub async fn create(
             ),
         )
         .await?;
+    // A new member's first mail: never over the limit.
     verification::issue(conn, &events, &user, app.now()).await?;
     Ok((user, tokens))
 }

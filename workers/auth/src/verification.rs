@@ -6,7 +6,7 @@ use olympus_contracts::auth::{UserReply, VerifyEmailRequest};
 use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::User;
 use olympus_contracts::ErrorCode;
-use olympus_runtime::outbox::{Event, Events, NewMail};
+use olympus_runtime::outbox::{Event, Events, Mailed, NewMail};
 use olympus_runtime::{opaque, App, Call, Error};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -17,13 +17,14 @@ use crate::users::{UserRow, USER_COLUMNS};
 pub const TOKEN_TTL_HOURS: i64 = 24;
 
 /// Issues a verification token for `user` and queues the `verify_email`
-/// mail, in the caller's (tenant-scoped) transaction.
+/// mail, in the caller's (tenant-scoped) transaction; nothing when the
+/// address had its hourly limit of mails.
 pub async fn issue(
     conn: &mut PgConnection,
     events: &Events<'_>,
     user: &User,
     now: DateTime<Utc>,
-) -> Result<(), Error> {
+) -> Result<Mailed, Error> {
     let token = opaque::generate(user.tenant_id);
     let expires_at = now + Duration::hours(TOKEN_TTL_HOURS);
     sqlx::query(
@@ -48,8 +49,7 @@ pub async fn issue(
                 expires_at,
             },
         )
-        .await?;
-    Ok(())
+        .await
 }
 
 /// Handles `auth.verify_email`.

@@ -119,16 +119,15 @@ impl App {
 
     /// Records the events and mail of the request described by `meta`.
     pub fn events<'a>(&'a self, meta: &'a crate::call::Meta) -> crate::outbox::Events<'a> {
-        crate::outbox::Events::new(self.subjects(), &*self.0.clock, meta)
+        crate::outbox::Events::new(
+            self.subjects(),
+            &*self.0.clock,
+            self.config().mail_limit_per_hour,
+            meta,
+        )
     }
 
-    /// Runs `work` after the reply, tracked: draining waits for it. For
-    /// what the caller must not wait for, or be able to time.
-    pub fn spawn_after_reply(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.0.background.spawn(work);
-    }
-
-    /// Work spawned by [`App::spawn_after_reply`].
+    /// Work started after replies (see [`crate::call::AfterReply`]).
     pub fn background(&self) -> &TaskTracker {
         &self.0.background
     }

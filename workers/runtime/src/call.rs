@@ -1,7 +1,9 @@
 //! [`Call`]: a decoded request and what came with it.
 
+use futures::future::BoxFuture;
 use olympus_contracts::operation::Operation;
 use olympus_contracts::{ContentType, ErrorCode};
+use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 use crate::tokens::Claims;
@@ -29,6 +31,36 @@ pub struct Meta {
     pub traceparent: Option<String>,
     /// Verified claims; always present on bearer operations.
     pub claims: Option<Claims>,
+    /// Work to start once the reply is sent.
+    pub after_reply: AfterReply,
+}
+
+/// Work a handler leaves for after its reply: what the caller must not
+/// wait for, nor be able to time (a failed login's event, a reset mail).
+/// The runtime starts it once the reply is on its way, tracked, so that
+/// draining waits for it.
+#[derive(Clone, Default)]
+pub struct AfterReply(Arc<Mutex<Vec<BoxFuture<'static, ()>>>>);
+
+impl std::fmt::Debug for AfterReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterReply")
+    }
+}
+
+impl AfterReply {
+    /// Leaves `work` for after the reply.
+    pub fn push(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::pin(work));
+    }
+
+    /// The work left so far.
+    pub(crate) fn take(&self) -> Vec<BoxFuture<'static, ()>> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl Meta {

@@ -86,6 +86,12 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_LOCKOUT_SECS", default_value_t = 1800)]
     pub lockout_secs: u64,
 
+    /// Mails one recipient address may get per hour (per tenant); beyond,
+    /// `request_password_reset` sends nothing and `resend_verification` is
+    /// `rate_limited`.
+    #[arg(long, env = "OLYMPUS_MAIL_LIMIT_PER_HOUR", default_value_t = 5)]
+    pub mail_limit_per_hour: u32,
+
     /// Password hashes computed at once (each takes 19 MiB and one core for
     /// tens of milliseconds). Default: the number of cores.
     #[arg(long, env = "OLYMPUS_ARGON2_CONCURRENCY")]

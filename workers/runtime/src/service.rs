@@ -55,8 +55,11 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::bounds;
-use crate::call::{Call, Meta};
+use crate::call::{AfterReply, Call, Meta};
 use crate::error::Error;
+
+/// How long after a reply the work it left begins.
+const AFTER_REPLY_DELAY: Duration = Duration::from_millis(5);
 
 /// The queue group every endpoint joins.
 pub const QUEUE_GROUP: &str = "q";
@@ -382,6 +385,7 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, ad
         status = field::Empty,
         latency_ms = field::Empty,
     );
+    let after_reply = AfterReply::default();
     async {
         let content_type = ContentType::from_header(header(message, headers::CONTENT_TYPE));
         let outcome = match content_type {
@@ -393,8 +397,8 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, ad
                     endpoint,
                     message,
                     content_type,
-                    &correlation_id,
-                    traceparent,
+                    (&correlation_id, traceparent),
+                    &after_reply,
                 )
                 .await
             }
@@ -422,6 +426,20 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, ad
         if let Err(err) = reply(&app, &mut request, reply_type, &correlation_id, outcome).await {
             tracing::warn!(error = %err, "could not send the reply");
         }
+        // Started once the reply has had time to reach the caller, so that
+        // it does not compete with the reply's way out.
+        let after_reply = after_reply.take();
+        if !after_reply.is_empty() {
+            app.background().spawn(
+                async move {
+                    tokio::time::sleep(AFTER_REPLY_DELAY).await;
+                    for work in after_reply {
+                        work.await;
+                    }
+                }
+                .instrument(tracing::Span::current()),
+            );
+        }
     }
     .instrument(span)
     .await;
@@ -432,8 +450,8 @@ async fn process(
     endpoint: &Endpoint,
     message: &async_nats::Message,
     content_type: ContentType,
-    correlation_id: &str,
-    traceparent: Option<&str>,
+    (correlation_id, traceparent): (&str, Option<&str>),
+    after_reply: &AfterReply,
 ) -> Result<Vec<u8>, Error> {
     if bounds::header_bytes(message.headers.as_ref()) > bounds::MAX_HEADER_BYTES {
         return Err(Error::new(ErrorCode::BadRequest).with_message(format!(
@@ -458,6 +476,7 @@ async fn process(
         user_agent: bounds::user_agent(header(message, headers::USER_AGENT)),
         traceparent: traceparent.map(str::to_owned),
         claims,
+        after_reply: after_reply.clone(),
     };
     let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());
     // A bug in one handler must cost one `internal` reply, not the worker.

@@ -85,6 +85,7 @@ impl Event {
 pub struct Events<'a> {
     subjects: &'a Subjects,
     clock: &'a dyn Clock,
+    mail_limit: u32,
     correlation_id: &'a str,
     traceparent: Option<&'a str>,
     actor_id: Option<Uuid>,
@@ -92,10 +93,16 @@ pub struct Events<'a> {
 
 impl<'a> Events<'a> {
     /// Events of the request described by `meta`.
-    pub fn new(subjects: &'a Subjects, clock: &'a dyn Clock, meta: &'a Meta) -> Self {
+    pub fn new(
+        subjects: &'a Subjects,
+        clock: &'a dyn Clock,
+        mail_limit: u32,
+        meta: &'a Meta,
+    ) -> Self {
         Self {
             subjects,
             clock,
+            mail_limit,
             correlation_id: &meta.correlation_id,
             traceparent: meta.traceparent.as_deref(),
             actor_id: meta.claims.as_ref().map(|c| c.sub),
@@ -146,8 +153,46 @@ impl<'a> Events<'a> {
         Ok(envelope.id)
     }
 
-    /// Records a mail for the mailer, in `conn`'s transaction.
-    pub async fn mail(&self, conn: &mut PgConnection, new: NewMail<'_>) -> Result<Uuid, Error> {
+    /// Records a mail for the mailer, in `conn`'s transaction, unless its
+    /// recipient already had the hourly limit of mails
+    /// (`OLYMPUS_MAIL_LIMIT_PER_HOUR`): then nothing is queued.
+    pub async fn mail(&self, conn: &mut PgConnection, new: NewMail<'_>) -> Result<Mailed, Error> {
+        let now = self.clock.now();
+        // Concurrent mails to one recipient take turns, so none slips past.
+        // (Its own statement: a statement's snapshot predates the locks it
+        // waits for, so the count below must come after.)
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('mail:' || $1::text || ':' || $2, 0))",
+        )
+        .bind(new.tenant_id)
+        .bind(new.to)
+        .execute(&mut *conn)
+        .await?;
+        let (sent, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT count(*), min(sent_at) FROM mail_log
+              WHERE tenant_id = $1 AND recipient = $2 AND sent_at > $3 - interval '1 hour'",
+        )
+        .bind(new.tenant_id)
+        .bind(new.to)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        if sent >= i64::from(self.mail_limit) {
+            let free_at = oldest.map_or(now, |t| t + chrono::Duration::hours(1));
+            let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
+            tracing::info!(
+                template = new.template.as_str(),
+                retry_after_secs,
+                "mail limit reached for the recipient: not sent"
+            );
+            return Ok(Mailed::Limited { retry_after_secs });
+        }
+        sqlx::query("INSERT INTO mail_log (tenant_id, recipient, sent_at) VALUES ($1, $2, $3)")
+            .bind(new.tenant_id)
+            .bind(new.to)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
         let NewMail {
             template,
             to,
@@ -182,8 +227,17 @@ impl<'a> Events<'a> {
             },
         )
         .await?;
-        Ok(mail.id)
+        Ok(Mailed::Queued(mail.id))
     }
+}
+
+/// What became of a mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mailed {
+    /// On its way, with this id.
+    Queued(Uuid),
+    /// Not sent: the recipient had the hourly limit of mails already.
+    Limited { retry_after_secs: u64 },
 }
 
 /// A mail to record: who gets which template with which token.

@@ -307,13 +307,18 @@ impl Relay {
             "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
         )
         .bind(self.retention.as_secs_f64())
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .context("pruning the outbox")?
         .rows_affected();
         if pruned > 0 {
             tracing::info!(pruned, "outbox relay: pruned published rows");
         }
+        // The mail limit looks back one hour.
+        sqlx::query("DELETE FROM mail_log WHERE sent_at < now() - interval '1 day'")
+            .execute(&mut *conn)
+            .await
+            .context("pruning the mail log")?;
         Ok(())
     }
 }

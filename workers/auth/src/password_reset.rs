@@ -1,0 +1,181 @@
+//! `auth.request_password_reset` and `auth.reset_password`.
+//!
+//! A request is answered `{}` at once, before anything is looked up, so
+//! its reply and its time say nothing of whether the account exists; the
+//! work (a single-use token valid one hour, stored as a hash, and the
+//! `password_reset` mail, within the recipient's hourly mail limit) is
+//! done after the reply. A reset sets the new password, lifts a lockout and
+//! ends every session of the user.
+
+use chrono::Duration;
+use olympus_contracts::auth::{RequestPasswordResetRequest, ResetPasswordRequest};
+use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
+use olympus_contracts::event::MailTemplate;
+use olympus_contracts::shapes::Empty;
+use olympus_contracts::ErrorCode;
+use olympus_runtime::db::enter_tenant;
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::{Event, Mailed, NewMail};
+use olympus_runtime::{opaque, App, Call, Error, Meta};
+use uuid::Uuid;
+
+use crate::email::Email;
+use crate::login::could_be_slug;
+use crate::password::NewPassword;
+use crate::sessions;
+
+/// How long a reset token works.
+pub const TOKEN_TTL_MINUTES: i64 = 60;
+
+/// Handles `auth.request_password_reset`.
+pub async fn request(app: App, call: Call<RequestPasswordResetRequest>) -> Result<Empty, Error> {
+    let (worker, meta) = (app.clone(), call.meta.clone());
+    let RequestPasswordResetRequest { tenant, email } = call.body;
+    let call_meta = call.meta;
+    call_meta.after_reply.push(async move {
+        if let Err(err) = send_token(&worker, &meta, &tenant, &email).await {
+            tracing::error!(error = %err, "issuing a password reset");
+        }
+    });
+    Ok(Empty {})
+}
+
+async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(), Error> {
+    let (Ok(email), true) = (Email::parse(email), could_be_slug(slug)) else {
+        return Ok(());
+    };
+    let mut tx = app.db().unscoped().await?;
+    let tenant: Option<(Uuid, bool)> =
+        sqlx::query_as("SELECT id, active FROM olympus_tenant_by_slug($1)")
+            .bind(slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((tenant_id, true)) = tenant else {
+        return Ok(());
+    };
+    enter_tenant(&mut tx, tenant_id).await?;
+    let user: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(user_id) = user else {
+        return Ok(());
+    };
+    let now = app.now();
+    let token = opaque::generate(tenant_id);
+    let expires_at = now + Duration::minutes(TOKEN_TTL_MINUTES);
+    let mailed = app
+        .events(meta)
+        .mail(
+            &mut tx,
+            NewMail {
+                template: MailTemplate::PasswordReset,
+                to: email.as_str(),
+                tenant_id,
+                user_id,
+                token: &token.token,
+                expires_at,
+            },
+        )
+        .await?;
+    if let Mailed::Queued(_) = mailed {
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.hash)
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Handles `auth.reset_password`: `invalid_token` for a token unknown,
+/// expired or used; `validation_failed` on `new_password` (the token stays
+/// usable) for a password the policy refuses.
+pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, Error> {
+    let slot = app.passwords().admit()?;
+    let invalid = || Error::new(ErrorCode::InvalidToken);
+    let (tenant_id, hash) = opaque::parse(call.body.token.expose()).ok_or_else(invalid)?;
+    let now = app.now();
+    let mut tx = app.db().tenant(tenant_id).await?;
+    let found: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id
+          WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2",
+    )
+    .bind(&hash)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (user_id, email) = found.ok_or_else(invalid)?;
+    let email = Email::parse(&email).ok();
+    let mut v = Validation::default();
+    let password = v.check(
+        "new_password",
+        NewPassword::parse(&call.body.new_password, email.as_ref()),
+    );
+    v.finish()?;
+    let Some(password) = password else {
+        return Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing value"
+        )));
+    };
+    let password_hash = slot.hash(password.secret()).await?;
+
+    let mut tx = app.db().tenant(tenant_id).await?;
+    // Single use, even against a concurrent reset with the same token.
+    let used: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE password_resets SET used_at = $2
+          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+      RETURNING user_id",
+    )
+    .bind(&hash)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if used.is_none() {
+        return Err(invalid());
+    }
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
+          WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(&password_hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let events = app.events(&call.meta).actor(user_id);
+    let revoked = sessions::revoke_all(
+        &mut tx,
+        &events,
+        (tenant_id, user_id),
+        now,
+        RevocationReason::PasswordChanged,
+    )
+    .await?;
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                tenant_id,
+                user_id,
+                &data::UserPasswordChanged {
+                    user_id,
+                    how: PasswordChange::Reset,
+                    sessions_revoked: revoked.len() as u64,
+                },
+            ),
+        )
+        .await?;
+    tx.commit().await?;
+    app.announce_revoked(&revoked).await;
+    tracing::info!(%user_id, revoked = revoked.len(), "password reset");
+    Ok(Empty {})
+}
