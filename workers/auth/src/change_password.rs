@@ -3,14 +3,12 @@
 //! reply opens a fresh one for the caller.
 
 use olympus_contracts::auth::{ChangePasswordRequest, RefreshReply};
-use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
+use olympus_contracts::event::data::PasswordChange;
 use olympus_contracts::ErrorCode;
-use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Call, Error};
 
 use crate::email::Email;
-use crate::password::NewPassword;
+use crate::password::{self, NewPassword};
 use crate::sessions;
 use crate::users::{UserRow, USER_COLUMNS};
 
@@ -40,17 +38,8 @@ pub async fn change_password(
     tx.commit().await?;
     let current = current.ok_or_else(|| Error::new(ErrorCode::Unauthenticated))?;
     let email = Email::parse(&current.user.email).ok();
-    let mut v = Validation::default();
-    let new_password = v.check(
-        "new_password",
-        NewPassword::parse(&call.body.new_password, email.as_ref()),
-    );
-    v.finish()?;
-    let Some(new_password) = new_password else {
-        return Err(Error::internal(anyhow::anyhow!(
-            "validation passed with a missing value"
-        )));
-    };
+    let new_password =
+        NewPassword::parse_field("new_password", &call.body.new_password, email.as_ref())?;
     if !slot
         .verify(&call.body.current_password, Some(&current.password_hash))
         .await?
@@ -59,41 +48,16 @@ pub async fn change_password(
     }
     let new_hash = slot.hash(new_password.secret()).await?;
 
-    let now = app.now();
     let mut tx = app.db().tenant(claims.tid).await?;
-    let user: UserRow = sqlx::query_as(&format!(
-        "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
-          WHERE id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(claims.sub)
-    .bind(&new_hash)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let user = user.into_user()?;
-    let events = app.events(&call.meta);
-    let revoked = sessions::revoke_all(
+    let (user, revoked) = password::set(
+        &app,
         &mut tx,
-        &events,
+        &app.events(&call.meta),
         (claims.tid, claims.sub),
-        now,
-        RevocationReason::PasswordChanged,
+        &new_hash,
+        PasswordChange::Changed,
     )
     .await?;
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                claims.sub,
-                &data::UserPasswordChanged {
-                    user_id: claims.sub,
-                    how: PasswordChange::Changed,
-                    sessions_revoked: revoked.len() as u64,
-                },
-            ),
-        )
-        .await?;
     let (tokens, _) = sessions::open(&app, &mut tx, &user, &call.meta).await?;
     tx.commit().await?;
     app.announce_revoked(&revoked).await;

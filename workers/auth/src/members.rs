@@ -4,27 +4,13 @@
 //! tenant-scoped transaction.
 
 use olympus_contracts::event::data;
-use olympus_contracts::shapes::{Role, Tokens, User};
+use olympus_contracts::shapes::{Tokens, User};
 use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Error, Meta};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use crate::email::Email;
 use crate::users::{self, NewUser};
 use crate::{sessions, verification};
-
-/// A member to create; the password is already hashed.
-#[derive(Debug)]
-pub struct NewMember<'a> {
-    /// A fresh UUIDv7 for the user.
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub email: &'a Email,
-    pub display_name: &'a str,
-    pub role: Role,
-    pub password_hash: &'a str,
-}
 
 /// Creates the member and opens their first session; returns them and its
 /// tokens. A taken email is `conflict` on `email`.
@@ -32,20 +18,9 @@ pub async fn create(
     app: &App,
     conn: &mut PgConnection,
     meta: &Meta,
-    new: NewMember<'_>,
+    new: NewUser<'_>,
 ) -> Result<(User, Tokens), Error> {
-    let user = users::insert(
-        conn,
-        NewUser {
-            id: new.id,
-            tenant_id: new.tenant_id,
-            email: new.email,
-            display_name: new.display_name,
-            role: new.role,
-            password_hash: new.password_hash,
-        },
-    )
-    .await?;
+    let user = users::insert(conn, new).await?;
     let (tokens, _) = sessions::open(app, conn, &user, meta).await?;
     let events = app.events(meta).actor(user.id);
     events

@@ -6,9 +6,18 @@
 //! by the zxcvbn estimator (score 3 of 4: "safely unguessable") rather than
 //! by composition rules. Every failed rule is reported.
 
-use olympus_contracts::Secret;
+use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
+use olympus_contracts::shapes::User;
+use olympus_contracts::{ErrorCode, Secret};
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::{Event, Events};
+use olympus_runtime::{App, Error};
+use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::email::Email;
+use crate::sessions;
+use crate::users::{UserRow, USER_COLUMNS};
 
 /// The lowest zxcvbn score accepted.
 const MIN_SCORE: u8 = 3;
@@ -60,6 +69,71 @@ impl NewPassword {
     pub fn secret(&self) -> &Secret {
         &self.0
     }
+
+    /// [`NewPassword::parse`] for a request's only new password: every
+    /// failure as `validation_failed` on `field`.
+    pub fn parse_field(
+        field: &str,
+        password: &Secret,
+        email: Option<&Email>,
+    ) -> Result<Self, Error> {
+        Self::parse(password, email).map_err(|problems| {
+            let mut v = Validation::default();
+            for problem in problems {
+                v.add(field, problem);
+            }
+            v.finish()
+                .err()
+                .unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed))
+        })
+    }
+}
+
+/// Sets `user`'s password to `password_hash`, in the connection's tenant
+/// scope: lifts a lockout, ends every session of the user and records
+/// `user.password_changed` (how) and `session.revoked` for each. Returns
+/// the user and the sessions ended (to announce after the commit).
+pub async fn set(
+    app: &App,
+    conn: &mut PgConnection,
+    events: &Events<'_>,
+    (tenant_id, user_id): (Uuid, Uuid),
+    password_hash: &str,
+    how: PasswordChange,
+) -> Result<(User, Vec<Uuid>), Error> {
+    let now = app.now();
+    let user: UserRow = sqlx::query_as(&format!(
+        "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
+          WHERE id = $1 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let revoked = sessions::revoke_all(
+        &mut *conn,
+        events,
+        (tenant_id, user_id),
+        now,
+        RevocationReason::PasswordChanged,
+    )
+    .await?;
+    events
+        .emit(
+            conn,
+            Event::new(
+                tenant_id,
+                user_id,
+                &data::UserPasswordChanged {
+                    user_id,
+                    how,
+                    sessions_revoked: revoked.len() as u64,
+                },
+            ),
+        )
+        .await?;
+    Ok((user.into_user()?, revoked))
 }
 
 /// The whole password, ignoring case, is an entry of the common-passwords

@@ -9,20 +9,18 @@
 
 use chrono::Duration;
 use olympus_contracts::auth::{RequestPasswordResetRequest, ResetPasswordRequest};
-use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
+use olympus_contracts::event::data::PasswordChange;
 use olympus_contracts::event::MailTemplate;
 use olympus_contracts::shapes::Empty;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::db::enter_tenant;
-use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::{Event, Mailed, NewMail};
+use olympus_runtime::outbox::{Mailed, NewMail};
 use olympus_runtime::{opaque, App, Call, Error, Meta};
 use uuid::Uuid;
 
 use crate::email::Email;
 use crate::login::could_be_slug;
-use crate::password::NewPassword;
-use crate::sessions;
+use crate::password::{self, NewPassword};
 
 /// How long a reset token works.
 pub const TOKEN_TTL_MINUTES: i64 = 60;
@@ -115,17 +113,8 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
     tx.commit().await?;
     let (user_id, email) = found.ok_or_else(invalid)?;
     let email = Email::parse(&email).ok();
-    let mut v = Validation::default();
-    let password = v.check(
-        "new_password",
-        NewPassword::parse(&call.body.new_password, email.as_ref()),
-    );
-    v.finish()?;
-    let Some(password) = password else {
-        return Err(Error::internal(anyhow::anyhow!(
-            "validation passed with a missing value"
-        )));
-    };
+    let password =
+        NewPassword::parse_field("new_password", &call.body.new_password, email.as_ref())?;
     let password_hash = slot.hash(password.secret()).await?;
 
     let mut tx = app.db().tenant(tenant_id).await?;
@@ -142,38 +131,15 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
     if used.is_none() {
         return Err(invalid());
     }
-    sqlx::query(
-        "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
-          WHERE id = $1",
-    )
-    .bind(user_id)
-    .bind(&password_hash)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let events = app.events(&call.meta).actor(user_id);
-    let revoked = sessions::revoke_all(
+    let (_, revoked) = password::set(
+        &app,
         &mut tx,
-        &events,
+        &app.events(&call.meta).actor(user_id),
         (tenant_id, user_id),
-        now,
-        RevocationReason::PasswordChanged,
+        &password_hash,
+        PasswordChange::Reset,
     )
     .await?;
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                tenant_id,
-                user_id,
-                &data::UserPasswordChanged {
-                    user_id,
-                    how: PasswordChange::Reset,
-                    sessions_revoked: revoked.len() as u64,
-                },
-            ),
-        )
-        .await?;
     tx.commit().await?;
     app.announce_revoked(&revoked).await;
     tracing::info!(%user_id, revoked = revoked.len(), "password reset");

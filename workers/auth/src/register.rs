@@ -9,8 +9,9 @@ use olympus_runtime::{App, Call, Error};
 use uuid::Uuid;
 
 use crate::email::Email;
-use crate::members::{self, parse_name, NewMember};
+use crate::members::{self, parse_name};
 use crate::password::NewPassword;
+use crate::users::NewUser;
 
 /// Handles `auth.register`.
 pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionReply, Error> {
@@ -41,7 +42,7 @@ pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionRe
         &app,
         &mut tx,
         &call.meta,
-        NewMember {
+        NewUser {
             id: Uuid::now_v7(),
             tenant_id,
             email: &email,

@@ -3,8 +3,9 @@
 //! and the owner's `verify_email` mail.
 
 use olympus_auth::email::Email;
-use olympus_auth::members::{self, parse_name, NewMember};
+use olympus_auth::members::{self, parse_name};
 use olympus_auth::password::NewPassword;
+use olympus_auth::users::NewUser;
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::Role;
 use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
@@ -83,7 +84,7 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         &app,
         &mut tx,
         &call.meta,
-        NewMember {
+        NewUser {
             id: owner_id,
             tenant_id: tenant.id,
             email: &email,
