@@ -7,6 +7,7 @@ mod events;
 mod fuzz;
 mod hostile;
 mod identity;
+mod limits;
 mod lockout;
 mod login;
 mod micro;

@@ -13,6 +13,7 @@
 //! - storage: [`users`], [`sessions`] (used by the tenant worker's signup
 //!   too).
 
+pub mod address_limit;
 pub mod change_password;
 pub mod email;
 pub mod introspect;

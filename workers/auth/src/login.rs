@@ -29,6 +29,7 @@ use olympus_runtime::{App, Call, Error, Meta};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::address_limit;
 use crate::email::Email;
 use crate::sessions;
 use crate::users::{UserRow, USER_COLUMNS};
@@ -78,6 +79,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
     } = call.body;
     // First, so that a login shed for a full hashing queue costs nothing.
     let slot = app.passwords().admit()?;
+    address_limit::check(&app, call.meta.client_ip.as_deref()).await?;
     let lookup = look_up(&app, &tenant, &email).await?;
     // A locked account's hash is not compared: the dummy costs the same.
     let stored = lookup
@@ -96,6 +98,14 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
                 (Some(_), true, None) => LoginFailure::Locked,
                 (Some(_), true, Some(_)) => LoginFailure::WrongPassword,
             };
+            if let Some(ip) = call.meta.client_ip.clone() {
+                let app = app.clone();
+                call.meta.after_reply.push(async move {
+                    if let Err(err) = address_limit::record(&app, &ip).await {
+                        tracing::error!(error = %err, "counting a failed login of an address");
+                    }
+                });
+            }
             if let Some((tenant_id, _)) = lookup.tenant {
                 // After the reply, so that no failure takes longer than
                 // another, and a failing write cannot change the reply.

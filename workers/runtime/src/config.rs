@@ -86,6 +86,11 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_LOCKOUT_SECS", default_value_t = 1800)]
     pub lockout_secs: u64,
 
+    /// Failed logins one client address (`X-Client-Ip`) may make per
+    /// minute; beyond, its logins get `rate_limited`.
+    #[arg(long, env = "OLYMPUS_LOGIN_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub login_failures_per_minute: u32,
+
     /// Mails one recipient address may get per hour (per tenant); beyond,
     /// `request_password_reset` sends nothing and `resend_verification` is
     /// `rate_limited`.

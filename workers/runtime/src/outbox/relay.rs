@@ -314,11 +314,15 @@ impl Relay {
         if pruned > 0 {
             tracing::info!(pruned, "outbox relay: pruned published rows");
         }
-        // The mail limit looks back one hour.
+        // The mail limit looks back one hour, the address limit a minute.
         sqlx::query("DELETE FROM mail_log WHERE sent_at < now() - interval '1 day'")
             .execute(&mut *conn)
             .await
             .context("pruning the mail log")?;
+        sqlx::query("DELETE FROM login_failures WHERE failed_at < now() - interval '1 day'")
+            .execute(&mut *conn)
+            .await
+            .context("pruning the failed logins per address")?;
         Ok(())
     }
 }
