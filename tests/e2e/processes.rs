@@ -136,6 +136,62 @@ async fn worker_subsets_in_separate_processes_share_the_work() {
     .await;
 }
 
+/// register -> verify (mail) -> login -> sessions.list -> logout_all ->
+/// request reset (mail) -> reset -> login, from Python, in both encodings.
+#[tokio::test]
+async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/python/account_flow.py"
+        );
+        let output = tokio::process::Command::new("python3")
+            .arg(script)
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .output()
+            .await
+            .expect("running python3 (see examples/python/requirements.txt)");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "stdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        let steps: Vec<String> = stdout
+            .lines()
+            .map(|l| {
+                let line: Value = serde_json::from_str(l).unwrap();
+                format!(
+                    "{} {}",
+                    line["step"].as_str().unwrap(),
+                    line["encoding"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let mut expected = Vec::new();
+        for enc in ["msgpack", "json"] {
+            for step in [
+                "auth.register",
+                "auth.verify_email",
+                "auth.login",
+                "auth.sessions.list",
+                "auth.logout_all",
+                "auth.request_password_reset",
+                "auth.reset_password",
+                "auth.login (new password)",
+            ] {
+                expected.push(format!("{step} {enc}"));
+            }
+        }
+        expected.push("done ".to_owned());
+        assert_eq!(steps, expected);
+        assert!(process.terminate().await.success());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
     with_app_opts(Options::without_workers(), async |app| {
