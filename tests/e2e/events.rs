@@ -480,3 +480,68 @@ async fn published_rows_are_pruned_after_the_retention() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn ended_sessions_are_pruned_with_their_rotated_tokens() {
+    with_app_opts(Options::without_relay(), async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let login =
+            json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
+        let live = app
+            .call(Encoding::Json, "auth.v1.login", None, login)
+            .await
+            .ok();
+        let refresh = live["tokens"]["refresh_token"].as_str().unwrap();
+        app.call(
+            Encoding::Json,
+            "auth.v1.refresh",
+            None,
+            json!({"refresh_token": refresh}),
+        )
+        .await
+        .ok();
+        app.call(
+            Encoding::Json,
+            "auth.v1.logout",
+            None,
+            json!({"refresh_token": signup.refresh_token}),
+        )
+        .await
+        .ok();
+        let relay = TestRelay::start_relay(
+            olympus_runtime::outbox::Relay::new(
+                app.db.pool().clone(),
+                app.nats.clone(),
+                Duration::from_secs(3600),
+            )
+            .session_retention(Duration::ZERO),
+        );
+        let count = async |sql: &str| -> i64 {
+            sqlx::query_scalar(sql)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap()
+        };
+        let mut left = i64::MAX;
+        for _ in 0..50 {
+            left = count("SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL").await;
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, 0, "the logged-out session is pruned");
+        assert_eq!(
+            count("SELECT count(*) FROM sessions").await,
+            1,
+            "the live one stays"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM rotated_refresh_tokens").await,
+            1,
+            "with its rotated token"
+        );
+        relay.stop().await;
+    })
+    .await;
+}

@@ -77,8 +77,12 @@ pub struct TestRelay {
 impl TestRelay {
     /// A relay on `db` publishing through `nats`.
     pub fn start(db: &Db, nats: &async_nats::Client, retention: Duration) -> Self {
+        Self::start_relay(Relay::new(db.pool().clone(), nats.clone(), retention))
+    }
+
+    /// Runs `relay`.
+    pub fn start_relay(relay: Relay) -> Self {
         let stop = CancellationToken::new();
-        let relay = Relay::new(db.pool().clone(), nats.clone(), retention);
         Self {
             task: tokio::spawn(relay.run(stop.clone())),
             stop,
@@ -265,5 +269,6 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         shutdown_timeout: 30,
         events_max_age: 3600,
         outbox_retention: 3600,
+        session_retention: 604_800,
     }
 }

@@ -174,6 +174,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
             relay_nats,
             app.config().outbox_retention(),
         )
+        .session_retention(app.config().session_retention())
         .run(relay_stop.clone()),
     );
     let workers = names.iter().map(|n| n.worker()).collect();

@@ -139,6 +139,11 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_OUTBOX_RETENTION", default_value_t = 86_400)]
     pub outbox_retention: u64,
 
+    /// Seconds ended (revoked or expired) sessions are kept before they are
+    /// pruned; at least the access token lifetime plus a minute.
+    #[arg(long, env = "OLYMPUS_SESSION_RETENTION", default_value_t = 604_800)]
+    pub session_retention: u64,
+
     /// Seconds to finish in-flight requests after SIGTERM/SIGINT.
     #[arg(long, env = "OLYMPUS_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
@@ -165,6 +170,12 @@ impl Config {
         crate::outbox::StreamSettings {
             events_max_age: Duration::from_secs(self.events_max_age),
         }
+    }
+
+    /// How long ended sessions are kept: never less than an access token
+    /// lives (a process starting later learns of revocations from them).
+    pub fn session_retention(&self) -> Duration {
+        Duration::from_secs(self.session_retention.max(self.access_token_ttl + 60))
     }
 
     /// How long published outbox rows are kept.

@@ -44,6 +44,7 @@ pub struct Relay {
     pool: PgPool,
     js: jetstream::Context,
     retention: Duration,
+    session_retention: Duration,
 }
 
 /// An outbox row on its way to JetStream.
@@ -64,6 +65,9 @@ async fn close(conn: Option<PgConnection>) -> Option<PgConnection> {
     }
     None
 }
+
+/// How long ended sessions are kept by default.
+pub const DEFAULT_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A failure that ends leadership (Postgres) or merely pauses it (NATS).
 enum Stop {
@@ -92,7 +96,17 @@ impl Relay {
             pool,
             js,
             retention,
+            session_retention: DEFAULT_SESSION_RETENTION,
         }
+    }
+
+    /// Prunes sessions ended (revoked or expired) longer than `retention`
+    /// ago, with their rotated refresh tokens (default 7 days). Keep it
+    /// longer than the access token lifetime: a process starting later
+    /// learns of revocations from these rows.
+    pub fn session_retention(mut self, retention: Duration) -> Self {
+        self.session_retention = retention;
+        self
     }
 
     /// Runs until `shutdown`: stands by, leads when it can.
@@ -323,6 +337,20 @@ impl Relay {
             .execute(&mut *conn)
             .await
             .context("pruning the failed logins per address")?;
+        // Their rotated refresh tokens go with them (ON DELETE CASCADE).
+        let sessions = sqlx::query(
+            "DELETE FROM sessions
+              WHERE least(revoked_at, expires_at)
+                    < now() - make_interval(secs => $1)",
+        )
+        .bind(self.session_retention.as_secs_f64())
+        .execute(&mut *conn)
+        .await
+        .context("pruning ended sessions")?
+        .rows_affected();
+        if sessions > 0 {
+            tracing::info!(sessions, "pruned ended sessions");
+        }
         Ok(())
     }
 }
