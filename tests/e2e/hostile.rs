@@ -61,7 +61,9 @@ async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
 
 #[tokio::test]
 async fn reply_subjects_outside_the_inbox_are_dropped_unanswered() {
-    with_app(async |app| {
+    // A real `olympus serve` answers (its relay too), over NATS.
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut serve = app.serve_process(crate::OLYMPUS, &[]).await;
         let victim = app.signup(Encoding::Json).await;
         let other = app.signup(Encoding::Json).await;
         app.events(None, None, 4).await;
@@ -172,13 +174,16 @@ async fn reply_subjects_outside_the_inbox_are_dropped_unanswered() {
             logout["data"]["dropped_reply_subjects"],
             hostile_replies.len() + 1
         );
+        assert!(serve.terminate().await.success());
     })
     .await;
 }
 
 #[tokio::test]
 async fn oversized_headers_are_refused_and_junk_client_headers_never_stored() {
-    with_app(async |app| {
+    // A real `olympus serve` answers (its relay too), over NATS.
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut serve = app.serve_process(crate::OLYMPUS, &[]).await;
         let signup = app.signup(Encoding::Json).await;
         let login =
             json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
@@ -235,13 +240,16 @@ async fn oversized_headers_are_refused_and_junk_client_headers_never_stored() {
             .await;
         let ips: Vec<&Value> = logins.iter().map(|m| &m.body["data"]["ip"]).collect();
         assert_eq!(ips, [&Value::Null, &json!("203.0.113.9")]);
+        assert!(serve.terminate().await.success());
     })
     .await;
 }
 
 #[tokio::test]
 async fn a_million_quote_header_cannot_stop_the_events() {
-    with_app(async |app| {
+    // A real `olympus serve` answers (its relay too), over NATS.
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut serve = app.serve_process(crate::OLYMPUS, &[]).await;
         let victim = app.signup(Encoding::Json).await;
         let mut headers = json_headers();
         headers.insert("X-Client-Ip", "\"".repeat(1_000_000));
@@ -279,6 +287,7 @@ async fn a_million_quote_header_cannot_stop_the_events() {
             "a new tenant's events took {:?}",
             started.elapsed()
         );
+        assert!(serve.terminate().await.success());
     })
     .await;
 }
