@@ -136,18 +136,15 @@ async fn worker_subsets_in_separate_processes_share_the_work() {
     .await;
 }
 
-/// register -> verify (mail) -> login -> sessions.list -> logout_all ->
-/// request reset (mail) -> reset -> login, from Python, in both encodings.
-#[tokio::test]
-async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings() {
+/// Runs a Python client from `examples/python/` against a real `olympus
+/// serve`, and checks that it printed `steps`, in MessagePack then JSON,
+/// then `done`.
+async fn run_python_client(script: &str, steps: &[&str]) {
     with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/python/account_flow.py"
-        );
+        let script = format!("{}/../examples/python/{script}", env!("CARGO_MANIFEST_DIR"));
         let output = tokio::process::Command::new("python3")
-            .arg(script)
+            .arg(&script)
             .env("NATS_URL", &app.nats_url)
             .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
             .output()
@@ -159,7 +156,7 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings()
             output.status.success(),
             "stdout:\n{stdout}\nstderr:\n{stderr}"
         );
-        let steps: Vec<String> = stdout
+        let printed: Vec<String> = stdout
             .lines()
             .map(|l| {
                 let line: Value = serde_json::from_str(l).unwrap();
@@ -170,77 +167,50 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings()
                 )
             })
             .collect();
-        let mut expected = Vec::new();
-        for enc in ["msgpack", "json"] {
-            for step in [
-                "auth.register",
-                "auth.verify_email",
-                "auth.login",
-                "auth.sessions.list",
-                "auth.logout_all",
-                "auth.request_password_reset",
-                "auth.reset_password",
-                "auth.login (new password)",
-            ] {
-                expected.push(format!("{step} {enc}"));
-            }
-        }
+        let mut expected: Vec<String> = ["msgpack", "json"]
+            .iter()
+            .flat_map(|enc| steps.iter().map(move |step| format!("{step} {enc}")))
+            .collect();
         expected.push("done ".to_owned());
-        assert_eq!(steps, expected);
+        assert_eq!(printed, expected);
         assert!(process.terminate().await.success());
     })
     .await;
 }
 
+/// register -> verify (mail) -> login -> sessions.list -> logout_all ->
+/// request reset (mail) -> reset -> login, from Python, in both encodings.
+#[tokio::test]
+async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings() {
+    run_python_client(
+        "account_flow.py",
+        &[
+            "auth.register",
+            "auth.verify_email",
+            "auth.login",
+            "auth.sessions.list",
+            "auth.logout_all",
+            "auth.request_password_reset",
+            "auth.reset_password",
+            "auth.login (new password)",
+        ],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
-    with_app_opts(Options::without_workers(), async |app| {
-        let mut process = app.serve_process(OLYMPUS, &[]).await;
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../examples/python/identity_flow.py"
-        );
-        let output = tokio::process::Command::new("python3")
-            .arg(script)
-            .env("NATS_URL", &app.nats_url)
-            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
-            .output()
-            .await
-            .expect("running python3 (see examples/python/requirements.txt)");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "stdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        let steps: Vec<String> = stdout
-            .lines()
-            .map(|l| {
-                let line: Value = serde_json::from_str(l).unwrap();
-                format!(
-                    "{} {}",
-                    line["step"].as_str().unwrap(),
-                    line["encoding"].as_str().unwrap_or("")
-                )
-            })
-            .collect();
-        let mut expected = Vec::new();
-        for enc in ["msgpack", "json"] {
-            for step in [
-                "tenant.create",
-                "auth.login",
-                "auth.me",
-                "auth.refresh",
-                "auth.logout",
-                "errors",
-            ] {
-                expected.push(format!("{step} {enc}"));
-            }
-        }
-        expected.push("done ".to_owned());
-        assert_eq!(steps, expected);
-        assert!(process.terminate().await.success());
-    })
+    run_python_client(
+        "identity_flow.py",
+        &[
+            "tenant.create",
+            "auth.login",
+            "auth.me",
+            "auth.refresh",
+            "auth.logout",
+            "errors",
+        ],
+    )
     .await;
 }
 
