@@ -146,11 +146,6 @@ impl Db {
         Ok(())
     }
 
-    /// Wraps existing pools.
-    pub fn from_pools(owner: PgPool, app: PgPool) -> Self {
-        Self { owner, app }
-    }
-
     /// The owner pool, for migrations, the relay and cross-tenant
     /// housekeeping; never for a request's tenant data.
     pub fn pool(&self) -> &PgPool {
