@@ -153,3 +153,30 @@ pub struct ResetPasswordRequest {
     pub token: Secret,
     pub new_password: Secret,
 }
+
+/// `auth.update_me` (B): changes the caller's own profile. An absent field
+/// is left as it is; `phone: nil` removes the phone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Absent: unchanged; nil: removed; a string: E.164 (`+4930123456`).
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub phone: Option<Option<String>>,
+}
+
+/// `auth.accept_invite` (P): joins the tenant of an invitation, whose token
+/// came by mail. The new member's email counts as verified.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInviteRequest {
+    pub token: Secret,
+    pub password: Secret,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}

@@ -324,6 +324,17 @@ impl Walk<'_> {
     }
 }
 
+/// For fields where absent and nil differ (`#[serde(default,
+/// deserialize_with = "present")]` on an `Option<Option<T>>`): absent stays
+/// `None`, nil becomes `Some(None)`, a value `Some(Some(v))`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// For nested objects (`#[serde(deserialize_with = "map_only")]`): accepts
 /// only a map, where serde's derived structs would also take a positional
 /// array. The payload's top level is checked by [`ContentType::decode`].

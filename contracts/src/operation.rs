@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::shapes::Role;
+
 /// The three services of Olympus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,28 +46,76 @@ pub enum Access {
     Bearer,
 }
 
+/// Who may call an operation, checked by the runtime before the handler
+/// runs. Roles are the caller's **current** ones (read when the request
+/// arrives), not those written into the access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    /// Anyone, without a token.
+    Anyone,
+    /// Any member of the token's tenant.
+    Member,
+    /// An owner or admin of the token's tenant.
+    Admin,
+    /// An owner of the token's tenant.
+    Owner,
+    /// An owner or admin of the reserved tenant `platform`.
+    PlatformAdmin,
+}
+
+impl Who {
+    /// Whether the operation needs a bearer token.
+    pub fn access(self) -> Access {
+        match self {
+            Self::Anyone => Access::Public,
+            _ => Access::Bearer,
+        }
+    }
+
+    /// Whether a member of role `role` (of the tenant `platform` or not)
+    /// may call it.
+    pub fn allows(self, role: Role, in_platform_tenant: bool) -> bool {
+        let manages = matches!(role, Role::Owner | Role::Admin);
+        match self {
+            Self::Anyone | Self::Member => true,
+            Self::Admin => manages,
+            Self::Owner => role == Role::Owner,
+            Self::PlatformAdmin => manages && in_platform_tenant,
+        }
+    }
+}
+
 /// One operation of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Operation {
     pub service: Service,
     /// The subject suffix after `{prefix}.{service}.v1.`.
     pub name: &'static str,
-    pub access: Access,
+    /// Who may call it (P is [`Who::Anyone`], B any other).
+    pub who: Who,
     /// I: accepts `Idempotency-Key`.
     pub idempotent: bool,
 }
 
-const fn op(service: Service, name: &'static str, access: Access, idempotent: bool) -> Operation {
+impl Operation {
+    /// P or B.
+    pub fn access(&self) -> Access {
+        self.who.access()
+    }
+}
+
+const fn op(service: Service, name: &'static str, who: Who, idempotent: bool) -> Operation {
     Operation {
         service,
         name,
-        access,
+        who,
         idempotent,
     }
 }
 
-use Access::{Bearer as B, Public as P};
 use Service::{Auth, Commerce, Tenant};
+use Who::{Admin as A, Anyone as P, Member as B, Owner as O, PlatformAdmin as PA};
 
 pub const AUTH_REGISTER: Operation = op(Auth, "register", P, false);
 pub const AUTH_LOGIN: Operation = op(Auth, "login", P, false);
@@ -86,18 +136,18 @@ pub const AUTH_ACCEPT_INVITE: Operation = op(Auth, "accept_invite", P, false);
 
 pub const TENANT_CREATE: Operation = op(Tenant, "create", P, false);
 pub const TENANT_GET: Operation = op(Tenant, "get", B, false);
-pub const TENANT_UPDATE: Operation = op(Tenant, "update", B, false);
-pub const TENANT_MEMBERS_LIST: Operation = op(Tenant, "members.list", B, false);
-pub const TENANT_MEMBERS_SET_ROLE: Operation = op(Tenant, "members.set_role", B, false);
-pub const TENANT_MEMBERS_REMOVE: Operation = op(Tenant, "members.remove", B, false);
-pub const TENANT_MEMBERS_INVITE: Operation = op(Tenant, "members.invite", B, true);
+pub const TENANT_UPDATE: Operation = op(Tenant, "update", A, false);
+pub const TENANT_MEMBERS_LIST: Operation = op(Tenant, "members.list", A, false);
+pub const TENANT_MEMBERS_SET_ROLE: Operation = op(Tenant, "members.set_role", O, false);
+pub const TENANT_MEMBERS_REMOVE: Operation = op(Tenant, "members.remove", A, false);
+pub const TENANT_MEMBERS_INVITE: Operation = op(Tenant, "members.invite", A, true);
 pub const TENANT_MEMBERS_INVITATIONS_LIST: Operation =
-    op(Tenant, "members.invitations.list", B, false);
+    op(Tenant, "members.invitations.list", A, false);
 pub const TENANT_MEMBERS_INVITATIONS_REVOKE: Operation =
-    op(Tenant, "members.invitations.revoke", B, false);
-pub const TENANT_LIST: Operation = op(Tenant, "list", B, false);
-pub const TENANT_SUSPEND: Operation = op(Tenant, "suspend", B, false);
-pub const TENANT_REACTIVATE: Operation = op(Tenant, "reactivate", B, false);
+    op(Tenant, "members.invitations.revoke", A, false);
+pub const TENANT_LIST: Operation = op(Tenant, "list", PA, false);
+pub const TENANT_SUSPEND: Operation = op(Tenant, "suspend", PA, false);
+pub const TENANT_REACTIVATE: Operation = op(Tenant, "reactivate", PA, false);
 
 /// Every operation of contract v1, in the contract's order.
 pub const ALL: &[Operation] = &[
@@ -129,18 +179,18 @@ pub const ALL: &[Operation] = &[
     TENANT_LIST,
     TENANT_SUSPEND,
     TENANT_REACTIVATE,
-    op(Commerce, "products.create", B, true),
+    op(Commerce, "products.create", A, true),
     op(Commerce, "products.get", B, false),
     op(Commerce, "products.list", B, false),
-    op(Commerce, "products.update", B, false),
-    op(Commerce, "inventory.adjust", B, true),
+    op(Commerce, "products.update", A, false),
+    op(Commerce, "inventory.adjust", A, true),
     op(Commerce, "orders.create", B, true),
     op(Commerce, "orders.get", B, false),
     op(Commerce, "orders.list", B, false),
     op(Commerce, "orders.cancel", B, true),
-    op(Commerce, "orders.fulfill", B, true),
+    op(Commerce, "orders.fulfill", A, true),
     op(Commerce, "payments.authorize", B, true),
-    op(Commerce, "payments.capture", B, true),
-    op(Commerce, "payments.void", B, true),
-    op(Commerce, "payments.refund", B, true),
+    op(Commerce, "payments.capture", A, true),
+    op(Commerce, "payments.void", A, true),
+    op(Commerce, "payments.refund", A, true),
 ];

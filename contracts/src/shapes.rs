@@ -71,6 +71,8 @@ pub struct User {
     pub tenant_id: Uuid,
     pub email: String,
     pub display_name: String,
+    /// E.164 (`+4930123456`), when the user gave one.
+    pub phone: Option<String>,
     pub role: Role,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
@@ -90,6 +92,44 @@ pub struct Tenant {
     pub self_registration: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A pending invitation to join a tenant (`tenant.members.invite`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub email: String,
+    /// `admin` or `member`.
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The page request of every list operation: `{limit?: 1..100 (default
+/// 20), cursor?}`. A cursor is the `next_cursor` of the previous page of
+/// the same operation, tenant and filter; anything else is `bad_request`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// Items per page when `limit` is absent.
+    pub const DEFAULT_LIMIT: u32 = 20;
+    /// The largest `limit`.
+    pub const MAX_LIMIT: u32 = 100;
+}
+
+/// A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+/// last page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
 }
 
 /// A token pair as returned by signup, login and refresh.

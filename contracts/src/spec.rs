@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::ErrorCode;
 use crate::event::{EventType, MailTemplate};
 use crate::headers;
-use crate::operation::{self, Access};
+use crate::operation::{self, Access, Who};
 use crate::Subjects;
 
 /// The whole contract, as data.
@@ -57,7 +57,12 @@ pub struct OperationSpec {
     pub service: &'static str,
     pub micro_service: &'static str,
     pub operation: &'static str,
+    /// `public` (P) or `bearer` (B).
     pub access: Access,
+    /// Who may call it, by current role: `anyone`, `member`, `admin`
+    /// (owner or admin), `owner`, `platform_admin` (owner or admin of the
+    /// tenant `platform`). Others get `forbidden`.
+    pub who: Who,
     pub idempotency_key: bool,
 }
 
@@ -108,7 +113,8 @@ impl Spec {
                     service: op.service.as_str(),
                     micro_service: op.service.micro_name(),
                     operation: op.name,
-                    access: op.access,
+                    access: op.access(),
+                    who: op.who,
                     idempotency_key: op.idempotent,
                 })
                 .collect(),
@@ -140,10 +146,7 @@ impl Spec {
                 .into_iter()
                 .map(|(t, schema)| (t.as_str(), schema))
                 .collect(),
-            mail_templates: [MailTemplate::VerifyEmail, MailTemplate::PasswordReset]
-                .iter()
-                .map(|t| t.as_str())
-                .collect(),
+            mail_templates: MailTemplate::ALL.iter().map(|t| t.as_str()).collect(),
         }
     }
 

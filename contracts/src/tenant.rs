@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::shapes::{Tenant, Tokens, User};
+use crate::shapes::{Invitation, Role, Tenant, TenantStatus, Tokens, User};
 use crate::Secret;
 
 /// `tenant.create` (P): a tenant and its owner, in one transaction.
@@ -47,4 +47,71 @@ pub struct GetTenantRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantReply {
     pub tenant: Tenant,
+}
+
+/// `tenant.update` (owner, admin): an absent field is left as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_registration: Option<bool>,
+}
+
+/// `tenant.members.set_role` (owner).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleRequest {
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+/// `tenant.members.remove` (owner, admin): the member's sessions end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMemberRequest {
+    pub user_id: Uuid,
+}
+
+/// `tenant.members.invite` (owner, admin; only owners invite admins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+    /// `admin` or `member`.
+    pub role: Role,
+}
+
+/// Reply of `tenant.members.invite`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvitationReply {
+    pub invitation: Invitation,
+}
+
+/// `tenant.members.invitations.revoke` (owner, admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeInvitationRequest {
+    pub id: Uuid,
+}
+
+/// `tenant.list` (platform admin): a page of tenants, optionally of one
+/// status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListTenantsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TenantStatus>,
+}
+
+/// `tenant.suspend` and `tenant.reactivate` (platform admin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantIdRequest {
+    pub id: Uuid,
 }

@@ -240,6 +240,7 @@ fn test_meta(correlation_id: &str) -> Meta {
         user_agent: None,
         traceparent: None,
         claims: None,
+        caller: None,
         after_reply: Default::default(),
     }
 }

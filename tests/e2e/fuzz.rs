@@ -389,6 +389,51 @@ fn operations(signup: &Signup) -> Vec<(&'static str, bool, Value)> {
             json!({"token": "rt-0123456789", "new_password": GOOD_PASSWORD}),
         ),
         ("auth.v1.resend_verification", true, json!({})),
+        (
+            "auth.v1.update_me",
+            true,
+            json!({"display_name": "Fuzzed", "phone": "+4930123456"}),
+        ),
+        (
+            "auth.v1.accept_invite",
+            false,
+            json!({"token": "it-0123456789", "password": GOOD_PASSWORD, "display_name": "I"}),
+        ),
+        (
+            "tenant.v1.update",
+            true,
+            json!({"name": "Fuzzed Inc.", "self_registration": true}),
+        ),
+        ("tenant.v1.members.list", true, json!({"limit": 5})),
+        (
+            // The only owner: any other role is the last-owner refusal.
+            "tenant.v1.members.set_role",
+            true,
+            json!({"user_id": signup.user_id, "role": "owner"}),
+        ),
+        (
+            "tenant.v1.members.remove",
+            true,
+            json!({"user_id": uuid::Uuid::now_v7()}),
+        ),
+        (
+            "tenant.v1.members.invite",
+            true,
+            json!({"email": "invitee@fuzz.example.com", "role": "member"}),
+        ),
+        ("tenant.v1.members.invitations.list", true, json!({})),
+        (
+            "tenant.v1.members.invitations.revoke",
+            true,
+            json!({"id": uuid::Uuid::now_v7()}),
+        ),
+        ("tenant.v1.list", true, json!({"status": "active"})),
+        ("tenant.v1.suspend", true, json!({"id": signup.tenant_id})),
+        (
+            "tenant.v1.reactivate",
+            true,
+            json!({"id": signup.tenant_id}),
+        ),
     ]
 }
 

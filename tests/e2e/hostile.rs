@@ -301,6 +301,7 @@ fn meta() -> Meta {
         user_agent: None,
         traceparent: None,
         claims: None,
+        caller: None,
         after_reply: Default::default(),
     }
 }

@@ -16,13 +16,14 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
-const USER_FIELDS: [&str; 9] = [
+const USER_FIELDS: [&str; 10] = [
     "created_at",
     "display_name",
     "email",
     "email_verified",
     "id",
     "last_login_at",
+    "phone",
     "role",
     "tenant_id",
     "updated_at",
@@ -178,7 +179,7 @@ async fn msgpack_replies_are_maps_with_string_ids_and_times() {
         let bytes = &reply.payload[..];
         assert_eq!(bytes[0], 0x81, "a map of one entry");
         assert_eq!(&bytes[1..6], b"\xa4user");
-        assert_eq!(bytes[6], 0x89, "user is a map of nine entries");
+        assert_eq!(bytes[6], 0x8a, "user is a map of ten entries");
         // "id" then a 36-character str8, the canonical UUID text.
         let id_key = bytes.windows(3).position(|w| w == b"\xa2id").unwrap();
         assert_eq!(&bytes[id_key + 3..id_key + 5], b"\xd9\x24");

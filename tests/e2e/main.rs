@@ -16,6 +16,7 @@ mod processes;
 mod revocation;
 mod rls;
 mod sessions;
+mod tenants;
 mod tokens;
 
 /// The `olympus` command, built by this package.

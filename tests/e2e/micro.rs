@@ -41,45 +41,82 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
         names.sort_unstable();
         assert_eq!(names, ["olympus-auth", "olympus-tenant"]);
 
-        let infos = gather(app, "$SRV.INFO.olympus-auth", Duration::from_millis(700)).await;
-        let info = ours(app, &infos)[0];
-        assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
-        let mut subjects: Vec<(&str, &str)> = info["endpoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["subject"].as_str().unwrap(),
-                    e["queue_group"].as_str().unwrap(),
-                )
-            })
-            .collect();
-        subjects.sort_unstable();
-        let p = &app.prefix;
-        assert_eq!(
-            subjects,
-            [
-                "change_password",
-                "introspect",
-                "login",
-                "logout",
-                "logout_all",
-                "me",
-                "refresh",
-                "register",
-                "request_password_reset",
-                "resend_verification",
-                "reset_password",
-                "sessions.list",
-                "sessions.revoke",
-                "verify_email",
-            ]
-            .map(|op| (format!("{p}.auth.v1.{op}"), "q"))
-            .iter()
-            .map(|(s, q)| (s.as_str(), *q))
-            .collect::<Vec<_>>()
-        );
+        // Every operation of contract §5 (revision 2) that these workers
+        // own is an endpoint, in the queue group `q`.
+        let expected = [
+            (
+                "auth",
+                &[
+                    "accept_invite",
+                    "change_password",
+                    "introspect",
+                    "login",
+                    "logout",
+                    "logout_all",
+                    "me",
+                    "refresh",
+                    "register",
+                    "request_password_reset",
+                    "resend_verification",
+                    "reset_password",
+                    "sessions.list",
+                    "sessions.revoke",
+                    "update_me",
+                    "verify_email",
+                ][..],
+            ),
+            (
+                "tenant",
+                &[
+                    "create",
+                    "get",
+                    "list",
+                    "members.invitations.list",
+                    "members.invitations.revoke",
+                    "members.invite",
+                    "members.list",
+                    "members.remove",
+                    "members.set_role",
+                    "reactivate",
+                    "suspend",
+                    "update",
+                ][..],
+            ),
+        ];
+        for (service, operations) in expected {
+            let infos = gather(
+                app,
+                &format!("$SRV.INFO.olympus-{service}"),
+                Duration::from_millis(700),
+            )
+            .await;
+            let info = ours(app, &infos)[0];
+            assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+            let mut subjects: Vec<(&str, &str)> = info["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["subject"].as_str().unwrap(),
+                        e["queue_group"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            subjects.sort_unstable();
+            let p = &app.prefix;
+            let expected: Vec<String> = operations
+                .iter()
+                .map(|op| format!("{p}.{service}.v1.{op}"))
+                .collect();
+            assert_eq!(
+                subjects,
+                expected
+                    .iter()
+                    .map(|s| (s.as_str(), "q"))
+                    .collect::<Vec<_>>()
+            );
+        }
     })
     .await;
 }

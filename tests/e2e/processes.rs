@@ -198,6 +198,23 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings()
     .await;
 }
 
+/// invite (mail) -> accept -> members.list in pages -> set_role up and
+/// down -> remove, from Python, in both encodings.
+#[tokio::test]
+async fn a_python_client_administers_members_in_both_encodings() {
+    run_python_client(
+        "admin_flow.py",
+        &[
+            "tenant.members.invite",
+            "auth.accept_invite",
+            "tenant.members.list",
+            "tenant.members.set_role",
+            "tenant.members.remove",
+        ],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
     run_python_client(
@@ -377,6 +394,80 @@ async fn events_tail_prints_a_tenants_events_as_json_lines() {
             .unwrap();
         assert!(!bad.status.success());
         assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown event type"));
+    })
+    .await;
+}
+
+/// `olympus admin bootstrap --email ...` with the password on stdin.
+async fn bootstrap(
+    app: &olympus_tests::TestApp,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(OLYMPUS)
+        .args(["admin", "bootstrap"])
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("bootstrap exits")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn admin_bootstrap_reads_the_password_from_stdin_and_refuses_it_in_argv() {
+    with_app(async |app| {
+        let email = "root@platform.example.com";
+        let from_argv = bootstrap(app, &["--email", email, "--password", GOOD_PASSWORD], "").await;
+        assert!(!from_argv.status.success());
+        let stderr = String::from_utf8_lossy(&from_argv.stderr);
+        assert!(stderr.contains("standard input"), "{stderr}");
+        let nothing = bootstrap(app, &["--email", email], "").await;
+        assert!(!nothing.status.success());
+        let weak = bootstrap(app, &["--email", email], "password\n").await;
+        assert!(!weak.status.success());
+        assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+
+        let made = bootstrap(app, &["--email", email], &format!("{GOOD_PASSWORD}\n")).await;
+        let stderr = String::from_utf8_lossy(&made.stderr);
+        assert!(made.status.success(), "{stderr}");
+        assert!(
+            !stderr.contains(GOOD_PASSWORD),
+            "the password is never logged"
+        );
+        let again = bootstrap(app, &["--email", email], &format!("{GOOD_PASSWORD}\n")).await;
+        assert!(!again.status.success());
+        let stderr = String::from_utf8_lossy(&again.stderr);
+        assert!(
+            stderr.contains("already a platform administrator"),
+            "{stderr}"
+        );
+
+        let login = app.login("platform", email, GOOD_PASSWORD).await.ok();
+        assert_eq!(login["user"]["role"], "owner");
+        let token = login["tokens"]["access_token"].as_str().unwrap();
+        let tenants = app
+            .call(
+                Encoding::Json,
+                "tenant.v1.list",
+                Some(token),
+                serde_json::json!({}),
+            )
+            .await
+            .ok();
+        assert_eq!(tenants["items"][0]["slug"], "platform");
+        let created = app.events(None, Some("tenant.created"), 1).await;
+        assert_eq!(created[0].body["data"]["tenant"]["slug"], "platform");
     })
     .await;
 }

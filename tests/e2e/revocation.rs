@@ -67,16 +67,42 @@ async fn a_revoked_sessions_token_is_refused_by_every_worker_in_every_process() 
         .await
         .ok();
 
-        // A suspension, written straight into Postgres (no broadcast at
-        // all), reaches both processes by their reads.
-        sqlx::query("UPDATE tenants SET status = 'suspended' WHERE id = $1::uuid")
-            .bind(&signup.tenant_id)
-            .execute(app.db.pool())
-            .await
-            .unwrap();
+        // A platform administrator suspends the tenant through one of the
+        // processes; the other learns it by its reads of Postgres.
+        let platform = app.platform_admin("root@platform.example.com").await;
+        app.call(
+            Encoding::Json,
+            "tenant.v1.suspend",
+            Some(&platform.access_token),
+            json!({"id": signup.tenant_id}),
+        )
+        .await
+        .ok();
         for _ in 0..6 {
             app.refused_within(limit, "tenant.v1.get", &second_access)
                 .await;
+        }
+        app.refused_within(limit, "auth.v1.me", &second_access)
+            .await;
+        // Reactivated: the same token works again, in both processes.
+        app.call(
+            Encoding::Json,
+            "tenant.v1.reactivate",
+            Some(&platform.access_token),
+            json!({"id": signup.tenant_id}),
+        )
+        .await
+        .ok();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for _ in 0..6 {
+            app.call(
+                Encoding::Json,
+                "tenant.v1.get",
+                Some(&second_access),
+                json!({}),
+            )
+            .await
+            .ok();
         }
         eprintln!("logout refused by auth.me after {auth_took:?}");
         assert!(auth.terminate().await.success());

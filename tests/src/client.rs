@@ -123,6 +123,27 @@ pub struct Signup {
     pub reply: Value,
 }
 
+/// A member signed in: who they are and their tokens.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Member {
+    fn from_session(reply: &Value) -> Self {
+        let text = |v: &Value| v.as_str().expect("string").to_owned();
+        Self {
+            user_id: text(&reply["user"]["id"]),
+            email: text(&reply["user"]["email"]),
+            access_token: text(&reply["tokens"]["access_token"]),
+            refresh_token: text(&reply["tokens"]["refresh_token"]),
+        }
+    }
+}
+
 /// A password that passes the policy.
 pub const GOOD_PASSWORD: &str = "velvet-orbit-cactus-harmonica";
 
@@ -208,6 +229,57 @@ impl TestApp {
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+    }
+
+    /// `auth.login` in JSON.
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Reply {
+        self.call(
+            Encoding::Json,
+            "auth.v1.login",
+            None,
+            json!({"tenant": tenant, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// A new member of `owner`'s tenant with `role` (`member`, `admin` or
+    /// `owner`): registered, then given the role by the owner.
+    pub async fn join(&self, owner: &Signup, email: &str, role: &str) -> Member {
+        let reply = self
+            .call(
+                Encoding::Json,
+                "auth.v1.register",
+                None,
+                json!({"tenant": owner.slug, "email": email, "password": GOOD_PASSWORD}),
+            )
+            .await
+            .ok();
+        let member = Member::from_session(&reply);
+        if role != "member" {
+            self.call(
+                Encoding::Json,
+                "tenant.v1.members.set_role",
+                Some(&owner.access_token),
+                json!({"user_id": member.user_id, "role": role}),
+            )
+            .await
+            .ok();
+        }
+        member
+    }
+
+    /// A platform administrator, made as `olympus admin bootstrap` makes
+    /// one, and signed in to the tenant `platform`.
+    pub async fn platform_admin(&self, email: &str) -> Member {
+        olympus_tenant::bootstrap::run(
+            &self.db,
+            &self.subjects,
+            email,
+            &olympus_contracts::Secret::new(GOOD_PASSWORD),
+        )
+        .await
+        .expect("bootstrap");
+        Member::from_session(&self.login("platform", email, GOOD_PASSWORD).await.ok())
     }
 
     /// Creates a tenant with a fresh slug and returns what signup replied.

@@ -26,4 +26,4 @@ pub mod nats_server;
 pub mod process;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};
-pub use client::{Encoding, Reply, Signup};
+pub use client::{Encoding, Member, Reply, Signup};

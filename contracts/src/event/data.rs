@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::EventType;
-use crate::shapes::{Tenant, User};
+use crate::shapes::{Role, Tenant, User};
 
 /// The `data` of one event type.
 pub trait EventData: Serialize + JsonSchema {
@@ -45,6 +45,12 @@ event_data! {
     UserEmailVerified => UserEmailVerified,
     UserLocked => UserLocked,
     UserPasswordChanged => UserPasswordChanged,
+    TenantUpdated => TenantUpdated,
+    TenantSuspended => TenantSuspended,
+    TenantReactivated => TenantReactivated,
+    MemberRoleChanged => MemberRoleChanged,
+    MemberRemoved => MemberRemoved,
+    MemberInvited => MemberInvited,
 }
 
 /// `tenant.created`: a tenant and its owner were signed up.
@@ -145,6 +151,8 @@ pub enum RevocationReason {
     Revoked,
     /// The password changed: every other session ends.
     PasswordChanged,
+    /// The member was removed from the tenant.
+    MemberRemoved,
 }
 
 /// `session.revoked`: a session's tokens stopped working.
@@ -160,4 +168,48 @@ pub struct SessionRevoked {
 pub struct UserEmailVerified {
     pub user_id: Uuid,
     pub email: String,
+}
+
+/// `tenant.updated`: the tenant's name or `self_registration` changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantUpdated {
+    pub tenant: Tenant,
+}
+
+/// `tenant.suspended`: the tenant's users can no longer log in, and their
+/// access tokens are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantSuspended {
+    pub tenant: Tenant,
+}
+
+/// `tenant.reactivated`: a suspended tenant's users may work again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantReactivated {
+    pub tenant: Tenant,
+}
+
+/// `member.role_changed`: an owner changed a member's role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberRoleChanged {
+    pub user_id: Uuid,
+    pub from: Role,
+    pub to: Role,
+}
+
+/// `member.removed`: a member left the tenant; their sessions ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberRemoved {
+    pub user_id: Uuid,
+    pub email: String,
+}
+
+/// `member.invited`: an invitation was mailed (the token is only in the
+/// mail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberInvited {
+    pub invitation_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
 }

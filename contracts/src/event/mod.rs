@@ -41,6 +41,8 @@ pub enum EventType {
     MemberRoleChanged,
     #[serde(rename = "member.removed")]
     MemberRemoved,
+    #[serde(rename = "member.invited")]
+    MemberInvited,
     #[serde(rename = "product.created")]
     ProductCreated,
     #[serde(rename = "product.updated")]
@@ -71,7 +73,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 27] = [
+    pub const ALL: [EventType; 28] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -86,6 +88,7 @@ impl EventType {
         Self::TenantReactivated,
         Self::MemberRoleChanged,
         Self::MemberRemoved,
+        Self::MemberInvited,
         Self::ProductCreated,
         Self::ProductUpdated,
         Self::InventoryAdjusted,
@@ -118,6 +121,7 @@ impl EventType {
             Self::TenantReactivated => "tenant.reactivated",
             Self::MemberRoleChanged => "member.role_changed",
             Self::MemberRemoved => "member.removed",
+            Self::MemberInvited => "member.invited",
             Self::ProductCreated => "product.created",
             Self::ProductUpdated => "product.updated",
             Self::InventoryAdjusted => "inventory.adjusted",
@@ -170,14 +174,19 @@ pub struct Envelope {
 pub enum MailTemplate {
     VerifyEmail,
     PasswordReset,
+    Invite,
 }
 
 impl MailTemplate {
+    /// Every template.
+    pub const ALL: [MailTemplate; 3] = [Self::VerifyEmail, Self::PasswordReset, Self::Invite];
+
     /// The wire name and last subject token.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
+            Self::Invite => "invite",
         }
     }
 }
@@ -190,7 +199,8 @@ pub struct Mail {
     pub template: MailTemplate,
     pub to: String,
     pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    /// The user the mail is about; nil for an invitation.
+    pub user_id: Option<Uuid>,
     pub token: Secret,
     pub expires_at: DateTime<Utc>,
     pub correlation_id: String,

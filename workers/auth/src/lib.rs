@@ -5,18 +5,23 @@
 //!   [`logout`], [`logout_all`], [`sessions_list`], [`sessions_revoke`],
 //!   [`change_password`], [`password_reset`] (request and reset),
 //!   [`resend_verification`], [`introspect`], [`verification`]
-//!   (`verify_email`, and issuing the token);
+//!   (`verify_email`, and issuing the token), [`update_me`],
+//!   [`accept_invite`];
 //! - [`members`]: the one way a user is created (signup's owner,
-//!   registration), with session, event and mail;
+//!   registration, an accepted invitation), with session, event and mail;
+//! - [`invitations`]: the invitation token and mail, shared with the
+//!   tenant worker's `members.invite`;
 //! - domain types, built only by parsing: [`email::Email`],
 //!   [`password::NewPassword`];
 //! - storage: [`users`], [`sessions`] (used by the tenant worker's signup
 //!   too).
 
+pub mod accept_invite;
 pub mod address_limit;
 pub mod change_password;
 pub mod email;
 pub mod introspect;
+pub mod invitations;
 pub mod login;
 pub mod logout;
 pub mod logout_all;
@@ -30,6 +35,7 @@ pub mod resend_verification;
 pub mod sessions;
 pub mod sessions_list;
 pub mod sessions_revoke;
+pub mod update_me;
 pub mod users;
 pub mod verification;
 
@@ -49,6 +55,7 @@ pub fn worker() -> Worker {
             endpoint(op::AUTH_LOGOUT, logout::logout),
             endpoint(op::AUTH_LOGOUT_ALL, logout_all::logout_all),
             endpoint(op::AUTH_ME, me::me),
+            endpoint(op::AUTH_UPDATE_ME, update_me::update_me),
             endpoint(op::AUTH_VERIFY_EMAIL, verification::verify_email),
             endpoint(op::AUTH_CHANGE_PASSWORD, change_password::change_password),
             endpoint(op::AUTH_REQUEST_PASSWORD_RESET, password_reset::request),
@@ -57,6 +64,7 @@ pub fn worker() -> Worker {
             endpoint(op::AUTH_SESSIONS_LIST, sessions_list::list),
             endpoint(op::AUTH_SESSIONS_REVOKE, sessions_revoke::revoke),
             endpoint(op::AUTH_INTROSPECT, introspect::introspect),
+            endpoint(op::AUTH_ACCEPT_INVITE, accept_invite::accept_invite),
         ],
     }
 }

@@ -1,7 +1,7 @@
-//! The one way a user comes to exist (signup's owner, `auth.register`,
-//! later an accepted invitation): the row, its first session, the
-//! `user.registered` event and the verification mail, in the caller's
-//! tenant-scoped transaction.
+//! The one way a user comes to exist (signup's owner, `auth.register`, an
+//! accepted invitation): the row, its first session, the `user.registered`
+//! event and, unless the address is proven, the verification mail, in the
+//! caller's tenant-scoped transaction.
 
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Tokens, User};
@@ -33,8 +33,10 @@ pub async fn create(
             ),
         )
         .await?;
-    // A new member's first mail: never over the limit.
-    verification::issue(conn, &events, &user, app.now()).await?;
+    if !user.email_verified {
+        // A new member's first mail: never over the limit.
+        verification::issue(conn, &events, &user, app.now()).await?;
+    }
     Ok((user, tokens))
 }
 

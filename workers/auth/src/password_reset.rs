@@ -70,7 +70,7 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(
                 template: MailTemplate::PasswordReset,
                 to: email.as_str(),
                 tenant_id,
-                user_id,
+                user_id: Some(user_id),
                 token: &token.token,
                 expires_at,
             },

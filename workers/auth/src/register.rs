@@ -49,6 +49,7 @@ pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionRe
             display_name: &display_name,
             role: Role::Member,
             password_hash: &password_hash,
+            email_verified: false,
         },
     )
     .await?;

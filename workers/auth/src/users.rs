@@ -11,7 +11,7 @@ use crate::email::Email;
 
 /// The columns of [`UserRow`], for `SELECT` and `RETURNING`.
 pub const USER_COLUMNS: &str =
-    "id, tenant_id, email, display_name, role, email_verified, created_at, updated_at, last_login_at";
+    "id, tenant_id, email, display_name, phone, role, email_verified, created_at, updated_at, last_login_at";
 
 /// A `users` row as the contract shows it (no password hash).
 #[derive(Debug, sqlx::FromRow)]
@@ -20,6 +20,7 @@ pub struct UserRow {
     pub tenant_id: Uuid,
     pub email: String,
     pub display_name: String,
+    pub phone: Option<String>,
     pub role: String,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
@@ -42,6 +43,7 @@ impl UserRow {
             tenant_id: self.tenant_id,
             email: self.email,
             display_name: self.display_name,
+            phone: self.phone,
             role,
             email_verified: self.email_verified,
             created_at: self.created_at,
@@ -62,14 +64,17 @@ pub struct NewUser<'a> {
     pub display_name: &'a str,
     pub role: Role,
     pub password_hash: &'a str,
+    /// True when the address was proven already (an accepted invitation
+    /// came to it): then no verification mail goes out.
+    pub email_verified: bool,
 }
 
 /// Inserts a user; a taken email is `conflict` on `email`. The connection
 /// must be in the user's tenant scope.
 pub async fn insert(conn: &mut PgConnection, new: NewUser<'_>) -> Result<User, Error> {
     let row: UserRow = sqlx::query_as(&format!(
-        "INSERT INTO users (id, tenant_id, email, display_name, role, password_hash)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO users (id, tenant_id, email, display_name, role, password_hash, email_verified)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          RETURNING {USER_COLUMNS}"
     ))
     .bind(new.id)
@@ -78,6 +83,7 @@ pub async fn insert(conn: &mut PgConnection, new: NewUser<'_>) -> Result<User, E
     .bind(new.display_name)
     .bind(new.role.as_str())
     .bind(new.password_hash)
+    .bind(new.email_verified)
     .fetch_one(conn)
     .await
     .map_err(|e| {

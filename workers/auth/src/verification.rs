@@ -44,7 +44,7 @@ pub async fn issue(
                 template: MailTemplate::VerifyEmail,
                 to: &user.email,
                 tenant_id: user.tenant_id,
-                user_id: user.id,
+                user_id: Some(user.id),
                 token: &token.token,
                 expires_at,
             },

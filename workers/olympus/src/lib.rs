@@ -4,11 +4,13 @@
 //! subset: several processes then share the queue groups); `olympus
 //! migrate` applies the migrations and exits; `olympus events tail` prints
 //! events for operators (and `events dead-letters` what the relay parked);
-//! `olympus bench` measures latency under load. `olympus --help` lists every
+//! `olympus bench` measures latency under load; `olympus admin bootstrap`
+//! creates the first platform administrator. `olympus --help` lists every
 //! setting with its environment variable. `src/main.rs` only calls
 //! [`main`]; the end-to-end tests build the same entry point as a binary of
 //! their own to run real processes.
 
+mod admin;
 mod bench;
 mod dead_letters;
 mod events;
@@ -57,6 +59,12 @@ enum Command {
     },
     /// Measure latency percentiles of running workers under load.
     Bench(bench::BenchArgs),
+    /// Operator commands on accounts (`admin bootstrap`: the first
+    /// platform administrator).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
     /// Read the events stream.
     Events {
         #[command(subcommand)]
@@ -130,6 +138,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::bench(args).await,
+        Command::Admin { command } => admin::run(command).await,
         Command::Events {
             command: EventsCommand::Tail(args),
         } => events::tail(args).await,

@@ -31,6 +31,9 @@ pub struct Meta {
     pub traceparent: Option<String>,
     /// Verified claims; always present on bearer operations.
     pub claims: Option<Claims>,
+    /// The caller's current role, when the operation needed more than
+    /// membership (see [`crate::roles`]).
+    pub caller: Option<crate::roles::Caller>,
     /// Work to start once the reply is sent.
     pub after_reply: AfterReply,
 }

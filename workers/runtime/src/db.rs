@@ -171,6 +171,17 @@ impl Db {
         Ok(tx)
     }
 
+    /// A transaction as the request role that reads every tenant row (and
+    /// no other tenant data): for platform administrators, whom the runtime
+    /// has checked before the handler runs.
+    pub async fn platform(&self) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.app.begin().await?;
+        sqlx::query("SELECT set_config('olympus.scope', 'platform', true)")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Closes both pools.
     pub async fn close(&self) {
         self.app.close().await;

@@ -125,6 +125,18 @@ impl Error {
             .with_detail("field", field)
     }
 
+    /// `invalid_state`: not allowed from `state` (in `details.state`).
+    pub fn invalid_state(state: &str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidState)
+            .with_message(message)
+            .with_detail("state", state)
+    }
+
+    /// `not_found`, saying what was not found.
+    pub fn not_found(message: &'static str) -> Self {
+        Self::new(ErrorCode::NotFound).with_message(message)
+    }
+
     /// The contract code.
     pub fn code(&self) -> ErrorCode {
         self.code

@@ -98,6 +98,17 @@ impl Revocations {
         Ok(())
     }
 
+    /// Records at once what this process changed: `tenant` suspended or
+    /// reactivated (the other processes read it within [`POLL`]).
+    pub fn set_suspended(&self, tenant: Uuid, suspended: bool) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if suspended {
+            state.suspended.insert(tenant);
+        } else {
+            state.suspended.remove(&tenant);
+        }
+    }
+
     /// Records sessions revoked at `at` (by this process or a broadcast).
     fn record(&self, sessions: &[Uuid], at: DateTime<Utc>) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());

@@ -17,7 +17,9 @@
 //! Every other request, in its own task and its own `request` span:
 //! 1. correlation id from `X-Correlation-Id` (or a new UUIDv7);
 //! 2. `Content-Type` (415), header size (400), payload size (413);
-//! 3. on bearer operations, the access token and its session (401);
+//! 3. on bearer operations, the access token and its session (401), and
+//!    the caller's current role when the operation needs more than
+//!    membership (403, see [`crate::roles`]);
 //! 4. decoding, strict (400), then the handler;
 //! 5. exactly one reply: the encoded result, or the error reply with both
 //!    `Nats-Service-Error*` headers and the coded body.
@@ -462,10 +464,13 @@ async fn process(
     if message.payload.len() > MAX_REQUEST_BYTES {
         return Err(Error::new(ErrorCode::PayloadTooLarge));
     }
-    let claims = match endpoint.operation.access {
-        Access::Public => None,
+    let (claims, caller) = match endpoint.operation.access() {
+        Access::Public => (None, None),
         Access::Bearer => {
-            Some(crate::auth::authenticate(app, header(message, headers::AUTHORIZATION)).await?)
+            let claims =
+                crate::auth::authenticate(app, header(message, headers::AUTHORIZATION)).await?;
+            let caller = crate::roles::check(app, endpoint.operation.who, &claims).await?;
+            (Some(claims), caller)
         }
     };
     let meta = Meta {
@@ -476,6 +481,7 @@ async fn process(
         user_agent: bounds::user_agent(header(message, headers::USER_AGENT)),
         traceparent: traceparent.map(str::to_owned),
         claims,
+        caller,
         after_reply: after_reply.clone(),
     };
     let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());

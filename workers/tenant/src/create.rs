@@ -91,6 +91,7 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
             display_name: &display_name,
             role: Role::Owner,
             password_hash: &password_hash,
+            email_verified: false,
         },
     )
     .await?;

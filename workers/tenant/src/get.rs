@@ -1,31 +1,26 @@
-//! `tenant.get`: the caller's own tenant.
+//! `tenant.get`: the caller's own tenant; platform administrators may name
+//! any tenant by `id`.
 //!
-//! Another tenant's id is `not_found`, exactly like an id that does not
-//! exist, so ids cannot be probed. (Platform administrators, who may read
-//! any tenant, come with the tenant administration work.)
+//! For anyone else another tenant's id is `not_found`, exactly like an id
+//! that does not exist, so ids cannot be probed.
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
-use olympus_contracts::ErrorCode;
 use olympus_runtime::{App, Call, Error};
 
-use crate::tenants::{TenantRow, TENANT_COLUMNS};
+use crate::tenants;
 
 /// Handles `tenant.get`.
 pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, Error> {
     let claims = call.meta.claims()?;
     let id = call.body.id.unwrap_or(claims.tid);
-    let mut tx = app.db().tenant(claims.tid).await?;
-    // Row-level security confines this to the caller's tenant even if `id`
-    // names another.
-    let row: Option<TenantRow> = sqlx::query_as(&format!(
-        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    if id != claims.tid && !call.meta.caller(&app).await?.is_platform_admin() {
+        return Err(Error::not_found("no such tenant"));
+    }
+    // Row-level security confines this to the tenant `id`.
+    let mut tx = app.db().tenant(id).await?;
+    let tenant = tenants::find(&mut tx, id).await?;
     tx.commit().await?;
-    let tenant = row
-        .ok_or_else(|| Error::new(ErrorCode::NotFound).with_message("no such tenant"))?
-        .into_tenant()?;
-    Ok(TenantReply { tenant })
+    Ok(TenantReply {
+        tenant: tenant.ok_or_else(|| Error::not_found("no such tenant"))?,
+    })
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use olympus_contracts::shapes::{Tenant, TenantStatus};
 use olympus_runtime::Error;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The columns of [`TenantRow`].
@@ -41,4 +42,15 @@ impl TenantRow {
             updated_at: self.updated_at,
         })
     }
+}
+
+/// The tenant `id`, when the connection's scope shows it.
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Tenant>, Error> {
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(TenantRow::into_tenant).transpose()
 }

@@ -109,6 +109,19 @@ impl<'a> Events<'a> {
         }
     }
 
+    /// Events of an operator command rather than a request (`olympus admin
+    /// bootstrap`): `correlation_id` names the run. It sends no mail.
+    pub fn operator(subjects: &'a Subjects, clock: &'a dyn Clock, correlation_id: &'a str) -> Self {
+        Self {
+            subjects,
+            clock,
+            mail_limit: 0,
+            correlation_id,
+            traceparent: None,
+            actor_id: None,
+        }
+    }
+
     /// Overrides the actor (e.g. the user who just logged in).
     pub fn actor(mut self, actor_id: Uuid) -> Self {
         self.actor_id = Some(actor_id);
@@ -218,7 +231,8 @@ impl<'a> Events<'a> {
             Row {
                 id: mail.id,
                 tenant_id,
-                aggregate_id: user_id,
+                // A user's mails keep their order; an invitation's is alone.
+                aggregate_id: user_id.unwrap_or(mail.id),
                 kind: "mail",
                 subject: &subject,
                 correlation_id: self.correlation_id,
@@ -246,7 +260,8 @@ pub struct NewMail<'a> {
     pub template: MailTemplate,
     pub to: &'a str,
     pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    /// The user the mail is about; `None` for an invitation.
+    pub user_id: Option<Uuid>,
     /// The secret: it travels only in the mail message.
     pub token: &'a str,
     pub expires_at: DateTime<Utc>,

@@ -1,0 +1,51 @@
+//! `auth.update_me`: the caller changes their own display name and phone.
+//!
+//! The contract has no event type for a profile change, so none is
+//! recorded (see the issue notes).
+
+use olympus_contracts::auth::{UpdateMeRequest, UserReply};
+use olympus_contracts::ErrorCode;
+use olympus_runtime::error::Validation;
+use olympus_runtime::{phone, App, Call, Error};
+
+use crate::members::parse_name;
+use crate::users::{UserRow, USER_COLUMNS};
+
+/// Handles `auth.update_me`.
+pub async fn update_me(app: App, call: Call<UpdateMeRequest>) -> Result<UserReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    let display_name = request
+        .display_name
+        .as_deref()
+        .and_then(|raw| v.check("display_name", parse_name(raw, 1, 100)));
+    // Absent: unchanged; nil: removed; a number: normalized.
+    let phone = match &request.phone {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(raw)) => v.check("phone", phone::parse(raw)).map(Some),
+    };
+    v.finish()?;
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "UPDATE users
+            SET display_name = coalesce($2, display_name),
+                phone = CASE WHEN $3 THEN $4 ELSE phone END,
+                updated_at = $5
+          WHERE id = $1
+      RETURNING {USER_COLUMNS}"
+    ))
+    .bind(claims.sub)
+    .bind(display_name)
+    .bind(phone.is_some())
+    .bind(phone.flatten())
+    .bind(app.now())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let user = row
+        .ok_or_else(|| Error::new(ErrorCode::NotFound))?
+        .into_user()?;
+    tx.commit().await?;
+    Ok(UserReply { user })
+}

@@ -1,0 +1,103 @@
+//! `tenant.members.invite`, `members.invitations.list` and
+//! `members.invitations.revoke` (owners and admins).
+//!
+//! Admins invite members; only owners invite admins, so that an admin
+//! cannot mint peers beyond what an owner decided. Nobody is invited as
+//! owner: owners promote members with `members.set_role`. The token and
+//! mail are the auth worker's ([`olympus_auth::invitations`]), which also
+//! redeems them (`auth.accept_invite`).
+
+use olympus_auth::email::Email;
+use olympus_auth::invitations::{self, InvitationRow, INVITATION_COLUMNS};
+use olympus_contracts::shapes::{Empty, Invitation, Page, PageRequest, Role};
+use olympus_contracts::tenant::{InvitationReply, InviteRequest, RevokeInvitationRequest};
+use olympus_contracts::ErrorCode;
+use olympus_runtime::error::Validation;
+use olympus_runtime::pages::Pager;
+use olympus_runtime::{App, Call, Error};
+
+/// Handles `tenant.members.invite`.
+pub async fn invite(app: App, call: Call<InviteRequest>) -> Result<InvitationReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    let email = v.check("email", Email::parse(&request.email));
+    if request.role == Role::Owner {
+        v.add("role", "must be admin or member");
+    }
+    v.finish()?;
+    let Some(email) = email else {
+        return Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing value"
+        )));
+    };
+    if request.role == Role::Admin && call.meta.caller(&app).await?.role != Role::Owner {
+        return Err(
+            Error::new(ErrorCode::Forbidden).with_message("only an owner may invite an admin")
+        );
+    }
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let invitation = invitations::issue(
+        &app,
+        &mut tx,
+        &call.meta,
+        (claims.tid, claims.sub),
+        &email,
+        request.role,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(invitation_id = %invitation.id, role = invitation.role.as_str(), "invited");
+    Ok(InvitationReply { invitation })
+}
+
+/// Handles `tenant.members.invitations.list`: pending invitations (not
+/// accepted, replaced, revoked or expired), by id.
+pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<Invitation>, Error> {
+    let claims = call.meta.claims()?;
+    let page = call.body;
+    let pager = Pager::new(
+        &call.meta,
+        claims.tid,
+        "",
+        page.limit,
+        page.cursor.as_deref(),
+    )?;
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations
+          WHERE id > $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+          ORDER BY id LIMIT $2"
+    ))
+    .bind(pager.after())
+    .bind(pager.fetch())
+    .bind(app.now())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let items = rows
+        .into_iter()
+        .map(InvitationRow::into_invitation)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(pager.page(items, |i| i.id))
+}
+
+/// Handles `tenant.members.invitations.revoke`: the token stops working.
+pub async fn revoke(app: App, call: Call<RevokeInvitationRequest>) -> Result<Empty, Error> {
+    let claims = call.meta.claims()?;
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let revoked = sqlx::query(
+        "UPDATE invitations SET revoked_at = $2
+          WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(call.body.id)
+    .bind(app.now())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    if revoked == 0 {
+        return Err(Error::not_found("no such pending invitation"));
+    }
+    Ok(Empty {})
+}

@@ -1,0 +1,68 @@
+//! `tenant.update` (owner, admin): the tenant's name and whether anyone may
+//! register into it.
+
+use olympus_auth::members::parse_name;
+use olympus_contracts::event::data;
+use olympus_contracts::tenant::{TenantReply, UpdateTenantRequest};
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Event;
+use olympus_runtime::{App, Call, Error};
+
+use crate::tenants::{TenantRow, TENANT_COLUMNS};
+
+/// Handles `tenant.update`.
+pub async fn update(app: App, call: Call<UpdateTenantRequest>) -> Result<TenantReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    let name = request
+        .name
+        .as_deref()
+        .and_then(|raw| v.check("name", parse_name(raw, 1, 100)));
+    v.finish()?;
+    let mut tx = app.db().tenant(claims.tid).await?;
+    let current: TenantRow = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(claims.tid)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::not_found("no such tenant"))?;
+    let name = name.unwrap_or_else(|| current.name.clone());
+    let self_registration = request
+        .self_registration
+        .unwrap_or(current.self_registration);
+    let changed = name != current.name || self_registration != current.self_registration;
+    if !changed {
+        tx.commit().await?;
+        return Ok(TenantReply {
+            tenant: current.into_tenant()?,
+        });
+    }
+    let tenant: TenantRow = sqlx::query_as(&format!(
+        "UPDATE tenants SET name = $2, self_registration = $3, updated_at = $4
+          WHERE id = $1 RETURNING {TENANT_COLUMNS}"
+    ))
+    .bind(claims.tid)
+    .bind(&name)
+    .bind(self_registration)
+    .bind(app.now())
+    .fetch_one(&mut *tx)
+    .await?;
+    let tenant = tenant.into_tenant()?;
+    app.events(&call.meta)
+        .actor(claims.sub)
+        .emit(
+            &mut tx,
+            Event::new(
+                tenant.id,
+                tenant.id,
+                &data::TenantUpdated {
+                    tenant: tenant.clone(),
+                },
+            ),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(TenantReply { tenant })
+}
