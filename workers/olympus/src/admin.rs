@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use olympus_contracts::{Secret, Subjects};
-use olympus_runtime::{Config, Db};
+use olympus_runtime::Config;
 use std::io::{BufRead, IsTerminal};
 
 #[derive(Debug, Subcommand)]
@@ -50,14 +50,7 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     let password = read_password()?;
     let config = args.config;
     let subjects = Subjects::new(&config.subject_prefix)?;
-    let db = Db::connect(
-        &config.database_url,
-        config.app_database_url.as_deref(),
-        2,
-        true,
-    )
-    .await?;
-    db.migrate().await?;
+    let db = crate::migrated_db(&config).await?;
     let done = olympus_tenant::bootstrap::run(&db, &subjects, &args.email, &password).await?;
     db.close().await;
     tracing::info!(

@@ -126,14 +126,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { config, workers } => serve(config, workers).await,
         Command::Migrate { config } => {
-            let db = Db::connect(
-                &config.database_url,
-                config.app_database_url.as_deref(),
-                2,
-                true,
-            )
-            .await?;
-            db.migrate().await?;
+            migrated_db(&config).await?;
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
             Ok(())
         }
@@ -146,6 +139,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             command: EventsCommand::DeadLetters(args),
         } => dead_letters::run(args).await,
     }
+}
+
+/// The database of `config` for a one-off command: created if missing,
+/// migrated, on a small pool.
+async fn migrated_db(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(
+        &config.database_url,
+        config.app_database_url.as_deref(),
+        2,
+        true,
+    )
+    .await?;
+    db.migrate().await?;
+    Ok(db)
 }
 
 async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()> {

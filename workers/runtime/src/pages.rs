@@ -103,6 +103,18 @@ impl Pager {
         i64::from(self.limit) + 1
     }
 
+    /// The page of `rows` (fetched in id order, at most [`Pager::fetch`]),
+    /// each made an item by `item` (rows become contract shapes).
+    pub fn page_of<R, T>(
+        &self,
+        rows: Vec<R>,
+        item: impl Fn(R) -> Result<T, Error>,
+        id: impl Fn(&T) -> Uuid,
+    ) -> Result<Page<T>, Error> {
+        let items = rows.into_iter().map(item).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.page(items, id))
+    }
+
     /// The page of `rows` (fetched in id order, at most [`Pager::fetch`]).
     pub fn page<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> Uuid) -> Page<T> {
         let limit = self.limit as usize;

@@ -75,11 +75,7 @@ pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<Invitation>,
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let items = rows
-        .into_iter()
-        .map(InvitationRow::into_invitation)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(pager.page(items, |i| i.id))
+    pager.page_of(rows, InvitationRow::into_invitation, |i| i.id)
 }
 
 /// Handles `tenant.members.invitations.revoke`: the token stops working.

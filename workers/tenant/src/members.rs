@@ -40,11 +40,7 @@ pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<User>, Error
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let users = rows
-        .into_iter()
-        .map(UserRow::into_user)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(pager.page(users, |u| u.id))
+    pager.page_of(rows, UserRow::into_user, |u| u.id)
 }
 
 /// Handles `tenant.members.set_role` (owners only).

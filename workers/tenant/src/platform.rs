@@ -43,11 +43,7 @@ pub async fn list(app: App, call: Call<ListTenantsRequest>) -> Result<Page<Tenan
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let items = rows
-        .into_iter()
-        .map(TenantRow::into_tenant)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(pager.page(items, |t| t.id))
+    pager.page_of(rows, TenantRow::into_tenant, |t| t.id)
 }
 
 /// Handles `tenant.suspend`.
