@@ -166,6 +166,7 @@ impl TestApp {
             .relay
             .then(|| TestRelay::start(&db, &nats, Duration::from_secs(3600)));
         let running = if options.workers {
+            olympus_auth::hashing::prepare(&app).expect("building the password hasher");
             Some(
                 service::start(&app, vec![olympus_auth::worker(), olympus_tenant::worker()])
                     .await

@@ -4,7 +4,9 @@
 use olympus_contracts::auth::{AcceptInviteRequest, SessionReply};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{opaque, App, Call, Error};
+use olympus_runtime::{App, Call, Error};
+
+use crate::opaque;
 use uuid::Uuid;
 
 use crate::email::Email;
@@ -19,7 +21,7 @@ pub async fn accept_invite(
     call: Call<AcceptInviteRequest>,
 ) -> Result<SessionReply, Error> {
     // First, so that a request shed for a full hashing queue costs nothing.
-    let slot = app.passwords().admit()?;
+    let slot = crate::hashing::passwords(&app)?.admit()?;
     let request = call.body;
     let invalid = || Error::new(ErrorCode::InvalidToken);
     let (tenant_id, hash) = opaque::parse(request.token.expose()).ok_or_else(invalid)?;

@@ -26,7 +26,7 @@ pub async fn change_password(
     app: App,
     call: Call<ChangePasswordRequest>,
 ) -> Result<RefreshReply, Error> {
-    let slot = app.passwords().admit()?;
+    let slot = crate::hashing::passwords(&app)?.admit()?;
     let claims = call.meta.claims()?.clone();
     let mut tx = app.db().tenant(claims.tid).await?;
     let current: Option<Current> = sqlx::query_as(&format!(

@@ -7,7 +7,9 @@ use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::{Invitation, Role};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::outbox::{Event, Mailed, NewMail};
-use olympus_runtime::{opaque, App, Error, Meta};
+use olympus_runtime::{App, Error, Meta};
+
+use crate::opaque;
 use sqlx::PgConnection;
 use uuid::Uuid;
 

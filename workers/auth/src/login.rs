@@ -78,7 +78,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         password,
     } = call.body;
     // First, so that a login shed for a full hashing queue costs nothing.
-    let slot = app.passwords().admit()?;
+    let slot = crate::hashing::passwords(&app)?.admit()?;
     address_limit::check(&app, call.meta.client_ip.as_deref()).await?;
     let lookup = look_up(&app, &tenant, &email).await?;
     // A locked account's hash is not compared: the dummy costs the same.

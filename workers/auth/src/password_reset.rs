@@ -15,7 +15,9 @@ use olympus_contracts::shapes::Empty;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::db::enter_tenant;
 use olympus_runtime::outbox::{Mailed, NewMail};
-use olympus_runtime::{opaque, App, Call, Error, Meta};
+use olympus_runtime::{App, Call, Error, Meta};
+
+use crate::opaque;
 use uuid::Uuid;
 
 use crate::email::Email;
@@ -97,7 +99,7 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(
 /// expired or used; `validation_failed` on `new_password` (the token stays
 /// usable) for a password the policy refuses.
 pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, Error> {
-    let slot = app.passwords().admit()?;
+    let slot = crate::hashing::passwords(&app)?.admit()?;
     let invalid = || Error::new(ErrorCode::InvalidToken);
     let (tenant_id, hash) = opaque::parse(call.body.token.expose()).ok_or_else(invalid)?;
     let now = app.now();

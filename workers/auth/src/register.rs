@@ -16,7 +16,7 @@ use crate::users::NewUser;
 /// Handles `auth.register`.
 pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionReply, Error> {
     // First, so that a registration shed for a full hashing queue costs nothing.
-    let slot = app.passwords().admit()?;
+    let slot = crate::hashing::passwords(&app)?.admit()?;
     let request = call.body;
     let mut v = Validation::default();
     let email = v.check("email", Email::parse(&request.email));

@@ -7,7 +7,9 @@ use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::User;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::outbox::{Event, Events, Mailed, NewMail};
-use olympus_runtime::{opaque, App, Call, Error};
+use olympus_runtime::{App, Call, Error};
+
+use crate::opaque;
 use sqlx::PgConnection;
 use uuid::Uuid;
 

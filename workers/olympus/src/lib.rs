@@ -193,6 +193,10 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
         .session_retention(app.config().session_retention())
         .run(relay_stop.clone()),
     );
+    if names.contains(&WorkerName::Auth) || names.contains(&WorkerName::Tenant) {
+        // Before the first request rather than during it.
+        olympus_auth::hashing::prepare(&app)?;
+    }
     let workers = names.iter().map(|n| n.worker()).collect();
     let running = service::start(&app, workers).await?;
     tracing::info!(

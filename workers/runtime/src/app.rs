@@ -2,14 +2,15 @@
 
 use anyhow::Context;
 use olympus_contracts::Subjects;
-use std::sync::Arc;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use tokio_util::task::TaskTracker;
 
 use crate::bounds::ReplyPrefixes;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
-use crate::passwords::Passwords;
 use crate::revocation::Revocations;
 use crate::tokens::{self, AccessTokens};
 
@@ -25,7 +26,8 @@ struct Inner {
     subjects: Subjects,
     reply_prefixes: ReplyPrefixes,
     tokens: AccessTokens,
-    passwords: Passwords,
+    /// State kept by workers beside the app (see [`App::extension`]).
+    extensions: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     clock: Arc<dyn Clock>,
     revocations: Revocations,
     background: TaskTracker,
@@ -67,12 +69,6 @@ impl App {
             &config.jwt_audience,
             config.access_ttl(),
         )?;
-        let concurrency = config.argon2_concurrency.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(usize::from)
-                .unwrap_or(2)
-        });
-        let passwords = Passwords::new(concurrency, config.argon2_queue)?;
         Ok(Self(Arc::new(Inner {
             config,
             db,
@@ -80,7 +76,7 @@ impl App {
             subjects,
             reply_prefixes,
             tokens,
-            passwords,
+            extensions: RwLock::default(),
             clock,
             revocations: Revocations::new(access_ttl),
             background: TaskTracker::new(),
@@ -143,8 +139,38 @@ impl App {
         &self.0.revocations
     }
 
-    /// The password hasher.
-    pub fn passwords(&self) -> &Passwords {
-        &self.0.passwords
+    /// Process-wide state a worker keeps beside the app, one value per
+    /// type (the auth worker's password hasher): made by `init` the first
+    /// time it is asked for, then shared. A process that never runs that
+    /// worker never makes it.
+    pub fn extension<T: Any + Send + Sync>(
+        &self,
+        init: impl FnOnce(&App) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
+        let key = TypeId::of::<T>();
+        let found = self
+            .0
+            .extensions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        let value = match found {
+            Some(value) => value,
+            None => {
+                let mut extensions = self.0.extensions.write().unwrap_or_else(|e| e.into_inner());
+                match extensions.get(&key) {
+                    Some(value) => Arc::clone(value),
+                    None => {
+                        let value: Arc<dyn Any + Send + Sync> = Arc::new(init(self)?);
+                        extensions.insert(key, Arc::clone(&value));
+                        value
+                    }
+                }
+            }
+        };
+        value
+            .downcast::<T>()
+            .map_err(|_| anyhow::anyhow!("an app extension is stored under another type"))
     }
 }

@@ -4,8 +4,11 @@
 //! functions: `async fn(App, Call<Request>) -> Result<Reply, Error>`. This
 //! crate does everything around them, the same way for every worker:
 //! decoding and encoding per `Content-Type`, correlation ids, bearer token
-//! verification, turning every [`Error`] into the contract's error reply,
-//! Postgres with row-level security, and draining on shutdown.
+//! verification and revocation, roles, turning every [`Error`] into the
+//! contract's error reply, Postgres with row-level security, events, and
+//! draining on shutdown. What only one worker needs stays in that worker
+//! (password hashing, opaque tokens and issuing access tokens are the auth
+//! worker's), kept beside the app with [`App::extension`] when it is state.
 //!
 //! # Layout
 //! - [`config`]: flags and environment variables (clap).
@@ -18,11 +21,12 @@
 //! - [`error`]: [`Error`], a contract error code plus the internal cause.
 //! - [`nats`]: connecting with the credentials of a NATS URL.
 //! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
-//! - [`tokens`]: access tokens (JWT) and their signing keys.
-//! - [`opaque`]: opaque random tokens (refresh, verification), stored as hashes.
+//! - [`roles`]: who may call an operation, checked against the current role.
+//! - [`pages`]: the page request and cursor of every list operation.
+//! - [`phone`]: phone numbers, validated and normalized to E.164.
+//! - [`tokens`]: verifying access tokens (JWT), and the signing keys.
 //! - [`revocation`]: revoked sessions and suspended tenants, in memory.
 //! - [`outbox`]: recording events and mail in the transaction, the relay to JetStream.
-//! - [`passwords`]: Argon2id off the async threads, with bounded concurrency.
 //! - [`telemetry`]: tracing setup.
 //! - [`shutdown`]: SIGTERM/SIGINT into a cancellation token.
 
@@ -35,10 +39,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod nats;
-pub mod opaque;
 pub mod outbox;
 pub mod pages;
-pub mod passwords;
 pub mod phone;
 pub mod revocation;
 pub mod roles;

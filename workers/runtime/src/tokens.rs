@@ -1,5 +1,10 @@
 //! Access tokens (contract §4): HS256 JWTs with `typ: at+jwt` and a `kid`.
 //!
+//! Every worker verifies them; only the auth worker issues them
+//! (`olympus_auth::tokens`), through [`AccessTokens::sign`]. With HS256 the
+//! verifier holds the signing secret too, so the key ring lives here: from
+//! `OLYMPUS_JWT_KEYS`, or the development key kept in the database.
+//!
 //! Verification accepts exactly one algorithm, one type, one issuer and one
 //! audience, and any key listed in the key ring, so a new signing key can be
 //! introduced while tokens signed by the previous one stay valid.
@@ -69,7 +74,7 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
-/// Issues and verifies access tokens.
+/// Signs and verifies access tokens.
 #[derive(Clone)]
 pub struct AccessTokens {
     signing_kid: String,
@@ -134,33 +139,18 @@ impl AccessTokens {
         self.ttl.as_secs()
     }
 
-    /// Issues a token for a session.
-    pub fn issue(
-        &self,
-        user_id: Uuid,
-        tenant_id: Uuid,
-        session_id: Uuid,
-        role: Role,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
-        let iat = now.timestamp();
-        let claims = Claims {
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-            sub: user_id,
-            tid: tenant_id,
-            sid: session_id,
-            role,
-            iat,
-            nbf: iat,
-            exp: iat.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
-            jti: Uuid::now_v7(),
-        };
-        self.sign(&claims)
+    /// The `iss` of tokens.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
-    /// Signs arbitrary claims with the current key (tests forge expired
-    /// tokens with this).
+    /// The `aud` of tokens.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Signs claims with the current key (the auth worker issues tokens
+    /// with this; tests forge expired ones).
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
@@ -271,18 +261,31 @@ mod tests {
         AccessTokens::new(keys, "olympus", "olympus", Duration::from_secs(60)).unwrap()
     }
 
+    fn claims(t: &AccessTokens, user: Uuid, role: Role) -> Claims {
+        let now = Utc::now().timestamp();
+        Claims {
+            iss: t.issuer().to_owned(),
+            aud: t.audience().to_owned(),
+            sub: user,
+            tid: Uuid::nil(),
+            sid: Uuid::nil(),
+            role,
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            jti: Uuid::now_v7(),
+        }
+    }
+
     fn issue(t: &AccessTokens) -> String {
-        let id = Uuid::now_v7();
-        t.issue(id, id, id, Role::Owner, Utc::now()).unwrap()
+        t.sign(&claims(t, Uuid::now_v7(), Role::Owner)).unwrap()
     }
 
     #[test]
     fn a_token_verifies_with_its_claims() {
         let t = tokens(&[("k1", 1)]);
         let user = Uuid::now_v7();
-        let token = t
-            .issue(user, Uuid::nil(), Uuid::nil(), Role::Admin, Utc::now())
-            .unwrap();
+        let token = t.sign(&claims(&t, user, Role::Admin)).unwrap();
         let claims = t.verify(&token, Utc::now()).unwrap();
         assert_eq!(claims.sub, user);
         assert_eq!(claims.role, Role::Admin);

@@ -10,6 +10,7 @@
 
 use anyhow::Context;
 use olympus_auth::email::Email;
+use olympus_auth::hashing::Passwords;
 use olympus_auth::password::NewPassword;
 use olympus_auth::users::{self, NewUser};
 use olympus_contracts::event::data;
@@ -17,7 +18,6 @@ use olympus_contracts::shapes::{Role, User};
 use olympus_contracts::{ErrorCode, Secret, Subjects};
 use olympus_runtime::clock::SystemClock;
 use olympus_runtime::outbox::{Event, Events};
-use olympus_runtime::passwords::Passwords;
 use olympus_runtime::Db;
 use uuid::Uuid;
 

@@ -22,7 +22,7 @@ use crate::tenants::{TenantRow, TENANT_COLUMNS};
 pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateTenantReply, Error> {
     let request = call.body;
     // First, so that a signup shed for a full hashing queue costs nothing.
-    let slot = app.passwords().admit()?;
+    let slot = olympus_auth::hashing::passwords(&app)?.admit()?;
     let mut v = Validation::default();
     let slug = v.check("slug", Slug::parse(&request.slug));
     let name = v.check("name", parse_name(&request.name, 1, 100));

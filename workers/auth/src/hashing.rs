@@ -9,6 +9,10 @@
 //! answers instead of time-outs and never holds the requests behind it.
 //! [`Slot::verify`] with no stored hash verifies against a dummy hash, so a
 //! login for an unknown user costs the same as a wrong password.
+//!
+//! One hasher serves every worker of a process that hashes (auth, and the
+//! tenant worker's signup), kept beside the app ([`passwords`]); a process
+//! that runs neither never builds it.
 
 use anyhow::Context;
 use argon2::password_hash::rand_core::OsRng;
@@ -18,7 +22,7 @@ use olympus_contracts::Secret;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::error::Error;
+use olympus_runtime::{App, Error};
 
 /// Memory cost in KiB (OWASP minimum for Argon2id).
 pub const M_COST_KIB: u32 = 19_456;
@@ -26,6 +30,27 @@ pub const M_COST_KIB: u32 = 19_456;
 pub const T_COST: u32 = 2;
 /// Parallelism.
 pub const P_COST: u32 = 1;
+
+/// The process's hasher, sized by `OLYMPUS_ARGON2_CONCURRENCY` (default:
+/// the machine's cores) and `OLYMPUS_ARGON2_QUEUE`, made on first use.
+pub fn passwords(app: &App) -> Result<Arc<Passwords>, Error> {
+    prepare(app).map_err(Error::internal)
+}
+
+/// Builds the process's hasher now (it computes the dummy hash), so that
+/// the first login does not; `olympus serve` calls it before it is ready
+/// when it runs a worker that hashes.
+pub fn prepare(app: &App) -> anyhow::Result<Arc<Passwords>> {
+    app.extension(|app| {
+        let config = app.config();
+        let concurrency = config.argon2_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2)
+        });
+        Passwords::new(concurrency, config.argon2_queue)
+    })
+}
 
 /// The password hasher shared by all workers of a process.
 #[derive(Clone)]

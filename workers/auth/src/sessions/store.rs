@@ -1,0 +1,159 @@
+//! The `sessions` and `rotated_refresh_tokens` tables: every statement on
+//! them, each taking a connection in the session's tenant scope and the
+//! time from the caller (the app's clock). What they mean (events, tokens,
+//! announcements) is in [`super`].
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::shapes::Role;
+use olympus_runtime::Error;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A session about to be opened.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub refresh_hash: &'a [u8],
+    pub ttl_secs: u64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Inserts a session, created and last used `now`.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: NewSession<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, created_at, last_used_at,
+                               expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $5, $5, $5 + make_interval(secs => $6), $7, $8)",
+    )
+    .bind(new.id)
+    .bind(new.tenant_id)
+    .bind(new.user_id)
+    .bind(new.refresh_hash)
+    .bind(now)
+    .bind(new.ttl_secs as f64)
+    .bind(new.ip)
+    .bind(new.user_agent)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A session whose refresh token was just replaced.
+#[derive(Debug)]
+pub struct Rotated {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub role: Role,
+    /// Seconds until the session (and so its new refresh token) expires.
+    pub remaining_secs: u64,
+}
+
+/// Replaces the refresh hash `hash` of a live session of an active tenant
+/// by `next`, in one conditional statement: of concurrent rotations of one
+/// hash, exactly one finds it. The old hash is kept in
+/// `rotated_refresh_tokens` for reuse detection.
+pub async fn rotate(
+    conn: &mut PgConnection,
+    (tenant_id, hash): (Uuid, &[u8]),
+    next: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<Rotated>, Error> {
+    let rotated: Option<(Uuid, Uuid, String, f64)> = sqlx::query_as(
+        "UPDATE sessions s
+            SET refresh_hash = $2, rotated_at = $3, last_used_at = $3
+           FROM users u, tenants t
+          WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $3
+            AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
+      RETURNING s.id, s.user_id, u.role, extract(epoch FROM s.expires_at - $3)::float8",
+    )
+    .bind(hash)
+    .bind(next)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((session_id, user_id, role, remaining)) = rotated else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id, rotated_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(hash)
+    .bind(tenant_id)
+    .bind(session_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let role = Role::parse(&role)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("user {user_id} has role {role:?}")))?;
+    Ok(Some(Rotated {
+        session_id,
+        user_id,
+        role,
+        remaining_secs: remaining.max(0.0) as u64,
+    }))
+}
+
+/// Revokes the live session that once had the refresh hash `hash`, when
+/// it was rotated away more than `grace_secs` ago; its session and user.
+pub async fn revoke_reused(
+    conn: &mut PgConnection,
+    hash: &[u8],
+    grace_secs: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, Uuid)>, Error> {
+    Ok(sqlx::query_as(
+        "UPDATE sessions s SET revoked_at = $3
+           FROM rotated_refresh_tokens r
+          WHERE r.token_hash = $1 AND s.id = r.session_id AND s.revoked_at IS NULL
+            AND r.rotated_at < $3 - make_interval(secs => $2)
+      RETURNING s.id, s.user_id",
+    )
+    .bind(hash)
+    .bind(grace_secs as f64)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Revokes the live session whose current refresh hash is `hash`; its
+/// session and user.
+pub async fn revoke_by_refresh(
+    conn: &mut PgConnection,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, Uuid)>, Error> {
+    Ok(sqlx::query_as(
+        "UPDATE sessions SET revoked_at = $2
+          WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+      RETURNING id, user_id",
+    )
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Revokes every live session of `user_id`; their ids.
+pub async fn revoke_user(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, Error> {
+    Ok(sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = $2
+          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+      RETURNING id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(conn)
+    .await?)
+}
