@@ -241,6 +241,8 @@ fn test_meta(correlation_id: &str) -> Meta {
         traceparent: None,
         claims: None,
         caller: None,
+        idempotency_key: None,
+        scope: Default::default(),
         after_reply: Default::default(),
     }
 }

@@ -302,6 +302,8 @@ fn meta() -> Meta {
         traceparent: None,
         claims: None,
         caller: None,
+        idempotency_key: None,
+        scope: Default::default(),
         after_reply: Default::default(),
     }
 }

@@ -6,6 +6,7 @@ mod errors;
 mod events;
 mod fuzz;
 mod hostile;
+mod idempotency;
 mod identity;
 mod limits;
 mod lockout;

@@ -3,8 +3,11 @@
 use futures::future::BoxFuture;
 use olympus_contracts::operation::Operation;
 use olympus_contracts::{ContentType, ErrorCode};
+use sqlx::PgConnection;
 use std::sync::{Arc, Mutex};
 
+use crate::app::App;
+use crate::db::Tx;
 use crate::error::Error;
 use crate::tokens::Claims;
 
@@ -34,8 +37,36 @@ pub struct Meta {
     /// The caller's current role, when the operation needed more than
     /// membership (see [`crate::roles`]).
     pub caller: Option<crate::roles::Caller>,
+    /// `Idempotency-Key`, valid, on operations marked I (see
+    /// [`crate::idempotency`]).
+    pub idempotency_key: Option<String>,
+    /// The request's transaction (see [`Meta::tx`]).
+    pub scope: Scope,
     /// Work to start once the reply is sent.
     pub after_reply: AfterReply,
+}
+
+/// The transaction of one request, when it has one: opened by the runtime
+/// for an idempotent request, or by the handler's first [`Meta::tx`].
+#[derive(Clone, Default)]
+pub struct Scope(Arc<tokio::sync::Mutex<Option<Tx>>>);
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scope")
+    }
+}
+
+impl Scope {
+    /// Puts the request's transaction in place.
+    pub(crate) async fn put(&self, tx: Tx) {
+        *self.0.lock().await = Some(tx);
+    }
+
+    /// Takes the request's transaction back, once the handler is done.
+    pub(crate) async fn take(&self) -> Option<Tx> {
+        self.0.lock().await.take()
+    }
 }
 
 /// Work a handler leaves for after its reply: what the caller must not
@@ -67,6 +98,23 @@ impl AfterReply {
 }
 
 impl Meta {
+    /// The request's transaction, in the caller's tenant: the one the
+    /// runtime opened (an idempotent request's, where the stored reply
+    /// commits with the change), or a new one on first use. The runtime
+    /// commits it when the handler succeeds and rolls it back when it
+    /// fails: never commit it yourself. Hold the guard only while using it.
+    pub async fn tx(
+        &self,
+        app: &App,
+    ) -> Result<tokio::sync::MappedMutexGuard<'_, PgConnection>, Error> {
+        let mut slot = self.scope.0.lock().await;
+        if slot.is_none() {
+            *slot = Some(app.db().tenant(self.claims()?.tid).await?);
+        }
+        tokio::sync::MutexGuard::try_map(slot, |tx| tx.as_deref_mut())
+            .map_err(|_| Error::internal(anyhow::anyhow!("the request's transaction is gone")))
+    }
+
     /// The verified claims of a bearer operation.
     pub fn claims(&self) -> Result<&Claims, Error> {
         self.claims

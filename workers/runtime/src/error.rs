@@ -125,6 +125,12 @@ impl Error {
             .with_detail("field", field)
     }
 
+    /// Replaces the details.
+    pub fn with_details(mut self, details: Map<String, Value>) -> Self {
+        self.details = Some(details);
+        self
+    }
+
     /// `invalid_state`: not allowed from `state` (in `details.state`).
     pub fn invalid_state(state: &str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidState)

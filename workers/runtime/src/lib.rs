@@ -21,6 +21,7 @@
 //! - [`error`]: [`Error`], a contract error code plus the internal cause.
 //! - [`nats`]: connecting with the credentials of a NATS URL.
 //! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
+//! - [`idempotency`]: `Idempotency-Key`, stored replies in the handler's transaction.
 //! - [`roles`]: who may call an operation, checked against the current role.
 //! - [`pages`]: the page request and cursor of every list operation.
 //! - [`phone`]: phone numbers, validated and normalized to E.164.
@@ -38,6 +39,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod idempotency;
 pub mod nats;
 pub mod outbox;
 pub mod pages;

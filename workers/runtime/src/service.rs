@@ -57,8 +57,9 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::bounds;
-use crate::call::{AfterReply, Call, Meta};
+use crate::call::{AfterReply, Call, Meta, Scope};
 use crate::error::Error;
+use crate::idempotency;
 
 /// How long after a reply the work it left begins.
 const AFTER_REPLY_DELAY: Duration = Duration::from_millis(5);
@@ -83,11 +84,14 @@ impl std::fmt::Debug for Endpoint {
 }
 
 /// Makes an endpoint of `handler`: the runtime decodes `Req` strictly from
-/// the request's content type and encodes the `Rep` it returns.
+/// the request's content type and encodes the `Rep` it returns. On
+/// operations marked I, a request with an `Idempotency-Key` runs at most
+/// once (see [`crate::idempotency`]); the handler then works in
+/// [`Meta::tx`], which the runtime commits with the stored reply.
 pub fn endpoint<Req, Rep, F, Fut>(operation: Operation, handler: F) -> Endpoint
 where
-    Req: DeserializeOwned + Send + 'static,
-    Rep: Serialize + 'static,
+    Req: DeserializeOwned + Serialize + Send + 'static,
+    Rep: Serialize + Send + 'static,
     F: Fn(App, Call<Req>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Rep, Error>> + Send + 'static,
 {
@@ -99,8 +103,34 @@ where
             Box::pin(async move {
                 let content_type = meta.content_type;
                 let body: Req = content_type.decode(&payload).map_err(Error::bad_request)?;
-                let reply = handler(app, Call { body, meta }).await?;
-                content_type.encode(&reply).map_err(Error::internal)
+                let fingerprint = match meta.idempotency_key {
+                    Some(_) => Some(idempotency::fingerprint(&body)?),
+                    None => None,
+                };
+                let claim = match idempotency::begin(&app, &meta, fingerprint).await? {
+                    Some(idempotency::Begun::Stored(reply)) => {
+                        return content_type.encode(&reply?).map_err(Error::internal);
+                    }
+                    Some(idempotency::Begun::Fresh(claim)) => Some(claim),
+                    None => None,
+                };
+                let scope = meta.scope.clone();
+                let outcome = handler(app.clone(), Call { body, meta }).await;
+                let tx = scope.take().await;
+                match claim {
+                    Some(claim) => {
+                        let outcome = outcome
+                            .and_then(|rep| serde_json::to_value(&rep).map_err(Error::internal));
+                        claim.finish(&app, tx, outcome, content_type).await
+                    }
+                    None => {
+                        let reply = content_type.encode(&outcome?).map_err(Error::internal)?;
+                        if let Some(tx) = tx {
+                            tx.commit().await?;
+                        }
+                        Ok(reply)
+                    }
+                }
             })
         }),
     }
@@ -473,6 +503,18 @@ async fn process(
             (Some(claims), caller)
         }
     };
+    let idempotency_key = match header(message, headers::IDEMPOTENCY_KEY) {
+        Some(key) if endpoint.operation.idempotent => {
+            if !idempotency::is_valid_key(key) {
+                return Err(Error::new(ErrorCode::BadRequest)
+                    .with_message("Idempotency-Key must be 1 to 255 printable ASCII characters")
+                    .with_detail("field", headers::IDEMPOTENCY_KEY));
+            }
+            Some(key.to_owned())
+        }
+        // Operations not marked I ignore it (contract §1).
+        _ => None,
+    };
     let meta = Meta {
         operation: endpoint.operation,
         correlation_id: correlation_id.to_owned(),
@@ -482,6 +524,8 @@ async fn process(
         traceparent: traceparent.map(str::to_owned),
         claims,
         caller,
+        idempotency_key,
+        scope: Scope::default(),
         after_reply: after_reply.clone(),
     };
     let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());

@@ -1,7 +1,9 @@
 //! `tenant.members.invite`, `members.invitations.list` and
 //! `members.invitations.revoke` (owners and admins).
 //!
-//! Admins invite members; only owners invite admins, so that an admin
+//! `members.invite` is idempotent with an `Idempotency-Key` (contract §6):
+//! it works in the request's transaction, which the runtime commits with
+//! the stored reply. Admins invite members; only owners invite admins, so that an admin
 //! cannot mint peers beyond what an owner decided. Nobody is invited as
 //! owner: owners promote members with `members.set_role`. The token and
 //! mail are the auth worker's ([`olympus_auth::invitations`]), which also
@@ -36,7 +38,9 @@ pub async fn invite(app: App, call: Call<InviteRequest>) -> Result<InvitationRep
             Error::new(ErrorCode::Forbidden).with_message("only an owner may invite an admin")
         );
     }
-    let mut tx = app.db().tenant(claims.tid).await?;
+    // The request's transaction: with an Idempotency-Key, the runtime
+    // stores the reply in it, with the invitation.
+    let mut tx = call.meta.tx(&app).await?;
     let invitation = invitations::issue(
         &app,
         &mut tx,
@@ -46,7 +50,6 @@ pub async fn invite(app: App, call: Call<InviteRequest>) -> Result<InvitationRep
         request.role,
     )
     .await?;
-    tx.commit().await?;
     tracing::info!(invitation_id = %invitation.id, role = invitation.role.as_str(), "invited");
     Ok(InvitationReply { invitation })
 }

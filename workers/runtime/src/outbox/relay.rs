@@ -337,6 +337,12 @@ impl Relay {
             .execute(&mut *conn)
             .await
             .context("pruning the failed logins per address")?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE created_at < now() - interval '1 day' - interval '1 hour'",
+        )
+        .execute(&mut *conn)
+        .await
+        .context("pruning idempotency keys")?;
         // Their rotated refresh tokens go with them (ON DELETE CASCADE).
         let sessions = sqlx::query(
             "DELETE FROM sessions

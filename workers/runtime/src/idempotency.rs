@@ -1,0 +1,251 @@
+//! Idempotency keys (contract §6), for every operation the catalog marks I.
+//!
+//! A request with an `Idempotency-Key` runs at most once per (tenant,
+//! operation, key) for 24 hours. The runtime, before the handler:
+//! 1. opens the request's tenant transaction and takes a transaction-level
+//!    advisory lock on the key without waiting: when another request holds
+//!    it, the first is still running, and this one gets
+//!    `idempotency_key_in_use`;
+//! 2. looks for a stored reply of the last 24 hours: one with another
+//!    request's fingerprint (SHA-256 of the decoded request, so encoding,
+//!    field order and spacing do not matter) is `idempotency_key_reused`;
+//!    one with the same is the reply, encoded in this request's content type;
+//! 3. otherwise takes a savepoint and hands the transaction to the handler
+//!    ([`crate::Meta::tx`]).
+//!
+//! After the handler, in the same transaction: a success is stored and
+//! committed with the change, so neither exists without the other. A coded
+//! error rolls the handler's work back to the savepoint and is stored the
+//! same way. Errors that say "try again" (`rate_limited`, `unavailable`,
+//! `internal`) are not stored: nothing happened, and a retry runs afresh. A
+//! process that dies mid-request holds no lock (Postgres drops it with the
+//! connection) and stored nothing, so the retry runs. The relay prunes keys
+//! older than a day.
+
+use olympus_contracts::{ContentType, ErrorCode};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::call::Meta;
+use crate::db::Tx;
+use crate::error::Error;
+
+/// How long a key holds.
+pub const TTL_HOURS: i64 = 24;
+
+/// The longest key (contract §1).
+pub const MAX_KEY_LEN: usize = 255;
+
+/// Whether a key is 1-255 printable ASCII characters.
+pub fn is_valid_key(key: &str) -> bool {
+    (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+const SAVEPOINT: &str = "olympus_idempotent_handler";
+
+/// A key this request holds: the transaction is in the request's scope.
+#[derive(Debug)]
+pub struct Claim {
+    tenant_id: Uuid,
+    operation: String,
+    key: String,
+    fingerprint: Vec<u8>,
+}
+
+/// What looking a key up found.
+#[derive(Debug)]
+pub enum Begun {
+    /// The reply stored by the first request.
+    Stored(Result<Value, Error>),
+    /// Nothing: the handler runs, in the transaction now in `meta`'s scope.
+    Fresh(Claim),
+}
+
+/// The fingerprint of a decoded request: the SHA-256 of its JSON form.
+pub fn fingerprint<Req: Serialize>(request: &Req) -> Result<Vec<u8>, Error> {
+    let json = serde_json::to_vec(request).map_err(Error::internal)?;
+    Ok(Sha256::digest(json).to_vec())
+}
+
+/// Starts an idempotent request (see [the module](self)): `fingerprint`
+/// is the request's when it carries a key (see [`fingerprint`]), `None`
+/// when it does not, and then so is the answer.
+pub async fn begin(
+    app: &App,
+    meta: &Meta,
+    fingerprint: Option<Vec<u8>>,
+) -> Result<Option<Begun>, Error> {
+    let (Some(key), Some(fingerprint)) = (meta.idempotency_key.clone(), fingerprint) else {
+        return Ok(None);
+    };
+    let tenant_id = meta.claims()?.tid;
+    let operation = format!(
+        "{}.{}",
+        meta.operation.service.as_str(),
+        meta.operation.name
+    );
+    let mut tx = app.db().tenant(tenant_id).await?;
+    let locked: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency:' || $1::text || ':' || $2 || ':' || $3, 0))",
+    )
+    .bind(tenant_id)
+    .bind(&operation)
+    .bind(&key)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !locked {
+        return Err(Error::new(ErrorCode::IdempotencyKeyInUse).with_detail("retry_after_secs", 1));
+    }
+    let stored: Option<(Vec<u8>, i16, Value)> = sqlx::query_as(
+        "SELECT fingerprint, status, reply FROM idempotency_keys
+          WHERE operation = $1 AND key = $2 AND created_at > $3 - make_interval(hours => $4)",
+    )
+    .bind(&operation)
+    .bind(&key)
+    .bind(app.now())
+    .bind(TTL_HOURS as i32)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((stored_fingerprint, status, reply)) = stored {
+        tx.commit().await?;
+        if stored_fingerprint != fingerprint {
+            return Err(Error::new(ErrorCode::IdempotencyKeyReused));
+        }
+        tracing::info!(status, "idempotent retry: the stored reply");
+        return Ok(Some(Begun::Stored(if status == 200 {
+            Ok(reply)
+        } else {
+            Err(stored_error(reply)?)
+        })));
+    }
+    sqlx::query(&format!("SAVEPOINT {SAVEPOINT}"))
+        .execute(&mut *tx)
+        .await?;
+    meta.scope.put(tx).await;
+    Ok(Some(Begun::Fresh(Claim {
+        tenant_id,
+        operation,
+        key,
+        fingerprint,
+    })))
+}
+
+impl Claim {
+    /// Stores the handler's outcome with its change and commits; the reply
+    /// to send, encoded in `content_type`.
+    pub async fn finish(
+        self,
+        app: &App,
+        tx: Option<Tx>,
+        outcome: Result<Value, Error>,
+        content_type: ContentType,
+    ) -> Result<Vec<u8>, Error> {
+        let Some(mut tx) = tx else {
+            return Err(Error::internal(anyhow::anyhow!(
+                "the idempotent request's transaction is gone"
+            )));
+        };
+        match outcome {
+            Ok(reply) => {
+                self.store(app, &mut tx, 200, &reply).await?;
+                tx.commit().await?;
+                content_type.encode(&reply).map_err(Error::internal)
+            }
+            Err(err) if is_stored(err.code()) => {
+                sqlx::query(&format!("ROLLBACK TO SAVEPOINT {SAVEPOINT}"))
+                    .execute(&mut *tx)
+                    .await?;
+                let body = serde_json::json!({
+                    "code": err.code(),
+                    "message": err.message(),
+                    "details": err.details(),
+                });
+                self.store(app, &mut tx, err.code().status(), &body).await?;
+                tx.commit().await?;
+                Err(err)
+            }
+            // Dropped: rolled back, nothing stored.
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn store(
+        &self,
+        app: &App,
+        conn: &mut PgConnection,
+        status: u16,
+        reply: &Value,
+    ) -> Result<(), Error> {
+        // A key older than the TTL not yet pruned is taken over.
+        sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, operation, key, fingerprint, status, reply, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (tenant_id, operation, key) DO UPDATE
+                SET fingerprint = excluded.fingerprint, status = excluded.status,
+                    reply = excluded.reply, created_at = excluded.created_at",
+        )
+        .bind(self.tenant_id)
+        .bind(&self.operation)
+        .bind(&self.key)
+        .bind(&self.fingerprint)
+        .bind(status as i16)
+        .bind(reply)
+        .bind(app.now())
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Errors a retry must get again; not those that say "try again".
+fn is_stored(code: ErrorCode) -> bool {
+    !matches!(
+        code,
+        ErrorCode::RateLimited
+            | ErrorCode::Unavailable
+            | ErrorCode::Internal
+            | ErrorCode::IdempotencyKeyInUse
+            | ErrorCode::IdempotencyKeyReused
+    )
+}
+
+fn stored_error(body: Value) -> Result<Error, Error> {
+    let code: ErrorCode = serde_json::from_value(body["code"].clone())
+        .map_err(|e| Error::internal(anyhow::anyhow!("a stored error reply has no code: {e}")))?;
+    let mut err = Error::new(code);
+    if let Some(message) = body["message"].as_str() {
+        err = err.with_message(message.to_owned());
+    }
+    if let Some(details) = body["details"].as_object() {
+        err = err.with_details(details.clone());
+    }
+    Ok(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_1_to_255_printable_ascii() {
+        assert!(is_valid_key("order-42:retry 1"));
+        assert!(is_valid_key(&"k".repeat(255)));
+        assert!(!is_valid_key(""));
+        assert!(!is_valid_key(&"k".repeat(256)));
+        assert!(!is_valid_key("tab\there"));
+        assert!(!is_valid_key("ünïcode"));
+    }
+
+    #[test]
+    fn only_final_outcomes_are_stored() {
+        assert!(is_stored(ErrorCode::Conflict));
+        assert!(is_stored(ErrorCode::ValidationFailed));
+        assert!(is_stored(ErrorCode::InsufficientStock));
+        assert!(!is_stored(ErrorCode::Unavailable));
+        assert!(!is_stored(ErrorCode::RateLimited));
+    }
+}
