@@ -158,3 +158,51 @@ async fn stored_passwords_are_argon2id_with_owasp_parameters() {
     })
     .await;
 }
+
+/// The one-round-trip read (`Db::read_in_tenant`) is as confined as a
+/// tenant transaction, and leaves no scope on its connection.
+#[tokio::test]
+async fn a_one_round_trip_read_sees_its_tenant_only_and_leaves_no_scope_behind() {
+    with_app(async |app| {
+        let a = app.signup(Encoding::Json).await;
+        let b = app.signup(Encoding::Json).await;
+        let a_id: Uuid = a.tenant_id.parse().unwrap();
+        let b_user: Uuid = b.user_id.parse().unwrap();
+        // One connection, so the next statement runs where the read ran.
+        let db = olympus_runtime::Db::connect(&app.database_url, None, 1, false)
+            .await
+            .unwrap();
+        let rows = db
+            .read_in_tenant(a_id, "SELECT email FROM users", &[])
+            .await
+            .unwrap();
+        let emails: Vec<String> = rows.iter().map(|r| sqlx::Row::get(r, "email")).collect();
+        assert_eq!(emails, vec![a.email.as_str()]);
+        let other = db
+            .read_in_tenant(a_id, "SELECT email FROM users WHERE id = $1", &[b_user])
+            .await
+            .unwrap();
+        assert!(other.is_empty(), "another tenant's user is out of scope");
+        let left: Option<String> =
+            sqlx::query_scalar("SELECT nullif(current_setting('olympus.tenant_id', true), '')")
+                .fetch_one(db.app_pool())
+                .await
+                .unwrap();
+        assert_eq!(left, None, "the scope ended with the read");
+        let unscoped: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(db.app_pool())
+            .await
+            .unwrap();
+        assert_eq!(unscoped, 0);
+        // A failing read rolls back and still leaves nothing.
+        assert!(db.read_in_tenant(a_id, "SELECT 1/0", &[]).await.is_err());
+        let left: Option<String> =
+            sqlx::query_scalar("SELECT nullif(current_setting('olympus.tenant_id', true), '')")
+                .fetch_one(db.app_pool())
+                .await
+                .unwrap();
+        assert_eq!(left, None);
+        db.close().await;
+    })
+    .await;
+}
