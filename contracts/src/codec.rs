@@ -335,6 +335,35 @@ where
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
+/// [`map_only`] for an optional nested object (`Option<T>`): nil or
+/// absent is `None`.
+pub fn option_map_only<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<MapOnly<T>> as serde::Deserialize>::deserialize(deserializer).map(|o| o.map(|m| m.0))
+}
+
+/// [`map_only`] for each object of a list (`Vec<T>`).
+pub fn seq_of_maps<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Vec<MapOnly<T>> as serde::Deserialize>::deserialize(deserializer)
+        .map(|v| v.into_iter().map(|m| m.0).collect())
+}
+
+/// A `T` that deserializes only from a map (see [`map_only`]).
+struct MapOnly<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for MapOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        map_only(deserializer).map(MapOnly)
+    }
+}
+
 /// For nested objects (`#[serde(deserialize_with = "map_only")]`): accepts
 /// only a map, where serde's derived structs would also take a positional
 /// array. The payload's top level is checked by [`ContentType::decode`].

@@ -22,6 +22,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod commerce;
 pub mod error;
 pub mod event;
 pub mod headers;

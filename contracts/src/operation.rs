@@ -149,6 +149,21 @@ pub const TENANT_LIST: Operation = op(Tenant, "list", PA, false);
 pub const TENANT_SUSPEND: Operation = op(Tenant, "suspend", PA, false);
 pub const TENANT_REACTIVATE: Operation = op(Tenant, "reactivate", PA, false);
 
+pub const COMMERCE_PRODUCTS_CREATE: Operation = op(Commerce, "products.create", A, true);
+pub const COMMERCE_PRODUCTS_GET: Operation = op(Commerce, "products.get", B, false);
+pub const COMMERCE_PRODUCTS_LIST: Operation = op(Commerce, "products.list", B, false);
+pub const COMMERCE_PRODUCTS_UPDATE: Operation = op(Commerce, "products.update", A, false);
+pub const COMMERCE_INVENTORY_ADJUST: Operation = op(Commerce, "inventory.adjust", A, true);
+pub const COMMERCE_ORDERS_CREATE: Operation = op(Commerce, "orders.create", B, true);
+pub const COMMERCE_ORDERS_GET: Operation = op(Commerce, "orders.get", B, false);
+pub const COMMERCE_ORDERS_LIST: Operation = op(Commerce, "orders.list", B, false);
+pub const COMMERCE_ORDERS_CANCEL: Operation = op(Commerce, "orders.cancel", B, true);
+pub const COMMERCE_ORDERS_FULFILL: Operation = op(Commerce, "orders.fulfill", A, true);
+pub const COMMERCE_PAYMENTS_AUTHORIZE: Operation = op(Commerce, "payments.authorize", B, true);
+pub const COMMERCE_PAYMENTS_CAPTURE: Operation = op(Commerce, "payments.capture", A, true);
+pub const COMMERCE_PAYMENTS_VOID: Operation = op(Commerce, "payments.void", A, true);
+pub const COMMERCE_PAYMENTS_REFUND: Operation = op(Commerce, "payments.refund", A, true);
+
 /// Every operation of contract v1, in the contract's order.
 pub const ALL: &[Operation] = &[
     AUTH_REGISTER,
@@ -179,18 +194,18 @@ pub const ALL: &[Operation] = &[
     TENANT_LIST,
     TENANT_SUSPEND,
     TENANT_REACTIVATE,
-    op(Commerce, "products.create", A, true),
-    op(Commerce, "products.get", B, false),
-    op(Commerce, "products.list", B, false),
-    op(Commerce, "products.update", A, false),
-    op(Commerce, "inventory.adjust", A, true),
-    op(Commerce, "orders.create", B, true),
-    op(Commerce, "orders.get", B, false),
-    op(Commerce, "orders.list", B, false),
-    op(Commerce, "orders.cancel", B, true),
-    op(Commerce, "orders.fulfill", A, true),
-    op(Commerce, "payments.authorize", B, true),
-    op(Commerce, "payments.capture", A, true),
-    op(Commerce, "payments.void", A, true),
-    op(Commerce, "payments.refund", A, true),
+    COMMERCE_PRODUCTS_CREATE,
+    COMMERCE_PRODUCTS_GET,
+    COMMERCE_PRODUCTS_LIST,
+    COMMERCE_PRODUCTS_UPDATE,
+    COMMERCE_INVENTORY_ADJUST,
+    COMMERCE_ORDERS_CREATE,
+    COMMERCE_ORDERS_GET,
+    COMMERCE_ORDERS_LIST,
+    COMMERCE_ORDERS_CANCEL,
+    COMMERCE_ORDERS_FULFILL,
+    COMMERCE_PAYMENTS_AUTHORIZE,
+    COMMERCE_PAYMENTS_CAPTURE,
+    COMMERCE_PAYMENTS_VOID,
+    COMMERCE_PAYMENTS_REFUND,
 ];

@@ -168,7 +168,14 @@ impl TestApp {
         let running = if options.workers {
             olympus_auth::hashing::prepare(&app).expect("building the password hasher");
             Some(
-                service::start(&app, vec![olympus_auth::worker(), olympus_tenant::worker()])
+                service::start(
+                    &app,
+                    vec![
+                        olympus_auth::worker(),
+                        olympus_tenant::worker(),
+                        olympus_commerce::worker(),
+                    ],
+                )
                     .await
                     .expect("starting the workers"),
             )

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::EventType;
+use crate::commerce::{Money, Order, Payment, Product};
 use crate::shapes::{Role, Tenant, User};
 
 /// The `data` of one event type.
@@ -51,6 +52,19 @@ event_data! {
     MemberRoleChanged => MemberRoleChanged,
     MemberRemoved => MemberRemoved,
     MemberInvited => MemberInvited,
+    ProductCreated => ProductCreated,
+    ProductUpdated => ProductUpdated,
+    InventoryAdjusted => InventoryAdjusted,
+    OrderPlaced => OrderPlaced,
+    OrderCancelled => OrderCancelled,
+    OrderPaid => OrderPaid,
+    OrderFulfilled => OrderFulfilled,
+    OrderRefunded => OrderRefunded,
+    PaymentAuthorized => PaymentAuthorized,
+    PaymentCaptured => PaymentCaptured,
+    PaymentFailed => PaymentFailed,
+    PaymentVoided => PaymentVoided,
+    PaymentRefunded => PaymentRefunded,
 }
 
 /// `tenant.created`: a tenant and its owner were signed up.
@@ -212,4 +226,91 @@ pub struct MemberInvited {
     pub email: String,
     pub role: Role,
     pub expires_at: DateTime<Utc>,
+}
+
+/// `product.created`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductCreated {
+    pub product: Product,
+}
+
+/// `product.updated`: the product as it is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductUpdated {
+    pub product: Product,
+}
+
+/// `inventory.adjusted`: stock changed by hand (orders reserve and release
+/// stock without this event; their own events say so).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InventoryAdjusted {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub delta: i64,
+    /// The stock after the change.
+    pub stock: i64,
+    pub reason: Option<String>,
+}
+
+/// `order.placed`: an order with its lines; their stock is reserved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderPlaced {
+    pub order: Order,
+}
+
+/// `order.cancelled`: its stock is released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderCancelled {
+    pub order: Order,
+}
+
+/// `order.paid`: its payment was captured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderPaid {
+    pub order: Order,
+    pub payment_id: Uuid,
+}
+
+/// `order.fulfilled`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderFulfilled {
+    pub order: Order,
+}
+
+/// `order.refunded`: its payment was refunded in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderRefunded {
+    pub order: Order,
+    pub payment_id: Uuid,
+}
+
+/// `payment.authorized`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentAuthorized {
+    pub payment: Payment,
+}
+
+/// `payment.captured`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentCaptured {
+    pub payment: Payment,
+}
+
+/// `payment.failed`: the provider declined it (`failure_reason`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentFailed {
+    pub payment: Payment,
+}
+
+/// `payment.voided`: an authorization released without a capture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentVoided {
+    pub payment: Payment,
+}
+
+/// `payment.refunded`: `amount` went back; the payment shows the total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PaymentRefunded {
+    pub payment: Payment,
+    pub amount: Money,
 }

@@ -48,7 +48,7 @@ enum Command {
             env = "OLYMPUS_WORKERS",
             value_enum,
             value_delimiter = ',',
-            default_values_t = [WorkerName::Auth, WorkerName::Tenant]
+            default_values_t = [WorkerName::Auth, WorkerName::Tenant, WorkerName::Commerce]
         )]
         workers: Vec<WorkerName>,
     },
@@ -85,6 +85,7 @@ enum EventsCommand {
 enum WorkerName {
     Auth,
     Tenant,
+    Commerce,
 }
 
 impl WorkerName {
@@ -92,6 +93,7 @@ impl WorkerName {
         match self {
             Self::Auth => olympus_auth::worker(),
             Self::Tenant => olympus_tenant::worker(),
+            Self::Commerce => olympus_commerce::worker(),
         }
     }
 }

@@ -125,6 +125,12 @@ impl Error {
             .with_detail("field", field)
     }
 
+    /// Keeps `source` as the cause (logged, never sent).
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
     /// Replaces the details.
     pub fn with_details(mut self, details: Map<String, Value>) -> Self {
         self.details = Some(details);

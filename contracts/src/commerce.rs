@@ -1,0 +1,373 @@
+//! Requests and replies of the commerce service (`{prefix}.commerce.v1.*`):
+//! every operation needs a bearer token; the tenant is the token's.
+//!
+//! Money is an integer amount in the currency's minor unit (cents for
+//! `EUR`) and its ISO 4217 code: `{amount: 1999, currency: "EUR"}`; never
+//! a float.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An amount of money: minor units and an ISO 4217 code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// In the currency's minor unit (e.g. cents), as the currency's
+    /// exponent says (`JPY` has none, `BHD` three).
+    pub amount: i64,
+    /// ISO 4217, e.g. `EUR`.
+    pub currency: String,
+}
+
+/// A postal address (contract §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, e.g. `DE`.
+    pub country: String,
+}
+
+/// Whether a product can be ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProductStatus {
+    Active,
+    Archived,
+}
+
+impl ProductStatus {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Archived => "archived",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Self::Active),
+            "archived" => Some(Self::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// A product of the tenant's catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Product {
+    pub id: Uuid,
+    /// Unique within the tenant.
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price: Money,
+    /// Units in stock, never below zero.
+    pub stock: i64,
+    pub status: ProductStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `commerce.products.create` (owner, admin; I).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductRequest {
+    pub sku: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(deserialize_with = "crate::codec::map_only")]
+    pub price: Money,
+    #[serde(default)]
+    pub stock: Option<i64>,
+}
+
+/// `commerce.products.get`, `commerce.orders.get`, `orders.cancel`,
+/// `orders.fulfill`: one resource by id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdRequest {
+    pub id: Uuid,
+}
+
+/// `commerce.products.list`: a page, optionally of one status, optionally
+/// matching `q` in name or SKU (case-insensitive).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListProductsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProductStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+}
+
+/// `commerce.products.update` (owner, admin): absent fields stay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRequest {
+    pub id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProductStatus>,
+}
+
+/// `commerce.inventory.adjust` (owner, admin; I): adds `delta` (negative
+/// to remove) to the stock, which never goes below zero.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustInventoryRequest {
+    pub product_id: Uuid,
+    pub delta: i64,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Reply of the product operations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductReply {
+    pub product: Product,
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Fulfilled,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderStatus {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "pending_payment",
+            Self::Paid => "paid",
+            Self::Fulfilled => "fulfilled",
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::PendingPayment,
+            Self::Paid,
+            Self::Fulfilled,
+            Self::Cancelled,
+            Self::Refunded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// One line of an order request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderItemRequest {
+    pub product_id: Uuid,
+    /// 1 to 10,000.
+    pub quantity: i64,
+}
+
+/// `commerce.orders.create` (any member; I): priced on the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderRequest {
+    /// 1 to 100 lines of active products in one currency.
+    #[serde(deserialize_with = "crate::codec::seq_of_maps")]
+    pub items: Vec<OrderItemRequest>,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shipping_address: Option<Address>,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub billing_address: Option<Address>,
+    /// E.164.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<String>,
+}
+
+/// One line of an order, priced when it was placed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderLine {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: i64,
+    pub line_total: Money,
+}
+
+/// An order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Order {
+    pub id: Uuid,
+    /// The tenant's order number: 1, 2, 3, ...
+    pub number: i64,
+    pub customer_id: Uuid,
+    pub status: OrderStatus,
+    pub items: Vec<OrderLine>,
+    pub total: Money,
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
+    pub contact_phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `commerce.orders.list`: members see their own orders, owners and admins
+/// all of the tenant's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListOrdersRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<OrderStatus>,
+}
+
+/// Reply of the order operations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderReply {
+    pub order: Order,
+}
+
+/// How a payment is made: `{type: "card", token}` (the built-in `test`
+/// provider knows `tok_visa` and `tok_chargeDeclined`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethod {
+    /// Always `card`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub token: String,
+}
+
+/// `commerce.payments.authorize` (any member, for their order; I).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizePaymentRequest {
+    pub order_id: Uuid,
+    #[serde(deserialize_with = "crate::codec::map_only")]
+    pub method: PaymentMethod,
+}
+
+/// `commerce.payments.capture` and `payments.void` (owner, admin; I).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentIdRequest {
+    pub payment_id: Uuid,
+}
+
+/// `commerce.payments.refund` (owner, admin; I): all that is left of the
+/// capture when `amount` is absent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundPaymentRequest {
+    pub payment_id: Uuid,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount: Option<Money>,
+}
+
+/// Where a payment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Authorized,
+    Captured,
+    Voided,
+    Failed,
+    Refunded,
+    PartiallyRefunded,
+}
+
+impl PaymentStatus {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorized => "authorized",
+            Self::Captured => "captured",
+            Self::Voided => "voided",
+            Self::Failed => "failed",
+            Self::Refunded => "refunded",
+            Self::PartiallyRefunded => "partially_refunded",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Authorized,
+            Self::Captured,
+            Self::Voided,
+            Self::Failed,
+            Self::Refunded,
+            Self::PartiallyRefunded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// A payment of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub status: PaymentStatus,
+    pub amount: Money,
+    pub captured_amount: Money,
+    pub refunded_amount: Money,
+    /// The provider that handled it (`test`).
+    pub provider: String,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Reply of the payment operations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentReply {
+    pub payment: Payment,
+}

@@ -1,0 +1,461 @@
+//! Orders: `orders.create`, `get`, `list`, `cancel`, `fulfill`.
+//!
+//! An order is priced on the server from the products as they are when it
+//! is placed. Its stock is reserved for all lines or none, in one
+//! transaction: the products are locked in one statement in id order (so
+//! concurrent orders queue instead of deadlocking), every line is checked
+//! (each short one is named in `insufficient_stock`), then the stock goes
+//! down in one statement; the table's `CHECK (stock >= 0)` stands behind it.
+//!
+//! States and the only transitions (contract §5): `pending_payment` →
+//! `paid` (capture) or `cancelled` (cancel, stock released); `paid` →
+//! `fulfilled` (fulfill) or `refunded` (full refund); `fulfilled` →
+//! `refunded`. Anything else is `invalid_state` with the current state.
+//! Members see and cancel their own orders; owners and admins all.
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::commerce::{
+    Address, CreateOrderRequest, IdRequest, ListOrdersRequest, Order, OrderLine, OrderReply,
+    OrderStatus,
+};
+use olympus_contracts::event::data;
+use olympus_contracts::shapes::{Page, Role};
+use olympus_contracts::ErrorCode;
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Event;
+use olympus_runtime::pages::Pager;
+use olympus_runtime::{phone, App, Call, Error, Meta};
+use sqlx::PgConnection;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+use crate::{address, money};
+
+/// Lines per order.
+pub const MAX_LINES: usize = 100;
+/// Units per line.
+pub const MAX_QUANTITY: i64 = 10_000;
+
+const ORDER_COLUMNS: &str = "id, number, customer_id, status, currency, total_amount, \
+     shipping_address, billing_address, contact_phone, created_at, updated_at";
+
+#[derive(Debug, sqlx::FromRow)]
+struct OrderRow {
+    id: Uuid,
+    number: i64,
+    customer_id: Uuid,
+    status: String,
+    currency: String,
+    total_amount: i64,
+    shipping_address: Option<sqlx::types::Json<Address>>,
+    billing_address: Option<sqlx::types::Json<Address>>,
+    contact_phone: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct LineRow {
+    order_id: Uuid,
+    product_id: Uuid,
+    sku: String,
+    name: String,
+    unit_amount: i64,
+    quantity: i64,
+    line_amount: i64,
+}
+
+/// Whether the caller sees every order of the tenant (owners, admins) or
+/// only their own.
+async fn sees_all(app: &App, meta: &Meta) -> Result<bool, Error> {
+    Ok(matches!(meta.caller(app).await?.role, Role::Owner | Role::Admin))
+}
+
+/// Loads orders with their lines, in the order of `rows`.
+async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Order>, Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let lines: Vec<LineRow> = sqlx::query_as(
+        "SELECT order_id, product_id, sku, name, unit_amount, quantity, line_amount
+           FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, position",
+    )
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    let mut by_order: BTreeMap<Uuid, Vec<OrderLine>> = BTreeMap::new();
+    for row in rows.iter() {
+        by_order.insert(row.id, Vec::new());
+    }
+    let currencies: BTreeMap<Uuid, String> =
+        rows.iter().map(|r| (r.id, r.currency.clone())).collect();
+    for line in lines {
+        let currency = currencies.get(&line.order_id).cloned().unwrap_or_default();
+        by_order.entry(line.order_id).or_default().push(OrderLine {
+            product_id: line.product_id,
+            sku: line.sku,
+            name: line.name,
+            unit_price: money::of(line.unit_amount, &currency),
+            quantity: line.quantity,
+            line_total: money::of(line.line_amount, &currency),
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let status = OrderStatus::parse(&row.status).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("order {} has status {:?}", row.id, row.status))
+            })?;
+            Ok(Order {
+                id: row.id,
+                number: row.number,
+                customer_id: row.customer_id,
+                status,
+                items: by_order.remove(&row.id).unwrap_or_default(),
+                total: money::of(row.total_amount, &row.currency),
+                shipping_address: row.shipping_address.map(|a| a.0),
+                billing_address: row.billing_address.map(|a| a.0),
+                contact_phone: row.contact_phone,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}
+
+/// The order `id` as the caller may see it (locked when `lock`):
+/// `not_found` for another tenant's, and for a member, another member's.
+pub async fn find(
+    app: &App,
+    meta: &Meta,
+    conn: &mut PgConnection,
+    id: Uuid,
+    lock: bool,
+) -> Result<Order, Error> {
+    let claims = meta.claims()?;
+    let all = sees_all(app, meta).await?;
+    let row: Option<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND ($2 OR customer_id = $3){}",
+        if lock { " FOR UPDATE" } else { "" }
+    ))
+    .bind(id)
+    .bind(all)
+    .bind(claims.sub)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let row = row.ok_or_else(|| Error::not_found("no such order"))?;
+    assemble(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("no such order"))
+}
+
+/// Moves `order` to `to`, which must be allowed from its state; the order
+/// as it is now.
+pub async fn transition(
+    conn: &mut PgConnection,
+    order: Order,
+    to: OrderStatus,
+    now: DateTime<Utc>,
+) -> Result<Order, Error> {
+    use OrderStatus::*;
+    let allowed = matches!(
+        (order.status, to),
+        (PendingPayment, Paid)
+            | (PendingPayment, Cancelled)
+            | (Paid, Fulfilled)
+            | (Paid, Refunded)
+            | (Fulfilled, Refunded)
+    );
+    if !allowed {
+        return Err(Error::invalid_state(
+            order.status.as_str(),
+            format!("an order that is {} cannot become {}", order.status.as_str(), to.as_str()),
+        ));
+    }
+    sqlx::query("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(order.id)
+        .bind(to.as_str())
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(Order {
+        status: to,
+        updated_at: now,
+        ..order
+    })
+}
+
+/// Handles `commerce.orders.create`.
+pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    if request.items.is_empty() || request.items.len() > MAX_LINES {
+        v.add("items", format!("must have 1 to {MAX_LINES} lines"));
+    }
+    // Lines of one product are one line, in the order first named.
+    let mut wanted: Vec<(Uuid, i64)> = Vec::new();
+    for (i, item) in request.items.iter().enumerate() {
+        if !(1..=MAX_QUANTITY).contains(&item.quantity) {
+            v.add(format!("items[{i}].quantity"), format!("must be 1 to {MAX_QUANTITY}"));
+        }
+        match wanted.iter_mut().find(|(id, _)| *id == item.product_id) {
+            Some((_, quantity)) => *quantity += item.quantity,
+            None => wanted.push((item.product_id, item.quantity)),
+        }
+    }
+    let shipping = request
+        .shipping_address
+        .as_ref()
+        .map(|a| address::parse(&mut v, "shipping_address", a));
+    let billing = request
+        .billing_address
+        .as_ref()
+        .map(|a| address::parse(&mut v, "billing_address", a));
+    let contact_phone = request
+        .contact_phone
+        .as_deref()
+        .map(|p| v.check("contact_phone", phone::parse(p)));
+    v.finish()?;
+    let (shipping, billing, contact_phone) = (
+        shipping.flatten(),
+        billing.flatten(),
+        contact_phone.flatten(),
+    );
+
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let mut ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
+    ids.sort();
+    // Locked together, in id order: concurrent orders queue, never deadlock.
+    let products: Vec<(Uuid, String, String, i64, String, i64, String)> = sqlx::query_as(
+        "SELECT id, sku, name, price_amount, currency, stock, status FROM products
+          WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let product = |id: Uuid| products.iter().find(|p| p.0 == id);
+    let mut v = Validation::default();
+    let mut short = Vec::new();
+    let mut currency: Option<&str> = None;
+    for (i, (id, quantity)) in wanted.iter().enumerate() {
+        let Some((_, _, _, _, product_currency, stock, status)) = product(*id) else {
+            return Err(Error::not_found("no such product").with_detail("product_id", id.to_string()));
+        };
+        if status != "active" {
+            v.add(format!("items[{i}].product_id"), "is archived");
+        }
+        match currency {
+            None => currency = Some(product_currency),
+            Some(c) if c != product_currency => {
+                v.add("items", "must all be priced in one currency");
+            }
+            Some(_) => {}
+        }
+        if stock < quantity {
+            short.push(serde_json::json!({
+                "product_id": id, "requested": quantity, "available": stock,
+            }));
+        }
+    }
+    v.finish()?;
+    if !short.is_empty() {
+        return Err(Error::new(ErrorCode::InsufficientStock)
+            .with_message("not enough stock for every line")
+            .with_detail("items", short));
+    }
+    let currency = currency.unwrap_or_default().to_owned();
+    let mut lines = Vec::with_capacity(wanted.len());
+    let mut total: i64 = 0;
+    for (id, quantity) in &wanted {
+        let Some((_, sku, name, price, _, _, _)) = product(*id) else {
+            return Err(Error::internal(anyhow::anyhow!("a priced product vanished")));
+        };
+        // Bounded: 10^15 per unit at most, 10^4 units, 100 lines.
+        let line_total = price
+            .checked_mul(*quantity)
+            .filter(|t| *t <= money::MAX_AMOUNT)
+            .ok_or_else(|| too_large("items"))?;
+        total = total
+            .checked_add(line_total)
+            .filter(|t| *t <= money::MAX_AMOUNT)
+            .ok_or_else(|| too_large("items"))?;
+        lines.push(OrderLine {
+            product_id: *id,
+            sku: sku.clone(),
+            name: name.clone(),
+            unit_price: money::of(*price, &currency),
+            quantity: *quantity,
+            line_total: money::of(line_total, &currency),
+        });
+    }
+    sqlx::query(
+        "UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
+           FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
+          WHERE p.id = w.id",
+    )
+    .bind(wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+    .bind(wanted.iter().map(|(_, q)| *q).collect::<Vec<_>>())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let order_id = Uuid::now_v7();
+    // Last, so that the tenant's number row is locked only until the commit.
+    let number: i64 = sqlx::query_scalar(
+        "INSERT INTO order_numbers (tenant_id, last) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
+         RETURNING last",
+    )
+    .bind(claims.tid)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO orders (id, tenant_id, number, customer_id, status, currency, total_amount,
+                             shipping_address, billing_address, contact_phone, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(order_id)
+    .bind(claims.tid)
+    .bind(number)
+    .bind(claims.sub)
+    .bind(&currency)
+    .bind(total)
+    .bind(shipping.as_ref().map(sqlx::types::Json))
+    .bind(billing.as_ref().map(sqlx::types::Json))
+    .bind(contact_phone.as_deref())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name, unit_amount,
+                                  quantity, line_amount)
+         SELECT $1, $2, l.position, l.product_id, l.sku, l.name, l.unit_amount, l.quantity, l.line_amount
+           FROM unnest($3::int[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
+             AS l(position, product_id, sku, name, unit_amount, quantity, line_amount)",
+    )
+    .bind(order_id)
+    .bind(claims.tid)
+    .bind((0..lines.len() as i32).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.unit_price.amount).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.line_total.amount).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    let order = Order {
+        id: order_id,
+        number,
+        customer_id: claims.sub,
+        status: OrderStatus::PendingPayment,
+        items: lines,
+        total: money::of(total, &currency),
+        shipping_address: shipping,
+        billing_address: billing,
+        contact_phone,
+        created_at: now,
+        updated_at: now,
+    };
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, order.id, &data::OrderPlaced { order: order.clone() }),
+        )
+        .await?;
+    tracing::info!(order_id = %order.id, number, lines = order.items.len(), "order placed");
+    Ok(OrderReply { order })
+}
+
+fn too_large(field: &str) -> Error {
+    let mut v = Validation::default();
+    v.add(field, "the order's total is too large");
+    v.finish().err().unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed))
+}
+
+/// Handles `commerce.orders.get`.
+pub async fn get(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
+    let mut tx = call.meta.tx(&app).await?;
+    let order = find(&app, &call.meta, &mut tx, call.body.id, false).await?;
+    Ok(OrderReply { order })
+}
+
+/// Handles `commerce.orders.list`: newest last (id order), optionally of
+/// one status; a member's own orders only.
+pub async fn list(app: App, call: Call<ListOrdersRequest>) -> Result<Page<Order>, Error> {
+    let claims = call.meta.claims()?;
+    let request = &call.body;
+    let status = request.status.map(OrderStatus::as_str);
+    let all = sees_all(&app, &call.meta).await?;
+    // A member's cursor is theirs: the filter names whose orders it lists.
+    let filter = format!(
+        "{}|{}",
+        status.unwrap_or(""),
+        if all { "all".to_owned() } else { claims.sub.to_string() }
+    );
+    let pager = Pager::new(&call.meta, claims.tid, &filter, request.limit, request.cursor.as_deref())?;
+    let mut tx = call.meta.tx(&app).await?;
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders
+          WHERE id > $1 AND ($3::text IS NULL OR status = $3) AND ($4 OR customer_id = $5)
+          ORDER BY id LIMIT $2"
+    ))
+    .bind(pager.after())
+    .bind(pager.fetch())
+    .bind(status)
+    .bind(all)
+    .bind(claims.sub)
+    .fetch_all(&mut *tx)
+    .await?;
+    let orders = assemble(&mut tx, rows).await?;
+    Ok(pager.page(orders, |o| o.id))
+}
+
+/// Handles `commerce.orders.cancel`: pending payment only; the stock goes
+/// back.
+pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
+    let claims = call.meta.claims()?;
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let order = find(&app, &call.meta, &mut tx, call.body.id, true).await?;
+    let order = transition(&mut tx, order, OrderStatus::Cancelled, now).await?;
+    // The products first, in id order, as orders.create locks them.
+    sqlx::query(
+        "SELECT 1 FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = $1)
+          ORDER BY id FOR UPDATE",
+    )
+    .bind(order.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE products p SET stock = p.stock + i.quantity, updated_at = $2
+           FROM (SELECT product_id, sum(quantity) AS quantity FROM order_items
+                  WHERE order_id = $1 GROUP BY product_id) i
+          WHERE p.id = i.product_id",
+    )
+    .bind(order.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, order.id, &data::OrderCancelled { order: order.clone() }),
+        )
+        .await?;
+    Ok(OrderReply { order })
+}
+
+/// Handles `commerce.orders.fulfill` (owners, admins): paid orders only.
+pub async fn fulfill(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
+    let claims = call.meta.claims()?;
+    let mut tx = call.meta.tx(&app).await?;
+    let order = find(&app, &call.meta, &mut tx, call.body.id, true).await?;
+    let order = transition(&mut tx, order, OrderStatus::Fulfilled, app.now()).await?;
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, order.id, &data::OrderFulfilled { order: order.clone() }),
+        )
+        .await?;
+    Ok(OrderReply { order })
+}

@@ -1,0 +1,373 @@
+//! Payments: `payments.authorize`, `capture`, `void`, `refund`, through a
+//! [`PaymentProvider`].
+//!
+//! A payment is for the whole order. Its amounts can never exceed what is
+//! allowed: the capture is the authorized amount, refunds together at most
+//! the capture (also `CHECK`ed by the table). Capturing marks the order
+//! paid; a refund of everything captured marks it refunded. Each handler
+//! locks the payment and its order, then calls the provider with a key
+//! derived from the payment and the operation, then records the outcome in
+//! the same transaction: with the request's `Idempotency-Key`, a retry after
+//! a lost reply gets the stored reply; without one, the payment's state
+//! refuses a second capture (`invalid_state`), and a provider reached twice
+//! with the same key charges once.
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::commerce::{
+    AuthorizePaymentRequest, OrderStatus, Payment, PaymentIdRequest, PaymentReply,
+    PaymentStatus, RefundPaymentRequest,
+};
+use olympus_contracts::event::data;
+use olympus_contracts::ErrorCode;
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Event;
+use olympus_runtime::{App, Call, Error};
+use sqlx::PgConnection;
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::money;
+use crate::orders;
+use crate::provider::{Outcome, PaymentProvider, ProviderCall};
+
+const PAYMENT_COLUMNS: &str = "id, order_id, status, currency, amount, captured_amount, \
+     refunded_amount, provider, provider_ref, failure_reason, created_at";
+
+#[derive(Debug, sqlx::FromRow)]
+struct PaymentRow {
+    id: Uuid,
+    order_id: Uuid,
+    status: String,
+    currency: String,
+    amount: i64,
+    captured_amount: i64,
+    refunded_amount: i64,
+    provider: String,
+    provider_ref: Option<String>,
+    failure_reason: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl PaymentRow {
+    fn into_payment(self) -> Result<Payment, Error> {
+        let status = PaymentStatus::parse(&self.status).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("payment {} has status {:?}", self.id, self.status))
+        })?;
+        Ok(Payment {
+            id: self.id,
+            order_id: self.order_id,
+            status,
+            amount: money::of(self.amount, &self.currency),
+            captured_amount: money::of(self.captured_amount, &self.currency),
+            refunded_amount: money::of(self.refunded_amount, &self.currency),
+            provider: self.provider,
+            failure_reason: self.failure_reason,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn provider_failed(err: anyhow::Error) -> Error {
+    Error::new(ErrorCode::Unavailable)
+        .with_message("the payment provider did not answer; retry")
+        .with_detail("retry_after_secs", 1)
+        .with_source(err)
+}
+
+/// Handles `commerce.payments.authorize`: for the whole of a pending
+/// order the caller may see. A declined card is a `failed` payment (and
+/// `payment.failed`), not an error.
+pub async fn authorize(
+    app: App,
+    call: Call<AuthorizePaymentRequest>,
+    provider: Arc<dyn PaymentProvider>,
+) -> Result<PaymentReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    if request.method.kind != "card" {
+        let mut v = Validation::default();
+        v.add("method.type", "must be card");
+        v.finish()?;
+    }
+    if request.method.token.is_empty() || request.method.token.len() > 255 {
+        let mut v = Validation::default();
+        v.add("method.token", "must be 1 to 255 characters");
+        v.finish()?;
+    }
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let order = orders::find(&app, &call.meta, &mut tx, request.order_id, true).await?;
+    if order.status != OrderStatus::PendingPayment {
+        return Err(Error::invalid_state(
+            order.status.as_str(),
+            "only an order pending payment can be paid",
+        ));
+    }
+    let live: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM payments WHERE order_id = $1 AND status <> 'failed' AND status <> 'voided'",
+    )
+    .bind(order.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(payment_id) = live {
+        return Err(Error::invalid_state("authorized", "the order already has a payment")
+            .with_detail("payment_id", payment_id.to_string()));
+    }
+    let payment_id = Uuid::now_v7();
+    let outcome = provider
+        .authorize(
+            ProviderCall {
+                key: format!("{payment_id}:authorize"),
+                amount: &order.total,
+                reference: "",
+            },
+            &request.method.token,
+        )
+        .await
+        .map_err(provider_failed)?;
+    let (status, reference, failure) = match outcome {
+        Outcome::Done { reference } => (PaymentStatus::Authorized, Some(reference), None),
+        Outcome::Declined { reason } => (PaymentStatus::Failed, None, Some(reason)),
+    };
+    let row: PaymentRow = sqlx::query_as(&format!(
+        "INSERT INTO payments (id, tenant_id, order_id, status, currency, amount, provider,
+                               provider_ref, failure_reason, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+         RETURNING {PAYMENT_COLUMNS}"
+    ))
+    .bind(payment_id)
+    .bind(claims.tid)
+    .bind(order.id)
+    .bind(status.as_str())
+    .bind(&order.total.currency)
+    .bind(order.total.amount)
+    .bind(provider.name())
+    .bind(reference)
+    .bind(failure)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let payment = row.into_payment()?;
+    let event = match status {
+        PaymentStatus::Authorized => Event::new(
+            claims.tid,
+            order.id,
+            &data::PaymentAuthorized { payment: payment.clone() },
+        ),
+        _ => Event::new(claims.tid, order.id, &data::PaymentFailed { payment: payment.clone() }),
+    };
+    app.events(&call.meta).emit(&mut tx, event).await?;
+    Ok(PaymentReply { payment })
+}
+
+/// The payment `id`, locked, with its provider reference.
+async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<(Payment, String), Error> {
+    let row: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    let row = row.ok_or_else(|| Error::not_found("no such payment"))?;
+    let reference = row.provider_ref.clone().unwrap_or_default();
+    Ok((row.into_payment()?, reference))
+}
+
+/// Records a payment's new amounts and status.
+async fn record(
+    conn: &mut PgConnection,
+    payment: &Payment,
+    (status, captured, refunded): (PaymentStatus, i64, i64),
+    now: DateTime<Utc>,
+) -> Result<Payment, Error> {
+    let row: PaymentRow = sqlx::query_as(&format!(
+        "UPDATE payments SET status = $2, captured_amount = $3, refunded_amount = $4, updated_at = $5
+          WHERE id = $1 RETURNING {PAYMENT_COLUMNS}"
+    ))
+    .bind(payment.id)
+    .bind(status.as_str())
+    .bind(captured)
+    .bind(refunded)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    row.into_payment()
+}
+
+fn wrong_state(payment: &Payment, what: &str) -> Error {
+    Error::invalid_state(
+        payment.status.as_str(),
+        format!("a payment that is {} cannot be {what}", payment.status.as_str()),
+    )
+}
+
+/// Handles `commerce.payments.capture`: the authorized amount; the order
+/// becomes paid.
+pub async fn capture(
+    app: App,
+    call: Call<PaymentIdRequest>,
+    provider: Arc<dyn PaymentProvider>,
+) -> Result<PaymentReply, Error> {
+    let claims = call.meta.claims()?;
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
+    if payment.status != PaymentStatus::Authorized {
+        return Err(wrong_state(&payment, "captured"));
+    }
+    let order = orders::find(&app, &call.meta, &mut tx, payment.order_id, true).await?;
+    let outcome = provider
+        .capture(ProviderCall {
+            key: format!("{}:capture", payment.id),
+            amount: &payment.amount,
+            reference: &reference,
+        })
+        .await
+        .map_err(provider_failed)?;
+    if let Outcome::Declined { reason } = outcome {
+        return Err(Error::invalid_state("authorized", format!("the provider refused the capture: {reason}")));
+    }
+    let amount = payment.amount.amount;
+    let payment = record(&mut tx, &payment, (PaymentStatus::Captured, amount, 0), now).await?;
+    let order = orders::transition(&mut tx, order, OrderStatus::Paid, now).await?;
+    let events = app.events(&call.meta);
+    events
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, order.id, &data::PaymentCaptured { payment: payment.clone() }),
+        )
+        .await?;
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                claims.tid,
+                order.id,
+                &data::OrderPaid {
+                    order,
+                    payment_id: payment.id,
+                },
+            ),
+        )
+        .await?;
+    Ok(PaymentReply { payment })
+}
+
+/// Handles `commerce.payments.void`: an authorization released; the order
+/// stays pending payment (another card may pay it).
+pub async fn void(
+    app: App,
+    call: Call<PaymentIdRequest>,
+    provider: Arc<dyn PaymentProvider>,
+) -> Result<PaymentReply, Error> {
+    let claims = call.meta.claims()?;
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
+    if payment.status != PaymentStatus::Authorized {
+        return Err(wrong_state(&payment, "voided"));
+    }
+    provider
+        .void(ProviderCall {
+            key: format!("{}:void", payment.id),
+            amount: &payment.amount,
+            reference: &reference,
+        })
+        .await
+        .map_err(provider_failed)?;
+    let payment = record(&mut tx, &payment, (PaymentStatus::Voided, 0, 0), now).await?;
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, payment.order_id, &data::PaymentVoided { payment: payment.clone() }),
+        )
+        .await?;
+    Ok(PaymentReply { payment })
+}
+
+/// Handles `commerce.payments.refund`: `amount` (all that is left when
+/// absent), never more than the capture minus earlier refunds; all of it
+/// marks the order refunded.
+pub async fn refund(
+    app: App,
+    call: Call<RefundPaymentRequest>,
+    provider: Arc<dyn PaymentProvider>,
+) -> Result<PaymentReply, Error> {
+    let claims = call.meta.claims()?;
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
+    if !matches!(payment.status, PaymentStatus::Captured | PaymentStatus::PartiallyRefunded) {
+        return Err(wrong_state(&payment, "refunded"));
+    }
+    let left = payment.captured_amount.amount - payment.refunded_amount.amount;
+    let amount = match &call.body.amount {
+        None => left,
+        Some(requested) => {
+            let mut v = Validation::default();
+            match money::parse(requested, false) {
+                Ok(m) if m.currency != payment.amount.currency => {
+                    v.add("amount.currency", format!("must be {}", payment.amount.currency));
+                }
+                Ok(m) if m.amount > left => {
+                    v.add("amount.amount", format!("must be at most {left}, what is left of the capture"));
+                }
+                Ok(_) => {}
+                Err(problems) => {
+                    for p in problems {
+                        v.add("amount", p);
+                    }
+                }
+            }
+            v.finish()?;
+            requested.amount
+        }
+    };
+    let refunded = payment.refunded_amount.amount + amount;
+    provider
+        .refund(ProviderCall {
+            // This refund of the payment, named by what was refunded
+            // before it: a repeat has the same key, the next refund another.
+            key: format!("{}:refund:{}", payment.id, payment.refunded_amount.amount),
+            amount: &money::of(amount, &payment.amount.currency),
+            reference: &reference,
+        })
+        .await
+        .map_err(provider_failed)?;
+    let full = refunded == payment.captured_amount.amount;
+    let status = if full { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+    let captured = payment.captured_amount.amount;
+    let payment = record(&mut tx, &payment, (status, captured, refunded), now).await?;
+    let events = app.events(&call.meta);
+    events
+        .emit(
+            &mut tx,
+            Event::new(
+                claims.tid,
+                payment.order_id,
+                &data::PaymentRefunded {
+                    payment: payment.clone(),
+                    amount: money::of(amount, &payment.amount.currency),
+                },
+            ),
+        )
+        .await?;
+    if full {
+        let order = orders::find(&app, &call.meta, &mut tx, payment.order_id, true).await?;
+        let order = orders::transition(&mut tx, order, OrderStatus::Refunded, now).await?;
+        events
+            .emit(
+                &mut tx,
+                Event::new(
+                    claims.tid,
+                    order.id,
+                    &data::OrderRefunded {
+                        order,
+                        payment_id: payment.id,
+                    },
+                ),
+            )
+            .await?;
+    }
+    Ok(PaymentReply { payment })
+}

@@ -1,0 +1,319 @@
+//! The catalog: `products.create`, `get`, `list`, `update` and
+//! `inventory.adjust`. SKUs are unique per tenant (`conflict` on `sku`).
+//! Every handler works in the request's transaction ([`Meta::tx`]), so the
+//! idempotent ones store their reply with their change.
+//!
+//! [`Meta::tx`]: olympus_runtime::Meta::tx
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::commerce::{
+    AdjustInventoryRequest, CreateProductRequest, IdRequest, ListProductsRequest, Product,
+    ProductReply, ProductStatus, UpdateProductRequest,
+};
+use olympus_contracts::event::data;
+use olympus_contracts::shapes::Page;
+use olympus_runtime::db::is_unique_violation;
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Event;
+use olympus_runtime::pages::Pager;
+use olympus_runtime::{App, Call, Error};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::money;
+
+/// The columns of [`ProductRow`].
+pub const PRODUCT_COLUMNS: &str =
+    "id, sku, name, description, price_amount, currency, stock, status, created_at, updated_at";
+
+/// The most units a product may hold.
+pub const MAX_STOCK: i64 = 1_000_000_000;
+
+/// A `products` row.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ProductRow {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    pub price_amount: i64,
+    pub currency: String,
+    pub stock: i64,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ProductRow {
+    /// The contract's product shape.
+    pub fn into_product(self) -> Result<Product, Error> {
+        let status = ProductStatus::parse(&self.status).ok_or_else(|| {
+            Error::internal(anyhow::anyhow!("product {} has status {:?}", self.id, self.status))
+        })?;
+        Ok(Product {
+            id: self.id,
+            sku: self.sku,
+            name: self.name,
+            description: self.description,
+            price: money::of(self.price_amount, &self.currency),
+            stock: self.stock,
+            status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn sku(raw: &str) -> Result<String, Vec<String>> {
+    let sku = raw.trim();
+    if sku.is_empty() || sku.len() > 64 || !sku.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(vec![
+            "must be 1 to 64 printable ASCII characters without spaces".to_owned(),
+        ]);
+    }
+    Ok(sku.to_owned())
+}
+
+fn text(raw: &str, min: usize, max: usize) -> Result<String, Vec<String>> {
+    let value = raw.trim();
+    let length = value.chars().count();
+    if length < min || length > max {
+        return Err(vec![format!("must be {min} to {max} characters")]);
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(vec!["must not contain control characters".to_owned()]);
+    }
+    Ok(value.to_owned())
+}
+
+fn stock(value: i64) -> Result<i64, Vec<String>> {
+    if (0..=MAX_STOCK).contains(&value) {
+        Ok(value)
+    } else {
+        Err(vec![format!("must be 0 to {MAX_STOCK}")])
+    }
+}
+
+/// Handles `commerce.products.create`.
+pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<ProductReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    let sku = v.check("sku", sku(&request.sku));
+    let name = v.check("name", text(&request.name, 1, 200));
+    let description = v.check(
+        "description",
+        text(request.description.as_deref().unwrap_or(""), 0, 5000),
+    );
+    let price = v.check("price", money::parse(&request.price, true));
+    let stock = v.check("stock", stock(request.stock.unwrap_or(0)));
+    v.finish()?;
+    let (Some(sku), Some(name), Some(description), Some(price), Some(stock)) =
+        (sku, name, description, price, stock)
+    else {
+        return Err(Error::internal(anyhow::anyhow!("validation passed with a missing value")));
+    };
+    let now = app.now();
+    let mut tx = call.meta.tx(&app).await?;
+    let row: ProductRow = sqlx::query_as(&format!(
+        "INSERT INTO products (id, tenant_id, sku, name, description, price_amount, currency, stock,
+                               status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9)
+         RETURNING {PRODUCT_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(claims.tid)
+    .bind(&sku)
+    .bind(&name)
+    .bind(&description)
+    .bind(price.amount)
+    .bind(&price.currency)
+    .bind(stock)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e, "products_tenant_sku_key") {
+            Error::conflict("sku")
+        } else {
+            Error::from(e)
+        }
+    })?;
+    let product = row.into_product()?;
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, product.id, &data::ProductCreated { product: product.clone() }),
+        )
+        .await?;
+    Ok(ProductReply { product })
+}
+
+/// The product `id` of the connection's tenant, locked when `lock`.
+pub async fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Product, Error> {
+    let row: Option<ProductRow> = sqlx::query_as(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.ok_or_else(|| Error::not_found("no such product"))?
+        .into_product()
+}
+
+/// Handles `commerce.products.get`.
+pub async fn get(app: App, call: Call<IdRequest>) -> Result<ProductReply, Error> {
+    let mut tx = call.meta.tx(&app).await?;
+    let product = find(&mut tx, call.body.id, false).await?;
+    Ok(ProductReply { product })
+}
+
+/// Handles `commerce.products.list`: by id (creation order), optionally of
+/// one status, optionally matching `q` in name or SKU.
+pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Product>, Error> {
+    let claims = call.meta.claims()?;
+    let request = &call.body;
+    let status = request.status.map(ProductStatus::as_str);
+    let q = match request.q.as_deref().map(str::trim) {
+        Some(q) if q.chars().count() > 100 => {
+            let mut v = Validation::default();
+            v.add("q", "must be at most 100 characters");
+            v.finish()?;
+            None
+        }
+        Some("") | None => None,
+        Some(q) => Some(q.to_owned()),
+    };
+    let filter = format!("{}|{}", status.unwrap_or(""), q.as_deref().unwrap_or(""));
+    let pager = Pager::new(
+        &call.meta,
+        claims.tid,
+        &filter,
+        request.limit,
+        request.cursor.as_deref(),
+    )?;
+    // `q` matches literally: LIKE's wildcards in it are escaped.
+    let pattern = q.map(|q| {
+        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("%{escaped}%")
+    });
+    let mut tx = call.meta.tx(&app).await?;
+    let rows: Vec<ProductRow> = sqlx::query_as(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM products
+          WHERE id > $1 AND ($3::text IS NULL OR status = $3)
+            AND ($4::text IS NULL OR name ILIKE $4 OR sku ILIKE $4)
+          ORDER BY id LIMIT $2"
+    ))
+    .bind(pager.after())
+    .bind(pager.fetch())
+    .bind(status)
+    .bind(pattern)
+    .fetch_all(&mut *tx)
+    .await?;
+    pager.page_of(rows, ProductRow::into_product, |p| p.id)
+}
+
+/// Handles `commerce.products.update`.
+pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<ProductReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    let name = request
+        .name
+        .as_deref()
+        .and_then(|raw| v.check("name", text(raw, 1, 200)));
+    let description = request
+        .description
+        .as_deref()
+        .and_then(|raw| v.check("description", text(raw, 0, 5000)));
+    let price = request
+        .price
+        .as_ref()
+        .and_then(|p| v.check("price", money::parse(p, true)));
+    v.finish()?;
+    let mut tx = call.meta.tx(&app).await?;
+    let current = find(&mut tx, request.id, true).await?;
+    let row: ProductRow = sqlx::query_as(&format!(
+        "UPDATE products
+            SET name = $2, description = $3, price_amount = $4, currency = $5, status = $6,
+                updated_at = $7
+          WHERE id = $1 RETURNING {PRODUCT_COLUMNS}"
+    ))
+    .bind(current.id)
+    .bind(name.unwrap_or(current.name))
+    .bind(description.unwrap_or(current.description))
+    .bind(price.as_ref().map_or(current.price.amount, |p| p.amount))
+    .bind(price.map_or(current.price.currency, |p| p.currency))
+    .bind(request.status.unwrap_or(current.status).as_str())
+    .bind(app.now())
+    .fetch_one(&mut *tx)
+    .await?;
+    let product = row.into_product()?;
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(claims.tid, product.id, &data::ProductUpdated { product: product.clone() }),
+        )
+        .await?;
+    Ok(ProductReply { product })
+}
+
+/// Handles `commerce.inventory.adjust`: stock never below zero
+/// (`invalid_state` with the current stock) nor above the maximum.
+pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<ProductReply, Error> {
+    let claims = call.meta.claims()?;
+    let request = call.body;
+    let mut v = Validation::default();
+    if request.delta == 0 || request.delta.abs() > MAX_STOCK {
+        v.add("delta", format!("must be non-zero, at most {MAX_STOCK} either way"));
+    }
+    let reason = request
+        .reason
+        .as_deref()
+        .and_then(|raw| v.check("reason", text(raw, 1, 200)));
+    v.finish()?;
+    let mut tx = call.meta.tx(&app).await?;
+    // One conditional statement: concurrent adjustments and orders queue
+    // on the row, and none takes the stock below zero.
+    let row: Option<ProductRow> = sqlx::query_as(&format!(
+        "UPDATE products SET stock = stock + $2, updated_at = $3
+          WHERE id = $1 AND stock + $2 BETWEEN 0 AND $4
+      RETURNING {PRODUCT_COLUMNS}"
+    ))
+    .bind(request.product_id)
+    .bind(request.delta)
+    .bind(app.now())
+    .bind(MAX_STOCK)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        let current = find(&mut tx, request.product_id, false).await?;
+        return Err(Error::invalid_state(
+            "insufficient_stock",
+            format!(
+                "the stock is {}: it cannot change by {}",
+                current.stock, request.delta
+            ),
+        )
+        .with_detail("stock", current.stock));
+    };
+    let product = row.into_product()?;
+    app.events(&call.meta)
+        .emit(
+            &mut tx,
+            Event::new(
+                claims.tid,
+                product.id,
+                &data::InventoryAdjusted {
+                    product_id: product.id,
+                    sku: product.sku.clone(),
+                    delta: request.delta,
+                    stock: product.stock,
+                    reason,
+                },
+            ),
+        )
+        .await?;
+    Ok(ProductReply { product })
+}
