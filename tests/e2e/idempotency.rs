@@ -15,13 +15,7 @@ async fn invite(
     key: Option<&str>,
     body: Value,
 ) -> Reply {
-    let mut headers = HeaderMap::new();
-    headers.insert("Content-Type", enc.content_type());
-    headers.insert("Authorization", format!("Bearer {token}"));
-    if let Some(key) = key {
-        headers.insert("Idempotency-Key", key);
-    }
-    app.raw("tenant.v1.members.invite", headers, enc.encode(&body))
+    app.call_keyed(enc, "tenant.v1.members.invite", Some(token), key, body)
         .await
 }
 

@@ -2,6 +2,7 @@
 //! the gateway and other-language clients call them.
 
 mod account;
+mod commerce;
 mod errors;
 mod events;
 mod fuzz;

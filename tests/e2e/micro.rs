@@ -39,7 +39,10 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
             .map(|p| p["name"].as_str().unwrap())
             .collect();
         names.sort_unstable();
-        assert_eq!(names, ["olympus-auth", "olympus-commerce", "olympus-tenant"]);
+        assert_eq!(
+            names,
+            ["olympus-auth", "olympus-commerce", "olympus-tenant"]
+        );
 
         // Every operation of contract §5 (revision 2) that these workers
         // own is an endpoint, in the queue group `q`.

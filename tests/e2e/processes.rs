@@ -215,6 +215,23 @@ async fn a_python_client_administers_members_in_both_encodings() {
     .await;
 }
 
+/// products -> order (key retried) -> authorize -> capture (key retried)
+/// -> refunds, from Python, in both encodings.
+#[tokio::test]
+async fn a_python_client_runs_a_shop_in_both_encodings() {
+    run_python_client(
+        "shop_flow.py",
+        &[
+            "commerce.products.create",
+            "commerce.orders.create",
+            "commerce.payments.authorize",
+            "commerce.payments.capture",
+            "commerce.payments.refund",
+        ],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
     run_python_client(

@@ -176,8 +176,8 @@ impl TestApp {
                         olympus_commerce::worker(),
                     ],
                 )
-                    .await
-                    .expect("starting the workers"),
+                .await
+                .expect("starting the workers"),
             )
         } else {
             None

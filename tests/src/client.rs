@@ -198,10 +198,25 @@ impl TestApp {
         token: Option<&str>,
         body: Value,
     ) -> Reply {
+        self.call_keyed(encoding, op, token, None, body).await
+    }
+
+    /// [`TestApp::call`] with an `Idempotency-Key` if given.
+    pub async fn call_keyed(
+        &self,
+        encoding: Encoding,
+        op: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Value,
+    ) -> Reply {
         let mut headers = HeaderMap::new();
         headers.insert("Content-Type", encoding.content_type());
         if let Some(token) = token {
             headers.insert("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(key) = key {
+            headers.insert("Idempotency-Key", key);
         }
         self.raw(op, headers, encoding.encode(&body)).await
     }

@@ -48,7 +48,7 @@ fn country(code: &str) -> Result<String, Vec<String>> {
     match iso_country::Country::from_str(&code) {
         Ok(_) if code.len() == 2 => Ok(code),
         _ => Err(vec![
-            "must be an ISO 3166-1 alpha-2 country code, e.g. DE".to_owned(),
+            "must be an ISO 3166-1 alpha-2 country code, e.g. DE".to_owned()
         ]),
     }
 }

@@ -36,8 +36,12 @@ pub fn worker() -> Worker {
 /// The commerce worker with another payment provider.
 pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
     let with = |provider: &Arc<dyn PaymentProvider>| Arc::clone(provider);
-    let (authorize, capture, void, refund) =
-        (with(&provider), with(&provider), with(&provider), with(&provider));
+    let (authorize, capture, void, refund) = (
+        with(&provider),
+        with(&provider),
+        with(&provider),
+        with(&provider),
+    );
     Worker {
         service: Service::Commerce,
         version: env!("CARGO_PKG_VERSION"),

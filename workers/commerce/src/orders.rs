@@ -68,7 +68,10 @@ struct LineRow {
 /// Whether the caller sees every order of the tenant (owners, admins) or
 /// only their own.
 async fn sees_all(app: &App, meta: &Meta) -> Result<bool, Error> {
-    Ok(matches!(meta.caller(app).await?.role, Role::Owner | Role::Admin))
+    Ok(matches!(
+        meta.caller(app).await?.role,
+        Role::Owner | Role::Admin
+    ))
 }
 
 /// Loads orders with their lines, in the order of `rows`.
@@ -101,7 +104,11 @@ async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Or
     rows.into_iter()
         .map(|row| {
             let status = OrderStatus::parse(&row.status).ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("order {} has status {:?}", row.id, row.status))
+                Error::internal(anyhow::anyhow!(
+                    "order {} has status {:?}",
+                    row.id,
+                    row.status
+                ))
             })?;
             Ok(Order {
                 id: row.id,
@@ -167,7 +174,11 @@ pub async fn transition(
     if !allowed {
         return Err(Error::invalid_state(
             order.status.as_str(),
-            format!("an order that is {} cannot become {}", order.status.as_str(), to.as_str()),
+            format!(
+                "an order that is {} cannot become {}",
+                order.status.as_str(),
+                to.as_str()
+            ),
         ));
     }
     sqlx::query("UPDATE orders SET status = $2, updated_at = $3 WHERE id = $1")
@@ -195,7 +206,10 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
     let mut wanted: Vec<(Uuid, i64)> = Vec::new();
     for (i, item) in request.items.iter().enumerate() {
         if !(1..=MAX_QUANTITY).contains(&item.quantity) {
-            v.add(format!("items[{i}].quantity"), format!("must be 1 to {MAX_QUANTITY}"));
+            v.add(
+                format!("items[{i}].quantity"),
+                format!("must be 1 to {MAX_QUANTITY}"),
+            );
         }
         match wanted.iter_mut().find(|(id, _)| *id == item.product_id) {
             Some((_, quantity)) => *quantity += item.quantity,
@@ -239,7 +253,9 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
     let mut currency: Option<&str> = None;
     for (i, (id, quantity)) in wanted.iter().enumerate() {
         let Some((_, _, _, _, product_currency, stock, status)) = product(*id) else {
-            return Err(Error::not_found("no such product").with_detail("product_id", id.to_string()));
+            return Err(
+                Error::not_found("no such product").with_detail("product_id", id.to_string())
+            );
         };
         if status != "active" {
             v.add(format!("items[{i}].product_id"), "is archived");
@@ -268,7 +284,9 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
     let mut total: i64 = 0;
     for (id, quantity) in &wanted {
         let Some((_, sku, name, price, _, _, _)) = product(*id) else {
-            return Err(Error::internal(anyhow::anyhow!("a priced product vanished")));
+            return Err(Error::internal(anyhow::anyhow!(
+                "a priced product vanished"
+            )));
         };
         // Bounded: 10^15 per unit at most, 10^4 units, 100 lines.
         let line_total = price
@@ -359,7 +377,13 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
     app.events(&call.meta)
         .emit(
             &mut tx,
-            Event::new(claims.tid, order.id, &data::OrderPlaced { order: order.clone() }),
+            Event::new(
+                claims.tid,
+                order.id,
+                &data::OrderPlaced {
+                    order: order.clone(),
+                },
+            ),
         )
         .await?;
     tracing::info!(order_id = %order.id, number, lines = order.items.len(), "order placed");
@@ -369,7 +393,9 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
 fn too_large(field: &str) -> Error {
     let mut v = Validation::default();
     v.add(field, "the order's total is too large");
-    v.finish().err().unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed))
+    v.finish()
+        .err()
+        .unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed))
 }
 
 /// Handles `commerce.orders.get`.
@@ -390,9 +416,19 @@ pub async fn list(app: App, call: Call<ListOrdersRequest>) -> Result<Page<Order>
     let filter = format!(
         "{}|{}",
         status.unwrap_or(""),
-        if all { "all".to_owned() } else { claims.sub.to_string() }
+        if all {
+            "all".to_owned()
+        } else {
+            claims.sub.to_string()
+        }
     );
-    let pager = Pager::new(&call.meta, claims.tid, &filter, request.limit, request.cursor.as_deref())?;
+    let pager = Pager::new(
+        &call.meta,
+        claims.tid,
+        &filter,
+        request.limit,
+        request.cursor.as_deref(),
+    )?;
     let mut tx = call.meta.tx(&app).await?;
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders
@@ -439,7 +475,13 @@ pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error
     app.events(&call.meta)
         .emit(
             &mut tx,
-            Event::new(claims.tid, order.id, &data::OrderCancelled { order: order.clone() }),
+            Event::new(
+                claims.tid,
+                order.id,
+                &data::OrderCancelled {
+                    order: order.clone(),
+                },
+            ),
         )
         .await?;
     Ok(OrderReply { order })
@@ -454,7 +496,13 @@ pub async fn fulfill(app: App, call: Call<IdRequest>) -> Result<OrderReply, Erro
     app.events(&call.meta)
         .emit(
             &mut tx,
-            Event::new(claims.tid, order.id, &data::OrderFulfilled { order: order.clone() }),
+            Event::new(
+                claims.tid,
+                order.id,
+                &data::OrderFulfilled {
+                    order: order.clone(),
+                },
+            ),
         )
         .await?;
     Ok(OrderReply { order })

@@ -14,8 +14,8 @@
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
-    AuthorizePaymentRequest, OrderStatus, Payment, PaymentIdRequest, PaymentReply,
-    PaymentStatus, RefundPaymentRequest,
+    AuthorizePaymentRequest, OrderStatus, Payment, PaymentIdRequest, PaymentReply, PaymentStatus,
+    RefundPaymentRequest,
 };
 use olympus_contracts::event::data;
 use olympus_contracts::ErrorCode;
@@ -51,7 +51,11 @@ struct PaymentRow {
 impl PaymentRow {
     fn into_payment(self) -> Result<Payment, Error> {
         let status = PaymentStatus::parse(&self.status).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("payment {} has status {:?}", self.id, self.status))
+            Error::internal(anyhow::anyhow!(
+                "payment {} has status {:?}",
+                self.id,
+                self.status
+            ))
         })?;
         Ok(Payment {
             id: self.id,
@@ -110,8 +114,10 @@ pub async fn authorize(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(payment_id) = live {
-        return Err(Error::invalid_state("authorized", "the order already has a payment")
-            .with_detail("payment_id", payment_id.to_string()));
+        return Err(
+            Error::invalid_state("authorized", "the order already has a payment")
+                .with_detail("payment_id", payment_id.to_string()),
+        );
     }
     let payment_id = Uuid::now_v7();
     let outcome = provider
@@ -152,9 +158,17 @@ pub async fn authorize(
         PaymentStatus::Authorized => Event::new(
             claims.tid,
             order.id,
-            &data::PaymentAuthorized { payment: payment.clone() },
+            &data::PaymentAuthorized {
+                payment: payment.clone(),
+            },
         ),
-        _ => Event::new(claims.tid, order.id, &data::PaymentFailed { payment: payment.clone() }),
+        _ => Event::new(
+            claims.tid,
+            order.id,
+            &data::PaymentFailed {
+                payment: payment.clone(),
+            },
+        ),
     };
     app.events(&call.meta).emit(&mut tx, event).await?;
     Ok(PaymentReply { payment })
@@ -197,7 +211,10 @@ async fn record(
 fn wrong_state(payment: &Payment, what: &str) -> Error {
     Error::invalid_state(
         payment.status.as_str(),
-        format!("a payment that is {} cannot be {what}", payment.status.as_str()),
+        format!(
+            "a payment that is {} cannot be {what}",
+            payment.status.as_str()
+        ),
     )
 }
 
@@ -225,7 +242,10 @@ pub async fn capture(
         .await
         .map_err(provider_failed)?;
     if let Outcome::Declined { reason } = outcome {
-        return Err(Error::invalid_state("authorized", format!("the provider refused the capture: {reason}")));
+        return Err(Error::invalid_state(
+            "authorized",
+            format!("the provider refused the capture: {reason}"),
+        ));
     }
     let amount = payment.amount.amount;
     let payment = record(&mut tx, &payment, (PaymentStatus::Captured, amount, 0), now).await?;
@@ -234,7 +254,13 @@ pub async fn capture(
     events
         .emit(
             &mut tx,
-            Event::new(claims.tid, order.id, &data::PaymentCaptured { payment: payment.clone() }),
+            Event::new(
+                claims.tid,
+                order.id,
+                &data::PaymentCaptured {
+                    payment: payment.clone(),
+                },
+            ),
         )
         .await?;
     events
@@ -279,7 +305,13 @@ pub async fn void(
     app.events(&call.meta)
         .emit(
             &mut tx,
-            Event::new(claims.tid, payment.order_id, &data::PaymentVoided { payment: payment.clone() }),
+            Event::new(
+                claims.tid,
+                payment.order_id,
+                &data::PaymentVoided {
+                    payment: payment.clone(),
+                },
+            ),
         )
         .await?;
     Ok(PaymentReply { payment })
@@ -297,7 +329,10 @@ pub async fn refund(
     let now = app.now();
     let mut tx = call.meta.tx(&app).await?;
     let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
-    if !matches!(payment.status, PaymentStatus::Captured | PaymentStatus::PartiallyRefunded) {
+    if !matches!(
+        payment.status,
+        PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
+    ) {
         return Err(wrong_state(&payment, "refunded"));
     }
     let left = payment.captured_amount.amount - payment.refunded_amount.amount;
@@ -307,10 +342,16 @@ pub async fn refund(
             let mut v = Validation::default();
             match money::parse(requested, false) {
                 Ok(m) if m.currency != payment.amount.currency => {
-                    v.add("amount.currency", format!("must be {}", payment.amount.currency));
+                    v.add(
+                        "amount.currency",
+                        format!("must be {}", payment.amount.currency),
+                    );
                 }
                 Ok(m) if m.amount > left => {
-                    v.add("amount.amount", format!("must be at most {left}, what is left of the capture"));
+                    v.add(
+                        "amount.amount",
+                        format!("must be at most {left}, what is left of the capture"),
+                    );
                 }
                 Ok(_) => {}
                 Err(problems) => {
@@ -335,7 +376,11 @@ pub async fn refund(
         .await
         .map_err(provider_failed)?;
     let full = refunded == payment.captured_amount.amount;
-    let status = if full { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+    let status = if full {
+        PaymentStatus::Refunded
+    } else {
+        PaymentStatus::PartiallyRefunded
+    };
     let captured = payment.captured_amount.amount;
     let payment = record(&mut tx, &payment, (status, captured, refunded), now).await?;
     let events = app.events(&call.meta);

@@ -48,7 +48,11 @@ impl ProductRow {
     /// The contract's product shape.
     pub fn into_product(self) -> Result<Product, Error> {
         let status = ProductStatus::parse(&self.status).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!("product {} has status {:?}", self.id, self.status))
+            Error::internal(anyhow::anyhow!(
+                "product {} has status {:?}",
+                self.id,
+                self.status
+            ))
         })?;
         Ok(Product {
             id: self.id,
@@ -111,7 +115,9 @@ pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<Produc
     let (Some(sku), Some(name), Some(description), Some(price), Some(stock)) =
         (sku, name, description, price, stock)
     else {
-        return Err(Error::internal(anyhow::anyhow!("validation passed with a missing value")));
+        return Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing value"
+        )));
     };
     let now = app.now();
     let mut tx = call.meta.tx(&app).await?;
@@ -143,7 +149,13 @@ pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<Produc
     app.events(&call.meta)
         .emit(
             &mut tx,
-            Event::new(claims.tid, product.id, &data::ProductCreated { product: product.clone() }),
+            Event::new(
+                claims.tid,
+                product.id,
+                &data::ProductCreated {
+                    product: product.clone(),
+                },
+            ),
         )
         .await?;
     Ok(ProductReply { product })
@@ -195,7 +207,10 @@ pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Prod
     )?;
     // `q` matches literally: LIKE's wildcards in it are escaped.
     let pattern = q.map(|q| {
-        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         format!("%{escaped}%")
     });
     let mut tx = call.meta.tx(&app).await?;
@@ -253,7 +268,13 @@ pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<Produc
     app.events(&call.meta)
         .emit(
             &mut tx,
-            Event::new(claims.tid, product.id, &data::ProductUpdated { product: product.clone() }),
+            Event::new(
+                claims.tid,
+                product.id,
+                &data::ProductUpdated {
+                    product: product.clone(),
+                },
+            ),
         )
         .await?;
     Ok(ProductReply { product })
@@ -266,7 +287,10 @@ pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<Prod
     let request = call.body;
     let mut v = Validation::default();
     if request.delta == 0 || request.delta.abs() > MAX_STOCK {
-        v.add("delta", format!("must be non-zero, at most {MAX_STOCK} either way"));
+        v.add(
+            "delta",
+            format!("must be non-zero, at most {MAX_STOCK} either way"),
+        );
     }
     let reason = request
         .reason

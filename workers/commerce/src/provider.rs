@@ -45,8 +45,11 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// The name recorded in payments (`provider`).
     fn name(&self) -> &'static str;
     /// Reserves `amount` on the card `token`.
-    fn authorize<'a>(&'a self, call: ProviderCall<'a>, token: &'a str)
-        -> BoxFuture<'a, anyhow::Result<Outcome>>;
+    fn authorize<'a>(
+        &'a self,
+        call: ProviderCall<'a>,
+        token: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Outcome>>;
     /// Takes the authorized amount.
     fn capture<'a>(&'a self, call: ProviderCall<'a>) -> BoxFuture<'a, anyhow::Result<Outcome>>;
     /// Releases an authorization.

@@ -57,6 +57,20 @@ pub struct BenchArgs {
     /// Encoding of the requests.
     #[arg(long, value_enum, default_value_t = Encoding::Msgpack)]
     encoding: Encoding,
+
+    /// Postgres of the workers, for `--op orders-create`'s bare-SQL floor
+    /// (as the owner; the floor runs as the request role, like the workers).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/olympus",
+        hide_env_values = true
+    )]
+    database_url: String,
+
+    /// The request role's URL, when it is not `DATABASE_URL` as olympus_app.
+    #[arg(long, env = "OLYMPUS_APP_DATABASE_URL", hide_env_values = true)]
+    app_database_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -71,6 +85,10 @@ enum BenchOp {
     LoginFailed,
     /// `tenant.create`, also timing its `tenant.created` event's arrival.
     Signup,
+    /// `commerce.orders.create`, one line of one unit; then, as a floor, the
+    /// same writes as bare SQL transactions from as many callers (needs
+    /// `DATABASE_URL`).
+    OrdersCreate,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -146,6 +164,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     let request: Request = match args.op {
         BenchOp::Signup => return bench_signups(&client, &args).await,
+        BenchOp::OrdersCreate => return bench_orders(&client, &args, &signup).await,
         BenchOp::Me => Request::new(
             operation::AUTH_ME,
             Some(&token),
@@ -201,28 +220,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { login_burst(&client, &request?, count).await })
     });
 
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let callers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
+    let (elapsed, samples) = run_callers(&args, {
+        let client = client.clone();
+        move || {
             let client = client.clone();
             let request = request.clone();
-            let next = Arc::clone(&next);
-            let total = args.requests;
-            tokio::spawn(async move {
-                let mut samples = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < total {
-                    samples.push(client.send(&request).await?);
-                }
-                anyhow::Ok(samples)
-            })
-        })
-        .collect();
-    let mut samples = Vec::with_capacity(args.requests);
-    for caller in callers {
-        samples.extend(caller.await??);
-    }
-    let elapsed = started.elapsed();
+            async move { client.send(&request).await }
+        }
+    })
+    .await?;
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
     for task in background {
@@ -411,6 +417,198 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
         report("request to tenant.created", event_samples);
     }
     Ok(())
+}
+
+/// Orders of one unit of a product with stock enough for all, then the
+/// same writes as bare SQL transactions on the request role: lock the
+/// product, take the stock, the tenant's next number, the order, its line
+/// and its event's outbox row (marked published, so the relay leaves it).
+async fn bench_orders(
+    client: &Client,
+    args: &BenchArgs,
+    signup: &CreateTenantReply,
+) -> anyhow::Result<()> {
+    use olympus_contracts::commerce::{
+        CreateOrderRequest, CreateProductRequest, Money, OrderItemRequest, ProductReply,
+    };
+    let token = signup.tokens.access_token.expose();
+    let product: ProductReply = client
+        .call(
+            operation::COMMERCE_PRODUCTS_CREATE,
+            Some(token),
+            &CreateProductRequest {
+                sku: "BENCH-1".into(),
+                name: "Bench product".into(),
+                description: None,
+                price: Money {
+                    amount: 1999,
+                    currency: "EUR".into(),
+                },
+                stock: Some(1_000_000_000),
+            },
+        )
+        .await
+        .context("creating the bench product")?;
+    let product_id = product.product.id;
+    let order = CreateOrderRequest {
+        items: vec![OrderItemRequest {
+            product_id,
+            quantity: 1,
+        }],
+        shipping_address: None,
+        billing_address: None,
+        contact_phone: None,
+    };
+    let request = Request::new(
+        operation::COMMERCE_ORDERS_CREATE,
+        Some(token),
+        &order,
+        client.content_type,
+        true,
+    )?;
+    let (elapsed, samples) = run_callers(args, {
+        let client = client.clone();
+        move || {
+            let client = client.clone();
+            let request = request.clone();
+            async move { client.send(&request).await }
+        }
+    })
+    .await?;
+    println!(
+        "OrdersCreate x{} from {} callers in {:.2}s ({:.0}/s), {:?}",
+        samples.len(),
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        samples.len() as f64 / elapsed.as_secs_f64(),
+        args.encoding,
+    );
+    report("orders.create", samples);
+
+    let db = olympus_runtime::Db::connect(
+        &args.database_url,
+        args.app_database_url.as_deref(),
+        u32::try_from(args.concurrency.min(32)).unwrap_or(32),
+        false,
+    )
+    .await?;
+    let tenant_id = signup.tenant.id;
+    let customer_id = signup.owner.id;
+    let (elapsed, samples) = run_callers(args, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move {
+                let started = Instant::now();
+                bare_order(&db, tenant_id, customer_id, product_id).await?;
+                anyhow::Ok((started.elapsed(), true))
+            }
+        }
+    })
+    .await?;
+    println!(
+        "bare SQL order transactions x{} from {} callers in {:.2}s ({:.0}/s)",
+        samples.len(),
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        samples.len() as f64 / elapsed.as_secs_f64(),
+    );
+    report("bare SQL", samples);
+    db.close().await;
+    Ok(())
+}
+
+/// The writes of one order, as plain SQL in a tenant transaction.
+async fn bare_order(
+    db: &olympus_runtime::Db,
+    tenant_id: uuid::Uuid,
+    customer_id: uuid::Uuid,
+    product_id: uuid::Uuid,
+) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let order_id = uuid::Uuid::now_v7();
+    let mut tx = db.tenant(tenant_id).await?;
+    sqlx::query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(vec![product_id])
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE products SET stock = stock - 1, updated_at = $2 WHERE id = $1")
+        .bind(product_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let number: i64 = sqlx::query_scalar(
+        "INSERT INTO order_numbers (tenant_id, last) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1 RETURNING last",
+    )
+    .bind(tenant_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO orders (id, tenant_id, number, customer_id, status, currency, total_amount,
+                             created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 'pending_payment', 'EUR', 1999, $5, $5)",
+    )
+    .bind(order_id)
+    .bind(tenant_id)
+    .bind(number)
+    .bind(customer_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name, unit_amount,
+                                  quantity, line_amount)
+         VALUES ($1, $2, 0, $3, 'BENCH-1', 'Bench product', 1999, 1, 1999)",
+    )
+    .bind(order_id)
+    .bind(tenant_id)
+    .bind(product_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload,
+                             published_at)
+         VALUES ($1, $2, $3, 'event', 'bench.floor', 'bench', $4, now())",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(tenant_id)
+    .bind(order_id)
+    .bind(vec![b'{'; 600])
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs `--requests` calls of `one` from `--concurrency` callers; the
+/// wall time and each call's sample.
+async fn run_callers<F, Fut>(args: &BenchArgs, one: F) -> anyhow::Result<(Duration, Vec<Sample>)>
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<Sample>> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let callers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let one = one.clone();
+            let next = Arc::clone(&next);
+            let total = args.requests;
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    samples.push(one().await?);
+                }
+                anyhow::Ok(samples)
+            })
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(args.requests);
+    for caller in callers {
+        samples.extend(caller.await??);
+    }
+    Ok((started.elapsed(), samples))
 }
 
 /// One measured call: latency and whether it succeeded as expected.
