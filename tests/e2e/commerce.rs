@@ -630,6 +630,11 @@ async fn the_state_machine_refuses_every_transition_the_contract_does_not_list()
         // paid: cancel no, fulfil yes; fulfilled: cancel and fulfil no.
         let order = pending_order(app, &owner, token, "SM-2").await;
         let payment = authorize(app, token, &order, "tok_visa").await.ok()["payment"].clone();
+        // Held money first: cancelling waits for the void.
+        let held = op("orders.cancel", json!({"id": order["id"]}))
+            .await
+            .err(409, "invalid_state");
+        assert_eq!(held["details"]["payment_id"], payment["id"]);
         let voided = op("payments.void", json!({"payment_id": payment["id"]}))
             .await
             .ok();

@@ -289,3 +289,46 @@ async fn a_key_lasts_24_hours_and_must_be_printable_ascii() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn keys_older_than_a_day_are_pruned_by_the_relay() {
+    use olympus_tests::{with_app_opts, Options};
+    with_app_opts(Options::without_relay(), async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        for key in ["old", "new"] {
+            invite(
+                app,
+                Encoding::Json,
+                &owner.access_token,
+                Some(key),
+                json!({"email": format!("{key}@example.com"), "role": "member"}),
+            )
+            .await
+            .ok();
+        }
+        sqlx::query(
+            "UPDATE idempotency_keys SET created_at = now() - interval '26 hours' WHERE key = 'old'",
+        )
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+        let relay = olympus_tests::app::TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
+        let keys = async || -> Vec<String> {
+            sqlx::query_scalar("SELECT key FROM idempotency_keys ORDER BY key")
+                .fetch_all(app.db.pool())
+                .await
+                .unwrap()
+        };
+        let mut left = Vec::new();
+        for _ in 0..50 {
+            left = keys().await;
+            if left == ["new"] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, ["new"], "the day-old key is pruned, the fresh one kept");
+        relay.stop().await;
+    })
+    .await;
+}

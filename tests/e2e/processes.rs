@@ -415,6 +415,55 @@ async fn events_tail_prints_a_tenants_events_as_json_lines() {
     .await;
 }
 
+/// `serve --workers commerce` alone answers commerce, honours revocations
+/// made by another process, and never builds the password hasher.
+#[tokio::test]
+async fn a_commerce_only_process_serves_commerce_without_the_password_hasher() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut identity = app
+            .serve_process(OLYMPUS, &["--workers", "auth,tenant"])
+            .await;
+        let mut commerce = app.serve_process(OLYMPUS, &["--workers", "commerce"]).await;
+        let signup = app.signup(Encoding::Json).await;
+        let product = app
+            .call(
+                Encoding::MsgPack,
+                "commerce.v1.products.create",
+                Some(&signup.access_token),
+                json!({"sku": "SOLO", "name": "Solo", "price": {"amount": 100, "currency": "EUR"}}),
+            )
+            .await
+            .ok();
+        assert_eq!(product["product"]["sku"], "SOLO");
+        app.call(
+            Encoding::Json,
+            "auth.v1.logout",
+            None,
+            json!({"refresh_token": signup.refresh_token}),
+        )
+        .await
+        .ok();
+        app.refused_within(
+            Duration::from_secs(1),
+            "commerce.v1.products.list",
+            &signup.access_token,
+        )
+        .await;
+        assert!(identity.terminate().await.success());
+        assert!(commerce.terminate().await.success());
+        assert!(identity
+            .log
+            .iter()
+            .any(|l| l.contains("password hasher ready")));
+        assert!(
+            !commerce.log.iter().any(|l| l.contains("password hasher")),
+            "a commerce-only process builds no hasher:\n{}",
+            commerce.log.join("\n")
+        );
+    })
+    .await;
+}
+
 /// `olympus admin bootstrap --email ...` with the password on stdin.
 async fn bootstrap(
     app: &olympus_tests::TestApp,

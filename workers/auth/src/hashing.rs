@@ -48,7 +48,13 @@ pub fn prepare(app: &App) -> anyhow::Result<Arc<Passwords>> {
                 .map(usize::from)
                 .unwrap_or(2)
         });
-        Passwords::new(concurrency, config.argon2_queue)
+        let passwords = Passwords::new(concurrency, config.argon2_queue)?;
+        tracing::info!(
+            concurrency,
+            queue = config.argon2_queue,
+            "password hasher ready"
+        );
+        Ok(passwords)
     })
 }
 

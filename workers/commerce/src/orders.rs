@@ -8,7 +8,8 @@
 //! down in one statement; the table's `CHECK (stock >= 0)` stands behind it.
 //!
 //! States and the only transitions (contract §5): `pending_payment` →
-//! `paid` (capture) or `cancelled` (cancel, stock released); `paid` →
+//! `paid` (capture) or `cancelled` (cancel, stock released; an authorized
+//! payment must be voided first); `paid` →
 //! `fulfilled` (fulfill) or `refunded` (full refund); `fulfilled` →
 //! `refunded`. Anything else is `invalid_state` with the current state.
 //! Members see and cancel their own orders; owners and admins all.
@@ -453,6 +454,19 @@ pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error
     let now = app.now();
     let mut tx = call.meta.tx(&app).await?;
     let order = find(&app, &call.meta, &mut tx, call.body.id, true).await?;
+    // Money held for it is released first, by `payments.void`.
+    let authorized: Option<Uuid> =
+        sqlx::query_scalar("SELECT id FROM payments WHERE order_id = $1 AND status = 'authorized'")
+            .bind(order.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(payment_id) = authorized {
+        return Err(Error::invalid_state(
+            order.status.as_str(),
+            "the order has an authorized payment: void it first",
+        )
+        .with_detail("payment_id", payment_id.to_string()));
+    }
     let order = transition(&mut tx, order, OrderStatus::Cancelled, now).await?;
     // The products first, in id order, as orders.create locks them.
     sqlx::query(
