@@ -1,6 +1,7 @@
 //! Requests and replies of the auth service (`{prefix}.auth.v1.*`).
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -8,7 +9,7 @@ use crate::shapes::{Role, Tokens, User};
 use crate::Secret;
 
 /// `auth.login` (P).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The tenant's slug.
@@ -18,47 +19,47 @@ pub struct LoginRequest {
 }
 
 /// Reply of `auth.login` and `auth.register`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SessionReply {
     pub user: User,
     pub tokens: Tokens,
 }
 
 /// `auth.refresh` (P).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: Secret,
 }
 
 /// Reply of `auth.refresh`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RefreshReply {
     pub tokens: Tokens,
 }
 
 /// `auth.logout` (P): revokes the session of the refresh token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     pub refresh_token: Secret,
 }
 
 /// Reply of `auth.me` and `auth.verify_email`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct UserReply {
     pub user: User,
 }
 
 /// `auth.verify_email` (P).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmailRequest {
     pub token: Secret,
 }
 
 /// `auth.register` (P): joins a tenant that allows self-registration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The tenant's slug.
@@ -70,14 +71,14 @@ pub struct RegisterRequest {
 }
 
 /// Reply of `auth.logout_all`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LogoutAllReply {
     /// Sessions revoked, the caller's own included.
     pub revoked: u64,
 }
 
 /// One of the caller's live sessions.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SessionInfo {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -89,13 +90,13 @@ pub struct SessionInfo {
 }
 
 /// Reply of `auth.sessions.list`: the caller's live sessions, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SessionsReply {
     pub items: Vec<SessionInfo>,
 }
 
 /// `auth.sessions.revoke` (B): ends one of the caller's sessions.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeSessionRequest {
     pub session_id: Uuid,
@@ -103,7 +104,7 @@ pub struct RevokeSessionRequest {
 
 /// `auth.change_password` (B): every other session ends; the reply carries
 /// the tokens of a fresh one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: Secret,
@@ -111,7 +112,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// `auth.introspect` (P): what an access token stands for, now.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectRequest {
     pub access_token: Secret,
@@ -119,7 +120,7 @@ pub struct IntrospectRequest {
 
 /// Reply of `auth.introspect` (RFC 7662's shape): only `active` when the
 /// token is not (bad, expired, revoked, or its tenant suspended).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct IntrospectReply {
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +138,7 @@ pub struct IntrospectReply {
 
 /// `auth.request_password_reset` (P): mails a reset token when the account
 /// exists; the reply is `{}` either way.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestPasswordResetRequest {
     /// The tenant's slug.
@@ -147,7 +148,7 @@ pub struct RequestPasswordResetRequest {
 
 /// `auth.reset_password` (P): a reset token from the mail and the new
 /// password. Every session of the user ends; a lockout is lifted.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     pub token: Secret,
@@ -156,7 +157,7 @@ pub struct ResetPasswordRequest {
 
 /// `auth.update_me` (B): changes the caller's own profile. An absent field
 /// is left as it is; `phone: nil` removes the phone.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,7 +173,7 @@ pub struct UpdateMeRequest {
 
 /// `auth.accept_invite` (P): joins the tenant of an invitation, whose token
 /// came by mail. The new member's email counts as verified.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInviteRequest {
     pub token: Secret,

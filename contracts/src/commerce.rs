@@ -81,7 +81,7 @@ pub struct Product {
 }
 
 /// `commerce.products.create` (owner, admin; I).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
     pub sku: String,
@@ -96,7 +96,7 @@ pub struct CreateProductRequest {
 
 /// `commerce.products.get`, `commerce.orders.get`, `orders.cancel`,
 /// `orders.fulfill`: one resource by id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdRequest {
     pub id: Uuid,
@@ -104,7 +104,7 @@ pub struct IdRequest {
 
 /// `commerce.products.list`: a page, optionally of one status, optionally
 /// matching `q` in name or SKU (case-insensitive).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListProductsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,7 +118,7 @@ pub struct ListProductsRequest {
 }
 
 /// `commerce.products.update` (owner, admin): absent fields stay.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
     pub id: Uuid,
@@ -138,7 +138,7 @@ pub struct UpdateProductRequest {
 
 /// `commerce.inventory.adjust` (owner, admin; I): adds `delta` (negative
 /// to remove) to the stock, which never goes below zero.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustInventoryRequest {
     pub product_id: Uuid,
@@ -148,7 +148,7 @@ pub struct AdjustInventoryRequest {
 }
 
 /// Reply of the product operations.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProductReply {
     pub product: Product,
 }
@@ -191,7 +191,7 @@ impl OrderStatus {
 }
 
 /// One line of an order request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderItemRequest {
     pub product_id: Uuid,
@@ -200,7 +200,7 @@ pub struct OrderItemRequest {
 }
 
 /// `commerce.orders.create` (any member; I): priced on the server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderRequest {
     /// 1 to 100 lines of active products in one currency.
@@ -253,7 +253,7 @@ pub struct Order {
 
 /// `commerce.orders.list`: members see their own orders, owners and admins
 /// all of the tenant's.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrdersRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,14 +265,14 @@ pub struct ListOrdersRequest {
 }
 
 /// Reply of the order operations.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct OrderReply {
     pub order: Order,
 }
 
 /// How a payment is made: `{type: "card", token}` (the built-in `test`
 /// provider knows `tok_visa` and `tok_chargeDeclined`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentMethod {
     /// Always `card`.
@@ -282,7 +282,7 @@ pub struct PaymentMethod {
 }
 
 /// `commerce.payments.authorize` (any member, for their order; I).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizePaymentRequest {
     pub order_id: Uuid,
@@ -291,7 +291,7 @@ pub struct AuthorizePaymentRequest {
 }
 
 /// `commerce.payments.capture` and `payments.void` (owner, admin; I).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentIdRequest {
     pub payment_id: Uuid,
@@ -299,7 +299,7 @@ pub struct PaymentIdRequest {
 
 /// `commerce.payments.refund` (owner, admin; I): all that is left of the
 /// capture when `amount` is absent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundPaymentRequest {
     pub payment_id: Uuid,
@@ -367,7 +367,7 @@ pub struct Payment {
 }
 
 /// Reply of the payment operations.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PaymentReply {
     pub payment: Payment,
 }

@@ -8,7 +8,7 @@ use std::fmt;
 /// It serializes as a plain string, so it is invisible on the wire, but its
 /// `Debug` and `Display` print `[redacted]`, so a request logged by accident
 /// leaks nothing.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 

@@ -108,7 +108,7 @@ pub struct Invitation {
 /// The page request of every list operation: `{limit?: 1..100 (default
 /// 20), cursor?}`. A cursor is the `next_cursor` of the previous page of
 /// the same operation, tenant and filter; anything else is `bad_request`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,14 +126,15 @@ impl PageRequest {
 
 /// A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
 /// last page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
 /// A token pair as returned by signup, login and refresh.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Tokens {
     pub access_token: Secret,
     /// Always `Bearer`.
@@ -146,6 +147,6 @@ pub struct Tokens {
 }
 
 /// The empty request or reply `{}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}

@@ -23,6 +23,12 @@ pub struct Spec {
     pub request_headers: Vec<&'static str>,
     pub error_reply_headers: [&'static str; 2],
     pub operations: Vec<OperationSpec>,
+    /// The JSON Schema (draft 2020-12) of every request and reply, by the
+    /// name an operation's `request` and `reply` give; they refer to each
+    /// other as `#/schemas/{name}`.
+    pub schemas: serde_json::Map<String, serde_json::Value>,
+    /// The error reply body of every error.
+    pub error_body: serde_json::Value,
     pub errors: Vec<ErrorSpec>,
     pub streams: Vec<StreamSpec>,
     pub event_content_type: &'static str,
@@ -64,6 +70,78 @@ pub struct OperationSpec {
     /// tenant `platform`). Others get `forbidden`.
     pub who: Who,
     pub idempotency_key: bool,
+    /// The request's schema in `schemas`.
+    pub request: String,
+    /// The reply's schema in `schemas`.
+    pub reply: String,
+}
+
+/// The names of `op`'s request and reply schemas, registering them (and
+/// what they use) with `generator`. The runtime's endpoints are checked
+/// against this list (their handlers' types must bear these names).
+fn io(op: &operation::Operation, generator: &mut schemars::SchemaGenerator) -> (String, String) {
+    use crate::auth::*;
+    use crate::commerce::*;
+    use crate::shapes::{Empty, Invitation, Page, PageRequest, User};
+    use crate::tenant::*;
+
+    fn name<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> String {
+        let reference = generator.subschema_for::<T>();
+        reference
+            .get("$ref")
+            .and_then(|r| r.as_str())
+            .and_then(|r| r.rsplit('/').next())
+            .map_or_else(|| T::schema_name().into_owned(), str::to_owned)
+    }
+    macro_rules! io {
+        ($req:ty, $rep:ty) => {
+            (name::<$req>(generator), name::<$rep>(generator))
+        };
+    }
+    match (op.service.as_str(), op.name) {
+        ("auth", "register") => io!(RegisterRequest, SessionReply),
+        ("auth", "login") => io!(LoginRequest, SessionReply),
+        ("auth", "refresh") => io!(RefreshRequest, RefreshReply),
+        ("auth", "logout") => io!(LogoutRequest, Empty),
+        ("auth", "logout_all") => io!(Empty, LogoutAllReply),
+        ("auth", "me") => io!(Empty, UserReply),
+        ("auth", "update_me") => io!(UpdateMeRequest, UserReply),
+        ("auth", "verify_email") => io!(VerifyEmailRequest, UserReply),
+        ("auth", "resend_verification") => io!(Empty, Empty),
+        ("auth", "request_password_reset") => io!(RequestPasswordResetRequest, Empty),
+        ("auth", "reset_password") => io!(ResetPasswordRequest, Empty),
+        ("auth", "change_password") => io!(ChangePasswordRequest, RefreshReply),
+        ("auth", "sessions.list") => io!(Empty, SessionsReply),
+        ("auth", "sessions.revoke") => io!(RevokeSessionRequest, Empty),
+        ("auth", "introspect") => io!(IntrospectRequest, IntrospectReply),
+        ("auth", "accept_invite") => io!(AcceptInviteRequest, SessionReply),
+        ("tenant", "create") => io!(CreateTenantRequest, CreateTenantReply),
+        ("tenant", "get") => io!(GetTenantRequest, TenantReply),
+        ("tenant", "update") => io!(UpdateTenantRequest, TenantReply),
+        ("tenant", "members.list") => io!(PageRequest, Page<User>),
+        ("tenant", "members.set_role") => io!(SetRoleRequest, UserReply),
+        ("tenant", "members.remove") => io!(RemoveMemberRequest, Empty),
+        ("tenant", "members.invite") => io!(InviteRequest, InvitationReply),
+        ("tenant", "members.invitations.list") => io!(PageRequest, Page<Invitation>),
+        ("tenant", "members.invitations.revoke") => io!(RevokeInvitationRequest, Empty),
+        ("tenant", "list") => io!(ListTenantsRequest, Page<crate::shapes::Tenant>),
+        ("tenant", "suspend" | "reactivate") => io!(TenantIdRequest, TenantReply),
+        ("commerce", "products.create") => io!(CreateProductRequest, ProductReply),
+        ("commerce", "products.get") => io!(IdRequest, ProductReply),
+        ("commerce", "products.list") => io!(ListProductsRequest, Page<Product>),
+        ("commerce", "products.update") => io!(UpdateProductRequest, ProductReply),
+        ("commerce", "inventory.adjust") => io!(AdjustInventoryRequest, ProductReply),
+        ("commerce", "orders.create") => io!(CreateOrderRequest, OrderReply),
+        ("commerce", "orders.get" | "orders.cancel" | "orders.fulfill") => {
+            io!(IdRequest, OrderReply)
+        }
+        ("commerce", "orders.list") => io!(ListOrdersRequest, Page<Order>),
+        ("commerce", "payments.authorize") => io!(AuthorizePaymentRequest, PaymentReply),
+        ("commerce", "payments.capture" | "payments.void") => io!(PaymentIdRequest, PaymentReply),
+        ("commerce", "payments.refund") => io!(RefundPaymentRequest, PaymentReply),
+        // A new operation without its types fails the spec test below.
+        _ => (String::new(), String::new()),
+    }
 }
 
 /// One error code and its status.
@@ -84,6 +162,28 @@ impl Spec {
     /// The spec of contract v1.
     pub fn v1() -> Self {
         let subjects = Subjects::default();
+        let mut generator = schemars::generate::SchemaSettings::draft2020_12()
+            .with(|s| s.definitions_path = "/schemas".into())
+            .into_generator();
+        let operations = operation::ALL
+            .iter()
+            .map(|op| {
+                let (request, reply) = io(op, &mut generator);
+                OperationSpec {
+                    subject: subjects.endpoint(op.service, op.name),
+                    service: op.service.as_str(),
+                    micro_service: op.service.micro_name(),
+                    operation: op.name,
+                    access: op.access(),
+                    who: op.who,
+                    idempotency_key: op.idempotent,
+                    request,
+                    reply,
+                }
+            })
+            .collect();
+        let error_body = generator.subschema_for::<crate::ErrorBody>().to_value();
+        let schemas = generator.take_definitions(true);
         Self {
             version: 1,
             default_prefix: Subjects::DEFAULT_PREFIX,
@@ -106,18 +206,9 @@ impl Spec {
                 headers::TRACEPARENT,
             ],
             error_reply_headers: [headers::SERVICE_ERROR_CODE, headers::SERVICE_ERROR],
-            operations: operation::ALL
-                .iter()
-                .map(|op| OperationSpec {
-                    subject: subjects.endpoint(op.service, op.name),
-                    service: op.service.as_str(),
-                    micro_service: op.service.micro_name(),
-                    operation: op.name,
-                    access: op.access(),
-                    who: op.who,
-                    idempotency_key: op.idempotent,
-                })
-                .collect(),
+            operations,
+            schemas,
+            error_body,
             errors: ErrorCode::ALL
                 .iter()
                 .map(|&code| ErrorSpec {
@@ -163,6 +254,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_operation_has_its_request_and_reply_schemas() {
+        let spec = Spec::v1();
+        for op in &spec.operations {
+            for name in [&op.request, &op.reply] {
+                assert!(
+                    spec.schemas.contains_key(name.as_str()),
+                    "{}: no schema {name:?}",
+                    op.subject
+                );
+            }
+        }
+    }
+
+    #[test]
     fn committed_spec_matches_the_code() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/v1.json");
         let generated = Spec::v1().to_json();
@@ -173,6 +278,15 @@ mod tests {
         assert!(
             committed == generated,
             "contracts/spec/v1.json is stale; run UPDATE_SPEC=1 cargo test -p olympus-contracts and commit the diff"
+        );
+        // The gateway embeds the same spec.
+        let gateway = concat!(env!("CARGO_MANIFEST_DIR"), "/../gateway/v1.json");
+        if std::env::var_os("UPDATE_SPEC").is_some() {
+            std::fs::write(gateway, &generated).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(gateway).unwrap_or_default() == generated,
+            "gateway/v1.json differs from contracts/spec/v1.json; run UPDATE_SPEC=1 cargo test -p olympus-contracts"
         );
     }
 }

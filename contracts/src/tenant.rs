@@ -1,5 +1,6 @@
 //! Requests and replies of the tenant service (`{prefix}.tenant.v1.*`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -7,7 +8,7 @@ use crate::shapes::{Invitation, Role, Tenant, TenantStatus, Tokens, User};
 use crate::Secret;
 
 /// `tenant.create` (P): a tenant and its owner, in one transaction.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     /// 3-63 chars of `[a-z0-9-]`, not starting or ending with `-`.
@@ -18,7 +19,7 @@ pub struct CreateTenantRequest {
 }
 
 /// The owner created with a tenant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOwner {
     pub email: String,
@@ -28,7 +29,7 @@ pub struct NewOwner {
 }
 
 /// Reply of `tenant.create`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CreateTenantReply {
     pub tenant: Tenant,
     pub owner: User,
@@ -36,7 +37,7 @@ pub struct CreateTenantReply {
 }
 
 /// `tenant.get` (B): the caller's own tenant when `id` is absent.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTenantRequest {
     #[serde(default)]
@@ -44,13 +45,13 @@ pub struct GetTenantRequest {
 }
 
 /// Reply of `tenant.get`, `tenant.update`, `tenant.suspend`, ...
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TenantReply {
     pub tenant: Tenant,
 }
 
 /// `tenant.update` (owner, admin): an absent field is left as it is.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,7 +61,7 @@ pub struct UpdateTenantRequest {
 }
 
 /// `tenant.members.set_role` (owner).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRoleRequest {
     pub user_id: Uuid,
@@ -68,14 +69,14 @@ pub struct SetRoleRequest {
 }
 
 /// `tenant.members.remove` (owner, admin): the member's sessions end.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveMemberRequest {
     pub user_id: Uuid,
 }
 
 /// `tenant.members.invite` (owner, admin; only owners invite admins).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     pub email: String,
@@ -84,13 +85,13 @@ pub struct InviteRequest {
 }
 
 /// Reply of `tenant.members.invite`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct InvitationReply {
     pub invitation: Invitation,
 }
 
 /// `tenant.members.invitations.revoke` (owner, admin).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeInvitationRequest {
     pub id: Uuid,
@@ -98,7 +99,7 @@ pub struct RevokeInvitationRequest {
 
 /// `tenant.list` (platform admin): a page of tenants, optionally of one
 /// status.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTenantsRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,7 +111,7 @@ pub struct ListTenantsRequest {
 }
 
 /// `tenant.suspend` and `tenant.reactivate` (platform admin).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantIdRequest {
     pub id: Uuid,

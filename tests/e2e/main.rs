@@ -6,6 +6,7 @@ mod commerce;
 mod errors;
 mod events;
 mod fuzz;
+mod gateway;
 mod hostile;
 mod idempotency;
 mod identity;

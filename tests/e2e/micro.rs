@@ -245,3 +245,43 @@ async fn draining_answers_requests_in_flight_then_stops_taking_new_ones() {
     })
     .await;
 }
+
+/// The spec's `request` and `reply` of each operation are the types its
+/// endpoint decodes and encodes, so the schemas describe the wire.
+#[test]
+fn every_endpoint_decodes_and_encodes_the_types_the_spec_names() {
+    fn spec_name(type_name: &str) -> String {
+        let last = |path: &str| path.rsplit("::").next().unwrap_or(path).to_owned();
+        match type_name.split_once('<') {
+            Some((outer, inner)) => {
+                format!("{}Of{}", last(outer), last(inner.trim_end_matches('>')))
+            }
+            None => last(type_name),
+        }
+    }
+    let spec = olympus_contracts::spec::Spec::v1();
+    let mut seen = 0;
+    for worker in [
+        olympus_auth::worker(),
+        olympus_tenant::worker(),
+        olympus_commerce::worker(),
+    ] {
+        for endpoint in &worker.endpoints {
+            let op = endpoint.operation();
+            let listed = spec
+                .operations
+                .iter()
+                .find(|o| o.service == op.service.as_str() && o.operation == op.name)
+                .unwrap_or_else(|| panic!("{} is not in the spec", op.name));
+            let (request, reply) = endpoint.types();
+            assert_eq!(spec_name(request), listed.request, "{}", listed.subject);
+            assert_eq!(spec_name(reply), listed.reply, "{}", listed.subject);
+            seen += 1;
+        }
+    }
+    assert_eq!(
+        seen,
+        spec.operations.len(),
+        "every operation has an endpoint"
+    );
+}

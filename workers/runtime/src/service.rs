@@ -72,7 +72,22 @@ type Handler = dyn Fn(App, Meta, Bytes) -> BoxFuture<'static, Result<Vec<u8>, Er
 /// One operation and the function that answers it.
 pub struct Endpoint {
     operation: Operation,
+    /// `std::any::type_name` of the request and the reply, so that tests
+    /// can hold them to the spec's `request` and `reply`.
+    types: (&'static str, &'static str),
     handler: Box<Handler>,
+}
+
+impl Endpoint {
+    /// The operation it answers.
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// The Rust type names of its request and reply.
+    pub fn types(&self) -> (&'static str, &'static str) {
+        self.types
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -98,6 +113,7 @@ where
     let handler = Arc::new(handler);
     Endpoint {
         operation,
+        types: (std::any::type_name::<Req>(), std::any::type_name::<Rep>()),
         handler: Box::new(move |app, meta, payload| {
             let handler = Arc::clone(&handler);
             Box::pin(async move {

@@ -1,0 +1,134 @@
+// Command olympus-gateway is the reference HTTP gateway of Olympus: it
+// bridges HTTP to the workers' NATS request-reply subjects, as the
+// contract (contracts/spec/v1.json, embedded) describes them.
+//
+// Every operation is `POST /v1/{service}/{operation}` (for example
+// `POST /v1/auth/login`, `POST /v1/commerce/orders.create`), with the
+// request object as a JSON body and the reply object (or the coded error)
+// as JSON. On NATS it speaks MessagePack. `GET /openapi.json` serves the
+// OpenAPI 3.1 document generated from the same spec; `GET /healthz` and
+// `GET /readyz` are for orchestrators.
+//
+// Configuration, flags or environment (flags win):
+//
+//	-nats-url         NATS_URL                          nats://127.0.0.1:4222
+//	-subject-prefix   OLYMPUS_SUBJECT_PREFIX            olympus
+//	-addr             OLYMPUS_GATEWAY_ADDR              127.0.0.1:8080
+//	-inbox-prefix     OLYMPUS_GATEWAY_INBOX_PREFIX      _INBOX (this user's own, if NATS gives it one)
+//	-trusted-proxies  OLYMPUS_GATEWAY_TRUSTED_PROXIES   none (CIDRs whose X-Forwarded-For is believed)
+//	-timeout          OLYMPUS_GATEWAY_TIMEOUT           10s (per NATS request)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+func env(name, fallback string) string {
+	if value, ok := os.LookupEnv(name); ok && value != "" {
+		return value
+	}
+	return fallback
+}
+
+func main() {
+	natsURL := flag.String("nats-url", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (NATS_URL)")
+	prefix := flag.String("subject-prefix", env("OLYMPUS_SUBJECT_PREFIX", "olympus"), "prefix of every subject (OLYMPUS_SUBJECT_PREFIX)")
+	addr := flag.String("addr", env("OLYMPUS_GATEWAY_ADDR", "127.0.0.1:8080"), "listen address (OLYMPUS_GATEWAY_ADDR)")
+	inbox := flag.String("inbox-prefix", env("OLYMPUS_GATEWAY_INBOX_PREFIX", ""), "inbox prefix of replies, when NATS gives this user its own (OLYMPUS_GATEWAY_INBOX_PREFIX)")
+	proxies := flag.String("trusted-proxies", env("OLYMPUS_GATEWAY_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (OLYMPUS_GATEWAY_TRUSTED_PROXIES)")
+	timeout := flag.Duration("timeout", mustDuration(env("OLYMPUS_GATEWAY_TIMEOUT", "10s")), "how long to wait for a worker's reply (OLYMPUS_GATEWAY_TIMEOUT)")
+	flag.Parse()
+	log.SetFlags(log.LstdFlags | log.LUTC | log.Lmicroseconds)
+
+	trusted, err := parseCIDRs(*proxies)
+	if err != nil {
+		log.Fatalf("olympus-gateway: -trusted-proxies: %v", err)
+	}
+	spec, err := loadSpec()
+	if err != nil {
+		log.Fatalf("olympus-gateway: reading the embedded contract spec: %v", err)
+	}
+	options := []nats.Option{
+		nats.Name("olympus-gateway"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+	}
+	if *inbox != "" {
+		options = append(options, nats.CustomInboxPrefix(*inbox))
+	}
+	nc, err := nats.Connect(*natsURL, options...)
+	if err != nil {
+		log.Fatalf("olympus-gateway: connecting to NATS at %s: %v", redact(*natsURL), err)
+	}
+	gateway, err := newGateway(nc, spec, *prefix, trusted, *timeout)
+	if err != nil {
+		log.Fatalf("olympus-gateway: %v", err)
+	}
+	server := &http.Server{
+		Addr:              *addr,
+		Handler:           gateway,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      *timeout + 10*time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-stop
+		log.Printf("olympus-gateway: stopping: finishing requests in flight")
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := server.Shutdown(ctx); err != nil {
+			log.Printf("olympus-gateway: shutdown: %v", err)
+		}
+	}()
+	// Listening before saying so: "ready" means connections are taken.
+	listener, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatalf("olympus-gateway: listening on %s: %v", *addr, err)
+	}
+	log.Printf("olympus-gateway ready: listening on %s, %d operations under %s.*, NATS %s",
+		*addr, len(spec.Operations), *prefix, redact(*natsURL))
+	if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Fatalf("olympus-gateway: %v", err)
+	}
+	if err := nc.Drain(); err != nil {
+		log.Printf("olympus-gateway: draining NATS: %v", err)
+	}
+	log.Printf("olympus-gateway stopped")
+}
+
+func mustDuration(value string) time.Duration {
+	d, err := time.ParseDuration(value)
+	if err != nil {
+		log.Fatalf("olympus-gateway: OLYMPUS_GATEWAY_TIMEOUT: %v", err)
+	}
+	return d
+}
+
+// redact hides the password of a nats://user:password@host URL.
+func redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return url
+	}
+	user, _, _ := strings.Cut(userinfo, ":")
+	return scheme + "://" + user + ":***@" + host
+}

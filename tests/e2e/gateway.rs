@@ -1,0 +1,389 @@
+//! The Go gateway (`gateway/`): HTTP in front of the mesh, tested from an
+//! HTTP client against real workers.
+//!
+//! The gateway is built once per test run with Debian's Go and NATS
+//! packages (`.ci/run` installs them), as the README says.
+
+use olympus_tests::client::GOOD_PASSWORD;
+use olympus_tests::{with_app, TestApp};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::OnceCell;
+
+static GATEWAY: OnceCell<String> = OnceCell::const_new();
+
+/// The gateway binary, built on first use.
+async fn gateway_binary() -> &'static str {
+    GATEWAY
+        .get_or_init(|| async {
+            let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+            // A build artifact beside cargo's, one per test process (they
+            // build in parallel); those of earlier runs are removed.
+            let dir = format!("{root}/target/test-gateway");
+            std::fs::create_dir_all(&dir).unwrap();
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    let stale = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > Duration::from_secs(3600));
+                    if stale {
+                        let _ = std::fs::remove_file(entry.path());
+                    }
+                }
+            }
+            let out = format!("{dir}/olympus-gateway-{}", std::process::id());
+            let built = tokio::process::Command::new("go")
+                .args(["build", "-o", &out, "./gateway"])
+                .current_dir(root)
+                .env("GO111MODULE", "off")
+                .env("GOPATH", "/usr/share/gocode")
+                .output()
+                .await
+                .expect(
+                    "running go (see README: the gateway needs golang-go and its Debian packages)",
+                );
+            assert!(
+                built.status.success(),
+                "go build: {}",
+                String::from_utf8_lossy(&built.stderr)
+            );
+            out
+        })
+        .await
+}
+
+/// A running gateway; stopped with SIGTERM on drop of [`Gateway::stop`].
+struct Gateway {
+    child: tokio::process::Child,
+    addr: String,
+    log: tokio::task::JoinHandle<Vec<String>>,
+}
+
+impl Gateway {
+    async fn start(app: &TestApp, prefix: &str, extra: &[&str]) -> Self {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let addr = format!("127.0.0.1:{port}");
+        let mut child = tokio::process::Command::new(gateway_binary().await)
+            .args(["-addr", &addr, "-subject-prefix", prefix])
+            .args(extra)
+            .env("NATS_URL", &app.nats_url)
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let log = tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut log = Vec::new();
+            let mut ready = Some(ready_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("olympus-gateway ready") {
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                log.push(line);
+            }
+            log
+        });
+        let ready = tokio::time::timeout(Duration::from_secs(10), ready_rx).await;
+        if !matches!(ready, Ok(Ok(()))) {
+            let _ = child.kill().await;
+            let log = log.await.unwrap_or_default();
+            panic!(
+                "the gateway did not get ready; its log:\n{}",
+                log.join("\n")
+            );
+        }
+        Self { child, addr, log }
+    }
+
+    /// One HTTP/1.1 request; the status, headers (lower-cased) and body.
+    async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, HashMap<String, String>, Vec<u8>) {
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        // A body the gateway refuses early may not be read to its end.
+        let _ = stream.write_all(body).await;
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response))
+            .await
+            .expect("a response within 20 s");
+        let text_end = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response");
+        let head = String::from_utf8_lossy(&response[..text_end]).to_string();
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let body = response[text_end + 4..].to_vec();
+        assert!(
+            !headers.contains_key("transfer-encoding"),
+            "the gateway sends Content-Length"
+        );
+        (status, headers, body)
+    }
+
+    /// `POST /v1/{op}` with a JSON body; the status, headers and JSON reply.
+    async fn post(
+        &self,
+        op: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, HashMap<String, String>, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut all: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+        if let Some(auth) = &auth {
+            all.push(("Authorization", auth));
+        }
+        all.extend_from_slice(headers);
+        let (status, headers, body) = self
+            .http(
+                "POST",
+                &format!("/v1/{op}"),
+                &all,
+                body.to_string().as_bytes(),
+            )
+            .await;
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        (status, headers, json)
+    }
+
+    async fn stop(mut self) -> Vec<String> {
+        let pid = self.child.id().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the gateway stops within 20 s of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "the gateway exits cleanly on SIGTERM");
+        self.log.await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn every_operation_is_reachable_over_http_in_json_with_the_contracts_statuses() {
+    with_app(async |app| {
+        let gw = Gateway::start(app, &app.prefix, &[]).await;
+        let slug = format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!("ada@{slug}.example.com");
+        let (status, headers, signup) = gw
+            .post(
+                "tenant/create",
+                None,
+                &[("X-Correlation-Id", "gw-test:1"), ("User-Agent", "curl/8.0")],
+                json!({"slug": slug, "name": "Acme", "owner": {"email": email, "password": GOOD_PASSWORD}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{signup}");
+        assert_eq!(headers["x-correlation-id"], "gw-test:1");
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(signup["tokens"]["token_type"], "Bearer");
+        assert!(signup["tokens"]["expires_in"].is_u64());
+        let token = signup["tokens"]["access_token"].as_str().unwrap().to_owned();
+
+        // Money stays an integer of minor units; ids and times are strings.
+        let (status, _, product) = gw
+            .post(
+                "commerce/products.create",
+                Some(&token),
+                &[],
+                json!({"sku": "GW-1", "name": "Mug", "price": {"amount": 1299, "currency": "EUR"}, "stock": 3}),
+            )
+            .await;
+        assert_eq!(status, 200, "{product}");
+        assert_eq!(product["product"]["price"], json!({"amount": 1299, "currency": "EUR"}));
+        assert!(product["product"]["created_at"].as_str().unwrap().ends_with('Z'));
+
+        // Errors: the worker's status and coded body, a generated correlation id.
+        let (status, headers, body) = gw.post("auth/me", None, &[], json!({})).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["code"], "unauthenticated");
+        assert_eq!(body["correlation_id"].as_str(), Some(headers["x-correlation-id"].as_str()));
+        let (status, _, body) = gw
+            .post("commerce/products.create", Some(&token), &[], json!({"sku": "", "name": "x", "price": {"amount": 1, "currency": "EUR"}}))
+            .await;
+        assert_eq!((status, body["code"].as_str()), (422, Some("validation_failed")));
+        let (status, _, body) = gw
+            .post("commerce/products.create", Some(&token), &[], json!({"sku": "GW-1", "name": "x", "price": {"amount": 1, "currency": "EUR"}}))
+            .await;
+        assert_eq!((status, body["details"]["field"].as_str()), (409, Some("sku")));
+        let (status, _, body) = gw
+            .http("POST", "/v1/auth/login", &[("Content-Type", "application/json")], b"{not json")
+            .await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        let (status, _, _) = gw.http("GET", "/v1/auth/me", &[], b"").await;
+        assert_eq!(status, 405);
+        let (status, _, _) = gw.http("POST", "/v1/auth/nothing", &[], b"{}").await;
+        assert_eq!(status, 404);
+
+        // Over 256 KiB: 413, and no worker sees it.
+        let big = vec![b'a'; 300 * 1024];
+        let (status, _, body) = gw
+            .http("POST", "/v1/auth/login", &[("Content-Type", "application/json")], &big)
+            .await;
+        assert_eq!(status, 413);
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["code"], "payload_too_large");
+
+        // Idempotency-Key goes through: the retry is the same invitation.
+        let invite = json!({"email": "nia@example.com", "role": "member"});
+        let key = [("Idempotency-Key", "gw-invite-1")];
+        let (_, _, first) = gw.post("tenant/members.invite", Some(&token), &key, invite.clone()).await;
+        let (_, _, again) = gw.post("tenant/members.invite", Some(&token), &key, invite).await;
+        assert_eq!(first["invitation"]["id"], again["invitation"]["id"]);
+
+        // The session's client address is the connection's; a client's own
+        // X-Forwarded-For is not believed.
+        let (_, _, login) = gw
+            .post(
+                "auth/login",
+                None,
+                &[("X-Forwarded-For", "203.0.113.9"), ("User-Agent", "gateway-test/1.0")],
+                json!({"tenant": slug, "email": email, "password": GOOD_PASSWORD}),
+            )
+            .await;
+        let token = login["tokens"]["access_token"].as_str().unwrap().to_owned();
+        let (_, _, sessions) = gw.post("auth/sessions.list", Some(&token), &[], json!({})).await;
+        let current = sessions["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == true)
+            .unwrap()
+            .clone();
+        assert_eq!(current["ip"], "127.0.0.1");
+        assert_eq!(current["user_agent"], "gateway-test/1.0");
+
+        // Ready while the workers answer, healthy always.
+        assert_eq!(gw.http("GET", "/healthz", &[], b"").await.0, 200);
+        assert_eq!(gw.http("GET", "/readyz", &[], b"").await.0, 200);
+        let log = gw.stop().await;
+        assert!(log.iter().any(|l| l.contains("olympus-gateway stopped")));
+        assert!(!log.iter().any(|l| l.contains(GOOD_PASSWORD) || l.contains(&token)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_is_believed_and_missing_or_slow_workers_are_503_and_504() {
+    with_app(async |app| {
+        // Behind a trusted proxy (here: the loopback address itself).
+        let gw = Gateway::start(app, &app.prefix, &["-trusted-proxies", "127.0.0.1/32"]).await;
+        let slug = format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!("ada@{slug}.example.com");
+        let (_, _, signup) = gw
+            .post(
+                "tenant/create",
+                None,
+                &[("X-Forwarded-For", "198.51.100.4, 203.0.113.7")],
+                json!({"slug": slug, "name": "Acme", "owner": {"email": email, "password": GOOD_PASSWORD}}),
+            )
+            .await;
+        let token = signup["tokens"]["access_token"].as_str().unwrap();
+        let (_, _, sessions) = gw.post("auth/sessions.list", Some(token), &[], json!({})).await;
+        assert_eq!(sessions["items"][0]["ip"], "203.0.113.7", "the rightmost untrusted hop");
+        gw.stop().await;
+
+        // No worker on this prefix: 503 with Retry-After, and not ready.
+        let lonely = Gateway::start(app, "nobody", &[]).await;
+        let (status, headers, body) = lonely.post("auth/me", None, &[], json!({})).await;
+        assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")));
+        assert_eq!(headers["retry-after"], "1");
+        assert_eq!(lonely.http("GET", "/readyz", &[], b"").await.0, 503);
+        lonely.stop().await;
+
+        // A worker that never answers: 504.
+        let mut silent = app.nats.subscribe("slow.auth.v1.me").await.unwrap();
+        let slow = Gateway::start(app, "slow", &["-timeout", "300ms"]).await;
+        let (status, _, body) = slow.post("auth/me", None, &[], json!({})).await;
+        assert_eq!((status, body["code"].as_str()), (504, Some("unavailable")));
+        let asked = futures::StreamExt::next(&mut silent).await.unwrap();
+        let headers = asked.headers.unwrap();
+        assert_eq!(headers.get("Content-Type").unwrap().as_str(), "application/msgpack");
+        assert_eq!(headers.get("X-Client-Ip").unwrap().as_str(), "127.0.0.1");
+        slow.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_operation_and_passes_a_real_validator() {
+    with_app(async |app| {
+        let gw = Gateway::start(app, &app.prefix, &[]).await;
+        let (status, _, body) = gw.http("GET", "/openapi.json", &[], b"").await;
+        assert_eq!(status, 200);
+        let document: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        let spec = olympus_contracts::spec::Spec::v1();
+        for op in &spec.operations {
+            let path = format!("/v1/{}/{}", op.service, op.operation);
+            let post = &document["paths"][&path]["post"];
+            assert_eq!(post["operationId"], format!("{}.{}", op.service, op.operation));
+            assert_eq!(
+                post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/{}", op.request)
+            );
+            assert_eq!(post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
+            let keyed = post["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey");
+            assert_eq!(keyed, op.idempotency_key, "{path}");
+        }
+        let file = std::env::temp_dir().join(format!("olympus-openapi-{}.json", std::process::id()));
+        std::fs::write(&file, &body).unwrap();
+        let validated = tokio::process::Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))",
+            ])
+            .arg(&file)
+            .output()
+            .await
+            .unwrap();
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            validated.status.success(),
+            "openapi-spec-validator: {}",
+            String::from_utf8_lossy(&validated.stderr)
+        );
+        gw.stop().await;
+    })
+    .await;
+}
