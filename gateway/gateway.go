@@ -193,22 +193,32 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation stri
 		log.Printf("olympus-gateway: undecodable reply to %s: %v", op.Operation, err)
 		return writeError(w, http.StatusBadGateway, "internal", "the worker's reply could not be read", correlation, nil)
 	}
-	status := http.StatusOK
-	if code := reply.Header.Get("Nats-Service-Error-Code"); code != "" {
-		if parsed, err := strconv.Atoi(code); err == nil && parsed >= 400 && parsed <= 599 {
-			status = parsed
-		} else {
-			status = http.StatusBadGateway
-		}
-		if body, ok := decoded.(map[string]any); ok {
-			if details, ok := body["details"].(map[string]any); ok {
-				if secs, ok := asInt(details["retry_after_secs"]); ok && secs > 0 {
-					w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-				}
+	status, retryAfter := replyStatus(reply.Header.Get("Nats-Service-Error-Code"), decoded)
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	return writeJSON(w, status, decoded)
+}
+
+// replyStatus maps a worker's reply to the HTTP status (its
+// Nats-Service-Error-Code, 200 without one, 502 for a code that is not an
+// error status) and the Retry-After its details.retry_after_secs asks for.
+func replyStatus(code string, decoded any) (int, string) {
+	if code == "" {
+		return http.StatusOK, ""
+	}
+	status, err := strconv.Atoi(code)
+	if err != nil || status < 400 || status > 599 {
+		return http.StatusBadGateway, ""
+	}
+	if body, ok := decoded.(map[string]any); ok {
+		if details, ok := body["details"].(map[string]any); ok {
+			if secs, ok := asInt(details["retry_after_secs"]); ok && secs > 0 {
+				return status, strconv.FormatInt(secs, 10)
 			}
 		}
 	}
-	return writeJSON(w, status, decoded)
+	return status, ""
 }
 
 // ready: NATS connected, and $SRV.PING finds every worker service.

@@ -5,12 +5,14 @@
 //! packages (`.ci/run` installs them), as the README says.
 
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::{with_app, TestApp};
+use olympus_tests::{with_app, with_app_opts, Options, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::OnceCell;
+
+use crate::OLYMPUS;
 
 static GATEWAY: OnceCell<String> = OnceCell::const_new();
 
@@ -198,7 +200,8 @@ impl Gateway {
 
 #[tokio::test]
 async fn every_operation_is_reachable_over_http_in_json_with_the_contracts_statuses() {
-    with_app(async |app| {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut serve = app.serve_process(OLYMPUS, &[]).await;
         let gw = Gateway::start(app, &app.prefix, &[]).await;
         let slug = format!("gw-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let email = format!("ada@{slug}.example.com");
@@ -260,12 +263,36 @@ async fn every_operation_is_reachable_over_http_in_json_with_the_contracts_statu
         assert_eq!(status, 413);
         assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["code"], "payload_too_large");
 
-        // Idempotency-Key goes through: the retry is the same invitation.
-        let invite = json!({"email": "nia@example.com", "role": "member"});
-        let key = [("Idempotency-Key", "gw-invite-1")];
-        let (_, _, first) = gw.post("tenant/members.invite", Some(&token), &key, invite.clone()).await;
-        let (_, _, again) = gw.post("tenant/members.invite", Some(&token), &key, invite).await;
-        assert_eq!(first["invitation"]["id"], again["invitation"]["id"]);
+        // Idempotency-Key goes through: a retried order is the same order.
+        let order = json!({"items": [{"product_id": product["product"]["id"], "quantity": 1}]});
+        let key = [("Idempotency-Key", "gw-order-1")];
+        let (status, _, first) = gw.post("commerce/orders.create", Some(&token), &key, order.clone()).await;
+        assert_eq!(status, 200, "{first}");
+        let (_, _, again) = gw.post("commerce/orders.create", Some(&token), &key, order).await;
+        assert_eq!(first, again);
+        let (_, _, stock) = gw
+            .post("commerce/products.get", Some(&token), &[], json!({"id": product["product"]["id"]}))
+            .await;
+        assert_eq!(stock["product"]["stock"], 2, "one unit reserved, once");
+
+        // login -> me -> refresh -> logout.
+        let (status, _, login) = gw
+            .post("auth/login", None, &[], json!({"tenant": slug, "email": email, "password": GOOD_PASSWORD}))
+            .await;
+        assert_eq!(status, 200);
+        let access = login["tokens"]["access_token"].as_str().unwrap().to_owned();
+        let refresh = login["tokens"]["refresh_token"].as_str().unwrap().to_owned();
+        let (status, _, me) = gw.post("auth/me", Some(&access), &[], json!({})).await;
+        assert_eq!((status, me["user"]["email"].as_str()), (200, Some(email.as_str())));
+        let (status, _, refreshed) = gw
+            .post("auth/refresh", None, &[], json!({"refresh_token": refresh}))
+            .await;
+        assert_eq!(status, 200);
+        let next = refreshed["tokens"]["refresh_token"].as_str().unwrap();
+        let (status, _, _) = gw.post("auth/logout", None, &[], json!({"refresh_token": next})).await;
+        assert_eq!(status, 200);
+        let (status, _, body) = gw.post("auth/refresh", None, &[], json!({"refresh_token": next})).await;
+        assert_eq!((status, body["code"].as_str()), (401, Some("invalid_token")));
 
         // The session's client address is the connection's; a client's own
         // X-Forwarded-For is not believed.
@@ -295,8 +322,33 @@ async fn every_operation_is_reachable_over_http_in_json_with_the_contracts_statu
         let log = gw.stop().await;
         assert!(log.iter().any(|l| l.contains("olympus-gateway stopped")));
         assert!(!log.iter().any(|l| l.contains(GOOD_PASSWORD) || l.contains(&token)));
+        assert!(serve.terminate().await.success());
     })
     .await;
+}
+
+/// The gateway's own Go tests (routing, status mapping, headers), run by
+/// `go test`; each must pass.
+#[tokio::test]
+async fn the_gateways_go_tests_pass() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let tested = tokio::process::Command::new("go")
+        .args(["test", "-count=1", "-v", "."])
+        .current_dir(format!("{root}/gateway"))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .output()
+        .await
+        .expect("running go test");
+    let stdout = String::from_utf8_lossy(&tested.stdout);
+    assert!(
+        tested.status.success(),
+        "go test:\n{stdout}\n{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    let passed = stdout.lines().filter(|l| l.starts_with("--- PASS")).count();
+    assert!(passed >= 5, "the Go tests ran:\n{stdout}");
+    println!("{stdout}");
 }
 
 #[tokio::test]
