@@ -4,9 +4,9 @@
 //! agree on: subject names, request and reply shapes, error codes and their
 //! statuses, event envelopes, and the codec that turns bytes into those
 //! shapes. It has no database or runtime dependencies so that other teams can
-//! read it without reading Olympus. The prose form is
-//! `shared/contract/v1.md`; [`spec::Spec`] is the machine-readable form,
-//! committed as `contracts/spec/v1.json` and checked by a snapshot test.
+//! read it without reading Olympus. [`spec::Spec`] is the machine-readable
+//! form, committed as `contracts/spec/v1.json`; [`document`] renders it as
+//! the prose form, `docs/contract.md`; snapshot tests keep both current.
 //!
 //! # Layout
 //! - [`codec`]: MessagePack (maps with field names) or JSON, chosen by
@@ -22,6 +22,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod document;
 pub mod commerce;
 pub mod error;
 pub mod event;

@@ -29,6 +29,10 @@ pub struct Spec {
     pub schemas: serde_json::Map<String, serde_json::Value>,
     /// The error reply body of every error.
     pub error_body: serde_json::Value,
+    /// The envelope of every event (its `data` is in `event_data`).
+    pub event_envelope: serde_json::Value,
+    /// The payload of every mail message.
+    pub mail: serde_json::Value,
     pub errors: Vec<ErrorSpec>,
     pub streams: Vec<StreamSpec>,
     pub event_content_type: &'static str,
@@ -183,6 +187,10 @@ impl Spec {
             })
             .collect();
         let error_body = generator.subschema_for::<crate::ErrorBody>().to_value();
+        let event_envelope = generator
+            .subschema_for::<crate::event::Envelope>()
+            .to_value();
+        let mail = generator.subschema_for::<crate::event::Mail>().to_value();
         let schemas = generator.take_definitions(true);
         Self {
             version: 1,
@@ -209,6 +217,8 @@ impl Spec {
             operations,
             schemas,
             error_body,
+            event_envelope,
+            mail,
             errors: ErrorCode::ALL
                 .iter()
                 .map(|&code| ErrorSpec {

@@ -11,7 +11,7 @@ pub mod data;
 pub use data::EventData;
 
 /// Every event type of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum EventType {
     #[serde(rename = "user.registered")]
     UserRegistered,
@@ -153,7 +153,7 @@ pub const CONTENT_TYPE: &str = "application/json";
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The envelope of every event on `{prefix}.events.{tenant_id}.{type}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Envelope {
     /// UUIDv7; also the `Nats-Msg-Id` header.
     pub id: Uuid,
@@ -169,7 +169,7 @@ pub struct Envelope {
 }
 
 /// Mail templates (`{prefix}.mail.{tenant_id}.{template}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MailTemplate {
     VerifyEmail,
@@ -193,7 +193,7 @@ impl MailTemplate {
 
 /// A message for the mailer on the mail stream; the only place a
 /// verification or reset token travels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mail {
     pub id: Uuid,
     pub template: MailTemplate,
