@@ -87,12 +87,11 @@ the currency's minor unit and its ISO 4217 code, never a float.
     );
 
     let _ = writeln!(o, "## Errors\n");
+    let _ = writeln!(o, "Body: {}\n", fields_inline(&spec.error_body, spec));
     let _ = writeln!(
         o,
-        "Body: {}\n",
-        fields_inline(&spec.error_body, spec)
+        "| code | status (and HTTP status through the gateway) |\n|---|---|"
     );
-    let _ = writeln!(o, "| code | status (and HTTP status through the gateway) |\n|---|---|");
     for e in &spec.errors {
         let _ = writeln!(o, "| `{}` | {} |", e.code.as_str(), e.status);
     }
@@ -178,7 +177,11 @@ belong to one operation, tenant and filter: any other use is `bad_request` on `c
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let _ = writeln!(o, "Envelope: {}\n", fields_inline(&spec.event_envelope, spec));
+    let _ = writeln!(
+        o,
+        "Envelope: {}\n",
+        fields_inline(&spec.event_envelope, spec)
+    );
     let _ = writeln!(o, "| type | `data` |\n|---|---|");
     for (event, schema) in &spec.event_data {
         let value = serde_json::to_value(schema).unwrap_or(Value::Null);
@@ -225,7 +228,11 @@ fn type_of(value: &Value) -> String {
             .map(type_of)
             .collect();
         let nullable = any.len() > parts.len();
-        return format!("{}{}", parts.join(" or "), if nullable { " or nil" } else { "" });
+        return format!(
+            "{}{}",
+            parts.join(" or "),
+            if nullable { " or nil" } else { "" }
+        );
     }
     if let Some(values) = value.get("enum").and_then(Value::as_array) {
         return values
@@ -278,13 +285,19 @@ fn fields_inline(schema: &Value, spec: &Spec) -> String {
         .map(|p| {
             p.iter()
                 .map(|(name, value)| {
-                    let optional = if required.contains(&name.as_str()) { "" } else { "?" };
+                    let optional = if required.contains(&name.as_str()) {
+                        ""
+                    } else {
+                        "?"
+                    };
                     format!("{name}{optional}: {}", type_of(value))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    format!("`{{{}}}`", fields.join(", ")).replace("`[", "[").replace(")`", ")")
+    format!("`{{{}}}`", fields.join(", "))
+        .replace("`[", "[")
+        .replace(")`", ")")
 }
 
 /// A named schema's table of fields, or its values.
@@ -295,13 +308,20 @@ fn shape(o: &mut String, schema: &Value) {
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let _ = writeln!(o, "| field | type | required | meaning |\n|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "| field | type | required | meaning |\n|---|---|---|---|"
+        );
         for (name, value) in properties {
             let _ = writeln!(
                 o,
                 "| `{name}` | {} | {} | {} |",
                 type_of(value),
-                if required.contains(&name.as_str()) { "yes" } else { "no" },
+                if required.contains(&name.as_str()) {
+                    "yes"
+                } else {
+                    "no"
+                },
                 value
                     .get("description")
                     .and_then(Value::as_str)
@@ -338,7 +358,11 @@ mod tests {
         let spec = Spec::v1();
         let document = markdown(&spec);
         for op in &spec.operations {
-            assert!(document.contains(&format!("`{}`", op.subject)), "{}", op.subject);
+            assert!(
+                document.contains(&format!("`{}`", op.subject)),
+                "{}",
+                op.subject
+            );
         }
         for event in spec.event_data.keys() {
             assert!(document.contains(&format!("`{event}`")), "{event}");

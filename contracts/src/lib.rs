@@ -20,10 +20,11 @@
 //! - [`operation`]: the catalog of operations (subject, access, shapes).
 //! - [`spec`]: the machine-readable spec built from the catalog.
 
+pub mod asyncapi;
 pub mod auth;
 pub mod codec;
-pub mod document;
 pub mod commerce;
+pub mod document;
 pub mod error;
 pub mod event;
 pub mod headers;

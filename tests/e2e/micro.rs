@@ -285,3 +285,63 @@ fn every_endpoint_decodes_and_encodes_the_types_the_spec_names() {
         "every operation has an endpoint"
     );
 }
+
+/// `contracts/spec/asyncapi.json` passes the official AsyncAPI parser, and
+/// its request channels are the live mesh's `$SRV.INFO` endpoints, one to
+/// one.
+#[tokio::test]
+async fn the_asyncapi_document_is_valid_and_matches_the_live_endpoints() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let validated = tokio::process::Command::new("node")
+        .args([
+            "tools/asyncapi/validate.mjs",
+            "contracts/spec/asyncapi.json",
+        ])
+        .current_dir(root)
+        .output()
+        .await
+        .expect("running node (see README: npm ci --prefix tools/asyncapi)");
+    assert!(
+        validated.status.success(),
+        "@asyncapi/parser: {}{}",
+        String::from_utf8_lossy(&validated.stdout),
+        String::from_utf8_lossy(&validated.stderr)
+    );
+    let document: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/contracts/spec/asyncapi.json")).unwrap(),
+    )
+    .unwrap();
+    let mut documented: Vec<String> = document["channels"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|c| c["address"].as_str())
+        .filter(|a| !a.contains(".events.") && !a.contains(".mail."))
+        .map(|a| a.strip_prefix("olympus.").unwrap().to_owned())
+        .collect();
+    documented.sort();
+    with_app(async |app| {
+        let mut live = Vec::new();
+        for service in ["auth", "tenant", "commerce"] {
+            let infos = gather(
+                app,
+                &format!("$SRV.INFO.olympus-{service}"),
+                Duration::from_millis(700),
+            )
+            .await;
+            let info = ours(app, &infos)[0];
+            for endpoint in info["endpoints"].as_array().unwrap() {
+                let subject = endpoint["subject"].as_str().unwrap();
+                live.push(
+                    subject
+                        .strip_prefix(&format!("{}.", app.prefix))
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+        }
+        live.sort();
+        assert_eq!(live, documented);
+    })
+    .await;
+}
