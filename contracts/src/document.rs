@@ -15,9 +15,7 @@ use crate::spec::Spec;
 pub fn markdown(spec: &Spec) -> String {
     let mut out = String::new();
     let o = &mut out;
-    let _ = write!(
-        o,
-        "{}",
+    o.push_str(
         r#"# The Olympus wire contract, version 1
 
 Generated from the `contracts` crate (`cargo test -p olympus-contracts` checks it;
@@ -131,9 +129,7 @@ the currency's minor unit and its ISO 4217 code, never a float.
             op.reply.to_lowercase(),
         );
     }
-    let _ = write!(
-        o,
-        "{}",
+    o.push_str(
         r#"
 ## Idempotency
 
@@ -150,7 +146,7 @@ Every list takes `{limit?: 1..100 (default 20), cursor?}` and answers `{items, n
 (`next_cursor` nil on the last page). Cursors are opaque, stable under concurrent inserts, and
 belong to one operation, tenant and filter: any other use is `bad_request` on `cursor`.
 
-"#
+"#,
     );
 
     let _ = writeln!(o, "## Shapes\n");
