@@ -464,6 +464,57 @@ async fn a_commerce_only_process_serves_commerce_without_the_password_hasher() {
     .await;
 }
 
+/// `olympus call`: JSON in and out, the token of a login kept in a file
+/// only its owner reads, used by later calls; an error reply exits 1.
+#[tokio::test]
+async fn olympus_call_speaks_json_and_keeps_the_login_token() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let dir = std::env::temp_dir().join(format!("olympus-call-{}", uuid::Uuid::new_v4()));
+        let token_file = dir.join("token");
+        let call = async |args: &[&str]| {
+            tokio::process::Command::new(OLYMPUS)
+                .arg("call")
+                .args(args)
+                .env("NATS_URL", &app.nats_url)
+                .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+                .env("OLYMPUS_TOKEN_FILE", &token_file)
+                .output()
+                .await
+                .unwrap()
+        };
+        let me = call(&["auth.me"]).await;
+        assert!(!me.status.success());
+        assert!(String::from_utf8_lossy(&me.stderr).contains("call auth.login first"));
+        let login =
+            json!({"tenant": signup.slug, "email": signup.email, "password": GOOD_PASSWORD});
+        let logged_in = call(&["auth.login", &login.to_string()]).await;
+        assert!(
+            logged_in.status.success(),
+            "{}",
+            String::from_utf8_lossy(&logged_in.stderr)
+        );
+        let reply: Value = serde_json::from_slice(&logged_in.stdout).unwrap();
+        assert_eq!(reply["user"]["email"], signup.email.as_str());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token file is its owner's only");
+        let me = call(&["auth.me"]).await;
+        assert!(me.status.success());
+        let me: Value = serde_json::from_slice(&me.stdout).unwrap();
+        assert_eq!(me["user"]["id"], signup.user_id.as_str());
+        let refused = call(&["tenant.list"]).await;
+        assert_eq!(refused.status.code(), Some(1));
+        let body: Value = serde_json::from_slice(&refused.stdout).unwrap();
+        assert_eq!(body["code"], "forbidden");
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("403 forbidden"));
+        let unknown = call(&["auth.nothing"]).await;
+        assert!(String::from_utf8_lossy(&unknown.stderr).contains("the operations are"));
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
+
 /// `olympus admin bootstrap --email ...` with the password on stdin.
 async fn bootstrap(
     app: &olympus_tests::TestApp,

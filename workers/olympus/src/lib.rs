@@ -5,13 +5,15 @@
 //! migrate` applies the migrations and exits; `olympus events tail` prints
 //! events for operators (and `events dead-letters` what the relay parked);
 //! `olympus bench` measures latency under load; `olympus admin bootstrap`
-//! creates the first platform administrator. `olympus --help` lists every
+//! creates the first platform administrator; `olympus call` makes one
+//! request in JSON for operators. `olympus --help` lists every
 //! setting with its environment variable. `src/main.rs` only calls
 //! [`main`]; the end-to-end tests build the same entry point as a binary of
 //! their own to run real processes.
 
 mod admin;
 mod bench;
+mod call;
 mod dead_letters;
 mod events;
 
@@ -59,6 +61,10 @@ enum Command {
     },
     /// Measure latency percentiles of running workers under load.
     Bench(bench::BenchArgs),
+    /// Call one operation with a JSON request and print the JSON reply; the
+    /// token of a login is kept for later calls (exit status 1 on an error
+    /// reply).
+    Call(call::CallArgs),
     /// Operator commands on accounts (`admin bootstrap`: the first
     /// platform administrator).
     Admin {
@@ -134,6 +140,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::bench(args).await,
         Command::Admin { command } => admin::run(command).await,
+        Command::Call(args) => {
+            if call::run(args).await? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
         Command::Events {
             command: EventsCommand::Tail(args),
         } => events::tail(args).await,

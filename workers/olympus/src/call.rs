@@ -1,0 +1,172 @@
+//! `olympus call`: one request from the command line, JSON in and out, so
+//! an operator needs neither the `nats` CLI nor a MessagePack library.
+//!
+//! `olympus call auth.login '{"tenant": ..., "email": ..., "password": ...}'`
+//! keeps the access token of a successful login, signup or refresh in a
+//! file only its owner can read (`OLYMPUS_TOKEN_FILE`, default
+//! `~/.config/olympus/token`), and later calls of operations that need a
+//! token send it. The reply is printed as JSON; an error reply is printed
+//! too, and the command exits with status 1.
+
+use anyhow::{bail, Context};
+use async_nats::HeaderMap;
+use clap::Args;
+use olympus_contracts::operation::{self, Access};
+use olympus_contracts::{headers, ContentType, Subjects};
+use serde_json::Value;
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The operation, as `{service}.{operation}` (e.g. `auth.login`,
+    /// `commerce.orders.create`).
+    operation: String,
+
+    /// The request as JSON; `-` reads it from standard input; `{}` when
+    /// absent.
+    body: Option<String>,
+
+    /// An `Idempotency-Key` for operations that take one.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+
+    /// Send no token, even if one is kept.
+    #[arg(long)]
+    no_token: bool,
+
+    /// Where the token of the last login is kept.
+    #[arg(long, env = "OLYMPUS_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+
+    /// NATS server URL.
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
+    nats_url: String,
+
+    /// Prefix of every subject.
+    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
+    subject_prefix: String,
+
+    /// How long to wait for the reply, in seconds.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+fn token_file(args: &CallArgs) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &args.token_file {
+        return Ok(path.clone());
+    }
+    let home = std::env::var_os("HOME").context("HOME is not set: pass --token-file")?;
+    Ok(PathBuf::from(home).join(".config/olympus/token"))
+}
+
+/// Runs the call; `Ok(false)` when the reply was an error.
+pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
+    let Some(op) = operation::ALL
+        .iter()
+        .find(|op| format!("{}.{}", op.service.as_str(), op.name) == args.operation)
+    else {
+        let known: Vec<String> = operation::ALL
+            .iter()
+            .map(|op| format!("{}.{}", op.service.as_str(), op.name))
+            .collect();
+        bail!(
+            "no operation {:?}; the operations are: {}",
+            args.operation,
+            known.join(", ")
+        );
+    };
+    let body = match args.body.as_deref() {
+        None => "{}".to_owned(),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the request from standard input")?;
+            text
+        }
+        Some(text) => text.to_owned(),
+    };
+    let request: Value = serde_json::from_str(&body).context("the request is not JSON")?;
+    let path = token_file(&args)?;
+    let mut request_headers = HeaderMap::new();
+    request_headers.insert(headers::CONTENT_TYPE, ContentType::Json.as_str());
+    if op.access() == Access::Bearer && !args.no_token {
+        let token = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} needs a token and none is kept in {}: call auth.login first",
+                args.operation,
+                path.display()
+            )
+        })?;
+        request_headers.insert(headers::AUTHORIZATION, format!("Bearer {}", token.trim()));
+    }
+    if let Some(key) = &args.idempotency_key {
+        request_headers.insert(headers::IDEMPOTENCY_KEY, key.as_str());
+    }
+    let subjects = Subjects::new(&args.subject_prefix)?;
+    let nats = olympus_runtime::nats::options(&args.nats_url)?
+        .request_timeout(Some(Duration::from_secs(args.timeout)))
+        .connect(&args.nats_url)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                olympus_runtime::config::redact_url_credentials(&args.nats_url)
+            )
+        })?;
+    let reply = nats
+        .request_with_headers(
+            subjects.endpoint(op.service, op.name),
+            request_headers,
+            serde_json::to_vec(&request)?.into(),
+        )
+        .await
+        .with_context(|| format!("no reply to {}", args.operation))?;
+    let value: Value = serde_json::from_slice(&reply.payload).context("the reply is not JSON")?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    let failed = reply
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
+        .map(|v| v.as_str().to_owned());
+    if let Some(status) = failed {
+        eprintln!(
+            "olympus call: {} {}: {}",
+            status,
+            value["code"].as_str().unwrap_or(""),
+            value["message"].as_str().unwrap_or("")
+        );
+        return Ok(false);
+    }
+    if let Some(token) = value["tokens"]["access_token"].as_str() {
+        keep(&path, token)?;
+        eprintln!("olympus call: access token kept in {}", path.display());
+    }
+    Ok(true)
+}
+
+/// Writes the token where only its owner can read it.
+fn keep(path: &PathBuf, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(token.as_bytes())?;
+    Ok(())
+}
