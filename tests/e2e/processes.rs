@@ -515,6 +515,78 @@ async fn olympus_call_speaks_json_and_keeps_the_login_token() {
     .await;
 }
 
+/// `OLYMPUS_METRICS_ADDR`: Prometheus text with each operation's requests,
+/// errors by code and latency histogram, the outbox, the revocation age and
+/// the pools; `/healthz` and `/readyz`.
+#[tokio::test]
+async fn the_metrics_port_serves_prometheus_text_and_health() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut serve = app
+            .serve_process_with(OLYMPUS, &[], &[("OLYMPUS_METRICS_ADDR", addr.as_str())])
+            .await;
+        let signup = app.signup(Encoding::Json).await;
+        for _ in 0..3 {
+            app.call(
+                Encoding::Json,
+                "auth.v1.me",
+                Some(&signup.access_token),
+                json!({}),
+            )
+            .await
+            .ok();
+        }
+        app.call(Encoding::Json, "auth.v1.me", None, json!({}))
+            .await
+            .err(401, "unauthenticated");
+        let get = async |path: &str| -> (String, String) {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            stream
+                .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            let (head, body) = response.split_once("\r\n\r\n").unwrap();
+            (head.lines().next().unwrap().to_owned(), body.to_owned())
+        };
+        let (status, metrics) = get("/metrics").await;
+        assert!(status.contains("200"), "{status}");
+        for line in [
+            "olympus_requests_total{operation=\"auth.me\"} 4",
+            "olympus_request_errors_total{operation=\"auth.me\",code=\"unauthenticated\"} 1",
+            "olympus_request_duration_seconds_count{operation=\"auth.me\"} 4",
+            "olympus_request_duration_seconds_bucket{operation=\"auth.me\",le=\"+Inf\"} 4",
+            "olympus_requests_total{operation=\"tenant.create\"} 1",
+            "olympus_outbox_dead_letters 0",
+        ] {
+            assert!(
+                metrics.lines().any(|l| l == line),
+                "no {line:?} in:\n{metrics}"
+            );
+        }
+        for name in [
+            "olympus_outbox_unpublished ",
+            "olympus_outbox_lag_seconds ",
+            "olympus_revocation_age_seconds ",
+            "olympus_db_connections{pool=\"app\",state=\"idle\"} ",
+        ] {
+            assert!(metrics.contains(name), "no {name} in:\n{metrics}");
+        }
+        assert!(get("/healthz").await.0.contains("200"));
+        assert!(get("/readyz").await.0.contains("200"));
+        assert!(get("/nothing").await.0.contains("404"));
+        assert!(serve.terminate().await.success());
+    })
+    .await;
+}
+
 /// `olympus admin bootstrap --email ...` with the password on stdin.
 async fn bootstrap(
     app: &olympus_tests::TestApp,

@@ -272,6 +272,7 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         mail_limit_per_hour: 5,
         login_failures_per_minute: 30,
         max_in_flight: 256,
+        metrics_addr: None,
         reply_prefixes: vec!["_INBOX.".to_owned()],
         db_max_connections: 8,
         shutdown_timeout: 30,

@@ -214,6 +214,15 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
     }
     let workers = names.iter().map(|n| n.worker()).collect();
     let running = service::start(&app, workers).await?;
+    let metrics_stop = CancellationToken::new();
+    if let Some(addr) = app
+        .config()
+        .metrics_addr
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+    {
+        olympus_runtime::metrics::serve(app.clone(), addr, metrics_stop.clone()).await?;
+    }
     tracing::info!(
         workers = ?names,
         subject_prefix = app.subjects().prefix(),
@@ -223,6 +232,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()>
     );
     shutdown.cancelled().await;
     running.drain(app.config().drain_timeout()).await;
+    metrics_stop.cancel();
     relay_stop.cancel();
     let _ = relay.await;
     tracing::info!("olympus stopped");

@@ -30,6 +30,7 @@ struct Inner {
     extensions: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     clock: Arc<dyn Clock>,
     revocations: Revocations,
+    metrics: crate::metrics::Metrics,
     background: TaskTracker,
 }
 
@@ -79,6 +80,7 @@ impl App {
             extensions: RwLock::default(),
             clock,
             revocations: Revocations::new(access_ttl),
+            metrics: crate::metrics::Metrics::default(),
             background: TaskTracker::new(),
         })))
     }
@@ -137,6 +139,11 @@ impl App {
     /// What this process knows of revoked sessions and suspended tenants.
     pub fn revocations(&self) -> &Revocations {
         &self.0.revocations
+    }
+
+    /// The request counters (see [`crate::metrics`]).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
     }
 
     /// Process-wide state a worker keeps beside the app, one value per

@@ -108,6 +108,11 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_ARGON2_QUEUE", default_value_t = 64)]
     pub argon2_queue: usize,
 
+    /// Address of the metrics and health port (`/metrics`, `/healthz`,
+    /// `/readyz`), e.g. `127.0.0.1:9090`; none when unset.
+    #[arg(long, env = "OLYMPUS_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+
     /// Requests handled at once per process; beyond that NATS buffers them.
     /// One operation may hold at most half of them: the rest of its
     /// requests are answered at once with `unavailable`.

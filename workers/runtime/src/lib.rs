@@ -29,6 +29,7 @@
 //! - [`revocation`]: revoked sessions and suspended tenants, in memory.
 //! - [`outbox`]: recording events and mail in the transaction, the relay to JetStream.
 //! - [`telemetry`]: tracing setup.
+//! - [`metrics`]: Prometheus metrics, `/healthz` and `/readyz` on a private port.
 //! - [`shutdown`]: SIGTERM/SIGINT into a cancellation token.
 
 pub mod app;
@@ -40,6 +41,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod nats;
 pub mod outbox;
 pub mod pages;

@@ -83,6 +83,13 @@ impl Revocations {
         }
     }
 
+    /// Time since the last successful read of Postgres (`None` before the
+    /// first).
+    pub fn age(&self) -> Option<Duration> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.synced_at.map(|at| at.elapsed())
+    }
+
     /// Whether the session's tokens are still honoured.
     pub fn check(&self, session_id: Uuid, tenant_id: Uuid) -> Result<(), Refusal> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());

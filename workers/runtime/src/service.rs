@@ -457,6 +457,11 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, ad
             Ok(_) => 200,
             Err(err) => err.code().status(),
         };
+        app.metrics().record(
+            endpoint.operation,
+            started.elapsed(),
+            outcome.as_ref().err().map(|e| e.code().as_str()),
+        );
         let span = tracing::Span::current();
         span.record("status", status);
         span.record(
