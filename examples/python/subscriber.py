@@ -51,7 +51,12 @@ async def main():
 
     prefix = os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus")
     subject = f"{prefix}.events.{args.tenant or '*'}.{args.event_type or '>'}"
-    nc = await nats.connect(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
+    # A deployment that gives this user its own inbox prefix
+    # (nats/nats-server.conf: _INBOX_services) names it here.
+    nc = await nats.connect(
+        os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+        inbox_prefix=os.environ.get("NATS_INBOX_PREFIX", "_INBOX"),
+    )
     js = nc.jetstream()
     sub = await js.pull_subscribe(
         subject,

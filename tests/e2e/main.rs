@@ -3,6 +3,7 @@
 
 mod account;
 mod commerce;
+mod deploy;
 mod errors;
 mod events;
 mod fuzz;
@@ -14,6 +15,7 @@ mod limits;
 mod lockout;
 mod login;
 mod micro;
+mod nats_permissions;
 mod password_reset;
 mod processes;
 mod revocation;

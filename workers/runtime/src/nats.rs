@@ -9,16 +9,25 @@ use anyhow::Context as _;
 use async_nats::{ConnectOptions, ServerAddr};
 use std::str::FromStr;
 
-/// Connect options carrying `url`'s credentials, if any.
+/// The environment variable naming this process's inbox prefix, for NATS
+/// deployments that give each user its own (nats/nats-server.conf).
+pub const INBOX_PREFIX_ENV: &str = "OLYMPUS_NATS_INBOX_PREFIX";
+
+/// Connect options carrying `url`'s credentials, if any, and the inbox
+/// prefix of `OLYMPUS_NATS_INBOX_PREFIX` when it is set.
 pub fn options(url: &str) -> anyhow::Result<ConnectOptions> {
     let redacted = crate::config::redact_url_credentials(url);
     let addr = ServerAddr::from_str(url).with_context(|| format!("parsing NATS URL {redacted}"))?;
-    Ok(match (addr.username(), addr.password()) {
+    let options = match (addr.username(), addr.password()) {
         (Some(user), Some(password)) => {
             ConnectOptions::with_user_and_password(percent_decode(user), percent_decode(password))
         }
         (Some(token), None) => ConnectOptions::with_token(percent_decode(token)),
         _ => ConnectOptions::new(),
+    };
+    Ok(match std::env::var(INBOX_PREFIX_ENV) {
+        Ok(prefix) if !prefix.trim().is_empty() => options.custom_inbox_prefix(prefix.trim()),
+        _ => options,
     })
 }
 

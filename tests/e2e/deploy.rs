@@ -1,0 +1,80 @@
+//! The deployment files: docker-compose.yml holds no secret and no
+//! development key, migrates before it serves, checks health, and runs the
+//! gateway; `.env.example` names every secret the compose file asks for.
+//! (These machines have no Docker engine: the file is checked, not run.)
+
+use serde_json::Value;
+
+#[tokio::test]
+async fn the_compose_file_takes_every_secret_from_the_env_file() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let parsed = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+            &format!("{root}/docker-compose.yml"),
+        ])
+        .output()
+        .await
+        .expect("python3 with PyYAML (examples/python/requirements.txt)");
+    assert!(
+        parsed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+    let compose: Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    let text = std::fs::read_to_string(format!("{root}/docker-compose.yml")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+    let services = compose["services"].as_object().unwrap();
+    for name in ["postgres", "nats", "migrate", "olympus", "gateway"] {
+        assert!(services.contains_key(name), "no service {name}");
+    }
+    for name in ["postgres", "nats", "olympus"] {
+        assert!(
+            services[name]["healthcheck"].is_object(),
+            "{name} has no health check"
+        );
+    }
+    assert_eq!(
+        services["olympus"]["depends_on"]["migrate"]["condition"],
+        "service_completed_successfully"
+    );
+    assert_eq!(services["migrate"]["command"][0], "migrate");
+    // Every ${VAR} is a secret from .env, required, with no default value.
+    let mut variables = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').unwrap() + start;
+        variables.push(rest[start + 2..end].to_owned());
+        rest = &rest[end..];
+    }
+    assert!(!variables.is_empty());
+    for variable in &variables {
+        let name = variable.split([':', '?', '-']).next().unwrap();
+        assert!(
+            example.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name} is not in .env.example"
+        );
+        assert!(
+            !variable.contains(":-") || name == "OLYMPUS_GATEWAY_TRUSTED_PROXIES",
+            "{variable} has a default"
+        );
+    }
+    assert!(
+        text.contains("OLYMPUS_JWT_KEYS: ${OLYMPUS_JWT_KEYS:?"),
+        "the signing key is required"
+    );
+    // The workers answer exactly the callers' inboxes of the NATS configuration.
+    let env = &services["olympus"]["environment"];
+    assert_eq!(env["OLYMPUS_REPLY_PREFIXES"], "_INBOX_gateway.,_INBOX_ops.");
+    assert_eq!(env["OLYMPUS_NATS_INBOX_PREFIX"], "_INBOX_olympus");
+    assert_eq!(
+        services["gateway"]["environment"]["OLYMPUS_GATEWAY_INBOX_PREFIX"],
+        "_INBOX_gateway"
+    );
+    let gitignore = std::fs::read_to_string(format!("{root}/.gitignore")).unwrap();
+    assert!(
+        gitignore.lines().any(|l| l == ".env"),
+        ".env is not committed"
+    );
+}
