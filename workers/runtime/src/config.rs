@@ -140,6 +140,11 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_EVENTS_MAX_AGE", default_value_t = 2_592_000)]
     pub events_max_age: u64,
 
+    /// Replicas of both streams: 1 on one server, 3 on a 3-node cluster
+    /// (nats/cluster/); applied when `serve` creates or updates them.
+    #[arg(long, env = "OLYMPUS_STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+
     /// Seconds published outbox rows are kept before they are pruned.
     #[arg(long, env = "OLYMPUS_OUTBOX_RETENTION", default_value_t = 86_400)]
     pub outbox_retention: u64,
@@ -174,6 +179,7 @@ impl Config {
     pub fn stream_settings(&self) -> crate::outbox::StreamSettings {
         crate::outbox::StreamSettings {
             events_max_age: Duration::from_secs(self.events_max_age),
+            replicas: self.stream_replicas.max(1),
         }
     }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct StreamSettings {
     /// How long the events stream keeps events.
     pub events_max_age: Duration,
+    /// Replicas of both streams (3 on a 3-node cluster).
+    pub replicas: usize,
 }
 
 /// The duplicate window of both streams: a re-published row within it is
@@ -30,6 +32,7 @@ pub async fn ensure_streams(
             storage: stream::StorageType::File,
             max_age: settings.events_max_age,
             duplicate_window: DUPLICATE_WINDOW,
+            num_replicas: settings.replicas,
             ..Default::default()
         },
         stream::Config {
@@ -40,6 +43,7 @@ pub async fn ensure_streams(
             storage: stream::StorageType::File,
             max_age: Duration::from_secs(7 * 24 * 3600),
             duplicate_window: DUPLICATE_WINDOW,
+            num_replicas: settings.replicas,
             ..Default::default()
         },
     ];

@@ -1,0 +1,222 @@
+//! `olympus doctor`: what is wrong with this deployment, and the command
+//! that fixes it. It checks what `serve` needs (Postgres, its roles and
+//! migrations, NATS, JetStream streams, signing keys) and what a running
+//! mesh shows (workers answering `$SRV.PING`, the outbox backlog and dead
+//! letters), prints one line per check, and exits 1 when any fails.
+
+use olympus_contracts::Subjects;
+use olympus_runtime::{Config, Db};
+use std::time::Duration;
+
+/// One check's verdict.
+enum Verdict {
+    Ok(String),
+    Warn(String, String),
+    Fail(String, String),
+}
+
+fn print(name: &str, verdict: &Verdict) -> bool {
+    match verdict {
+        Verdict::Ok(what) => {
+            println!("ok    {name}: {what}");
+            true
+        }
+        Verdict::Warn(what, fix) => {
+            println!("warn  {name}: {what}\n      fix: {fix}");
+            true
+        }
+        Verdict::Fail(what, fix) => {
+            println!("FAIL  {name}: {what}\n      fix: {fix}");
+            false
+        }
+    }
+}
+
+/// Runs every check; `Ok(false)` when one failed.
+pub async fn run(config: Config) -> anyhow::Result<bool> {
+    let mut healthy = true;
+    let subjects = Subjects::new(&config.subject_prefix)?;
+
+    // Postgres, its roles and its migrations.
+    let db = Db::connect(
+        &config.database_url,
+        config.app_database_url.as_deref(),
+        2,
+        false,
+    )
+    .await;
+    let db = match db {
+        Ok(db) => {
+            healthy &= print("postgres", &Verdict::Ok(config.database_url_redacted()));
+            Some(db)
+        }
+        Err(err) => {
+            healthy &= print(
+                "postgres",
+                &Verdict::Fail(
+                    format!("{err:#}"),
+                    "start Postgres, check DATABASE_URL, or create the database with `olympus migrate`"
+                        .into(),
+                ),
+            );
+            None
+        }
+    };
+    if let Some(db) = &db {
+        let applied: Result<Vec<i64>, _> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(db.pool())
+        .await;
+        let known: Vec<i64> = olympus_runtime::db::MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .collect();
+        let verdict = match applied {
+            Ok(applied) if known.iter().all(|v| applied.contains(v)) => {
+                Verdict::Ok(format!("{} migrations applied", applied.len()))
+            }
+            Ok(applied) => Verdict::Fail(
+                format!("{} of {} migrations applied", applied.len(), known.len()),
+                "`olympus migrate` (serve applies them too at start)".into(),
+            ),
+            Err(_) => Verdict::Fail(
+                "no migration has run on this database".into(),
+                "`olympus migrate`".into(),
+            ),
+        };
+        healthy &= print("migrations", &verdict);
+        let verdict = match db.check_roles().await {
+            Ok(()) => Verdict::Ok("owner may read every tenant; requests run unprivileged".into()),
+            Err(err) => Verdict::Fail(
+                format!("{err:#}"),
+                "see README, In production: Database roles".into(),
+            ),
+        };
+        healthy &= print("database roles", &verdict);
+        let backlog: Result<(i64, i64), _> = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL),
+                    (SELECT count(*) FROM outbox_dead_letters)",
+        )
+        .fetch_one(db.pool())
+        .await;
+        if let Ok((unpublished, dead)) = backlog {
+            let verdict = if dead > 0 {
+                Verdict::Warn(
+                    format!("{unpublished} unpublished, {dead} parked for good"),
+                    "`olympus events dead-letters` lists them; `--requeue ID` once the cause is fixed".into(),
+                )
+            } else {
+                Verdict::Ok(format!("{unpublished} unpublished, no dead letters"))
+            };
+            healthy &= print("outbox", &verdict);
+        }
+    }
+
+    // Signing keys.
+    let verdict = match config.jwt_keys.as_deref().filter(|k| !k.trim().is_empty()) {
+        Some(keys) => match olympus_runtime::tokens::parse_keys(keys) {
+            Ok(keys) => Verdict::Ok(format!("{} key(s) from OLYMPUS_JWT_KEYS", keys.len())),
+            Err(err) => Verdict::Fail(
+                format!("OLYMPUS_JWT_KEYS: {err:#}"),
+                "kid:base64-secret with a secret of 32 bytes or more: `openssl rand -base64 32`"
+                    .into(),
+            ),
+        },
+        None => Verdict::Warn(
+            "OLYMPUS_JWT_KEYS is not set: the development key in the database signs".into(),
+            "production sets OLYMPUS_JWT_KEYS=<kid>:$(openssl rand -base64 32)".into(),
+        ),
+    };
+    healthy &= print("signing keys", &verdict);
+
+    // NATS, the streams, the workers.
+    let nats = olympus_runtime::nats::connect(&config.nats_url, "olympus-doctor").await;
+    match nats {
+        Err(err) => {
+            healthy &= print(
+                "nats",
+                &Verdict::Fail(
+                    format!("{err:#}"),
+                    "start nats-server with -js, or check NATS_URL".into(),
+                ),
+            );
+        }
+        Ok(nats) => {
+            healthy &= print("nats", &Verdict::Ok(config.nats_url_redacted()));
+            // Streams are the relay's business: look with its user if it has one.
+            let relay = match config
+                .relay_nats_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+            {
+                Some(url) => olympus_runtime::nats::connect(url, "olympus-doctor")
+                    .await
+                    .ok(),
+                None => Some(nats.clone()),
+            };
+            if let Some(relay) = relay {
+                let js = async_nats::jetstream::new(relay);
+                for stream in [subjects.events_stream(), subjects.mail_stream()] {
+                    let verdict = match tokio::time::timeout(Duration::from_secs(3), js.get_stream(&stream)).await {
+                        Ok(Ok(_)) => Verdict::Ok("present".into()),
+                        _ => Verdict::Fail(
+                            "missing, or JetStream is off".into(),
+                            "run nats-server with -js; `olympus serve` creates the streams at start".into(),
+                        ),
+                    };
+                    healthy &= print(&format!("stream {stream}"), &verdict);
+                }
+            }
+            let found = ping(&nats, subjects.prefix()).await;
+            for service in ["olympus-auth", "olympus-tenant", "olympus-commerce"] {
+                let count = found.iter().filter(|name| *name == service).count();
+                let verdict = if count > 0 {
+                    Verdict::Ok(format!("{count} instance(s) answer $SRV.PING"))
+                } else {
+                    Verdict::Warn(
+                        "no instance answers".into(),
+                        format!(
+                            "`olympus serve` (OLYMPUS_SUBJECT_PREFIX={})",
+                            subjects.prefix()
+                        ),
+                    )
+                };
+                healthy &= print(service, &verdict);
+            }
+        }
+    }
+    if let Some(db) = db {
+        db.close().await;
+    }
+    Ok(healthy)
+}
+
+/// The micro services of `prefix` that answer `$SRV.PING` within half a
+/// second.
+async fn ping(nats: &async_nats::Client, prefix: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let inbox = nats.new_inbox();
+    let Ok(mut replies) = nats.subscribe(inbox.clone()).await else {
+        return Vec::new();
+    };
+    if nats
+        .publish_with_reply("$SRV.PING", inbox, "".into())
+        .await
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        if let Ok(ping) = serde_json::from_slice::<serde_json::Value>(&message.payload) {
+            if ping["metadata"]["subject_prefix"] == prefix {
+                if let Some(name) = ping["name"].as_str() {
+                    found.push(name.to_owned());
+                }
+            }
+        }
+    }
+    found
+}
