@@ -1,8 +1,11 @@
 //! Password hashing: Argon2id at the OWASP minimum (m=19456 KiB, t=2, p=1).
 //!
-//! Hashing is CPU- and memory-heavy, so it runs on the blocking thread pool
-//! behind a semaphore: at most `concurrency` hashes at once, and the async
-//! threads stay free for cheap requests while logins pour in. The queue in
+//! Hashing is CPU- and memory-heavy, so it runs on `concurrency` threads of
+//! its own, each with one 19 MiB memory block allocated at start and reused
+//! for every hash (so the process's memory does not grow with load, as it
+//! did when each hash allocated its block on the blocking pool and the
+//! allocator kept them), and the async threads stay free for cheap requests
+//! while logins pour in. The queue in
 //! front of it is bounded too: a request first takes a [`Slot`] (one of
 //! `concurrency + queue`), before any other work; when none is left it is
 //! answered at once with `unavailable`, so a flood of logins gets quick
@@ -16,8 +19,8 @@
 
 use anyhow::Context;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use olympus_contracts::Secret;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -61,9 +64,8 @@ pub fn prepare(app: &App) -> anyhow::Result<Arc<Passwords>> {
 /// The password hasher shared by all workers of a process.
 #[derive(Clone)]
 pub struct Passwords {
-    argon2: Argon2<'static>,
-    /// Hashes running.
-    permits: Arc<Semaphore>,
+    /// Work for the hashing threads.
+    jobs: std::sync::mpsc::Sender<Job>,
     /// Hashes running or waiting.
     places: Arc<Semaphore>,
     dummy_hash: Arc<str>,
@@ -80,27 +82,138 @@ pub struct Slot {
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passwords")
-            .field("available_permits", &self.permits.available_permits())
             .field("available_places", &self.places.available_permits())
             .finish_non_exhaustive()
     }
 }
 
+/// What a hashing thread is asked to do.
+enum Work {
+    Hash(Secret),
+    Verify(Secret, String),
+}
+
+struct Job {
+    work: Work,
+    done: tokio::sync::oneshot::Sender<anyhow::Result<Done>>,
+}
+
+enum Done {
+    Hashed(String),
+    Verified(bool),
+}
+
+fn argon2() -> anyhow::Result<Argon2<'static>> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// A PHC string of `password`, hashed in `blocks`.
+fn hash_into(
+    argon2: &Argon2<'_>,
+    password: &Secret,
+    blocks: &mut [Block],
+) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("decoding a fresh salt: {e}"))?;
+    let mut out = [0u8; 32];
+    argon2
+        .hash_password_into_with_memory(password.expose().as_bytes(), raw_salt, &mut out, blocks)
+        .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
+    let output = Output::new(&out).map_err(|e| anyhow::anyhow!("hash output: {e}"))?;
+    Ok(format!(
+        "$argon2id$v=19$m={M_COST_KIB},t={T_COST},p={P_COST}${}${output}",
+        salt.as_str()
+    ))
+}
+
+/// Whether `password` matches the PHC string `stored`, computed in
+/// `blocks` (or in fresh memory when `stored` asks for more).
+fn verify_into(password: &Secret, stored: &str, blocks: &mut [Block]) -> anyhow::Result<bool> {
+    let parsed = PasswordHash::new(stored)
+        .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
+    let params = Params::try_from(&parsed)
+        .map_err(|e| anyhow::anyhow!("stored password hash parameters: {e}"))?;
+    let algorithm = Algorithm::try_from(parsed.algorithm)
+        .map_err(|e| anyhow::anyhow!("stored password hash algorithm: {e}"))?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("stored password hash version: {e}"))?
+        .unwrap_or(Version::V0x13);
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("stored password hash has no salt or output");
+    };
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("stored salt: {e}"))?;
+    let hasher = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let needed = params.block_count();
+    let computed = if needed <= blocks.len() {
+        hasher.hash_password_into_with_memory(
+            password.expose().as_bytes(),
+            raw_salt,
+            &mut out,
+            &mut blocks[..needed],
+        )
+    } else {
+        hasher.hash_password_into(password.expose().as_bytes(), raw_salt, &mut out)
+    };
+    computed.map_err(|e| anyhow::anyhow!("verifying a password: {e}"))?;
+    let output = Output::new(&out).map_err(|e| anyhow::anyhow!("hash output: {e}"))?;
+    // Output's equality is constant-time.
+    Ok(output == expected)
+}
+
+/// One hashing thread: its memory is allocated once and reused for every
+/// hash, so memory does not grow with load.
+fn hashing_thread(jobs: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Job>>>) {
+    let Ok(argon2) = argon2() else { return };
+    let mut blocks = vec![Block::default(); argon2.params().block_count()];
+    loop {
+        let job = {
+            let Ok(jobs) = jobs.lock() else { return };
+            jobs.recv()
+        };
+        let Ok(job) = job else { return };
+        let done = match job.work {
+            Work::Hash(password) => hash_into(&argon2, &password, &mut blocks).map(Done::Hashed),
+            Work::Verify(password, stored) => {
+                verify_into(&password, &stored, &mut blocks).map(Done::Verified)
+            }
+        };
+        let _ = job.done.send(done);
+    }
+}
+
 impl Passwords {
-    /// A hasher running at most `concurrency` hashes at once, with at most
+    /// A hasher running at most `concurrency` hashes at once, on as many
+    /// threads each with its own memory block (19 MiB), with at most
     /// `queue` more waiting.
     pub fn new(concurrency: usize, queue: usize) -> anyhow::Result<Self> {
-        let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
-            .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::generate(&mut OsRng);
-        let dummy_hash = argon2
-            .hash_password(b"olympus dummy password", &salt)
-            .map_err(|e| anyhow::anyhow!("computing the dummy hash: {e}"))?
-            .to_string();
+        let argon2 = argon2()?;
+        let mut blocks = vec![Block::default(); argon2.params().block_count()];
+        let dummy_hash = hash_into(&argon2, &Secret::new("olympus dummy password"), &mut blocks)?;
+        drop(blocks);
+        let (jobs, receiver) = std::sync::mpsc::channel();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        for i in 0..concurrency.max(1) {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || hashing_thread(receiver))
+                .context("starting a password hashing thread")?;
+        }
         Ok(Self {
-            argon2,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             places: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
             dummy_hash: dummy_hash.into(),
         })
@@ -124,52 +237,32 @@ impl Passwords {
 impl Slot {
     /// A PHC string `$argon2id$v=19$m=19456,t=2,p=1$...`.
     pub async fn hash(&self, password: &Secret) -> anyhow::Result<String> {
-        let argon2 = self.passwords.argon2.clone();
-        let password = password.clone();
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|hash| hash.to_string())
-                .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-        })
-        .await
+        match self.run(Work::Hash(password.clone())).await? {
+            Done::Hashed(hash) => Ok(hash),
+            Done::Verified(_) => anyhow::bail!("the hashing thread answered another question"),
+        }
     }
 
     /// Whether `password` matches `stored`; with no stored hash, does the
     /// same work against a dummy and returns false.
     pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> anyhow::Result<bool> {
-        let argon2 = self.passwords.argon2.clone();
-        let password = password.clone();
         let (stored, real) = match stored {
             Some(stored) => (stored.to_owned(), true),
             None => (self.passwords.dummy_hash.to_string(), false),
         };
-        let matches = self
-            .run(move || {
-                let parsed = PasswordHash::new(&stored)
-                    .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
-                Ok(argon2
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok())
-            })
-            .await?;
-        Ok(real && matches)
+        match self.run(Work::Verify(password.clone(), stored)).await? {
+            Done::Verified(matches) => Ok(real && matches),
+            Done::Hashed(_) => anyhow::bail!("the hashing thread answered another question"),
+        }
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        let _permit = self
-            .passwords
-            .permits
-            .acquire()
-            .await
-            .context("the password hasher is shut down")?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .context("the password hashing task failed")?
+    async fn run(&self, work: Work) -> anyhow::Result<Done> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.passwords
+            .jobs
+            .send(Job { work, done })
+            .map_err(|_| anyhow::anyhow!("the password hashing threads have stopped"))?;
+        answer.await.context("a password hashing thread stopped")?
     }
 }
 
@@ -193,6 +286,34 @@ mod tests {
         assert!(verify(secret.clone(), Some(hash.clone())).await);
         assert!(!verify(Secret::new("wrong"), Some(hash)).await);
         assert!(!verify(secret, None).await);
+    }
+
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_phc_hashing_and_verification() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let passwords = Passwords::new(1, 1).unwrap();
+        let secret = Secret::new("correct horse battery staple");
+        let ours = passwords.admit().unwrap().hash(&secret).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2()
+            .unwrap()
+            .verify_password(secret.expose().as_bytes(), &parsed)
+            .is_ok());
+        // A hash made by the crate itself (as stored before) verifies here.
+        let theirs = argon2()
+            .unwrap()
+            .hash_password(
+                secret.expose().as_bytes(),
+                &SaltString::generate(&mut OsRng),
+            )
+            .unwrap()
+            .to_string();
+        let slot = passwords.admit().unwrap();
+        assert!(slot.verify(&secret, Some(&theirs)).await.unwrap());
+        assert!(!slot
+            .verify(&Secret::new("wrong"), Some(&theirs))
+            .await
+            .unwrap());
     }
 
     #[test]

@@ -25,6 +25,15 @@ use std::time::{Duration, Instant};
 /// Options of `olympus bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// Skip measuring the machine's floors after the operation.
+    #[arg(long)]
+    no_floors: bool,
+
+    /// Pid of the `olympus serve` whose peak memory to report (found by
+    /// itself when exactly one runs on this machine).
+    #[arg(long)]
+    server_pid: Option<u32>,
+
     /// NATS server URL.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
@@ -249,12 +258,58 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             String::new()
         }
     );
-    report(&format!("{:?}", args.op), samples);
+    let measured = report_throughput(&format!("{:?}", args.op), samples, Some(elapsed));
     if !login_samples.is_empty() {
         report("background logins", login_samples);
     }
+    if !args.no_floors {
+        floors(&args, &client.nats, measured).await?;
+    }
     if let Some(burst) = burst {
         burst.await??;
+    }
+    Ok(())
+}
+
+/// The machine's floors in the same run, and the operation's ratio to each;
+/// the server's peak memory when it runs here.
+async fn floors(args: &BenchArgs, nats: &async_nats::Client, measured: f64) -> anyhow::Result<()> {
+    println!("floors (same run, same concurrency):");
+    let (elapsed, samples) = crate::floors::nats_echo(args, &args.nats_url, nats).await?;
+    let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
+    match crate::floors::postgres_point_select(args, &args.database_url, 16).await {
+        Ok((elapsed, samples)) => {
+            let select =
+                report_throughput("Postgres point select (pool of 16)", samples, Some(elapsed));
+            println!(
+                "  {:?} / Postgres point select: {:.2}",
+                args.op,
+                measured / select
+            );
+        }
+        Err(err) => println!("  Postgres point select: not measured ({err:#}; set DATABASE_URL)"),
+    }
+    println!("  {:?} / NATS echo: {:.2}", args.op, measured / echo);
+    let verify = crate::floors::argon2_verify().await?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let login_floor = cores as f64 / verify.as_secs_f64();
+    println!(
+        "  Argon2id verify (m=19456 KiB, t=2, p=1): {:.1} ms; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
+        verify.as_secs_f64() * 1000.0
+    );
+    if matches!(args.op, BenchOp::Login | BenchOp::LoginFailed) {
+        println!(
+            "  {:?} / Argon2 ceiling: {:.2}",
+            args.op,
+            measured / login_floor
+        );
+    }
+    match args.server_pid.or_else(crate::floors::find_server) {
+        Some(pid) => match crate::floors::peak_rss_mib(pid) {
+            Some(mib) => println!("  server (pid {pid}) peak RSS: {mib:.0} MiB"),
+            None => println!("  server (pid {pid}): not on this machine"),
+        },
+        None => println!("  server peak RSS: not measured (pass --server-pid)"),
     }
     Ok(())
 }
@@ -583,7 +638,10 @@ async fn bare_order(
 
 /// Runs `--requests` calls of `one` from `--concurrency` callers; the
 /// wall time and each call's sample.
-async fn run_callers<F, Fut>(args: &BenchArgs, one: F) -> anyhow::Result<(Duration, Vec<Sample>)>
+pub async fn run_callers<F, Fut>(
+    args: &BenchArgs,
+    one: F,
+) -> anyhow::Result<(Duration, Vec<Sample>)>
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Sample>> + Send,
@@ -612,9 +670,16 @@ where
 }
 
 /// One measured call: latency and whether it succeeded as expected.
-type Sample = (Duration, bool);
+pub type Sample = (Duration, bool);
 
-fn report(name: &str, mut samples: Vec<Sample>) {
+fn report(name: &str, samples: Vec<Sample>) {
+    report_throughput(name, samples, None);
+}
+
+/// Prints percentiles (and throughput, given the wall time); returns the
+/// throughput.
+fn report_throughput(name: &str, mut samples: Vec<Sample>, elapsed: Option<Duration>) -> f64 {
+    let throughput = elapsed.map_or(0.0, |e| samples.len() as f64 / e.as_secs_f64());
     let errors = samples.iter().filter(|(_, ok)| !ok).count();
     samples.sort_unstable_by_key(|(d, _)| *d);
     let at = |q: f64| {
@@ -622,13 +687,16 @@ fn report(name: &str, mut samples: Vec<Sample>) {
         samples[index].0.as_secs_f64() * 1000.0
     };
     println!(
-        "  {name}: n={} unexpected={errors} p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        "  {name}: n={} unexpected={errors}{} p50={:.2}ms p90={:.2}ms p99={:.2}ms p999={:.2}ms max={:.2}ms",
         samples.len(),
+        elapsed.map_or_else(String::new, |_| format!(" {throughput:.0}/s")),
         at(0.50),
         at(0.90),
         at(0.99),
+        at(0.999),
         at(1.0),
     );
+    throughput
 }
 
 #[derive(Clone)]

@@ -17,6 +17,7 @@ mod call;
 mod dead_letters;
 mod doctor;
 mod events;
+mod floors;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use olympus_runtime::config::LogConfig;

@@ -1,0 +1,140 @@
+//! The machine's floors, measured by `olympus bench` in the same run as an
+//! operation, so its figures read as ratios rather than absolute numbers:
+//! a bare NATS request-reply echo on the same server and client, a
+//! Postgres point select on a pool of the workers' size, and one Argon2id
+//! verification at the workers' parameters.
+
+use std::time::{Duration, Instant};
+
+use crate::bench::{run_callers, BenchArgs, Sample};
+
+/// A bare NATS echo: a responder on its own connection answers each
+/// request with its payload, as fast as NATS lets it.
+pub async fn nats_echo(
+    args: &BenchArgs,
+    nats_url: &str,
+    client: &async_nats::Client,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    use futures::StreamExt;
+    let responder = olympus_runtime::nats::connect(nats_url, "olympus-bench-echo").await?;
+    let subject = format!("_BENCH.echo.{}", uuid::Uuid::now_v7().simple());
+    let mut requests = responder.subscribe(subject.clone()).await?;
+    let echo = {
+        let responder = responder.clone();
+        tokio::spawn(async move {
+            while let Some(message) = requests.next().await {
+                if let Some(reply) = message.reply {
+                    let _ = responder.publish(reply, message.payload).await;
+                }
+            }
+        })
+    };
+    responder.flush().await?;
+    let result = run_callers(args, {
+        let client = client.clone();
+        move || {
+            let client = client.clone();
+            let subject = subject.clone();
+            async move {
+                let started = Instant::now();
+                client.request(subject, "{}".into()).await?;
+                anyhow::Ok((started.elapsed(), true))
+            }
+        }
+    })
+    .await;
+    echo.abort();
+    result
+}
+
+/// A primary-key select on a pool of `pool_size` connections.
+pub async fn postgres_point_select(
+    args: &BenchArgs,
+    database_url: &str,
+    pool_size: u32,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(pool_size)
+        .connect(database_url)
+        .await?;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants LIMIT 1")
+        .fetch_one(&pool)
+        .await?;
+    let result = run_callers(args, {
+        let pool = pool.clone();
+        move || {
+            let pool = pool.clone();
+            async move {
+                let started = Instant::now();
+                let _: Option<String> =
+                    sqlx::query_scalar("SELECT slug FROM tenants WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&pool)
+                        .await?;
+                anyhow::Ok((started.elapsed(), true))
+            }
+        }
+    })
+    .await;
+    pool.close().await;
+    result
+}
+
+/// The median time of one Argon2id verification at the workers'
+/// parameters, on this machine, one at a time.
+pub async fn argon2_verify() -> anyhow::Result<Duration> {
+    let passwords = olympus_auth::hashing::Passwords::new(1, 1)?;
+    let secret = olympus_contracts::Secret::new("bench-velvet-orbit-cactus-harmonica");
+    let hash = passwords
+        .admit()
+        .map_err(|_| anyhow::anyhow!("the hasher is busy"))?
+        .hash(&secret)
+        .await?;
+    let mut times = Vec::new();
+    for _ in 0..9 {
+        let slot = passwords
+            .admit()
+            .map_err(|_| anyhow::anyhow!("the hasher is busy"))?;
+        let started = Instant::now();
+        slot.verify(&secret, Some(&hash)).await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// The peak resident memory (VmHWM) of process `pid`, in MiB, when it is
+/// on this machine.
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The pid of the one `olympus serve` on this machine, if there is exactly
+/// one.
+pub fn find_server() -> Option<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_olympus = args.first().is_some_and(|a| {
+            a.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with("olympus"))
+        });
+        if is_olympus && args.iter().any(|a| a == "serve") {
+            found.push(pid);
+        }
+    }
+    (found.len() == 1).then(|| found[0])
+}
