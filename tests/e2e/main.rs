@@ -6,6 +6,7 @@ mod commerce;
 mod deploy;
 mod errors;
 mod events;
+mod faults;
 mod fuzz;
 mod gateway;
 mod hostile;

@@ -23,6 +23,7 @@ pub mod client;
 pub mod events;
 pub mod infra;
 pub mod nats_server;
+pub mod postgres_server;
 pub mod process;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};

@@ -28,6 +28,9 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 /// names another.
 pub const APP_ROLE: &str = "olympus_app";
 
+/// How long a request waits for a connection of the app pool.
+pub const APP_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// Connections of the owner pool: it serves start-up and housekeeping only.
 const OWNER_CONNECTIONS: u32 = 4;
 
@@ -91,9 +94,12 @@ impl Db {
             .connect_with(owner_options)
             .await
             .with_context(|| format!("connecting to Postgres at {redacted}"))?;
+        // A request waits at most this long for a connection: when Postgres
+        // is away it is answered `unavailable` (safe to retry) well before a
+        // caller's usual time-out, instead of timing out there.
         let app = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(APP_ACQUIRE_TIMEOUT)
             .connect_lazy_with(app_options);
         Ok(Self { owner, app })
     }

@@ -1,0 +1,120 @@
+//! A private Postgres cluster for tests that stop and start the database
+//! (`initdb` on another port, as the postgres user), so the shared server
+//! stays up for the other tests. Removed when stopped for good.
+
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::process::Command;
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A cluster of its own on a free port, trust authentication.
+pub struct PrivatePostgres {
+    pub port: u16,
+    dir: PathBuf,
+}
+
+async fn as_postgres(args: &[&str]) -> std::process::Output {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .args(args)
+        .output()
+        .await
+        .expect("runuser (tests run as root on these machines)")
+}
+
+impl PrivatePostgres {
+    /// Creates and starts the cluster.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("olympus-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Command::new("chown")
+            .args(["postgres:postgres", &dir.to_string_lossy()])
+            .status()
+            .await
+            .unwrap();
+        let data = dir.join("data");
+        let init = as_postgres(&[
+            &format!("{BIN}/initdb"),
+            "-D",
+            &data.to_string_lossy(),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+        ])
+        .await;
+        assert!(
+            init.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let server = Self { port, dir };
+        server.resume().await;
+        server
+    }
+
+    /// `postgres://postgres@127.0.0.1:{port}/{database}`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_string_lossy().into_owned()
+    }
+
+    /// Starts (again) on the same port and data.
+    pub async fn resume(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.to_string_lossy()
+        );
+        let log = self.dir.join("log").to_string_lossy().into_owned();
+        let started = as_postgres(&[
+            &format!("{BIN}/pg_ctl"),
+            "-D",
+            &self.data(),
+            "-o",
+            &options,
+            "-l",
+            &log,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        ])
+        .await;
+        assert!(
+            started.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+    }
+
+    /// Stops at once, as a crash would (connections are cut).
+    pub async fn stop(&self) {
+        let _ = as_postgres(&[
+            &format!("{BIN}/pg_ctl"),
+            "-D",
+            &self.data(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ])
+        .await;
+    }
+
+    /// Stops and removes the cluster.
+    pub async fn remove(self) {
+        self.stop().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
