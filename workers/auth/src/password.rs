@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
 use olympus_contracts::shapes::User;
-use olympus_contracts::{ErrorCode, Secret};
+use olympus_contracts::Secret;
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::{Event, Events};
 use olympus_runtime::{App, Error};
@@ -81,15 +81,7 @@ impl NewPassword {
         password: &Secret,
         email: Option<&Email>,
     ) -> Result<Self, Error> {
-        Self::parse(password, email).map_err(|problems| {
-            let mut v = Validation::default();
-            for problem in problems {
-                v.add(field, problem);
-            }
-            v.finish()
-                .err()
-                .unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed))
-        })
+        Self::parse(password, email).map_err(|problems| Validation::failed(field, problems))
     }
 }
 

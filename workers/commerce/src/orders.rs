@@ -392,11 +392,7 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
 }
 
 fn too_large(field: &str) -> Error {
-    let mut v = Validation::default();
-    v.add(field, "the order's total is too large");
-    v.finish()
-        .err()
-        .unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed))
+    Validation::failed(field, ["the order's total is too large"])
 }
 
 /// Handles `commerce.orders.get`.

@@ -88,16 +88,14 @@ pub async fn authorize(
 ) -> Result<PaymentReply, Error> {
     let claims = call.meta.claims()?;
     let request = call.body;
+    let mut v = Validation::default();
     if request.method.kind != "card" {
-        let mut v = Validation::default();
         v.add("method.type", "must be card");
-        v.finish()?;
     }
     if request.method.token.is_empty() || request.method.token.len() > 255 {
-        let mut v = Validation::default();
         v.add("method.token", "must be 1 to 255 characters");
-        v.finish()?;
     }
+    v.finish()?;
     let now = app.now();
     let mut tx = call.meta.tx(&app).await?;
     let order = orders::find(&app, &call.meta, &mut tx, request.order_id, true).await?;

@@ -189,10 +189,7 @@ pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Prod
     let status = request.status.map(ProductStatus::as_str);
     let q = match request.q.as_deref().map(str::trim) {
         Some(q) if q.chars().count() > 100 => {
-            let mut v = Validation::default();
-            v.add("q", "must be at most 100 characters");
-            v.finish()?;
-            None
+            return Err(Validation::failed("q", ["must be at most 100 characters"]));
         }
         Some("") | None => None,
         Some(q) => Some(q.to_owned()),

@@ -52,12 +52,25 @@ impl Validation {
         if self.fields.is_empty() {
             return Ok(());
         }
+        Err(self.into_error())
+    }
+
+    /// `validation_failed` with `messages` on `field` alone.
+    pub fn failed<M: Into<String>>(field: &str, messages: impl IntoIterator<Item = M>) -> Error {
+        let mut v = Self::default();
+        for message in messages {
+            v.add(field, message);
+        }
+        v.into_error()
+    }
+
+    fn into_error(self) -> Error {
         let fields: Map<String, Value> = self
             .fields
             .into_iter()
             .map(|(field, messages)| (field, Value::from(messages)))
             .collect();
-        Err(Error::new(ErrorCode::ValidationFailed).with_detail("fields", Value::Object(fields)))
+        Error::new(ErrorCode::ValidationFailed).with_detail("fields", Value::Object(fields))
     }
 }
 

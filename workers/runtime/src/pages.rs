@@ -65,9 +65,10 @@ impl Pager {
         );
         let limit = limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
         if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
-            let mut v = Validation::default();
-            v.add("limit", format!("must be 1 to {}", PageRequest::MAX_LIMIT));
-            v.finish()?;
+            return Err(Validation::failed(
+                "limit",
+                [format!("must be 1 to {}", PageRequest::MAX_LIMIT)],
+            ));
         }
         let after = match cursor {
             None => None,
