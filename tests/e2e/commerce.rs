@@ -461,6 +461,21 @@ async fn a_capture_retried_after_a_lost_reply_charges_once_and_refunds_never_exc
         let owner = app.signup(Encoding::Json).await;
         let token = &owner.access_token;
         let order = pending_order(app, &owner, token, "PAY").await;
+        let bad = call(
+            app,
+            Encoding::Json,
+            "payments.authorize",
+            token,
+            None,
+            json!({"order_id": order["id"], "method": {"type": "cash", "token": ""}}),
+        )
+        .await
+        .err(422, "validation_failed");
+        let fields = bad["details"]["fields"].as_object().unwrap();
+        assert!(
+            fields.contains_key("method.type") && fields.contains_key("method.token"),
+            "{bad}"
+        );
         let declined = authorize(app, token, &order, "tok_chargeDeclined")
             .await
             .ok();
