@@ -4,14 +4,14 @@
 use olympus_contracts::auth::{AcceptInviteRequest, SessionReply};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{text, App, Call, Error};
 
 use crate::opaque;
 use uuid::Uuid;
 
 use crate::email::Email;
 use crate::invitations;
-use crate::members::{self, parse_name};
+use crate::members;
 use crate::password::NewPassword;
 use crate::users::NewUser;
 
@@ -52,7 +52,7 @@ pub async fn accept_invite(
         NewPassword::parse(&request.password, Some(&email)),
     );
     let display_name = match &request.display_name {
-        Some(raw) => v.check("display_name", parse_name(raw, 1, 100)),
+        Some(raw) => v.check("display_name", text::line(raw, 1, 100)),
         None => Some(email.local_part().to_owned()),
     };
     v.finish()?;

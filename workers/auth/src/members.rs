@@ -39,34 +39,3 @@ pub async fn create(
     }
     Ok((user, tokens))
 }
-
-/// A human-readable name: trimmed, `min..=max` characters, one line.
-pub fn parse_name(raw: &str, min: usize, max: usize) -> Result<String, Vec<String>> {
-    let name = raw.trim();
-    let length = name.chars().count();
-    let mut problems = Vec::new();
-    if length < min || length > max {
-        problems.push(format!("must be {min} to {max} characters"));
-    }
-    if name.chars().any(char::is_control) {
-        problems.push("must not contain control characters".to_owned());
-    }
-    if problems.is_empty() {
-        Ok(name.to_owned())
-    } else {
-        Err(problems)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(parse_name("  Acme Inc. ", 1, 100).unwrap(), "Acme Inc.");
-        assert!(parse_name("   ", 1, 100).is_err());
-        assert!(parse_name(&"x".repeat(101), 1, 100).is_err());
-        assert!(parse_name("a\nb", 1, 100).is_err());
-    }
-}

@@ -5,11 +5,11 @@ use olympus_contracts::auth::{RegisterRequest, SessionReply};
 use olympus_contracts::shapes::Role;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{text, App, Call, Error};
 use uuid::Uuid;
 
 use crate::email::Email;
-use crate::members::{self, parse_name};
+use crate::members;
 use crate::password::NewPassword;
 use crate::users::NewUser;
 
@@ -25,7 +25,7 @@ pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionRe
         NewPassword::parse(&request.password, email.as_ref()),
     );
     let display_name = match &request.display_name {
-        Some(raw) => v.check("display_name", parse_name(raw, 1, 100)),
+        Some(raw) => v.check("display_name", text::line(raw, 1, 100)),
         None => email.as_ref().map(|e| e.local_part().to_owned()),
     };
     v.finish()?;

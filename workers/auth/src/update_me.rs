@@ -6,9 +6,8 @@
 use olympus_contracts::auth::{UpdateMeRequest, UserReply};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{phone, App, Call, Error};
+use olympus_runtime::{phone, text, App, Call, Error};
 
-use crate::members::parse_name;
 use crate::users::{UserRow, USER_COLUMNS};
 
 /// Handles `auth.update_me`.
@@ -19,7 +18,7 @@ pub async fn update_me(app: App, call: Call<UpdateMeRequest>) -> Result<UserRepl
     let display_name = request
         .display_name
         .as_deref()
-        .and_then(|raw| v.check("display_name", parse_name(raw, 1, 100)));
+        .and_then(|raw| v.check("display_name", text::line(raw, 1, 100)));
     // Absent: unchanged; nil: removed; a number: normalized.
     let phone = match &request.phone {
         None => None,

@@ -4,21 +4,22 @@
 
 use olympus_contracts::commerce::Address;
 use olympus_runtime::error::Validation;
+use olympus_runtime::text;
 use std::str::FromStr;
 
 /// Checks `address`, recording problems under `{field}.{part}`; the
 /// address trimmed and normalized (country upper case) when it is valid.
 pub fn parse(v: &mut Validation, field: &str, address: &Address) -> Option<Address> {
-    let mut text = |part: &str, value: &str, max: usize| {
-        v.check(&format!("{field}.{part}"), bounded(value, max))
+    let mut line = |part: &str, value: &str, max: usize| {
+        v.check(&format!("{field}.{part}"), text::line(value, 1, max))
     };
-    let name = text("name", &address.name, 200);
-    let line1 = text("line1", &address.line1, 200);
+    let name = line("name", &address.name, 200);
+    let line1 = line("line1", &address.line1, 200);
     // `Some(None)`: given but invalid; `None`: not given.
-    let line2 = address.line2.as_deref().map(|l| text("line2", l, 200));
-    let city = text("city", &address.city, 200);
-    let region = address.region.as_deref().map(|r| text("region", r, 200));
-    let postal_code = text("postal_code", &address.postal_code, 20);
+    let line2 = address.line2.as_deref().map(|l| line("line2", l, 200));
+    let city = line("city", &address.city, 200);
+    let region = address.region.as_deref().map(|r| line("region", r, 200));
+    let postal_code = line("postal_code", &address.postal_code, 20);
     let country = v.check(&format!("{field}.country"), country(&address.country));
     Some(Address {
         name: name?,
@@ -29,18 +30,6 @@ pub fn parse(v: &mut Validation, field: &str, address: &Address) -> Option<Addre
         postal_code: postal_code?,
         country: country?,
     })
-}
-
-fn bounded(value: &str, max: usize) -> Result<String, Vec<String>> {
-    let value = value.trim();
-    let length = value.chars().count();
-    if length == 0 || length > max {
-        return Err(vec![format!("must be 1 to {max} characters")]);
-    }
-    if value.chars().any(char::is_control) {
-        return Err(vec!["must not contain control characters".to_owned()]);
-    }
-    Ok(value.to_owned())
 }
 
 fn country(code: &str) -> Result<String, Vec<String>> {

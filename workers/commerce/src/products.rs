@@ -16,7 +16,7 @@ use olympus_runtime::db::is_unique_violation;
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{text, App, Call, Error};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -78,18 +78,6 @@ fn sku(raw: &str) -> Result<String, Vec<String>> {
     Ok(sku.to_owned())
 }
 
-fn text(raw: &str, min: usize, max: usize) -> Result<String, Vec<String>> {
-    let value = raw.trim();
-    let length = value.chars().count();
-    if length < min || length > max {
-        return Err(vec![format!("must be {min} to {max} characters")]);
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(vec!["must not contain control characters".to_owned()]);
-    }
-    Ok(value.to_owned())
-}
-
 fn stock(value: i64) -> Result<i64, Vec<String>> {
     if (0..=MAX_STOCK).contains(&value) {
         Ok(value)
@@ -104,10 +92,10 @@ pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<Produc
     let request = call.body;
     let mut v = Validation::default();
     let sku = v.check("sku", sku(&request.sku));
-    let name = v.check("name", text(&request.name, 1, 200));
+    let name = v.check("name", text::paragraph(&request.name, 1, 200));
     let description = v.check(
         "description",
-        text(request.description.as_deref().unwrap_or(""), 0, 5000),
+        text::paragraph(request.description.as_deref().unwrap_or(""), 0, 5000),
     );
     let price = v.check("price", money::parse(&request.price, true));
     let stock = v.check("stock", stock(request.stock.unwrap_or(0)));
@@ -234,11 +222,11 @@ pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<Produc
     let name = request
         .name
         .as_deref()
-        .and_then(|raw| v.check("name", text(raw, 1, 200)));
+        .and_then(|raw| v.check("name", text::paragraph(raw, 1, 200)));
     let description = request
         .description
         .as_deref()
-        .and_then(|raw| v.check("description", text(raw, 0, 5000)));
+        .and_then(|raw| v.check("description", text::paragraph(raw, 0, 5000)));
     let price = request
         .price
         .as_ref()
@@ -292,7 +280,7 @@ pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<Prod
     let reason = request
         .reason
         .as_deref()
-        .and_then(|raw| v.check("reason", text(raw, 1, 200)));
+        .and_then(|raw| v.check("reason", text::paragraph(raw, 1, 200)));
     v.finish()?;
     let mut tx = call.meta.tx(&app).await?;
     // One conditional statement: concurrent adjustments and orders queue

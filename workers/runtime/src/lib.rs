@@ -24,6 +24,7 @@
 //! - [`idempotency`]: `Idempotency-Key`, stored replies in the handler's transaction.
 //! - [`roles`]: who may call an operation, checked against the current role.
 //! - [`pages`]: the page request and cursor of every list operation.
+//! - [`text`]: names, lines and descriptions a caller sends, bounded.
 //! - [`phone`]: phone numbers, validated and normalized to E.164.
 //! - [`tokens`]: verifying access tokens (JWT), and the signing keys.
 //! - [`revocation`]: revoked sessions and suspended tenants, in memory.
@@ -51,6 +52,7 @@ pub mod roles;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 pub mod tokens;
 
 pub use app::App;

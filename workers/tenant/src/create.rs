@@ -3,7 +3,7 @@
 //! and the owner's `verify_email` mail.
 
 use olympus_auth::email::Email;
-use olympus_auth::members::{self, parse_name};
+use olympus_auth::members;
 use olympus_auth::password::NewPassword;
 use olympus_auth::users::NewUser;
 use olympus_contracts::event::data;
@@ -12,7 +12,7 @@ use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
 use olympus_runtime::db::is_unique_violation;
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::Event;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{text, App, Call, Error};
 use uuid::Uuid;
 
 use crate::slug::Slug;
@@ -25,14 +25,14 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
     let slot = olympus_auth::hashing::passwords(&app)?.admit()?;
     let mut v = Validation::default();
     let slug = v.check("slug", Slug::parse(&request.slug));
-    let name = v.check("name", parse_name(&request.name, 1, 100));
+    let name = v.check("name", text::line(&request.name, 1, 100));
     let email = v.check("owner.email", Email::parse(&request.owner.email));
     let password = v.check(
         "owner.password",
         NewPassword::parse(&request.owner.password, email.as_ref()),
     );
     let display_name = match &request.owner.display_name {
-        Some(raw) => v.check("owner.display_name", parse_name(raw, 1, 100)),
+        Some(raw) => v.check("owner.display_name", text::line(raw, 1, 100)),
         None => email.as_ref().map(|e| e.local_part().to_owned()),
     };
     v.finish()?;

@@ -1,12 +1,11 @@
 //! `tenant.update` (owner, admin): the tenant's name and whether anyone may
 //! register into it.
 
-use olympus_auth::members::parse_name;
 use olympus_contracts::event::data;
 use olympus_contracts::tenant::{TenantReply, UpdateTenantRequest};
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::Event;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{text, App, Call, Error};
 
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
@@ -18,7 +17,7 @@ pub async fn update(app: App, call: Call<UpdateTenantRequest>) -> Result<TenantR
     let name = request
         .name
         .as_deref()
-        .and_then(|raw| v.check("name", parse_name(raw, 1, 100)));
+        .and_then(|raw| v.check("name", text::line(raw, 1, 100)));
     v.finish()?;
     let mut tx = app.db().tenant(claims.tid).await?;
     let current: TenantRow = sqlx::query_as(&format!(
