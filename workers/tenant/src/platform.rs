@@ -17,7 +17,7 @@ use olympus_runtime::pages::Pager;
 use olympus_runtime::{App, Call, Error};
 
 use crate::slug::RESERVED;
-use crate::tenants::{TenantRow, TENANT_COLUMNS};
+use crate::tenants::{self, TenantRow, TENANT_COLUMNS};
 
 /// Handles `tenant.list`: every tenant, or those of one status, by id.
 pub async fn list(app: App, call: Call<ListTenantsRequest>) -> Result<Page<Tenant>, Error> {
@@ -65,13 +65,7 @@ async fn set_status(
     let id = call.body.id;
     // In the target tenant's own scope.
     let mut tx = app.db().tenant(id).await?;
-    let current: TenantRow = sqlx::query_as(&format!(
-        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| Error::not_found("no such tenant"))?;
+    let current = tenants::lock(&mut tx, id).await?;
     if RESERVED.contains(&current.slug.as_str()) {
         return Err(Error::new(ErrorCode::Forbidden)
             .with_message("the platform tenant cannot be suspended or reactivated"));

@@ -44,6 +44,18 @@ impl TenantRow {
     }
 }
 
+/// The tenant `id` of the connection's scope, locked for the rest of the
+/// transaction; `not_found` when the scope does not show it.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<TenantRow, Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| Error::not_found("no such tenant"))
+}
+
 /// The tenant `id`, when the connection's scope shows it.
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Tenant>, Error> {
     let row: Option<TenantRow> = sqlx::query_as(&format!(

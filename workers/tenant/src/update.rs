@@ -7,7 +7,7 @@ use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::{text, App, Call, Error};
 
-use crate::tenants::{TenantRow, TENANT_COLUMNS};
+use crate::tenants::{self, TenantRow, TENANT_COLUMNS};
 
 /// Handles `tenant.update`.
 pub async fn update(app: App, call: Call<UpdateTenantRequest>) -> Result<TenantReply, Error> {
@@ -20,13 +20,7 @@ pub async fn update(app: App, call: Call<UpdateTenantRequest>) -> Result<TenantR
         .and_then(|raw| v.check("name", text::line(raw, 1, 100)));
     v.finish()?;
     let mut tx = app.db().tenant(claims.tid).await?;
-    let current: TenantRow = sqlx::query_as(&format!(
-        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(claims.tid)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| Error::not_found("no such tenant"))?;
+    let current = tenants::lock(&mut tx, claims.tid).await?;
     let name = name.unwrap_or_else(|| current.name.clone());
     let self_registration = request
         .self_registration
