@@ -16,13 +16,12 @@ mailer reads the mail stream the same way, as the only reader.)
 
 import asyncio
 import json
-import os
 import uuid
 
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from identity_flow import NATS_URL, PASSWORD, PREFIX, Codec, call, check, step
+from identity_flow import PASSWORD, PREFIX, call, check, run_flows, step
 
 NEW_PASSWORD = "harbor-violet-tundra-echo"
 
@@ -119,14 +118,7 @@ async def flow(nc, js, codec):
 
 
 async def main():
-    nc = await nats.connect(NATS_URL)
-    try:
-        js = nc.jetstream()
-        for codec in (Codec("msgpack"), Codec("json")):
-            await flow(nc, js, codec)
-        print(json.dumps({"step": "done"}))
-    finally:
-        await nc.close()
+    await run_flows(flow, jetstream=True)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,10 @@ the contract. The end-to-end tests run it against `olympus serve`.
 """
 
 import asyncio
-import json
 import uuid
 
-import nats
-
 from account_flow import read_mail
-from identity_flow import NATS_URL, PASSWORD, Codec, call, check, step
+from identity_flow import PASSWORD, call, check, run_flows, step
 
 INVITATION_FIELDS = {"id", "email", "role", "expires_at", "created_at"}
 
@@ -92,14 +89,7 @@ async def flow(nc, js, codec):
 
 
 async def main():
-    nc = await nats.connect(NATS_URL)
-    try:
-        js = nc.jetstream()
-        for codec in (Codec("msgpack"), Codec("json")):
-            await flow(nc, js, codec)
-        print(json.dumps({"step": "done"}))
-    finally:
-        await nc.close()
+    await run_flows(flow, jetstream=True)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,21 @@ async def flow(nc, codec):
     step("errors", codec)
 
 
+async def run_flows(flow, jetstream=False):
+    """Runs `flow(nc, codec)` (or `flow(nc, js, codec)`) in MessagePack, then
+    JSON, then prints the final `done` step."""
+    nc = await nats.connect(NATS_URL)
+    try:
+        for codec in (Codec("msgpack"), Codec("json")):
+            if jetstream:
+                await flow(nc, nc.jetstream(), codec)
+            else:
+                await flow(nc, codec)
+        print(json.dumps({"step": "done"}))
+    finally:
+        await nc.close()
+
+
 async def main():
     nc = await nats.connect(NATS_URL)
     try:

@@ -15,12 +15,9 @@ the contract. The end-to-end tests run it against `olympus serve`.
 """
 
 import asyncio
-import json
 import uuid
 
-import nats
-
-from identity_flow import NATS_URL, PASSWORD, Codec, call, check, step
+from identity_flow import PASSWORD, call, check, run_flows, step
 
 
 def eur(amount):
@@ -88,13 +85,7 @@ async def flow(nc, codec):
 
 
 async def main():
-    nc = await nats.connect(NATS_URL)
-    try:
-        for codec in (Codec("msgpack"), Codec("json")):
-            await flow(nc, codec)
-        print(json.dumps({"step": "done"}))
-    finally:
-        await nc.close()
+    await run_flows(flow)
 
 
 if __name__ == "__main__":
