@@ -28,14 +28,40 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-/// One operation's counters.
+/// One operation's counters, looked up once when its endpoint starts.
 #[derive(Debug, Default)]
-struct OperationMetrics {
+pub struct OperationMetrics {
     requests: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
     /// Sum of latencies, in microseconds.
     latency_micros: AtomicU64,
     errors: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl OperationMetrics {
+    /// Records one answered request: its latency and, when it failed, its
+    /// error code.
+    pub fn record(&self, latency: Duration, error: Option<&'static str>) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let seconds = latency.as_secs_f64();
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_micros.fetch_add(
+            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        if let Some(code) = error {
+            *self
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(code)
+                .or_default() += 1;
+        }
+    }
 }
 
 /// The request counters of a process.
@@ -45,34 +71,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn of(&self, operation: Operation) -> Arc<OperationMetrics> {
+    /// The counters of `operation` (made on first use).
+    pub fn of(&self, operation: Operation) -> Arc<OperationMetrics> {
         let name = format!("{}.{}", operation.service.as_str(), operation.name);
         let mut operations = self.operations.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(operations.entry(name).or_default())
-    }
-
-    /// Records one answered request: its latency and, when it failed, its
-    /// error code.
-    pub fn record(&self, operation: Operation, latency: Duration, error: Option<&'static str>) {
-        let m = self.of(operation);
-        m.requests.fetch_add(1, Ordering::Relaxed);
-        let seconds = latency.as_secs_f64();
-        for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        m.latency_micros.fetch_add(
-            u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        if let Some(code) = error {
-            *m.errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(code)
-                .or_default() += 1;
-        }
     }
 
     fn render(&self, out: &mut String) {

@@ -60,6 +60,7 @@ use crate::bounds;
 use crate::call::{AfterReply, Call, Meta, Scope};
 use crate::error::Error;
 use crate::idempotency;
+use crate::metrics::OperationMetrics;
 
 /// How long after a reply the work it left begins.
 const AFTER_REPLY_DELAY: Duration = Duration::from_millis(5);
@@ -250,6 +251,7 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
                     permits: Arc::clone(&permits),
                     own_permits: Arc::new(Semaphore::new((max_in_flight / 2).max(1))),
                     refusals: refusals.get(&name).cloned().unwrap_or_default(),
+                    metrics: app.metrics().of(operation),
                 },
             ));
         }
@@ -334,6 +336,8 @@ struct Limits {
     /// This operation's share of them.
     own_permits: Arc<Semaphore>,
     refusals: Arc<Refusals>,
+    /// Its counters (see [`crate::metrics`]).
+    metrics: Arc<OperationMetrics>,
 }
 
 async fn request_loop(
@@ -374,8 +378,9 @@ async fn request_loop(
         };
         let app = app.clone();
         let endpoint = Arc::clone(&endpoint);
+        let metrics = Arc::clone(&limits.metrics);
         limits.in_flight.spawn(async move {
-            handle(app, &endpoint, request, admitted.is_some()).await;
+            handle(app, &endpoint, &metrics, request, admitted.is_some()).await;
             drop((admitted, global));
         });
     }
@@ -416,7 +421,13 @@ pub fn is_valid_correlation_id(value: &str) -> bool {
 
 /// Answers one request; when it was not `admitted` (its operation holds its
 /// share of the in-flight permits), with `unavailable` at once.
-async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, admitted: bool) {
+async fn handle(
+    app: App,
+    endpoint: &Endpoint,
+    metrics: &OperationMetrics,
+    mut request: service::Request,
+    admitted: bool,
+) {
     let started = Instant::now();
     let message = request.message.clone();
     let message = &message;
@@ -457,8 +468,7 @@ async fn handle(app: App, endpoint: &Endpoint, mut request: service::Request, ad
             Ok(_) => 200,
             Err(err) => err.code().status(),
         };
-        app.metrics().record(
-            endpoint.operation,
+        metrics.record(
             started.elapsed(),
             outcome.as_ref().err().map(|e| e.code().as_str()),
         );
