@@ -1,63 +1,18 @@
 //! The Go gateway (`gateway/`): HTTP in front of the mesh, tested from an
 //! HTTP client against real workers.
 //!
-//! The gateway is built once per test run with Debian's Go and NATS
-//! packages (`.ci/run` installs them), as the README says.
+//! The gateway is built once per test process with Debian's Go and NATS
+//! packages (`.ci/run` installs them), as the README says
+//! ([`olympus_tests::gateway::binary`]).
 
 use olympus_tests::client::GOOD_PASSWORD;
 use olympus_tests::{with_app, with_app_opts, Options, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::OnceCell;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::OLYMPUS;
-
-static GATEWAY: OnceCell<String> = OnceCell::const_new();
-
-/// The gateway binary, built on first use.
-async fn gateway_binary() -> &'static str {
-    GATEWAY
-        .get_or_init(|| async {
-            let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-            // A build artifact beside cargo's, one per test process (they
-            // build in parallel); those of earlier runs are removed.
-            let dir = format!("{root}/target/test-gateway");
-            std::fs::create_dir_all(&dir).unwrap();
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for entry in entries.flatten() {
-                    let stale = entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > Duration::from_secs(3600));
-                    if stale {
-                        let _ = std::fs::remove_file(entry.path());
-                    }
-                }
-            }
-            let out = format!("{dir}/olympus-gateway-{}", std::process::id());
-            let built = tokio::process::Command::new("go")
-                .args(["build", "-o", &out, "./gateway"])
-                .current_dir(root)
-                .env("GO111MODULE", "off")
-                .env("GOPATH", "/usr/share/gocode")
-                .output()
-                .await
-                .expect(
-                    "running go (see README: the gateway needs golang-go and its Debian packages)",
-                );
-            assert!(
-                built.status.success(),
-                "go build: {}",
-                String::from_utf8_lossy(&built.stderr)
-            );
-            out
-        })
-        .await
-}
 
 /// A running gateway; stopped with SIGTERM on drop of [`Gateway::stop`].
 struct Gateway {
@@ -73,7 +28,7 @@ impl Gateway {
             listener.local_addr().unwrap().port()
         };
         let addr = format!("127.0.0.1:{port}");
-        let mut child = tokio::process::Command::new(gateway_binary().await)
+        let mut child = tokio::process::Command::new(olympus_tests::gateway::binary().await)
             .args(["-addr", &addr, "-subject-prefix", prefix])
             .args(extra)
             .env("NATS_URL", &app.nats_url)
@@ -117,44 +72,7 @@ impl Gateway {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, HashMap<String, String>, Vec<u8>) {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.unwrap();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).await.unwrap();
-        // A body the gateway refuses early may not be read to its end.
-        let _ = stream.write_all(body).await;
-        let mut response = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response))
-            .await
-            .expect("a response within 20 s");
-        let text_end = response
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response");
-        let head = String::from_utf8_lossy(&response[..text_end]).to_string();
-        let mut lines = head.lines();
-        let status: u16 = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status line");
-        let headers: HashMap<String, String> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect();
-        let body = response[text_end + 4..].to_vec();
-        assert!(
-            !headers.contains_key("transfer-encoding"),
-            "the gateway sends Content-Length"
-        );
-        (status, headers, body)
+        olympus_tests::http::request(&self.addr, method, path, headers, body).await
     }
 
     /// `POST /v1/{op}` with a JSON body; the status, headers and JSON reply.

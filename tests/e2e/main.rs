@@ -3,6 +3,7 @@
 
 mod account;
 mod commerce;
+mod containers;
 mod deploy;
 mod errors;
 mod events;

@@ -17,10 +17,13 @@
 //! - [`events`]: what reached the streams, read as a subscriber reads it.
 //! - [`process`]: real `olympus` processes, for what only a process shows.
 //! - [`nats_server`]: a private NATS server, to take away and give back.
+//! - [`gateway`]: the Go gateway's binary; [`http`]: a byte-exact HTTP client.
 
 pub mod app;
 pub mod client;
 pub mod events;
+pub mod gateway;
+pub mod http;
 pub mod infra;
 pub mod nats_server;
 pub mod postgres_server;
