@@ -104,15 +104,24 @@ impl Process {
     /// Sends SIGTERM and waits for the exit status; collects the rest of
     /// the log.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        self.stop_with("TERM").await
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits, as [`Process::terminate`].
+    pub async fn interrupt(&mut self) -> std::process::ExitStatus {
+        self.stop_with("INT").await
+    }
+
+    async fn stop_with(&mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().expect("running");
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
-            .expect("olympus exits within 30 s of SIGTERM")
+            .unwrap_or_else(|_| panic!("olympus exits within 30 s of SIG{signal}"))
             .expect("wait");
         while let Ok(Some(line)) =
             tokio::time::timeout(Duration::from_millis(500), self.lines.recv()).await
