@@ -829,3 +829,65 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     })
     .await;
 }
+
+/// `olympus bench --mix` against a live `serve`: every operation of the
+/// blend answered without an error, a timeline line per second, and as
+/// many units of the product taken as orders acknowledged.
+#[tokio::test]
+async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_second() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let output = tokio::process::Command::new(OLYMPUS)
+            .args(["bench", "--mix", "--duration", "3s", "--concurrency", "4"])
+            .arg("--no-floors")
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // `  name: key=value key=value ...`
+        let fields = |prefix: &str| -> HashMap<String, String> {
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{stdout}"));
+            line[prefix.len()..]
+                .split_whitespace()
+                .filter_map(|f| f.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        for op in [
+            "auth.me",
+            "tenant.get",
+            "auth.refresh",
+            "auth.login",
+            "commerce.orders.create",
+            "total",
+        ] {
+            let line = fields(&format!("  {op}: "));
+            let n: u64 = line["n"].parse().unwrap();
+            assert!(n > 0, "{op} ran:\n{stdout}");
+            assert_eq!(line["ok"], line["n"], "{op}: every request ok:\n{stdout}");
+            assert_eq!(line["errors"], "{}", "{op}: no errors:\n{stdout}");
+            assert!(line.contains_key("p999"), "{op}: percentiles:\n{stdout}");
+        }
+        let timeline = stdout.lines().filter(|l| l.starts_with("  t=")).count();
+        assert!(timeline >= 3, "a line per second:\n{stdout}");
+        let orders = fields("orders: ");
+        let acknowledged: u64 = orders["acknowledged"].parse().unwrap();
+        assert!(acknowledged > 0, "{stdout}");
+        assert_eq!(orders["stock_taken"], orders["acknowledged"], "{stdout}");
+        assert_eq!(orders["abandoned"], "0", "{stdout}");
+        eprintln!("{stdout}");
+        assert!(process.terminate().await.success());
+    })
+    .await;
+}

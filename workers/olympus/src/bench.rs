@@ -8,6 +8,9 @@
 //! failing logins are published all at once (to see them shed: each must
 //! get `invalid_credentials` or `unavailable`, soon, and the measured
 //! operation must not slow down).
+//!
+//! With `--mix`, it runs a blend of operations for `--duration` instead and
+//! keeps going through failed requests, for fault drills (`crate::mix`).
 
 use anyhow::{bail, Context};
 use async_nats::HeaderMap;
@@ -25,7 +28,8 @@ use std::time::{Duration, Instant};
 /// Options of `olympus bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Skip measuring the machine's floors after the operation.
+    /// Skip measuring the machine's floors after the operation (after
+    /// `--mix`: 2,000 requests each, with ratios for auth.me's share).
     #[arg(long)]
     no_floors: bool,
 
@@ -45,6 +49,29 @@ pub struct BenchArgs {
     /// The operation to measure.
     #[arg(long, value_enum, default_value_t = BenchOp::Me)]
     op: BenchOp,
+
+    /// Instead of one operation, run a blend for `--duration`: 60 % auth.me,
+    /// 15 % tenant.get, 10 % auth.refresh (each caller along its own
+    /// refresh-token chain), 5 % auth.login, 10 % commerce.orders.create (one
+    /// unit, with an Idempotency-Key; sent again with the same key after no
+    /// reply or a "try again" error, for up to 60 s). Failed requests never
+    /// stop the run: they are counted by error code, `timeout`,
+    /// `no_responders` or `transport`, per operation and per second.
+    #[arg(
+        long,
+        conflicts_with_all = ["op", "requests", "background_logins", "login_burst"]
+    )]
+    mix: bool,
+
+    /// How long `--mix` runs: `30s`, `2m`, `1h`, `1m30s` or plain seconds; 1 s
+    /// to 1 h [default: 30s].
+    #[arg(long, requires = "mix", value_parser = crate::mix::parse_duration)]
+    duration: Option<Duration>,
+
+    /// How long each `--mix` request waits for its reply before it counts as
+    /// a `timeout` (`5s`, `500ms`, ...); 100 ms to 60 s [default: 5s].
+    #[arg(long, requires = "mix", value_parser = crate::mix::parse_duration)]
+    timeout: Option<Duration>,
 
     /// Requests to send (at most 1,000,000).
     #[arg(long, default_value_t = 2000)]
@@ -122,6 +149,14 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.login_burst > 100_000 {
         bail!("--login-burst must be at most 100000");
     }
+    let duration = args.duration.unwrap_or(Duration::from_secs(30));
+    if duration < Duration::from_secs(1) || duration > Duration::from_secs(3600) {
+        bail!("--duration must be 1s to 1h");
+    }
+    let timeout = args.timeout.unwrap_or(Duration::from_secs(5));
+    if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(60) {
+        bail!("--timeout must be 100ms to 60s");
+    }
     let content_type = match args.encoding {
         Encoding::Msgpack => ContentType::MsgPack,
         Encoding::Json => ContentType::Json,
@@ -167,6 +202,20 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         email: email.clone(),
         password: Secret::new(PASSWORD),
     };
+    if args.mix {
+        let mix = crate::mix::Mix {
+            concurrency: args.concurrency,
+            duration,
+            timeout,
+            login,
+            token,
+        };
+        let me = crate::mix::run(&client, mix).await?;
+        if !args.no_floors {
+            floors(&args, &client.nats, "auth.me (in the mix)", me, false).await?;
+        }
+        return Ok(());
+    }
     let failed_login = LoginRequest {
         password: Secret::new("a-wrong-password-for-bench"),
         ..login.clone()
@@ -263,7 +312,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         report("background logins", login_samples);
     }
     if !args.no_floors {
-        floors(&args, &client.nats, measured).await?;
+        let label = format!("{:?}", args.op);
+        let login = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
+        floors(&args, &client.nats, &label, measured, login).await?;
     }
     if let Some(burst) = burst {
         burst.await??;
@@ -271,9 +322,16 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The machine's floors in the same run, and the operation's ratio to each;
-/// the server's peak memory when it runs here.
-async fn floors(args: &BenchArgs, nats: &async_nats::Client, measured: f64) -> anyhow::Result<()> {
+/// The machine's floors in the same run, and the ratio of `measured` (the
+/// throughput of `label`) to each, to Argon2's ceiling for a `login`; the
+/// server's peak memory when it runs here.
+async fn floors(
+    args: &BenchArgs,
+    nats: &async_nats::Client,
+    label: &str,
+    measured: f64,
+    login: bool,
+) -> anyhow::Result<()> {
     println!("floors (same run, same concurrency):");
     let (elapsed, samples) = crate::floors::nats_echo(args, &args.nats_url, nats).await?;
     let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
@@ -282,14 +340,13 @@ async fn floors(args: &BenchArgs, nats: &async_nats::Client, measured: f64) -> a
             let select =
                 report_throughput("Postgres point select (pool of 16)", samples, Some(elapsed));
             println!(
-                "  {:?} / Postgres point select: {:.2}",
-                args.op,
+                "  {label} / Postgres point select: {:.2}",
                 measured / select
             );
         }
         Err(err) => println!("  Postgres point select: not measured ({err:#}; set DATABASE_URL)"),
     }
-    println!("  {:?} / NATS echo: {:.2}", args.op, measured / echo);
+    println!("  {label} / NATS echo: {:.2}", measured / echo);
     let verify = crate::floors::argon2_verify().await?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let login_floor = cores as f64 / verify.as_secs_f64();
@@ -297,12 +354,8 @@ async fn floors(args: &BenchArgs, nats: &async_nats::Client, measured: f64) -> a
         "  Argon2id verify (m=19456 KiB, t=2, p=1): {:.1} ms; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
         verify.as_secs_f64() * 1000.0
     );
-    if matches!(args.op, BenchOp::Login | BenchOp::LoginFailed) {
-        println!(
-            "  {:?} / Argon2 ceiling: {:.2}",
-            args.op,
-            measured / login_floor
-        );
+    if login {
+        println!("  {label} / Argon2 ceiling: {:.2}", measured / login_floor);
     }
     match args.server_pid.or_else(crate::floors::find_server) {
         Some(pid) => match crate::floors::peak_rss_mib(pid) {
@@ -682,32 +735,40 @@ fn report_throughput(name: &str, mut samples: Vec<Sample>, elapsed: Option<Durat
     let throughput = elapsed.map_or(0.0, |e| samples.len() as f64 / e.as_secs_f64());
     let errors = samples.iter().filter(|(_, ok)| !ok).count();
     samples.sort_unstable_by_key(|(d, _)| *d);
-    let at = |q: f64| {
-        let index = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[index].0.as_secs_f64() * 1000.0
-    };
     println!(
-        "  {name}: n={} unexpected={errors}{} p50={:.2}ms p90={:.2}ms p99={:.2}ms p999={:.2}ms max={:.2}ms",
+        "  {name}: n={} unexpected={errors}{} {}",
         samples.len(),
         elapsed.map_or_else(String::new, |_| format!(" {throughput:.0}/s")),
-        at(0.50),
-        at(0.90),
-        at(0.99),
-        at(0.999),
-        at(1.0),
+        percentiles(samples.len(), |i| samples[i].0.as_secs_f64() * 1000.0),
     );
     throughput
 }
 
-#[derive(Clone)]
-struct Client {
-    nats: async_nats::Client,
-    subjects: Subjects,
-    content_type: ContentType,
+/// `p50=…ms p90=…ms p99=…ms p999=…ms max=…ms` of `len` latencies sorted
+/// ascending, `at(i)` being the i-th in milliseconds (`len` > 0).
+pub(crate) fn percentiles(len: usize, at: impl Fn(usize) -> f64) -> String {
+    let q = |q: f64| at(((len as f64 * q).ceil() as usize).clamp(1, len.max(1)) - 1);
+    format!(
+        "p50={:.2}ms p90={:.2}ms p99={:.2}ms p999={:.2}ms max={:.2}ms",
+        q(0.50),
+        q(0.90),
+        q(0.99),
+        q(0.999),
+        q(1.0),
+    )
 }
 
+/// A connection, the subjects and the encoding of every request.
 #[derive(Clone)]
-struct Request {
+pub(crate) struct Client {
+    nats: async_nats::Client,
+    subjects: Subjects,
+    pub(crate) content_type: ContentType,
+}
+
+/// A request ready to send again and again.
+#[derive(Clone)]
+pub(crate) struct Request {
     subject_suffix: (olympus_contracts::operation::Service, &'static str),
     headers: HeaderMap,
     payload: bytes::Bytes,
@@ -715,7 +776,7 @@ struct Request {
 }
 
 impl Request {
-    fn new<T: Serialize>(
+    pub(crate) fn new<T: Serialize>(
         op: Operation,
         token: Option<&str>,
         body: &T,
@@ -735,20 +796,45 @@ impl Request {
             expect_ok,
         })
     }
+
+    /// The same request with one more header (an `Idempotency-Key`).
+    pub(crate) fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
 }
 
 impl Client {
-    async fn send(&self, request: &Request) -> anyhow::Result<Sample> {
+    /// Sends `request` once, waiting `timeout` for its reply (the
+    /// connection's 30 s when `None`); the time until the reply or the
+    /// error, and which it was.
+    pub(crate) async fn exchange(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+    ) -> (
+        Duration,
+        Result<async_nats::Message, async_nats::RequestError>,
+    ) {
         let subject = self
             .subjects
             .endpoint(request.subject_suffix.0, request.subject_suffix.1);
+        let mut nats_request = async_nats::Request::new()
+            .headers(request.headers.clone())
+            .payload(request.payload.clone());
+        if timeout.is_some() {
+            nats_request = nats_request.timeout(timeout);
+        }
         let started = Instant::now();
-        let reply = self
-            .nats
-            .request_with_headers(subject, request.headers.clone(), request.payload.clone())
-            .await?;
-        let elapsed = started.elapsed();
-        let ok = reply
+        let reply = self.nats.send_request(subject, nats_request).await;
+        (started.elapsed(), reply)
+    }
+
+    /// One measured request; a transport error (no reply in time, no
+    /// responders) stops the caller.
+    async fn send(&self, request: &Request) -> anyhow::Result<Sample> {
+        let (elapsed, reply) = self.exchange(request, None).await;
+        let ok = reply?
             .headers
             .as_ref()
             .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
@@ -756,18 +842,17 @@ impl Client {
         Ok((elapsed, ok == request.expect_ok))
     }
 
-    async fn call<T: Serialize, R: serde::de::DeserializeOwned>(
+    /// One request whose success is needed: its decoded reply, or an error
+    /// naming the operation and the error reply.
+    pub(crate) async fn call<T: Serialize, R: serde::de::DeserializeOwned>(
         &self,
         op: Operation,
         token: Option<&str>,
         body: &T,
     ) -> anyhow::Result<R> {
         let request = Request::new(op, token, body, self.content_type, true)?;
-        let subject = self.subjects.endpoint(op.service, op.name);
-        let reply = self
-            .nats
-            .request_with_headers(subject, request.headers, request.payload)
-            .await?;
+        let (_, reply) = self.exchange(&request, None).await;
+        let reply = reply?;
         if let Some(code) = reply
             .headers
             .as_ref()

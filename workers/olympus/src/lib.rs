@@ -18,6 +18,7 @@ mod dead_letters;
 mod doctor;
 mod events;
 mod floors;
+mod mix;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use olympus_runtime::config::LogConfig;
