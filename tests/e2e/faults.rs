@@ -195,3 +195,131 @@ async fn a_rolling_restart_under_load_fails_no_request() {
     })
     .await;
 }
+
+/// `key=value` fields of the report line of `olympus bench --mix` that
+/// starts with `prefix`.
+fn report_fields(report: &str, prefix: &str) -> std::collections::HashMap<String, String> {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{report}"));
+    line[prefix.len()..]
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// `errors={timeout=3,no_responders=1}` as pairs.
+fn error_counts(field: &str) -> Vec<(String, usize)> {
+    field
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap();
+            (k.to_owned(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+/// kill -9 of one of two processes under `olympus bench --mix` (reads,
+/// refreshes, logins, orders with idempotency keys, retried on no reply):
+/// only the requests in flight on the killed process fail (each of the 16
+/// callers has at most one in flight), no retried order takes effect
+/// twice (the stock taken equals the orders acknowledged, and the orders
+/// table holds exactly those), the survivor's relay publishes what the
+/// killed one left, and the stream holds exactly one event per committed
+/// outbox row.
+#[tokio::test]
+async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_event() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut doomed = app.serve_process(OLYMPUS, &[]).await;
+        let mut survivor = app.serve_process(OLYMPUS, &[]).await;
+        let callers = 16;
+        let bench = tokio::process::Command::new(OLYMPUS)
+            .args(["bench", "--mix", "--duration", "6s", "--timeout", "2s"])
+            .args(["--concurrency", &callers.to_string(), "--no-floors"])
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .env("DATABASE_URL", &app.database_url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        doomed.kill().await;
+        let output = bench.wait_with_output().await.unwrap();
+        let report = String::from_utf8_lossy(&output.stdout).into_owned();
+        eprintln!("{report}");
+        assert!(
+            output.status.success(),
+            "the drill failed (stock taken differs from orders acknowledged?):\n{report}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+
+        let total = report_fields(&report, "  total: ");
+        let failed: Vec<_> = error_counts(&total["errors"]);
+        let failures: usize = failed.iter().map(|(_, n)| n).sum();
+        assert!(
+            failed.iter().all(|(kind, _)| kind == "timeout"),
+            "only requests in flight on the killed process may fail, by going unanswered:\n{report}"
+        );
+        assert!(
+            failures <= callers,
+            "more failures than requests in flight:\n{report}"
+        );
+        assert!(
+            total["ok"].parse::<usize>().unwrap() > 500,
+            "too little load:\n{report}"
+        );
+        let orders = report_fields(&report, "orders: ");
+        let acknowledged: i64 = orders["acknowledged"].parse().unwrap();
+        assert_eq!(orders["abandoned"], "0", "{report}");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            rows, acknowledged,
+            "one order per acknowledged key:\n{report}"
+        );
+
+        // The survivor's relay publishes what is left.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(app.db.pool())
+                    .await
+                    .unwrap();
+            if left == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{left} outbox rows still unpublished 10 s after the kill"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let committed: Vec<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE kind = 'event' ORDER BY seq")
+                .fetch_all(app.db.pool())
+                .await
+                .unwrap();
+        let published = app.events(None, None, committed.len()).await;
+        let mut ids: Vec<uuid::Uuid> = published
+            .iter()
+            .map(|e| e.body["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(ids.len(), committed.len(), "an event published twice");
+        ids.sort();
+        let mut expected = committed.clone();
+        expected.sort();
+        assert_eq!(ids, expected, "events one to one with committed changes");
+        assert!(survivor.terminate().await.success());
+    })
+    .await;
+}
