@@ -2,53 +2,46 @@
 //! away and come back. Postgres here is a private cluster the test stops
 //! and starts, so the shared server stays up for the other tests.
 
+use futures::StreamExt;
 use olympus_tests::postgres_server::PrivatePostgres;
 use olympus_tests::{with_app_opts, Encoding, Options};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::OLYMPUS;
 
+/// Postgres stops for 4 s under 8 looping callers: every request gets a
+/// reply within 2.5 s (`unavailable` when it needs the database, never a
+/// time-out), a signup too; once Postgres answers again every request
+/// succeeds within 5 s, the relay publishes the next change's event, the
+/// revocation state is read again (its age on the metrics port), and the
+/// process never exits.
 #[tokio::test]
 async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_resumes() {
     with_app_opts(Options::without_workers(), async |app| {
         let pg = PrivatePostgres::start().await;
         let url = pg.url("olympus");
+        let metrics = format!("127.0.0.1:{}", free_port());
         let mut serve = app
-            .serve_process_with(OLYMPUS, &[], &[("DATABASE_URL", url.as_str())])
+            .serve_process_with(
+                OLYMPUS,
+                &[],
+                &[
+                    ("DATABASE_URL", url.as_str()),
+                    ("OLYMPUS_METRICS_ADDR", metrics.as_str()),
+                ],
+            )
             .await;
         let signup = app.signup(Encoding::Json).await;
-        let me = || {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Content-Type", "application/json");
-            headers.insert("Authorization", format!("Bearer {}", signup.access_token));
-            app.try_raw("auth.v1.me", headers, "{}", Duration::from_secs(3))
-        };
-        me().await.expect("a reply").ok();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let callers = load(app, &signup.access_token, 8, &stop);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
 
         pg.stop().await;
         let down = Instant::now();
-        let mut unavailable = 0;
-        while down.elapsed() < Duration::from_secs(4) {
-            let asked = Instant::now();
-            let reply = me()
-                .await
-                .expect("every request gets a reply while Postgres is down");
-            assert!(
-                asked.elapsed() < Duration::from_millis(2500),
-                "a reply took {:?}",
-                asked.elapsed()
-            );
-            if reply.status() != 200 {
-                reply.err(503, "unavailable");
-                unavailable += 1;
-            }
-        }
-        assert!(
-            unavailable > 0,
-            "requests needing the database were refused"
-        );
-        // Signup writes: unavailable too, promptly.
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        // A write: unavailable too, promptly.
         let asked = Instant::now();
         let reply = app
             .try_raw(
@@ -64,26 +57,74 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
                 Duration::from_secs(3),
             )
             .await
-            .expect("a reply");
+            .expect("a reply while Postgres is down");
         reply.err(503, "unavailable");
         assert!(asked.elapsed() < Duration::from_millis(2500));
+        tokio::time::sleep(Duration::from_millis(1000)).await;
 
         pg.resume().await;
         let back = Instant::now();
-        loop {
-            let reply = me().await.expect("a reply");
-            if reply.status() == 200 {
-                break;
-            }
-            assert!(
-                back.elapsed() < Duration::from_secs(5),
-                "still {} 5 s after Postgres returned",
-                reply.status()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = outcomes(callers).await;
+
+        let while_down: Vec<_> = seen
+            .iter()
+            .filter(|o| o.sent >= down && o.sent < back)
+            .collect();
+        let counts = tally(while_down.iter().copied());
+        assert!(
+            counts
+                .keys()
+                .all(|what| what == "ok" || what == "unavailable"),
+            "while Postgres was down callers saw {counts:?}"
+        );
+        assert!(
+            counts.get("unavailable").copied().unwrap_or(0) > 0,
+            "requests needing the database were refused: {counts:?}"
+        );
+        let slowest = while_down.iter().map(|o| o.took).max().unwrap();
+        assert!(
+            slowest < Duration::from_millis(2500),
+            "a reply took {slowest:?} while Postgres was down"
+        );
+        let after: Vec<_> = seen
+            .iter()
+            .filter(|o| o.sent >= back + Duration::from_secs(5))
+            .collect();
+        let counts = tally(after.iter().copied());
+        assert!(
+            !after.is_empty() && counts.keys().all(|what| what == "ok"),
+            "5 s after Postgres returned callers still saw {counts:?}"
+        );
+        let recovered = seen
+            .iter()
+            .filter(|o| o.sent >= back && o.what == "ok")
+            .map(|o| o.sent - back)
+            .min()
+            .unwrap();
+        eprintln!(
+            "while down: {:?}; first success {recovered:?} after Postgres answered",
+            tally(while_down.iter().copied())
+        );
+
+        // The relay resumed: the next change's event is published.
         let again = app.signup(Encoding::Json).await;
-        assert!(!again.tenant_id.is_empty());
+        let events = app
+            .events(Some(&again.tenant_id), Some("tenant.created"), 1)
+            .await;
+        assert_eq!(events.len(), 1);
+        // The revocation state is read again (every 250 ms).
+        let (_, _, body) =
+            olympus_tests::http::request(&metrics, "GET", "/metrics", &[], b"").await;
+        let body = String::from_utf8(body).unwrap();
+        let age: f64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix("olympus_revocation_age_seconds "))
+            .expect("the revocation age gauge")
+            .parse()
+            .unwrap();
+        assert!(age < 1.0, "revocations last read {age} s ago");
         assert!(
             serve.terminate().await.success(),
             "the process kept running"
@@ -93,13 +134,31 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
     .await;
 }
 
-/// What 16 callers looping on `auth.me` saw: replies by status, and
-/// requests that got no reply within 3 s.
-#[derive(Debug, Default)]
-struct Seen {
-    ok: usize,
-    errors: std::collections::BTreeMap<String, usize>,
-    timeouts: usize,
+/// Neither workers nor a relay in the test process: `serve` processes do
+/// all the work.
+fn processes_only() -> Options {
+    Options {
+        relay: false,
+        ..Options::without_workers()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One request of a looping caller: when it was sent, how long its reply
+/// took, and what it was: `ok`, the error code, or `timeout` (no reply
+/// within 3 s).
+#[derive(Debug, Clone)]
+struct Outcome {
+    sent: Instant,
+    took: Duration,
+    what: String,
 }
 
 /// Callers looping `auth.me` with `token` until `stop` is set.
@@ -108,34 +167,52 @@ fn load(
     token: &str,
     callers: usize,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Vec<tokio::task::JoinHandle<Seen>> {
+) -> Vec<tokio::task::JoinHandle<Vec<Outcome>>> {
+    load_through(&app.nats, &app.prefix, token, callers, stop)
+}
+
+/// [`load`] through the NATS connection `nats`.
+fn load_through(
+    nats: &async_nats::Client,
+    prefix: &str,
+    token: &str,
+    callers: usize,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Vec<Outcome>>> {
     (0..callers)
         .map(|_| {
-            let nats = app.nats.clone();
-            let subject = format!("{}.auth.v1.me", app.prefix);
+            let nats = nats.clone();
+            let subject = format!("{prefix}.auth.v1.me");
             let token = token.to_owned();
             let stop = std::sync::Arc::clone(stop);
             tokio::spawn(async move {
-                let mut seen = Seen::default();
+                let mut seen = Vec::new();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let mut headers = async_nats::HeaderMap::new();
                     headers.insert("Content-Type", "application/json");
                     headers.insert("Authorization", format!("Bearer {token}"));
+                    let sent = Instant::now();
                     let request = nats.request_with_headers(subject.clone(), headers, "{}".into());
-                    match tokio::time::timeout(Duration::from_secs(3), request).await {
+                    let what = match tokio::time::timeout(Duration::from_secs(3), request).await {
                         Ok(Ok(reply)) => match reply
                             .headers
                             .as_ref()
-                            .and_then(|h| h.get("Nats-Service-Error-Code"))
+                            .and_then(|h| h.get("Nats-Service-Error-Code").map(|_| ()))
                         {
-                            None => seen.ok += 1,
-                            Some(code) => *seen.errors.entry(code.to_string()).or_default() += 1,
+                            None => "ok".to_owned(),
+                            Some(()) => serde_json::from_slice::<serde_json::Value>(&reply.payload)
+                                .ok()
+                                .and_then(|b| b["code"].as_str().map(str::to_owned))
+                                .unwrap_or_else(|| "undecodable".to_owned()),
                         },
-                        Ok(Err(err)) => {
-                            *seen.errors.entry(format!("{:?}", err.kind())).or_default() += 1
-                        }
-                        Err(_) => seen.timeouts += 1,
-                    }
+                        Ok(Err(err)) => format!("{:?}", err.kind()),
+                        Err(_) => "timeout".to_owned(),
+                    };
+                    seen.push(Outcome {
+                        sent,
+                        took: sent.elapsed(),
+                        what,
+                    });
                 }
                 seen
             })
@@ -143,17 +220,21 @@ fn load(
         .collect()
 }
 
-async fn total(callers: Vec<tokio::task::JoinHandle<Seen>>) -> Seen {
-    let mut all = Seen::default();
+async fn outcomes(callers: Vec<tokio::task::JoinHandle<Vec<Outcome>>>) -> Vec<Outcome> {
+    let mut all = Vec::new();
     for caller in callers {
-        let seen = caller.await.unwrap();
-        all.ok += seen.ok;
-        all.timeouts += seen.timeouts;
-        for (code, n) in seen.errors {
-            *all.errors.entry(code).or_default() += n;
-        }
+        all.extend(caller.await.unwrap());
     }
     all
+}
+
+/// Outcomes counted by what they were.
+fn tally<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for outcome in outcomes {
+        *counts.entry(outcome.what.clone()).or_default() += 1;
+    }
+    counts
 }
 
 /// A rolling restart under load: of two `serve` processes, one is stopped
@@ -184,11 +265,14 @@ async fn a_rolling_restart_under_load_fails_no_request() {
         tokio::time::sleep(Duration::from_millis(1000)).await;
 
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let seen = total(callers).await;
-        assert!(seen.ok > 500, "too little load to show anything: {seen:?}");
+        let seen = tally(&outcomes(callers).await);
         assert!(
-            seen.errors.is_empty() && seen.timeouts == 0,
+            seen.keys().all(|what| what == "ok"),
             "requests failed during the rolling restart: {seen:?}"
+        );
+        assert!(
+            seen["ok"] > 500,
+            "too little load to show anything: {seen:?}"
         );
         assert!(third.terminate().await.success());
         assert!(fourth.terminate().await.success());
@@ -234,8 +318,12 @@ fn error_counts(field: &str) -> Vec<(String, usize)> {
 /// outbox row.
 #[tokio::test]
 async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_event() {
-    with_app_opts(Options::without_workers(), async |app| {
+    with_app_opts(processes_only(), async |app| {
+        // The doomed process leads the relay; the survivor must take over.
         let mut doomed = app.serve_process(OLYMPUS, &[]).await;
+        doomed
+            .wait_for_line("outbox relay: leading", Duration::from_secs(10))
+            .await;
         let mut survivor = app.serve_process(OLYMPUS, &[]).await;
         let callers = 16;
         let bench = tokio::process::Command::new(OLYMPUS)
@@ -320,6 +408,157 @@ async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_even
         expected.sort();
         assert_eq!(ids, expected, "events one to one with committed changes");
         assert!(survivor.terminate().await.success());
+    })
+    .await;
+}
+
+/// A NATS server (a private one, killed and started again on its store)
+/// restarts under 8 looping callers. Process A serves through it; process
+/// B takes requests through the shared server but its relay publishes
+/// through the private one, so signups commit while it is down. Once it
+/// answers again: A's micro services are registered again and every
+/// request succeeds within 5 s; a session revoked in Postgres while A was
+/// cut off (a broadcast it never got) is refused; every event committed
+/// meanwhile is in the stream exactly once.
+#[tokio::test]
+async fn a_nats_restart_under_load_is_recovered_within_seconds_and_loses_nothing() {
+    with_app_opts(processes_only(), async |app| {
+        let mut private = olympus_tests::nats_server::PrivateNats::start().await;
+        let mut a = app
+            .serve_process_with(OLYMPUS, &[], &[("NATS_URL", private.url().as_str())])
+            .await;
+        let mut b = app
+            .serve_process_with(
+                OLYMPUS,
+                &["--workers", "auth,tenant"],
+                &[("OLYMPUS_RELAY_NATS_URL", private.url().as_str())],
+            )
+            .await;
+        let callers_nats = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .reconnect_delay_callback(|_| Duration::from_millis(100))
+            .connect(private.url())
+            .await
+            .unwrap();
+        let signup = app.signup(Encoding::Json).await;
+        let doomed = app
+            .login(
+                &signup.slug,
+                &signup.email,
+                olympus_tests::client::GOOD_PASSWORD,
+            )
+            .await
+            .ok()["tokens"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let callers = load_through(&callers_nats, &app.prefix, &signup.access_token, 8, &stop);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+
+        private.stop().await;
+        // Changes commit through B meanwhile; their events wait.
+        let mut during = Vec::new();
+        for _ in 0..3 {
+            during.push(app.signup(Encoding::Json).await);
+        }
+        // A revocation A cannot hear of: committed, never broadcast to it.
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = now() WHERE id = \
+             (SELECT id FROM sessions WHERE user_id = $1::uuid ORDER BY created_at DESC LIMIT 1)",
+        )
+        .bind(&signup.user_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        private.resume().await;
+        let back = Instant::now();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let seen = outcomes(callers).await;
+
+        let after: Vec<_> = seen
+            .iter()
+            .filter(|o| o.sent >= back + Duration::from_secs(5))
+            .collect();
+        let counts = tally(after.iter().copied());
+        assert!(
+            !after.is_empty() && counts.keys().all(|what| what == "ok"),
+            "5 s after NATS returned callers still saw {counts:?}"
+        );
+        let recovered = seen
+            .iter()
+            .filter(|o| o.sent >= back && o.what == "ok")
+            .map(|o| o.sent - back)
+            .min()
+            .expect("a success after NATS returned");
+        eprintln!(
+            "first success {recovered:?} after NATS answered; all: {:?}",
+            tally(&seen)
+        );
+
+        // A's services answer discovery again.
+        let inbox = callers_nats.new_inbox();
+        let mut pongs = callers_nats.subscribe(inbox.clone()).await.unwrap();
+        callers_nats
+            .publish_with_reply("$SRV.PING", inbox, "".into())
+            .await
+            .unwrap();
+        let mut services = std::collections::BTreeSet::new();
+        while let Ok(Some(pong)) =
+            tokio::time::timeout(Duration::from_millis(500), pongs.next()).await
+        {
+            let pong: serde_json::Value = serde_json::from_slice(&pong.payload).unwrap();
+            services.insert(pong["name"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(
+            services.into_iter().collect::<Vec<_>>(),
+            ["olympus-auth", "olympus-commerce", "olympus-tenant"]
+        );
+
+        // A refuses the session revoked while it was cut off.
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Content-Type", "application/json");
+        headers.insert("Authorization", format!("Bearer {doomed}"));
+        let reply = callers_nats
+            .request_with_headers(format!("{}.auth.v1.me", app.prefix), headers, "{}".into())
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        assert_eq!(
+            reply
+                .headers
+                .unwrap()
+                .get("Nats-Service-Error-Code")
+                .unwrap()
+                .as_str(),
+            "401"
+        );
+        assert_eq!(body["code"], "unauthenticated", "{body}");
+
+        // Every event committed meanwhile, exactly once.
+        let events = olympus_tests::events::read_stream(
+            &callers_nats,
+            &app.subjects.events_stream(),
+            &format!("{}.events.*.tenant.created", app.prefix),
+            4,
+            Duration::from_secs(20),
+        )
+        .await;
+        let mut tenants: Vec<String> = events
+            .iter()
+            .map(|e| e.body["tenant_id"].as_str().unwrap().to_owned())
+            .collect();
+        tenants.sort_unstable();
+        let mut expected: Vec<String> = std::iter::once(&signup)
+            .chain(&during)
+            .map(|s| s.tenant_id.clone())
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(tenants, expected, "each exactly once");
+        assert!(a.terminate().await.success());
+        assert!(b.terminate().await.success());
     })
     .await;
 }

@@ -25,10 +25,25 @@ pub fn options(url: &str) -> anyhow::Result<ConnectOptions> {
         (Some(token), None) => ConnectOptions::with_token(percent_decode(token)),
         _ => ConnectOptions::new(),
     };
+    // After a NATS restart, try again at least every second (the default
+    // backs off to 4 s): workers answer again within a second of NATS.
+    let options = options.reconnect_delay_callback(reconnect_delay);
     Ok(match std::env::var(INBOX_PREFIX_ENV) {
         Ok(prefix) if !prefix.trim().is_empty() => options.custom_inbox_prefix(prefix.trim()),
         _ => options,
     })
+}
+
+/// How long to wait before reconnect attempt `attempts`: at once, then
+/// doubling from 2 ms up to one second.
+fn reconnect_delay(attempts: usize) -> std::time::Duration {
+    let exponent = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+    let millis = if attempts <= 1 {
+        0
+    } else {
+        2_u64.saturating_pow(exponent).min(1000)
+    };
+    std::time::Duration::from_millis(millis)
 }
 
 /// Connects to `url` as `name` (shown by `nats server report connections`).
