@@ -3,16 +3,24 @@
 //! Every `olympus serve` process runs a [`Relay`]; one of them at a time
 //! leads, holding a session advisory lock on its own connection (a killed
 //! leader's connection closes, its lock goes, a standby takes over within a
-//! second). The leader publishes unpublished rows in `seq` order, one
-//! acknowledged JetStream publish at a time, with `Nats-Msg-Id` = the row's
-//! id, then marks them published. A crash between publish and mark
-//! re-publishes on takeover, and JetStream's duplicate window drops the
-//! copy. It wakes on `NOTIFY`, with a slow poll as a safety net, and prunes
-//! published rows after the retention period.
+//! second). The leader publishes unpublished rows in `seq` order with
+//! `Nats-Msg-Id` = the row's id, then marks them published. A crash between
+//! publish and mark re-publishes on takeover, and JetStream's duplicate
+//! window drops the copy. It wakes on `NOTIFY`, with a slow poll as a
+//! safety net, and prunes published rows after the retention period.
+//!
+//! Publishes are pipelined in waves: a wave is the longest run of the next
+//! rows (in `seq` order) that holds at most one row per aggregate; all its
+//! publishes are sent, then their acknowledgements awaited together. So no
+//! two rows of one aggregate are ever in flight at once, and an aggregate's
+//! events keep their order whatever fails, while a burst of changes to
+//! different aggregates costs one JetStream round trip per wave instead of
+//! one per row.
 //!
 //! A failure is either transient (NATS away, no acknowledgement in time,
-//! no stream yet): the leader retries the same row with a backoff, so
-//! nothing overtakes it; or permanent (the message is too large for the
+//! no stream yet): the leader marks what was acknowledged and retries the
+//! rest with a backoff, starting with the failed row, so nothing of its
+//! aggregate overtakes it; or permanent (the message is too large for the
 //! server, its subject is invalid, JetStream refuses its size): the row is
 //! parked in the dead letters with the error ([`super::dead_letters`]),
 //! logged, and the relay goes on with the rows behind it.
@@ -24,6 +32,7 @@ use bytes::Bytes;
 use olympus_contracts::headers;
 use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection, PgPool};
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -33,7 +42,7 @@ use super::{dead_letters, is_publishable_subject, CHANNEL};
 /// The session advisory lock held by the leading relay.
 const LEADER_LOCK: i64 = 0x6f6c_796d_7075_7301; // "olympus" + 1
 
-/// Rows published per round trip.
+/// Rows read from the outbox per round trip to Postgres.
 const BATCH: i64 = 100;
 
 /// How often a sleeping leader looks anyway, and a standby tries to lead.
@@ -52,6 +61,7 @@ pub struct Relay {
 struct Outgoing {
     seq: i64,
     id: Uuid,
+    aggregate_id: Uuid,
     subject: String,
     correlation_id: String,
     traceparent: Option<String>,
@@ -212,59 +222,85 @@ impl Relay {
         }
     }
 
-    /// Publishes up to [`BATCH`] rows in order, parking those that can
-    /// never be published; returns how many rows it took care of.
+    /// Publishes up to [`BATCH`] rows in waves (see the module
+    /// documentation), parking those that can never be published; returns
+    /// how many rows it took care of.
     async fn publish_batch(&self, conn: &mut PgConnection) -> Result<usize, Stop> {
         let rows: Vec<Outgoing> = sqlx::query_as(
-            "SELECT seq, id, subject, correlation_id, traceparent, payload FROM outbox
-              WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+            "SELECT seq, id, aggregate_id, subject, correlation_id, traceparent, payload
+               FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
         )
         .bind(BATCH)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Stop::Database(e.into()))?;
-        let mut published = Vec::with_capacity(rows.len());
-        let mut parked = 0;
-        let mut failure = None;
-        for row in rows {
+        let taken = rows.len();
+        let mut rows = VecDeque::from(rows);
+        while !rows.is_empty() {
+            let mut aggregates = HashSet::new();
+            let mut wave = Vec::new();
+            while rows
+                .front()
+                .is_some_and(|row| aggregates.insert(row.aggregate_id))
+            {
+                wave.extend(rows.pop_front());
+            }
+            self.publish_wave(conn, wave).await?;
+        }
+        Ok(taken)
+    }
+
+    /// Sends every row of `wave` (one per aggregate), then awaits their
+    /// acknowledgements; marks the acknowledged rows published and parks
+    /// the refused ones, and reports the first transient failure after
+    /// that.
+    async fn publish_wave(&self, conn: &mut PgConnection, wave: Vec<Outgoing>) -> Result<(), Stop> {
+        let mut sent = Vec::with_capacity(wave.len());
+        for row in wave {
             let (seq, id) = (row.seq, row.id);
-            match self.publish(row).await {
+            sent.push((seq, id, self.send(row).await));
+        }
+        let mut published = Vec::with_capacity(sent.len());
+        let mut refused = Vec::new();
+        let mut failure = None;
+        for (seq, id, sending) in sent {
+            let outcome = match sending {
+                Ok(ack) => confirm(ack).await,
+                Err(failure) => Err(failure),
+            };
+            match outcome {
                 Ok(()) => published.push(seq),
-                Err(Failure::Permanent(error)) => {
-                    // What was published before it must be marked first,
-                    // or parking could reorder nothing but would leave it
-                    // to be re-published.
-                    mark_published(conn, &mut published).await?;
-                    dead_letters::park(conn, seq, &error)
-                        .await
-                        .map_err(Stop::Database)?;
-                    tracing::error!(
-                        seq,
-                        %id,
-                        error,
-                        "outbox relay: parked a row JetStream will never accept \
-                         (olympus events dead-letters lists it)"
-                    );
-                    parked += 1;
-                }
+                Err(Failure::Permanent(error)) => refused.push((seq, id, error)),
                 Err(Failure::Transient(err)) => {
-                    failure = Some(err);
-                    break;
+                    failure.get_or_insert(err);
                 }
             }
         }
-        let done = published.len() + parked;
         mark_published(conn, &mut published).await?;
+        for (seq, id, error) in refused {
+            dead_letters::park(conn, seq, &error)
+                .await
+                .map_err(Stop::Database)?;
+            tracing::error!(
+                seq,
+                %id,
+                error,
+                "outbox relay: parked a row JetStream will never accept \
+                 (olympus events dead-letters lists it)"
+            );
+        }
         match failure {
             Some(err) => Err(Stop::Nats(err)),
-            None => Ok(done),
+            None => Ok(()),
         }
     }
 
-    async fn publish(&self, message: Outgoing) -> Result<(), Failure> {
+    /// Sends one row; its acknowledgement is awaited by [`confirm`].
+    async fn send(&self, message: Outgoing) -> Result<Pending, Failure> {
         let Outgoing {
             seq: _,
             id,
+            aggregate_id: _,
             subject,
             correlation_id,
             traceparent,
@@ -298,22 +334,13 @@ impl Relay {
                 _ => Failure::Transient(
                     anyhow::Error::new(err).context(format!("publishing to {subject}")),
                 ),
-            })?
-            .await
-            .map_err(|err| {
-                if refused_for_size(&err) {
-                    Failure::Permanent(format!("JetStream refused {size} bytes: {err}"))
-                } else {
-                    Failure::Transient(
-                        anyhow::Error::new(err)
-                            .context(format!("no acknowledgement for {subject}")),
-                    )
-                }
             })?;
-        if ack.duplicate {
-            tracing::debug!(%id, "outbox relay: already in the stream");
-        }
-        Ok(())
+        Ok(Pending {
+            ack,
+            id,
+            subject,
+            size,
+        })
     }
 
     async fn prune(&self, conn: &mut PgConnection) -> anyhow::Result<()> {
@@ -363,6 +390,37 @@ impl Relay {
 
 /// Marks rows published and empties `seqs`. Mail carries a token: once it
 /// is on the stream, the row keeps none.
+/// A sent row awaiting JetStream's acknowledgement.
+struct Pending {
+    ack: jetstream::context::PublishAckFuture,
+    id: Uuid,
+    subject: String,
+    size: usize,
+}
+
+/// Awaits a sent row's acknowledgement.
+async fn confirm(pending: Pending) -> Result<(), Failure> {
+    let Pending {
+        ack,
+        id,
+        subject,
+        size,
+    } = pending;
+    let ack = ack.await.map_err(|err| {
+        if refused_for_size(&err) {
+            Failure::Permanent(format!("JetStream refused {size} bytes: {err}"))
+        } else {
+            Failure::Transient(
+                anyhow::Error::new(err).context(format!("no acknowledgement for {subject}")),
+            )
+        }
+    })?;
+    if ack.duplicate {
+        tracing::debug!(%id, "outbox relay: already in the stream");
+    }
+    Ok(())
+}
+
 async fn mark_published(conn: &mut PgConnection, seqs: &mut Vec<i64>) -> Result<(), Stop> {
     if seqs.is_empty() {
         return Ok(());
