@@ -891,3 +891,156 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
     })
     .await;
 }
+
+/// Postgres round trips per operation, counted from the statements sqlx
+/// logs (at debug, under the request's span and correlation id) once each
+/// connection has its statements prepared: a bearer read is one round trip
+/// (no ping before a pooled connection is used, the tenant scope sent with
+/// the query), and a write takes one for `BEGIN` with its tenant scope,
+/// one per statement and one for `COMMIT`. The table is
+/// printed; the bounds below are today's counts, so a change that adds a
+/// round trip fails here and has to say why.
+#[tokio::test]
+async fn postgres_round_trips_per_operation() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut serve = app
+            .serve_process_with(
+                OLYMPUS,
+                &[],
+                &[
+                    ("OLYMPUS_LOG", "info,sqlx::query=debug"),
+                    ("OLYMPUS_LOG_FORMAT", "text"),
+                    // One connection, so that the warm-up prepares its statements.
+                    ("OLYMPUS_DB_MAX_CONNECTIONS", "1"),
+                ],
+            )
+            .await;
+        let owner = app.signup(Encoding::Json).await;
+        let token = owner.access_token.clone();
+        let product = app
+            .call(
+                Encoding::Json,
+                "commerce.v1.products.create",
+                Some(&token),
+                json!({"sku": "RT-1", "name": "Round trips",
+                       "price": {"amount": 100, "currency": "EUR"}, "stock": 1000}),
+            )
+            .await
+            .ok()["product"]["id"]
+            .clone();
+        let mut refresh_token = owner.refresh_token.clone();
+        let mut round = 0;
+        let mut counts = Vec::new();
+        // Twice each: the first prepares, the second is counted.
+        for pass in 0..2 {
+            let mut run = async |op: &str, token: Option<&str>, key: bool, body: Value| {
+                round += 1;
+                let correlation = format!("rt-{round}");
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Content-Type", "application/json");
+                headers.insert("X-Correlation-Id", correlation.as_str());
+                if let Some(token) = token {
+                    headers.insert("Authorization", format!("Bearer {token}"));
+                }
+                if key {
+                    headers.insert("Idempotency-Key", correlation.as_str());
+                }
+                let reply = app.raw(op, headers, body.to_string()).await;
+                (correlation, reply.ok())
+            };
+            let mut measured = Vec::new();
+            measured.push((
+                "auth.me",
+                run("auth.v1.me", Some(&token), false, json!({})).await.0,
+            ));
+            measured.push((
+                "tenant.get",
+                run("tenant.v1.get", Some(&token), false, json!({})).await.0,
+            ));
+            let (id, reply) = run(
+                "auth.v1.refresh",
+                None,
+                false,
+                json!({"refresh_token": refresh_token}),
+            )
+            .await;
+            refresh_token = reply["tokens"]["refresh_token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            measured.push(("auth.refresh", id));
+            measured.push((
+                "auth.login",
+                run(
+                    "auth.v1.login",
+                    None,
+                    false,
+                    json!({"tenant": owner.slug, "email": owner.email, "password": GOOD_PASSWORD}),
+                )
+                .await
+                .0,
+            ));
+            let order = json!({"items": [{"product_id": product, "quantity": 1}]});
+            measured.push((
+                "commerce.orders.create",
+                run(
+                    "commerce.v1.orders.create",
+                    Some(&token),
+                    false,
+                    order.clone(),
+                )
+                .await
+                .0,
+            ));
+            measured.push((
+                "commerce.orders.create (keyed)",
+                run("commerce.v1.orders.create", Some(&token), true, order)
+                    .await
+                    .0,
+            ));
+            if pass == 1 {
+                counts = measured;
+            }
+        }
+        // Work done after the reply (e.g. last_login_at) is logged late.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(serve.terminate().await.success());
+        let mut table = Vec::new();
+        for (op, correlation) in counts {
+            // The field ends with a space, or with the span's brace.
+            let field = [
+                format!("correlation_id={correlation} "),
+                format!("correlation_id={correlation}}}"),
+            ];
+            let statements: Vec<&String> = serve
+                .log
+                .iter()
+                .filter(|l| l.contains("sqlx::query") && field.iter().any(|f| l.contains(f)))
+                .collect();
+            // sqlx logs every statement but BEGIN (with the tenant scope,
+            // one message): each transaction's COMMIT or ROLLBACK stands
+            // for its BEGIN's round trip.
+            let transactions = statements
+                .iter()
+                .filter(|l| l.contains("summary=\"COMMIT\"") || l.contains("summary=\"ROLLBACK\""))
+                .count();
+            table.push((op, statements.len() + transactions));
+        }
+        eprintln!("Postgres round trips per operation:");
+        for (op, n) in &table {
+            eprintln!("  {op}: {n}");
+        }
+        let bound = |op: &str| match op {
+            "auth.me" | "tenant.get" => 1,
+            "auth.refresh" => 4,
+            "auth.login" => 12,
+            "commerce.orders.create" => 8,
+            _ => 12,
+        };
+        for (op, n) in &table {
+            assert!(*n >= 1, "{op}: no statement logged: {table:?}");
+            assert!(*n <= bound(op), "{op}: {n} round trips: {table:?}");
+        }
+    })
+    .await;
+}

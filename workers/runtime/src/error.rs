@@ -184,19 +184,25 @@ impl Error {
 }
 
 /// Postgres (or the pool) being unreachable is `unavailable`: safe to retry.
+/// So is a connection Postgres ended (a restart, a failover: SQLSTATE
+/// classes 08, connection exception, and 57, operator intervention, as in
+/// `57P01 admin_shutdown`): pooled connections are not pinged before use, so
+/// the first request on each one after a restart learns it this way.
 fn is_unavailable(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<sqlx::Error>(),
+    err.chain()
+        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
             Some(
                 sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::WorkerCrashed
-            )
-        )
-    })
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            Some(sqlx::Error::Database(db)) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            _ => false,
+        })
 }
 
 impl From<sqlx::Error> for Error {

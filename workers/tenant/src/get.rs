@@ -6,8 +6,9 @@
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
 use olympus_runtime::{App, Call, Error};
+use sqlx::FromRow;
 
-use crate::tenants;
+use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
 /// Handles `tenant.get`.
 pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, Error> {
@@ -16,11 +17,20 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
     if id != claims.tid && !call.meta.caller(&app).await?.is_platform_admin() {
         return Err(Error::not_found("no such tenant"));
     }
-    // Row-level security confines this to the tenant `id`.
-    let mut tx = app.db().tenant(id).await?;
-    let tenant = tenants::find(&mut tx, id).await?;
-    tx.commit().await?;
+    // Row-level security confines this to the tenant `id`; one round trip,
+    // the scope and the read in one message.
+    let rows = app
+        .db()
+        .read_in_tenant(
+            id,
+            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"),
+            &[id],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::not_found("no such tenant"))?;
     Ok(TenantReply {
-        tenant: tenant.ok_or_else(|| Error::not_found("no such tenant"))?,
+        tenant: TenantRow::from_row(row)?.into_tenant()?,
     })
 }
