@@ -119,6 +119,9 @@ enum BenchOp {
     Login,
     /// `auth.login` with a wrong password.
     LoginFailed,
+    /// `auth.refresh`, chained: each caller follows its own session's
+    /// refresh tokens (one login per caller first).
+    Refresh,
     /// `tenant.create`, also timing its `tenant.created` event's arrival.
     Signup,
     /// `commerce.orders.create`, one line of one unit; then, as a floor, the
@@ -223,6 +226,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let request: Request = match args.op {
         BenchOp::Signup => return bench_signups(&client, &args).await,
         BenchOp::OrdersCreate => return bench_orders(&client, &args, &signup).await,
+        BenchOp::Refresh => return bench_refresh(&client, &args, &login).await,
         BenchOp::Me => Request::new(
             operation::AUTH_ME,
             Some(&token),
@@ -686,6 +690,82 @@ async fn bare_order(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// `auth.refresh` along `--concurrency` chains: each call takes a refresh
+/// token from the pool, presents it, and puts the rotated one back, so no
+/// token is presented twice (which would revoke its session as stolen).
+async fn bench_refresh(
+    client: &Client,
+    args: &BenchArgs,
+    login: &LoginRequest,
+) -> anyhow::Result<()> {
+    use olympus_contracts::auth::{RefreshReply, RefreshRequest, SessionReply};
+    let mut chains = Vec::with_capacity(args.concurrency);
+    for _ in 0..args.concurrency {
+        let session: SessionReply = client
+            .call(operation::AUTH_LOGIN, None, login)
+            .await
+            .context("logging in to start a refresh chain")?;
+        chains.push(session.tokens.refresh_token);
+    }
+    let pool = Arc::new(tokio::sync::Mutex::new(chains));
+    let (elapsed, samples) = run_callers(args, {
+        let client = client.clone();
+        move || {
+            let client = client.clone();
+            let pool = Arc::clone(&pool);
+            async move {
+                let token = pool
+                    .lock()
+                    .await
+                    .pop()
+                    .context("no refresh chain left (one broke)")?;
+                let request = Request::new(
+                    operation::AUTH_REFRESH,
+                    None,
+                    &RefreshRequest {
+                        refresh_token: token,
+                    },
+                    client.content_type,
+                    true,
+                )?;
+                let (elapsed, reply) = client.exchange(&request, None).await;
+                let reply = reply?;
+                if reply
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
+                    .is_some()
+                {
+                    bail!(
+                        "a refresh failed: {}",
+                        String::from_utf8_lossy(&reply.payload)
+                    );
+                }
+                let rotated: RefreshReply = client
+                    .content_type
+                    .decode(&reply.payload)
+                    .map_err(|e| anyhow::anyhow!("decoding a refresh reply: {e}"))?;
+                pool.lock().await.push(rotated.tokens.refresh_token);
+                anyhow::Ok((elapsed, true))
+            }
+        }
+    })
+    .await?;
+    println!(
+        "Refresh (chained) x{} from {} callers in {:.2}s ({:.0}/s), {:?}",
+        samples.len(),
+        args.concurrency,
+        elapsed.as_secs_f64(),
+        samples.len() as f64 / elapsed.as_secs_f64(),
+        args.encoding,
+    );
+    let measured = report_throughput("auth.refresh", samples, Some(elapsed));
+    if !args.no_floors {
+        floors(args, &client.nats, "auth.refresh", measured, false).await?;
+    }
     Ok(())
 }
 
