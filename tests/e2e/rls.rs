@@ -159,30 +159,46 @@ async fn stored_passwords_are_argon2id_with_owasp_parameters() {
     .await;
 }
 
-/// The one-round-trip read (`Db::read_in_tenant`) is as confined as a
-/// tenant transaction, and leaves no scope on its connection.
+/// The one-round-trip reads (`olympus_user_in_tenant`,
+/// `olympus_tenant_in_tenant`, for `auth.me` and `tenant.get`) are as
+/// confined as a tenant transaction, and leave no scope on the connection.
 #[tokio::test]
-async fn a_one_round_trip_read_sees_its_tenant_only_and_leaves_no_scope_behind() {
+async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behind() {
     with_app(async |app| {
         let a = app.signup(Encoding::Json).await;
         let b = app.signup(Encoding::Json).await;
         let a_id: Uuid = a.tenant_id.parse().unwrap();
+        let a_user: Uuid = a.user_id.parse().unwrap();
+        let b_id: Uuid = b.tenant_id.parse().unwrap();
         let b_user: Uuid = b.user_id.parse().unwrap();
         // One connection, so the next statement runs where the read ran.
         let db = olympus_runtime::Db::connect(&app.database_url, None, 1, false)
             .await
             .unwrap();
-        let rows = db
-            .read_in_tenant(a_id, "SELECT email FROM users", &[])
-            .await
-            .unwrap();
-        let emails: Vec<String> = rows.iter().map(|r| sqlx::Row::get(r, "email")).collect();
-        assert_eq!(emails, vec![a.email.as_str()]);
-        let other = db
-            .read_in_tenant(a_id, "SELECT email FROM users WHERE id = $1", &[b_user])
-            .await
-            .unwrap();
-        assert!(other.is_empty(), "another tenant's user is out of scope");
+        let user = |tenant: Uuid, user: Uuid| {
+            sqlx::query_scalar::<_, String>("SELECT email FROM olympus_user_in_tenant($1, $2)")
+                .bind(tenant)
+                .bind(user)
+                .fetch_optional(db.app_pool())
+        };
+        assert_eq!(
+            user(a_id, a_user).await.unwrap().as_deref(),
+            Some(a.email.as_str())
+        );
+        assert_eq!(
+            user(a_id, b_user).await.unwrap(),
+            None,
+            "another tenant's user is out of scope"
+        );
+        let tenant = |id: Uuid| {
+            sqlx::query_scalar::<_, String>("SELECT slug FROM olympus_tenant_in_tenant($1)")
+                .bind(id)
+                .fetch_optional(db.app_pool())
+        };
+        assert_eq!(
+            tenant(b_id).await.unwrap().as_deref(),
+            Some(b.slug.as_str())
+        );
         let left: Option<String> =
             sqlx::query_scalar("SELECT nullif(current_setting('olympus.tenant_id', true), '')")
                 .fetch_one(db.app_pool())
@@ -194,8 +210,18 @@ async fn a_one_round_trip_read_sees_its_tenant_only_and_leaves_no_scope_behind()
             .await
             .unwrap();
         assert_eq!(unscoped, 0);
-        // A failing read rolls back and still leaves nothing.
-        assert!(db.read_in_tenant(a_id, "SELECT 1/0", &[]).await.is_err());
+        // Inside a transaction, the function's scope lasts until that
+        // transaction ends (as any set_config(..., true) would), not longer.
+        let mut tx = db.tenant(b_id).await.unwrap();
+        let seen: Option<String> =
+            sqlx::query_scalar("SELECT email FROM olympus_user_in_tenant($1, $2)")
+                .bind(a_id)
+                .bind(a_user)
+                .fetch_optional(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(seen.as_deref(), Some(a.email.as_str()));
+        tx.rollback().await.unwrap();
         let left: Option<String> =
             sqlx::query_scalar("SELECT nullif(current_setting('olympus.tenant_id', true), '')")
                 .fetch_one(db.app_pool())

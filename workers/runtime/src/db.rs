@@ -15,7 +15,7 @@
 
 use anyhow::Context;
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -193,37 +193,6 @@ impl Db {
         self.app
             .begin_with("BEGIN; SELECT set_config('olympus.scope', 'platform', true)")
             .await
-    }
-
-    /// One read in a tenant's scope in **one** round trip, for bearer reads
-    /// on the hot path: `SELECT set_config(...)` and `sql` go to Postgres
-    /// as one simple-protocol message, which it runs as one implicit
-    /// transaction, so the scope is transaction-local exactly as in
-    /// [`Db::tenant`] (and an error leaves nothing behind). The simple
-    /// protocol takes no parameters: `$1`, `$2`, ... in `sql` are replaced by
-    /// the UUIDs of `params` as literals, and only UUIDs can be passed (never
-    /// text a caller sent). Returns `sql`'s rows.
-    pub async fn read_in_tenant(
-        &self,
-        tenant_id: Uuid,
-        sql: &str,
-        params: &[Uuid],
-    ) -> Result<Vec<PgRow>, sqlx::Error> {
-        let mut sql = sql.to_owned();
-        // Highest first, so that `$1` is not taken for the start of `$10`.
-        for (i, param) in params.iter().enumerate().rev() {
-            sql = sql.replace(&format!("${}", i + 1), &format!("'{param}'::uuid"));
-        }
-        let script = format!("SELECT set_config('olympus.tenant_id', '{tenant_id}', true); {sql}");
-        let mut rows = sqlx::raw_sql(&script).fetch_all(&self.app).await?;
-        // The first row is set_config's.
-        if rows.is_empty() {
-            return Err(sqlx::Error::Protocol(
-                "the tenant scope returned no row".into(),
-            ));
-        }
-        rows.remove(0);
-        Ok(rows)
     }
 
     /// Closes both pools.

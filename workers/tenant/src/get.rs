@@ -6,7 +6,6 @@
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
 use olympus_runtime::{App, Call, Error};
-use sqlx::FromRow;
 
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
@@ -17,20 +16,17 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
     if id != claims.tid && !call.meta.caller(&app).await?.is_platform_admin() {
         return Err(Error::not_found("no such tenant"));
     }
-    // Row-level security confines this to the tenant `id`; one round trip,
-    // the scope and the read in one message.
-    let rows = app
-        .db()
-        .read_in_tenant(
-            id,
-            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"),
-            &[id],
-        )
-        .await?;
-    let row = rows
-        .first()
-        .ok_or_else(|| Error::not_found("no such tenant"))?;
+    // Row-level security confines this to the tenant `id`; one round trip
+    // with a kept plan (migrations/0015_bearer_reads.sql).
+    let row: Option<TenantRow> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM olympus_tenant_in_tenant($1)"
+    ))
+    .bind(id)
+    .fetch_optional(app.db().app_pool())
+    .await?;
     Ok(TenantReply {
-        tenant: TenantRow::from_row(row)?.into_tenant()?,
+        tenant: row
+            .ok_or_else(|| Error::not_found("no such tenant"))?
+            .into_tenant()?,
     })
 }
