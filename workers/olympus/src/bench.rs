@@ -439,6 +439,8 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
     let events_subject = format!("{}.events.*.tenant.created", client.subjects.prefix());
     let mut events = client.nats.subscribe(events_subject).await?;
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    // When each reply came: the change had committed by then.
+    let replied: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let arrived: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let collector = {
         let arrived = Arc::clone(&arrived);
@@ -463,6 +465,7 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
             let client = client.clone();
             let next = Arc::clone(&next);
             let sent = Arc::clone(&sent);
+            let replied = Arc::clone(&replied);
             let run = run.clone();
             let total = args.requests;
             tokio::spawn(async move {
@@ -489,8 +492,9 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
                         client.content_type,
                         true,
                     )?;
-                    sent.lock().await.insert(slug, Instant::now());
+                    sent.lock().await.insert(slug.clone(), Instant::now());
                     samples.push(client.send(&request).await?);
+                    replied.lock().await.insert(slug, Instant::now());
                 }
                 anyhow::Ok(samples)
             })
@@ -508,11 +512,20 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
     }
     collector.abort();
     let sent = sent.lock().await;
+    let replied = replied.lock().await;
+    let arrived = arrived.lock().await;
     let event_samples: Vec<Sample> = arrived
-        .lock()
-        .await
         .iter()
         .filter_map(|(slug, at)| sent.get(slug).map(|s| (at.duration_since(*s), true)))
+        .collect();
+    // An event may arrive before its reply: that counts as no delay.
+    let commit_samples: Vec<Sample> = arrived
+        .iter()
+        .filter_map(|(slug, at)| {
+            replied
+                .get(slug)
+                .map(|r| (at.saturating_duration_since(*r), true))
+        })
         .collect();
     println!(
         "Signup x{} from {} callers in {:.2}s ({:.0}/s), {:?}; {} of {} tenant.created events seen",
@@ -527,6 +540,7 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
     report("request to reply", samples);
     if !event_samples.is_empty() {
         report("request to tenant.created", event_samples);
+        report("commit (reply) to tenant.created", commit_samples);
     }
     Ok(())
 }
