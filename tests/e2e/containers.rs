@@ -89,14 +89,6 @@ impl Drop for Scratch {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// 32 random bytes (two v4 UUIDs: 244 random bits), in hex, as
 /// `.env.example` says passwords are made (they go into URLs).
 fn password() -> String {
@@ -186,7 +178,11 @@ async fn the_compose_stack_serves_a_signup_through_the_gateway() {
         "olympus-gateway",
     );
 
-    let (nats_port, gateway_port, metrics_port) = (free_port(), free_port(), free_port());
+    let (nats_port, gateway_port, metrics_port) = (
+        olympus_tests::free_port(),
+        olympus_tests::free_port(),
+        olympus_tests::free_port(),
+    );
     let services_password = password();
     let mut env = String::new();
     for name in [

@@ -22,7 +22,7 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
     with_app_opts(Options::without_workers(), async |app| {
         let pg = PrivatePostgres::start().await;
         let url = pg.url("olympus");
-        let metrics = format!("127.0.0.1:{}", free_port());
+        let metrics = format!("127.0.0.1:{}", olympus_tests::free_port());
         let mut serve = app
             .serve_process_with(
                 OLYMPUS,
@@ -88,21 +88,7 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
             slowest < Duration::from_millis(2500),
             "a reply took {slowest:?} while Postgres was down"
         );
-        let after: Vec<_> = seen
-            .iter()
-            .filter(|o| o.sent >= back + Duration::from_secs(5))
-            .collect();
-        let counts = tally(after.iter().copied());
-        assert!(
-            !after.is_empty() && counts.keys().all(|what| what == "ok"),
-            "5 s after Postgres returned callers still saw {counts:?}"
-        );
-        let recovered = seen
-            .iter()
-            .filter(|o| o.sent >= back && o.what == "ok")
-            .map(|o| o.sent - back)
-            .min()
-            .unwrap();
+        let recovered = recovered(&seen, back, "Postgres");
         eprintln!(
             "while down: {:?}; first success {recovered:?} after Postgres answered",
             tally(while_down.iter().copied())
@@ -134,6 +120,26 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
     .await;
 }
 
+/// Asserts that every request sent 5 s or more after `back` (when
+/// `dependency` answered again) succeeded; returns how soon after `back`
+/// the first one did.
+fn recovered(seen: &[Outcome], back: Instant, dependency: &str) -> Duration {
+    let after: Vec<_> = seen
+        .iter()
+        .filter(|o| o.sent >= back + Duration::from_secs(5))
+        .collect();
+    let counts = tally(after.iter().copied());
+    assert!(
+        !after.is_empty() && counts.keys().all(|what| what == "ok"),
+        "5 s after {dependency} returned callers still saw {counts:?}"
+    );
+    seen.iter()
+        .filter(|o| o.sent >= back && o.what == "ok")
+        .map(|o| o.sent - back)
+        .min()
+        .unwrap_or_else(|| panic!("no success after {dependency} returned"))
+}
+
 /// Neither workers nor a relay in the test process: `serve` processes do
 /// all the work.
 fn processes_only() -> Options {
@@ -141,14 +147,6 @@ fn processes_only() -> Options {
         relay: false,
         ..Options::without_workers()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One request of a looping caller: when it was sent, how long its reply
@@ -280,20 +278,6 @@ async fn a_rolling_restart_under_load_fails_no_request() {
     .await;
 }
 
-/// `key=value` fields of the report line of `olympus bench --mix` that
-/// starts with `prefix`.
-fn report_fields(report: &str, prefix: &str) -> std::collections::HashMap<String, String> {
-    let line = report
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{report}"));
-    line[prefix.len()..]
-        .split_whitespace()
-        .filter_map(|f| f.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
 /// `errors={timeout=3,no_responders=1}` as pairs.
 fn error_counts(field: &str) -> Vec<(String, usize)> {
     field
@@ -348,7 +332,7 @@ async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_even
             String::from_utf8_lossy(&output.stderr)
         );
 
-        let total = report_fields(&report, "  total: ");
+        let total = olympus_tests::process::report_fields(&report, "  total: ");
         let failed: Vec<_> = error_counts(&total["errors"]);
         let failures: usize = failed.iter().map(|(_, n)| n).sum();
         assert!(
@@ -363,7 +347,7 @@ async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_even
             total["ok"].parse::<usize>().unwrap() > 500,
             "too little load:\n{report}"
         );
-        let orders = report_fields(&report, "orders: ");
+        let orders = olympus_tests::process::report_fields(&report, "orders: ");
         let acknowledged: i64 = orders["acknowledged"].parse().unwrap();
         assert_eq!(orders["abandoned"], "0", "{report}");
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
@@ -478,21 +462,7 @@ async fn a_nats_restart_under_load_is_recovered_within_seconds_and_loses_nothing
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let seen = outcomes(callers).await;
 
-        let after: Vec<_> = seen
-            .iter()
-            .filter(|o| o.sent >= back + Duration::from_secs(5))
-            .collect();
-        let counts = tally(after.iter().copied());
-        assert!(
-            !after.is_empty() && counts.keys().all(|what| what == "ok"),
-            "5 s after NATS returned callers still saw {counts:?}"
-        );
-        let recovered = seen
-            .iter()
-            .filter(|o| o.sent >= back && o.what == "ok")
-            .map(|o| o.sent - back)
-            .min()
-            .expect("a success after NATS returned");
+        let recovered = recovered(&seen, back, "NATS");
         eprintln!(
             "first success {recovered:?} after NATS answered; all: {:?}",
             tally(&seen)

@@ -853,17 +853,7 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
             String::from_utf8_lossy(&output.stderr)
         );
         // `  name: key=value key=value ...`
-        let fields = |prefix: &str| -> HashMap<String, String> {
-            let line = stdout
-                .lines()
-                .find(|l| l.starts_with(prefix))
-                .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{stdout}"));
-            line[prefix.len()..]
-                .split_whitespace()
-                .filter_map(|f| f.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        };
+        let fields = |prefix: &str| olympus_tests::process::report_fields(&stdout, prefix);
         for op in [
             "auth.me",
             "tenant.get",

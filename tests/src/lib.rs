@@ -30,4 +30,12 @@ pub mod postgres_server;
 pub mod process;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
 pub use client::{Encoding, Member, Reply, Signup};

@@ -136,3 +136,17 @@ impl Process {
         let _ = self.child.kill().await;
     }
 }
+
+/// The `key=value` fields of the line of an `olympus bench --mix` report
+/// that starts with `prefix` (e.g. `"  total: "`, `"orders: "`).
+pub fn report_fields(report: &str, prefix: &str) -> std::collections::HashMap<String, String> {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?} in:\n{report}"));
+    line[prefix.len()..]
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
