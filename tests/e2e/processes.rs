@@ -510,6 +510,28 @@ async fn olympus_call_speaks_json_and_keeps_the_login_token() {
         assert!(String::from_utf8_lossy(&refused.stderr).contains("403 forbidden"));
         let unknown = call(&["auth.nothing"]).await;
         assert!(String::from_utf8_lossy(&unknown.stderr).contains("the operations are"));
+
+        // A reader that stops early (`olympus call ... | head -c 10`): no
+        // panic, a clean exit, and the login's token still kept.
+        std::fs::remove_file(&token_file).unwrap();
+        let mut piped = tokio::process::Command::new(OLYMPUS)
+            .args(["call", "auth.login", &login.to_string()])
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .env("OLYMPUS_TOKEN_FILE", &token_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(piped.stdout.take());
+        let closed = piped.wait_with_output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&closed.stderr);
+        assert!(closed.status.success(), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            token_file.exists(),
+            "the token is kept before the reply is printed"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await;

@@ -130,7 +130,13 @@ pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
         .await
         .with_context(|| format!("no reply to {}", args.operation))?;
     let value: Value = serde_json::from_slice(&reply.payload).context("the reply is not JSON")?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    // Kept before printing, so that a reader that stops early (`| head`)
+    // does not lose it.
+    let token = value["tokens"]["access_token"].as_str();
+    if let Some(token) = token {
+        keep(&path, token)?;
+    }
+    print_reply(&serde_json::to_string_pretty(&value)?)?;
     let failed = reply
         .headers
         .as_ref()
@@ -145,11 +151,21 @@ pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
         );
         return Ok(false);
     }
-    if let Some(token) = value["tokens"]["access_token"].as_str() {
-        keep(&path, token)?;
+    if token.is_some() {
         eprintln!("olympus call: access token kept in {}", path.display());
     }
     Ok(true)
+}
+
+/// Writes the reply to stdout; a reader that went away (`| head`) is not
+/// an error.
+fn print_reply(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
+    }
 }
 
 /// Writes the token where only its owner can read it.

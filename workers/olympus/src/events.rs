@@ -96,8 +96,11 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
             Err(_) => String::from_utf8_lossy(&message.payload).into_owned(),
         };
         let mut out = stdout.lock();
-        writeln!(out, "{line}")?;
-        out.flush()?;
+        match writeln!(out, "{line}").and_then(|()| out.flush()) {
+            // The reader went away (`| head`): done.
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => break,
+            written => written?,
+        }
         printed += 1;
     }
     Ok(())
