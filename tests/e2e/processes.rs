@@ -1044,7 +1044,7 @@ async fn postgres_round_trips_per_operation() {
         }
         let bound = |op: &str| match op {
             "auth.me" | "tenant.get" => 1,
-            "auth.refresh" => 4,
+            "auth.refresh" => 3,
             "auth.login" => 12,
             "commerce.orders.create" => 8,
             _ => 12,

@@ -65,32 +65,32 @@ pub async fn rotate(
     next: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Rotated>, Error> {
+    // One statement (one round trip): the rotation, and the old hash kept
+    // only when the rotation found its session.
     let rotated: Option<(Uuid, Uuid, String, f64)> = sqlx::query_as(
-        "UPDATE sessions s
-            SET refresh_hash = $2, rotated_at = $3, last_used_at = $3
-           FROM users u, tenants t
-          WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $3
-            AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
-      RETURNING s.id, s.user_id, u.role, extract(epoch FROM s.expires_at - $3)::float8",
+        "WITH rotated AS (
+             UPDATE sessions s
+                SET refresh_hash = $2, rotated_at = $3, last_used_at = $3
+               FROM users u, tenants t
+              WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $3
+                AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
+          RETURNING s.id, s.user_id, u.role,
+                    extract(epoch FROM s.expires_at - $3)::float8 AS remaining
+         ), kept AS (
+             INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id, rotated_at)
+             SELECT $1, $4, id, $3 FROM rotated
+         )
+         SELECT id, user_id, role, remaining FROM rotated",
     )
     .bind(hash)
     .bind(next)
     .bind(now)
+    .bind(tenant_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some((session_id, user_id, role, remaining)) = rotated else {
         return Ok(None);
     };
-    sqlx::query(
-        "INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id, rotated_at)
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(hash)
-    .bind(tenant_id)
-    .bind(session_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
     let role = Role::parse(&role)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("user {user_id} has role {role:?}")))?;
     Ok(Some(Rotated {
