@@ -7,7 +7,7 @@ use olympus_runtime::outbox::Event;
 use olympus_runtime::Meta;
 use olympus_tests::app::TestRelay;
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::events::{read_stream, Published};
+use olympus_tests::events::Published;
 use olympus_tests::nats_server::PrivateNats;
 use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
 use serde_json::{json, Value};
@@ -338,25 +338,8 @@ async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_retur
         assert!(pending >= 6, "committed, waiting for NATS: {pending}");
         private.resume().await;
 
-        let events = read_stream(
-            &relay_nats,
-            &app.subjects.events_stream(),
-            &format!("{}.events.*.tenant.created", app.prefix),
-            4,
-            Duration::from_secs(20),
-        )
-        .await;
-        let mut tenants: Vec<String> = events
-            .iter()
-            .map(|e| e.body["tenant_id"].as_str().unwrap().to_owned())
-            .collect();
-        tenants.sort_unstable();
-        let mut expected: Vec<String> = std::iter::once(&before)
-            .chain(&during)
-            .map(|s| s.tenant_id.clone())
-            .collect();
-        expected.sort_unstable();
-        assert_eq!(tenants, expected, "each exactly once");
+        let signups: Vec<_> = std::iter::once(&before).chain(&during).collect();
+        olympus_tests::events::assert_one_tenant_created_each(&relay_nats, app, &signups).await;
         relay.stop().await;
     })
     .await;

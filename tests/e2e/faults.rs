@@ -508,25 +508,8 @@ async fn a_nats_restart_under_load_is_recovered_within_seconds_and_loses_nothing
         assert_eq!(body["code"], "unauthenticated", "{body}");
 
         // Every event committed meanwhile, exactly once.
-        let events = olympus_tests::events::read_stream(
-            &callers_nats,
-            &app.subjects.events_stream(),
-            &format!("{}.events.*.tenant.created", app.prefix),
-            4,
-            Duration::from_secs(20),
-        )
-        .await;
-        let mut tenants: Vec<String> = events
-            .iter()
-            .map(|e| e.body["tenant_id"].as_str().unwrap().to_owned())
-            .collect();
-        tenants.sort_unstable();
-        let mut expected: Vec<String> = std::iter::once(&signup)
-            .chain(&during)
-            .map(|s| s.tenant_id.clone())
-            .collect();
-        expected.sort_unstable();
-        assert_eq!(tenants, expected, "each exactly once");
+        let signups: Vec<_> = std::iter::once(&signup).chain(&during).collect();
+        olympus_tests::events::assert_one_tenant_created_each(&callers_nats, app, &signups).await;
         assert!(a.terminate().await.success());
         assert!(b.terminate().await.success());
     })

@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 use crate::app::TestApp;
+use crate::client::Signup;
 
 /// A message read from a stream.
 #[derive(Debug, Clone)]
@@ -135,4 +136,29 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// Asserts that the events stream, read through `nats`, holds exactly one
+/// `tenant.created` per signup of `signups`, and nothing else of that type.
+pub async fn assert_one_tenant_created_each(
+    nats: &async_nats::Client,
+    app: &TestApp,
+    signups: &[&Signup],
+) {
+    let events = read_stream(
+        nats,
+        &app.subjects.events_stream(),
+        &format!("{}.events.*.tenant.created", app.prefix),
+        signups.len(),
+        Duration::from_secs(20),
+    )
+    .await;
+    let mut tenants: Vec<String> = events
+        .iter()
+        .map(|e| e.body["tenant_id"].as_str().unwrap().to_owned())
+        .collect();
+    tenants.sort_unstable();
+    let mut expected: Vec<String> = signups.iter().map(|s| s.tenant_id.clone()).collect();
+    expected.sort_unstable();
+    assert_eq!(tenants, expected, "each exactly once");
 }

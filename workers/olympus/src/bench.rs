@@ -282,15 +282,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { login_burst(&client, &request?, count).await })
     });
 
-    let (elapsed, samples) = run_callers(&args, {
-        let client = client.clone();
-        move || {
-            let client = client.clone();
-            let request = request.clone();
-            async move { client.send(&request).await }
-        }
-    })
-    .await?;
+    let (elapsed, samples) = run_request(&args, &client, request).await?;
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
     for task in background {
@@ -592,15 +584,7 @@ async fn bench_orders(
         client.content_type,
         true,
     )?;
-    let (elapsed, samples) = run_callers(args, {
-        let client = client.clone();
-        move || {
-            let client = client.clone();
-            let request = request.clone();
-            async move { client.send(&request).await }
-        }
-    })
-    .await?;
+    let (elapsed, samples) = run_request(args, client, request).await?;
     println!(
         "OrdersCreate x{} from {} callers in {:.2}s ({:.0}/s), {:?}",
         samples.len(),
@@ -814,6 +798,21 @@ where
         samples.extend(caller.await??);
     }
     Ok((started.elapsed(), samples))
+}
+
+/// [`run_callers`] sending the same `request` every time.
+async fn run_request(
+    args: &BenchArgs,
+    client: &Client,
+    request: Request,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    let client = client.clone();
+    run_callers(args, move || {
+        let client = client.clone();
+        let request = request.clone();
+        async move { client.send(&request).await }
+    })
+    .await
 }
 
 /// One measured call: latency and whether it succeeded as expected.
