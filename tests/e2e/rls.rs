@@ -1,5 +1,6 @@
 //! Row-level security: the database itself keeps tenants apart.
 
+use olympus_runtime::db::in_tenant;
 use olympus_tests::{with_app, Encoding};
 use uuid::Uuid;
 
@@ -159,9 +160,9 @@ async fn stored_passwords_are_argon2id_with_owasp_parameters() {
     .await;
 }
 
-/// The one-round-trip reads (`olympus_user_in_tenant`,
-/// `olympus_tenant_in_tenant`, for `auth.me` and `tenant.get`) are as
-/// confined as a tenant transaction, and leave no scope on the connection.
+/// The one-round-trip reads (`db::in_tenant`, for `auth.me` and
+/// `tenant.get`) are as confined as a tenant transaction, and leave no
+/// scope on the connection.
 #[tokio::test]
 async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behind() {
     with_app(async |app| {
@@ -175,23 +176,30 @@ async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behin
         let db = olympus_runtime::Db::connect(&app.database_url, None, 1, false)
             .await
             .unwrap();
+        let user_read = in_tenant("SELECT email FROM users WHERE id = $2");
         let user = |tenant: Uuid, user: Uuid| {
-            sqlx::query_scalar::<_, String>("SELECT email FROM olympus_user_in_tenant($1, $2)")
+            sqlx::query_scalar::<_, String>(&user_read)
                 .bind(tenant)
                 .bind(user)
                 .fetch_optional(db.app_pool())
         };
-        assert_eq!(
-            user(a_id, a_user).await.unwrap().as_deref(),
-            Some(a.email.as_str())
-        );
-        assert_eq!(
-            user(a_id, b_user).await.unwrap(),
-            None,
-            "another tenant's user is out of scope"
-        );
+        // Past the fifth execution Postgres may switch the prepared
+        // statement to a generic plan: it must stay confined.
+        for _ in 0..8 {
+            assert_eq!(
+                user(a_id, a_user).await.unwrap().as_deref(),
+                Some(a.email.as_str())
+            );
+            assert_eq!(
+                user(a_id, b_user).await.unwrap(),
+                None,
+                "another tenant's user is out of scope"
+            );
+            assert_eq!(user(b_id, a_user).await.unwrap(), None);
+        }
+        let tenant_read = in_tenant("SELECT slug FROM tenants WHERE id = $1");
         let tenant = |id: Uuid| {
-            sqlx::query_scalar::<_, String>("SELECT slug FROM olympus_tenant_in_tenant($1)")
+            sqlx::query_scalar::<_, String>(&tenant_read)
                 .bind(id)
                 .fetch_optional(db.app_pool())
         };
@@ -210,16 +218,15 @@ async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behin
             .await
             .unwrap();
         assert_eq!(unscoped, 0);
-        // Inside a transaction, the function's scope lasts until that
+        // Inside a transaction, the read's scope lasts until that
         // transaction ends (as any set_config(..., true) would), not longer.
         let mut tx = db.tenant(b_id).await.unwrap();
-        let seen: Option<String> =
-            sqlx::query_scalar("SELECT email FROM olympus_user_in_tenant($1, $2)")
-                .bind(a_id)
-                .bind(a_user)
-                .fetch_optional(&mut *tx)
-                .await
-                .unwrap();
+        let seen: Option<String> = sqlx::query_scalar(&user_read)
+            .bind(a_id)
+            .bind(a_user)
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
         assert_eq!(seen.as_deref(), Some(a.email.as_str()));
         tx.rollback().await.unwrap();
         let left: Option<String> =
@@ -228,6 +235,72 @@ async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behin
                 .await
                 .unwrap();
         assert_eq!(left, None);
+        db.close().await;
+    })
+    .await;
+}
+
+/// A transaction dropped without commit ends at once, not when its
+/// connection is next used: the pool flushes its ROLLBACK on release
+/// (vendor/sqlx-core/PATCHED.md). And a statement whose caller stopped
+/// waiting leaves the connection in step for the next one.
+#[tokio::test]
+async fn a_dropped_transaction_leaves_no_lock_behind() {
+    with_app(async |app| {
+        let a = app.signup(Encoding::Json).await;
+        let tenant: Uuid = a.tenant_id.parse().unwrap();
+        // One connection: whatever it still owes shows on the next use.
+        let db = olympus_runtime::Db::connect(&app.database_url, None, 1, false)
+            .await
+            .unwrap();
+        let mut tx = db.tenant(tenant).await.unwrap();
+        sqlx::query("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        drop(tx);
+        // The pool is idle from here on; the lock must still go.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            let locked: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                 WHERE c.relname = 'tenants' AND l.mode = 'RowShareLock' \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+            if locked == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dropped transaction still holds its lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let idle_in_transaction: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(idle_in_transaction, 0);
+
+        // A caller that gives up mid-statement.
+        let slow = sqlx::query("SELECT pg_sleep(0.3)").execute(db.app_pool());
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), slow)
+                .await
+                .is_err()
+        );
+        let next: i32 = sqlx::query_scalar("SELECT 7")
+            .fetch_one(db.app_pool())
+            .await
+            .unwrap();
+        assert_eq!(next, 7, "the next statement reads its own reply");
         db.close().await;
     })
     .await;

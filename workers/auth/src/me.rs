@@ -3,18 +3,17 @@
 use olympus_contracts::auth::UserReply;
 use olympus_contracts::shapes::Empty;
 use olympus_contracts::ErrorCode;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{db, App, Call, Error};
 
 use crate::users::{UserRow, USER_COLUMNS};
 
 /// Handles `auth.me`.
 pub async fn me(app: App, call: Call<Empty>) -> Result<UserReply, Error> {
     let claims = call.meta.claims()?;
-    // One round trip with a kept plan: the function enters the tenant and
-    // reads under row-level security (migrations/0015_bearer_reads.sql).
-    let row: Option<UserRow> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM olympus_user_in_tenant($1, $2)"
-    ))
+    // One round trip: enters the tenant and reads under row-level security.
+    let row: Option<UserRow> = sqlx::query_as(&db::in_tenant(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = $2"
+    )))
     .bind(claims.tid)
     .bind(claims.sub)
     .fetch_optional(app.db().app_pool())

@@ -5,7 +5,7 @@
 //! that does not exist, so ids cannot be probed.
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{db, App, Call, Error};
 
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
@@ -16,11 +16,10 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
     if id != claims.tid && !call.meta.caller(&app).await?.is_platform_admin() {
         return Err(Error::not_found("no such tenant"));
     }
-    // Row-level security confines this to the tenant `id`; one round trip
-    // with a kept plan (migrations/0015_bearer_reads.sql).
-    let row: Option<TenantRow> = sqlx::query_as(&format!(
-        "SELECT {TENANT_COLUMNS} FROM olympus_tenant_in_tenant($1)"
-    ))
+    // Row-level security confines this to the tenant `id`; one round trip.
+    let row: Option<TenantRow> = sqlx::query_as(&db::in_tenant(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+    )))
     .bind(id)
     .fetch_optional(app.db().app_pool())
     .await?;
