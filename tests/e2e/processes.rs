@@ -1043,8 +1043,7 @@ async fn postgres_round_trips_per_operation() {
             eprintln!("  {op}: {n}");
         }
         let bound = |op: &str| match op {
-            "auth.me" | "tenant.get" => 1,
-            "auth.refresh" => 3,
+            "auth.me" | "tenant.get" | "auth.refresh" => 1,
             "auth.login" => 12,
             "commerce.orders.create" => 8,
             _ => 12,

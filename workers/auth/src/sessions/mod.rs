@@ -71,9 +71,11 @@ fn invalid_token() -> Error {
 pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Result<Tokens, Error> {
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let next = opaque::generate(tenant_id);
-    let mut tx = app.db().tenant(tenant_id).await?;
     let now = app.now();
-    let Some(rotated) = store::rotate(&mut tx, (tenant_id, &hash), &next.hash, now).await? else {
+    let rotated = store::rotate(app.db().app_pool(), (tenant_id, &hash), &next.hash, now).await?;
+    let Some(rotated) = rotated else {
+        // Rare: a token that is no session's current one. Was it one?
+        let mut tx = app.db().tenant(tenant_id).await?;
         let reused = store::revoke_reused(&mut tx, &hash, REUSE_GRACE_SECS, now).await?;
         if let Some((session_id, user_id)) = reused {
             tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
@@ -99,9 +101,7 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
         session_id: rotated.session_id,
         role: rotated.role,
     };
-    let pair = tokens::pair(app, holder, now, next.token, rotated.remaining_secs)?;
-    tx.commit().await?;
-    Ok(pair)
+    tokens::pair(app, holder, now, next.token, rotated.remaining_secs)
 }
 
 /// Logs out: revokes the session of a refresh token and records

@@ -1,12 +1,13 @@
 //! The `sessions` and `rotated_refresh_tokens` tables: every statement on
-//! them, each taking a connection in the session's tenant scope and the
-//! time from the caller (the app's clock). What they mean (events, tokens,
+//! them, each taking a connection in the session's tenant scope (or, for
+//! [`rotate`], the app pool and the tenant) and the time from the caller
+//! (the app's clock). What they mean (events, tokens,
 //! announcements) is in [`super`].
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::shapes::Role;
 use olympus_runtime::Error;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// A session about to be opened.
@@ -59,34 +60,24 @@ pub struct Rotated {
 /// by `next`, in one conditional statement: of concurrent rotations of one
 /// hash, exactly one finds it. The old hash is kept in
 /// `rotated_refresh_tokens` for reuse detection.
+///
+/// One round trip on the app pool, outside any transaction: the call
+/// enters the tenant, rotates and commits
+/// (`migrations/0017_refresh_in_one_statement.sql`).
 pub async fn rotate(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     (tenant_id, hash): (Uuid, &[u8]),
     next: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Rotated>, Error> {
-    // One statement (one round trip): the rotation, and the old hash kept
-    // only when the rotation found its session.
     let rotated: Option<(Uuid, Uuid, String, f64)> = sqlx::query_as(
-        "WITH rotated AS (
-             UPDATE sessions s
-                SET refresh_hash = $2, rotated_at = $3, last_used_at = $3
-               FROM users u, tenants t
-              WHERE s.refresh_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $3
-                AND u.id = s.user_id AND t.id = s.tenant_id AND t.status = 'active'
-          RETURNING s.id, s.user_id, u.role,
-                    extract(epoch FROM s.expires_at - $3)::float8 AS remaining
-         ), kept AS (
-             INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id, rotated_at)
-             SELECT $1, $4, id, $3 FROM rotated
-         )
-         SELECT id, user_id, role, remaining FROM rotated",
+        "SELECT session_id, user_id, role, remaining FROM olympus_rotate_session($1, $2, $3, $4)",
     )
+    .bind(tenant_id)
     .bind(hash)
     .bind(next)
     .bind(now)
-    .bind(tenant_id)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(pool)
     .await?;
     let Some((session_id, user_id, role, remaining)) = rotated else {
         return Ok(None);
