@@ -904,6 +904,57 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
     .await;
 }
 
+/// `olympus bench --op login` with its floors: the login ceiling both as
+/// cores ÷ one verification and as measured, one verification per core
+/// side by side, with the logins' ratio to each.
+#[tokio::test]
+async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let output = tokio::process::Command::new(OLYMPUS)
+            .args([
+                "bench",
+                "--op",
+                "login",
+                "--requests",
+                "16",
+                "--concurrency",
+                "2",
+            ])
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let number_after = |prefix: &str| -> f64 {
+            let line = stdout
+                .lines()
+                .find(|l| l.trim_start().starts_with(prefix))
+                .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"));
+            line.trim_start()[prefix.len()..]
+                .trim()
+                .trim_end_matches("/s (measured ceiling)")
+                .parse()
+                .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+        };
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let measured = number_after(&format!("Argon2id, {cores} verifications at once:"));
+        assert!(measured > 0.0, "{stdout}");
+        let computed = number_after("Login / Argon2 ceiling:");
+        let against_measured = number_after("Login / measured Argon2 ceiling:");
+        assert!(computed > 0.0 && against_measured > 0.0, "{stdout}");
+        assert!(process.terminate().await.success());
+    })
+    .await;
+}
+
 /// Postgres round trips per operation, counted from the statements sqlx
 /// logs (at debug, under the request's span and correlation id) once each
 /// connection has its statements prepared: a bearer read is one round trip

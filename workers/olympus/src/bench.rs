@@ -352,6 +352,14 @@ async fn floors(
     );
     if login {
         println!("  {label} / Argon2 ceiling: {:.2}", measured / login_floor);
+        // The same ceiling measured: one verification per core, side by side.
+        let parallel =
+            crate::floors::argon2_parallel(cores, std::time::Duration::from_secs(3)).await?;
+        println!("  Argon2id, {cores} verifications at once: {parallel:.0}/s (measured ceiling)");
+        println!(
+            "  {label} / measured Argon2 ceiling: {:.2}",
+            measured / parallel
+        );
     }
     match args.server_pid.or_else(crate::floors::find_server) {
         Some(pid) => match crate::floors::peak_rss_mib(pid) {

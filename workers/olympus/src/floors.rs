@@ -103,6 +103,42 @@ pub async fn argon2_verify() -> anyhow::Result<Duration> {
     Ok(times[times.len() / 2])
 }
 
+/// Argon2id verifications per second with `threads` of them running at
+/// once for about `duration`, at the workers' parameters: the login
+/// ceiling as measured, where `threads ÷ one verify's time` assumes that
+/// verifications side by side do not slow each other (they share the
+/// memory bus and the caches).
+pub async fn argon2_parallel(threads: usize, duration: Duration) -> anyhow::Result<f64> {
+    let passwords = olympus_auth::hashing::Passwords::new(threads, threads)?;
+    let secret = olympus_contracts::Secret::new("bench-velvet-orbit-cactus-harmonica");
+    let hash = passwords
+        .admit()
+        .map_err(|_| anyhow::anyhow!("the hasher is busy"))?
+        .hash(&secret)
+        .await?;
+    let started = Instant::now();
+    let mut verifiers = tokio::task::JoinSet::new();
+    for _ in 0..threads {
+        let (passwords, secret, hash) = (passwords.clone(), secret.clone(), hash.clone());
+        verifiers.spawn(async move {
+            let mut done = 0u32;
+            while started.elapsed() < duration {
+                let slot = passwords
+                    .admit()
+                    .map_err(|_| anyhow::anyhow!("the hasher is busy"))?;
+                slot.verify(&secret, Some(&hash)).await?;
+                done += 1;
+            }
+            anyhow::Ok(done)
+        });
+    }
+    let mut done = 0u32;
+    while let Some(result) = verifiers.join_next().await {
+        done += result??;
+    }
+    Ok(f64::from(done) / started.elapsed().as_secs_f64())
+}
+
 /// The peak resident memory (VmHWM) of process `pid`, in MiB, when it is
 /// on this machine.
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
