@@ -80,16 +80,29 @@ pub async fn postgres_point_select(
     result
 }
 
-/// The median time of one Argon2id verification at the workers'
-/// parameters, on this machine, one at a time.
-pub async fn argon2_verify() -> anyhow::Result<Duration> {
-    let passwords = olympus_auth::hashing::Passwords::new(1, 1)?;
+/// A hasher of the workers' kind on `threads` threads, a password, and
+/// its hash to verify against.
+async fn hasher(
+    threads: usize,
+) -> anyhow::Result<(
+    olympus_auth::hashing::Passwords,
+    olympus_contracts::Secret,
+    String,
+)> {
+    let passwords = olympus_auth::hashing::Passwords::new(threads, threads)?;
     let secret = olympus_contracts::Secret::new("bench-velvet-orbit-cactus-harmonica");
     let hash = passwords
         .admit()
         .map_err(|_| anyhow::anyhow!("the hasher is busy"))?
         .hash(&secret)
         .await?;
+    Ok((passwords, secret, hash))
+}
+
+/// The median time of one Argon2id verification at the workers'
+/// parameters, on this machine, one at a time.
+pub async fn argon2_verify() -> anyhow::Result<Duration> {
+    let (passwords, secret, hash) = hasher(1).await?;
     let mut times = Vec::new();
     for _ in 0..9 {
         let slot = passwords
@@ -109,13 +122,7 @@ pub async fn argon2_verify() -> anyhow::Result<Duration> {
 /// verifications side by side do not slow each other (they share the
 /// memory bus and the caches).
 pub async fn argon2_parallel(threads: usize, duration: Duration) -> anyhow::Result<f64> {
-    let passwords = olympus_auth::hashing::Passwords::new(threads, threads)?;
-    let secret = olympus_contracts::Secret::new("bench-velvet-orbit-cactus-harmonica");
-    let hash = passwords
-        .admit()
-        .map_err(|_| anyhow::anyhow!("the hasher is busy"))?
-        .hash(&secret)
-        .await?;
+    let (passwords, secret, hash) = hasher(threads).await?;
     let started = Instant::now();
     let mut verifiers = tokio::task::JoinSet::new();
     for _ in 0..threads {
