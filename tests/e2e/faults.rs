@@ -360,21 +360,14 @@ async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_even
         );
 
         // The survivor's relay publishes what is left.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                    .fetch_one(app.db.pool())
-                    .await
-                    .unwrap();
-            if left == 0 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{left} outbox rows still unpublished 10 s after the kill"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Err(left) = olympus_tests::wait_for_zero(
+            app.db.pool(),
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            panic!("{left} outbox rows still unpublished 10 s after the kill");
         }
         let committed: Vec<uuid::Uuid> =
             sqlx::query_scalar("SELECT id FROM outbox WHERE kind = 'event' ORDER BY seq")

@@ -261,25 +261,19 @@ async fn a_dropped_transaction_leaves_no_lock_behind() {
             .unwrap();
         drop(tx);
         // The pool is idle from here on; the lock must still go.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        loop {
-            let locked: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
-                 WHERE c.relname = 'tenants' AND l.mode = 'RowShareLock' \
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            )
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
-            if locked == 0 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the dropped transaction still holds its lock"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let released = olympus_tests::wait_for_zero(
+            app.db.pool(),
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+             WHERE c.relname = 'tenants' AND l.mode = 'RowShareLock' \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            std::time::Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(
+            released,
+            Ok(()),
+            "the dropped transaction still holds its lock"
+        );
         let idle_in_transaction: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE datname = current_database() AND state LIKE 'idle in transaction%'",

@@ -39,3 +39,26 @@ pub fn free_port() -> u16 {
         .port()
 }
 pub use client::{Encoding, Member, Reply, Signup};
+
+/// Runs `count` (a `SELECT count(*) ...`) on `pool` every 20 ms until it
+/// gives 0; past `within`, the last count it gave.
+pub async fn wait_for_zero(
+    pool: &sqlx::PgPool,
+    count: &str,
+    within: std::time::Duration,
+) -> Result<(), i64> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let left: i64 = sqlx::query_scalar(count)
+            .fetch_one(pool)
+            .await
+            .expect("counting rows");
+        if left == 0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(left);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
