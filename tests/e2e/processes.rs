@@ -2,7 +2,7 @@
 
 use futures::StreamExt;
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::{with_app, with_app_opts, Encoding, Options};
+use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -852,6 +852,27 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     .await;
 }
 
+/// Runs `olympus bench` with `args` against the app's services until it
+/// ends, and returns what it printed; it must succeed.
+async fn bench(app: &TestApp, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(OLYMPUS)
+        .arg("bench")
+        .args(args)
+        .env("NATS_URL", &app.nats_url)
+        .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// `olympus bench --mix` against a live `serve`: every operation of the
 /// blend answered without an error, a timeline line per second, and as
 /// many units of the product taken as orders acknowledged.
@@ -859,21 +880,18 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
 async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_second() {
     with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
-        let output = tokio::process::Command::new(OLYMPUS)
-            .args(["bench", "--mix", "--duration", "3s", "--concurrency", "4"])
-            .arg("--no-floors")
-            .env("NATS_URL", &app.nats_url)
-            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
-            .env("DATABASE_URL", &app.database_url)
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = bench(
+            app,
+            &[
+                "--mix",
+                "--duration",
+                "3s",
+                "--concurrency",
+                "4",
+                "--no-floors",
+            ],
+        )
+        .await;
         // `  name: key=value key=value ...`
         let fields = |prefix: &str| olympus_tests::process::report_fields(&stdout, prefix);
         for op in [
@@ -911,28 +929,11 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
 async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
     with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
-        let output = tokio::process::Command::new(OLYMPUS)
-            .args([
-                "bench",
-                "--op",
-                "login",
-                "--requests",
-                "16",
-                "--concurrency",
-                "2",
-            ])
-            .env("NATS_URL", &app.nats_url)
-            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
-            .env("DATABASE_URL", &app.database_url)
-            .output()
-            .await
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stdout = bench(
+            app,
+            &["--op", "login", "--requests", "16", "--concurrency", "2"],
+        )
+        .await;
         let number_after = |prefix: &str| -> f64 {
             let line = stdout
                 .lines()
