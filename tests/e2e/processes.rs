@@ -740,6 +740,8 @@ async fn after_kill_9_in_a_burst_acknowledged_signups_and_events_match_one_to_on
     };
     with_app_opts(options, async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let first_acknowledged = tokio::sync::Notify::new();
+        let first_acknowledged = &first_acknowledged;
         let burst = (0..60).map(|i| async move {
             // Stagger the burst so that the kill lands in the middle of it.
             tokio::time::sleep(Duration::from_millis(i * 15)).await;
@@ -754,12 +756,19 @@ async fn after_kill_9_in_a_burst_acknowledged_signups_and_events_match_one_to_on
                     Duration::from_secs(5),
                 )
                 .await;
-            reply
+            let id = reply
                 .filter(|r| r.status() == 200)
-                .map(|r| r.body()["tenant"]["id"].as_str().unwrap().to_owned())
+                .map(|r| r.body()["tenant"]["id"].as_str().unwrap().to_owned());
+            if id.is_some() {
+                first_acknowledged.notify_one();
+            }
+            id
         });
+        // Once the first signup is acknowledged, however loaded the
+        // machine (Argon2 runs in every signup), not at a fixed time.
         let kill = async {
-            tokio::time::sleep(Duration::from_millis(450)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(10), first_acknowledged.notified()).await;
             process.kill().await;
         };
         let (acknowledged, ()) = tokio::join!(futures::future::join_all(burst), kill);
