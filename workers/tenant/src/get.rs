@@ -6,6 +6,7 @@
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
 use olympus_runtime::{db, App, Call, Error};
+use std::sync::LazyLock;
 
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
@@ -17,12 +18,15 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
         return Err(Error::not_found("no such tenant"));
     }
     // Row-level security confines this to the tenant `id`; one round trip.
-    let row: Option<TenantRow> = sqlx::query_as(&db::in_tenant(&format!(
-        "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(app.db().app_pool())
-    .await?;
+    static READ: LazyLock<String> = LazyLock::new(|| {
+        db::in_tenant(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+        ))
+    });
+    let row: Option<TenantRow> = sqlx::query_as(READ.as_str())
+        .bind(id)
+        .fetch_optional(app.db().app_pool())
+        .await?;
     Ok(TenantReply {
         tenant: row
             .ok_or_else(|| Error::not_found("no such tenant"))?
