@@ -1105,7 +1105,7 @@ async fn postgres_round_trips_per_operation() {
         }
         let bound = |op: &str| match op {
             "auth.me" | "tenant.get" | "auth.refresh" => 1,
-            "auth.login" => 12,
+            "auth.login" => 6,
             "commerce.orders.create" => 8,
             _ => 12,
         };

@@ -23,7 +23,6 @@ use chrono::{DateTime, Utc};
 use olympus_contracts::auth::{LoginRequest, SessionReply};
 use olympus_contracts::event::data::{self, LoginFailure};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::db::enter_tenant;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Call, Error, Meta};
 use sqlx::PgConnection;
@@ -34,10 +33,9 @@ use crate::email::Email;
 use crate::sessions;
 use crate::users::{UserRow, USER_COLUMNS};
 
-#[derive(sqlx::FromRow)]
+/// The user a login's address names in its tenant.
 struct Candidate {
-    #[sqlx(flatten)]
-    user: UserRow,
+    user_id: Uuid,
     password_hash: String,
 }
 
@@ -46,15 +44,6 @@ struct Candidate {
 struct Try {
     /// Consecutive failures counting this try.
     failed_logins: i32,
-}
-
-/// What taking a try found.
-enum Taken {
-    Granted(Try),
-    /// The account is locked (or there is no such user).
-    Refused,
-    /// The tries in flight use up the budget: wait for them.
-    Busy,
 }
 
 /// How long a login waits for the tries in flight before it is refused.
@@ -89,9 +78,11 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         .map(|c| c.password_hash.as_str());
     let matches = slot.verify(&password, stored).await?;
     let tenant_active = lookup.tenant.is_some_and(|(_, active)| active);
-    let user = match lookup.candidate {
-        Some(candidate) if matches && tenant_active => candidate.user,
-        candidate => {
+    let (user_id, tenant_id) = match (lookup.candidate, lookup.tenant) {
+        (Some(candidate), Some((tenant_id, _))) if matches && tenant_active => {
+            (candidate.user_id, tenant_id)
+        }
+        (candidate, _) => {
             let reason = match (&candidate, tenant_active, lookup.attempt) {
                 (None, _, _) => LoginFailure::UnknownUser,
                 (Some(_), false, _) => LoginFailure::TenantSuspended,
@@ -111,7 +102,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
                 // another, and a failing write cannot change the reply.
                 let failure = Failure {
                     tenant_id,
-                    user_id: candidate.as_ref().map(|c| c.user.id),
+                    user_id: candidate.as_ref().map(|c| c.user_id),
                     email: lookup.email,
                     reason,
                     locked: lookup
@@ -129,12 +120,12 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         }
     };
 
-    let mut tx = app.db().tenant(user.tenant_id).await?;
+    let mut tx = app.db().tenant(tenant_id).await?;
     let user: UserRow = sqlx::query_as(&format!(
         "UPDATE users SET last_login_at = $2, failed_logins = 0, locked_until = NULL
           WHERE id = $1 RETURNING {USER_COLUMNS}"
     ))
-    .bind(user.id)
+    .bind(user_id)
     .bind(app.now())
     .fetch_one(&mut *tx)
     .await?;
@@ -161,36 +152,6 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
     Ok(SessionReply { user, tokens })
 }
 
-/// Takes a try at `user_id`'s account (see the module documentation).
-async fn take_try(app: &App, conn: &mut PgConnection, user_id: Uuid) -> Result<Taken, Error> {
-    let threshold = i32::try_from(app.config().lockout_threshold.max(1)).unwrap_or(i32::MAX);
-    let (granted, locked): (Option<i32>, Option<bool>) = sqlx::query_as(
-        "WITH target AS (
-             SELECT id, failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE
-         ), counted AS (
-             SELECT id, CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END AS n
-               FROM target
-              WHERE locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3)
-         ), updated AS (
-             UPDATE users u SET failed_logins = c.n, locked_until = NULL
-               FROM counted c WHERE u.id = c.id
-             RETURNING u.failed_logins
-         )
-         SELECT (SELECT failed_logins FROM updated),
-                (SELECT locked_until IS NOT NULL AND locked_until > $2 FROM target)",
-    )
-    .bind(user_id)
-    .bind(app.now())
-    .bind(threshold)
-    .fetch_one(conn)
-    .await?;
-    Ok(match (granted, locked) {
-        (Some(failed_logins), _) => Taken::Granted(Try { failed_logins }),
-        (None, Some(false)) => Taken::Busy,
-        (None, _) => Taken::Refused,
-    })
-}
-
 /// Locks the account after a failed try that reached the limit, unless a
 /// success came since; the count and the lock's end when it did.
 async fn lock(
@@ -213,9 +174,8 @@ async fn lock(
     Ok(locked)
 }
 
-/// The tenant, and the user with its hash, that a login names: one
-/// transaction as the request role, which resolves the slug through
-/// `olympus_tenant_by_slug` and then enters that tenant.
+/// The tenant, and the user with its hash, that a login names, with the
+/// login's try; looked up again while the account's tries are all in flight.
 async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
     let deadline = tokio::time::Instant::now() + BUSY_WAIT;
     loop {
@@ -228,7 +188,7 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
             // hold the account forever: it locks, and unlocks in time.
             if let (Some((tenant_id, _)), Some(candidate)) = (lookup.tenant, &lookup.candidate) {
                 let mut tx = app.db().tenant(tenant_id).await?;
-                lock(app, &mut tx, candidate.user.id).await?;
+                lock(app, &mut tx, candidate.user_id).await?;
                 tx.commit().await?;
             }
             return Ok(lookup);
@@ -238,46 +198,40 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
 }
 
 /// One look-up; `true` when the account's tries are all in flight.
+///
+/// One statement, `olympus_login_look_up` (migration 0018): the slug, the
+/// user and the try, committed with it. Every path runs the same
+/// statements, whether the tenant, the user or the try exist: what does
+/// not exist is looked up as nothing (a slug or address no row can have,
+/// the nil id), so an unknown tenant costs what a known user costs.
 async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, bool), Error> {
-    // Every path runs the same statements, whether the tenant, the
-    // user or the try exist: what does not exist is looked up as nothing
-    // (a slug or address no row can have, the nil id), so an unknown tenant
-    // costs what a known user costs.
-    let mut tx = app.db().unscoped().await?;
-    // A try's write must not make a known user's login wait for a WAL
-    // flush that an unknown user's never waits for; a try lost in a crash
-    // costs nothing.
-    sqlx::query("SET LOCAL synchronous_commit TO off")
-        .execute(&mut *tx)
-        .await?;
     // A slug no tenant could have (say, with a NUL, which Postgres refuses
     // in text) is looked up as one that names no tenant.
     let slug = if could_be_slug(slug) { slug } else { "" };
-    let tenant: Option<(Uuid, bool)> =
-        sqlx::query_as("SELECT id, active FROM olympus_tenant_by_slug($1)")
-            .bind(slug)
-            .fetch_optional(&mut *tx)
-            .await?;
     // An address that does not parse cannot belong to anyone.
     let email = Email::parse(email).ok();
-    enter_tenant(&mut tx, tenant.map_or(Uuid::nil(), |(id, _)| id)).await?;
-    let candidate: Option<Candidate> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
-    ))
-    .bind(email.as_ref().map_or("", Email::as_str))
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Only an active tenant's user takes a try.
-    let trying = candidate
-        .as_ref()
-        .filter(|_| tenant.is_some_and(|(_, active)| active))
-        .map_or(Uuid::nil(), |c| c.user.id);
-    let taken = take_try(app, &mut tx, trying).await?;
-    tx.commit().await?;
-    let busy = matches!(taken, Taken::Busy);
-    let attempt = match taken {
-        Taken::Granted(attempt) => Some(attempt),
-        Taken::Refused | Taken::Busy => None,
+    let threshold = i32::try_from(app.config().lockout_threshold.max(1)).unwrap_or(i32::MAX);
+    let row: LookedUp = sqlx::query_as("SELECT * FROM olympus_login_look_up($1, $2, $3, $4)")
+        .bind(slug)
+        .bind(email.as_ref().map_or("", Email::as_str))
+        .bind(app.now())
+        .bind(threshold)
+        .fetch_one(app.db().app_pool())
+        .await?;
+    let tenant = row.tenant_id.zip(row.tenant_active);
+    let candidate = row
+        .user_id
+        .zip(row.password_hash)
+        .map(|(user_id, password_hash)| Candidate {
+            user_id,
+            password_hash,
+        });
+    // A try is granted; or refused: the account is locked (or there is no
+    // such user); or the tries in flight use up the budget: wait for them.
+    let (attempt, busy) = match (row.granted, row.locked) {
+        (Some(failed_logins), _) => (Some(Try { failed_logins }), false),
+        (None, Some(false)) => (None, true),
+        (None, _) => (None, false),
     };
     Ok((
         Lookup {
@@ -288,6 +242,17 @@ async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, boo
         },
         busy,
     ))
+}
+
+/// The row of `olympus_login_look_up`.
+#[derive(sqlx::FromRow)]
+struct LookedUp {
+    tenant_id: Option<Uuid>,
+    tenant_active: Option<bool>,
+    user_id: Option<Uuid>,
+    password_hash: Option<String>,
+    granted: Option<i32>,
+    locked: Option<bool>,
 }
 
 /// Whether `slug` has the characters and length a tenant's slug can have.
