@@ -17,7 +17,8 @@
 -- Returns one row: the tenant (NULL when the slug names none), the user and
 -- their hash (NULL when the address names no one there), `granted` (the
 -- failures counting this try; NULL when no try was given) and `locked`
--- (whether the account is locked now; NULL without a user).
+-- (whether the account is locked now; NULL when no account was tried: no
+-- user, or a suspended tenant).
 CREATE FUNCTION olympus_login_look_up(
         p_slug text, p_email text, p_now timestamptz, p_threshold integer)
     RETURNS TABLE (tenant_id uuid, tenant_active boolean, user_id uuid,

@@ -55,7 +55,8 @@ struct Lookup {
     tenant: Option<(Uuid, bool)>,
     email: Option<Email>,
     candidate: Option<Candidate>,
-    /// `None` for a candidate: the account is locked.
+    /// `None` for a candidate: the account is locked, or its tries stayed in
+    /// flight for as long as a login waits.
     attempt: Option<Try>,
 }
 
@@ -211,6 +212,9 @@ async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, boo
     // An address that does not parse cannot belong to anyone.
     let email = Email::parse(email).ok();
     let threshold = i32::try_from(app.config().lockout_threshold.max(1)).unwrap_or(i32::MAX);
+    // On the pool, outside any transaction: the call scopes and commits its
+    // own (inside another, it would re-scope it and turn its
+    // synchronous_commit off).
     let row: LookedUp = sqlx::query_as("SELECT * FROM olympus_login_look_up($1, $2, $3, $4)")
         .bind(slug)
         .bind(email.as_ref().map_or("", Email::as_str))

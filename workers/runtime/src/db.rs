@@ -3,10 +3,13 @@
 //! Requests run on the **app pool**, whose connections log in as a role
 //! that is not superuser, not `BYPASSRLS` and owns nothing (`olympus_app`
 //! by default). A tenant's data is only touched in a transaction opened by
-//! [`Db::tenant`] (or entered with [`enter_tenant`]), which sets
-//! `olympus.tenant_id` transaction-locally, so row-level security confines
-//! every statement to that tenant; and since the login role itself is
-//! unprivileged, neither `RESET ROLE` nor `SET ROLE` can leave it.
+//! [`Db::tenant`] (or entered with [`enter_tenant`]), or by one statement
+//! that enters the tenant itself ([`in_tenant`]; the migration functions
+//! `olympus_rotate_session` and `olympus_login_look_up`, called outside any
+//! transaction). Each sets `olympus.tenant_id` transaction-locally, so
+//! row-level security confines every statement to that tenant; and since the
+//! login role itself is unprivileged, neither `RESET ROLE` nor `SET ROLE`
+//! can leave it.
 //!
 //! The **owner pool** logs in as `DATABASE_URL`'s role (owner of the
 //! schema, superuser or `BYPASSRLS`). It serves only what must cross
