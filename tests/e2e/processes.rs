@@ -882,6 +882,54 @@ async fn bench(app: &TestApp, args: &[&str]) -> String {
     stdout
 }
 
+/// The number that `stdout`'s line starting with `prefix` (after its
+/// indentation) goes on with, before any `/s (measured ceiling)`.
+fn number_after(stdout: &str, prefix: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"));
+    line.trim_start()[prefix.len()..]
+        .trim()
+        .trim_end_matches("/s (measured ceiling)")
+        .parse()
+        .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+/// `olympus bench --op me` with its floors: a NATS echo, a Postgres point
+/// select, and the two together (an echo whose responder runs the select,
+/// the least a bearer read can cost), each answered every time, with
+/// `auth.me`'s ratio to each.
+#[tokio::test]
+async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        let stdout = bench(
+            app,
+            &["--op", "me", "--requests", "300", "--concurrency", "8"],
+        )
+        .await;
+        for floor in [
+            "bare NATS echo",
+            "Postgres point select (pool of 16)",
+            "NATS echo through a point select",
+        ] {
+            let line = olympus_tests::process::report_fields(&stdout, &format!("  {floor}: "));
+            assert_eq!(line["n"], "300", "{floor}:\n{stdout}");
+            assert_eq!(line["unexpected"], "0", "{floor}:\n{stdout}");
+        }
+        for ratio in [
+            "Me / NATS echo:",
+            "Me / Postgres point select:",
+            "Me / NATS echo through a point select:",
+        ] {
+            assert!(number_after(&stdout, ratio) > 0.0, "{ratio}\n{stdout}");
+        }
+        assert!(process.terminate().await.success());
+    })
+    .await;
+}
+
 /// `olympus bench --mix` against a live `serve`: every operation of the
 /// blend answered without an error, a timeline line per second, and as
 /// many units of the product taken as orders acknowledged.
@@ -943,17 +991,7 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
             &["--op", "login", "--requests", "16", "--concurrency", "2"],
         )
         .await;
-        let number_after = |prefix: &str| -> f64 {
-            let line = stdout
-                .lines()
-                .find(|l| l.trim_start().starts_with(prefix))
-                .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"));
-            line.trim_start()[prefix.len()..]
-                .trim()
-                .trim_end_matches("/s (measured ceiling)")
-                .parse()
-                .unwrap_or_else(|e| panic!("{line:?}: {e}"))
-        };
+        let number_after = |prefix: &str| number_after(&stdout, prefix);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let measured = number_after(&format!("Argon2id, {cores} verifications at once:"));
         assert!(measured > 0.0, "{stdout}");

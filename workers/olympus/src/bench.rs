@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 /// Options of `olympus bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Skip measuring the machine's floors after the operation (after
-    /// `--mix`: 2,000 requests each, with ratios for auth.me's share).
+    /// Skip measuring the machine's floors after the operation: a NATS
+    /// echo, a Postgres point select, the two together (an echo whose
+    /// responder runs the select), an Argon2id verify (after `--mix`: 2,000
+    /// requests each, with ratios for auth.me's share).
     #[arg(long)]
     no_floors: bool,
 
@@ -343,6 +345,29 @@ async fn floors(
         Err(err) => println!("  Postgres point select: not measured ({err:#}; set DATABASE_URL)"),
     }
     println!("  {label} / NATS echo: {:.2}", measured / echo);
+    if !login {
+        // What one NATS and one Postgres round trip cost together here,
+        // where they share the cores: the least a bearer read can cost.
+        let both = crate::floors::nats_through_postgres(
+            args,
+            &args.nats_url,
+            nats,
+            &args.database_url,
+            16,
+        )
+        .await;
+        match both {
+            Ok((elapsed, samples)) => {
+                let both =
+                    report_throughput("NATS echo through a point select", samples, Some(elapsed));
+                println!(
+                    "  {label} / NATS echo through a point select: {:.2}",
+                    measured / both
+                );
+            }
+            Err(err) => println!("  NATS echo through a point select: not measured ({err:#})"),
+        }
+    }
     let verify = crate::floors::argon2_verify().await?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let login_floor = cores as f64 / verify.as_secs_f64();

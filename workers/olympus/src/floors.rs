@@ -1,7 +1,8 @@
 //! The machine's floors, measured by `olympus bench` in the same run as an
 //! operation, so its figures read as ratios rather than absolute numbers:
 //! a bare NATS request-reply echo on the same server and client, a
-//! Postgres point select on a pool of the workers' size, and one Argon2id
+//! Postgres point select on a pool of the workers' size, the two together
+//! (an echo whose responder runs the select), and one Argon2id
 //! verification at the workers' parameters.
 
 use std::time::{Duration, Instant};
@@ -15,16 +16,59 @@ pub async fn nats_echo(
     nats_url: &str,
     client: &async_nats::Client,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    request_reply(args, nats_url, client, None).await
+}
+
+/// A NATS request-reply whose responder runs the point select of
+/// [`postgres_point_select`] (on a pool of `pool_size`) before it answers:
+/// one NATS round trip and one Postgres round trip, with nothing else, on
+/// the same cores. The least a bearer read can cost on this machine.
+pub async fn nats_through_postgres(
+    args: &BenchArgs,
+    nats_url: &str,
+    client: &async_nats::Client,
+    database_url: &str,
+    pool_size: u32,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    let select = PointSelect::connect(database_url, pool_size).await?;
+    let result = request_reply(args, nats_url, client, Some(select.clone())).await;
+    select.pool.close().await;
+    result
+}
+
+/// Requests from `args.concurrency` callers to a responder on its own
+/// connection: the echo answers on its subscription's task; with a
+/// `select`, each request runs it on a task of its own (as a worker runs
+/// each request) and the reply says whether it succeeded.
+async fn request_reply(
+    args: &BenchArgs,
+    nats_url: &str,
+    client: &async_nats::Client,
+    select: Option<PointSelect>,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
     use futures::StreamExt;
     let responder = olympus_runtime::nats::connect(nats_url, "olympus-bench-echo").await?;
     let subject = format!("_BENCH.echo.{}", uuid::Uuid::now_v7().simple());
     let mut requests = responder.subscribe(subject.clone()).await?;
-    let echo = {
+    let answer = {
         let responder = responder.clone();
         tokio::spawn(async move {
             while let Some(message) = requests.next().await {
-                if let Some(reply) = message.reply {
-                    let _ = responder.publish(reply, message.payload).await;
+                let Some(reply) = message.reply else { continue };
+                match &select {
+                    None => {
+                        let _ = responder.publish(reply, message.payload).await;
+                    }
+                    Some(select) => {
+                        let (responder, select) = (responder.clone(), select.clone());
+                        tokio::spawn(async move {
+                            let outcome = match select.run().await {
+                                Ok(()) => "ok",
+                                Err(_) => "error",
+                            };
+                            let _ = responder.publish(reply, outcome.into()).await;
+                        });
+                    }
                 }
             }
         })
@@ -37,13 +81,13 @@ pub async fn nats_echo(
             let subject = subject.clone();
             async move {
                 let started = Instant::now();
-                client.request(subject, "{}".into()).await?;
-                anyhow::Ok((started.elapsed(), true))
+                let reply = client.request(subject, "{}".into()).await?;
+                anyhow::Ok((started.elapsed(), &reply.payload[..] != b"error"))
             }
         }
     })
     .await;
-    echo.abort();
+    answer.abort();
     result
 }
 
@@ -53,31 +97,49 @@ pub async fn postgres_point_select(
     database_url: &str,
     pool_size: u32,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(pool_size)
-        .connect(database_url)
-        .await?;
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants LIMIT 1")
-        .fetch_one(&pool)
-        .await?;
+    let select = PointSelect::connect(database_url, pool_size).await?;
     let result = run_callers(args, {
-        let pool = pool.clone();
+        let select = select.clone();
         move || {
-            let pool = pool.clone();
+            let select = select.clone();
             async move {
                 let started = Instant::now();
-                let _: Option<String> =
-                    sqlx::query_scalar("SELECT slug FROM tenants WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&pool)
-                        .await?;
+                select.run().await?;
                 anyhow::Ok((started.elapsed(), true))
             }
         }
     })
     .await;
-    pool.close().await;
+    select.pool.close().await;
     result
+}
+
+/// A tenant's slug by its primary key, on a pool of its own.
+#[derive(Clone)]
+struct PointSelect {
+    pool: sqlx::PgPool,
+    id: uuid::Uuid,
+}
+
+impl PointSelect {
+    async fn connect(database_url: &str, pool_size: u32) -> anyhow::Result<Self> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(pool_size)
+            .connect(database_url)
+            .await?;
+        let id = sqlx::query_scalar("SELECT id FROM tenants LIMIT 1")
+            .fetch_one(&pool)
+            .await?;
+        Ok(Self { pool, id })
+    }
+
+    async fn run(&self) -> Result<(), sqlx::Error> {
+        let _: Option<String> = sqlx::query_scalar("SELECT slug FROM tenants WHERE id = $1")
+            .bind(self.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
 
 /// A hasher of the workers' kind on `threads` threads, a password, and
