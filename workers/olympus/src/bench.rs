@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 /// Options of `olympus bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Skip measuring the machine's floors after the operation: a NATS
-    /// echo, a Postgres point select, the two together (an echo whose
-    /// responder runs the select), an Argon2id verify (after `--mix`: 2,000
-    /// requests each, with ratios for auth.me's share).
+    /// Skip measuring the machine's floors after the operation (a NATS
+    /// echo, a Postgres point select, the two together: an echo whose
+    /// responder runs the select, not for logins; an Argon2id verify; after
+    /// `--mix`, 2,000 requests each, with ratios for auth.me's share) and
+    /// the server's peak RSS.
     #[arg(long)]
     no_floors: bool,
 

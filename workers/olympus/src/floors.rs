@@ -50,6 +50,9 @@ async fn request_reply(
     let responder = olympus_runtime::nats::connect(nats_url, "olympus-bench-echo").await?;
     let subject = format!("_BENCH.echo.{}", uuid::Uuid::now_v7().simple());
     let mut requests = responder.subscribe(subject.clone()).await?;
+    responder.flush().await?;
+    // The first failed select is printed; each counts as unexpected.
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let answer = {
         let responder = responder.clone();
         tokio::spawn(async move {
@@ -61,10 +64,16 @@ async fn request_reply(
                     }
                     Some(select) => {
                         let (responder, select) = (responder.clone(), select.clone());
+                        let failed = std::sync::Arc::clone(&failed);
                         tokio::spawn(async move {
                             let outcome = match select.run().await {
                                 Ok(()) => "ok",
-                                Err(_) => "error",
+                                Err(err) => {
+                                    if !failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                                        eprintln!("  the point select failed: {err}");
+                                    }
+                                    "error"
+                                }
                             };
                             let _ = responder.publish(reply, outcome.into()).await;
                         });
@@ -73,7 +82,6 @@ async fn request_reply(
             }
         })
     };
-    responder.flush().await?;
     let result = run_callers(args, {
         let client = client.clone();
         move || {
@@ -114,7 +122,8 @@ pub async fn postgres_point_select(
     result
 }
 
-/// A tenant's slug by its primary key, on a pool of its own.
+/// A tenant's slug by its primary key, on a pool of its own whose
+/// connections are all open before the first is timed.
 #[derive(Clone)]
 struct PointSelect {
     pool: sqlx::PgPool,
@@ -127,6 +136,8 @@ impl PointSelect {
             .max_connections(pool_size)
             .connect(database_url)
             .await?;
+        let open = (0..pool_size).map(|_| pool.acquire());
+        drop(futures::future::try_join_all(open).await?);
         let id = sqlx::query_scalar("SELECT id FROM tenants LIMIT 1")
             .fetch_one(&pool)
             .await?;
