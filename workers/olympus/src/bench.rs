@@ -334,17 +334,14 @@ async fn floors(
     println!("floors (same run, same concurrency):");
     let (elapsed, samples) = crate::floors::nats_echo(args, &args.nats_url, nats).await?;
     let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
-    match crate::floors::postgres_point_select(args, &args.database_url, 16).await {
-        Ok((elapsed, samples)) => {
-            let select =
-                report_throughput("Postgres point select (pool of 16)", samples, Some(elapsed));
-            println!(
-                "  {label} / Postgres point select: {:.2}",
-                measured / select
-            );
-        }
-        Err(err) => println!("  Postgres point select: not measured ({err:#}; set DATABASE_URL)"),
-    }
+    let select = crate::floors::postgres_point_select(args, &args.database_url, 16).await;
+    report_floor(
+        label,
+        measured,
+        ("Postgres point select", " (pool of 16)"),
+        select,
+        "; set DATABASE_URL",
+    );
     println!("  {label} / NATS echo: {:.2}", measured / echo);
     if !login {
         // What one NATS and one Postgres round trip cost together here,
@@ -357,17 +354,13 @@ async fn floors(
             16,
         )
         .await;
-        match both {
-            Ok((elapsed, samples)) => {
-                let both =
-                    report_throughput("NATS echo through a point select", samples, Some(elapsed));
-                println!(
-                    "  {label} / NATS echo through a point select: {:.2}",
-                    measured / both
-                );
-            }
-            Err(err) => println!("  NATS echo through a point select: not measured ({err:#})"),
-        }
+        report_floor(
+            label,
+            measured,
+            ("NATS echo through a point select", ""),
+            both,
+            "",
+        );
     }
     let verify = crate::floors::argon2_verify().await?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -395,6 +388,24 @@ async fn floors(
         None => println!("  server peak RSS: not measured (pass --server-pid)"),
     }
     Ok(())
+}
+
+/// Reports a floor's run as `name` (with `detail` on its own line) and
+/// `label`'s ratio to it, or why it was not measured (with `hint`).
+fn report_floor(
+    label: &str,
+    measured: f64,
+    (name, detail): (&str, &str),
+    run: anyhow::Result<(Duration, Vec<Sample>)>,
+    hint: &str,
+) {
+    match run {
+        Ok((elapsed, samples)) => {
+            let floor = report_throughput(&format!("{name}{detail}"), samples, Some(elapsed));
+            println!("  {label} / {name}: {:.2}", measured / floor);
+        }
+        Err(err) => println!("  {name}: not measured ({err:#}{hint})"),
+    }
 }
 
 /// Publishes `count` failing logins at once, each with its own reply
