@@ -861,9 +861,10 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     .await;
 }
 
-/// Runs `olympus bench` with `args` against the app's services until it
-/// ends, and returns what it printed; it must succeed.
+/// Runs `olympus bench` with `args` against an `olympus serve` of the app's
+/// until it ends, and returns what it printed; both must succeed.
 async fn bench(app: &TestApp, args: &[&str]) -> String {
+    let mut process = app.serve_process(OLYMPUS, &[]).await;
     let output = tokio::process::Command::new(OLYMPUS)
         .arg("bench")
         .args(args)
@@ -879,6 +880,7 @@ async fn bench(app: &TestApp, args: &[&str]) -> String {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(process.terminate().await.success());
     stdout
 }
 
@@ -903,7 +905,6 @@ fn number_after(stdout: &str, prefix: &str) -> f64 {
 #[tokio::test]
 async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
     with_app_opts(Options::without_workers(), async |app| {
-        let mut process = app.serve_process(OLYMPUS, &[]).await;
         let stdout = bench(
             app,
             &["--op", "me", "--requests", "300", "--concurrency", "8"],
@@ -925,7 +926,6 @@ async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
         ] {
             assert!(number_after(&stdout, ratio) > 0.0, "{ratio}\n{stdout}");
         }
-        assert!(process.terminate().await.success());
     })
     .await;
 }
@@ -936,7 +936,6 @@ async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
 #[tokio::test]
 async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_second() {
     with_app_opts(Options::without_workers(), async |app| {
-        let mut process = app.serve_process(OLYMPUS, &[]).await;
         let stdout = bench(
             app,
             &[
@@ -974,7 +973,6 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
         assert_eq!(orders["stock_taken"], orders["acknowledged"], "{stdout}");
         assert_eq!(orders["abandoned"], "0", "{stdout}");
         eprintln!("{stdout}");
-        assert!(process.terminate().await.success());
     })
     .await;
 }
@@ -985,7 +983,6 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
 #[tokio::test]
 async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
     with_app_opts(Options::without_workers(), async |app| {
-        let mut process = app.serve_process(OLYMPUS, &[]).await;
         let stdout = bench(
             app,
             &["--op", "login", "--requests", "16", "--concurrency", "2"],
@@ -998,7 +995,6 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
         let computed = number_after("Login / Argon2 ceiling:");
         let against_measured = number_after("Login / measured Argon2 ceiling:");
         assert!(computed > 0.0 && against_measured > 0.0, "{stdout}");
-        assert!(process.terminate().await.success());
     })
     .await;
 }
