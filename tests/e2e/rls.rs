@@ -1,7 +1,10 @@
 //! Row-level security: the database itself keeps tenants apart.
 
-use olympus_runtime::db::in_tenant;
+use olympus_runtime::shared_reads::{read_many, SharedRead};
 use olympus_tests::{with_app, Encoding};
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -160,11 +163,12 @@ async fn stored_passwords_are_argon2id_with_owasp_parameters() {
     .await;
 }
 
-/// The one-round-trip reads (`db::in_tenant`, for `auth.me` and
-/// `tenant.get`) are as confined as a tenant transaction, and leave no
-/// scope on the connection.
+/// The shared bearer reads (`auth.me`, `tenant.get`: one statement for
+/// every read waiting, `olympus_runtime::shared_reads`) confine each read
+/// to its own tenant, whatever the others in its statement ask, and leave
+/// no scope on the connection.
 #[tokio::test]
-async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behind() {
+async fn shared_reads_see_each_their_own_tenant_and_leave_no_scope_behind() {
     with_app(async |app| {
         let a = app.signup(Encoding::Json).await;
         let b = app.signup(Encoding::Json).await;
@@ -176,37 +180,62 @@ async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behin
         let db = olympus_runtime::Db::connect(&app.database_url, None, 1, false)
             .await
             .unwrap();
-        let user_read = in_tenant("SELECT email FROM users WHERE id = $2");
-        let user = |tenant: Uuid, user: Uuid| {
-            sqlx::query_scalar::<_, String>(&user_read)
-                .bind(tenant)
-                .bind(user)
-                .fetch_optional(db.app_pool())
-        };
-        // Past the fifth execution Postgres may switch the prepared
-        // statement to a generic plan: it must stay confined.
+        static USER: LazyLock<SharedRead> =
+            LazyLock::new(|| SharedRead::new("SELECT email FROM users WHERE id = k.key"));
+        let email = |row: Option<PgRow>| row.map(|row| row.get::<String, _>("email"));
+        // One statement: both tenants, and each tenant asking for the
+        // other's user. Past the fifth execution Postgres may switch the
+        // prepared statement to a generic plan: it must stay confined.
+        let pairs = [
+            (a_id, a_user),
+            (b_id, b_user),
+            (a_id, b_user),
+            (b_id, a_user),
+            (a_id, a_user),
+        ];
         for _ in 0..8 {
+            let rows = read_many(db.app_pool(), &USER, &pairs).await.unwrap();
+            let emails: Vec<Option<String>> = rows.into_iter().map(email).collect();
             assert_eq!(
-                user(a_id, a_user).await.unwrap().as_deref(),
-                Some(a.email.as_str())
+                emails,
+                [
+                    Some(a.email.clone()),
+                    Some(b.email.clone()),
+                    None,
+                    None,
+                    Some(a.email.clone())
+                ],
+                "each read sees its own tenant's user, never the other's"
             );
-            assert_eq!(
-                user(a_id, b_user).await.unwrap(),
-                None,
-                "another tenant's user is out of scope"
-            );
-            assert_eq!(user(b_id, a_user).await.unwrap(), None);
         }
-        let tenant_read = in_tenant("SELECT slug FROM tenants WHERE id = $1");
-        let tenant = |id: Uuid| {
-            sqlx::query_scalar::<_, String>(&tenant_read)
-                .bind(id)
-                .fetch_optional(db.app_pool())
-        };
-        assert_eq!(
-            tenant(b_id).await.unwrap().as_deref(),
-            Some(b.slug.as_str())
-        );
+        // Through the queue: many reads at once share statements (one
+        // connection, so they must), each still answered for itself.
+        let reads = (0..200).map(|i| {
+            let (tenant, user, expected) = match i % 4 {
+                0 => (a_id, a_user, Some(a.email.clone())),
+                1 => (b_id, b_user, Some(b.email.clone())),
+                2 => (a_id, b_user, None),
+                _ => (b_id, a_user, None),
+            };
+            let db = db.clone();
+            async move {
+                let row = db.read_shared(&USER, tenant, user).await.unwrap();
+                assert_eq!(email(row), expected, "read {i}");
+            }
+        });
+        futures::future::join_all(reads).await;
+
+        static TENANT: LazyLock<SharedRead> =
+            LazyLock::new(|| SharedRead::new("SELECT slug FROM tenants WHERE id = k.key"));
+        let slugs: Vec<Option<String>> =
+            read_many(db.app_pool(), &TENANT, &[(b_id, b_id), (a_id, b_id)])
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.map(|row| row.get("slug")))
+                .collect();
+        assert_eq!(slugs, [Some(b.slug.clone()), None]);
+
         let left: Option<String> =
             sqlx::query_scalar("SELECT nullif(current_setting('olympus.tenant_id', true), '')")
                 .fetch_one(db.app_pool())
@@ -218,23 +247,6 @@ async fn the_one_round_trip_reads_see_their_tenant_only_and_leave_no_scope_behin
             .await
             .unwrap();
         assert_eq!(unscoped, 0);
-        // Inside a transaction, the read's scope lasts until that
-        // transaction ends (as any set_config(..., true) would), not longer.
-        let mut tx = db.tenant(b_id).await.unwrap();
-        let seen: Option<String> = sqlx::query_scalar(&user_read)
-            .bind(a_id)
-            .bind(a_user)
-            .fetch_optional(&mut *tx)
-            .await
-            .unwrap();
-        assert_eq!(seen.as_deref(), Some(a.email.as_str()));
-        tx.rollback().await.unwrap();
-        let left: Option<String> =
-            sqlx::query_scalar("SELECT nullif(current_setting('olympus.tenant_id', true), '')")
-                .fetch_one(db.app_pool())
-                .await
-                .unwrap();
-        assert_eq!(left, None);
         db.close().await;
     })
     .await;

@@ -3,7 +3,9 @@
 use olympus_contracts::auth::UserReply;
 use olympus_contracts::shapes::Empty;
 use olympus_contracts::ErrorCode;
-use olympus_runtime::{db, App, Call, Error};
+use olympus_runtime::shared_reads::SharedRead;
+use olympus_runtime::{App, Call, Error};
+use sqlx::FromRow;
 use std::sync::LazyLock;
 
 use crate::users::{UserRow, USER_COLUMNS};
@@ -11,16 +13,18 @@ use crate::users::{UserRow, USER_COLUMNS};
 /// Handles `auth.me`.
 pub async fn me(app: App, call: Call<Empty>) -> Result<UserReply, Error> {
     let claims = call.meta.claims()?;
-    // One round trip: enters the tenant and reads under row-level security.
-    static READ: LazyLock<String> =
-        LazyLock::new(|| db::in_tenant(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $2")));
-    let row: Option<UserRow> = sqlx::query_as(READ.as_str())
-        .bind(claims.tid)
-        .bind(claims.sub)
-        .fetch_optional(app.db().app_pool())
-        .await?;
-    let user = row
-        .ok_or_else(|| Error::new(ErrorCode::NotFound))?
-        .into_user()?;
+    // Enters the tenant and reads under row-level security, in a round
+    // trip shared with the other requests waiting for this read.
+    static READ: LazyLock<SharedRead> = LazyLock::new(|| {
+        SharedRead::new(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = k.key"
+        ))
+    });
+    let row = app
+        .db()
+        .read_shared(&READ, claims.tid, claims.sub)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::NotFound))?;
+    let user = UserRow::from_row(&row)?.into_user()?;
     Ok(UserReply { user })
 }

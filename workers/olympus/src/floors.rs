@@ -82,6 +82,16 @@ async fn request_reply(
             }
         })
     };
+    // `flush` only writes the subscription out: the server may not have
+    // taken it in when the first request arrives on the other connection.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Err(err) = client.request(subject.clone(), "{}".into()).await {
+        if Instant::now() > deadline {
+            answer.abort();
+            return Err(anyhow::Error::from(err).context("the echo never answered"));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let result = run_callers(args, {
         let client = client.clone();
         move || {

@@ -4,9 +4,9 @@
 //! that is not superuser, not `BYPASSRLS` and owns nothing (`olympus_app`
 //! by default). A tenant's data is only touched in a transaction opened by
 //! [`Db::tenant`] (or entered with [`enter_tenant`]), or by one statement
-//! that enters the tenant itself ([`in_tenant`]; the migration functions
-//! `olympus_rotate_session` and `olympus_login_look_up`, called outside any
-//! transaction). Each sets `olympus.tenant_id` transaction-locally, so
+//! that enters the tenant itself ([`Db::read_shared`]; the migration
+//! functions `olympus_rotate_session` and `olympus_login_look_up`, called
+//! outside any transaction). Each sets `olympus.tenant_id` transaction-locally, so
 //! row-level security confines every statement to that tenant; and since the
 //! login role itself is unprivileged, neither `RESET ROLE` nor `SET ROLE`
 //! can leave it.
@@ -16,11 +16,13 @@
 //! tenants: migrations, the outbox relay, development signing keys and
 //! operator commands.
 
+use crate::shared_reads::{SharedRead, SharedReads};
 use anyhow::Context;
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -45,6 +47,7 @@ pub type Tx = Transaction<'static, Postgres>;
 pub struct Db {
     owner: PgPool,
     app: PgPool,
+    reads: Arc<SharedReads>,
 }
 
 impl Db {
@@ -109,7 +112,11 @@ impl Db {
             .acquire_timeout(APP_ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .connect_lazy_with(app_options);
-        Ok(Self { owner, app })
+        Ok(Self {
+            owner,
+            app,
+            reads: Arc::default(),
+        })
     }
 
     /// Applies pending migrations (safe to run from several processes).
@@ -198,35 +205,23 @@ impl Db {
             .await
     }
 
+    /// The row `read` finds for `key` in tenant `tenant_id`, under
+    /// row-level security, in a round trip shared with the reads of that
+    /// kind other requests are waiting for (see [`crate::shared_reads`]).
+    pub async fn read_shared(
+        &self,
+        read: &'static SharedRead,
+        tenant_id: Uuid,
+        key: Uuid,
+    ) -> Result<Option<PgRow>, crate::Error> {
+        self.reads.read(&self.app, read, (tenant_id, key)).await
+    }
+
     /// Closes both pools.
     pub async fn close(&self) {
         self.app.close().await;
         self.owner.close().await;
     }
-}
-
-/// One statement that enters tenant `$1` (a UUID) and runs `select` in it,
-/// under row-level security: a bearer read in one round trip, prepared
-/// once per connection like any other statement. `select` is one `SELECT`
-/// whose own parameters start at `$2`; its columns are the statement's.
-///
-/// The scope is set exactly as [`Db::tenant`] sets it (`set_config(...,
-/// true)`: transaction-local, so on the app pool it ends with the
-/// statement), by a subquery that the read depends on laterally: Postgres
-/// must produce the scope's row before it reads a row of `select`, so the
-/// policies see the tenant. Were it ever otherwise, they would see no
-/// tenant and the read would find nothing: it fails closed.
-///
-/// (Postgres runs this at about 1.5 times the rate of the same read in a
-/// plpgsql function, which `migrations/0015_bearer_reads.sql` did before.)
-pub fn in_tenant(select: &str) -> String {
-    format!(
-        "SELECT scoped.* \
-           FROM (SELECT pg_catalog.set_config('olympus.tenant_id', $1::uuid::text, true) OFFSET 0) \
-                AS scope (tenant) \
-           CROSS JOIN LATERAL \
-                (SELECT * FROM ({select}) AS q WHERE scope.tenant IS NOT NULL OFFSET 0) AS scoped"
-    )
 }
 
 /// Whether a `scheme://user:password@host` URL carries a password.

@@ -113,6 +113,21 @@ impl Error {
         }
     }
 
+    /// The same error again, for each of several callers one failure
+    /// answers (a shared read): code, message and details alike, the cause
+    /// by its text.
+    pub fn duplicate(&self) -> Self {
+        Self {
+            code: self.code,
+            message: self.message.clone(),
+            details: self.details.clone(),
+            source: self
+                .source
+                .as_ref()
+                .map(|source| anyhow::anyhow!("{source:#}")),
+        }
+    }
+
     /// `bad_request` for a payload that did not decode, naming the field.
     pub fn bad_request(err: DecodeError) -> Self {
         let this = Self::new(ErrorCode::BadRequest).with_message(err.to_string());

@@ -21,6 +21,7 @@
 //! - [`error`]: [`Error`], a contract error code plus the internal cause.
 //! - [`nats`]: connecting with the credentials of a NATS URL.
 //! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
+//! - [`shared_reads`]: bearer point reads that concurrent requests share a round trip for.
 //! - [`idempotency`]: `Idempotency-Key`, stored replies in the handler's transaction.
 //! - [`roles`]: who may call an operation, checked against the current role.
 //! - [`pages`]: the page request and cursor of every list operation.
@@ -50,6 +51,7 @@ pub mod phone;
 pub mod revocation;
 pub mod roles;
 pub mod service;
+pub mod shared_reads;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;

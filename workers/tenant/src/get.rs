@@ -5,7 +5,9 @@
 //! that does not exist, so ids cannot be probed.
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
-use olympus_runtime::{db, App, Call, Error};
+use olympus_runtime::shared_reads::SharedRead;
+use olympus_runtime::{App, Call, Error};
+use sqlx::FromRow;
 use std::sync::LazyLock;
 
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
@@ -17,19 +19,19 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
     if id != claims.tid && !call.meta.caller(&app).await?.is_platform_admin() {
         return Err(Error::not_found("no such tenant"));
     }
-    // Row-level security confines this to the tenant `id`; one round trip.
-    static READ: LazyLock<String> = LazyLock::new(|| {
-        db::in_tenant(&format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+    // Row-level security confines this to the tenant `id`; the round trip
+    // is shared with the other requests waiting for this read.
+    static READ: LazyLock<SharedRead> = LazyLock::new(|| {
+        SharedRead::new(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = k.key"
         ))
     });
-    let row: Option<TenantRow> = sqlx::query_as(READ.as_str())
-        .bind(id)
-        .fetch_optional(app.db().app_pool())
-        .await?;
+    let row = app
+        .db()
+        .read_shared(&READ, id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such tenant"))?;
     Ok(TenantReply {
-        tenant: row
-            .ok_or_else(|| Error::not_found("no such tenant"))?
-            .into_tenant()?,
+        tenant: TenantRow::from_row(&row)?.into_tenant()?,
     })
 }

@@ -1,0 +1,253 @@
+//! Bearer point reads that concurrent requests share a round trip for.
+//!
+//! `auth.me` and `tenant.get` each read one row by id in the caller's
+//! tenant. Such a read is declared once as a [`SharedRead`] and made with
+//! [`Db::read_shared`](crate::Db::read_shared). A read that finds no
+//! statement of its kind in flight goes to Postgres at once, alone: at low
+//! load nothing waits. The reads that arrive while statements are in
+//! flight queue, and the next free statement takes all of them, up to
+//! [`MAX_BATCH`]: one round trip, one statement, one plan, however many
+//! callers. Under load that is most of what a bearer read costs Postgres
+//! and the worker (the protocol messages, the wake-ups, the pool).
+//!
+//! Each read keeps its own tenant. The statement walks the requested
+//! `(tenant, key)` pairs in order; for each it enters the pair's tenant
+//! exactly as [`Db::tenant`](crate::Db::tenant) does (`set_config(...,
+//! true)`) and then reads, under row-level security, the rows of that
+//! tenant alone. The scope is a lateral subquery that the read depends on,
+//! so Postgres must set it before it reads that pair's rows, and the
+//! policies' filter is evaluated on each row read. A pair whose key belongs
+//! to another tenant finds nothing, as a single read would (tested in
+//! `tests/shared_reads.rs`). The setting is transaction-local: on the app
+//! pool it ends with the statement.
+//!
+//! A read waits for its answer no longer than a request waits for a pooled
+//! connection ([`APP_ACQUIRE_TIMEOUT`]): then it is `unavailable`, as it
+//! would be alone.
+//!
+//! Every read is made: identical reads that arrive together are not
+//! merged, so a batch costs Postgres what its callers asked for.
+
+use crate::db::APP_ACQUIRE_TIMEOUT;
+use crate::error::Error;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{Instrument, Span};
+use uuid::Uuid;
+
+/// The most reads one statement makes.
+pub const MAX_BATCH: usize = 128;
+
+/// Reads of one kind waiting for a statement; a caller that finds the
+/// queue full waits for room (the workers' in-flight bounds keep it short).
+const QUEUE: usize = 1024;
+
+/// Statements of one kind in flight at once (each on its own pooled
+/// connection). Two: while one is in Postgres, the other gathers and sends
+/// the reads that arrived meanwhile, so neither Postgres nor the worker
+/// waits for the other.
+const STATEMENTS: usize = 2;
+
+/// Column of the statement's rows that says which requested pair a row
+/// answers (1-based, in request order).
+const INDEX_COLUMN: &str = "olympus_read_index";
+
+/// A point read by `(tenant, key)`, shared by concurrent requests.
+///
+/// Declare it once, in a `static` (its address identifies it):
+///
+/// ```ignore
+/// static READ: LazyLock<SharedRead> = LazyLock::new(|| {
+///     SharedRead::new("SELECT id, email FROM users WHERE id = k.key")
+/// });
+/// ```
+pub struct SharedRead {
+    sql: String,
+}
+
+impl SharedRead {
+    /// A read whose `select` finds at most one row for the pair `k.tenant`
+    /// (the tenant to enter, a UUID) and `k.key` (a UUID), under row-level
+    /// security; its columns are the rows' columns (decode them with
+    /// `sqlx::FromRow`; extra columns are ignored).
+    pub fn new(select: &str) -> Self {
+        let sql = format!(
+            "SELECT k.n AS {INDEX_COLUMN}, scoped.* \
+               FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k (tenant, key, n) \
+              CROSS JOIN LATERAL \
+                    (SELECT pg_catalog.set_config('olympus.tenant_id', k.tenant::text, true) \
+                     OFFSET 0) AS scope (tenant) \
+              CROSS JOIN LATERAL \
+                    (SELECT * FROM ({select}) AS q WHERE scope.tenant IS NOT NULL OFFSET 0) \
+                    AS scoped"
+        );
+        Self { sql }
+    }
+
+    /// The statement, for `EXPLAIN` and tests.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+impl fmt::Debug for SharedRead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedRead")
+            .field("sql", &self.sql)
+            .finish()
+    }
+}
+
+/// Makes the reads `pairs` (tenant, key) in one statement on `pool`: the
+/// row each found, in request order. This is what one shared round trip
+/// runs.
+pub async fn read_many(
+    pool: &PgPool,
+    read: &SharedRead,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<Vec<Option<PgRow>>, sqlx::Error> {
+    let (tenants, keys): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
+    let rows = sqlx::query(&read.sql)
+        .bind(tenants)
+        .bind(keys)
+        .fetch_all(pool)
+        .await?;
+    let mut found: Vec<Option<PgRow>> = pairs.iter().map(|_| None).collect();
+    for row in rows {
+        let index: i64 = row.try_get(INDEX_COLUMN)?;
+        let slot = usize::try_from(index)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| found.get_mut(i))
+            .ok_or_else(|| {
+                sqlx::Error::Protocol(format!("shared read row {index} out of range"))
+            })?;
+        if slot.is_some() {
+            return Err(sqlx::Error::Protocol(format!(
+                "shared read found several rows for request {index}"
+            )));
+        }
+        *slot = Some(row);
+    }
+    Ok(found)
+}
+
+/// A read waiting for its statement.
+struct Job {
+    pair: (Uuid, Uuid),
+    reply: oneshot::Sender<Result<Option<PgRow>, Error>>,
+    /// When it was asked for: it waits for Postgres no longer than a
+    /// request waits for a pooled connection.
+    queued: Instant,
+    /// The request's span, under which a statement making this read alone
+    /// is logged.
+    span: Span,
+}
+
+/// The queues of a [`Db`](crate::Db)'s shared reads, one per kind, each
+/// with its statements running as tasks; they end when the `Db` is dropped.
+#[derive(Default)]
+pub(crate) struct SharedReads {
+    queues: Mutex<HashMap<usize, mpsc::Sender<Job>>>,
+}
+
+impl fmt::Debug for SharedReads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedReads").finish_non_exhaustive()
+    }
+}
+
+impl SharedReads {
+    /// Reads `pair` with `read`, sharing the round trip with whatever reads
+    /// of that kind are waiting.
+    pub(crate) async fn read(
+        &self,
+        pool: &PgPool,
+        read: &'static SharedRead,
+        pair: (Uuid, Uuid),
+    ) -> Result<Option<PgRow>, Error> {
+        let queue = self.queue(pool, read);
+        let (reply, answer) = oneshot::channel();
+        let stopped = || Error::internal(anyhow::anyhow!("the shared read's statements stopped"));
+        queue
+            .send(Job {
+                pair,
+                reply,
+                queued: Instant::now(),
+                span: Span::current(),
+            })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    fn queue(&self, pool: &PgPool, read: &'static SharedRead) -> mpsc::Sender<Job> {
+        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues
+            .entry(read as *const SharedRead as usize)
+            .or_insert_with(|| {
+                let (sender, receiver) = mpsc::channel(QUEUE);
+                let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+                for _ in 0..STATEMENTS {
+                    tokio::spawn(statements(pool.clone(), read, Arc::clone(&receiver)));
+                }
+                sender
+            })
+            .clone()
+    }
+}
+
+/// One statement at a time: takes every waiting read (up to [`MAX_BATCH`]),
+/// makes them in one round trip and answers each. Ends when the queue's
+/// senders are gone.
+async fn statements(
+    pool: PgPool,
+    read: &'static SharedRead,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if queue.lock().await.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
+        // A caller that gave up (its request was cancelled) needs no read.
+        jobs.retain(|job| !job.reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
+        let pairs: Vec<(Uuid, Uuid)> = jobs.iter().map(|job| job.pair).collect();
+        // A read alone is logged as its request's statement; a batch under
+        // a span of its own.
+        let span = match &jobs[..] {
+            [job] => job.span.clone(),
+            _ => tracing::debug_span!("shared_read", reads = jobs.len()),
+        };
+        // The oldest read is answered `unavailable` once it has waited as
+        // long as a request waits for a connection, and the others with
+        // it: while Postgres is away, reads queued behind a statement must
+        // not wait for its time-out and then for their own.
+        let deadline = jobs[0].queued + APP_ACQUIRE_TIMEOUT;
+        let made = tokio::time::timeout_at(deadline, read_many(&pool, read, &pairs))
+            .instrument(span)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+        match made {
+            Ok(rows) => {
+                for (job, row) in jobs.drain(..).zip(rows) {
+                    let _ = job.reply.send(Ok(row));
+                }
+            }
+            Err(err) => {
+                let err = Error::from(err);
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(err.duplicate()));
+                }
+            }
+        }
+    }
+}
