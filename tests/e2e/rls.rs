@@ -208,6 +208,20 @@ async fn shared_reads_see_each_their_own_tenant_and_leave_no_scope_behind() {
                 "each read sees its own tenant's user, never the other's"
             );
         }
+        // A lone read has a statement of its own: confined alike.
+        for (pair, expected) in [
+            ((a_id, a_user), Some(a.email.clone())),
+            ((a_id, b_user), None),
+            ((b_id, b_user), Some(b.email.clone())),
+        ] {
+            for _ in 0..6 {
+                let rows = read_many(db.app_pool(), &USER, &[pair]).await.unwrap();
+                assert_eq!(
+                    rows.into_iter().map(email).collect::<Vec<_>>(),
+                    std::slice::from_ref(&expected)
+                );
+            }
+        }
         // Through the queue: many reads at once share statements (one
         // connection, so they must), each still answered for itself.
         let reads = (0..200).map(|i| {
