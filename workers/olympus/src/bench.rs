@@ -365,8 +365,9 @@ async fn floors(
     let verify = crate::floors::argon2_verify().await?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let login_floor = cores as f64 / verify.as_secs_f64();
+    use olympus_auth::hashing::{M_COST_KIB, P_COST, T_COST};
     println!(
-        "  Argon2id verify (m=19456 KiB, t=2, p=1): {:.1} ms; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
+        "  Argon2id verify (m={M_COST_KIB} KiB, t={T_COST}, p={P_COST}): {:.1} ms; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
         verify.as_secs_f64() * 1000.0
     );
     if login {

@@ -97,7 +97,7 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_MAIL_LIMIT_PER_HOUR", default_value_t = 5)]
     pub mail_limit_per_hour: u32,
 
-    /// Password hashes computed at once (each takes 19 MiB and one core for
+    /// Password hashes computed at once (each takes 12 MiB and one core for
     /// tens of milliseconds). Default: the number of cores.
     #[arg(long, env = "OLYMPUS_ARGON2_CONCURRENCY")]
     pub argon2_concurrency: Option<usize>,
