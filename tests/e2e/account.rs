@@ -352,3 +352,77 @@ async fn introspection_says_whether_a_token_works_right_now() {
     })
     .await;
 }
+
+/// A hash stored with the former Argon2id parameters (m=19 MiB, t=2) still
+/// logs its user in, and that login stores a hash at the current ones; a
+/// wrong password changes nothing.
+#[tokio::test]
+async fn a_login_stores_a_hash_made_with_former_parameters_anew() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let former = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(19_456, 2, 1, None).unwrap(),
+        )
+        .hash_password(
+            signup.password.as_bytes(),
+            &SaltString::encode_b64(b"sixteen byte salt").unwrap(),
+        )
+        .unwrap()
+        .to_string();
+        let stored = async || -> String {
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1::uuid")
+                .bind(&signup.user_id)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap()
+        };
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
+            .bind(&signup.user_id)
+            .bind(&former)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let login = async |password: &str| {
+            app.call(
+                Encoding::Json,
+                "auth.v1.login",
+                None,
+                json!({"tenant": signup.slug, "email": signup.email, "password": password}),
+            )
+            .await
+        };
+        login("not-the-password-at-all")
+            .await
+            .err(401, "invalid_credentials");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(stored().await, former, "a failed login stores nothing");
+
+        login(&signup.password).await.ok();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let anew = loop {
+            let hash = stored().await;
+            if hash != former {
+                break hash;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the hash was not stored anew"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(
+            anew.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
+            "{anew}"
+        );
+        // The new hash is the same password's.
+        login(&signup.password).await.ok();
+        login("not-the-password-at-all")
+            .await
+            .err(401, "invalid_credentials");
+        assert_eq!(stored().await, anew);
+    })
+    .await;
+}

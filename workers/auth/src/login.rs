@@ -18,6 +18,10 @@
 //! most that many passwords are compared before the lock), the user's own
 //! parallel logins only wait, and a locked account refuses even the right
 //! password until the lock ends (or a password reset lifts it).
+//!
+//! A login whose password matched a hash made with other Argon2
+//! parameters than today's stores a new hash after the reply
+//! (`hashing::is_outdated`), unless the password changed meanwhile.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::auth::{LoginRequest, SessionReply};
@@ -78,6 +82,9 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         .filter(|_| lookup.attempt.is_some())
         .map(|c| c.password_hash.as_str());
     let matches = slot.verify(&password, stored).await?;
+    let outdated = stored
+        .filter(|stored| matches && crate::hashing::is_outdated(stored))
+        .map(str::to_owned);
     let tenant_active = lookup.tenant.is_some_and(|(_, active)| active);
     let (user_id, tenant_id) = match (lookup.candidate, lookup.tenant) {
         (Some(candidate), Some((tenant_id, _))) if matches && tenant_active => {
@@ -150,7 +157,43 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         .await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
+    if let Some(outdated) = outdated {
+        let app = app.clone();
+        call.meta.after_reply.push(async move {
+            if let Err(err) = rehash(&app, tenant_id, user_id, &password, &outdated).await {
+                tracing::warn!(error = %err, %user_id, "storing the password hash anew");
+            }
+        });
+    }
     Ok(SessionReply { user, tokens })
+}
+
+/// Stores a hash of `password` made as hashes are made now, in place of
+/// `outdated`, after a login verified it (unless the password changed
+/// meanwhile, or the hashing queue is full: then the next login tries).
+async fn rehash(
+    app: &App,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    password: &olympus_contracts::Secret,
+    outdated: &str,
+) -> Result<(), Error> {
+    let Ok(slot) = crate::hashing::passwords(app)?.admit() else {
+        return Ok(());
+    };
+    let hash = slot.hash(password).await?;
+    let mut tx = app.db().tenant(tenant_id).await?;
+    let stored =
+        sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+            .bind(user_id)
+            .bind(outdated)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    tx.commit().await?;
+    tracing::debug!(%user_id, stored = stored == 1, "password hash made anew at the current parameters");
+    Ok(())
 }
 
 /// Locks the account after a failed try that reached the limit, unless a
