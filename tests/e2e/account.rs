@@ -6,13 +6,7 @@ use olympus_tests::{with_app, Encoding, Signup, TestApp};
 use serde_json::{json, Value};
 
 async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
-    app.call(
-        Encoding::Json,
-        "auth.v1.login",
-        None,
-        json!({"tenant": signup.slug, "email": signup.email, "password": password}),
-    )
-    .await
+    app.login(&signup.slug, &signup.email, password).await
 }
 
 fn token(reply: &Value, which: &str) -> String {
@@ -385,22 +379,13 @@ async fn a_login_stores_a_hash_made_with_former_parameters_anew() {
             .execute(app.db.pool())
             .await
             .unwrap();
-        let login = async |password: &str| {
-            app.call(
-                Encoding::Json,
-                "auth.v1.login",
-                None,
-                json!({"tenant": signup.slug, "email": signup.email, "password": password}),
-            )
-            .await
-        };
-        login("not-the-password-at-all")
+        login(app, &signup, "not-the-password-at-all")
             .await
             .err(401, "invalid_credentials");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         assert_eq!(stored().await, former, "a failed login stores nothing");
 
-        login(&signup.password).await.ok();
+        login(app, &signup, &signup.password).await.ok();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let anew = loop {
             let hash = stored().await;
@@ -418,8 +403,8 @@ async fn a_login_stores_a_hash_made_with_former_parameters_anew() {
             "{anew}"
         );
         // The new hash is the same password's.
-        login(&signup.password).await.ok();
-        login("not-the-password-at-all")
+        login(app, &signup, &signup.password).await.ok();
+        login(app, &signup, "not-the-password-at-all")
             .await
             .err(401, "invalid_credentials");
         assert_eq!(stored().await, anew);

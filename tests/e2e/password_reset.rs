@@ -16,13 +16,7 @@ async fn request_reset(app: &TestApp, slug: &str, email: &str) -> olympus_tests:
 }
 
 async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
-    app.call(
-        Encoding::Json,
-        "auth.v1.login",
-        None,
-        json!({"tenant": signup.slug, "email": signup.email, "password": password}),
-    )
-    .await
+    app.login(&signup.slug, &signup.email, password).await
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@
 use anyhow::{bail, Context};
 use async_nats::HeaderMap;
 use clap::{Args, ValueEnum};
+use olympus_auth::hashing::{M_COST_KIB, P_COST, T_COST};
 use olympus_contracts::auth::LoginRequest;
 use olympus_contracts::operation::{self, Operation};
 use olympus_contracts::shapes::Empty;
@@ -365,7 +366,6 @@ async fn floors(
     let verify = crate::floors::argon2_verify().await?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let login_floor = cores as f64 / verify.as_secs_f64();
-    use olympus_auth::hashing::{M_COST_KIB, P_COST, T_COST};
     println!(
         "  Argon2id verify (m={M_COST_KIB} KiB, t={T_COST}, p={P_COST}): {:.1} ms; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
         verify.as_secs_f64() * 1000.0

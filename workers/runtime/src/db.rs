@@ -6,10 +6,10 @@
 //! [`Db::tenant`] (or entered with [`enter_tenant`]), or by one statement
 //! that enters the tenant itself ([`Db::read_shared`]; the migration
 //! functions `olympus_rotate_session` and `olympus_login_look_up`, called
-//! outside any transaction). Each sets `olympus.tenant_id` transaction-locally, so
-//! row-level security confines every statement to that tenant; and since the
-//! login role itself is unprivileged, neither `RESET ROLE` nor `SET ROLE`
-//! can leave it.
+//! outside any transaction). Each sets `olympus.tenant_id`
+//! transaction-locally, so row-level security confines every statement to
+//! that tenant; and since the login role itself is unprivileged, neither
+//! `RESET ROLE` nor `SET ROLE` can leave it.
 //!
 //! The **owner pool** logs in as `DATABASE_URL`'s role (owner of the
 //! schema, superuser or `BYPASSRLS`). It serves only what must cross
