@@ -978,8 +978,9 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
 }
 
 /// `olympus bench --op login` with its floors: the login ceiling both as
-/// cores ÷ one verification and as measured, one verification per core
-/// side by side, with the logins' ratio to each.
+/// cores ÷ one verification (timed before the run and after) and as
+/// measured, one verification per core side by side, with the logins'
+/// ratio to each.
 #[tokio::test]
 async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
     with_app_opts(Options::without_workers(), async |app| {
@@ -995,6 +996,25 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
         let computed = number_after("Login / Argon2 ceiling:");
         let against_measured = number_after("Login / measured Argon2 ceiling:");
         assert!(computed > 0.0 && against_measured > 0.0, "{stdout}");
+        // One verify is timed before the run and after it.
+        let verify = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("Argon2id verify"))
+            .unwrap_or_else(|| panic!("no verify line:\n{stdout}"));
+        let times: Vec<f64> = verify
+            .split_once("the mean of ")
+            .and_then(|(_, rest)| rest.split_once(" ms after"))
+            .map(|(times, _)| {
+                times
+                    .split(" ms before the run and ")
+                    .map(|t| t.parse().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            times.len() == 2 && times.iter().all(|&t| t > 0.0),
+            "{verify}"
+        );
     })
     .await;
 }

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 pub struct BenchArgs {
     /// Skip measuring the machine's floors after the operation (a NATS
     /// echo, a Postgres point select, the two together: an echo whose
-    /// responder runs the select, not for logins; an Argon2id verify; after
-    /// `--mix`, 2,000 requests each, with ratios for auth.me's share) and
-    /// the server's peak RSS.
+    /// responder runs the select, not for logins; an Argon2id verify, for
+    /// logins also before the run; after `--mix`, 2,000 requests each, with
+    /// ratios for auth.me's share) and the server's peak RSS.
     #[arg(long)]
     no_floors: bool,
 
@@ -219,7 +219,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         };
         let me = crate::mix::run(&client, mix).await?;
         if !args.no_floors {
-            floors(&args, &client.nats, "auth.me (in the mix)", me, false).await?;
+            floors(&args, &client.nats, "auth.me (in the mix)", me, None).await?;
         }
         return Ok(());
     }
@@ -286,6 +286,14 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { login_burst(&client, &request?, count).await })
     });
 
+    let login = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
+    // A virtual machine's speed drifts by a third within minutes: a login
+    // run's verify floor is timed before the run as well as after it.
+    let verify_before = if login && !args.no_floors {
+        Some(crate::floors::argon2_verify().await?)
+    } else {
+        None
+    };
     let (elapsed, samples) = run_request(&args, &client, request).await?;
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
@@ -313,8 +321,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if !args.no_floors {
         let label = format!("{:?}", args.op);
-        let login = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
-        floors(&args, &client.nats, &label, measured, login).await?;
+        floors(&args, &client.nats, &label, measured, verify_before).await?;
     }
     if let Some(burst) = burst {
         burst.await??;
@@ -323,15 +330,17 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The machine's floors in the same run, and the ratio of `measured` (the
-/// throughput of `label`) to each, to Argon2's ceiling for a `login`; the
-/// server's peak memory when it runs here.
+/// throughput of `label`) to each, to Argon2's ceiling for a login run
+/// (`verify_before`: one verify's time, taken before it); the server's
+/// peak memory when it runs here.
 async fn floors(
     args: &BenchArgs,
     nats: &async_nats::Client,
     label: &str,
     measured: f64,
-    login: bool,
+    verify_before: Option<Duration>,
 ) -> anyhow::Result<()> {
+    let login = verify_before.is_some();
     println!("floors (same run, same concurrency):");
     let (elapsed, samples) = crate::floors::nats_echo(args, &args.nats_url, nats).await?;
     let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
@@ -363,12 +372,24 @@ async fn floors(
             "",
         );
     }
-    let verify = crate::floors::argon2_verify().await?;
+    let after = crate::floors::argon2_verify().await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (verify, when) = match verify_before {
+        Some(before) => (
+            (before + after) / 2,
+            format!(
+                ", the mean of {:.1} ms before the run and {:.1} ms after",
+                ms(before),
+                ms(after)
+            ),
+        ),
+        None => (after, String::new()),
+    };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let login_floor = cores as f64 / verify.as_secs_f64();
     println!(
-        "  Argon2id verify (m={M_COST_KIB} KiB, t={T_COST}, p={P_COST}): {:.1} ms; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
-        verify.as_secs_f64() * 1000.0
+        "  Argon2id verify (m={M_COST_KIB} KiB, t={T_COST}, p={P_COST}): {:.1} ms{when}; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
+        ms(verify)
     );
     if login {
         println!("  {label} / Argon2 ceiling: {:.2}", measured / login_floor);
@@ -808,7 +829,7 @@ async fn bench_refresh(
     );
     let measured = report_throughput("auth.refresh", samples, Some(elapsed));
     if !args.no_floors {
-        floors(args, &client.nats, "auth.refresh", measured, false).await?;
+        floors(args, &client.nats, "auth.refresh", measured, None).await?;
     }
     Ok(())
 }
