@@ -256,6 +256,16 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         )?,
     };
 
+    let login_run = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
+    // A virtual machine's speed drifts by a third within minutes: a login
+    // run's verify floor is timed before the run as well as after it
+    // (before the background logins and the burst start).
+    let verify_before = if login_run && !args.no_floors {
+        Some(crate::floors::argon2_verify().await?)
+    } else {
+        None
+    };
+
     let stop = Arc::new(AtomicBool::new(false));
     let background: Vec<_> = (0..args.background_logins)
         .map(|_| {
@@ -286,14 +296,6 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { login_burst(&client, &request?, count).await })
     });
 
-    let login = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
-    // A virtual machine's speed drifts by a third within minutes: a login
-    // run's verify floor is timed before the run as well as after it.
-    let verify_before = if login && !args.no_floors {
-        Some(crate::floors::argon2_verify().await?)
-    } else {
-        None
-    };
     let (elapsed, samples) = run_request(&args, &client, request).await?;
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
