@@ -332,12 +332,7 @@ mod tests {
             )
             .unwrap()
             .to_string();
-        let slot = passwords.admit().unwrap();
-        assert!(slot.verify(&secret, Some(&theirs)).await.unwrap());
-        assert!(!slot
-            .verify(&Secret::new("wrong"), Some(&theirs))
-            .await
-            .unwrap());
+        verifies_only(&passwords, &secret, &theirs).await;
     }
 
     /// Hashes stored before the parameters changed (m=19456 KiB, t=2,
@@ -363,14 +358,21 @@ mod tests {
             "{former}"
         );
         for _ in 0..2 {
-            let slot = passwords.admit().unwrap();
-            assert!(slot.verify(&secret, Some(&former)).await.unwrap());
-            let slot = passwords.admit().unwrap();
-            assert!(!slot
-                .verify(&Secret::new("wrong"), Some(&former))
-                .await
-                .unwrap());
+            verifies_only(&passwords, &secret, &former).await;
         }
+    }
+
+    /// `stored` verifies `secret`, and not a wrong password.
+    async fn verifies_only(passwords: &Passwords, secret: &Secret, stored: &str) {
+        let slot = passwords.admit().unwrap();
+        assert!(slot.verify(secret, Some(stored)).await.unwrap(), "{stored}");
+        assert!(
+            !slot
+                .verify(&Secret::new("wrong"), Some(stored))
+                .await
+                .unwrap(),
+            "{stored}"
+        );
     }
 
     #[tokio::test]
