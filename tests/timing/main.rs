@@ -54,33 +54,15 @@ async fn failed_logins_are_byte_identical_and_take_the_same_time() {
             }
         }
 
-        // Timing: interleaved rounds, each case against a wrong password in
-        // the same round, so that load from other tests weighs on both
-        // sides of every ratio; the median ratio must be within 10%.
-        let rounds = 21;
-        let reference = 2; // wrong password: a real verification
-        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
-        for _ in 0..rounds {
-            let mut round = Vec::new();
-            for (_, body) in &cases {
-                round.push(login(app, Encoding::MsgPack, body.clone()).await.1);
-                // Let the failure's event be written (after the reply) before
-                // the next login is timed.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            for (i, elapsed) in round.iter().enumerate() {
-                ratios[i].push(elapsed.as_secs_f64() / round[reference].as_secs_f64());
-            }
-        }
-        for ((name, _), mut ratios) in cases.iter().zip(ratios) {
-            ratios.sort_unstable_by(f64::total_cmp);
-            let ratio = ratios[ratios.len() / 2];
-            eprintln!("login median ratio {name}: x{ratio:.3} of wrong password");
-            assert!(
-                (0.9..=1.1).contains(&ratio),
-                "{name}: median ratio {ratio:.3} to a wrong password"
-            );
-        }
+        // Timing: each case against a wrong password (a real verification)
+        // in the same round.
+        let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+        assert_same_time("login", &names, 21, 2, Duration::from_millis(20), async |i| {
+            // The pause lets the failure's event be written (after the
+            // reply) before the next login is timed.
+            login(app, Encoding::MsgPack, cases[i].1.clone()).await.1
+        })
+        .await;
     })
     .await;
 }
@@ -120,40 +102,68 @@ async fn reset_requests_are_byte_identical_and_take_the_same_time() {
             (reply.ok(), reply.payload.to_vec(), elapsed)
         };
         // Sub-millisecond replies: many rounds, so that scheduling noise
-        // cancels out in the median.
-        let rounds = 150;
-        let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+        // cancels out in the median. The pause lets the known account's
+        // mail be written (and published) before the next request is timed.
+        let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
         let mut first: Option<Vec<u8>> = None;
-        for r in 0..rounds {
-            // Each case goes first, second and third in turn, so that what
-            // one leaves for after its reply weighs on every case alike.
-            let mut round = vec![Duration::ZERO; cases.len()];
-            for k in 0..cases.len() {
-                let i = (r + k) % cases.len();
+        assert_same_time(
+            "reset request",
+            &names,
+            150,
+            0,
+            Duration::from_millis(30),
+            async |i| {
                 let (name, body) = &cases[i];
                 let (_, bytes, elapsed) = request(body).await;
                 match &first {
                     None => first = Some(bytes),
                     Some(first) => assert_eq!(&bytes, first, "{name} differs"),
                 }
-                round[i] = elapsed;
-                // Let the known account's mail be written (and published)
-                // before the next request is timed.
-                tokio::time::sleep(Duration::from_millis(30)).await;
-            }
-            for (i, elapsed) in round.iter().enumerate() {
-                ratios[i].push(elapsed.as_secs_f64() / round[0].as_secs_f64());
-            }
-        }
-        for ((name, _), mut ratios) in cases.iter().zip(ratios) {
-            ratios.sort_unstable_by(f64::total_cmp);
-            let ratio = ratios[ratios.len() / 2];
-            eprintln!("reset request median ratio {name}: x{ratio:.3} of a known account");
-            assert!(
-                (0.9..=1.1).contains(&ratio),
-                "{name}: median ratio {ratio:.3}"
-            );
-        }
+                elapsed
+            },
+        )
+        .await;
     })
     .await;
+}
+
+/// Times each of `names` (by index, with `time`) in `rounds` interleaved
+/// rounds, each case going first, second, ... in turn, so that what one
+/// leaves for after its reply weighs on every case alike, with `pause`
+/// after each request; and asserts that each case's median ratio to case
+/// `reference` of the same round is within 10 %, so that load from other
+/// tests weighs on both sides of every ratio.
+async fn assert_same_time(
+    what: &str,
+    names: &[&str],
+    rounds: usize,
+    reference: usize,
+    pause: Duration,
+    mut time: impl AsyncFnMut(usize) -> Duration,
+) {
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for r in 0..rounds {
+        let mut round = vec![Duration::ZERO; names.len()];
+        for k in 0..names.len() {
+            let i = (r + k) % names.len();
+            round[i] = time(i).await;
+            tokio::time::sleep(pause).await;
+        }
+        for (i, elapsed) in round.iter().enumerate() {
+            ratios[i].push(elapsed.as_secs_f64() / round[reference].as_secs_f64());
+        }
+    }
+    for (name, mut ratios) in names.iter().zip(ratios) {
+        ratios.sort_unstable_by(f64::total_cmp);
+        let ratio = ratios[ratios.len() / 2];
+        eprintln!(
+            "{what} median ratio {name}: x{ratio:.3} of {}",
+            names[reference]
+        );
+        assert!(
+            (0.9..=1.1).contains(&ratio),
+            "{what}, {name}: median ratio {ratio:.3} to {}",
+            names[reference]
+        );
+    }
 }
