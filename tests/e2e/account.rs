@@ -2,7 +2,7 @@
 //! logging out everywhere, changing the password, introspection.
 
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::{with_app, Encoding, Signup, TestApp};
+use olympus_tests::{with_app, with_app_opts, Encoding, Options, Signup, TestApp};
 use serde_json::{json, Value};
 
 async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
@@ -352,62 +352,99 @@ async fn introspection_says_whether_a_token_works_right_now() {
 /// wrong password changes nothing.
 #[tokio::test]
 async fn a_login_stores_a_hash_made_with_former_parameters_anew() {
-    use argon2::password_hash::{PasswordHasher, SaltString};
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let former = argon2::Argon2::new(
-            argon2::Algorithm::Argon2id,
-            argon2::Version::V0x13,
-            argon2::Params::new(19_456, 2, 1, None).unwrap(),
-        )
-        .hash_password(
-            signup.password.as_bytes(),
-            &SaltString::encode_b64(b"sixteen byte salt").unwrap(),
-        )
-        .unwrap()
-        .to_string();
-        let stored = async || -> String {
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1::uuid")
-                .bind(&signup.user_id)
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap()
-        };
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
-            .bind(&signup.user_id)
-            .bind(&former)
-            .execute(app.db.pool())
-            .await
-            .unwrap();
-        login(app, &signup, "not-the-password-at-all")
-            .await
-            .err(401, "invalid_credentials");
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(stored().await, former, "a failed login stores nothing");
-
-        login(app, &signup, &signup.password).await.ok();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let anew = loop {
-            let hash = stored().await;
-            if hash != former {
-                break hash;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the hash was not stored anew"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        };
-        assert!(
-            anew.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
-            "{anew}"
-        );
-        // The new hash is the same password's.
-        login(app, &signup, &signup.password).await.ok();
-        login(app, &signup, "not-the-password-at-all")
-            .await
-            .err(401, "invalid_credentials");
-        assert_eq!(stored().await, anew);
+        assert_rehashed_on_login(app, &signup, (19_456, 2), "m=12288,t=3,p=1").await;
     })
     .await;
+}
+
+/// With `OLYMPUS_ARGON2_PARAMS=m7168-t5`, a signup's hash is made with
+/// m=7 MiB, t=5, and a login with a hash of the default parameters stores
+/// it anew with those.
+#[tokio::test]
+async fn configured_argon2_parameters_make_new_hashes_and_replace_others_at_login() {
+    let options = Options {
+        argon2_params: olympus_runtime::config::Argon2Params::M7168T5,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let made = password_hash(app, &signup).await;
+        assert!(made.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{made}");
+        login(app, &signup, &signup.password).await.ok();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let kept = password_hash(app, &signup).await;
+        assert_eq!(kept, made, "a hash with the configured parameters is kept");
+        assert_rehashed_on_login(app, &signup, (12_288, 3), "m=7168,t=5,p=1").await;
+    })
+    .await;
+}
+
+/// The stored hash of `signup`'s password.
+async fn password_hash(app: &TestApp, signup: &Signup) -> String {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1::uuid")
+        .bind(&signup.user_id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+}
+
+/// Stores `signup`'s password hashed with `former` (memory KiB, passes),
+/// then: a wrong password stores nothing; the right one logs in and stores
+/// a hash with `expected` (`m=...,t=...,p=...`), which logs in in turn.
+async fn assert_rehashed_on_login(
+    app: &TestApp,
+    signup: &Signup,
+    former: (u32, u32),
+    expected: &str,
+) {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let former = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(former.0, former.1, 1, None).unwrap(),
+    )
+    .hash_password(
+        signup.password.as_bytes(),
+        &SaltString::encode_b64(b"sixteen byte salt").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    let stored = async || password_hash(app, signup).await;
+    sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
+        .bind(&signup.user_id)
+        .bind(&former)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    login(app, signup, "not-the-password-at-all")
+        .await
+        .err(401, "invalid_credentials");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(stored().await, former, "a failed login stores nothing");
+
+    login(app, signup, &signup.password).await.ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let anew = loop {
+        let hash = stored().await;
+        if hash != former {
+            break hash;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hash was not stored anew"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        anew.starts_with(&format!("$argon2id$v=19${expected}$")),
+        "{anew}"
+    );
+    // The new hash is the same password's.
+    login(app, signup, &signup.password).await.ok();
+    login(app, signup, "not-the-password-at-all")
+        .await
+        .err(401, "invalid_credentials");
+    assert_eq!(stored().await, anew);
 }

@@ -882,6 +882,7 @@ async fn bootstrap_refuses_an_existing_address_and_the_platform_slug_stays_reser
             &app.subjects,
             "root@platform.example.com",
             &olympus_contracts::Secret::new(GOOD_PASSWORD),
+            app.options.argon2_params,
         )
         .await
         .unwrap_err();

@@ -3,6 +3,7 @@
 use futures::FutureExt;
 use olympus_contracts::Subjects;
 use olympus_runtime::clock::TestClock;
+use olympus_runtime::config::Argon2Params;
 use olympus_runtime::outbox::{self, Relay};
 use olympus_runtime::service::{self, Running};
 use olympus_runtime::{App, Config, Db};
@@ -29,6 +30,8 @@ pub struct Options {
     pub argon2_concurrency: usize,
     /// Password hashes waiting at most (default 64).
     pub argon2_queue: usize,
+    /// Argon2id cost of new hashes (default `m12288-t3`).
+    pub argon2_params: Argon2Params,
     /// Consecutive failed logins that lock an account (default 5).
     pub lockout_threshold: u32,
     /// `None`: development keys from the database.
@@ -43,6 +46,7 @@ impl Default for Options {
             workers: true,
             argon2_concurrency: 2,
             argon2_queue: 64,
+            argon2_params: Argon2Params::M12288T3,
             lockout_threshold: 5,
             jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
             relay: true,
@@ -267,6 +271,7 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         refresh_token_ttl: 2_592_000,
         argon2_concurrency: Some(options.argon2_concurrency),
         argon2_queue: options.argon2_queue,
+        argon2_params: options.argon2_params,
         lockout_threshold: options.lockout_threshold,
         lockout_secs: 1800,
         mail_limit_per_hour: 5,

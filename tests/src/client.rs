@@ -291,6 +291,7 @@ impl TestApp {
             &self.subjects,
             email,
             &olympus_contracts::Secret::new(GOOD_PASSWORD),
+            self.options.argon2_params,
         )
         .await
         .expect("bootstrap");

@@ -1,16 +1,18 @@
-//! Password hashing: Argon2id at one of OWASP's minimum configurations
-//! (m=12288 KiB, t=3, p=1). OWASP lists five as equal in defence, trading
-//! memory for passes (19 MiB with t=2, 12 MiB with t=3, ...); at 12 MiB the
-//! blocks of two hashes running side by side fit in a 32 MiB last-level
-//! cache where two 19 MiB blocks did not, so on the two-core machines
-//! Olympus is measured on, logins went 20 % faster, and each hashing thread
-//! holds 7 MiB less (README, Measuring). Hashes stored with other
-//! parameters (19 MiB, t=2, before 2026-12-03) keep verifying with theirs,
+//! Password hashing: Argon2id at one of OWASP's minimum configurations,
+//! `OLYMPUS_ARGON2_PARAMS` ([`Argon2Params`]; by default m=12288 KiB, t=3,
+//! p=1). OWASP lists five as equal in defence, trading memory for passes
+//! (19 MiB with t=2, 12 MiB with t=3, ...); at 12 MiB the blocks of two
+//! hashes running side by side fit in a 32 MiB last-level cache where two
+//! 19 MiB blocks did not, so on the two-core machines Olympus is measured
+//! on, logins went 20 % faster, and each hashing thread holds 7 MiB less
+//! (README, Measuring). Hashes stored with other parameters (19 MiB, t=2,
+//! before 2026-12-03, or another configuration) keep verifying with theirs,
 //! in memory allocated for that verify when they need more than the block,
-//! until their user's next login stores a new one ([`is_outdated`]).
+//! until their user's next login stores a new one
+//! ([`Passwords::is_outdated`]).
 //!
 //! Hashing is CPU- and memory-heavy, so it runs on `concurrency` threads of
-//! its own, each with one 12 MiB memory block allocated at start and reused
+//! its own, each with one memory block allocated at start and reused
 //! for every hash (so the process's memory does not grow with load, as it
 //! did when each hash allocated its block on the blocking pool and the
 //! allocator kept them), and the async threads stay free for cheap requests
@@ -34,17 +36,12 @@ use olympus_contracts::Secret;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use olympus_runtime::config::Argon2Params;
 use olympus_runtime::{App, Error};
 
-/// Memory cost in KiB (OWASP's minimum for Argon2id with three passes).
-pub const M_COST_KIB: u32 = 12_288;
-/// Iterations.
-pub const T_COST: u32 = 3;
-/// Parallelism.
-pub const P_COST: u32 = 1;
-
 /// The process's hasher, sized by `OLYMPUS_ARGON2_CONCURRENCY` (default:
-/// the machine's cores) and `OLYMPUS_ARGON2_QUEUE`, made on first use.
+/// the machine's cores) and `OLYMPUS_ARGON2_QUEUE`, hashing with
+/// `OLYMPUS_ARGON2_PARAMS`, made on first use.
 pub fn passwords(app: &App) -> Result<Arc<Passwords>, Error> {
     prepare(app).map_err(Error::internal)
 }
@@ -60,10 +57,12 @@ pub fn prepare(app: &App) -> anyhow::Result<Arc<Passwords>> {
                 .map(usize::from)
                 .unwrap_or(2)
         });
-        let passwords = Passwords::new(concurrency, config.argon2_queue)?;
+        let params = config.argon2_params;
+        let passwords = Passwords::new(concurrency, config.argon2_queue, params)?;
         tracing::info!(
             concurrency,
             queue = config.argon2_queue,
+            params = %params,
             "password hasher ready"
         );
         Ok(passwords)
@@ -78,6 +77,7 @@ pub struct Passwords {
     /// Hashes running or waiting.
     places: Arc<Semaphore>,
     dummy_hash: Arc<str>,
+    params: Argon2Params,
 }
 
 /// A place among the hashes running or waiting, held by one request (for
@@ -112,9 +112,14 @@ enum Done {
     Verified(bool),
 }
 
-fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
-        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+fn argon2(params: Argon2Params) -> anyhow::Result<Argon2<'static>> {
+    let params = Params::new(
+        params.memory_kib(),
+        params.passes(),
+        params.parallelism(),
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -135,25 +140,14 @@ fn hash_into(
         .hash_password_into_with_memory(password.expose().as_bytes(), raw_salt, &mut out, blocks)
         .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
     let output = Output::new(&out).map_err(|e| anyhow::anyhow!("hash output: {e}"))?;
+    let params = argon2.params();
     Ok(format!(
-        "$argon2id$v=19$m={M_COST_KIB},t={T_COST},p={P_COST}${}${output}",
+        "$argon2id$v=19$m={},t={},p={}${}${output}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
         salt.as_str()
     ))
-}
-
-/// Whether `stored` was made otherwise than [`Passwords::hash`] makes a
-/// hash now (other parameters, algorithm or version): a login that
-/// verifies it stores a new one. A hash that does not parse is left alone.
-pub fn is_outdated(stored: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        return false;
-    };
-    let Ok(params) = Params::try_from(&parsed) else {
-        return false;
-    };
-    parsed.algorithm != Algorithm::Argon2id.ident()
-        || parsed.version != Some(Version::V0x13 as u32)
-        || (params.m_cost(), params.t_cost(), params.p_cost()) != (M_COST_KIB, T_COST, P_COST)
 }
 
 /// Whether `password` matches the PHC string `stored`, computed in
@@ -199,8 +193,11 @@ fn verify_into(password: &Secret, stored: &str, blocks: &mut [Block]) -> anyhow:
 
 /// One hashing thread: its memory is allocated once and reused for every
 /// hash, so memory does not grow with load.
-fn hashing_thread(jobs: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Job>>>) {
-    let Ok(argon2) = argon2() else { return };
+fn hashing_thread(
+    jobs: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Job>>>,
+    params: Argon2Params,
+) {
+    let Ok(argon2) = argon2(params) else { return };
     let mut blocks = vec![Block::default(); argon2.params().block_count()];
     loop {
         let job = {
@@ -220,10 +217,10 @@ fn hashing_thread(jobs: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Job>>>) {
 
 impl Passwords {
     /// A hasher running at most `concurrency` hashes at once, on as many
-    /// threads each with its own memory block (12 MiB), with at most
-    /// `queue` more waiting.
-    pub fn new(concurrency: usize, queue: usize) -> anyhow::Result<Self> {
-        let argon2 = argon2()?;
+    /// threads each with its own memory block (`params`' memory), with at
+    /// most `queue` more waiting; new hashes are made with `params`.
+    pub fn new(concurrency: usize, queue: usize, params: Argon2Params) -> anyhow::Result<Self> {
+        let argon2 = argon2(params)?;
         let mut blocks = vec![Block::default(); argon2.params().block_count()];
         let dummy_hash = hash_into(&argon2, &Secret::new("olympus dummy password"), &mut blocks)?;
         drop(blocks);
@@ -233,14 +230,41 @@ impl Passwords {
             let receiver = Arc::clone(&receiver);
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || hashing_thread(receiver))
+                .spawn(move || hashing_thread(receiver, params))
                 .context("starting a password hashing thread")?;
         }
         Ok(Self {
             jobs,
             places: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
             dummy_hash: dummy_hash.into(),
+            params,
         })
+    }
+
+    /// The parameters new hashes are made with.
+    pub fn params(&self) -> Argon2Params {
+        self.params
+    }
+
+    /// Whether `stored` was made otherwise than [`Slot::hash`] makes a hash
+    /// now (other parameters, algorithm or version): a login that verifies
+    /// it stores a new one. A hash that does not parse is left alone.
+    pub fn is_outdated(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let current = self.params;
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || parsed.version != Some(Version::V0x13 as u32)
+            || (params.m_cost(), params.t_cost(), params.p_cost())
+                != (
+                    current.memory_kib(),
+                    current.passes(),
+                    current.parallelism(),
+                )
     }
 
     /// Takes a place in the hashing queue, or `unavailable` (with
@@ -259,7 +283,8 @@ impl Passwords {
 }
 
 impl Slot {
-    /// A PHC string `$argon2id$v=19$m=12288,t=3,p=1$...`.
+    /// A PHC string `$argon2id$v=19$m=12288,t=3,p=1$...` (with the
+    /// configured parameters).
     pub async fn hash(&self, password: &Secret) -> anyhow::Result<String> {
         match self.run(Work::Hash(password.clone())).await? {
             Done::Hashed(hash) => Ok(hash),
@@ -294,9 +319,11 @@ impl Slot {
 mod tests {
     use super::*;
 
+    const DEFAULT: Argon2Params = Argon2Params::M12288T3;
+
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
-        let passwords = Passwords::new(2, 4).unwrap();
+        let passwords = Passwords::new(2, 4, DEFAULT).unwrap();
         let secret = Secret::new("correct horse battery staple");
         let hash = passwords.admit().unwrap().hash(&secret).await.unwrap();
         assert!(
@@ -315,16 +342,16 @@ mod tests {
     #[tokio::test]
     async fn hashes_agree_with_the_argon2_crates_own_phc_hashing_and_verification() {
         use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-        let passwords = Passwords::new(1, 1).unwrap();
+        let passwords = Passwords::new(1, 1, DEFAULT).unwrap();
         let secret = Secret::new("correct horse battery staple");
         let ours = passwords.admit().unwrap().hash(&secret).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(argon2()
+        assert!(argon2(DEFAULT)
             .unwrap()
             .verify_password(secret.expose().as_bytes(), &parsed)
             .is_ok());
         // A hash made by the crate itself (as stored before) verifies here.
-        let theirs = argon2()
+        let theirs = argon2(DEFAULT)
             .unwrap()
             .hash_password(
                 secret.expose().as_bytes(),
@@ -340,7 +367,7 @@ mod tests {
     #[tokio::test]
     async fn hashes_stored_with_the_former_parameters_still_verify() {
         use argon2::password_hash::PasswordHasher;
-        let passwords = Passwords::new(1, 1).unwrap();
+        let passwords = Passwords::new(1, 1, DEFAULT).unwrap();
         let secret = Secret::new("correct horse battery staple");
         let former = Argon2::new(
             Algorithm::Argon2id,
@@ -377,23 +404,52 @@ mod tests {
 
     #[tokio::test]
     async fn only_hashes_made_otherwise_are_outdated() {
-        let passwords = Passwords::new(1, 1).unwrap();
+        let passwords = Passwords::new(1, 1, DEFAULT).unwrap();
         let current = passwords
             .admit()
             .unwrap()
             .hash(&Secret::new("correct horse battery staple"))
             .await
             .unwrap();
-        assert!(!is_outdated(&current));
+        assert!(!passwords.is_outdated(&current));
         let former = current.replacen("m=12288,t=3,p=1", "m=19456,t=2,p=1", 1);
-        assert!(is_outdated(&former), "{former}");
-        assert!(is_outdated(&current.replacen("$argon2id$", "$argon2i$", 1)));
-        assert!(!is_outdated("not a hash"));
+        assert!(passwords.is_outdated(&former), "{former}");
+        assert!(passwords.is_outdated(&current.replacen("$argon2id$", "$argon2i$", 1)));
+        assert!(!passwords.is_outdated("not a hash"));
+    }
+
+    /// Each of OWASP's configurations hashes with its own parameters; a
+    /// hasher verifies the others' hashes and finds them outdated.
+    #[tokio::test]
+    async fn each_configuration_hashes_with_its_parameters_and_verifies_the_others() {
+        let secret = Secret::new("correct horse battery staple");
+        let mut made = Vec::new();
+        for params in Argon2Params::ALL {
+            let passwords = Passwords::new(1, 1, params).unwrap();
+            let hash = passwords.admit().unwrap().hash(&secret).await.unwrap();
+            let (m, t) = (params.memory_kib(), params.passes());
+            assert!(
+                hash.starts_with(&format!("$argon2id$v=19$m={m},t={t},p=1$")),
+                "{params:?}: {hash}"
+            );
+            assert!(!passwords.is_outdated(&hash));
+            made.push((passwords, hash));
+        }
+        for (passwords, _) in &made {
+            for (theirs, hash) in &made {
+                verifies_only(passwords, &secret, hash).await;
+                assert_eq!(
+                    passwords.is_outdated(hash),
+                    passwords.params() != theirs.params(),
+                    "{hash}"
+                );
+            }
+        }
     }
 
     #[test]
     fn a_full_queue_sheds_with_unavailable_and_frees_its_places() {
-        let passwords = Passwords::new(1, 2).unwrap();
+        let passwords = Passwords::new(1, 2, DEFAULT).unwrap();
         let held: Vec<Slot> = (0..3).map(|_| passwords.admit().unwrap()).collect();
         let refused = passwords.admit().unwrap_err();
         assert_eq!(refused.code(), olympus_contracts::ErrorCode::Unavailable);

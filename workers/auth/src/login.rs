@@ -20,8 +20,9 @@
 //! password until the lock ends (or a password reset lifts it).
 //!
 //! A login whose password matched a hash made with other Argon2
-//! parameters than today's stores a new hash after the reply
-//! (`hashing::is_outdated`), unless the password changed meanwhile.
+//! parameters than the configured ones (`OLYMPUS_ARGON2_PARAMS`) stores a
+//! new hash after the reply (`Passwords::is_outdated`), unless the password
+//! changed meanwhile.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::auth::{LoginRequest, SessionReply};
@@ -72,7 +73,8 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         password,
     } = call.body;
     // First, so that a login shed for a full hashing queue costs nothing.
-    let slot = crate::hashing::passwords(&app)?.admit()?;
+    let passwords = crate::hashing::passwords(&app)?;
+    let slot = passwords.admit()?;
     address_limit::check(&app, call.meta.client_ip.as_deref()).await?;
     let lookup = look_up(&app, &tenant, &email).await?;
     // A locked account's hash is not compared: the dummy costs the same.
@@ -83,7 +85,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         .map(|c| c.password_hash.as_str());
     let matches = slot.verify(&password, stored).await?;
     let outdated = stored
-        .filter(|stored| matches && crate::hashing::is_outdated(stored))
+        .filter(|stored| matches && passwords.is_outdated(stored))
         .map(str::to_owned);
     let tenant_active = lookup.tenant.is_some_and(|(_, active)| active);
     let (user_id, tenant_id) = match (lookup.candidate, lookup.tenant) {

@@ -15,7 +15,7 @@
 use anyhow::{bail, Context};
 use async_nats::HeaderMap;
 use clap::{Args, ValueEnum};
-use olympus_auth::hashing::{M_COST_KIB, P_COST, T_COST};
+use olympus_auth::hashing::Argon2Params;
 use olympus_contracts::auth::LoginRequest;
 use olympus_contracts::operation::{self, Operation};
 use olympus_contracts::shapes::Empty;
@@ -111,6 +111,16 @@ pub struct BenchArgs {
     /// The request role's URL, when it is not `DATABASE_URL` as olympus_app.
     #[arg(long, env = "OLYMPUS_APP_DATABASE_URL", hide_env_values = true)]
     app_database_url: Option<String>,
+
+    /// The Argon2id cost the server hashes with (set it as the server's):
+    /// the Argon2 floor verifies a hash made with it.
+    #[arg(
+        long,
+        env = "OLYMPUS_ARGON2_PARAMS",
+        value_enum,
+        default_value_t = Argon2Params::M12288T3
+    )]
+    argon2_params: Argon2Params,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -261,7 +271,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     // run's verify floor is timed before the run as well as after it
     // (before the background logins and the burst start).
     let verify_before = if login_run && !args.no_floors {
-        Some(crate::floors::argon2_verify().await?)
+        Some(crate::floors::argon2_verify(args.argon2_params).await?)
     } else {
         None
     };
@@ -374,7 +384,7 @@ async fn floors(
             "",
         );
     }
-    let after = crate::floors::argon2_verify().await?;
+    let after = crate::floors::argon2_verify(args.argon2_params).await?;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let (verify, when) = match verify_before {
         Some(before) => (
@@ -390,14 +400,19 @@ async fn floors(
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let login_floor = cores as f64 / verify.as_secs_f64();
     println!(
-        "  Argon2id verify (m={M_COST_KIB} KiB, t={T_COST}, p={P_COST}): {:.1} ms{when}; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
+        "  Argon2id verify ({}): {:.1} ms{when}; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
+        args.argon2_params,
         ms(verify)
     );
     if login {
         println!("  {label} / Argon2 ceiling: {:.2}", measured / login_floor);
         // The same ceiling measured: one verification per core, side by side.
-        let parallel =
-            crate::floors::argon2_parallel(cores, std::time::Duration::from_secs(3)).await?;
+        let parallel = crate::floors::argon2_parallel(
+            args.argon2_params,
+            cores,
+            std::time::Duration::from_secs(3),
+        )
+        .await?;
         println!("  Argon2id, {cores} verifications at once: {parallel:.0}/s (measured ceiling)");
         println!(
             "  {label} / measured Argon2 ceiling: {:.2}",

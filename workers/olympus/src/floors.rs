@@ -5,6 +5,7 @@
 //! (an echo whose responder runs the select), and one Argon2id
 //! verification at the workers' parameters.
 
+use olympus_auth::hashing::Argon2Params;
 use std::time::{Duration, Instant};
 
 use crate::bench::{run_callers, BenchArgs, Sample};
@@ -164,15 +165,16 @@ impl PointSelect {
 }
 
 /// A hasher of the workers' kind on `threads` threads, a password, and
-/// its hash to verify against.
+/// its hash (with `params`) to verify against.
 async fn hasher(
+    params: Argon2Params,
     threads: usize,
 ) -> anyhow::Result<(
     olympus_auth::hashing::Passwords,
     olympus_contracts::Secret,
     String,
 )> {
-    let passwords = olympus_auth::hashing::Passwords::new(threads, threads)?;
+    let passwords = olympus_auth::hashing::Passwords::new(threads, threads, params)?;
     let secret = olympus_contracts::Secret::new("bench-velvet-orbit-cactus-harmonica");
     let hash = passwords
         .admit()
@@ -182,10 +184,10 @@ async fn hasher(
     Ok((passwords, secret, hash))
 }
 
-/// The median time of one Argon2id verification at the workers'
-/// parameters, on this machine, one at a time.
-pub async fn argon2_verify() -> anyhow::Result<Duration> {
-    let (passwords, secret, hash) = hasher(1).await?;
+/// The median time of one Argon2id verification with `params`, on this
+/// machine, one at a time.
+pub async fn argon2_verify(params: Argon2Params) -> anyhow::Result<Duration> {
+    let (passwords, secret, hash) = hasher(params, 1).await?;
     let mut times = Vec::new();
     for _ in 0..9 {
         let slot = passwords
@@ -200,12 +202,16 @@ pub async fn argon2_verify() -> anyhow::Result<Duration> {
 }
 
 /// Argon2id verifications per second with `threads` of them running at
-/// once for about `duration`, at the workers' parameters: the login
+/// once for about `duration`, with `params`: the login
 /// ceiling as measured, where `threads ÷ one verify's time` assumes that
 /// verifications side by side do not slow each other (they share the
 /// memory bus and the caches).
-pub async fn argon2_parallel(threads: usize, duration: Duration) -> anyhow::Result<f64> {
-    let (passwords, secret, hash) = hasher(threads).await?;
+pub async fn argon2_parallel(
+    params: Argon2Params,
+    threads: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let (passwords, secret, hash) = hasher(params, threads).await?;
     let started = Instant::now();
     let mut verifiers = tokio::task::JoinSet::new();
     for _ in 0..threads {

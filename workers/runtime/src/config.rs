@@ -97,10 +97,25 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_MAIL_LIMIT_PER_HOUR", default_value_t = 5)]
     pub mail_limit_per_hour: u32,
 
-    /// Password hashes computed at once (each takes 12 MiB and one core for
-    /// tens of milliseconds). Default: the number of cores.
+    /// Password hashes computed at once (each takes one core for tens of
+    /// milliseconds, and its thread keeps one block of the configured
+    /// memory). Default: the number of cores.
     #[arg(long, env = "OLYMPUS_ARGON2_CONCURRENCY")]
     pub argon2_concurrency: Option<usize>,
+
+    /// Argon2id cost of new password hashes: one of OWASP's five minimum
+    /// configurations, rated equal, trading memory (KiB) for passes.
+    /// Choose by measuring logins (`olympus bench --op login`): the
+    /// default's 12 MiB blocks, two side by side, fit a 32 MiB last-level
+    /// cache. Hashes stored with other parameters keep verifying, and a
+    /// login that verifies one stores it anew with these.
+    #[arg(
+        long,
+        env = "OLYMPUS_ARGON2_PARAMS",
+        value_enum,
+        default_value_t = Argon2Params::M12288T3
+    )]
+    pub argon2_params: Argon2Params,
 
     /// Password hashes that may wait for one of the hashing slots; when
     /// that many wait, further logins and signups are answered at once with
@@ -205,6 +220,77 @@ impl Config {
     }
 }
 
+/// OWASP's minimum Argon2id configurations (Password Storage Cheat Sheet),
+/// all with parallelism 1; none weaker can be configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Argon2Params {
+    /// 46 MiB, one pass.
+    #[value(name = "m47104-t1")]
+    M47104T1,
+    /// 19 MiB, two passes (Olympus' default before 2026-12-03).
+    #[value(name = "m19456-t2")]
+    M19456T2,
+    /// 12 MiB, three passes (the default).
+    #[value(name = "m12288-t3")]
+    M12288T3,
+    /// 9 MiB, four passes.
+    #[value(name = "m9216-t4")]
+    M9216T4,
+    /// 7 MiB, five passes.
+    #[value(name = "m7168-t5")]
+    M7168T5,
+}
+
+impl Argon2Params {
+    /// All of them, from the most memory to the most passes.
+    pub const ALL: [Self; 5] = [
+        Self::M47104T1,
+        Self::M19456T2,
+        Self::M12288T3,
+        Self::M9216T4,
+        Self::M7168T5,
+    ];
+
+    /// Memory cost in KiB.
+    pub fn memory_kib(self) -> u32 {
+        match self {
+            Self::M47104T1 => 47_104,
+            Self::M19456T2 => 19_456,
+            Self::M12288T3 => 12_288,
+            Self::M9216T4 => 9_216,
+            Self::M7168T5 => 7_168,
+        }
+    }
+
+    /// Passes over the memory.
+    pub fn passes(self) -> u32 {
+        match self {
+            Self::M47104T1 => 1,
+            Self::M19456T2 => 2,
+            Self::M12288T3 => 3,
+            Self::M9216T4 => 4,
+            Self::M7168T5 => 5,
+        }
+    }
+
+    /// Lanes: always 1.
+    pub fn parallelism(self) -> u32 {
+        1
+    }
+}
+
+impl std::fmt::Display for Argon2Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "m={},t={},p={}",
+            self.memory_kib(),
+            self.passes(),
+            self.parallelism()
+        )
+    }
+}
+
 /// Log output settings.
 #[derive(Debug, Clone, Args)]
 pub struct LogConfig {
@@ -253,6 +339,22 @@ pub fn redact_url_credentials(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argon2_configurations_are_named_by_their_memory_and_passes() {
+        for params in Argon2Params::ALL {
+            let name = format!("m{}-t{}", params.memory_kib(), params.passes());
+            assert_eq!(Argon2Params::from_str(&name, false), Ok(params));
+            // OWASP's trade: a pass fewer for each step up in memory, with
+            // none below 7 MiB.
+            assert!(params.memory_kib() >= 7_168);
+        }
+        assert_eq!(
+            Argon2Params::value_variants().len(),
+            Argon2Params::ALL.len()
+        );
+        assert!(Argon2Params::from_str("m1024-t1", false).is_err());
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {

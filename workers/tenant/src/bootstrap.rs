@@ -10,7 +10,7 @@
 
 use anyhow::Context;
 use olympus_auth::email::Email;
-use olympus_auth::hashing::Passwords;
+use olympus_auth::hashing::{Argon2Params, Passwords};
 use olympus_auth::password::NewPassword;
 use olympus_auth::users::{self, NewUser};
 use olympus_contracts::event::data;
@@ -36,18 +36,20 @@ pub struct Bootstrapped {
     pub admin: User,
 }
 
-/// Creates the platform tenant if needed and an owner of it.
+/// Creates the platform tenant if needed and an owner of it, whose
+/// password is hashed with `params`.
 pub async fn run(
     db: &Db,
     subjects: &Subjects,
     email: &str,
     password: &Secret,
+    params: Argon2Params,
 ) -> anyhow::Result<Bootstrapped> {
     let email = Email::parse(email)
         .map_err(|problems| anyhow::anyhow!("--email {}", problems.join("; ")))?;
     let password = NewPassword::parse(password, Some(&email))
         .map_err(|problems| anyhow::anyhow!("the password {}", problems.join("; ")))?;
-    let passwords = Passwords::new(1, 1)?;
+    let passwords = Passwords::new(1, 1, params)?;
     let slot = passwords
         .admit()
         .map_err(|_| anyhow::anyhow!("the password hasher is busy"))?;
