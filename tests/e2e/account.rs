@@ -347,36 +347,38 @@ async fn introspection_says_whether_a_token_works_right_now() {
     .await;
 }
 
-/// A hash stored with the former Argon2id parameters (m=19 MiB, t=2) still
-/// logs its user in, and that login stores a hash at the current ones; a
-/// wrong password changes nothing.
+/// Hashes stored with the former defaults (m=19 MiB, t=2; m=12 MiB, t=3)
+/// still log their user in, and that login stores a hash at today's
+/// default (m=7 MiB, t=5); a wrong password changes nothing.
 #[tokio::test]
 async fn a_login_stores_a_hash_made_with_former_parameters_anew() {
     with_app(async |app| {
-        let signup = app.signup(Encoding::Json).await;
-        assert_rehashed_on_login(app, &signup, (19_456, 2), "m=12288,t=3,p=1").await;
+        for former in [(19_456, 2), (12_288, 3)] {
+            let signup = app.signup(Encoding::Json).await;
+            assert_rehashed_on_login(app, &signup, former, "m=7168,t=5,p=1").await;
+        }
     })
     .await;
 }
 
-/// With `OLYMPUS_ARGON2_PARAMS=m7168-t5`, a signup's hash is made with
-/// m=7 MiB, t=5, and a login with a hash of the default parameters stores
+/// With `OLYMPUS_ARGON2_PARAMS=m9216-t4`, a signup's hash is made with
+/// m=9 MiB, t=4, and a login with a hash of the default parameters stores
 /// it anew with those.
 #[tokio::test]
 async fn configured_argon2_parameters_make_new_hashes_and_replace_others_at_login() {
     let options = Options {
-        argon2_params: olympus_runtime::config::Argon2Params::M7168T5,
+        argon2_params: olympus_runtime::config::Argon2Params::M9216T4,
         ..Options::default()
     };
     with_app_opts(options, async |app| {
         let signup = app.signup(Encoding::Json).await;
         let made = password_hash(app, &signup).await;
-        assert!(made.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{made}");
+        assert!(made.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"), "{made}");
         login(app, &signup, &signup.password).await.ok();
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let kept = password_hash(app, &signup).await;
         assert_eq!(kept, made, "a hash with the configured parameters is kept");
-        assert_rehashed_on_login(app, &signup, (12_288, 3), "m=7168,t=5,p=1").await;
+        assert_rehashed_on_login(app, &signup, (7_168, 5), "m=9216,t=4,p=1").await;
     })
     .await;
 }

@@ -1001,7 +1001,7 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
             .lines()
             .find(|l| l.trim_start().starts_with("Argon2id verify"))
             .unwrap_or_else(|| panic!("no verify line:\n{stdout}"));
-        assert!(verify.contains("(m=12288,t=3,p=1)"), "{verify}");
+        assert!(verify.contains("(m=7168,t=5,p=1)"), "{verify}");
         let times: Vec<f64> = verify
             .split_once("the mean of ")
             .and_then(|(_, rest)| rest.split_once(" ms after"))

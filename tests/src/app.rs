@@ -30,7 +30,7 @@ pub struct Options {
     pub argon2_concurrency: usize,
     /// Password hashes waiting at most (default 64).
     pub argon2_queue: usize,
-    /// Argon2id cost of new hashes (default `m12288-t3`).
+    /// Argon2id cost of new hashes (default: the servers' default).
     pub argon2_params: Argon2Params,
     /// Consecutive failed logins that lock an account (default 5).
     pub lockout_threshold: u32,
@@ -46,7 +46,7 @@ impl Default for Options {
             workers: true,
             argon2_concurrency: 2,
             argon2_queue: 64,
-            argon2_params: Argon2Params::M12288T3,
+            argon2_params: Argon2Params::DEFAULT,
             lockout_threshold: 5,
             jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
             relay: true,

@@ -118,7 +118,7 @@ pub struct BenchArgs {
         long,
         env = "OLYMPUS_ARGON2_PARAMS",
         value_enum,
-        default_value_t = Argon2Params::M12288T3
+        default_value_t = Argon2Params::DEFAULT
     )]
     argon2_params: Argon2Params,
 }
