@@ -977,8 +977,9 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
     .await;
 }
 
-/// `olympus bench --op login` with its floors: the login ceiling both as
-/// cores ÷ one verification (timed before the run and after) and as
+/// `olympus bench --op login` with its floors: each caller logs in as its
+/// own user, every login succeeds, and the login ceiling is reported both
+/// as cores ÷ one verification (timed before the run and after) and as
 /// measured, one verification per core side by side, with the logins'
 /// ratio to each.
 #[tokio::test]
@@ -990,6 +991,21 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
         )
         .await;
         let number_after = |prefix: &str| number_after(&stdout, prefix);
+        // Each caller logs in as its own user: the owner and two more.
+        assert!(
+            stdout.contains("login: each of the 2 callers logs in as its own user"),
+            "{stdout}"
+        );
+        let users: Vec<String> = sqlx::query_scalar("SELECT email FROM users ORDER BY email")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(users.len(), 3, "{users:?}");
+        assert!(
+            users.iter().filter(|e| e.starts_with("caller-")).count() == 2,
+            "{users:?}"
+        );
+        assert!(stdout.contains("Login: n=16 unexpected=0 "), "{stdout}");
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let measured = number_after(&format!("Argon2id, {cores} verifications at once:"));
         assert!(measured > 0.0, "{stdout}");

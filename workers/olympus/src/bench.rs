@@ -7,7 +7,10 @@
 //! requests stay fast while Argon2 is busy), or while `--login-burst`
 //! failing logins are published all at once (to see them shed: each must
 //! get `invalid_credentials` or `unavailable`, soon, and the measured
-//! operation must not slow down).
+//! operation must not slow down). For `--op login`, each caller logs in
+//! as its own user, registered for the run, as real logins come from many
+//! users: one account's parallel logins wait on its row and share its
+//! lockout budget (at most `OLYMPUS_LOCKOUT_THRESHOLD` tries in flight).
 //!
 //! With `--mix`, it runs a blend of operations for `--duration` instead and
 //! keeps going through failed requests, for fault drills (`crate::mix`).
@@ -15,11 +18,14 @@
 use anyhow::{bail, Context};
 use async_nats::HeaderMap;
 use clap::{Args, ValueEnum};
+use futures::StreamExt;
 use olympus_auth::hashing::Argon2Params;
-use olympus_contracts::auth::LoginRequest;
+use olympus_contracts::auth::{LoginRequest, RegisterRequest, SessionReply};
 use olympus_contracts::operation::{self, Operation};
 use olympus_contracts::shapes::Empty;
-use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest, NewOwner};
+use olympus_contracts::tenant::{
+    CreateTenantReply, CreateTenantRequest, NewOwner, TenantReply, UpdateTenantRequest,
+};
 use olympus_contracts::{headers, ContentType, Secret, Subjects};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -129,7 +135,8 @@ enum BenchOp {
     Me,
     /// `tenant.get`.
     TenantGet,
-    /// `auth.login` (Argon2id).
+    /// `auth.login` (Argon2id), each caller as its own user, registered
+    /// for the run.
     Login,
     /// `auth.login` with a wrong password.
     LoginFailed,
@@ -237,33 +244,42 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         password: Secret::new("a-wrong-password-for-bench"),
         ..login.clone()
     };
-    let request: Request = match args.op {
+    // One request per caller for logins (each its own user); the same for
+    // every caller otherwise.
+    let requests: Vec<Request> = match args.op {
         BenchOp::Signup => return bench_signups(&client, &args).await,
         BenchOp::OrdersCreate => return bench_orders(&client, &args, &signup).await,
         BenchOp::Refresh => return bench_refresh(&client, &args, &login).await,
-        BenchOp::Me => Request::new(
+        BenchOp::Me => vec![Request::new(
             operation::AUTH_ME,
             Some(&token),
             &Empty {},
             content_type,
             true,
-        )?,
-        BenchOp::TenantGet => Request::new(
+        )?],
+        BenchOp::TenantGet => vec![Request::new(
             operation::TENANT_GET,
             Some(&token),
             &Empty {},
             content_type,
             true,
-        )?,
-        BenchOp::Login => Request::new(operation::AUTH_LOGIN, None, &login, content_type, true)?,
+        )?],
+        BenchOp::Login => {
+            let requests = caller_logins(&client, &token, &slug, args.concurrency).await?;
+            println!(
+                "login: each of the {} callers logs in as its own user",
+                args.concurrency
+            );
+            requests
+        }
         // A failed login is the expected outcome here.
-        BenchOp::LoginFailed => Request::new(
+        BenchOp::LoginFailed => vec![Request::new(
             operation::AUTH_LOGIN,
             None,
             &failed_login,
             content_type,
             false,
-        )?,
+        )?],
     };
 
     let login_run = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
@@ -306,7 +322,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { login_burst(&client, &request?, count).await })
     });
 
-    let (elapsed, samples) = run_request(&args, &client, request).await?;
+    let (elapsed, samples) = run_requests(&args, &client, requests).await?;
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
     for task in background {
@@ -339,6 +355,69 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         burst.await??;
     }
     Ok(())
+}
+
+/// `count` users of the bench tenant (`slug`, whose owner's token is
+/// `token`), registered for the run (the tenant allows self-registration
+/// for it), four at a time; a login request for each.
+async fn caller_logins(
+    client: &Client,
+    token: &str,
+    slug: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Request>> {
+    let _: TenantReply = client
+        .call(
+            operation::TENANT_UPDATE,
+            Some(token),
+            &UpdateTenantRequest {
+                self_registration: Some(true),
+                ..UpdateTenantRequest::default()
+            },
+        )
+        .await
+        .context("letting users register in the bench tenant")?;
+    let logins: Vec<LoginRequest> = (0..count)
+        .map(|i| LoginRequest {
+            tenant: slug.to_owned(),
+            email: format!("caller-{i}@{slug}.example.com"),
+            password: Secret::new(PASSWORD),
+        })
+        .collect();
+    futures::stream::iter(&logins)
+        .map(|login| async move {
+            let _: SessionReply = client
+                .call(
+                    operation::AUTH_REGISTER,
+                    None,
+                    &RegisterRequest {
+                        tenant: login.tenant.clone(),
+                        email: login.email.clone(),
+                        password: login.password.clone(),
+                        display_name: None,
+                    },
+                )
+                .await
+                .with_context(|| format!("registering {}", login.email))?;
+            anyhow::Ok(())
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()?;
+    logins
+        .iter()
+        .map(|login| {
+            Request::new(
+                operation::AUTH_LOGIN,
+                None,
+                login,
+                client.content_type,
+                true,
+            )
+        })
+        .collect()
 }
 
 /// The machine's floors in the same run, and the ratio of `measured` (the
@@ -690,7 +769,7 @@ async fn bench_orders(
     let customer_id = signup.owner.id;
     let (elapsed, samples) = run_callers(args, {
         let db = db.clone();
-        move || {
+        move |_| {
             let db = db.clone();
             async move {
                 let started = Instant::now();
@@ -795,7 +874,7 @@ async fn bench_refresh(
     let pool = Arc::new(tokio::sync::Mutex::new(chains));
     let (elapsed, samples) = run_callers(args, {
         let client = client.clone();
-        move || {
+        move |_| {
             let client = client.clone();
             let pool = Arc::clone(&pool);
             async move {
@@ -851,27 +930,27 @@ async fn bench_refresh(
     Ok(())
 }
 
-/// Runs `--requests` calls of `one` from `--concurrency` callers; the
-/// wall time and each call's sample.
+/// Runs `--requests` calls of `one` from `--concurrency` callers (`one`
+/// gets the caller's number, from 0); the wall time and each call's sample.
 pub async fn run_callers<F, Fut>(
     args: &BenchArgs,
     one: F,
 ) -> anyhow::Result<(Duration, Vec<Sample>)>
 where
-    F: Fn() -> Fut + Clone + Send + 'static,
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Sample>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let callers: Vec<_> = (0..args.concurrency)
-        .map(|_| {
+        .map(|caller| {
             let one = one.clone();
             let next = Arc::clone(&next);
             let total = args.requests;
             tokio::spawn(async move {
                 let mut samples = Vec::new();
                 while next.fetch_add(1, Ordering::Relaxed) < total {
-                    samples.push(one().await?);
+                    samples.push(one(caller).await?);
                 }
                 anyhow::Ok(samples)
             })
@@ -890,11 +969,22 @@ async fn run_request(
     client: &Client,
     request: Request,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    run_requests(args, client, vec![request]).await
+}
+
+/// [`run_callers`], caller `i` sending `requests[i % requests.len()]`
+/// every time.
+async fn run_requests(
+    args: &BenchArgs,
+    client: &Client,
+    requests: Vec<Request>,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
     let client = client.clone();
-    run_callers(args, move || {
+    let requests = Arc::new(requests);
+    run_callers(args, move |caller| {
         let client = client.clone();
-        let request = request.clone();
-        async move { client.send(&request).await }
+        let requests = Arc::clone(&requests);
+        async move { client.send(&requests[caller % requests.len()]).await }
     })
     .await
 }

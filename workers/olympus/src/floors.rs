@@ -95,7 +95,7 @@ async fn request_reply(
     }
     let result = run_callers(args, {
         let client = client.clone();
-        move || {
+        move |_| {
             let client = client.clone();
             let subject = subject.clone();
             async move {
@@ -119,7 +119,7 @@ pub async fn postgres_point_select(
     let select = PointSelect::connect(database_url, pool_size).await?;
     let result = run_callers(args, {
         let select = select.clone();
-        move || {
+        move |_| {
             let select = select.clone();
             async move {
                 let started = Instant::now();
