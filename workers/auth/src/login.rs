@@ -22,7 +22,9 @@
 //! A login whose password matched a hash made with other Argon2
 //! parameters than the configured ones (`OLYMPUS_ARGON2_PARAMS`) stores a
 //! new hash after the reply (`Passwords::is_outdated`), unless the password
-//! changed meanwhile.
+//! changed meanwhile. Until then that account's verify costs what its
+//! parameters cost, not what the dummy's do: "the same time" holds for
+//! accounts hashed with the configured parameters.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::auth::{LoginRequest, SessionReply};
