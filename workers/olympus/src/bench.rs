@@ -18,7 +18,7 @@
 use anyhow::{bail, Context};
 use async_nats::HeaderMap;
 use clap::{Args, ValueEnum};
-use futures::StreamExt;
+use futures::TryStreamExt;
 use olympus_auth::hashing::Argon2Params;
 use olympus_contracts::auth::{LoginRequest, RegisterRequest, SessionReply};
 use olympus_contracts::operation::{self, Operation};
@@ -384,8 +384,8 @@ async fn caller_logins(
             password: Secret::new(PASSWORD),
         })
         .collect();
-    futures::stream::iter(&logins)
-        .map(|login| async move {
+    futures::stream::iter(logins.iter().map(anyhow::Ok))
+        .try_for_each_concurrent(4, |login| async move {
             let _: SessionReply = client
                 .call(
                     operation::AUTH_REGISTER,
@@ -401,11 +401,7 @@ async fn caller_logins(
                 .with_context(|| format!("registering {}", login.email))?;
             anyhow::Ok(())
         })
-        .buffer_unordered(4)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<()>>>()?;
+        .await?;
     logins
         .iter()
         .map(|login| {
