@@ -868,6 +868,7 @@ async fn bench(app: &TestApp, args: &[&str]) -> String {
     let output = tokio::process::Command::new(OLYMPUS)
         .arg("bench")
         .args(args)
+        .args(["--server-pid", &process.pid().to_string()])
         .env("NATS_URL", &app.nats_url)
         .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
         .env("DATABASE_URL", &app.database_url)
@@ -925,6 +926,18 @@ async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
             "Me / NATS echo through a point select:",
         ] {
             assert!(number_after(&stdout, ratio) > 0.0, "{ratio}\n{stdout}");
+        }
+        // Each process's CPU per request, named; no Argon2 for `me`.
+        let cpu = cpu_line(&stdout);
+        for part in [
+            "server ",
+            "(Argon2 threads 0 us)",
+            "Postgres ",
+            "nats-server ",
+            "this bench ",
+            "the machine ",
+        ] {
+            assert!(cpu.contains(part), "{part}: {cpu}");
         }
     })
     .await;
@@ -1032,8 +1045,41 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
             times.len() == 2 && times.iter().all(|&t| t > 0.0),
             "{verify}"
         );
+        // Where the logins' CPU went: the hashing threads took some (16
+        // verifications, a few ms each), and no more than the whole server.
+        let cpu = cpu_line(&stdout);
+        let server = time_after(&cpu, "server ");
+        let argon2 = time_after(&cpu, "(Argon2 threads ");
+        assert!(argon2 > 0.0 && argon2 <= server, "{cpu}");
     })
     .await;
+}
+
+/// The CPU line of a bench report.
+fn cpu_line(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("CPU per request (user + system): ")
+        })
+        .unwrap_or_else(|| panic!("no CPU line:\n{stdout}"))
+        .to_owned()
+}
+
+/// The time in `line` right after `prefix` (`12.3 ms` or `45 us`), in ms.
+fn time_after(line: &str, prefix: &str) -> f64 {
+    let rest = line
+        .split_once(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?}: {line}"))
+        .1;
+    let mut words = rest.split_whitespace();
+    let value: f64 = words.next().unwrap().parse().unwrap();
+    match words.next().map(|u| u.trim_end_matches([',', ')'])) {
+        Some("ms") => value,
+        Some("us") => value / 1000.0,
+        unit => panic!("unit {unit:?}: {line}"),
+    }
 }
 
 /// Postgres round trips per operation, counted from the statements sqlx

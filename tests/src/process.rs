@@ -101,6 +101,11 @@ impl Process {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
     /// Sends SIGTERM and waits for the exit status; collects the rest of
     /// the log.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {

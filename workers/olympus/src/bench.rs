@@ -7,7 +7,10 @@
 //! requests stay fast while Argon2 is busy), or while `--login-burst`
 //! failing logins are published all at once (to see them shed: each must
 //! get `invalid_credentials` or `unavailable`, soon, and the measured
-//! operation must not slow down). For `--op login`, each caller logs in
+//! operation must not slow down). After the run it prints the CPU each
+//! process spent per request (`crate::cpu`): the server and its Argon2
+//! threads, Postgres, nats-server, the bench, and the whole machine against
+//! what its cores had. For `--op login`, each caller logs in
 //! as its own user, registered for the run, as real logins come from many
 //! users: one account's parallel logins wait on its row and share its
 //! lockout budget (at most `OLYMPUS_LOCKOUT_THRESHOLD` tries in flight).
@@ -43,8 +46,8 @@ pub struct BenchArgs {
     #[arg(long)]
     no_floors: bool,
 
-    /// Pid of the `olympus serve` whose peak memory to report (found by
-    /// itself when exactly one runs on this machine).
+    /// Pid of the `olympus serve` whose peak memory and CPU per request to
+    /// report (found by itself when exactly one runs on this machine).
     #[arg(long)]
     server_pid: Option<u32>,
 
@@ -322,7 +325,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { login_burst(&client, &request?, count).await })
     });
 
+    let server = args.server_pid.or_else(crate::floors::find_server);
+    let cpu = crate::cpu::Snapshot::take(server);
     let (elapsed, samples) = run_requests(&args, &client, requests).await?;
+    let cpu = cpu.report(server, samples.len(), elapsed);
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
     for task in background {
@@ -344,6 +350,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         }
     );
     let measured = report_throughput(&format!("{:?}", args.op), samples, Some(elapsed));
+    let alongside = if args.background_logins > 0 || args.login_burst > 0 {
+        " (the background logins and the burst included)"
+    } else {
+        ""
+    };
+    println!("  {cpu}{alongside}");
     if !login_samples.is_empty() {
         report("background logins", login_samples);
     }

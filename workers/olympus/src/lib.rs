@@ -14,6 +14,7 @@
 mod admin;
 mod bench;
 mod call;
+mod cpu;
 mod dead_letters;
 mod doctor;
 mod events;
