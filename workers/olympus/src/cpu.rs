@@ -6,6 +6,7 @@
 //! Linux only, and only for processes on this machine: where `/proc` does
 //! not show them, the line says so.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The kernel's unit for CPU times in `/proc` (`USER_HZ`), 100 per second
@@ -13,12 +14,14 @@ use std::time::Duration;
 const TICK: Duration = Duration::from_millis(10);
 
 /// Cumulative CPU times, in ticks, at one moment.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     server: Option<u64>,
     argon2: u64,
-    postgres: Option<u64>,
-    nats: Option<u64>,
+    /// Per process: backends and nats-servers (of other tests, say) come
+    /// and go, so only a process's own difference means anything.
+    postgres: HashMap<u32, u64>,
+    nats: HashMap<u32, u64>,
     bench: u64,
     machine_busy: u64,
 }
@@ -37,13 +40,13 @@ impl Snapshot {
             ..Snapshot::default()
         };
         for (pid, comm) in processes() {
-            let slot = match comm.as_str() {
+            let group = match comm.as_str() {
                 "postgres" => &mut snapshot.postgres,
                 "nats-server" => &mut snapshot.nats,
                 _ => continue,
             };
             if let Some(ticks) = process_ticks(pid) {
-                *slot = Some(slot.unwrap_or_default() + ticks);
+                group.insert(pid, ticks);
             }
         }
         snapshot
@@ -51,6 +54,8 @@ impl Snapshot {
 
     /// Reads the times again (threads before their process, see
     /// [`Snapshot::take`]) and formats what was spent since, per request.
+    /// A Postgres or nats-server process that ended in between is not
+    /// counted; one that started is, from its start.
     pub fn report(&self, server: Option<u32>, requests: usize, elapsed: Duration) -> String {
         let argon2 = server.map_or(0, argon2_ticks);
         let now = Snapshot {
@@ -61,19 +66,18 @@ impl Snapshot {
             let spent = TICK * u32::try_from(ticks).unwrap_or(u32::MAX);
             format_time(spent.div_f64(requests.max(1) as f64))
         };
-        let since = |before: Option<u64>, after: Option<u64>, what: &str| match (before, after) {
-            (Some(before), Some(after)) => format!("{what} {}", per_request(after - before)),
-            _ => format!("{what}: not on this machine"),
+        let since = |before: &HashMap<u32, u64>, after: &HashMap<u32, u64>, what: &str| {
+            if after.is_empty() {
+                return format!("{what}: not on this machine");
+            }
+            format!("{what} {}", per_request(spent(before, after)))
         };
         let server_part = match (self.server, now.server) {
-            (Some(before), Some(after)) => {
-                let argon2 = now.argon2.saturating_sub(self.argon2);
-                format!(
-                    "server {} (Argon2 threads {})",
-                    per_request(after - before),
-                    per_request(argon2)
-                )
-            }
+            (Some(before), Some(after)) => format!(
+                "server {} (Argon2 threads {})",
+                per_request(after.saturating_sub(before)),
+                per_request(now.argon2.saturating_sub(self.argon2))
+            ),
             _ => "server: not measured (pass --server-pid)".to_owned(),
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -81,13 +85,26 @@ impl Snapshot {
             (elapsed * u32::try_from(cores).unwrap_or(1)).div_f64(requests.max(1) as f64);
         format!(
             "CPU per request (user + system): {server_part}, {}, {}, this bench {}, the machine {} of the {} its {cores} cores had per request",
-            since(self.postgres, now.postgres, "Postgres"),
-            since(self.nats, now.nats, "nats-server"),
+            since(&self.postgres, &now.postgres, "Postgres"),
+            since(&self.nats, &now.nats, "nats-server"),
             per_request(now.bench.saturating_sub(self.bench)),
             per_request(now.machine_busy.saturating_sub(self.machine_busy)),
             format_time(capacity),
         )
     }
+}
+
+/// The ticks processes spent from `before` to `after`: each one's own
+/// difference; all of one that started in between (or whose pid a younger
+/// process took: it has fewer ticks); nothing of one that ended.
+fn spent(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(pid, &ticks)| match before.get(pid) {
+            Some(&was) if was <= ticks => ticks - was,
+            _ => ticks,
+        })
+        .sum()
 }
 
 /// `12.3 ms` or `45 us`.
@@ -199,6 +216,16 @@ mod tests {
         assert!(after("server ") >= 100.0, "{line}");
         assert!(after("this bench ") >= 100.0, "{line}");
         assert!(after("the machine ") >= 100.0, "{line}");
+    }
+
+    #[test]
+    fn counts_each_process_from_its_own_start_and_not_those_that_ended() {
+        let before = HashMap::from([(10, 500), (11, 7_000), (12, 40)]);
+        // 10 spent 30; 11 ended (another test's backend, say); 12 was
+        // taken by a younger process that spent 5; 13 started and spent 2.
+        let after = HashMap::from([(10, 530), (12, 5), (13, 2)]);
+        assert_eq!(spent(&before, &after), 30 + 5 + 2);
+        assert_eq!(spent(&after, &after), 0);
     }
 
     #[test]
