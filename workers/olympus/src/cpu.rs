@@ -30,6 +30,11 @@ impl Snapshot {
     /// Reads the times now; `server` is the pid of `olympus serve`, when
     /// known.
     pub fn take(server: Option<u32>) -> Self {
+        // A pid given for a server elsewhere may name another process here.
+        let server = server.filter(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.starts_with("olympus"))
+        });
         let mut snapshot = Snapshot {
             // The process first and its threads after, so that the
             // process's share never reads smaller than its threads'.
@@ -78,7 +83,8 @@ impl Snapshot {
                 per_request(after.saturating_sub(before)),
                 per_request(now.argon2.saturating_sub(self.argon2))
             ),
-            _ => "server: not measured (pass --server-pid)".to_owned(),
+            _ => "server: not measured (no `olympus` process here with --server-pid's pid)"
+                .to_owned(),
         };
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let capacity =
@@ -226,6 +232,14 @@ mod tests {
         let after = HashMap::from([(10, 530), (12, 5), (13, 2)]);
         assert_eq!(spent(&before, &after), 30 + 5 + 2);
         assert_eq!(spent(&after, &after), 0);
+    }
+
+    #[test]
+    fn a_pid_that_is_no_olympus_here_is_not_measured_as_the_server() {
+        let comm = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
+        assert!(!comm.starts_with("olympus"), "pid 1 is {comm}");
+        let line = Snapshot::take(Some(1)).report(Some(1), 1, Duration::from_secs(1));
+        assert!(line.contains("server: not measured"), "{line}");
     }
 
     #[test]
