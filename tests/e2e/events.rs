@@ -280,13 +280,16 @@ async fn the_verification_token_arrives_only_by_mail_and_works_once() {
         // Not in any event, not left in the outbox, stored only as a hash.
         let events = app.events(None, None, 2).await;
         assert!(events.iter().all(|e| !String::from_utf8_lossy(&e.payload).contains(&token)));
-        let leftovers: i64 = sqlx::query_scalar(
+        // Marked published (and emptied) at most 100 ms after the stream has it.
+        if let Err(leftovers) = olympus_tests::wait_for_zero(
+            app.db.pool(),
             "SELECT count(*) FROM outbox WHERE kind = 'mail' AND (published_at IS NULL OR length(payload) > 0)",
+            Duration::from_secs(5),
         )
-        .fetch_one(app.db.pool())
         .await
-        .unwrap();
-        assert_eq!(leftovers, 0, "published mail keeps no token");
+        {
+            panic!("published mail keeps no token: {leftovers} rows still hold one");
+        }
         let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM email_verifications")
             .fetch_one(app.db.pool())
             .await
@@ -418,6 +421,94 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
     .await;
 }
 
+/// Rows of the outbox in `count`'s state.
+async fn outbox_rows(app: &TestApp, state: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM outbox WHERE {state}"))
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_relay_killed_before_marking_what_it_published_leaves_nothing_twice() {
+    with_app_opts(Options::without_relay(), async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let events = outbox_rows(app, "kind = 'event'").await as usize;
+        let mails = outbox_rows(app, "kind = 'mail'").await as usize;
+        assert!(events >= 1 && mails >= 1, "{events} events, {mails} mails");
+        // Its marks wait for an hour: everything it publishes stays unmarked.
+        let relay_a = TestRelay::start_relay(
+            olympus_runtime::outbox::Relay::new(
+                app.db.pool().clone(),
+                app.nats.clone(),
+                Duration::from_secs(3600),
+            )
+            .mark_delay(Duration::from_secs(3600)),
+        );
+        let published = app.events(Some(&signup.tenant_id), None, events).await;
+        assert_eq!(published.len(), events);
+        assert_eq!(
+            outbox_rows(app, "published_at IS NULL").await as usize,
+            events + mails,
+            "published, marks still gathering"
+        );
+        relay_a.kill().await;
+
+        let relay_b = TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
+        if let Err(left) = olympus_tests::wait_for_zero(
+            app.db.pool(),
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            panic!("{left} rows unmarked 10 s after the takeover");
+        }
+        // Published twice, in the stream once (the duplicate window).
+        let again = app.events(Some(&signup.tenant_id), None, events).await;
+        let ids: std::collections::HashSet<_> =
+            again.iter().map(|e| e.header("Nats-Msg-Id")).collect();
+        assert_eq!(
+            (again.len(), ids.len()),
+            (events, events),
+            "each event once"
+        );
+        let mail = app.mail(Some(&signup.tenant_id), None, mails).await;
+        assert_eq!(mail.len(), mails, "each mail once");
+        relay_b.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_relay_stopping_marks_what_it_published() {
+    with_app_opts(Options::without_relay(), async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let events = outbox_rows(app, "kind = 'event'").await as usize;
+        let relay = TestRelay::start_relay(
+            olympus_runtime::outbox::Relay::new(
+                app.db.pool().clone(),
+                app.nats.clone(),
+                Duration::from_secs(3600),
+            )
+            .mark_delay(Duration::from_secs(3600)),
+        );
+        app.events(Some(&signup.tenant_id), None, events).await;
+        assert!(outbox_rows(app, "published_at IS NULL").await > 0);
+        relay.stop().await;
+        assert_eq!(
+            outbox_rows(
+                app,
+                "published_at IS NULL OR (kind = 'mail' AND length(payload) > 0)"
+            )
+            .await,
+            0,
+            "marked on shutdown, mail tokens gone"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn streams_have_the_contract_names_and_settings() {
     with_app(async |app| {
@@ -458,7 +549,15 @@ async fn streams_have_the_contract_names_and_settings() {
 async fn published_rows_are_pruned_after_the_retention() {
     with_app_opts(Options::without_relay(), async |app| {
         app.signup(Encoding::Json).await;
-        let relay = TestRelay::start(&app.db, &app.nats, Duration::ZERO);
+        // Rows marked as they are published, before the first prune.
+        let relay = TestRelay::start_relay(
+            olympus_runtime::outbox::Relay::new(
+                app.db.pool().clone(),
+                app.nats.clone(),
+                Duration::ZERO,
+            )
+            .mark_delay(Duration::ZERO),
+        );
         app.events(None, None, 2).await;
         let mut left = i64::MAX;
         for _ in 0..50 {

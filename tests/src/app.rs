@@ -98,6 +98,13 @@ impl TestRelay {
         self.stop.cancel();
         let _ = self.task.await;
     }
+
+    /// Ends it where it stands, as a killed process would: nothing more
+    /// reaches Postgres or NATS, its connections close.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
 }
 
 /// One test's Olympus.

@@ -9,6 +9,15 @@
 //! window drops the copy. It wakes on `NOTIFY`, with a slow poll as a
 //! safety net, and prunes published rows after the retention period.
 //!
+//! Marks are gathered: an acknowledged row is remembered (and left out of
+//! the next reads) and marked with the others at most
+//! [`DEFAULT_MARK_DELAY`] later (or as [`Relay::mark_delay`] says), or once
+//! [`MARK_MAX`] wait, and on shutdown, in one commit. Each commit waits for its WAL
+//! flush, and a mark per wave cost the relay's Postgres backend more CPU
+//! than anything else it does; publishing is not delayed by it. A crash
+//! loses at most those unmarked rows' marks: they are published again on
+//! takeover, within the duplicate window, which drops them.
+//!
 //! Publishes are pipelined in waves: a wave is the longest run of the next
 //! rows (in `seq` order) that holds at most one row per aggregate; all its
 //! publishes are sent, then their acknowledgements awaited together. So no
@@ -47,6 +56,75 @@ const BATCH: i64 = 100;
 
 /// How often a sleeping leader looks anyway, and a standby tries to lead.
 const POLL: Duration = Duration::from_secs(1);
+
+/// How long an acknowledged row waits, at most, for its mark, by default.
+pub const DEFAULT_MARK_DELAY: Duration = Duration::from_millis(100);
+
+/// How many acknowledged rows wait for their mark, at most (checked after
+/// each read of up to [`BATCH`] rows).
+pub const MARK_MAX: usize = 1_000;
+
+/// Acknowledged rows not yet marked published (see the module
+/// documentation).
+#[derive(Debug)]
+struct Marks {
+    seqs: Vec<i64>,
+    /// When the oldest of them is to be marked.
+    due: Option<tokio::time::Instant>,
+    delay: Duration,
+}
+
+impl Marks {
+    fn new(delay: Duration) -> Self {
+        Self {
+            seqs: Vec::new(),
+            due: None,
+            delay,
+        }
+    }
+
+    fn push(&mut self, seq: i64) {
+        self.seqs.push(seq);
+        let delay = self.delay;
+        self.due
+            .get_or_insert_with(|| tokio::time::Instant::now() + delay);
+    }
+
+    /// Whether they are to be marked now.
+    fn due(&self) -> bool {
+        self.seqs.len() >= MARK_MAX
+            || self
+                .due
+                .is_some_and(|due| due <= tokio::time::Instant::now())
+    }
+
+    /// Waits until they are due; forever when there are none.
+    async fn wait(&self) {
+        match self.due {
+            Some(due) => tokio::time::sleep_until(due).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Marks them published, in one statement. Mail carries a token: once
+    /// it is on the stream, the row keeps none.
+    async fn mark(&mut self, conn: &mut PgConnection) -> anyhow::Result<()> {
+        if !self.seqs.is_empty() {
+            sqlx::query(
+                "UPDATE outbox SET published_at = now(),
+                        payload = CASE WHEN kind = 'mail' THEN ''::bytea ELSE payload END
+                  WHERE seq = ANY($1)",
+            )
+            .bind(&self.seqs)
+            .execute(conn)
+            .await
+            .context("marking outbox rows published")?;
+        }
+        self.seqs.clear();
+        self.due = None;
+        Ok(())
+    }
+}
 /// The relay of one process (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -54,6 +132,7 @@ pub struct Relay {
     js: jetstream::Context,
     retention: Duration,
     session_retention: Duration,
+    mark_delay: Duration,
 }
 
 /// An outbox row on its way to JetStream.
@@ -107,7 +186,17 @@ impl Relay {
             js,
             retention,
             session_retention: DEFAULT_SESSION_RETENTION,
+            mark_delay: DEFAULT_MARK_DELAY,
         }
+    }
+
+    /// How long a published row waits, at most, for its mark (default
+    /// [`DEFAULT_MARK_DELAY`]); up to [`MARK_MAX`] rows wait together. A
+    /// crash re-publishes the rows still waiting: keep it well inside the
+    /// streams' duplicate window.
+    pub fn mark_delay(mut self, delay: Duration) -> Self {
+        self.mark_delay = delay;
+        self
     }
 
     /// Prunes sessions ended (revoked or expired) longer than `retention`
@@ -183,8 +272,9 @@ impl Relay {
         listener.listen(CHANNEL).await?;
         let mut backoff = Duration::from_millis(100);
         let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
+        let mut marks = Marks::new(self.mark_delay);
         loop {
-            let full = match self.publish_batch(conn).await {
+            let full = match self.publish_batch(conn, &mut marks).await {
                 Ok(count) => {
                     backoff = Duration::from_millis(100);
                     count == BATCH as usize
@@ -196,6 +286,7 @@ impl Relay {
                         retry_in_ms = backoff.as_millis() as u64,
                         "outbox relay: cannot publish"
                     );
+                    marks.mark(conn).await?;
                     tokio::select! {
                         _ = shutdown.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(backoff) => {}
@@ -204,19 +295,23 @@ impl Relay {
                     continue;
                 }
             };
+            if marks.due() {
+                marks.mark(conn).await?;
+            }
             if last_prune.elapsed() > Duration::from_secs(60) {
                 self.prune(conn).await?;
                 last_prune = tokio::time::Instant::now();
             }
             if shutdown.is_cancelled() {
-                return Ok(());
+                return marks.mark(conn).await;
             }
             if full {
                 continue;
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
+                _ = shutdown.cancelled() => return marks.mark(conn).await,
                 notification = listener.recv() => { notification.context("outbox notifications")?; }
+                _ = marks.wait() => marks.mark(conn).await?,
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
@@ -225,12 +320,19 @@ impl Relay {
     /// Publishes up to [`BATCH`] rows in waves (see the module
     /// documentation), parking those that can never be published; returns
     /// how many rows it took care of.
-    async fn publish_batch(&self, conn: &mut PgConnection) -> Result<usize, Stop> {
+    async fn publish_batch(
+        &self,
+        conn: &mut PgConnection,
+        marks: &mut Marks,
+    ) -> Result<usize, Stop> {
+        // The published rows whose marks wait are not published again.
         let rows: Vec<Outgoing> = sqlx::query_as(
             "SELECT seq, id, aggregate_id, subject, correlation_id, traceparent, payload
-               FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+               FROM outbox WHERE published_at IS NULL AND seq <> ALL($2)
+              ORDER BY seq LIMIT $1",
         )
         .bind(BATCH)
+        .bind(&marks.seqs)
         .fetch_all(&mut *conn)
         .await
         .map_err(|e| Stop::Database(e.into()))?;
@@ -245,22 +347,26 @@ impl Relay {
             {
                 wave.extend(rows.pop_front());
             }
-            self.publish_wave(conn, wave).await?;
+            self.publish_wave(conn, wave, marks).await?;
         }
         Ok(taken)
     }
 
     /// Sends every row of `wave` (one per aggregate), then awaits their
-    /// acknowledgements; marks the acknowledged rows published and parks
+    /// acknowledgements; adds the acknowledged rows to `marks` and parks
     /// the refused ones, and reports the first transient failure after
     /// that.
-    async fn publish_wave(&self, conn: &mut PgConnection, wave: Vec<Outgoing>) -> Result<(), Stop> {
+    async fn publish_wave(
+        &self,
+        conn: &mut PgConnection,
+        wave: Vec<Outgoing>,
+        marks: &mut Marks,
+    ) -> Result<(), Stop> {
         let mut sent = Vec::with_capacity(wave.len());
         for row in wave {
             let (seq, id) = (row.seq, row.id);
             sent.push((seq, id, self.send(row).await));
         }
-        let mut published = Vec::with_capacity(sent.len());
         let mut refused = Vec::new();
         let mut failure = None;
         for (seq, id, sending) in sent {
@@ -269,14 +375,13 @@ impl Relay {
                 Err(failure) => Err(failure),
             };
             match outcome {
-                Ok(()) => published.push(seq),
+                Ok(()) => marks.push(seq),
                 Err(Failure::Permanent(error)) => refused.push((seq, id, error)),
                 Err(Failure::Transient(err)) => {
                     failure.get_or_insert(err);
                 }
             }
         }
-        mark_published(conn, &mut published).await?;
         for (seq, id, error) in refused {
             dead_letters::park(conn, seq, &error)
                 .await
@@ -388,8 +493,6 @@ impl Relay {
     }
 }
 
-/// Marks rows published and empties `seqs`. Mail carries a token: once it
-/// is on the stream, the row keeps none.
 /// A sent row awaiting JetStream's acknowledgement.
 struct Pending {
     ack: jetstream::context::PublishAckFuture,
@@ -418,23 +521,6 @@ async fn confirm(pending: Pending) -> Result<(), Failure> {
     if ack.duplicate {
         tracing::debug!(%id, "outbox relay: already in the stream");
     }
-    Ok(())
-}
-
-async fn mark_published(conn: &mut PgConnection, seqs: &mut Vec<i64>) -> Result<(), Stop> {
-    if seqs.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "UPDATE outbox SET published_at = now(),
-                payload = CASE WHEN kind = 'mail' THEN ''::bytea ELSE payload END
-          WHERE seq = ANY($1)",
-    )
-    .bind(&*seqs)
-    .execute(conn)
-    .await
-    .map_err(|e| Stop::Database(e.into()))?;
-    seqs.clear();
     Ok(())
 }
 
