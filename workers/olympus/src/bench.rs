@@ -668,9 +668,21 @@ async fn bench_signups(client: &Client, args: &BenchArgs) -> anyhow::Result<()> 
         samples.extend(caller.await??);
     }
     let elapsed = started.elapsed();
-    // Give the last events a moment to arrive.
+    // Give the last events a moment to arrive (only this run's count: the
+    // bench tenant's own event may arrive too).
     let deadline = Instant::now() + Duration::from_secs(5);
-    while arrived.lock().await.len() < samples.len() && Instant::now() < deadline {
+    loop {
+        let seen = {
+            let sent = sent.lock().await;
+            let arrived = arrived.lock().await;
+            arrived
+                .iter()
+                .filter(|(slug, _)| sent.contains_key(slug))
+                .count()
+        };
+        if seen >= samples.len() || Instant::now() >= deadline {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     collector.abort();
