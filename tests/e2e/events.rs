@@ -421,7 +421,17 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
     .await;
 }
 
-/// Rows of the outbox in `count`'s state.
+/// A relay whose marks wait for an hour: everything it publishes stays
+/// unmarked until it stops.
+fn relay_holding_its_marks(app: &TestApp) -> TestRelay {
+    let hour = Duration::from_secs(3600);
+    TestRelay::start_relay(
+        olympus_runtime::outbox::Relay::new(app.db.pool().clone(), app.nats.clone(), hour)
+            .mark_delay(hour),
+    )
+}
+
+/// How many outbox rows match `state`.
 async fn outbox_rows(app: &TestApp, state: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM outbox WHERE {state}"))
         .fetch_one(app.db.pool())
@@ -436,15 +446,7 @@ async fn a_relay_killed_before_marking_what_it_published_leaves_nothing_twice() 
         let events = outbox_rows(app, "kind = 'event'").await as usize;
         let mails = outbox_rows(app, "kind = 'mail'").await as usize;
         assert!(events >= 1 && mails >= 1, "{events} events, {mails} mails");
-        // Its marks wait for an hour: everything it publishes stays unmarked.
-        let relay_a = TestRelay::start_relay(
-            olympus_runtime::outbox::Relay::new(
-                app.db.pool().clone(),
-                app.nats.clone(),
-                Duration::from_secs(3600),
-            )
-            .mark_delay(Duration::from_secs(3600)),
-        );
+        let relay_a = relay_holding_its_marks(app);
         let published = app.events(Some(&signup.tenant_id), None, events).await;
         assert_eq!(published.len(), events);
         assert_eq!(
@@ -485,14 +487,7 @@ async fn a_relay_stopping_marks_what_it_published() {
     with_app_opts(Options::without_relay(), async |app| {
         let signup = app.signup(Encoding::Json).await;
         let events = outbox_rows(app, "kind = 'event'").await as usize;
-        let relay = TestRelay::start_relay(
-            olympus_runtime::outbox::Relay::new(
-                app.db.pool().clone(),
-                app.nats.clone(),
-                Duration::from_secs(3600),
-            )
-            .mark_delay(Duration::from_secs(3600)),
-        );
+        let relay = relay_holding_its_marks(app);
         app.events(Some(&signup.tenant_id), None, events).await;
         assert!(outbox_rows(app, "published_at IS NULL").await > 0);
         relay.stop().await;
