@@ -12,9 +12,9 @@
 //! Marks are gathered: an acknowledged row is remembered (and left out of
 //! the next reads) and marked with the others at most
 //! [`DEFAULT_MARK_DELAY`] later (or as [`Relay::mark_delay`] says), or once
-//! [`MARK_MAX`] wait, and on shutdown, in one commit. Each commit waits for its WAL
-//! flush, and a mark per wave cost the relay's Postgres backend more CPU
-//! than anything else it does; publishing is not delayed by it. A crash
+//! [`MARK_MAX`] wait, and on shutdown, in one commit. Each commit waits for
+//! its WAL flush, and a mark per wave cost the relay's Postgres backend more
+//! CPU than anything else it does; publishing is not delayed by it. A crash
 //! loses at most those unmarked rows' marks: they are published again on
 //! takeover, within the duplicate window, which drops them.
 //!
@@ -125,6 +125,7 @@ impl Marks {
         Ok(())
     }
 }
+
 /// The relay of one process (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Relay {
