@@ -137,6 +137,7 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
         let logged_in_events = by_type(&events, "user.logged_in");
         assert_envelope(app, logged_in_events[0], &tenant, "user.logged_in", "corr-login");
         assert_eq!(logged_in_events[0].body["data"]["user_id"], user.as_str());
+        assert_eq!(logged_in_events[0].body["actor_id"], user.as_str());
         assert_eq!(logged_in_events[0].body["data"]["ip"], "203.0.113.7");
         let session = logged_in_events[0].body["data"]["session_id"].clone();
 

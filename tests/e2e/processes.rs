@@ -1222,7 +1222,7 @@ async fn postgres_round_trips_per_operation() {
         }
         let bound = |op: &str| match op {
             "auth.me" | "tenant.get" | "auth.refresh" => 1,
-            "auth.login" => 6,
+            "auth.login" => 2,
             "commerce.orders.create" => 8,
             _ => 12,
         };

@@ -334,3 +334,53 @@ async fn a_dropped_transaction_leaves_no_lock_behind() {
     })
     .await;
 }
+
+/// `olympus_open_login_session` (a login's session, its user's update and
+/// its event in one call) works only inside the tenant it enters: naming
+/// another tenant's user finds no one, and writes nothing.
+#[tokio::test]
+async fn a_login_session_opens_only_for_a_user_of_the_tenant_it_names() {
+    with_app(async |app| {
+        let a = app.signup(Encoding::Json).await;
+        let b = app.signup(Encoding::Json).await;
+        let (a_id, b_id): (Uuid, Uuid) = (a.tenant_id.parse().unwrap(), b.tenant_id.parse().unwrap());
+        let a_user: Uuid = a.user_id.parse().unwrap();
+        let count = async |table: &str| -> i64 {
+            sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap()
+        };
+        let (sessions, outbox) = (count("sessions").await, count("outbox").await);
+        let open = async |tenant: Uuid, session: Uuid| -> Option<(Uuid, Uuid)> {
+            sqlx::query_as(
+                "SELECT id, tenant_id FROM olympus_open_login_session(
+                     $1, $2, now(), $3, $4, 60, NULL, NULL,
+                     $5, $1, $2, 'event', 'x.events.t.user.logged_in', 'rls-test', '{}', NULL, 'x')",
+            )
+            .bind(tenant)
+            .bind(a_user)
+            .bind(session)
+            .bind(session.as_bytes().as_slice())
+            .bind(Uuid::now_v7())
+            .fetch_optional(app.db.app_pool())
+            .await
+            .unwrap()
+        };
+        assert_eq!(open(b_id, Uuid::now_v7()).await, None);
+        assert_eq!(count("sessions").await, sessions);
+        assert_eq!(count("outbox").await, outbox);
+        // In its own tenant the same call opens the session and records the event.
+        let session = Uuid::now_v7();
+        assert_eq!(open(a_id, session).await, Some((a_user, a_id)));
+        assert_eq!(count("sessions").await, sessions + 1);
+        assert_eq!(count("outbox").await, outbox + 1);
+        let owner: Uuid = sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1")
+            .bind(session)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(owner, a_user);
+    })
+    .await;
+}

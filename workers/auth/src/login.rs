@@ -38,7 +38,6 @@ use uuid::Uuid;
 use crate::address_limit;
 use crate::email::Email;
 use crate::sessions;
-use crate::users::{UserRow, USER_COLUMNS};
 
 /// The user a login's address names in its tenant.
 struct Candidate {
@@ -132,34 +131,30 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         }
     };
 
-    let mut tx = app.db().tenant(tenant_id).await?;
-    let user: UserRow = sqlx::query_as(&format!(
-        "UPDATE users SET last_login_at = $2, failed_logins = 0, locked_until = NULL
-          WHERE id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(user_id)
-    .bind(app.now())
-    .fetch_one(&mut *tx)
+    // The session, the user's cleared failures and `user.logged_in`: one
+    // call, committed with it.
+    let session_id = Uuid::now_v7();
+    let logged_in = app.events(&call.meta).actor(user_id).prepare(Event::new(
+        tenant_id,
+        user_id,
+        &data::UserLoggedIn {
+            user_id,
+            session_id,
+            ip: call.meta.client_ip.clone(),
+            user_agent: call.meta.user_agent.clone(),
+        },
+    ))?;
+    let opened = sessions::open_at_login(
+        &app,
+        (tenant_id, user_id, session_id),
+        &call.meta,
+        &logged_in,
+    )
     .await?;
-    let user = user.into_user()?;
-    let (tokens, session_id) = sessions::open(&app, &mut tx, &user, &call.meta).await?;
-    app.events(&call.meta)
-        .actor(user.id)
-        .emit(
-            &mut tx,
-            Event::new(
-                user.tenant_id,
-                user.id,
-                &data::UserLoggedIn {
-                    user_id: user.id,
-                    session_id,
-                    ip: call.meta.client_ip.clone(),
-                    user_agent: call.meta.user_agent.clone(),
-                },
-            ),
-        )
-        .await?;
-    tx.commit().await?;
+    // Removed since its look-up: it exists no more.
+    let Some((user, tokens)) = opened else {
+        return Err(Error::new(ErrorCode::InvalidCredentials));
+    };
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
     if let Some(outdated) = outdated {
         let app = app.clone();

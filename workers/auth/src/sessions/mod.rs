@@ -14,7 +14,7 @@ pub mod store;
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Tokens, User};
 use olympus_contracts::{ErrorCode, Secret};
-use olympus_runtime::outbox::{Event, Events};
+use olympus_runtime::outbox::{Event, Events, Prepared};
 use olympus_runtime::{App, Error, Meta};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -60,6 +60,42 @@ pub async fn open(
     };
     let pair = tokens::pair(app, holder, now, refresh.token, ttl_secs)?;
     Ok((pair, session_id))
+}
+
+/// Opens the session of a login whose password matched, in one round trip
+/// (see [`store::open_at_login`]), recording `logged_in` (made with
+/// [`Events::prepare`]) with it. The user and the session's first token
+/// pair; `None` when the user is gone.
+pub async fn open_at_login(
+    app: &App,
+    (tenant_id, user_id, session_id): (Uuid, Uuid, Uuid),
+    meta: &Meta,
+    logged_in: &Prepared,
+) -> Result<Option<(User, Tokens)>, Error> {
+    let refresh = opaque::generate(tenant_id);
+    let ttl_secs = app.config().refresh_token_ttl;
+    let now = app.now();
+    let new = store::NewSession {
+        id: session_id,
+        tenant_id,
+        user_id,
+        refresh_hash: &refresh.hash,
+        ttl_secs,
+        ip: meta.client_ip.as_deref(),
+        user_agent: meta.user_agent.as_deref(),
+    };
+    let Some(user) = store::open_at_login(app.db().app_pool(), new, now, logged_in).await? else {
+        return Ok(None);
+    };
+    let user = user.into_user()?;
+    let holder = Holder {
+        user_id,
+        tenant_id,
+        session_id,
+        role: user.role,
+    };
+    let pair = tokens::pair(app, holder, now, refresh.token, ttl_secs)?;
+    Ok(Some((user, pair)))
 }
 
 fn invalid_token() -> Error {

@@ -1,14 +1,18 @@
 //! The `sessions` and `rotated_refresh_tokens` tables: every statement on
 //! them, each taking a connection in the session's tenant scope (or, for
-//! [`rotate`], the app pool and the tenant) and the time from the caller
+//! [`rotate`] and [`open_at_login`], the app pool and the tenant) and the time from the caller
 //! (the app's clock). What they mean (events, tokens,
 //! announcements) is in [`super`].
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::shapes::Role;
+use olympus_runtime::outbox::Prepared;
 use olympus_runtime::Error;
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection, PgPool};
 use uuid::Uuid;
+
+use crate::users::{UserRow, USER_COLUMNS};
 
 /// A session about to be opened.
 #[derive(Debug)]
@@ -44,6 +48,42 @@ pub async fn insert(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Opens a login's session in one call (`olympus_open_login_session`,
+/// migration 0020), committed with it: the user's failures cleared and
+/// login time recorded, the session inserted, `logged_in` recorded. The
+/// user as the contract shows them; `None`, with nothing written, when the
+/// user is gone.
+pub async fn open_at_login(
+    pool: &PgPool,
+    new: NewSession<'_>,
+    now: DateTime<Utc>,
+    logged_in: &Prepared,
+) -> Result<Option<UserRow>, Error> {
+    let mut args = PgArguments::default();
+    let added = (|| {
+        args.add(new.tenant_id)?;
+        args.add(new.user_id)?;
+        args.add(now)?;
+        args.add(new.id)?;
+        args.add(new.refresh_hash)?;
+        args.add(new.ttl_secs as f64)?;
+        args.add(new.ip)?;
+        args.add(new.user_agent)
+    })();
+    added.map_err(|e| Error::internal(anyhow::anyhow!("binding a login's session: {e}")))?;
+    logged_in.add_to(&mut args)?;
+    let user = sqlx::query_as_with(
+        &format!(
+            "SELECT {USER_COLUMNS} FROM olympus_open_login_session(
+                 $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ),
+        args,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(user)
 }
 
 /// A session whose refresh token was just replaced.

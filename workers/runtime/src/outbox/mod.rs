@@ -23,7 +23,8 @@ use olympus_contracts::event::{
     Envelope, EventData, EventType, Mail, MailTemplate, SCHEMA_VERSION,
 };
 use olympus_contracts::Subjects;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection};
 use uuid::Uuid;
 
 use crate::call::Meta;
@@ -130,6 +131,17 @@ impl<'a> Events<'a> {
 
     /// Records an event in `conn`'s transaction (tenant-scoped).
     pub async fn emit(&self, conn: &mut PgConnection, event: Event) -> Result<Uuid, Error> {
+        let row = self.prepare(event)?;
+        row.record(conn).await?;
+        Ok(row.id)
+    }
+
+    /// An event made ready to record, checked as [`Events::emit`] checks it,
+    /// for a statement of the caller's own that records it with its change
+    /// in one round trip: a function that calls `olympus_outbox_record`
+    /// with the arguments [`Prepared::add_to`] adds, in the caller's
+    /// tenant scope and transaction (see `olympus_open_login_session`).
+    pub fn prepare(&self, event: Event) -> Result<Prepared, Error> {
         let envelope = Envelope {
             id: Uuid::now_v7(),
             event_type: event.event_type,
@@ -145,25 +157,20 @@ impl<'a> Events<'a> {
                 ))
             })?,
         };
-        let subject = self
-            .subjects
-            .event(event.tenant_id, event.event_type.as_str());
-        let payload = serde_json::to_vec(&envelope).map_err(Error::internal)?;
-        insert(
-            conn,
-            Row {
-                id: envelope.id,
-                tenant_id: event.tenant_id,
-                aggregate_id: event.aggregate_id,
-                kind: "event",
-                subject: &subject,
-                correlation_id: self.correlation_id,
-                traceparent: self.traceparent,
-                payload: &payload,
-            },
-        )
-        .await?;
-        Ok(envelope.id)
+        let row = Prepared {
+            id: envelope.id,
+            tenant_id: event.tenant_id,
+            aggregate_id: event.aggregate_id,
+            kind: "event",
+            subject: self
+                .subjects
+                .event(event.tenant_id, event.event_type.as_str()),
+            correlation_id: self.correlation_id.to_owned(),
+            traceparent: self.traceparent.map(str::to_owned),
+            payload: serde_json::to_vec(&envelope).map_err(Error::internal)?,
+        };
+        row.check()?;
+        Ok(row)
     }
 
     /// Records a mail for the mailer, in `conn`'s transaction, unless its
@@ -224,23 +231,19 @@ impl<'a> Events<'a> {
             expires_at,
             correlation_id: self.correlation_id.to_owned(),
         };
-        let subject = self.subjects.mail(tenant_id, template.as_str());
-        let payload = serde_json::to_vec(&mail).map_err(Error::internal)?;
-        insert(
-            conn,
-            Row {
-                id: mail.id,
-                tenant_id,
-                // A user's mails keep their order; an invitation's is alone.
-                aggregate_id: user_id.unwrap_or(mail.id),
-                kind: "mail",
-                subject: &subject,
-                correlation_id: self.correlation_id,
-                traceparent: self.traceparent,
-                payload: &payload,
-            },
-        )
-        .await?;
+        let row = Prepared {
+            id: mail.id,
+            tenant_id,
+            // A user's mails keep their order; an invitation's is alone.
+            aggregate_id: user_id.unwrap_or(mail.id),
+            kind: "mail",
+            subject: self.subjects.mail(tenant_id, template.as_str()),
+            correlation_id: self.correlation_id.to_owned(),
+            traceparent: self.traceparent.map(str::to_owned),
+            payload: serde_json::to_vec(&mail).map_err(Error::internal)?,
+        };
+        row.check()?;
+        row.record(conn).await?;
         Ok(Mailed::Queued(mail.id))
     }
 }
@@ -267,51 +270,77 @@ pub struct NewMail<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-struct Row<'a> {
+/// An outbox row about to be recorded: an event ([`Events::prepare`]) or
+/// a mail.
+#[derive(Debug)]
+pub struct Prepared {
     id: Uuid,
     tenant_id: Uuid,
     aggregate_id: Uuid,
     kind: &'static str,
-    subject: &'a str,
-    correlation_id: &'a str,
-    traceparent: Option<&'a str>,
-    payload: &'a [u8],
+    subject: String,
+    correlation_id: String,
+    traceparent: Option<String>,
+    payload: Vec<u8>,
 }
 
-async fn insert(conn: &mut PgConnection, row: Row<'_>) -> Result<(), Error> {
-    if row.payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(Error::internal(anyhow::anyhow!(
-            "refusing a {} of {} bytes on {}: over the outbox bound of {MAX_PAYLOAD_BYTES} bytes",
-            row.kind,
-            row.payload.len(),
-            row.subject
-        )));
+impl Prepared {
+    /// The event's (or mail's) id.
+    pub fn id(&self) -> Uuid {
+        self.id
     }
-    if !is_publishable_subject(row.subject) {
-        return Err(Error::internal(anyhow::anyhow!(
-            "refusing a {} on the invalid subject {:?}",
-            row.kind,
-            row.subject
-        )));
+
+    /// Refuses a row that could never be published.
+    fn check(&self) -> Result<(), Error> {
+        if self.payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(Error::internal(anyhow::anyhow!(
+                "refusing a {} of {} bytes on {}: over the outbox bound of {MAX_PAYLOAD_BYTES} bytes",
+                self.kind,
+                self.payload.len(),
+                self.subject
+            )));
+        }
+        if !is_publishable_subject(&self.subject) {
+            return Err(Error::internal(anyhow::anyhow!(
+                "refusing a {} on the invalid subject {:?}",
+                self.kind,
+                self.subject
+            )));
+        }
+        Ok(())
     }
-    sqlx::query(
-        "WITH serialized AS (
-             SELECT pg_advisory_xact_lock(hashtextextended($3::text, 0)),
-                    pg_notify($8, '')
-         )
-         INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload, traceparent)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $9 FROM serialized",
-    )
-    .bind(row.id)
-    .bind(row.tenant_id)
-    .bind(row.aggregate_id)
-    .bind(row.kind)
-    .bind(row.subject)
-    .bind(row.correlation_id)
-    .bind(row.payload)
-    .bind(CHANNEL)
-    .bind(row.traceparent)
-    .execute(conn)
-    .await?;
-    Ok(())
+}
+
+/// Records one row (migration 0020): a transaction-level advisory lock on
+/// its aggregate first, so that rows of one aggregate get their `seq` in
+/// commit order, then a `NOTIFY` for the relay (delivered at commit) and
+/// the insert.
+const RECORD: &str = "SELECT olympus_outbox_record($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+impl Prepared {
+    /// Adds the row to `args` as nine arguments in a row, those of
+    /// `olympus_outbox_record(id, tenant, aggregate, kind, subject,
+    /// correlation, payload, traceparent, channel)`.
+    pub fn add_to(&self, args: &mut PgArguments) -> Result<(), Error> {
+        let added = (|| {
+            args.add(self.id)?;
+            args.add(self.tenant_id)?;
+            args.add(self.aggregate_id)?;
+            args.add(self.kind)?;
+            args.add(self.subject.as_str())?;
+            args.add(self.correlation_id.as_str())?;
+            args.add(self.payload.as_slice())?;
+            args.add(self.traceparent.as_deref())?;
+            args.add(CHANNEL)
+        })();
+        added.map_err(|e| Error::internal(anyhow::anyhow!("binding an outbox row: {e}")))
+    }
+
+    /// Records the row in `conn`'s transaction.
+    async fn record(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let mut args = PgArguments::default();
+        self.add_to(&mut args)?;
+        sqlx::query_with(RECORD, args).execute(conn).await?;
+        Ok(())
+    }
 }
