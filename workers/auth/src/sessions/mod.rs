@@ -26,6 +26,54 @@ use crate::tokens::{self, Holder};
 /// retrying concurrently) without being taken for a stolen one.
 pub const REUSE_GRACE_SECS: i64 = 5;
 
+/// A session about to be opened: its id, its first refresh token, when it
+/// opens and how long it lives.
+struct Opening {
+    session_id: Uuid,
+    refresh: opaque::NewToken,
+    ttl_secs: u64,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Opening {
+    fn new(app: &App, tenant_id: Uuid, session_id: Uuid) -> Self {
+        Self {
+            session_id,
+            refresh: opaque::generate(tenant_id),
+            ttl_secs: app.config().refresh_token_ttl,
+            now: app.now(),
+        }
+    }
+
+    /// The session's row, of `user_id` in `tenant_id`, from `meta`'s caller.
+    fn row<'a>(
+        &'a self,
+        (tenant_id, user_id): (Uuid, Uuid),
+        meta: &'a Meta,
+    ) -> store::NewSession<'a> {
+        store::NewSession {
+            id: self.session_id,
+            tenant_id,
+            user_id,
+            refresh_hash: &self.refresh.hash,
+            ttl_secs: self.ttl_secs,
+            ip: meta.client_ip.as_deref(),
+            user_agent: meta.user_agent.as_deref(),
+        }
+    }
+
+    /// The session's first token pair, once its row is written.
+    fn tokens(self, app: &App, user: &User) -> Result<Tokens, Error> {
+        let holder = Holder {
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+            session_id: self.session_id,
+            role: user.role,
+        };
+        tokens::pair(app, holder, self.now, self.refresh.token, self.ttl_secs)
+    }
+}
+
 /// Opens a session for `user` and returns its first token pair and its id.
 /// The connection must be in the user's tenant scope; commit to keep it.
 pub async fn open(
@@ -34,32 +82,11 @@ pub async fn open(
     user: &User,
     meta: &Meta,
 ) -> Result<(Tokens, Uuid), Error> {
-    let session_id = Uuid::now_v7();
-    let refresh = opaque::generate(user.tenant_id);
-    let ttl_secs = app.config().refresh_token_ttl;
-    let now = app.now();
-    store::insert(
-        conn,
-        store::NewSession {
-            id: session_id,
-            tenant_id: user.tenant_id,
-            user_id: user.id,
-            refresh_hash: &refresh.hash,
-            ttl_secs,
-            ip: meta.client_ip.as_deref(),
-            user_agent: meta.user_agent.as_deref(),
-        },
-        now,
-    )
-    .await?;
-    let holder = Holder {
-        user_id: user.id,
-        tenant_id: user.tenant_id,
-        session_id,
-        role: user.role,
-    };
-    let pair = tokens::pair(app, holder, now, refresh.token, ttl_secs)?;
-    Ok((pair, session_id))
+    let opening = Opening::new(app, user.tenant_id, Uuid::now_v7());
+    let row = opening.row((user.tenant_id, user.id), meta);
+    store::insert(conn, row, opening.now).await?;
+    let session_id = opening.session_id;
+    Ok((opening.tokens(app, user)?, session_id))
 }
 
 /// Opens the session of a login whose password matched, in one round trip
@@ -72,30 +99,15 @@ pub async fn open_at_login(
     meta: &Meta,
     logged_in: &Prepared,
 ) -> Result<Option<(User, Tokens)>, Error> {
-    let refresh = opaque::generate(tenant_id);
-    let ttl_secs = app.config().refresh_token_ttl;
-    let now = app.now();
-    let new = store::NewSession {
-        id: session_id,
-        tenant_id,
-        user_id,
-        refresh_hash: &refresh.hash,
-        ttl_secs,
-        ip: meta.client_ip.as_deref(),
-        user_agent: meta.user_agent.as_deref(),
-    };
-    let Some(user) = store::open_at_login(app.db().app_pool(), new, now, logged_in).await? else {
+    let opening = Opening::new(app, tenant_id, session_id);
+    let row = opening.row((tenant_id, user_id), meta);
+    let opened = store::open_at_login(app.db().app_pool(), row, opening.now, logged_in).await?;
+    let Some(user) = opened else {
         return Ok(None);
     };
     let user = user.into_user()?;
-    let holder = Holder {
-        user_id,
-        tenant_id,
-        session_id,
-        role: user.role,
-    };
-    let pair = tokens::pair(app, holder, now, refresh.token, ttl_secs)?;
-    Ok(Some((user, pair)))
+    let tokens = opening.tokens(app, &user)?;
+    Ok(Some((user, tokens)))
 }
 
 fn invalid_token() -> Error {

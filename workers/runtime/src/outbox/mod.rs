@@ -285,11 +285,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// The event's (or mail's) id.
-    pub fn id(&self) -> Uuid {
-        self.id
-    }
-
     /// Refuses a row that could never be published.
     fn check(&self) -> Result<(), Error> {
         if self.payload.len() > MAX_PAYLOAD_BYTES {
