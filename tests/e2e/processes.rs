@@ -886,17 +886,43 @@ async fn bench(app: &TestApp, args: &[&str]) -> String {
 }
 
 /// The number that `stdout`'s line starting with `prefix` (after its
-/// indentation) goes on with, before any `/s (measured ceiling)`.
+/// indentation) goes on with (as in `0.91` or `59/s, ...`).
 fn number_after(stdout: &str, prefix: &str) -> f64 {
     let line = stdout
         .lines()
         .find(|l| l.trim_start().starts_with(prefix))
         .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"));
-    line.trim_start()[prefix.len()..]
-        .trim()
-        .trim_end_matches("/s (measured ceiling)")
+    number_in(line, prefix)
+}
+
+/// The number right after `marker` in `line`.
+fn number_in(line: &str, marker: &str) -> f64 {
+    let (_, rest) = line
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {line:?}"));
+    let rest = rest.trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    rest[..end]
         .parse()
         .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+}
+
+/// The two figures of `line`'s `the mean of A{unit} before the run and
+/// B{unit} after`.
+fn before_and_after(line: &str, unit: &str) -> (f64, f64) {
+    let parse = |t: &str| -> f64 { t.parse().unwrap_or_else(|e| panic!("{line:?}: {e}")) };
+    let (_, rest) = line
+        .split_once("the mean of ")
+        .unwrap_or_else(|| panic!("no mean: {line}"));
+    let (before, rest) = rest
+        .split_once(&format!("{unit} before the run and "))
+        .unwrap_or_else(|| panic!("no before: {line}"));
+    let (after, _) = rest
+        .split_once(&format!("{unit} after"))
+        .unwrap_or_else(|| panic!("no after: {line}"));
+    (parse(before), parse(after))
 }
 
 /// `olympus bench --op me` with its floors: a NATS echo, a Postgres point
@@ -991,19 +1017,18 @@ async fn bench_mix_runs_the_whole_blend_and_reports_it_per_operation_and_per_sec
 }
 
 /// `olympus bench --op login` with its floors: each caller logs in as its
-/// own user, every login succeeds, and the login ceiling is reported both
-/// as cores ÷ one verification (timed before the run and after) and as
-/// measured, one verification per core side by side, with the logins'
-/// ratio to each.
+/// own user, every login succeeds, and the Argon2 limit is measured before
+/// the run and after it, one verification per core side by side, and also
+/// computed as cores ÷ one verification alone, with the logins' ratio to
+/// each.
 #[tokio::test]
-async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
+async fn bench_login_reports_the_argon2_limit_measured_and_computed() {
     with_app_opts(Options::without_workers(), async |app| {
         let stdout = bench(
             app,
             &["--op", "login", "--requests", "16", "--concurrency", "2"],
         )
         .await;
-        let number_after = |prefix: &str| number_after(&stdout, prefix);
         // Each caller logs in as its own user: the owner and two more.
         assert!(
             stdout.contains("login: each of the 2 callers logs in as its own user"),
@@ -1019,32 +1044,40 @@ async fn bench_login_reports_the_argon2_ceiling_computed_and_measured() {
             "{users:?}"
         );
         assert!(stdout.contains("Login: n=16 unexpected=0 "), "{stdout}");
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let measured = number_after(&format!("Argon2id, {cores} verifications at once:"));
-        assert!(measured > 0.0, "{stdout}");
-        let computed = number_after("Login / Argon2 ceiling:");
-        let against_measured = number_after("Login / measured Argon2 ceiling:");
-        assert!(computed > 0.0 && against_measured > 0.0, "{stdout}");
-        // One verify is timed before the run and after it.
-        let verify = stdout
-            .lines()
-            .find(|l| l.trim_start().starts_with("Argon2id verify"))
-            .unwrap_or_else(|| panic!("no verify line:\n{stdout}"));
+        let line = |prefix: &str| {
+            stdout
+                .lines()
+                .map(str::trim_start)
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"))
+                .to_owned()
+        };
+        // One verification alone, timed before the run and after it.
+        let verify = line("Argon2id verify");
         assert!(verify.contains("(m=7168,t=5,p=1)"), "{verify}");
-        let times: Vec<f64> = verify
-            .split_once("the mean of ")
-            .and_then(|(_, rest)| rest.split_once(" ms after"))
-            .map(|(times, _)| {
-                times
-                    .split(" ms before the run and ")
-                    .map(|t| t.parse().unwrap())
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(
-            times.len() == 2 && times.iter().all(|&t| t > 0.0),
-            "{verify}"
-        );
+        let (before, after) = before_and_after(&verify, " ms");
+        assert!(before > 0.0 && after > 0.0, "{verify}");
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let computed = number_in(&verify, &format!("{cores} cores / one verify = "));
+        // One per core side by side (the limit), before and after too.
+        let at_once = line(&format!("Argon2id, {cores} verifications at once:"));
+        let (before, after) = before_and_after(&at_once, "/s");
+        assert!(before > 0.0 && after > 0.0, "{at_once}");
+        let limit = number_in(&at_once, "verifications at once:");
+        assert!((limit - (before + after) / 2.0).abs() <= 1.0, "{at_once}");
+        // The logins' ratio to each, as the logins per second make it.
+        let logins = line("Login x16 from 2 callers in ");
+        let per_second = number_in(&logins, " (");
+        for (ratio, of) in [
+            (format!("Login / Argon2 limit ({cores} at once):"), limit),
+            (format!("Login / {cores} cores / one verify:"), computed),
+        ] {
+            let ratio = number_after(&stdout, &ratio);
+            assert!(
+                ratio > 0.0 && (ratio - per_second / of).abs() <= 0.05 * ratio.max(1.0),
+                "{ratio} against {per_second}/s of {of}/s:\n{stdout}"
+            );
+        }
         // Where the logins' CPU went: the hashing threads took some (16
         // verifications, a few ms each), and no more than the whole server.
         let cpu = cpu_line(&stdout);

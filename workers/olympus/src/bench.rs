@@ -40,9 +40,11 @@ use std::time::{Duration, Instant};
 pub struct BenchArgs {
     /// Skip measuring the machine's floors after the operation (a NATS
     /// echo, a Postgres point select, the two together: an echo whose
-    /// responder runs the select, not for logins; an Argon2id verify, for
-    /// logins also before the run; after `--mix`, 2,000 requests each, with
-    /// ratios for auth.me's share) and the server's peak RSS.
+    /// responder runs the select, not for logins; an Argon2id verify alone,
+    /// and for logins also one per core side by side for 3 s, the login
+    /// limit, both before the run and after it; after `--mix`, 2,000
+    /// requests each, with ratios for auth.me's share) and the server's
+    /// peak RSS.
     #[arg(long)]
     no_floors: bool,
 
@@ -287,10 +289,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     let login_run = matches!(args.op, BenchOp::Login | BenchOp::LoginFailed);
     // A virtual machine's speed drifts by a third within minutes: a login
-    // run's verify floor is timed before the run as well as after it
+    // run's Argon2 floor is measured before the run as well as after it
     // (before the background logins and the burst start).
-    let verify_before = if login_run && !args.no_floors {
-        Some(crate::floors::argon2_verify(args.argon2_params).await?)
+    let argon2_before = if login_run && !args.no_floors {
+        Some(argon2_floor(&args).await?)
     } else {
         None
     };
@@ -361,7 +363,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if !args.no_floors {
         let label = format!("{:?}", args.op);
-        floors(&args, &client.nats, &label, measured, verify_before).await?;
+        floors(&args, &client.nats, &label, measured, argon2_before).await?;
     }
     if let Some(burst) = burst {
         burst.await??;
@@ -428,18 +430,28 @@ async fn caller_logins(
         .collect()
 }
 
+/// Argon2 on this machine at the workers' parameters, verifications side by
+/// side for 3 s.
+async fn argon2_floor(args: &BenchArgs) -> anyhow::Result<crate::floors::Argon2Floor> {
+    crate::floors::Argon2Floor::measure(args.argon2_params, cores(), Duration::from_secs(3)).await
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// The machine's floors in the same run, and the ratio of `measured` (the
-/// throughput of `label`) to each, to Argon2's ceiling for a login run
-/// (`verify_before`: one verify's time, taken before it); the server's
-/// peak memory when it runs here.
+/// throughput of `label`) to each, and for a login run (`argon2_before`:
+/// Argon2 measured before it) to the Argon2 limit; the server's peak memory
+/// when it runs here.
 async fn floors(
     args: &BenchArgs,
     nats: &async_nats::Client,
     label: &str,
     measured: f64,
-    verify_before: Option<Duration>,
+    argon2_before: Option<crate::floors::Argon2Floor>,
 ) -> anyhow::Result<()> {
-    let login = verify_before.is_some();
+    let login = argon2_before.is_some();
     println!("floors (same run, same concurrency):");
     let (elapsed, samples) = crate::floors::nats_echo(args, &args.nats_url, nats).await?;
     let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
@@ -471,40 +483,47 @@ async fn floors(
             "",
         );
     }
-    let after = crate::floors::argon2_verify(args.argon2_params).await?;
+    let cores = cores();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let (verify, when) = match verify_before {
-        Some(before) => (
-            (before + after) / 2,
-            format!(
-                ", the mean of {:.1} ms before the run and {:.1} ms after",
-                ms(before),
-                ms(after)
-            ),
-        ),
-        None => (after, String::new()),
-    };
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let login_floor = cores as f64 / verify.as_secs_f64();
-    println!(
-        "  Argon2id verify ({}): {:.1} ms{when}; login ceiling = {cores} cores / verify = {login_floor:.0}/s",
-        args.argon2_params,
-        ms(verify)
-    );
-    if login {
-        println!("  {label} / Argon2 ceiling: {:.2}", measured / login_floor);
-        // The same ceiling measured: one verification per core, side by side.
-        let parallel = crate::floors::argon2_parallel(
-            args.argon2_params,
-            cores,
-            std::time::Duration::from_secs(3),
-        )
-        .await?;
-        println!("  Argon2id, {cores} verifications at once: {parallel:.0}/s (measured ceiling)");
-        println!(
-            "  {label} / measured Argon2 ceiling: {:.2}",
-            measured / parallel
-        );
+    match argon2_before {
+        None => {
+            let verify = crate::floors::argon2_verify(args.argon2_params).await?;
+            println!(
+                "  Argon2id verify ({}): {:.1} ms alone; {cores} cores / one verify = {:.0}/s",
+                args.argon2_params,
+                ms(verify),
+                cores as f64 / verify.as_secs_f64()
+            );
+        }
+        Some(before) => {
+            let after = argon2_floor(args).await?;
+            let alone = (before.alone + after.alone) / 2;
+            let computed = cores as f64 / alone.as_secs_f64();
+            println!(
+                "  Argon2id verify ({}): {:.1} ms alone, the mean of {:.1} ms before the run and {:.1} ms after; {cores} cores / one verify = {computed:.0}/s",
+                args.argon2_params,
+                ms(alone),
+                ms(before.alone),
+                ms(after.alone),
+            );
+            // The limit as it is on this machine: one verification per
+            // core, side by side.
+            let limit = (before.at_once + after.at_once) / 2.0;
+            println!(
+                "  Argon2id, {cores} verifications at once: {limit:.0}/s, the mean of {:.0}/s before the run and {:.0}/s after; {:.2} of {cores} cores / one verify",
+                before.at_once,
+                after.at_once,
+                limit / computed
+            );
+            println!(
+                "  {label} / Argon2 limit ({cores} at once): {:.2}",
+                measured / limit
+            );
+            println!(
+                "  {label} / {cores} cores / one verify: {:.2}",
+                measured / computed
+            );
+        }
     }
     match args.server_pid.or_else(crate::floors::find_server) {
         Some(pid) => match crate::floors::peak_rss_mib(pid) {

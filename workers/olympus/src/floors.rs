@@ -2,8 +2,9 @@
 //! operation, so its figures read as ratios rather than absolute numbers:
 //! a bare NATS request-reply echo on the same server and client, a
 //! Postgres point select on a pool of the workers' size, the two together
-//! (an echo whose responder runs the select), and one Argon2id
-//! verification at the workers' parameters.
+//! (an echo whose responder runs the select), and Argon2id at the
+//! workers' parameters: one verification alone, and one per core side by
+//! side (the login limit).
 
 use olympus_auth::hashing::Argon2Params;
 use std::time::{Duration, Instant};
@@ -201,12 +202,34 @@ pub async fn argon2_verify(params: Argon2Params) -> anyhow::Result<Duration> {
     Ok(times[times.len() / 2])
 }
 
+/// Argon2id on this machine at the workers' parameters: one verification's
+/// time alone, and verifications per second with one per core running side
+/// by side (the login limit as it is: `cores ÷ one verify` assumes that
+/// verifications side by side do not slow each other, but they share the
+/// memory bus and the last-level cache).
+#[derive(Debug, Clone, Copy)]
+pub struct Argon2Floor {
+    pub alone: Duration,
+    pub at_once: f64,
+}
+
+impl Argon2Floor {
+    /// Measures both, the verifications side by side for `duration`.
+    pub async fn measure(
+        params: Argon2Params,
+        cores: usize,
+        duration: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            alone: argon2_verify(params).await?,
+            at_once: argon2_parallel(params, cores, duration).await?,
+        })
+    }
+}
+
 /// Argon2id verifications per second with `threads` of them running at
-/// once for about `duration`, with `params`: the login
-/// ceiling as measured, where `threads ÷ one verify's time` assumes that
-/// verifications side by side do not slow each other (they share the
-/// memory bus and the caches).
-pub async fn argon2_parallel(
+/// once for about `duration`, with `params`.
+async fn argon2_parallel(
     params: Argon2Params,
     threads: usize,
     duration: Duration,
