@@ -483,6 +483,62 @@ async fn a_relay_killed_before_marking_what_it_published_leaves_nothing_twice() 
     .await;
 }
 
+/// The mailer has read and acknowledged a mail (gone from the work-queue
+/// stream) when the relay that published it dies before marking it: the
+/// next relay publishes it again, and the stream drops it as a duplicate
+/// (its window remembers the id of a message no longer stored), so the
+/// mail is not sent twice.
+#[tokio::test]
+async fn a_mail_already_taken_by_the_mailer_is_not_queued_again_by_a_takeover() {
+    with_app_opts(Options::without_relay(), async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let mails = outbox_rows(app, "kind = 'mail'").await as usize;
+        assert!(mails >= 1, "{mails} mails");
+        let relay_a = relay_holding_its_marks(app);
+        let taken = app.mail(Some(&signup.tenant_id), None, mails).await;
+        assert_eq!(taken.len(), mails);
+        let js = async_nats::jetstream::new(app.nats.clone());
+        // The mail stream's messages and its last sequence number.
+        let queued = async || {
+            let mut stream = js.get_stream(app.subjects.mail_stream()).await.unwrap();
+            let state = &stream.info().await.unwrap().state;
+            (state.messages, state.last_sequence)
+        };
+        // Acknowledged, so removed once the server has the ack.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let last = loop {
+            let (messages, last) = queued().await;
+            if messages == 0 {
+                break last;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{messages} mails still queued");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(last, mails as u64, "each mail stored once");
+        assert_eq!(
+            outbox_rows(app, "kind = 'mail' AND published_at IS NULL").await as usize,
+            mails,
+            "taken, not yet marked"
+        );
+        relay_a.kill().await;
+
+        let relay_b = TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
+        if let Err(left) = olympus_tests::wait_for_zero(
+            app.db.pool(),
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL OR (kind = 'mail' AND length(payload) > 0)",
+            Duration::from_secs(10),
+        )
+        .await
+        {
+            panic!("{left} rows unmarked 10 s after the takeover");
+        }
+        // Published again and acknowledged by the stream, not stored.
+        assert_eq!(queued().await, (0, last), "no mail queued again");
+        relay_b.stop().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_relay_stopping_marks_what_it_published() {
     with_app_opts(Options::without_relay(), async |app| {
