@@ -1256,8 +1256,8 @@ async fn postgres_round_trips_per_operation() {
         let bound = |op: &str| match op {
             "auth.me" | "tenant.get" | "auth.refresh" => 1,
             "auth.login" => 2,
-            "commerce.orders.create" => 8,
-            _ => 12,
+            "commerce.orders.create" => 5,
+            _ => 9,
         };
         for (op, n) in &table {
             assert!(*n >= 1, "{op}: no statement logged: {table:?}");

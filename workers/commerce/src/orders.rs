@@ -23,10 +23,11 @@ use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Page, Role};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::Event;
+use olympus_runtime::outbox::{Event, Prepared};
 use olympus_runtime::pages::Pager;
 use olympus_runtime::{phone, App, Call, Error, Meta};
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgConnection};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -307,63 +308,25 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
             line_total: money::of(line_total, &currency),
         });
     }
-    sqlx::query(
-        "UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
-           FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
-          WHERE p.id = w.id",
+    // The stock taken and the tenant's next number in one statement, last,
+    // so that the number row is locked only for the next one and the commit.
+    let number: i64 = sqlx::query_scalar(
+        "WITH taken AS (
+             UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
+               FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
+              WHERE p.id = w.id)
+         INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
+         RETURNING last",
     )
     .bind(wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(wanted.iter().map(|(_, q)| *q).collect::<Vec<_>>())
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let order_id = Uuid::now_v7();
-    // Last, so that the tenant's number row is locked only until the commit.
-    let number: i64 = sqlx::query_scalar(
-        "INSERT INTO order_numbers (tenant_id, last) VALUES ($1, 1)
-         ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
-         RETURNING last",
-    )
     .bind(claims.tid)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO orders (id, tenant_id, number, customer_id, status, currency, total_amount,
-                             shipping_address, billing_address, contact_phone, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)",
-    )
-    .bind(order_id)
-    .bind(claims.tid)
-    .bind(number)
-    .bind(claims.sub)
-    .bind(&currency)
-    .bind(total)
-    .bind(shipping.as_ref().map(sqlx::types::Json))
-    .bind(billing.as_ref().map(sqlx::types::Json))
-    .bind(contact_phone.as_deref())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name, unit_amount,
-                                  quantity, line_amount)
-         SELECT $1, $2, l.position, l.product_id, l.sku, l.name, l.unit_amount, l.quantity, l.line_amount
-           FROM unnest($3::int[], $4::uuid[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
-             AS l(position, product_id, sku, name, unit_amount, quantity, line_amount)",
-    )
-    .bind(order_id)
-    .bind(claims.tid)
-    .bind((0..lines.len() as i32).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.sku.clone()).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.unit_price.amount).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.line_total.amount).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
     let order = Order {
-        id: order_id,
+        id: Uuid::now_v7(),
         number,
         customer_id: claims.sub,
         status: OrderStatus::PendingPayment,
@@ -375,24 +338,86 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
         created_at: now,
         updated_at: now,
     };
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                order.id,
-                &data::OrderPlaced {
-                    order: order.clone(),
-                },
-            ),
-        )
-        .await?;
+    let placed = app.events(&call.meta).prepare(Event::new(
+        claims.tid,
+        order.id,
+        &data::OrderPlaced {
+            order: order.clone(),
+        },
+    ))?;
+    insert(&mut tx, claims.tid, &order, &placed).await?;
     tracing::info!(order_id = %order.id, number, lines = order.items.len(), "order placed");
     Ok(OrderReply { order })
 }
 
 fn too_large(field: &str) -> Error {
     Validation::failed(field, ["the order's total is too large"])
+}
+
+/// Inserts `order` of `tenant_id` with its lines and records `placed`, in
+/// one statement.
+async fn insert(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    order: &Order,
+    placed: &Prepared,
+) -> Result<(), Error> {
+    let lines = &order.items;
+    let mut args = PgArguments::default();
+    let added = (|| {
+        args.add(order.id)?;
+        args.add(tenant_id)?;
+        args.add(order.number)?;
+        args.add(order.customer_id)?;
+        args.add(order.total.currency.as_str())?;
+        args.add(order.total.amount)?;
+        args.add(order.shipping_address.as_ref().map(sqlx::types::Json))?;
+        args.add(order.billing_address.as_ref().map(sqlx::types::Json))?;
+        args.add(order.contact_phone.as_deref())?;
+        args.add(order.created_at)?;
+        args.add((0..lines.len() as i32).collect::<Vec<_>>())?;
+        args.add(lines.iter().map(|l| l.product_id).collect::<Vec<_>>())?;
+        args.add(lines.iter().map(|l| l.sku.as_str()).collect::<Vec<_>>())?;
+        args.add(lines.iter().map(|l| l.name.as_str()).collect::<Vec<_>>())?;
+        args.add(
+            lines
+                .iter()
+                .map(|l| l.unit_price.amount)
+                .collect::<Vec<_>>(),
+        )?;
+        args.add(lines.iter().map(|l| l.quantity).collect::<Vec<_>>())?;
+        args.add(
+            lines
+                .iter()
+                .map(|l| l.line_total.amount)
+                .collect::<Vec<_>>(),
+        )
+    })();
+    added.map_err(|e| Error::internal(anyhow::anyhow!("binding an order: {e}")))?;
+    placed.add_to(&mut args)?;
+    sqlx::query_with(
+        &format!(
+            "WITH placed AS (
+                 INSERT INTO orders (id, tenant_id, number, customer_id, status, currency,
+                                     total_amount, shipping_address, billing_address,
+                                     contact_phone, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)),
+             lines AS (
+                 INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
+                                          unit_amount, quantity, line_amount)
+                 SELECT $1, $2, l.position, l.product_id, l.sku, l.name, l.unit_amount,
+                        l.quantity, l.line_amount
+                   FROM unnest($11::int[], $12::uuid[], $13::text[], $14::text[],
+                               $15::bigint[], $16::bigint[], $17::bigint[])
+                     AS l(position, product_id, sku, name, unit_amount, quantity, line_amount))
+             SELECT {}",
+            Prepared::record_call(18)
+        ),
+        args,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Handles `commerce.orders.get`.

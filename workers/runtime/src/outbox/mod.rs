@@ -306,12 +306,6 @@ impl Prepared {
     }
 }
 
-/// Records one row (migration 0020): a transaction-level advisory lock on
-/// its aggregate first, so that rows of one aggregate get their `seq` in
-/// commit order, then a `NOTIFY` for the relay (delivered at commit) and
-/// the insert.
-const RECORD: &str = "SELECT olympus_outbox_record($1, $2, $3, $4, $5, $6, $7, $8, $9)";
-
 impl Prepared {
     /// Adds the row to `args` as nine arguments in a row, those of
     /// `olympus_outbox_record(id, tenant, aggregate, kind, subject,
@@ -331,11 +325,24 @@ impl Prepared {
         added.map_err(|e| Error::internal(anyhow::anyhow!("binding an outbox row: {e}")))
     }
 
+    /// The SQL call recording a row whose arguments [`Prepared::add_to`]
+    /// added from `$first` on, for a statement of the caller's own that
+    /// records its change and its event in one round trip:
+    /// `olympus_outbox_record($first, ..., $first+8)` (migration 0020): a
+    /// transaction-level advisory lock on its aggregate first, so that rows
+    /// of one aggregate get their `seq` in commit order, then a `NOTIFY` for
+    /// the relay (delivered at commit) and the insert.
+    pub fn record_call(first: usize) -> String {
+        let args: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
+        format!("olympus_outbox_record({})", args.join(", "))
+    }
+
     /// Records the row in `conn`'s transaction.
     async fn record(&self, conn: &mut PgConnection) -> Result<(), Error> {
         let mut args = PgArguments::default();
         self.add_to(&mut args)?;
-        sqlx::query_with(RECORD, args).execute(conn).await?;
+        let record = format!("SELECT {}", Self::record_call(1));
+        sqlx::query_with(&record, args).execute(conn).await?;
         Ok(())
     }
 }
