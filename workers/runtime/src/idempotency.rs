@@ -100,6 +100,10 @@ pub async fn begin(
     if !locked {
         return Err(Error::new(ErrorCode::IdempotencyKeyInUse).with_detail("retry_after_secs", 1));
     }
+    // A statement of its own, after the lock: its snapshot is taken once the
+    // lock is held. Read in the lock's statement, it would miss the outcome
+    // of a first request that committed (and so let go of the lock) between
+    // that statement's start and the lock, and the handler would run twice.
     let stored: Option<(Vec<u8>, i16, Value)> = sqlx::query_as(
         "SELECT fingerprint, status, reply FROM idempotency_keys
           WHERE operation = $1 AND key = $2 AND created_at > $3 - make_interval(hours => $4)",
