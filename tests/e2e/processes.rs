@@ -888,11 +888,17 @@ async fn bench(app: &TestApp, args: &[&str]) -> String {
 /// The number that `stdout`'s line starting with `prefix` (after its
 /// indentation) goes on with (as in `0.91` or `59/s, ...`).
 fn number_after(stdout: &str, prefix: &str) -> f64 {
-    let line = stdout
+    number_in(line_starting(stdout, prefix), prefix)
+}
+
+/// `stdout`'s line starting with `prefix` (after its indentation), without
+/// its indentation.
+fn line_starting<'a>(stdout: &'a str, prefix: &str) -> &'a str {
+    stdout
         .lines()
-        .find(|l| l.trim_start().starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"));
-    number_in(line, prefix)
+        .map(str::trim_start)
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"))
 }
 
 /// The number right after `marker` in `line`.
@@ -1044,30 +1050,23 @@ async fn bench_login_reports_the_argon2_limit_measured_and_computed() {
             "{users:?}"
         );
         assert!(stdout.contains("Login: n=16 unexpected=0 "), "{stdout}");
-        let line = |prefix: &str| {
-            stdout
-                .lines()
-                .map(str::trim_start)
-                .find(|l| l.starts_with(prefix))
-                .unwrap_or_else(|| panic!("no line {prefix:?}:\n{stdout}"))
-                .to_owned()
-        };
+        let line = |prefix: &str| line_starting(&stdout, prefix);
         // One verification alone, timed before the run and after it.
         let verify = line("Argon2id verify");
         assert!(verify.contains("(m=7168,t=5,p=1)"), "{verify}");
-        let (before, after) = before_and_after(&verify, " ms");
+        let (before, after) = before_and_after(verify, " ms");
         assert!(before > 0.0 && after > 0.0, "{verify}");
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let computed = number_in(&verify, &format!("{cores} cores / one verify = "));
+        let computed = number_in(verify, &format!("{cores} cores / one verify = "));
         // One per core side by side (the limit), before and after too.
         let at_once = line(&format!("Argon2id, {cores} verifications at once:"));
-        let (before, after) = before_and_after(&at_once, "/s");
+        let (before, after) = before_and_after(at_once, "/s");
         assert!(before > 0.0 && after > 0.0, "{at_once}");
-        let limit = number_in(&at_once, "verifications at once:");
+        let limit = number_in(at_once, "verifications at once:");
         assert!((limit - (before + after) / 2.0).abs() <= 1.0, "{at_once}");
         // The logins' ratio to each, as the logins per second make it.
         let logins = line("Login x16 from 2 callers in ");
-        let per_second = number_in(&logins, " (");
+        let per_second = number_in(logins, " (");
         for (ratio, of) in [
             (format!("Login / Argon2 limit ({cores} at once):"), limit),
             (format!("Login / {cores} cores / one verify:"), computed),

@@ -29,6 +29,7 @@ use olympus_runtime::{phone, App, Call, Error, Meta};
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 use crate::{address, money};
@@ -395,28 +396,27 @@ async fn insert(
     })();
     added.map_err(|e| Error::internal(anyhow::anyhow!("binding an order: {e}")))?;
     placed.add_to(&mut args)?;
-    sqlx::query_with(
-        &format!(
+    // Built once: the outbox call's arguments follow the order's 17.
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "WITH placed AS (
-                 INSERT INTO orders (id, tenant_id, number, customer_id, status, currency,
-                                     total_amount, shipping_address, billing_address,
-                                     contact_phone, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)),
-             lines AS (
-                 INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
-                                          unit_amount, quantity, line_amount)
-                 SELECT $1, $2, l.position, l.product_id, l.sku, l.name, l.unit_amount,
-                        l.quantity, l.line_amount
-                   FROM unnest($11::int[], $12::uuid[], $13::text[], $14::text[],
-                               $15::bigint[], $16::bigint[], $17::bigint[])
-                     AS l(position, product_id, sku, name, unit_amount, quantity, line_amount))
-             SELECT {}",
+             INSERT INTO orders (id, tenant_id, number, customer_id, status, currency,
+                                 total_amount, shipping_address, billing_address,
+                                 contact_phone, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)),
+         lines AS (
+             INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
+                                      unit_amount, quantity, line_amount)
+             SELECT $1, $2, l.position, l.product_id, l.sku, l.name, l.unit_amount,
+                    l.quantity, l.line_amount
+               FROM unnest($11::int[], $12::uuid[], $13::text[], $14::text[],
+                           $15::bigint[], $16::bigint[], $17::bigint[])
+                 AS l(position, product_id, sku, name, unit_amount, quantity, line_amount))
+         SELECT {}",
             Prepared::record_call(18)
-        ),
-        args,
-    )
-    .execute(conn)
-    .await?;
+        )
+    });
+    sqlx::query_with(&INSERT, args).execute(conn).await?;
     Ok(())
 }
 

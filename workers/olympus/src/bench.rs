@@ -433,11 +433,12 @@ async fn caller_logins(
 /// Argon2 on this machine at the workers' parameters, verifications side by
 /// side for 3 s.
 async fn argon2_floor(args: &BenchArgs) -> anyhow::Result<crate::floors::Argon2Floor> {
-    crate::floors::Argon2Floor::measure(args.argon2_params, cores(), Duration::from_secs(3)).await
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    crate::floors::Argon2Floor::measure(
+        args.argon2_params,
+        crate::cpu::cores(),
+        Duration::from_secs(3),
+    )
+    .await
 }
 
 /// The machine's floors in the same run, and the ratio of `measured` (the
@@ -483,7 +484,7 @@ async fn floors(
             "",
         );
     }
-    let cores = cores();
+    let cores = crate::cpu::cores();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     match argon2_before {
         None => {

@@ -86,7 +86,7 @@ impl Snapshot {
             _ => "server: not measured (no `olympus` process here with --server-pid's pid)"
                 .to_owned(),
         };
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = cores();
         let capacity =
             (elapsed * u32::try_from(cores).unwrap_or(1)).div_f64(requests.max(1) as f64);
         format!(
@@ -103,6 +103,11 @@ impl Snapshot {
 /// The ticks processes spent from `before` to `after`: each one's own
 /// difference; all of one that started in between (or whose pid a younger
 /// process took: it has fewer ticks); nothing of one that ended.
+/// The cores this machine has (1 when it cannot tell).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 fn spent(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
     after
         .iter()

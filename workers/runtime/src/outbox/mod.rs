@@ -25,6 +25,7 @@ use olympus_contracts::event::{
 use olympus_contracts::Subjects;
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 use crate::call::Meta;
@@ -341,8 +342,9 @@ impl Prepared {
     async fn record(&self, conn: &mut PgConnection) -> Result<(), Error> {
         let mut args = PgArguments::default();
         self.add_to(&mut args)?;
-        let record = format!("SELECT {}", Self::record_call(1));
-        sqlx::query_with(&record, args).execute(conn).await?;
+        static RECORD: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {}", Prepared::record_call(1)));
+        sqlx::query_with(&RECORD, args).execute(conn).await?;
         Ok(())
     }
 }
