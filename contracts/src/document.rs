@@ -133,9 +133,11 @@ the currency's minor unit and its ISO 4217 code, never a float.
         r#"
 ## Idempotency
 
-On operations marked I, a request with an `Idempotency-Key` runs at most once per tenant, operation
-and key for 24 hours. A retry of the same request (compared decoded) gets the stored reply, success
-or coded error, in the retry's own encoding; the same key with another request is
+On operations marked I, a request with an `Idempotency-Key` runs at most once per tenant, caller
+(the access token's user), operation and key for 24 hours: a stored reply goes back only to the
+caller whose request made it (revision 3; keys stored before it name no caller and answer any retry
+`idempotency_key_reused` until they expire). A retry of the same request (compared decoded) gets the
+stored reply, success or coded error, in the retry's own encoding; the same key with another request is
 `idempotency_key_reused`; a retry while the first still runs is `idempotency_key_in_use` with
 `retry_after_secs`. The reply is stored in the same transaction as the change. `rate_limited`,
 `unavailable` and `internal` are not stored.

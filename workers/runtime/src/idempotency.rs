@@ -1,7 +1,12 @@
 //! Idempotency keys (contract §6), for every operation the catalog marks I.
 //!
 //! A request with an `Idempotency-Key` runs at most once per (tenant,
-//! operation, key) for 24 hours. The runtime, before the handler:
+//! caller, operation, key) for 24 hours, the caller being the access
+//! token's user: a stored reply goes back only to the caller whose request
+//! made it, never to another member of the tenant who sends the same key
+//! (contract revision 3). Keys stored before revision 3 name no caller and
+//! answer any retry `idempotency_key_reused` until they expire. The
+//! runtime, before the handler:
 //! 1. opens the request's tenant transaction and takes a transaction-level
 //!    advisory lock on the key without waiting: when another request holds
 //!    it, the first is still running, and this one gets
@@ -51,6 +56,7 @@ const SAVEPOINT: &str = "olympus_idempotent_handler";
 #[derive(Debug)]
 pub struct Claim {
     tenant_id: Uuid,
+    caller_id: Uuid,
     operation: String,
     key: String,
     fingerprint: Vec<u8>,
@@ -82,7 +88,8 @@ pub async fn begin(
     let (Some(key), Some(fingerprint)) = (meta.idempotency_key.clone(), fingerprint) else {
         return Ok(None);
     };
-    let tenant_id = meta.claims()?.tid;
+    let claims = meta.claims()?;
+    let (tenant_id, caller_id) = (claims.tid, claims.sub);
     let operation = format!(
         "{}.{}",
         meta.operation.service.as_str(),
@@ -90,9 +97,11 @@ pub async fn begin(
     );
     let mut tx = app.db().tenant(tenant_id).await?;
     let locked: bool = sqlx::query_scalar(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('idempotency:' || $1::text || ':' || $2 || ':' || $3, 0))",
+        "SELECT pg_try_advisory_xact_lock(hashtextextended(
+             'idempotency:' || $1::text || ':' || $2::text || ':' || $3 || ':' || $4, 0))",
     )
     .bind(tenant_id)
+    .bind(caller_id)
     .bind(&operation)
     .bind(&key)
     .fetch_one(&mut *tx)
@@ -104,18 +113,27 @@ pub async fn begin(
     // lock is held. Read in the lock's statement, it would miss the outcome
     // of a first request that committed (and so let go of the lock) between
     // that statement's start and the lock, and the handler would run twice.
-    let stored: Option<(Vec<u8>, i16, Value)> = sqlx::query_as(
-        "SELECT fingerprint, status, reply FROM idempotency_keys
-          WHERE operation = $1 AND key = $2 AND created_at > $3 - make_interval(hours => $4)",
+    // The caller's own key, or one stored before keys had callers (NULL,
+    // found first): whose that was, nobody knows, so it answers no one.
+    let stored: Option<(Option<Uuid>, Vec<u8>, i16, Value)> = sqlx::query_as(
+        "SELECT caller_id, fingerprint, status, reply FROM idempotency_keys
+          WHERE operation = $1 AND key = $2 AND (caller_id = $3 OR caller_id IS NULL)
+            AND created_at > $4 - make_interval(hours => $5)
+          ORDER BY caller_id NULLS FIRST LIMIT 1",
     )
     .bind(&operation)
     .bind(&key)
+    .bind(caller_id)
     .bind(app.now())
     .bind(TTL_HOURS as i32)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some((stored_fingerprint, status, reply)) = stored {
+    if let Some((stored_caller, stored_fingerprint, status, reply)) = stored {
         tx.commit().await?;
+        if stored_caller.is_none() {
+            return Err(Error::new(ErrorCode::IdempotencyKeyReused)
+                .with_message("this key was stored before keys were per caller: use another key"));
+        }
         if stored_fingerprint != fingerprint {
             return Err(Error::new(ErrorCode::IdempotencyKeyReused));
         }
@@ -132,6 +150,7 @@ pub async fn begin(
     meta.scope.put(tx).await;
     Ok(Some(Begun::Fresh(Claim {
         tenant_id,
+        caller_id,
         operation,
         key,
         fingerprint,
@@ -186,13 +205,15 @@ impl Claim {
     ) -> Result<(), Error> {
         // A key older than the TTL not yet pruned is taken over.
         sqlx::query(
-            "INSERT INTO idempotency_keys (tenant_id, operation, key, fingerprint, status, reply, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (tenant_id, operation, key) DO UPDATE
+            "INSERT INTO idempotency_keys
+                    (tenant_id, caller_id, operation, key, fingerprint, status, reply, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (tenant_id, operation, key, caller_id) DO UPDATE
                 SET fingerprint = excluded.fingerprint, status = excluded.status,
                     reply = excluded.reply, created_at = excluded.created_at",
         )
         .bind(self.tenant_id)
+        .bind(self.caller_id)
         .bind(&self.operation)
         .bind(&self.key)
         .bind(&self.fingerprint)
