@@ -119,7 +119,8 @@ pub struct IntrospectRequest {
 }
 
 /// Reply of `auth.introspect` (RFC 7662's shape): only `active` when the
-/// token is not (bad, expired, revoked, or its tenant suspended).
+/// token is not (bad, expired, revoked, its member removed, or its tenant
+/// suspended); `role` is the member's current role, not the token's.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct IntrospectReply {
     pub active: bool,

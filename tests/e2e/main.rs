@@ -13,6 +13,7 @@ mod gateway;
 mod hostile;
 mod idempotency;
 mod identity;
+mod insiders;
 mod limits;
 mod lockout;
 mod login;

@@ -3,32 +3,47 @@
 //! minute, logins from it get `rate_limited` with `retry_after_secs`,
 //! whether or not the account exists (contract §5, auth). Counted in
 //! Postgres, so every process sees the same count.
+//!
+//! A login takes its *try* from the address before its password is
+//! compared, as the account lockout does ([`crate::lockout`]): while the
+//! tries of the last minute (failed, or still in flight) are under the
+//! limit, one more is recorded; a login that succeeds gives its try back
+//! after the reply. So parallel failures from one address cannot all be
+//! compared before any of them is counted. The request role sees only the
+//! address it asks about (`olympus_address_try`, migration 0022), never the
+//! table of every tenant's failed logins.
 
 use chrono::{DateTime, Duration, Utc};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::{App, Error};
+use uuid::Uuid;
 
 /// The window the limit counts in.
 const WINDOW_SECS: i64 = 60;
 
-/// `rate_limited` when `ip` has used up its failed logins.
-pub async fn check(app: &App, ip: Option<&str>) -> Result<(), Error> {
+/// A login's try from an address, counted as a failure unless
+/// [`AddressTry::release`]d.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressTry(Uuid);
+
+/// Takes a try for a login from `ip` (none without an address);
+/// `rate_limited` when the address has used up its failed logins.
+pub async fn take(app: &App, ip: Option<&str>) -> Result<Option<AddressTry>, Error> {
     let Some(ip) = ip else {
-        return Ok(());
+        return Ok(None);
     };
     let now = app.now();
     // One statement, no transaction: one round trip.
-    let (failures, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "SELECT count(*), min(failed_at) FROM login_failures
-          WHERE ip = $1 AND failed_at > $2 - make_interval(secs => $3)",
-    )
-    .bind(ip)
-    .bind(now)
-    .bind(WINDOW_SECS as f64)
-    .fetch_one(app.db().app_pool())
-    .await?;
-    if failures < i64::from(app.config().login_failures_per_minute) {
-        return Ok(());
+    let (try_id, oldest): (Option<Uuid>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT try_id, oldest FROM olympus_address_try($1, $2, $3, $4)")
+            .bind(ip)
+            .bind(now)
+            .bind(WINDOW_SECS as f64)
+            .bind(i32::try_from(app.config().login_failures_per_minute).unwrap_or(i32::MAX))
+            .fetch_one(app.db().app_pool())
+            .await?;
+    if let Some(try_id) = try_id {
+        return Ok(Some(AddressTry(try_id)));
     }
     let free_at = oldest.map_or(now, |t| t + Duration::seconds(WINDOW_SECS));
     let retry_after_secs = (free_at - now).num_seconds().max(1);
@@ -38,12 +53,13 @@ pub async fn check(app: &App, ip: Option<&str>) -> Result<(), Error> {
         .with_detail("retry_after_secs", retry_after_secs))
 }
 
-/// Counts a failed login from `ip`.
-pub async fn record(app: &App, ip: &str) -> Result<(), Error> {
-    sqlx::query("INSERT INTO login_failures (ip, failed_at) VALUES ($1, $2)")
-        .bind(ip)
-        .bind(app.now())
-        .execute(app.db().app_pool())
-        .await?;
-    Ok(())
+impl AddressTry {
+    /// Gives the try of a login that succeeded back to its address.
+    pub async fn release(self, app: &App) -> Result<(), Error> {
+        sqlx::query("SELECT olympus_address_release($1)")
+            .bind(self.0)
+            .execute(app.db().app_pool())
+            .await?;
+        Ok(())
+    }
 }

@@ -1,6 +1,8 @@
-//! `auth.change_password`: the current password for a new one. Every
-//! session of the user ends (their other devices must log in again); the
-//! reply opens a fresh one for the caller.
+//! `auth.change_password`: the current password for a new one. A wrong
+//! current password counts toward the account's lockout as a failed login
+//! does ([`crate::lockout::confirm_password`]). Every session of the user
+//! ends (their other devices must log in again); the reply opens a fresh
+//! one for the caller.
 
 use olympus_contracts::auth::{ChangePasswordRequest, RefreshReply};
 use olympus_contracts::event::data::PasswordChange;
@@ -8,20 +10,13 @@ use olympus_contracts::ErrorCode;
 use olympus_runtime::{App, Call, Error};
 
 use crate::email::Email;
+use crate::lockout;
 use crate::password::{self, NewPassword};
 use crate::sessions;
-use crate::users::{UserRow, USER_COLUMNS};
 
-#[derive(sqlx::FromRow)]
-struct Current {
-    #[sqlx(flatten)]
-    user: UserRow,
-    password_hash: String,
-}
-
-/// Handles `auth.change_password`; a wrong current password is
-/// `invalid_credentials`, a new one that breaks the policy
-/// `validation_failed` on `new_password`.
+/// Handles `auth.change_password`; a wrong current password (or a locked
+/// account) is `invalid_credentials`, a new one that breaks the policy
+/// `validation_failed` on `new_password` (no password compared).
 pub async fn change_password(
     app: App,
     call: Call<ChangePasswordRequest>,
@@ -29,23 +24,16 @@ pub async fn change_password(
     let slot = crate::hashing::passwords(&app)?.admit()?;
     let claims = call.meta.claims()?.clone();
     let mut tx = app.db().tenant(claims.tid).await?;
-    let current: Option<Current> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1"
-    ))
-    .bind(claims.sub)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+        .bind(claims.sub)
+        .fetch_optional(&mut *tx)
+        .await?;
     tx.commit().await?;
-    let current = current.ok_or_else(|| Error::new(ErrorCode::Unauthenticated))?;
-    let email = Email::parse(&current.user.email).ok();
+    let email = email.ok_or_else(|| Error::new(ErrorCode::Unauthenticated))?;
+    let email = Email::parse(&email).ok();
     let new_password =
         NewPassword::parse_field("new_password", &call.body.new_password, email.as_ref())?;
-    if !slot
-        .verify(&call.body.current_password, Some(&current.password_hash))
-        .await?
-    {
-        return Err(Error::new(ErrorCode::InvalidCredentials));
-    }
+    lockout::confirm_password(&app, &call.meta, &slot, &call.body.current_password).await?;
     let new_hash = slot.hash(new_password.secret()).await?;
 
     let mut tx = app.db().tenant(claims.tid).await?;

@@ -1,20 +1,30 @@
 //! `auth.introspect`: whether an access token is good right now, and for
-//! whom (RFC 7662's shape), checked exactly as a bearer request is.
+//! whom (RFC 7662's shape), checked exactly as a bearer request is: what
+//! it answers is what the workers enforce, so the role is the member's
+//! current one (read now, as the runtime reads it for a role check), not
+//! the one written in the token, and a token of a member who no longer
+//! exists is inactive.
 
 use olympus_contracts::auth::{IntrospectReply, IntrospectRequest};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::{auth, App, Call, Error};
+use olympus_runtime::{auth, roles, App, Call, Error};
 
 /// Handles `auth.introspect`: `{active: false}` for any token a bearer
 /// request would refuse.
 pub async fn introspect(app: App, call: Call<IntrospectRequest>) -> Result<IntrospectReply, Error> {
-    match auth::check(&app, call.body.access_token.expose()).await {
-        Ok(claims) => Ok(IntrospectReply {
+    let checked = match auth::check(&app, call.body.access_token.expose()).await {
+        Ok(claims) => roles::current(&app, &claims)
+            .await
+            .map(|caller| (claims, caller)),
+        Err(err) => Err(err),
+    };
+    match checked {
+        Ok((claims, caller)) => Ok(IntrospectReply {
             active: true,
             sub: Some(claims.sub),
             tid: Some(claims.tid),
             sid: Some(claims.sid),
-            role: Some(claims.role),
+            role: Some(caller.role),
             exp: Some(claims.exp),
         }),
         Err(err) if err.code() == ErrorCode::Unauthenticated => Ok(IntrospectReply {

@@ -9,6 +9,9 @@
 //!   [`accept_invite`];
 //! - [`members`]: the one way a user is created (signup's owner,
 //!   registration, an accepted invitation), with session, event and mail;
+//! - [`lockout`]: the try every password check takes, and the lock that
+//!   consecutive wrong passwords bring, for `login` and every operation
+//!   that asks for the password again;
 //! - [`invitations`]: the invitation token and mail, shared with the
 //!   tenant worker's `members.invite`;
 //! - domain types, built only by parsing: [`email::Email`],
@@ -23,6 +26,7 @@ pub mod email;
 pub mod hashing;
 pub mod introspect;
 pub mod invitations;
+pub mod lockout;
 pub mod login;
 pub mod logout;
 pub mod logout_all;

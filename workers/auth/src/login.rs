@@ -8,7 +8,8 @@
 //! failure in a tenant that exists is recorded as `user.login_failed` (with
 //! the reason, for the tenant's eyes only) after the reply.
 //!
-//! **Lockout.** The look-up takes the login's *try* first: one atomic
+//! **Lockout** ([`crate::lockout`], shared with every operation that asks
+//! for a password). The look-up takes the login's *try* first: one atomic
 //! `UPDATE` counts it among the account's consecutive failures, before the
 //! password is compared; a success sets the count back to 0. Once the
 //! count reaches `OLYMPUS_LOCKOUT_THRESHOLD`, no try is given: a login
@@ -26,17 +27,16 @@
 //! parameters cost, not what the dummy's do: "the same time" holds for
 //! accounts hashed with the configured parameters.
 
-use chrono::{DateTime, Utc};
 use olympus_contracts::auth::{LoginRequest, SessionReply};
 use olympus_contracts::event::data::{self, LoginFailure};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::outbox::Event;
 use olympus_runtime::{App, Call, Error, Meta};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::address_limit;
 use crate::email::Email;
+use crate::lockout::{self, Try, BUSY_POLL, BUSY_WAIT};
 use crate::sessions;
 
 /// The user a login's address names in its tenant.
@@ -44,17 +44,6 @@ struct Candidate {
     user_id: Uuid,
     password_hash: String,
 }
-
-/// A login's try at an account, taken before its password is compared.
-#[derive(Debug, Clone, Copy)]
-struct Try {
-    /// Consecutive failures counting this try.
-    failed_logins: i32,
-}
-
-/// How long a login waits for the tries in flight before it is refused.
-const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// What a login's tenant and email name, as far as they exist.
 struct Lookup {
@@ -76,7 +65,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
     // First, so that a login shed for a full hashing queue costs nothing.
     let passwords = crate::hashing::passwords(&app)?;
     let slot = passwords.admit()?;
-    address_limit::check(&app, call.meta.client_ip.as_deref()).await?;
+    let address_try = address_limit::take(&app, call.meta.client_ip.as_deref()).await?;
     let lookup = look_up(&app, &tenant, &email).await?;
     // A locked account's hash is not compared: the dummy costs the same.
     let stored = lookup
@@ -100,14 +89,7 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
                 (Some(_), true, None) => LoginFailure::Locked,
                 (Some(_), true, Some(_)) => LoginFailure::WrongPassword,
             };
-            if let Some(ip) = call.meta.client_ip.clone() {
-                let app = app.clone();
-                call.meta.after_reply.push(async move {
-                    if let Err(err) = address_limit::record(&app, &ip).await {
-                        tracing::error!(error = %err, "counting a failed login of an address");
-                    }
-                });
-            }
+            // The address's try stays counted: it failed.
             if let Some((tenant_id, _)) = lookup.tenant {
                 // After the reply, so that no failure takes longer than
                 // another, and a failing write cannot change the reply.
@@ -156,6 +138,14 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
         return Err(Error::new(ErrorCode::InvalidCredentials));
     };
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
+    if let Some(address_try) = address_try {
+        let app = app.clone();
+        call.meta.after_reply.push(async move {
+            if let Err(err) = address_try.release(&app).await {
+                tracing::warn!(error = %err, "giving a successful login's try back to its address");
+            }
+        });
+    }
     if let Some(outdated) = outdated {
         let app = app.clone();
         call.meta.after_reply.push(async move {
@@ -195,28 +185,6 @@ async fn rehash(
     Ok(())
 }
 
-/// Locks the account after a failed try that reached the limit, unless a
-/// success came since; the count and the lock's end when it did.
-async fn lock(
-    app: &App,
-    conn: &mut PgConnection,
-    user_id: Uuid,
-) -> Result<Option<(i32, DateTime<Utc>)>, Error> {
-    let config = app.config();
-    let locked = sqlx::query_as(
-        "UPDATE users SET locked_until = $2 + make_interval(secs => $4)
-          WHERE id = $1 AND failed_logins >= $3 AND locked_until IS NULL
-      RETURNING failed_logins, locked_until",
-    )
-    .bind(user_id)
-    .bind(app.now())
-    .bind(i32::try_from(config.lockout_threshold.max(1)).unwrap_or(i32::MAX))
-    .bind(config.lockout_secs as f64)
-    .fetch_optional(conn)
-    .await?;
-    Ok(locked)
-}
-
 /// The tenant, and the user with its hash, that a login names, with the
 /// login's try; looked up again while the account's tries are all in flight.
 async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
@@ -231,7 +199,7 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
             // hold the account forever: it locks, and unlocks in time.
             if let (Some((tenant_id, _)), Some(candidate)) = (lookup.tenant, &lookup.candidate) {
                 let mut tx = app.db().tenant(tenant_id).await?;
-                lock(app, &mut tx, candidate.user_id).await?;
+                lockout::lock(app, &mut tx, candidate.user_id).await?;
                 tx.commit().await?;
             }
             return Ok(lookup);
@@ -253,7 +221,7 @@ async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, boo
     let slug = if could_be_slug(slug) { slug } else { "" };
     // An address that does not parse cannot belong to anyone.
     let email = Email::parse(email).ok();
-    let threshold = i32::try_from(app.config().lockout_threshold.max(1)).unwrap_or(i32::MAX);
+    let threshold = lockout::threshold(app);
     // On the pool, outside any transaction: the call scopes and commits its
     // own (inside another, it would re-scope it and turn its
     // synchronous_commit off).
@@ -345,30 +313,8 @@ async fn record_failure(app: &App, meta: &Meta, failure: Failure) -> Result<(), 
             ),
         )
         .await?;
-    let threshold = i32::try_from(app.config().lockout_threshold).unwrap_or(i32::MAX);
-    let reached = locked.is_some_and(|t| t.failed_logins >= threshold);
-    let locked = match user_id {
-        Some(user_id) if reached => lock(app, &mut tx, user_id)
-            .await?
-            .map(|until| (user_id, until)),
-        _ => None,
-    };
-    if let Some((user_id, (failed_logins, locked_until))) = locked {
-        tracing::warn!(%user_id, failed_logins, %locked_until, "account locked after failed logins");
-        events
-            .emit(
-                &mut tx,
-                Event::new(
-                    tenant_id,
-                    user_id,
-                    &data::UserLocked {
-                        user_id,
-                        failed_logins: u32::try_from(failed_logins).unwrap_or_default(),
-                        locked_until,
-                    },
-                ),
-            )
-            .await?;
+    if let (Some(user_id), Some(attempt)) = (user_id, locked) {
+        lockout::failed(app, &mut tx, &events, (tenant_id, user_id), attempt).await?;
     }
     tx.commit().await?;
     Ok(())

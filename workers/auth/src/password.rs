@@ -86,7 +86,8 @@ impl NewPassword {
 }
 
 /// Sets `user`'s password to `password_hash`, in the connection's tenant
-/// scope: lifts a lockout, ends every session of the user and records
+/// scope: lifts a lockout, retires every outstanding reset token of the
+/// user, ends every session of the user and records
 /// `user.password_changed` (how) and `session.revoked` for each. Returns
 /// the user and the sessions ended (to announce after the commit).
 pub async fn set(
@@ -107,6 +108,13 @@ pub async fn set(
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
+    // A reset token mailed before must not set the password again: every
+    // outstanding one of the user ends here (the one a reset used, too).
+    sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     let revoked = sessions::revoke_all(
         &mut *conn,
         events,

@@ -78,7 +78,8 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_REFRESH_TOKEN_TTL", default_value_t = 2_592_000)]
     pub refresh_token_ttl: u64,
 
-    /// Consecutive failed logins that lock an account.
+    /// Consecutive wrong passwords (failed logins, and wrong current
+    /// passwords given to operations that ask for one) that lock an account.
     #[arg(long, env = "OLYMPUS_LOCKOUT_THRESHOLD", default_value_t = 5)]
     pub lockout_threshold: u32,
 
@@ -91,7 +92,7 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_LOGIN_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub login_failures_per_minute: u32,
 
-    /// Mails one recipient address may get per hour (per tenant); beyond,
+    /// Mails one recipient address may get per hour (from all tenants); beyond,
     /// `request_password_reset` sends nothing and `resend_verification` is
     /// `rate_limited`.
     #[arg(long, env = "OLYMPUS_MAIL_LIMIT_PER_HOUR", default_value_t = 5)]

@@ -174,32 +174,23 @@ impl<'a> Events<'a> {
         Ok(row)
     }
 
-    /// Records a mail for the mailer, in `conn`'s transaction, unless its
-    /// recipient already had the hourly limit of mails
-    /// (`OLYMPUS_MAIL_LIMIT_PER_HOUR`): then nothing is queued.
+    /// Records a mail for the mailer, in `conn`'s transaction (the mail's
+    /// tenant's), unless its recipient already had the hourly limit of
+    /// mails (`OLYMPUS_MAIL_LIMIT_PER_HOUR`) from any tenant: then nothing
+    /// is queued.
     pub async fn mail(&self, conn: &mut PgConnection, new: NewMail<'_>) -> Result<Mailed, Error> {
         let now = self.clock.now();
-        // Concurrent mails to one recipient take turns, so none slips past.
-        // (Its own statement: a statement's snapshot predates the locks it
-        // waits for, so the count below must come after.)
-        sqlx::query(
-            "SELECT pg_advisory_xact_lock(hashtextextended('mail:' || $1::text || ':' || $2, 0))",
-        )
-        .bind(new.tenant_id)
-        .bind(new.to)
-        .execute(&mut *conn)
-        .await?;
-        let (sent, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT count(*), min(sent_at) FROM mail_log
-              WHERE tenant_id = $1 AND recipient = $2 AND sent_at > $3 - interval '1 hour'",
-        )
-        .bind(new.tenant_id)
-        .bind(new.to)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        if sent >= i64::from(self.mail_limit) {
-            let free_at = oldest.map_or(now, |t| t + chrono::Duration::hours(1));
+        // Counted across tenants, recorded in this transaction (migration
+        // 0022): creating tenants is no way to mail one address more.
+        let oldest: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT olympus_mail_take($1, $2, $3)")
+                .bind(new.to)
+                .bind(now)
+                .bind(i32::try_from(self.mail_limit).unwrap_or(i32::MAX))
+                .fetch_one(&mut *conn)
+                .await?;
+        if let Some(oldest) = oldest {
+            let free_at = oldest + chrono::Duration::hours(1);
             let retry_after_secs = (free_at - now).num_seconds().max(1) as u64;
             tracing::info!(
                 template = new.template.as_str(),
@@ -208,12 +199,6 @@ impl<'a> Events<'a> {
             );
             return Ok(Mailed::Limited { retry_after_secs });
         }
-        sqlx::query("INSERT INTO mail_log (tenant_id, recipient, sent_at) VALUES ($1, $2, $3)")
-            .bind(new.tenant_id)
-            .bind(new.to)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
         let NewMail {
             template,
             to,

@@ -1,0 +1,208 @@
+//! The account lockout (contract §5, auth): consecutive wrong passwords
+//! lock an account, whichever operation asked for the password.
+//!
+//! Every comparison of a password takes a *try* at the account first: one
+//! atomic `UPDATE` counts it among the consecutive failures before the
+//! password is compared, unless the account is locked or the tries in
+//! flight already use up the budget (`OLYMPUS_LOCKOUT_THRESHOLD`); then the
+//! caller waits ([`BUSY_WAIT`]) for those to end. A wrong password keeps
+//! its try counted, and the try that reaches the threshold locks the
+//! account for `OLYMPUS_LOCKOUT_SECS` ([`failed`], which records
+//! `user.locked`); a right one sets the count back to 0. So parallel
+//! guesses cannot outrun the limit, through `login` or any other operation.
+//!
+//! `auth.login` takes its try inside its one-statement look-up
+//! (`olympus_login_look_up`); every other operation that asks a signed-in
+//! user for their password goes through [`confirm_password`], which takes
+//! the try by user id: a new operation that asks for the password calls it
+//! and cannot forget the count.
+
+use chrono::{DateTime, Utc};
+use olympus_contracts::event::data;
+use olympus_contracts::{ErrorCode, Secret};
+use olympus_runtime::outbox::{Event, Events};
+use olympus_runtime::{App, Error, Meta};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::hashing::Slot;
+
+/// How long a password check waits for the tries in flight before it is
+/// refused.
+pub const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often it looks again meanwhile.
+pub const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A try at an account, taken before its password is compared.
+#[derive(Debug, Clone, Copy)]
+pub struct Try {
+    /// Consecutive failures counting this try.
+    pub failed_logins: i32,
+}
+
+/// The configured threshold as SQL binds it.
+pub fn threshold(app: &App) -> i32 {
+    i32::try_from(app.config().lockout_threshold.max(1)).unwrap_or(i32::MAX)
+}
+
+/// Locks the account after a failed try that reached the limit, unless a
+/// success came since; the count and the lock's end when it did.
+pub async fn lock(
+    app: &App,
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<(i32, DateTime<Utc>)>, Error> {
+    let locked = sqlx::query_as(
+        "UPDATE users SET locked_until = $2 + make_interval(secs => $4)
+          WHERE id = $1 AND failed_logins >= $3 AND locked_until IS NULL
+      RETURNING failed_logins, locked_until",
+    )
+    .bind(user_id)
+    .bind(app.now())
+    .bind(threshold(app))
+    .bind(app.config().lockout_secs as f64)
+    .fetch_optional(conn)
+    .await?;
+    Ok(locked)
+}
+
+/// Records that `attempt` at `user_id`'s account failed, in `conn`'s
+/// transaction (the tenant's): when it reached the threshold the account
+/// locks and `user.locked` is recorded.
+pub async fn failed(
+    app: &App,
+    conn: &mut PgConnection,
+    events: &Events<'_>,
+    (tenant_id, user_id): (Uuid, Uuid),
+    attempt: Try,
+) -> Result<(), Error> {
+    let threshold = i32::try_from(app.config().lockout_threshold).unwrap_or(i32::MAX);
+    if attempt.failed_logins < threshold {
+        return Ok(());
+    }
+    let Some((failed_logins, locked_until)) = lock(app, conn, user_id).await? else {
+        return Ok(());
+    };
+    tracing::warn!(%user_id, failed_logins, %locked_until, "account locked after wrong passwords");
+    events
+        .emit(
+            conn,
+            Event::new(
+                tenant_id,
+                user_id,
+                &data::UserLocked {
+                    user_id,
+                    failed_logins: u32::try_from(failed_logins).unwrap_or_default(),
+                    locked_until,
+                },
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
+/// What taking a try by user id found.
+struct Taken {
+    attempt: Option<Try>,
+    /// Whether the account is locked now.
+    locked: bool,
+    password_hash: Option<String>,
+}
+
+/// Takes a try at `user_id`'s account (see [the module](self)), in a
+/// transaction of its own so that the try counts whatever happens next.
+async fn take(app: &App, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error> {
+    let deadline = tokio::time::Instant::now() + BUSY_WAIT;
+    loop {
+        let mut tx = app.db().tenant(tenant_id).await?;
+        let (granted, locked, password_hash): (Option<i32>, Option<bool>, Option<String>) =
+            sqlx::query_as(
+                "WITH target AS (
+                     SELECT id, failed_logins, locked_until, password_hash FROM users
+                      WHERE id = $1 FOR UPDATE
+                 ), counted AS (
+                     SELECT id, CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END AS n
+                       FROM target
+                      WHERE locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3)
+                 ), updated AS (
+                     UPDATE users u SET failed_logins = c.n, locked_until = NULL
+                       FROM counted c WHERE u.id = c.id
+                     RETURNING u.failed_logins
+                 )
+                 SELECT (SELECT failed_logins FROM updated),
+                        (SELECT locked_until IS NOT NULL AND locked_until > $2 FROM target),
+                        (SELECT password_hash FROM target)",
+            )
+            .bind(user_id)
+            .bind(app.now())
+            .bind(threshold(app))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let locked = locked.unwrap_or(false);
+        let busy = granted.is_none() && !locked && password_hash.is_some();
+        if !busy || tokio::time::Instant::now() >= deadline {
+            if busy {
+                // Tries that never ended (a process died mid-check) must
+                // not hold the account forever: it locks, and unlocks in time.
+                let mut tx = app.db().tenant(tenant_id).await?;
+                lock(app, &mut tx, user_id).await?;
+                tx.commit().await?;
+            }
+            return Ok(Taken {
+                attempt: granted.map(|failed_logins| Try { failed_logins }),
+                locked,
+                password_hash,
+            });
+        }
+        tokio::time::sleep(BUSY_POLL).await;
+    }
+}
+
+/// Checks the password of the signed-in caller of `meta` for an operation
+/// that asks for it again (`change_password`; later `delete_me`,
+/// `change_email`, `mfa.disable`): `invalid_credentials` when it is wrong
+/// or the account is locked (a locked account's hash is not compared: the
+/// dummy costs the same), the wrong one counted toward the lockout.
+pub async fn confirm_password(
+    app: &App,
+    meta: &Meta,
+    slot: &Slot,
+    password: &Secret,
+) -> Result<(), Error> {
+    let claims = meta.claims()?;
+    let (tenant_id, user_id) = (claims.tid, claims.sub);
+    let taken = take(app, tenant_id, user_id).await?;
+    let stored = taken
+        .password_hash
+        .as_deref()
+        .filter(|_| taken.attempt.is_some());
+    let matches = slot.verify(password, stored).await?;
+    let mut tx = app.db().tenant(tenant_id).await?;
+    match taken.attempt {
+        Some(_) if matches => {
+            sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Some(attempt) => {
+            failed(
+                app,
+                &mut tx,
+                &app.events(meta),
+                (tenant_id, user_id),
+                attempt,
+            )
+            .await?
+        }
+        None => {}
+    }
+    tx.commit().await?;
+    if matches {
+        Ok(())
+    } else {
+        tracing::info!(%user_id, locked = taken.locked, "a password check failed");
+        Err(Error::new(ErrorCode::InvalidCredentials))
+    }
+}
