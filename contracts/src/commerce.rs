@@ -137,7 +137,9 @@ pub struct UpdateProductRequest {
 }
 
 /// `commerce.inventory.adjust` (owner, admin; I): adds `delta` (negative
-/// to remove) to the stock, which never goes below zero.
+/// to remove; at most 10^9 either way) to the stock, which stays 0 to
+/// 10^9 (`invalid_state`, `details.state` `insufficient_stock` or
+/// `stock_limit`, otherwise; `orders.cancel` keeps the same bound).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustInventoryRequest {
@@ -199,7 +201,9 @@ pub struct OrderItemRequest {
     pub quantity: i64,
 }
 
-/// `commerce.orders.create` (any member; I): priced on the server.
+/// `commerce.orders.create` (any member; I): priced on the server; 1 to
+/// 100 lines, one per product (a second line of the same product is
+/// `validation_failed` naming it).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderRequest {

@@ -275,7 +275,8 @@ async fn an_order_with_one_short_line_changes_nothing_and_names_every_short_line
         assert_eq!(stock(app, &plenty["id"]).await, 100, "nothing reserved");
         assert_eq!(stock(app, &few["id"]).await, 2);
 
-        // Priced on the server; lines of one product add up.
+        // Priced on the server (one line per product: revision 3 refuses a
+        // second line of one product, see below).
         let placed = call(
             app,
             Encoding::MsgPack,
@@ -283,9 +284,8 @@ async fn an_order_with_one_short_line_changes_nothing_and_names_every_short_line
             &owner.access_token,
             None,
             json!({"items": [
-                    {"product_id": plenty["id"], "quantity": 3},
-                    {"product_id": few["id"], "quantity": 1},
-                    {"product_id": plenty["id"], "quantity": 1}],
+                    {"product_id": plenty["id"], "quantity": 4},
+                    {"product_id": few["id"], "quantity": 1}],
                    "shipping_address": {"name": "Ada", "line1": "1 Main St", "city": "Berlin",
                                         "postal_code": "10115", "country": "de"},
                    "contact_phone": "+49 30 123456"}),
@@ -772,6 +772,185 @@ async fn members_see_their_own_orders_and_other_tenants_see_none() {
                 .err(404, "not_found");
         }
         assert!(list(&other.access_token).await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_line_of_one_product_is_refused_by_name_not_answered_internal() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let p = product(app, &owner, "TWICE", 100, 20_000).await;
+        let other = product(app, &owner, "ONCE", 100, 10).await;
+        let refused = call(
+            app,
+            Encoding::Json,
+            "orders.create",
+            &owner.access_token,
+            None,
+            order_of(&[(&p["id"], 10_000), (&other["id"], 1), (&p["id"], 6_000)]),
+        )
+        .await
+        .err(422, "validation_failed");
+        let fields = refused["details"]["fields"].as_object().unwrap();
+        assert_eq!(
+            fields.keys().collect::<Vec<_>>(),
+            ["items[2].product_id"],
+            "{refused}"
+        );
+        assert!(fields["items[2].product_id"][0]
+            .as_str()
+            .unwrap()
+            .contains("items[0]"));
+        assert_eq!(stock(app, &p["id"]).await, 20_000, "nothing reserved");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_largest_order_the_contract_allows_is_placed_and_published() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        // 200 four-byte characters, the longest name a product may have.
+        let name = "\u{1D11E}".repeat(200);
+        let mut lines = Vec::new();
+        for i in 0..100 {
+            let created = call(
+                app,
+                Encoding::MsgPack,
+                "products.create",
+                &owner.access_token,
+                None,
+                json!({"sku": format!("{i:0>3}-{}", "S".repeat(60)), "name": name,
+                       "price": {"amount": 999_999, "currency": "EUR"}, "stock": 10_000}),
+            )
+            .await
+            .ok();
+            lines.push(json!({"product_id": created["product"]["id"], "quantity": 10_000}));
+        }
+        let field = "\u{1F600}".repeat(200);
+        let address = json!({"name": field, "line1": field, "line2": field, "city": field,
+                             "region": field, "postal_code": "12345678901234567890",
+                             "country": "DE"});
+        let placed = call(
+            app,
+            Encoding::Json,
+            "orders.create",
+            &owner.access_token,
+            None,
+            json!({"items": lines, "shipping_address": address, "billing_address": address,
+                   "contact_phone": "+4930123456"}),
+        )
+        .await
+        .ok();
+        assert_eq!(placed["order"]["items"].as_array().unwrap().len(), 100);
+        let events = app
+            .events(Some(&owner.tenant_id), Some("order.placed"), 1)
+            .await;
+        assert_eq!(events[0].body["data"]["order"]["id"], placed["order"]["id"]);
+        assert!(
+            events[0].payload.len() > 64 * 1024,
+            "{}",
+            events[0].payload.len()
+        );
+        // And cancelled: the event carries the whole order again.
+        call(
+            app,
+            Encoding::Json,
+            "orders.cancel",
+            &owner.access_token,
+            None,
+            json!({"id": placed["order"]["id"]}),
+        )
+        .await
+        .ok();
+        app.events(Some(&owner.tenant_id), Some("order.cancelled"), 1)
+            .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stock_stays_within_one_bound_on_every_path_that_changes_it() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let p = product(app, &owner, "BOUNDED", 100, 10_000).await;
+        let adjust = |delta: i64| {
+            let body = json!({"product_id": p["id"], "delta": delta});
+            let token = owner.access_token.clone();
+            async move { call(app, Encoding::Json, "inventory.adjust", &token, None, body).await }
+        };
+        // A delta no stock could take is a bad request, not a state.
+        for delta in [
+            i64::MIN,
+            i64::MIN + 1,
+            -1_000_000_001,
+            1_000_000_001,
+            i64::MAX,
+            0,
+        ] {
+            let refused = adjust(delta).await.err(422, "validation_failed");
+            assert!(
+                refused["details"]["fields"]["delta"].is_array(),
+                "{delta}: {refused}"
+            );
+        }
+        // An order takes 10,000; restocking fills the product to the maximum.
+        let order = call(
+            app,
+            Encoding::Json,
+            "orders.create",
+            &owner.access_token,
+            None,
+            order_of(&[(&p["id"], 10_000)]),
+        )
+        .await
+        .ok();
+        assert_eq!(stock(app, &p["id"]).await, 0);
+        adjust(1_000_000_000).await.ok();
+        let over = adjust(1).await.err(409, "invalid_state");
+        assert_eq!(over["details"]["state"], "stock_limit");
+        assert_eq!(over["details"]["stock"], 1_000_000_000);
+        // Cancelling would give 10,000 units back past the maximum: refused
+        // the same way, and nothing changes.
+        let cancel = call(
+            app,
+            Encoding::Json,
+            "orders.cancel",
+            &owner.access_token,
+            None,
+            json!({"id": order["order"]["id"]}),
+        )
+        .await
+        .err(409, "invalid_state");
+        assert_eq!(cancel["details"]["state"], "stock_limit");
+        assert_eq!(cancel["details"]["stock"], 1_000_000_000);
+        assert_eq!(cancel["details"]["product_id"], p["id"]);
+        assert_eq!(stock(app, &p["id"]).await, 1_000_000_000);
+        let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid")
+            .bind(order["order"]["id"].as_str().unwrap())
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(status, "pending_payment");
+        // Below zero is refused as before; with room again, the cancel works.
+        let under = adjust(-1_000_000_000).await.ok();
+        assert_eq!(under["product"]["stock"], 0);
+        let short = adjust(-1).await.err(409, "invalid_state");
+        assert_eq!(short["details"]["state"], "insufficient_stock");
+        call(
+            app,
+            Encoding::Json,
+            "orders.cancel",
+            &owner.access_token,
+            None,
+            json!({"id": order["order"]["id"]}),
+        )
+        .await
+        .ok();
+        assert_eq!(stock(app, &p["id"]).await, 10_000);
+        // Every adjust after all this still works.
+        adjust(5).await.ok();
     })
     .await;
 }

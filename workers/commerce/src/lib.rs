@@ -8,7 +8,7 @@
 //! - [`payments`]: `payments.authorize/capture/void/refund`, through a
 //!   [`provider::PaymentProvider`] (the built-in `test` one by default);
 //! - domain checks: [`money`] (ISO 4217, minor units), [`address`]
-//!   (ISO 3166-1).
+//!   (ISO 3166-1), [`stock`] (the one bound every change of stock keeps).
 //!
 //! Every handler works in the request's transaction (`Meta::tx`), so the
 //! operations marked I store their reply with their change (contract §6).
@@ -21,6 +21,7 @@ pub mod orders;
 pub mod payments;
 pub mod products;
 pub mod provider;
+pub mod stock;
 
 use olympus_contracts::operation::{self as op, Service};
 use olympus_runtime::{endpoint, Worker};

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
-use crate::{address, money};
+use crate::{address, money, stock};
 
 /// Lines per order.
 pub const MAX_LINES: usize = 100;
@@ -205,7 +205,9 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
     if request.items.is_empty() || request.items.len() > MAX_LINES {
         v.add("items", format!("must have 1 to {MAX_LINES} lines"));
     }
-    // Lines of one product are one line, in the order first named.
+    // One line per product (contract revision 3): a second line of the
+    // same product is refused, naming it, rather than merged past the
+    // quantity bound.
     let mut wanted: Vec<(Uuid, i64)> = Vec::new();
     for (i, item) in request.items.iter().enumerate() {
         if !(1..=MAX_QUANTITY).contains(&item.quantity) {
@@ -214,8 +216,11 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
                 format!("must be 1 to {MAX_QUANTITY}"),
             );
         }
-        match wanted.iter_mut().find(|(id, _)| *id == item.product_id) {
-            Some((_, quantity)) => *quantity += item.quantity,
+        match wanted.iter().position(|(id, _)| *id == item.product_id) {
+            Some(first) => v.add(
+                format!("items[{i}].product_id"),
+                format!("names the product of items[{first}]: one line per product"),
+            ),
             None => wanted.push((item.product_id, item.quantity)),
         }
     }
@@ -469,7 +474,8 @@ pub async fn list(app: App, call: Call<ListOrdersRequest>) -> Result<Page<Order>
 }
 
 /// Handles `commerce.orders.cancel`: pending payment only; the stock goes
-/// back.
+/// back, unless that would take a product past the maximum (then the
+/// cancel is refused as `inventory.adjust` would be, see [`stock`]).
 pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
     let claims = call.meta.claims()?;
     let now = app.now();
@@ -489,21 +495,30 @@ pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error
         .with_detail("payment_id", payment_id.to_string()));
     }
     let order = transition(&mut tx, order, OrderStatus::Cancelled, now).await?;
-    // The products first, in id order, as orders.create locks them.
-    sqlx::query(
-        "SELECT 1 FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = $1)
-          ORDER BY id FOR UPDATE",
+    // The products first, in id order, as orders.create locks them; their
+    // units go back only where the stock stays within its bound.
+    let restock: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT p.id, p.stock, i.quantity FROM products p
+           JOIN (SELECT product_id, sum(quantity)::bigint AS quantity FROM order_items
+                  WHERE order_id = $1 GROUP BY product_id) i ON i.product_id = p.id
+          ORDER BY p.id FOR UPDATE OF p",
     )
     .bind(order.id)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
+    if let Some((id, current, quantity)) = restock
+        .iter()
+        .find(|(_, current, quantity)| !stock::fits(*current, *quantity))
+    {
+        return Err(stock::out_of_range(*id, *current, *quantity));
+    }
     sqlx::query(
-        "UPDATE products p SET stock = p.stock + i.quantity, updated_at = $2
-           FROM (SELECT product_id, sum(quantity) AS quantity FROM order_items
-                  WHERE order_id = $1 GROUP BY product_id) i
-          WHERE p.id = i.product_id",
+        "UPDATE products p SET stock = p.stock + r.quantity, updated_at = $3
+           FROM unnest($1::uuid[], $2::bigint[]) AS r(id, quantity)
+          WHERE p.id = r.id",
     )
-    .bind(order.id)
+    .bind(restock.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(restock.iter().map(|r| r.2).collect::<Vec<_>>())
     .bind(now)
     .execute(&mut *tx)
     .await?;

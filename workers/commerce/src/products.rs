@@ -20,14 +20,11 @@ use olympus_runtime::{text, App, Call, Error};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::money;
+use crate::{money, stock};
 
 /// The columns of [`ProductRow`].
 pub const PRODUCT_COLUMNS: &str =
     "id, sku, name, description, price_amount, currency, stock, status, created_at, updated_at";
-
-/// The most units a product may hold.
-pub const MAX_STOCK: i64 = 1_000_000_000;
 
 /// A `products` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -78,14 +75,6 @@ fn sku(raw: &str) -> Result<String, Vec<String>> {
     Ok(sku.to_owned())
 }
 
-fn stock(value: i64) -> Result<i64, Vec<String>> {
-    if (0..=MAX_STOCK).contains(&value) {
-        Ok(value)
-    } else {
-        Err(vec![format!("must be 0 to {MAX_STOCK}")])
-    }
-}
-
 /// Handles `commerce.products.create`.
 pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<ProductReply, Error> {
     let claims = call.meta.claims()?;
@@ -98,7 +87,7 @@ pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<Produc
         text::paragraph(request.description.as_deref().unwrap_or(""), 0, 5000),
     );
     let price = v.check("price", money::parse(&request.price, true));
-    let stock = v.check("stock", stock(request.stock.unwrap_or(0)));
+    let stock = v.check("stock", stock::initial(request.stock.unwrap_or(0)));
     v.finish()?;
     let (Some(sku), Some(name), Some(description), Some(price), Some(stock)) =
         (sku, name, description, price, stock)
@@ -265,47 +254,40 @@ pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<Produc
     Ok(ProductReply { product })
 }
 
-/// Handles `commerce.inventory.adjust`: stock never below zero
-/// (`invalid_state` with the current stock) nor above the maximum.
+/// Handles `commerce.inventory.adjust`: the stock stays 0 to the maximum
+/// ([`stock`]).
 pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<ProductReply, Error> {
     let claims = call.meta.claims()?;
     let request = call.body;
     let mut v = Validation::default();
-    if request.delta == 0 || request.delta.abs() > MAX_STOCK {
-        v.add(
-            "delta",
-            format!("must be non-zero, at most {MAX_STOCK} either way"),
-        );
-    }
+    let delta = v.check("delta", stock::delta(request.delta));
     let reason = request
         .reason
         .as_deref()
         .and_then(|raw| v.check("reason", text::paragraph(raw, 1, 200)));
     v.finish()?;
+    let Some(delta) = delta else {
+        return Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing value"
+        )));
+    };
     let mut tx = call.meta.tx(&app).await?;
     // One conditional statement: concurrent adjustments and orders queue
-    // on the row, and none takes the stock below zero.
+    // on the row, and none takes the stock out of its bounds.
     let row: Option<ProductRow> = sqlx::query_as(&format!(
         "UPDATE products SET stock = stock + $2, updated_at = $3
-          WHERE id = $1 AND stock + $2 BETWEEN 0 AND $4
-      RETURNING {PRODUCT_COLUMNS}"
+          WHERE id = $1 AND {}
+      RETURNING {PRODUCT_COLUMNS}",
+        stock::change_fits("stock", "$2")
     ))
     .bind(request.product_id)
-    .bind(request.delta)
+    .bind(delta)
     .bind(app.now())
-    .bind(MAX_STOCK)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
         let current = find(&mut tx, request.product_id, false).await?;
-        return Err(Error::invalid_state(
-            "insufficient_stock",
-            format!(
-                "the stock is {}: it cannot change by {}",
-                current.stock, request.delta
-            ),
-        )
-        .with_detail("stock", current.stock));
+        return Err(stock::out_of_range(current.id, current.stock, delta));
     };
     let product = row.into_product()?;
     app.events(&call.meta)
@@ -317,7 +299,7 @@ pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<Prod
                 &data::InventoryAdjusted {
                     product_id: product.id,
                     sku: product.sku.clone(),
-                    delta: request.delta,
+                    delta,
                     stock: product.stock,
                     reason,
                 },

@@ -42,10 +42,16 @@ pub use streams::{ensure_streams, StreamSettings, DUPLICATE_WINDOW};
 /// The `NOTIFY` channel that wakes the relay.
 pub const CHANNEL: &str = "olympus_outbox";
 
-/// The largest event or mail payload a handler may record: far below
-/// NATS's default 1 MiB `max_payload`, with room for the headers, so that
-/// every recorded row can be published.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The largest event or mail payload a handler may record: half of NATS's
+/// default 1 MiB `max_payload`, with room for the headers, so that every
+/// recorded row can be published. Every request the contract allows must
+/// fit: the largest event is an order's (`order.placed`, and the others
+/// that carry the whole order), at most about 240 KB for 100 lines (names
+/// of 200 four-byte characters, SKUs of 64 bytes, three option values of
+/// 40 four-byte characters, revision 3) and two addresses of 200
+/// four-byte characters per field (`commerce::the_largest_order_the_contract
+/// _allows_is_placed_and_published` in the end-to-end tests places one).
+pub const MAX_PAYLOAD_BYTES: usize = 512 * 1024;
 
 /// Whether `subject` is one NATS accepts for a publish: non-empty literal
 /// tokens, no wildcards or whitespace.
