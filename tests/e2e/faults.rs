@@ -29,6 +29,8 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
                 &[],
                 &[
                     ("DATABASE_URL", url.as_str()),
+                    // A fresh cluster: serve creates and migrates its database.
+                    ("OLYMPUS_MIGRATE", "true"),
                     ("OLYMPUS_METRICS_ADDR", metrics.as_str()),
                 ],
             )

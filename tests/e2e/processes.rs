@@ -861,6 +861,103 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     .await;
 }
 
+/// `olympus serve` on `database_url` (this test's NATS and prefix) that is
+/// expected to refuse to start: its exit status and what it logged.
+async fn serve_refusing(app: &TestApp, database_url: &str, args: &[&str]) -> (bool, String) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(OLYMPUS)
+            .arg("serve")
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .env("OLYMPUS_JWT_KEYS", olympus_tests::app::TEST_JWT_KEYS)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("serve kept running instead of refusing to start")
+    .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn serve_never_creates_a_mistyped_database_and_refuses_one_that_lacks_migrations() {
+    with_app_opts(Options::without_workers(), async |app| {
+        // A database name nobody created: serve stops, naming it, and
+        // creates nothing.
+        let typo = format!("olympsu_{}", uuid::Uuid::new_v4().simple());
+        let url = olympus_tests::infra::with_database(&app.database_url, &typo);
+        let (ok, log) = serve_refusing(app, &url, &[]).await;
+        assert!(!ok, "{log}");
+        assert!(
+            log.contains(&typo) && log.contains("does not exist"),
+            "{log}"
+        );
+        let created: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&typo)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        assert!(!created, "serve created {typo}");
+
+        // The newest migration missing: serve says to run migrate.
+        let newest = olympus_runtime::db::MIGRATOR
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap();
+        sqlx::query("UPDATE _sqlx_migrations SET version = -version WHERE version = $1")
+            .bind(newest)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let (ok, log) = serve_refusing(app, &app.database_url, &[]).await;
+        assert!(!ok, "{log}");
+        assert!(
+            log.contains(&newest.to_string()) && log.contains("olympus migrate"),
+            "{log}"
+        );
+        sqlx::query("UPDATE _sqlx_migrations SET version = -version WHERE version = $1")
+            .bind(-newest)
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+
+        // A migration this binary does not know (a newer binary's, in a
+        // rolling deploy) is fine: it serves.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (99999999, 'from a newer olympus', true, '\\x00', 0)",
+        )
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+        let mut process = app.serve_process(OLYMPUS, &[]).await;
+        app.signup(Encoding::Json).await;
+        assert!(process.terminate().await.success());
+        // And `olympus migrate` of this binary leaves it alone too.
+        let output = tokio::process::Command::new(OLYMPUS)
+            .arg("migrate")
+            .env("DATABASE_URL", &app.database_url)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    })
+    .await;
+}
+
 /// Runs `olympus bench` with `args` against an `olympus serve` of the app's
 /// until it ends, and returns what it printed; both must succeed.
 async fn bench(app: &TestApp, args: &[&str]) -> String {

@@ -42,11 +42,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run workers until SIGTERM/SIGINT, creating and migrating the
-    /// database first. Logs one line when ready.
+    /// Run workers until SIGTERM/SIGINT. Logs one line when ready. The
+    /// database must exist and have every migration this binary needs
+    /// (`olympus migrate`); with `--migrate`, or with the default
+    /// DATABASE_URL, `serve` creates and migrates it first.
     Serve {
         #[command(flatten)]
         config: Config,
+
+        /// Create the database if it is missing and apply pending
+        /// migrations before serving (development, single-process setups).
+        /// Implied when DATABASE_URL is the default. Without it `serve`
+        /// never creates a database, so a mistyped name stops it with an
+        /// error instead of splitting the service over two databases.
+        #[arg(long, env = "OLYMPUS_MIGRATE")]
+        migrate: bool,
 
         /// Workers to run, comma-separated.
         #[arg(
@@ -143,7 +153,11 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve { config, workers } => serve(config, workers).await,
+        Command::Serve {
+            config,
+            workers,
+            migrate,
+        } => serve(config, workers, migrate).await,
         Command::Migrate { config } => {
             migrated_db(&config).await?;
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
@@ -188,17 +202,22 @@ async fn migrated_db(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-async fn serve(config: Config, mut names: Vec<WorkerName>) -> anyhow::Result<()> {
+async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> anyhow::Result<()> {
     names.dedup();
     let shutdown = shutdown::on_signal();
+    let migrate = migrate || config.is_default_database();
     let db = Db::connect(
         &config.database_url,
         config.app_database_url.as_deref(),
         config.db_max_connections,
-        true,
+        migrate,
     )
     .await?;
-    db.migrate().await?;
+    if migrate {
+        db.migrate().await?;
+    } else {
+        db.check_migrations().await?;
+    }
     db.check_roles().await?;
     let nats = olympus_runtime::nats::connect(&config.nats_url, "olympus").await?;
     // Publishing events and managing streams is the relay's alone, on its

@@ -8,6 +8,10 @@
 use clap::{Args, ValueEnum};
 use std::time::Duration;
 
+/// `DATABASE_URL` when unset: the local Postgres of a development machine,
+/// where `olympus serve` may create and migrate its database by itself.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/olympus";
+
 /// Settings shared by every worker.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -28,14 +32,15 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_RELAY_NATS_URL", hide_env_values = true)]
     pub relay_nats_url: Option<String>,
 
-    /// Postgres URL. `serve` and `migrate` create the database if missing.
+    /// Postgres URL. `migrate` creates the database if missing; `serve`
+    /// only with `--migrate`, or for this default (a development machine).
     /// The role must own the schema and be superuser or BYPASSRLS (it runs
     /// migrations and cross-tenant housekeeping); tenant queries run as the
     /// unprivileged role `olympus_app`.
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/olympus",
+        default_value = DEFAULT_DATABASE_URL,
         hide_env_values = true
     )]
     pub database_url: String,
@@ -177,6 +182,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether `DATABASE_URL` is [`DEFAULT_DATABASE_URL`].
+    pub fn is_default_database(&self) -> bool {
+        self.database_url == DEFAULT_DATABASE_URL
+    }
+
     /// The access token lifetime.
     pub fn access_ttl(&self) -> Duration {
         Duration::from_secs(self.access_token_ttl)

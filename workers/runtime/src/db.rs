@@ -22,12 +22,18 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// The one migration history of the whole database (`migrations/`).
-pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+/// The one migration history of the whole database (`migrations/`). A
+/// database may have migrations this binary does not know, applied by a
+/// newer one (a rolling deploy): they are left alone, not an error.
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("../../migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+});
 
 /// The unprivileged role requests run as, unless `OLYMPUS_APP_DATABASE_URL`
 /// names another.
@@ -97,9 +103,24 @@ impl Db {
         let owner = PgPoolOptions::new()
             .max_connections(OWNER_CONNECTIONS.min(max_connections.max(1)))
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(owner_options)
-            .await
-            .with_context(|| format!("connecting to Postgres at {redacted}"))?;
+            .connect_with(owner_options.clone())
+            .await;
+        let owner = match owner {
+            Ok(owner) => owner,
+            // A mistyped name must stop the process, not make a second,
+            // empty database that splits the service.
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("3D000") => {
+                anyhow::bail!(
+                    "the database {:?} does not exist at {redacted}: check DATABASE_URL \
+                     (`olympus migrate` creates it; `serve` creates none unless told to with \
+                     --migrate)",
+                    owner_options.get_database().unwrap_or("")
+                )
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("connecting to Postgres at {redacted}"))
+            }
+        };
         // A request waits at most this long for a connection: when Postgres
         // is away it is answered `unavailable` (safe to retry) well before a
         // caller's usual time-out, instead of timing out there.
@@ -125,6 +146,49 @@ impl Db {
             .run(&self.owner)
             .await
             .context("applying migrations")?;
+        Ok(())
+    }
+
+    /// Fails unless every migration this binary needs is applied, as this
+    /// binary has it: a process must not serve a schema older than its
+    /// code. Migrations the binary does not know (a newer binary's, during
+    /// a rolling deploy) are fine.
+    pub async fn check_migrations(&self) -> anyhow::Result<()> {
+        let applied: Vec<(i64, bool, Vec<u8>)> =
+            match sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations")
+                .fetch_all(&self.owner)
+                .await
+            {
+                Ok(applied) => applied,
+                // No history at all: nothing applied yet.
+                Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42P01") => {
+                    Vec::new()
+                }
+                Err(err) => return Err(err).context("reading the applied migrations"),
+            };
+        let mut missing = Vec::new();
+        for migration in MIGRATOR.iter() {
+            match applied
+                .iter()
+                .find(|(version, ..)| *version == migration.version)
+            {
+                Some((_, true, checksum)) if checksum.as_slice() == &*migration.checksum => {}
+                Some((_, true, _)) => anyhow::bail!(
+                    "migration {} ({}) was applied with other contents than this olympus has: \
+                     it was changed after it was applied",
+                    migration.version,
+                    migration.description
+                ),
+                _ => missing.push(migration.version.to_string()),
+            }
+        }
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "the database lacks migrations this olympus needs ({}): run `olympus migrate` \
+                 (with the same DATABASE_URL) before `olympus serve`",
+                missing.join(", ")
+            );
+        }
         Ok(())
     }
 
