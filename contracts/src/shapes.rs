@@ -69,6 +69,9 @@ impl TenantStatus {
 pub struct User {
     pub id: Uuid,
     pub tenant_id: Uuid,
+    /// In its normal form: trimmed, NFKC-normalized, lower-cased, the
+    /// domain by UTS-46 in its Unicode form; every spelling that normalizes
+    /// to it names this user.
     pub email: String,
     pub display_name: String,
     /// E.164 (`+4930123456`), when the user gave one.

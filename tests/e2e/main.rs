@@ -5,6 +5,7 @@ mod account;
 mod commerce;
 mod containers;
 mod deploy;
+mod emails;
 mod errors;
 mod events;
 mod faults;

@@ -1,21 +1,61 @@
-//! [`Email`]: an address we accept, normalized.
+//! [`Email`]: an address we accept, normalized, so that every spelling of
+//! one address is one account (contract §5, auth, revision 3).
+//!
+//! The normal form: trimmed, NFKC-normalized and lower-cased (so `josé` in
+//! NFC and in NFD, fullwidth `ｋｉｍ` and `kim`, `Ada@Example.COM` and
+//! `ada@example.com` are each one address), the domain mapped by UTS-46
+//! (IDNA) and kept in its Unicode form (`xn--bcher-kva.example` is
+//! `bücher.example`), at most 254 characters after that.
+//!
+//! Addresses stored before revision 3 were only trimmed and lower-cased.
+//! `olympus migrate` brings them to the normal form ([`normalize_stored`]),
+//! except where two accounts of a tenant would then collide: the one not in
+//! the normal form keeps its stored spelling and keeps working, found by
+//! [`Email::stored_before_revision_3`]; a new account for that address is
+//! `conflict`, as the normal form is taken.
 
 use std::fmt;
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
 
-/// A syntactically valid email address, trimmed and lower-cased, so that
-/// `Ada@Example.com` and `ada@example.com` are the same account.
+/// A syntactically valid email address in the normal form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+/// The longest address, in characters, after normalization.
+pub const MAX_CHARS: usize = 254;
+
+/// Trimmed, NFKC-normalized and lower-cased (the contract's order).
+fn fold(raw: &str) -> String {
+    raw.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+/// The Unicode form of `domain` under UTS-46, when it is a valid host name
+/// of at least two labels (checked on its ASCII form: letters, digits and
+/// hyphens, 1 to 63 per label).
+fn domain(domain: &str) -> Option<String> {
+    let (unicode, mapped) = idna::domain_to_unicode(domain);
+    mapped.ok()?;
+    let ascii = idna::domain_to_ascii_strict(&unicode).ok()?;
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let valid = labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    valid.then_some(unicode)
+}
+
 impl Email {
-    /// Parses an address; every broken rule is listed.
+    /// Parses an address into the normal form; every broken rule is listed.
     pub fn parse(raw: &str) -> Result<Self, Vec<String>> {
-        let value = raw.trim().to_lowercase();
+        let folded = fold(raw);
         let mut problems = Vec::new();
-        if value.chars().count() > 254 {
-            problems.push("must be at most 254 characters".to_owned());
-        }
-        let Some((local, domain)) = value.rsplit_once('@') else {
+        let Some((local, domain_part)) = folded.rsplit_once('@') else {
             problems.push("must be an email address like name@example.com".to_owned());
             return Err(problems);
         };
@@ -24,28 +64,38 @@ impl Email {
         }
         let local_ok = local.chars().all(|c| {
             c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c) || !c.is_ascii()
-        }) && !local.starts_with('.')
+        }) && !local.chars().any(char::is_control)
+            && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
         if !local_ok {
             problems.push("the part before @ has characters that are not allowed".to_owned());
         }
-        let labels: Vec<&str> = domain.split('.').collect();
-        let domain_ok = labels.len() >= 2
-            && labels.iter().all(|label| {
-                (1..=63).contains(&label.len())
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if !domain_ok {
-            problems.push("the domain must be like example.com".to_owned());
+        let value = match domain(domain_part) {
+            Some(domain) => format!("{local}@{domain}"),
+            None => {
+                problems.push("the domain must be like example.com".to_owned());
+                folded.clone()
+            }
+        };
+        if value.chars().count() > MAX_CHARS {
+            problems.push(format!("must be at most {MAX_CHARS} characters"));
         }
         if problems.is_empty() {
             Ok(Self(value))
         } else {
             Err(problems)
         }
+    }
+
+    /// How `raw` was stored before revision 3 (trimmed and lower-cased
+    /// only), when that differs from its normal form `self`: the spelling
+    /// of an account left unnormalized because it would have collided (see
+    /// [the module](self)). Look-ups try it first, so that such an account
+    /// keeps working with the spelling it was made with.
+    pub fn stored_before_revision_3(&self, raw: &str) -> Option<String> {
+        let old = raw.trim().to_lowercase();
+        (old != self.0).then_some(old)
     }
 
     /// The normalized address.
@@ -65,6 +115,73 @@ impl fmt::Display for Email {
     }
 }
 
+/// What [`normalize_stored`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Normalized {
+    /// Addresses brought to the normal form (users and pending invitations).
+    pub changed: u64,
+    /// Addresses left as stored: their normal form is another account's (or
+    /// pending invitation's) in the same tenant, or they no longer parse.
+    pub kept: u64,
+}
+
+/// Brings every stored address (users, pending invitations) that is not in
+/// the normal form to it, unless that would collide with another of the
+/// same tenant. Safe to run again: `olympus migrate` runs it after the
+/// schema migrations, on the owner pool (it crosses tenants). Only
+/// addresses that can differ from their normal form are read: those with a
+/// character outside ASCII, or an `xn--` label.
+pub async fn normalize_stored(pool: &sqlx::PgPool) -> anyhow::Result<Normalized> {
+    let mut done = Normalized::default();
+    for (table, pending) in [
+        ("users", ""),
+        (
+            "invitations",
+            " AND accepted_at IS NULL AND revoked_at IS NULL",
+        ),
+    ] {
+        let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(&format!(
+            "SELECT id, tenant_id, email FROM {table}
+              WHERE (email ~ '[^[:ascii:]]' OR email LIKE '%xn--%'){pending}"
+        ))
+        .fetch_all(pool)
+        .await?;
+        for (id, tenant_id, stored) in rows {
+            let Ok(email) = Email::parse(&stored) else {
+                tracing::warn!(%id, table, "a stored address does not parse: kept as it is");
+                done.kept += 1;
+                continue;
+            };
+            if email.as_str() == stored {
+                continue;
+            }
+            let updated = sqlx::query(&format!(
+                "UPDATE {table} SET email = $2 WHERE id = $1
+                   AND NOT EXISTS (SELECT 1 FROM {table} o
+                                    WHERE o.tenant_id = $3 AND o.email = $2{pending})"
+            ))
+            .bind(id)
+            .bind(email.as_str())
+            .bind(tenant_id)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            if updated == 1 {
+                done.changed += 1;
+            } else {
+                tracing::warn!(
+                    %id,
+                    %tenant_id,
+                    table,
+                    "a stored address is kept as it is: its normal form is another's of the tenant"
+                );
+                done.kept += 1;
+            }
+        }
+    }
+    Ok(done)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +194,65 @@ mod tests {
     }
 
     #[test]
+    fn every_spelling_of_one_address_is_one_address() {
+        let nfc = "jos\u{e9}@example.com";
+        let nfd = "jose\u{301}@example.com";
+        assert_eq!(Email::parse(nfd).unwrap().as_str(), nfc);
+        assert_eq!(Email::parse(nfc).unwrap().as_str(), nfc);
+        // Fullwidth letters and the at sign, the Kelvin sign.
+        assert_eq!(
+            Email::parse("\u{ff2b}\u{ff49}\u{ff4d}\u{ff20}example.com")
+                .unwrap()
+                .as_str(),
+            "kim@example.com"
+        );
+        assert_eq!(
+            Email::parse("\u{212a}im@example.com").unwrap().as_str(),
+            "kim@example.com"
+        );
+        // Domains by UTS-46, kept in their Unicode form.
+        for spelling in [
+            "user@xn--bcher-kva.example",
+            "user@B\u{dc}CHER.example",
+            "user@bu\u{308}cher.example",
+        ] {
+            assert_eq!(
+                Email::parse(spelling).unwrap().as_str(),
+                "user@b\u{fc}cher.example",
+                "{spelling}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_normal_form_is_its_own_normal_form() {
+        for raw in [
+            "jose\u{301}@Example.com",
+            "\u{ff2b}\u{ff49}\u{ff4d}@example.com",
+            "STRASSE@stra\u{df}e.example",
+            "\u{130}stanbul@example.com",
+            "user@xn--bcher-kva.example",
+            "\u{fb01}nance@example.com",
+        ] {
+            let once = Email::parse(raw).unwrap();
+            let twice = Email::parse(once.as_str()).unwrap();
+            assert_eq!(once, twice, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_spelling_stored_before_revision_3_is_known_when_it_differs() {
+        let raw = " Jose\u{301}@Example.com";
+        let email = Email::parse(raw).unwrap();
+        assert_eq!(
+            email.stored_before_revision_3(raw).as_deref(),
+            Some("jose\u{301}@example.com")
+        );
+        let plain = Email::parse("Ada@Example.com").unwrap();
+        assert_eq!(plain.stored_before_revision_3("Ada@Example.com"), None);
+    }
+
+    #[test]
     fn invalid_addresses_say_why() {
         for bad in [
             "",
@@ -86,14 +262,18 @@ mod tests {
             "ada@localhost",
             "ada@exa mple.com",
             "ada@-example.com",
+            "ada@exa_mple.com",
             ".ada@example.com",
             "a..da@example.com",
             "ada lovelace@example.com",
+            "ada@xn--.example",
         ] {
             let problems = Email::parse(bad).unwrap_err();
             assert!(!problems.is_empty(), "{bad:?}");
         }
         let long = format!("{}@example.com", "a".repeat(65));
         assert!(Email::parse(&long).is_err());
+        let too_long = format!("{}@{}.example.com", "a".repeat(60), "b.".repeat(100));
+        assert!(Email::parse(&too_long).is_err());
     }
 }

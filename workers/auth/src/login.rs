@@ -215,23 +215,49 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
 /// statements, whether the tenant, the user or the try exist: what does
 /// not exist is looked up as nothing (a slug or address no row can have,
 /// the nil id), so an unknown tenant costs what a known user costs.
-async fn look_up_once(app: &App, slug: &str, email: &str) -> Result<(Lookup, bool), Error> {
+///
+/// An address given in another spelling than its normal form is first
+/// looked up as it was stored before contract revision 3 (an account kept
+/// in that spelling because its normal form was taken, see
+/// [`crate::email`]), then, if no one has it, in the normal form: two
+/// statements for such an address, whether or not anyone has it.
+async fn look_up_once(app: &App, slug: &str, raw_email: &str) -> Result<(Lookup, bool), Error> {
     // A slug no tenant could have (say, with a NUL, which Postgres refuses
     // in text) is looked up as one that names no tenant.
     let slug = if could_be_slug(slug) { slug } else { "" };
     // An address that does not parse cannot belong to anyone.
-    let email = Email::parse(email).ok();
+    let email = Email::parse(raw_email).ok();
+    let earlier = email
+        .as_ref()
+        .and_then(|e| e.stored_before_revision_3(raw_email));
+    let spellings = earlier
+        .iter()
+        .map(String::as_str)
+        .chain(std::iter::once(email.as_ref().map_or("", Email::as_str)));
     let threshold = lockout::threshold(app);
-    // On the pool, outside any transaction: the call scopes and commits its
-    // own (inside another, it would re-scope it and turn its
-    // synchronous_commit off).
-    let row: LookedUp = sqlx::query_as("SELECT * FROM olympus_login_look_up($1, $2, $3, $4)")
-        .bind(slug)
-        .bind(email.as_ref().map_or("", Email::as_str))
-        .bind(app.now())
-        .bind(threshold)
-        .fetch_one(app.db().app_pool())
-        .await?;
+    let mut found = None;
+    for spelling in spellings {
+        // On the pool, outside any transaction: the call scopes and commits
+        // its own (inside another, it would re-scope it and turn its
+        // synchronous_commit off).
+        let row: LookedUp = sqlx::query_as("SELECT * FROM olympus_login_look_up($1, $2, $3, $4)")
+            .bind(slug)
+            .bind(spelling)
+            .bind(app.now())
+            .bind(threshold)
+            .fetch_one(app.db().app_pool())
+            .await?;
+        let someone = row.user_id.is_some();
+        found = Some(row);
+        if someone {
+            break;
+        }
+    }
+    let Some(row) = found else {
+        return Err(Error::internal(anyhow::anyhow!(
+            "a login looked up no spelling"
+        )));
+    };
     let tenant = row.tenant_id.zip(row.tenant_active);
     let candidate = row
         .user_id

@@ -40,10 +40,17 @@ pub async fn request(app: App, call: Call<RequestPasswordResetRequest>) -> Resul
     Ok(Empty {})
 }
 
-async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(), Error> {
-    let (Ok(email), true) = (Email::parse(email), could_be_slug(slug)) else {
+async fn send_token(app: &App, meta: &Meta, slug: &str, raw_email: &str) -> Result<(), Error> {
+    let (Ok(email), true) = (Email::parse(raw_email), could_be_slug(slug)) else {
         return Ok(());
     };
+    // The spelling stored before revision 3 first: an account kept in it
+    // (its normal form was taken, see crate::email) is the one meant.
+    let spellings: Vec<String> = email
+        .stored_before_revision_3(raw_email)
+        .into_iter()
+        .chain([email.as_str().to_owned()])
+        .collect();
     let mut tx = app.db().unscoped().await?;
     let tenant: Option<(Uuid, bool)> =
         sqlx::query_as("SELECT id, active FROM olympus_tenant_by_slug($1)")
@@ -54,11 +61,14 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(
         return Ok(());
     };
     enter_tenant(&mut tx, tenant_id).await?;
-    let user: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(user_id) = user else {
+    let user: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, email FROM users WHERE email = ANY($1)
+          ORDER BY array_position($1, email) LIMIT 1",
+    )
+    .bind(&spellings)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, address)) = user else {
         return Ok(());
     };
     let now = app.now();
@@ -70,7 +80,7 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(
             &mut tx,
             NewMail {
                 template: MailTemplate::PasswordReset,
-                to: email.as_str(),
+                to: &address,
                 tenant_id,
                 user_id: Some(user_id),
                 token: &token.token,

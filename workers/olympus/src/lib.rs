@@ -21,6 +21,7 @@ mod events;
 mod floors;
 mod mix;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use olympus_runtime::config::LogConfig;
 use olympus_runtime::outbox::{self, Relay};
@@ -198,8 +199,27 @@ async fn migrated_db(config: &Config) -> anyhow::Result<Db> {
         true,
     )
     .await?;
-    db.migrate().await?;
+    migrate(&db).await?;
     Ok(db)
+}
+
+/// Applies pending migrations, then brings stored addresses to the normal
+/// form of contract revision 3 (see `olympus_auth::email`), which SQL alone
+/// cannot compute.
+async fn migrate(db: &Db) -> anyhow::Result<()> {
+    db.migrate().await?;
+    let normalized = olympus_auth::email::normalize_stored(db.pool())
+        .await
+        .context("normalizing stored email addresses")?;
+    if normalized != Default::default() {
+        tracing::info!(
+            changed = normalized.changed,
+            kept = normalized.kept,
+            "stored email addresses brought to their normal form (kept: their normal form is \
+             taken in their tenant)"
+        );
+    }
+    Ok(())
 }
 
 async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> anyhow::Result<()> {
@@ -214,7 +234,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
     )
     .await?;
     if migrate {
-        db.migrate().await?;
+        self::migrate(&db).await?;
     } else {
         db.check_migrations().await?;
     }
