@@ -11,12 +11,16 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
+	"mime"
 	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
@@ -79,6 +83,7 @@ type Gateway struct {
 	timeout         time.Duration
 	maxUserAgent    int
 	openapiDocument []byte
+	readiness       readiness
 }
 
 func newGateway(nc *nats.Conn, spec *Spec, prefix string, trusted []*net.IPNet, timeout time.Duration) (*Gateway, error) {
@@ -107,56 +112,162 @@ func routePath(op SpecOperation) string {
 
 var correlationID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
+// The request headers passed on to the workers as NATS headers. Their
+// values must be visible ASCII and spaces: the workers' NATS client drops
+// its whole connection on other bytes in a header, and no legitimate
+// value of these needs them.
+var forwardedHeaders = []string{"Authorization", "Idempotency-Key", "traceparent", "User-Agent"}
+
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	correlation := r.Header.Get("X-Correlation-Id")
 	if !correlationID.MatchString(correlation) {
 		correlation = newUUID()
 	}
-	w.Header().Set("X-Correlation-Id", correlation)
+	header := w.Header()
+	header.Set("X-Correlation-Id", correlation)
+	// Replies carry tokens and per-user data: no cache keeps one, and no
+	// browser guesses another type than the one sent.
+	header.Set("Cache-Control", "no-store")
+	header.Set("X-Content-Type-Options", "nosniff")
+	// A chunked request may also have carried a Content-Length, which Go's
+	// server drops before the handler sees it; a front proxy that framed
+	// the request by that length would read the rest of the body as the
+	// next request. Closing the connection after the reply leaves nothing
+	// to desynchronize (RFC 9112 §6.1).
+	if len(r.TransferEncoding) > 0 {
+		header.Set("Connection", "close")
+	}
 	status := g.serve(w, r, correlation)
-	log.Printf("%s %s %d %.1fms correlation_id=%s", r.Method, r.URL.Path, status,
+	// The path as sent (percent-encoded), escaped again: no byte of a
+	// request can start a log line of its own.
+	log.Printf("%s %s %d %.1fms correlation_id=%s", r.Method, escapeLog(r.URL.EscapedPath()), status,
 		float64(time.Since(started).Microseconds())/1000, correlation)
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation string) int {
+	// Only the path as sent is routed: a percent-encoded byte (`%2F`,
+	// `%6D`) would reach a route that a front proxy's path rules, matching
+	// the encoded form, never saw.
+	if rawPath, _, _ := strings.Cut(r.RequestURI, "?"); strings.Contains(rawPath, "%") {
+		return writeError(w, http.StatusNotFound, "not_found", "no such operation: see /openapi.json", correlation, nil)
+	}
 	switch r.URL.Path {
-	case "/healthz":
-		return writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
-	case "/readyz":
-		return g.ready(w)
-	case "/openapi.json":
+	case "/healthz", "/readyz", "/openapi.json":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			return writeError(w, http.StatusMethodNotAllowed, "bad_request", r.URL.Path+" takes GET or HEAD", correlation, nil)
+		}
+		switch r.URL.Path {
+		case "/healthz":
+			return writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		case "/readyz":
+			status, body := g.ready()
+			return writeJSON(w, status, body)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(g.openapiDocument)))
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(g.openapiDocument)
 		return http.StatusOK
 	}
+	msg, refusal := g.prepare(w, r, correlation)
+	if refusal != nil {
+		return writeError(w, refusal.status, refusal.code, refusal.message, correlation, refusal.details)
+	}
+	op := g.routes[r.URL.Path]
+	// A request not sent now is never sent: while NATS is away the
+	// connection buffers nothing (ReconnectBufSize -1, see connectNATS),
+	// and the caller learns at once that nothing was done.
+	if g.nc.Status() != nats.CONNECTED {
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now; the request was not sent", correlation, nil)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
+	defer cancel()
+	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusServiceUnavailable, "unavailable", "no worker answers "+op.Service+"."+op.Operation+" right now", correlation, nil)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		// The request was sent: whether it ran is unknown (contract §3), so
+		// only an I operation with an Idempotency-Key is safe to retry.
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusGatewayTimeout, "unavailable", "no reply from the workers in time", correlation,
+			map[string]any{"outcome": "unknown"})
+	case err != nil:
+		// Refused before it was sent (no buffer while reconnecting, the
+		// connection closed or draining).
+		log.Printf("olympus-gateway: NATS request %s: %v", op.Operation, err)
+		w.Header().Set("Retry-After", "1")
+		return writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now; the request was not sent", correlation, nil)
+	}
+	var decoded any
+	if err := msgpack.Unmarshal(reply.Data, &decoded); err != nil {
+		log.Printf("olympus-gateway: undecodable reply to %s: %v", op.Operation, err)
+		return writeError(w, http.StatusBadGateway, "internal", "the worker's reply could not be read", correlation, nil)
+	}
+	status, retryAfter := replyStatus(reply.Header.Get("Nats-Service-Error-Code"), decoded)
+	if retryAfter != "" {
+		w.Header().Set("Retry-After", retryAfter)
+	}
+	return writeJSON(w, status, decoded)
+}
+
+// refusal is a request the gateway answers itself, with the contract's
+// error body.
+type refusal struct {
+	status  int
+	code    string
+	message string
+	details map[string]any
+}
+
+func refuse(status int, code, message string) *refusal {
+	return &refusal{status: status, code: code, message: message}
+}
+
+// prepare checks a request against the edge's rules and builds the NATS
+// message for its operation, or says why it is refused. Nothing it
+// refuses reaches NATS.
+func (g *Gateway) prepare(w http.ResponseWriter, r *http.Request, correlation string) (*nats.Msg, *refusal) {
 	op, ok := g.routes[r.URL.Path]
 	if !ok {
-		return writeError(w, http.StatusNotFound, "not_found", "no such operation: see /openapi.json", correlation, nil)
+		return nil, refuse(http.StatusNotFound, "not_found", "no such operation: see /openapi.json")
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return writeError(w, http.StatusMethodNotAllowed, "bad_request", "operations take POST", correlation, nil)
+		return nil, refuse(http.StatusMethodNotAllowed, "bad_request", "operations take POST")
+	}
+	for _, name := range forwardedHeaders {
+		values := r.Header.Values(name)
+		if len(values) > 1 {
+			return nil, &refusal{http.StatusBadRequest, "bad_request", "the header " + name + " is given more than once",
+				map[string]any{"header": name}}
+		}
+		if len(values) == 1 && !visibleASCII(values[0]) {
+			return nil, &refusal{http.StatusBadRequest, "bad_request", "the header " + name + " may hold only visible ASCII characters and spaces",
+				map[string]any{"header": name}}
+		}
 	}
 	if r.ContentLength > int64(g.spec.MaxRequestBytes) {
-		return writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "the body is over 256 KiB", correlation, nil)
+		return nil, refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is over 256 KiB")
+	}
+	if !isJSON(r.Header.Values("Content-Type")) {
+		return nil, refuse(http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(g.spec.MaxRequestBytes)))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return writeError(w, http.StatusRequestEntityTooLarge, "payload_too_large", "the body is over 256 KiB", correlation, nil)
+			return nil, refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is over 256 KiB")
 		}
-		return writeError(w, http.StatusBadRequest, "bad_request", "could not read the body", correlation, nil)
+		return nil, refuse(http.StatusBadRequest, "bad_request", "the body could not be read")
 	}
-	if ct := r.Header.Get("Content-Type"); len(bytes.TrimSpace(body)) > 0 && ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json", correlation, nil)
-	}
-	payload, err := jsonToMsgpack(body)
-	if err != nil {
-		return writeError(w, http.StatusBadRequest, "bad_request", "the body is not a JSON object: "+err.Error(), correlation, nil)
+	payload, bad := jsonToMsgpack(body)
+	if bad != nil {
+		return nil, bad
 	}
 
 	msg := nats.NewMsg(g.prefix + "." + op.Service + ".v1." + op.Operation)
@@ -174,30 +285,60 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation stri
 	if ip := g.clientIP(r); ip != "" {
 		msg.Header.Set("X-Client-Ip", ip)
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
-	defer cancel()
-	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, "unavailable", "no worker answers "+op.Service+"."+op.Operation+" right now", correlation, nil)
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-		return writeError(w, http.StatusGatewayTimeout, "unavailable", "no reply from the workers in time", correlation, nil)
-	case err != nil:
-		log.Printf("olympus-gateway: NATS request %s: %v", op.Operation, err)
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now", correlation, nil)
+	return msg, nil
+}
+
+// visibleASCII: only the bytes 0x20 (space) to 0x7E.
+func visibleASCII(value string) bool {
+	for i := 0; i < len(value); i++ {
+		if value[i] < 0x20 || value[i] > 0x7e {
+			return false
+		}
 	}
-	var decoded any
-	if err := msgpack.Unmarshal(reply.Data, &decoded); err != nil {
-		log.Printf("olympus-gateway: undecodable reply to %s: %v", op.Operation, err)
-		return writeError(w, http.StatusBadGateway, "internal", "the worker's reply could not be read", correlation, nil)
+	return true
+}
+
+// isJSON: exactly one Content-Type, application/json, with no parameter
+// but charset=utf-8.
+func isJSON(values []string) bool {
+	if len(values) != 1 {
+		return false
 	}
-	status, retryAfter := replyStatus(reply.Header.Get("Nats-Service-Error-Code"), decoded)
-	if retryAfter != "" {
-		w.Header().Set("Retry-After", retryAfter)
+	mediaType, params, err := mime.ParseMediaType(values[0])
+	if err != nil || mediaType != "application/json" {
+		return false
 	}
-	return writeJSON(w, status, decoded)
+	for name, value := range params {
+		if name != "charset" || !strings.EqualFold(value, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
+
+// escapeLog writes control characters, DEL and non-ASCII bytes of a
+// caller's text as \xNN, so that no request can forge a log line.
+func escapeLog(text string) string {
+	clean := true
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 || text[i] >= 0x7f || text[i] == '\\' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			fmt.Fprintf(&b, `\x%02x`, c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // replyStatus maps a worker's reply to the HTTP status (its
@@ -221,11 +362,66 @@ func replyStatus(code string, decoded any) (int, string) {
 	return status, ""
 }
 
+// readiness is what /readyz answers: the workers found by the latest
+// $SRV.PING, refreshed at most once a second by one ping at a time. The
+// ping goes to every service on the NATS server, so a caller of /readyz
+// (anonymous) must not be able to send one per request.
+type readiness struct {
+	mu       sync.Mutex
+	at       time.Time     // when the ping behind status and body started
+	status   int           // the answer it gave
+	body     any           //
+	inflight chan struct{} // closed when the running ping ends; nil when none runs
+}
+
+// readyInterval is how long a ping's answer stands.
+const readyInterval = time.Second
+
 // ready: NATS connected, and $SRV.PING finds every worker service.
-func (g *Gateway) ready(w http.ResponseWriter) int {
+func (g *Gateway) ready() (int, any) {
 	if !g.nc.IsConnected() {
-		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "NATS is not connected"})
+		return http.StatusServiceUnavailable, map[string]any{"status": "NATS is not connected"}
 	}
+	state := &g.readiness
+	state.mu.Lock()
+	for {
+		if !state.at.IsZero() && time.Since(state.at) < readyInterval {
+			status, body := state.status, state.body
+			state.mu.Unlock()
+			return status, body
+		}
+		if state.inflight == nil {
+			break
+		}
+		// Another caller's ping runs: its answer is this one's.
+		done := state.inflight
+		state.mu.Unlock()
+		<-done
+		state.mu.Lock()
+		if !state.at.IsZero() {
+			status, body := state.status, state.body
+			state.mu.Unlock()
+			return status, body
+		}
+	}
+	done := make(chan struct{})
+	state.inflight = done
+	started := time.Now()
+	state.mu.Unlock()
+
+	status, body := g.ping()
+
+	state.mu.Lock()
+	state.at, state.status, state.body = started, status, body
+	state.inflight = nil
+	close(done)
+	state.mu.Unlock()
+	return status, body
+}
+
+// ping sends one $SRV.PING and waits up to 500 ms for every worker
+// service of this subject prefix to answer.
+func (g *Gateway) ping() (int, any) {
 	wanted := map[string]bool{}
 	for _, op := range g.spec.Operations {
 		wanted["olympus-"+op.Service] = false
@@ -233,14 +429,15 @@ func (g *Gateway) ready(w http.ResponseWriter) int {
 	inbox := g.nc.NewRespInbox()
 	sub, err := g.nc.SubscribeSync(inbox)
 	if err != nil {
-		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": err.Error()})
+		return http.StatusServiceUnavailable, map[string]any{"status": "NATS is not reachable right now"}
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	if err := g.nc.PublishRequest("$SRV.PING", inbox, nil); err != nil {
-		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": err.Error()})
+		return http.StatusServiceUnavailable, map[string]any{"status": "NATS is not reachable right now"}
 	}
+	found := 0
 	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	for found < len(wanted) && time.Now().Before(deadline) {
 		msg, err := sub.NextMsg(time.Until(deadline))
 		if err != nil {
 			break
@@ -250,8 +447,9 @@ func (g *Gateway) ready(w http.ResponseWriter) int {
 			Metadata map[string]string `json:"metadata"`
 		}
 		if json.Unmarshal(msg.Data, &ping) == nil && ping.Metadata["subject_prefix"] == g.prefix {
-			if _, ok := wanted[ping.Name]; ok {
+			if seen, ok := wanted[ping.Name]; ok && !seen {
 				wanted[ping.Name] = true
+				found++
 			}
 		}
 	}
@@ -262,9 +460,9 @@ func (g *Gateway) ready(w http.ResponseWriter) int {
 		}
 	}
 	if len(missing) > 0 {
-		return writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "workers missing", "missing": missing})
+		return http.StatusServiceUnavailable, map[string]any{"status": "workers missing", "missing": missing}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
+	return http.StatusOK, map[string]any{"status": "ready"}
 }
 
 // clientIP: the connection's address, or, when it is a trusted proxy, the
@@ -326,48 +524,168 @@ func parseCIDRs(list string) ([]*net.IPNet, error) {
 	return networks, nil
 }
 
-// jsonToMsgpack: a JSON object (or nothing, for `{}`) as a MessagePack
-// map; integers stay integers.
-func jsonToMsgpack(body []byte) ([]byte, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
+// jsonToMsgpack: the body, empty or exactly one JSON object in valid
+// UTF-8 with no key twice at any level, as a MessagePack map (an empty
+// body as an empty map); integers stay integers. What it refuses, it says
+// in the contract's words (bad_request), never in the parser's.
+func jsonToMsgpack(body []byte) ([]byte, *refusal) {
+	if len(body) == 0 {
 		body = []byte("{}")
+	}
+	undecodable := func(why string) *refusal {
+		return refuse(http.StatusBadRequest, "bad_request", "undecodable payload: "+why)
+	}
+	if !utf8.Valid(body) {
+		return nil, undecodable("the body is not valid UTF-8")
+	}
+	if !surrogatesPaired(body) {
+		return nil, undecodable("a string escapes half of a UTF-16 surrogate pair")
 	}
 	decoder := json.NewDecoder(bytes.NewReader(body))
 	decoder.UseNumber()
-	var value any
-	if err := decoder.Decode(&value); err != nil {
-		return nil, err
+	// The value is built from the decoder's tokens, which check the
+	// syntax, so that every object's keys can be checked for repeats (a
+	// map would keep the last silently).
+	type frame struct {
+		object map[string]any
+		array  []any
+		key    string // an object's key whose value comes next
+		keyed  bool
 	}
-	if decoder.More() {
-		return nil, errors.New("trailing data after the object")
+	var stack []*frame
+	var root any
+	done := false
+	place := func(value any) {
+		if len(stack) == 0 {
+			root, done = value, true
+			return
+		}
+		top := stack[len(stack)-1]
+		if top.object == nil {
+			top.array = append(top.array, value)
+			return
+		}
+		top.object[top.key] = value
+		top.keyed = false
 	}
-	if _, ok := value.(map[string]any); !ok {
-		return nil, errors.New("the request must be an object")
+	for !done {
+		token, err := decoder.Token()
+		if err != nil {
+			return nil, undecodable("the body is not one JSON object")
+		}
+		if len(stack) > 0 {
+			top := stack[len(stack)-1]
+			if top.object != nil && !top.keyed {
+				if key, ok := token.(string); ok {
+					if _, twice := top.object[key]; twice {
+						return nil, &refusal{http.StatusBadRequest, "bad_request", "a field is given twice",
+							map[string]any{"field": truncate(key, 128)}}
+					}
+					top.key, top.keyed = key, true
+					continue
+				}
+			}
+		}
+		switch t := token.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{object: map[string]any{}})
+			case '[':
+				stack = append(stack, &frame{array: []any{}})
+			case '}', ']':
+				top := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				var value any = top.object
+				if top.object == nil {
+					value = top.array
+				}
+				place(value)
+			}
+		case json.Number:
+			number, ok := jsonNumber(t)
+			if !ok {
+				return nil, undecodable("a number is out of range")
+			}
+			place(number)
+		default:
+			if len(stack) == 0 {
+				return nil, undecodable("the request must be a JSON object")
+			}
+			place(t)
+		}
 	}
-	return msgpack.Marshal(numbers(value))
+	if _, ok := root.(map[string]any); !ok {
+		return nil, undecodable("the request must be a JSON object")
+	}
+	// Nothing but white space may follow the object.
+	if len(bytes.Trim(body[decoder.InputOffset():], " \t\r\n")) > 0 {
+		return nil, undecodable("data follows the JSON object")
+	}
+	packed, err := msgpack.Marshal(root)
+	if err != nil {
+		return nil, undecodable("the body could not be encoded")
+	}
+	return packed, nil
 }
 
-func numbers(value any) any {
-	switch v := value.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
+// jsonNumber: an integer literal as int64 (uint64 above its range), any
+// other number as float64; false when it fits neither.
+func jsonNumber(n json.Number) (any, bool) {
+	text := string(n)
+	if !strings.ContainsAny(text, ".eE") {
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return i, true
 		}
-		f, _ := v.Float64()
-		return f
-	case map[string]any:
-		for key, inner := range v {
-			v[key] = numbers(inner)
+		if u, err := strconv.ParseUint(text, 10, 64); err == nil {
+			return u, true
 		}
-		return v
-	case []any:
-		for i, inner := range v {
-			v[i] = numbers(inner)
-		}
-		return v
-	default:
-		return v
+		return nil, false
 	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, false
+	}
+	return f, true
+}
+
+// surrogatesPaired: every \uD800-\uDFFF escape of a (syntactically valid)
+// JSON text is half of a pair; Go's decoder would turn a lone one into
+// U+FFFD and forward an altered string.
+func surrogatesPaired(body []byte) bool {
+	hex4 := func(at int) (rune, bool) {
+		if at+6 > len(body) || body[at] != '\\' || body[at+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(body[at+2:at+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		if i+1 < len(body) && body[i+1] != 'u' {
+			i++ // an escaped character: \\ or \" among them
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			continue // not JSON; the decoder refuses it
+		}
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xdc00:
+			low, ok := hex4(i + 6)
+			if !ok || low < 0xdc00 || low > 0xdfff {
+				return false
+			}
+			i += 11
+		case utf16.IsSurrogate(r):
+			return false
+		default:
+			i += 5
+		}
+	}
+	return true
 }
 
 func asInt(value any) (int64, bool) {

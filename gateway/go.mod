@@ -1,12 +1,19 @@
-// For teams with a Go module proxy: `go mod tidy && go build .` in this
-// directory. Olympus's own machines have none, and build in GOPATH mode
-// with Debian's packages of the same libraries (see README.md), which
-// ignores this file.
+// The gateway's module. Its dependencies are vendored (vendor/, from
+// Debian's packages of these versions: see vendor-from-debian) and it
+// builds offline with the pinned Go (requirements-go.txt):
+// `go build -mod=vendor .`
 module olympus/gateway
 
-go 1.19
+go 1.27
 
 require (
 	github.com/nats-io/nats.go v1.22.1
 	github.com/vmihailenco/msgpack/v5 v5.3.5
+)
+
+require (
+	github.com/nats-io/nkeys v0.3.0 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+	golang.org/x/crypto v0.4.0 // indirect
 )

@@ -17,6 +17,9 @@
 //	-inbox-prefix     OLYMPUS_GATEWAY_INBOX_PREFIX      _INBOX (this user's own, if NATS gives it one)
 //	-trusted-proxies  OLYMPUS_GATEWAY_TRUSTED_PROXIES   none (CIDRs whose X-Forwarded-For is believed)
 //	-timeout          OLYMPUS_GATEWAY_TIMEOUT           10s (per NATS request)
+//
+// It is built with the Go of requirements-go.txt and the dependencies in
+// vendor/: `go build -mod=vendor -o olympus-gateway .` (see README.md).
 package main
 
 import (
@@ -60,15 +63,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("olympus-gateway: reading the embedded contract spec: %v", err)
 	}
-	options := []nats.Option{
-		nats.Name("olympus-gateway"),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
-	}
-	if *inbox != "" {
-		options = append(options, nats.CustomInboxPrefix(*inbox))
-	}
-	nc, err := nats.Connect(*natsURL, options...)
+	nc, err := connectNATS(*natsURL, *inbox)
 	if err != nil {
 		log.Fatalf("olympus-gateway: connecting to NATS at %s: %v", redact(*natsURL), err)
 	}
@@ -76,14 +71,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("olympus-gateway: %v", err)
 	}
-	server := &http.Server{
-		Addr:              *addr,
-		Handler:           gateway,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      *timeout + 10*time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
+	server := newServer(*addr, gateway, *timeout)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
@@ -109,6 +97,49 @@ func main() {
 		log.Printf("olympus-gateway: draining NATS: %v", err)
 	}
 	log.Printf("olympus-gateway stopped")
+}
+
+// connectNATS connects for good: it reconnects forever, and buffers
+// nothing meanwhile (ReconnectBufSize -1), so that a request refused while
+// NATS is away (503) is never sent later, when the caller may have retried
+// or given up.
+func connectNATS(url, inboxPrefix string) (*nats.Conn, error) {
+	options := []nats.Option{
+		nats.Name("olympus-gateway"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectBufSize(-1),
+	}
+	if inboxPrefix != "" {
+		options = append(options, nats.CustomInboxPrefix(inboxPrefix))
+	}
+	return nats.Connect(url, options...)
+}
+
+// newServer is the gateway's HTTP server: bounded headers, bodies and
+// idle connections. The request framing rules (no bare LF, bounded chunk
+// extensions, one of Content-Length and Transfer-Encoding) are Go's own
+// since Go 1.23/1.24; the pinned toolchain (requirements-go.txt) has them.
+func newServer(addr string, handler http.Handler, timeout time.Duration) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      timeout + 10*time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          log.New(escapingWriter{os.Stderr}, "", log.LstdFlags|log.LUTC|log.Lmicroseconds),
+	}
+}
+
+// escapingWriter writes the HTTP server's own log lines (which may quote
+// a caller's bytes) with control characters escaped, ending in one newline.
+type escapingWriter struct{ out *os.File }
+
+func (e escapingWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSuffix(string(p), "\n")
+	_, err := e.out.WriteString(escapeLog(line) + "\n")
+	return len(p), err
 }
 
 func mustDuration(value string) time.Duration {

@@ -43,8 +43,10 @@ func openAPI(spec *Spec) map[string]any {
 				"headers":     map[string]any{"X-Correlation-Id": map[string]any{"$ref": "#/components/headers/CorrelationId"}},
 				"content":     map[string]any{"application/json": map[string]any{"schema": ref(op.Reply)}},
 			},
-			"503": errorResponse("unavailable: no worker answers, or a dependency is down (Retry-After)"),
-			"504": errorResponse("unavailable: no reply in time"),
+			"503": errorResponse("unavailable: NATS is not connected or no worker answers (the request was not sent), " +
+				"or a dependency is down; Retry-After: safe to retry"),
+			"504": errorResponse("unavailable: sent, but no reply in time (details.outcome unknown); Retry-After: " +
+				"retry only with an Idempotency-Key"),
 		}
 		statuses := make([]int, 0, len(codes))
 		for status := range codes {

@@ -66,3 +66,63 @@ pub async fn post_json(addr: &str, path: &str, token: Option<&str>, body: &Value
         request(addr, "POST", path, &headers, body.to_string().as_bytes()).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
+
+/// One response of [`exchange`]: the status, headers (lower-cased) and body.
+pub type Response = (u16, HashMap<String, String>, Vec<u8>);
+
+/// Writes `raw` as it is on one connection, then reads until the server
+/// closes it or `quiet` passes with nothing more to read; every complete
+/// response read (framed by Content-Length), and whether the server closed
+/// the connection.
+pub async fn exchange(addr: &str, raw: &[u8], quiet: Duration) -> (Vec<Response>, bool) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // A server that refuses early may stop reading: what it did not read
+    // is not needed.
+    let _ = stream.write_all(raw).await;
+    let mut received = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let closed = loop {
+        match tokio::time::timeout(quiet, stream.read(&mut buf)).await {
+            Err(_) => break false,
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+    };
+    (parse_responses(&received), closed)
+}
+
+/// The complete responses in `bytes`, in order (each framed by its
+/// Content-Length; none if none is complete).
+pub fn parse_responses(mut bytes: &[u8]) -> Vec<Response> {
+    let mut responses = Vec::new();
+    while let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).to_string();
+        let mut lines = head.lines();
+        let Some(status) = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+        else {
+            break;
+        };
+        let headers: HashMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        let body_start = end + 4;
+        if bytes.len() < body_start + length {
+            break;
+        }
+        responses.push((
+            status,
+            headers,
+            bytes[body_start..body_start + length].to_vec(),
+        ));
+        bytes = &bytes[body_start + length..];
+    }
+    responses
+}
