@@ -384,13 +384,18 @@ async fn framing_that_could_smuggle_a_request_is_refused_or_ends_the_connection(
         assert_eq!(responses[0].1["connection"], "close");
         assert!(closed, "the connection stays open after both headers");
 
-        // Bare LF ending a chunk line (CVE-2025-22871), and a megabyte of
-        // chunk extension (CVE-2023-39326): the body is not read.
+        // Bare LF ending a chunk line (CVE-2025-22871), and chunk
+        // extensions far larger than the data they carry (CVE-2023-39326:
+        // 64 one-byte chunks of `{` spaces `}` with 4,000 bytes of extension
+        // each): the body is not read.
         let chunked = "POST /v1/auth/me HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
             Transfer-Encoding: chunked\r\n\r\n";
         let bare_lf = format!("{chunked}2\n{{}}\r\n0\r\n\r\n");
-        let extension = format!("{chunked}2;{}\r\n{{}}\r\n0\r\n\r\n", "x".repeat(1 << 20));
-        for (what, raw) in [("bare LF", bare_lf), ("1 MiB of chunk extension", extension)] {
+        let padded = format!("{{{}}}", " ".repeat(62));
+        let extension = padded.chars().fold(chunked.to_owned(), |raw, c| {
+            format!("{raw}1;{}\r\n{c}\r\n", "x".repeat(4000))
+        }) + "0\r\n\r\n";
+        for (what, raw) in [("bare LF", bare_lf), ("chunk extensions", extension)] {
             let (responses, closed) = exchange(&gw.addr, raw.as_bytes(), quiet).await;
             let statuses: Vec<u16> = responses.iter().map(|r| r.0).collect();
             assert_eq!(statuses, [400], "{what}");
