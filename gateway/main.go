@@ -116,10 +116,13 @@ func connectNATS(url, inboxPrefix string) (*nats.Conn, error) {
 	return nats.Connect(url, options...)
 }
 
-// newServer is the gateway's HTTP server: bounded headers, bodies and
-// idle connections. The request framing rules (no bare LF, bounded chunk
-// extensions, one of Content-Length and Transfer-Encoding) are Go's own
-// since Go 1.23/1.24; the pinned toolchain (requirements-go.txt) has them.
+// newServer is the gateway's HTTP server: bounded header bytes and time
+// to read and write (idle connections close after ReadTimeout). Go itself
+// refuses bare LF in chunked framing (since 1.23.8 and 1.24.2,
+// CVE-2025-22871) and chunk extensions much larger than their data (since
+// 1.21.5, CVE-2023-39326); the pinned Go (requirements-go.txt) has both. A
+// request with both Content-Length and Transfer-Encoding is closed after
+// its reply by the handler (Gateway.ServeHTTP).
 func newServer(addr string, handler http.Handler, timeout time.Duration) *http.Server {
 	return &http.Server{
 		Addr:              addr,
