@@ -248,6 +248,9 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
         None => nats.clone(),
     };
     let app = App::new(config, db, nats).await?;
+    // The relay's connection answers nothing: no reply can be steered onto
+    // the broadcast from it.
+    app.broadcast_on(relay_nats.clone());
     let js = async_nats::jetstream::new(relay_nats.clone());
     outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings()).await?;
     // The relay outlives the request loops, to publish what draining commits.
