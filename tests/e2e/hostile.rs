@@ -28,7 +28,7 @@ async fn message_count(app: &TestApp, stream: &str) -> u64 {
 
 /// This test's `$SRV.STATS` entry of `endpoint` in micro service `service`
 /// (found by its id in `$SRV.INFO`, whose metadata names the prefix).
-async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
+pub async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
     let inbox = app.nats.new_inbox();
     let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
     app.nats
