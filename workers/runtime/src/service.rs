@@ -9,10 +9,12 @@
 //! subject is not an allowed inbox (see [`crate::bounds`]) is dropped
 //! unanswered, logged and counted (`dropped_reply_subjects` in the
 //! endpoint's `$SRV.STATS` data), so no caller can make a worker publish
-//! anywhere else. An operation may hold at most half of the process's
-//! in-flight permits; beyond that its requests are answered at once with
-//! `unavailable` (counted as `shed`), so one flooded operation cannot
-//! starve the others.
+//! anywhere else. The micro library's own `$SRV.PING/INFO/STATS` requests
+//! are held to the same check (dropped and logged) by a filter it calls
+//! before answering (our patch of it: vendor/async-nats/PATCHED.md). An
+//! operation may hold at most half of the process's in-flight permits;
+//! beyond that its requests are answered at once with `unavailable`
+//! (counted as `shed`), so one flooded operation cannot starve the others.
 //!
 //! Every other request, in its own task and its own `request` span:
 //! 1. headers the NATS client could not parse (bytes that are not NATS
@@ -216,12 +218,25 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
             .map(|e| (endpoint_name(e.operation), Arc::default()))
             .collect();
         let stats_refusals = refusals.clone();
+        let prefixes = app.reply_prefixes().clone();
         let service = app
             .nats()
             .service_builder()
             .description(worker.description)
             .metadata(metadata)
             .queue_group(QUEUE_GROUP)
+            .verb_filter(move |request| {
+                let answered = replies_allowed(&prefixes, request);
+                if !answered {
+                    tracing::warn!(
+                        subject = %request.subject,
+                        reply_subject = %loggable(request.reply.as_deref()),
+                        malformed = request.malformed(),
+                        "dropped a $SRV request: its reply subject is not an allowed inbox"
+                    );
+                }
+                answered
+            })
             .stats_handler(move |endpoint, _| {
                 let refused = stats_refusals.get(&endpoint);
                 let count = |f: fn(&Refusals) -> &AtomicU64| {
