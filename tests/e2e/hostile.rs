@@ -28,7 +28,7 @@ async fn message_count(app: &TestApp, stream: &str) -> u64 {
 
 /// This test's `$SRV.STATS` entry of `endpoint` in micro service `service`
 /// (found by its id in `$SRV.INFO`, whose metadata names the prefix).
-async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
+pub async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
     let inbox = app.nats.new_inbox();
     let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
     app.nats
@@ -175,6 +175,96 @@ async fn reply_subjects_outside_the_inbox_are_dropped_unanswered() {
             hostile_replies.len() + 1
         );
         assert!(serve.terminate().await.success());
+    })
+    .await;
+}
+
+/// Every answer to `subject` on a fresh inbox within 700 ms, as JSON.
+async fn srv_answers(app: &TestApp, subject: &str) -> Vec<Value> {
+    let inbox = app.nats.new_inbox();
+    let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
+    app.nats
+        .publish_with_reply(subject.to_owned(), inbox, "".into())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    let mut answers = Vec::new();
+    while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        answers.push(serde_json::from_slice(&reply.payload).unwrap());
+    }
+    answers
+}
+
+/// The micro library's `$SRV.PING/INFO/STATS` answers are held to the same
+/// allow-list as the endpoints' replies (vendor/async-nats/PATCHED.md), so
+/// they need no NATS permissions to stay off other subjects: on a server
+/// without them, a PING once made the workers publish on their own
+/// revocation broadcast, and an INFO's answer landed in the mail stream.
+#[tokio::test]
+async fn srv_requests_are_answered_only_on_an_allowed_inbox() {
+    with_app(async |app| {
+        // This test's three services (other processes share the server).
+        let ours: Vec<Value> = srv_answers(app, "$SRV.INFO")
+            .await
+            .into_iter()
+            .filter(|i| i["metadata"]["subject_prefix"] == app.prefix.as_str())
+            .collect();
+        assert_eq!(ours.len(), 3, "{ours:?}");
+        let auth = ours.iter().find(|i| i["name"] == "olympus-auth").unwrap();
+        let id = auth["id"].as_str().unwrap();
+        let tenant = Uuid::now_v7();
+        let targets = [
+            app.subjects.internal("revocations"),
+            format!("{}.events.{tenant}.tenant.suspended", app.prefix),
+            format!("{}.mail.{tenant}.password_reset", app.prefix),
+            "_INBOX".to_owned(),
+        ];
+        // Anything published on these would reach this subscription too.
+        let mut sinks = futures::stream::select_all(
+            futures::future::join_all(targets.iter().map(|t| app.nats.subscribe(t.clone())))
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        );
+        let mut verbs = Vec::new();
+        for verb in ["PING", "INFO", "STATS"] {
+            verbs.extend([
+                format!("$SRV.{verb}"),
+                format!("$SRV.{verb}.olympus-auth"),
+                format!("$SRV.{verb}.olympus-auth.{id}"),
+            ]);
+        }
+        for verb in &verbs {
+            for reply in &targets {
+                app.nats
+                    .publish_with_reply(verb.clone(), reply.clone(), "".into())
+                    .await
+                    .unwrap();
+            }
+            app.nats.publish(verb.clone(), "".into()).await.unwrap();
+        }
+
+        // Each form of each verb still answers an allowed inbox, after the
+        // hostile requests (a service takes them in order).
+        let answers = futures::future::join_all(verbs.iter().map(|v| srv_answers(app, v))).await;
+        for (verb, answers) in verbs.iter().zip(answers) {
+            assert!(
+                answers.iter().any(|a| a["id"] == id),
+                "{verb} not answered by this test's service: {answers:?}"
+            );
+        }
+        // Workers of other processes on this server (other checkouts, other
+        // builds) may answer the verbs without a service name: only this
+        // test's services are held to its allow-list here.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(Some(stray)) = tokio::time::timeout_at(deadline, sinks.next()).await {
+            let answer: Value = serde_json::from_slice(&stray.payload).unwrap_or_default();
+            assert!(
+                !ours.iter().any(|o| o["id"] == answer["id"]),
+                "a $SRV answer was published on {}: {answer}",
+                stray.subject
+            );
+        }
     })
     .await;
 }
@@ -518,10 +608,11 @@ async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
     .await;
 }
 
-/// The micro library answers `$SRV.PING/INFO/STATS` on whatever reply
-/// subject a caller names, beyond the runtime's reach: the shipped NATS
-/// configuration is what keeps those replies out of JetStream's API and the
-/// event subjects. Run against it, with the workers' and the relay's users.
+/// The shipped NATS configuration keeps replies out of JetStream's API and
+/// the event subjects too, a fence of its own beside the workers' reply
+/// allow-list (which covers `$SRV.PING/INFO/STATS` since the micro library
+/// was patched: `srv_requests_are_answered_only_on_an_allowed_inbox`). Run
+/// against it, with the workers' and the relay's users.
 #[tokio::test]
 async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
     let options = Options {
