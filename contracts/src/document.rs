@@ -63,12 +63,15 @@ the currency's minor unit and its ISO 4217 code, never a float.
     let _ = writeln!(
         o,
         "- A request is answered only on a reply subject that starts with an allowed inbox prefix \
-         (`{}` by default, configurable) and holds no wildcard; any other is dropped unanswered.",
+         (`{}` by default, configurable) and holds no wildcard; any other is dropped unanswered. \
+         So are `$SRV.PING`, `$SRV.INFO` and `$SRV.STATS`.",
         b.default_reply_prefixes.join("`, `")
     );
     let _ = writeln!(
         o,
-        "- Headers over {} bytes in all: `bad_request`. `User-Agent` is recorded up to {} bytes.",
+        "- Headers over {} bytes in all, or not valid NATS headers (a byte that is not UTF-8, a \
+         line without `:`): `bad_request`; such a request costs only itself. `User-Agent` is \
+         recorded up to {} bytes.",
         b.max_header_bytes, b.max_user_agent_bytes
     );
     let _ = writeln!(

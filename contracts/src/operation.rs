@@ -1,4 +1,6 @@
-//! The catalog of operations (contract §5): which subject, which access.
+//! The catalog of operations (contract §5), each declared once with its
+//! subject, who may call it, its idempotency and its request and reply
+//! types ([`Op`]).
 
 use serde::Serialize;
 
@@ -114,98 +116,158 @@ const fn op(service: Service, name: &'static str, who: Who, idempotent: bool) ->
     }
 }
 
+/// An operation of the contract, declared once (in [`operations!`]): its
+/// subject, who may call it, whether it takes an `Idempotency-Key`, and the
+/// types of its request and reply. The runtime registers a handler for it
+/// only with exactly these types (`olympus_runtime::endpoint`), and the
+/// spec, the AsyncAPI and OpenAPI documents and the gateway's routes derive
+/// from it: nothing else lists an operation.
+pub trait Op: Send + Sync + 'static {
+    /// Subject, access and idempotency.
+    const OPERATION: Operation;
+    /// What the caller sends.
+    type Request: serde::de::DeserializeOwned + Serialize + schemars::JsonSchema + Send + 'static;
+    /// What a success answers.
+    type Reply: Serialize + schemars::JsonSchema + Send + 'static;
+}
+
+/// Declares each operation of the contract: a type implementing [`Op`]
+/// (named after the operation, e.g. `AuthLogin`), its [`Operation`] as a
+/// constant (`AUTH_LOGIN`), [`ALL`] in the contract's order, and the
+/// function the spec names every request and reply schema with.
+macro_rules! operations {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident / $constant:ident: $service:ident $subject:literal,
+            $who:ident, $idempotent:literal, $request:ty => $reply:ty;
+    )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+
+            impl Op for $name {
+                const OPERATION: Operation = op($service, $subject, $who, $idempotent);
+                type Request = $request;
+                type Reply = $reply;
+            }
+
+            #[doc = concat!("The operation `", $subject, "` of [`", stringify!($name), "`].")]
+            pub const $constant: Operation = <$name as Op>::OPERATION;
+        )*
+
+        /// Every operation of contract v1, in the contract's order.
+        pub const ALL: &[Operation] = &[$($constant),*];
+
+        /// Calls `visit` with each operation and the schema names of its
+        /// request and reply, registering them (and what they use) with
+        /// `generator`.
+        pub(crate) fn schemas(
+            generator: &mut schemars::SchemaGenerator,
+            mut visit: impl FnMut(Operation, String, String),
+        ) {
+            $(
+                visit(
+                    $constant,
+                    schema_name::<$request>(generator),
+                    schema_name::<$reply>(generator),
+                );
+            )*
+        }
+    };
+}
+
+/// The name `T`'s schema has in the spec's `schemas`.
+fn schema_name<T: schemars::JsonSchema>(generator: &mut schemars::SchemaGenerator) -> String {
+    let reference = generator.subschema_for::<T>();
+    reference
+        .get("$ref")
+        .and_then(|r| r.as_str())
+        .and_then(|r| r.rsplit('/').next())
+        .map_or_else(|| T::schema_name().into_owned(), str::to_owned)
+}
+
+use crate::auth::*;
+use crate::commerce::*;
+use crate::shapes::{Empty, Invitation, Page, PageRequest, User};
+use crate::tenant::*;
 use Service::{Auth, Commerce, Tenant};
 use Who::{Admin as A, Anyone as P, Member as B, Owner as O, PlatformAdmin as PA};
 
-pub const AUTH_REGISTER: Operation = op(Auth, "register", P, false);
-pub const AUTH_LOGIN: Operation = op(Auth, "login", P, false);
-pub const AUTH_REFRESH: Operation = op(Auth, "refresh", P, false);
-pub const AUTH_LOGOUT: Operation = op(Auth, "logout", P, false);
-pub const AUTH_LOGOUT_ALL: Operation = op(Auth, "logout_all", B, false);
-pub const AUTH_ME: Operation = op(Auth, "me", B, false);
-pub const AUTH_VERIFY_EMAIL: Operation = op(Auth, "verify_email", P, false);
-pub const AUTH_RESEND_VERIFICATION: Operation = op(Auth, "resend_verification", B, false);
-pub const AUTH_REQUEST_PASSWORD_RESET: Operation = op(Auth, "request_password_reset", P, false);
-pub const AUTH_RESET_PASSWORD: Operation = op(Auth, "reset_password", P, false);
-pub const AUTH_CHANGE_PASSWORD: Operation = op(Auth, "change_password", B, false);
-pub const AUTH_SESSIONS_LIST: Operation = op(Auth, "sessions.list", B, false);
-pub const AUTH_SESSIONS_REVOKE: Operation = op(Auth, "sessions.revoke", B, false);
-pub const AUTH_INTROSPECT: Operation = op(Auth, "introspect", P, false);
-pub const AUTH_UPDATE_ME: Operation = op(Auth, "update_me", B, false);
-pub const AUTH_ACCEPT_INVITE: Operation = op(Auth, "accept_invite", P, false);
+operations! {
+    AuthRegister / AUTH_REGISTER: Auth "register", P, false, RegisterRequest => SessionReply;
+    AuthLogin / AUTH_LOGIN: Auth "login", P, false, LoginRequest => SessionReply;
+    AuthRefresh / AUTH_REFRESH: Auth "refresh", P, false, RefreshRequest => RefreshReply;
+    AuthLogout / AUTH_LOGOUT: Auth "logout", P, false, LogoutRequest => Empty;
+    AuthLogoutAll / AUTH_LOGOUT_ALL: Auth "logout_all", B, false, Empty => LogoutAllReply;
+    AuthMe / AUTH_ME: Auth "me", B, false, Empty => UserReply;
+    AuthUpdateMe / AUTH_UPDATE_ME: Auth "update_me", B, false, UpdateMeRequest => UserReply;
+    AuthVerifyEmail / AUTH_VERIFY_EMAIL: Auth "verify_email", P, false,
+        VerifyEmailRequest => UserReply;
+    AuthResendVerification / AUTH_RESEND_VERIFICATION: Auth "resend_verification", B, false,
+        Empty => Empty;
+    AuthRequestPasswordReset / AUTH_REQUEST_PASSWORD_RESET: Auth "request_password_reset", P,
+        false, RequestPasswordResetRequest => Empty;
+    AuthResetPassword / AUTH_RESET_PASSWORD: Auth "reset_password", P, false,
+        ResetPasswordRequest => Empty;
+    AuthChangePassword / AUTH_CHANGE_PASSWORD: Auth "change_password", B, false,
+        ChangePasswordRequest => RefreshReply;
+    AuthSessionsList / AUTH_SESSIONS_LIST: Auth "sessions.list", B, false, Empty => SessionsReply;
+    AuthSessionsRevoke / AUTH_SESSIONS_REVOKE: Auth "sessions.revoke", B, false,
+        RevokeSessionRequest => Empty;
+    AuthIntrospect / AUTH_INTROSPECT: Auth "introspect", P, false,
+        IntrospectRequest => IntrospectReply;
+    AuthAcceptInvite / AUTH_ACCEPT_INVITE: Auth "accept_invite", P, false,
+        AcceptInviteRequest => SessionReply;
 
-pub const TENANT_CREATE: Operation = op(Tenant, "create", P, false);
-pub const TENANT_GET: Operation = op(Tenant, "get", B, false);
-pub const TENANT_UPDATE: Operation = op(Tenant, "update", A, false);
-pub const TENANT_MEMBERS_LIST: Operation = op(Tenant, "members.list", A, false);
-pub const TENANT_MEMBERS_SET_ROLE: Operation = op(Tenant, "members.set_role", O, false);
-pub const TENANT_MEMBERS_REMOVE: Operation = op(Tenant, "members.remove", A, false);
-pub const TENANT_MEMBERS_INVITE: Operation = op(Tenant, "members.invite", A, true);
-pub const TENANT_MEMBERS_INVITATIONS_LIST: Operation =
-    op(Tenant, "members.invitations.list", A, false);
-pub const TENANT_MEMBERS_INVITATIONS_REVOKE: Operation =
-    op(Tenant, "members.invitations.revoke", A, false);
-pub const TENANT_LIST: Operation = op(Tenant, "list", PA, false);
-pub const TENANT_SUSPEND: Operation = op(Tenant, "suspend", PA, false);
-pub const TENANT_REACTIVATE: Operation = op(Tenant, "reactivate", PA, false);
+    TenantCreate / TENANT_CREATE: Tenant "create", P, false,
+        CreateTenantRequest => CreateTenantReply;
+    TenantGet / TENANT_GET: Tenant "get", B, false, GetTenantRequest => TenantReply;
+    TenantUpdate / TENANT_UPDATE: Tenant "update", A, false, UpdateTenantRequest => TenantReply;
+    TenantMembersList / TENANT_MEMBERS_LIST: Tenant "members.list", A, false,
+        PageRequest => Page<User>;
+    TenantMembersSetRole / TENANT_MEMBERS_SET_ROLE: Tenant "members.set_role", O, false,
+        SetRoleRequest => UserReply;
+    TenantMembersRemove / TENANT_MEMBERS_REMOVE: Tenant "members.remove", A, false,
+        RemoveMemberRequest => Empty;
+    TenantMembersInvite / TENANT_MEMBERS_INVITE: Tenant "members.invite", A, true,
+        InviteRequest => InvitationReply;
+    TenantMembersInvitationsList / TENANT_MEMBERS_INVITATIONS_LIST:
+        Tenant "members.invitations.list", A, false, PageRequest => Page<Invitation>;
+    TenantMembersInvitationsRevoke / TENANT_MEMBERS_INVITATIONS_REVOKE:
+        Tenant "members.invitations.revoke", A, false, RevokeInvitationRequest => Empty;
+    TenantList / TENANT_LIST: Tenant "list", PA, false,
+        ListTenantsRequest => Page<crate::shapes::Tenant>;
+    TenantSuspend / TENANT_SUSPEND: Tenant "suspend", PA, false, TenantIdRequest => TenantReply;
+    TenantReactivate / TENANT_REACTIVATE: Tenant "reactivate", PA, false,
+        TenantIdRequest => TenantReply;
 
-pub const COMMERCE_PRODUCTS_CREATE: Operation = op(Commerce, "products.create", A, true);
-pub const COMMERCE_PRODUCTS_GET: Operation = op(Commerce, "products.get", B, false);
-pub const COMMERCE_PRODUCTS_LIST: Operation = op(Commerce, "products.list", B, false);
-pub const COMMERCE_PRODUCTS_UPDATE: Operation = op(Commerce, "products.update", A, false);
-pub const COMMERCE_INVENTORY_ADJUST: Operation = op(Commerce, "inventory.adjust", A, true);
-pub const COMMERCE_ORDERS_CREATE: Operation = op(Commerce, "orders.create", B, true);
-pub const COMMERCE_ORDERS_GET: Operation = op(Commerce, "orders.get", B, false);
-pub const COMMERCE_ORDERS_LIST: Operation = op(Commerce, "orders.list", B, false);
-pub const COMMERCE_ORDERS_CANCEL: Operation = op(Commerce, "orders.cancel", B, true);
-pub const COMMERCE_ORDERS_FULFILL: Operation = op(Commerce, "orders.fulfill", A, true);
-pub const COMMERCE_PAYMENTS_AUTHORIZE: Operation = op(Commerce, "payments.authorize", B, true);
-pub const COMMERCE_PAYMENTS_CAPTURE: Operation = op(Commerce, "payments.capture", A, true);
-pub const COMMERCE_PAYMENTS_VOID: Operation = op(Commerce, "payments.void", A, true);
-pub const COMMERCE_PAYMENTS_REFUND: Operation = op(Commerce, "payments.refund", A, true);
-
-/// Every operation of contract v1, in the contract's order.
-pub const ALL: &[Operation] = &[
-    AUTH_REGISTER,
-    AUTH_LOGIN,
-    AUTH_REFRESH,
-    AUTH_LOGOUT,
-    AUTH_LOGOUT_ALL,
-    AUTH_ME,
-    AUTH_UPDATE_ME,
-    AUTH_VERIFY_EMAIL,
-    AUTH_RESEND_VERIFICATION,
-    AUTH_REQUEST_PASSWORD_RESET,
-    AUTH_RESET_PASSWORD,
-    AUTH_CHANGE_PASSWORD,
-    AUTH_SESSIONS_LIST,
-    AUTH_SESSIONS_REVOKE,
-    AUTH_INTROSPECT,
-    AUTH_ACCEPT_INVITE,
-    TENANT_CREATE,
-    TENANT_GET,
-    TENANT_UPDATE,
-    TENANT_MEMBERS_LIST,
-    TENANT_MEMBERS_SET_ROLE,
-    TENANT_MEMBERS_REMOVE,
-    TENANT_MEMBERS_INVITE,
-    TENANT_MEMBERS_INVITATIONS_LIST,
-    TENANT_MEMBERS_INVITATIONS_REVOKE,
-    TENANT_LIST,
-    TENANT_SUSPEND,
-    TENANT_REACTIVATE,
-    COMMERCE_PRODUCTS_CREATE,
-    COMMERCE_PRODUCTS_GET,
-    COMMERCE_PRODUCTS_LIST,
-    COMMERCE_PRODUCTS_UPDATE,
-    COMMERCE_INVENTORY_ADJUST,
-    COMMERCE_ORDERS_CREATE,
-    COMMERCE_ORDERS_GET,
-    COMMERCE_ORDERS_LIST,
-    COMMERCE_ORDERS_CANCEL,
-    COMMERCE_ORDERS_FULFILL,
-    COMMERCE_PAYMENTS_AUTHORIZE,
-    COMMERCE_PAYMENTS_CAPTURE,
-    COMMERCE_PAYMENTS_VOID,
-    COMMERCE_PAYMENTS_REFUND,
-];
+    CommerceProductsCreate / COMMERCE_PRODUCTS_CREATE: Commerce "products.create", A, true,
+        CreateProductRequest => ProductReply;
+    CommerceProductsGet / COMMERCE_PRODUCTS_GET: Commerce "products.get", B, false,
+        IdRequest => ProductReply;
+    CommerceProductsList / COMMERCE_PRODUCTS_LIST: Commerce "products.list", B, false,
+        ListProductsRequest => Page<Product>;
+    CommerceProductsUpdate / COMMERCE_PRODUCTS_UPDATE: Commerce "products.update", A, false,
+        UpdateProductRequest => ProductReply;
+    CommerceInventoryAdjust / COMMERCE_INVENTORY_ADJUST: Commerce "inventory.adjust", A, true,
+        AdjustInventoryRequest => ProductReply;
+    CommerceOrdersCreate / COMMERCE_ORDERS_CREATE: Commerce "orders.create", B, true,
+        CreateOrderRequest => OrderReply;
+    CommerceOrdersGet / COMMERCE_ORDERS_GET: Commerce "orders.get", B, false,
+        IdRequest => OrderReply;
+    CommerceOrdersList / COMMERCE_ORDERS_LIST: Commerce "orders.list", B, false,
+        ListOrdersRequest => Page<Order>;
+    CommerceOrdersCancel / COMMERCE_ORDERS_CANCEL: Commerce "orders.cancel", B, true,
+        IdRequest => OrderReply;
+    CommerceOrdersFulfill / COMMERCE_ORDERS_FULFILL: Commerce "orders.fulfill", A, true,
+        IdRequest => OrderReply;
+    CommercePaymentsAuthorize / COMMERCE_PAYMENTS_AUTHORIZE: Commerce "payments.authorize", B,
+        true, AuthorizePaymentRequest => PaymentReply;
+    CommercePaymentsCapture / COMMERCE_PAYMENTS_CAPTURE: Commerce "payments.capture", A, true,
+        PaymentIdRequest => PaymentReply;
+    CommercePaymentsVoid / COMMERCE_PAYMENTS_VOID: Commerce "payments.void", A, true,
+        PaymentIdRequest => PaymentReply;
+    CommercePaymentsRefund / COMMERCE_PAYMENTS_REFUND: Commerce "payments.refund", A, true,
+        RefundPaymentRequest => PaymentReply;
+}

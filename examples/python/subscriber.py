@@ -58,6 +58,9 @@ async def main():
         inbox_prefix=os.environ.get("NATS_INBOX_PREFIX", "_INBOX"),
     )
     js = nc.jetstream()
+    # The stream is named rather than looked up by subject: with
+    # nats/nats-server.conf it is the subscribers' own copy, which holds no
+    # subjects of its own (nats/README.md).
     sub = await js.pull_subscribe(
         subject,
         durable=args.durable,

@@ -190,9 +190,8 @@ async fn the_compose_stack_serves_a_signup_through_the_gateway() {
         "OLYMPUS_APP_DB_PASSWORD",
         "NATS_OLYMPUS_PASSWORD",
         "NATS_RELAY_PASSWORD",
-        "NATS_GATEWAY_PASSWORD",
+        "NATS_GATEWAY_1_PASSWORD",
         "NATS_MAILER_PASSWORD",
-        "NATS_OPERATOR_PASSWORD",
     ] {
         env.push_str(&format!("{name}={}\n", password()));
     }
@@ -241,7 +240,8 @@ async fn the_compose_stack_serves_a_signup_through_the_gateway() {
     }
 
     // A subscriber as the Python services connect: the services user, its
-    // own inbox prefix, a durable consumer of OLYMPUS_EVENTS.
+    // own inbox prefix, a durable consumer of OLYMPUS_EVENTS (the copy in
+    // the subscribers' own account, which `serve` created).
     let subscriber =
         async_nats::ConnectOptions::with_user_and_password("services".into(), services_password)
             .custom_inbox_prefix("_INBOX_services")

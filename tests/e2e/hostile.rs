@@ -28,7 +28,7 @@ async fn message_count(app: &TestApp, stream: &str) -> u64 {
 
 /// This test's `$SRV.STATS` entry of `endpoint` in micro service `service`
 /// (found by its id in `$SRV.INFO`, whose metadata names the prefix).
-async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
+pub async fn endpoint_stats(app: &TestApp, service: &str, endpoint: &str) -> Value {
     let inbox = app.nats.new_inbox();
     let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
     app.nats
@@ -179,6 +179,96 @@ async fn reply_subjects_outside_the_inbox_are_dropped_unanswered() {
     .await;
 }
 
+/// Every answer to `subject` on a fresh inbox within 700 ms, as JSON.
+async fn srv_answers(app: &TestApp, subject: &str) -> Vec<Value> {
+    let inbox = app.nats.new_inbox();
+    let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
+    app.nats
+        .publish_with_reply(subject.to_owned(), inbox, "".into())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(700);
+    let mut answers = Vec::new();
+    while let Ok(Some(reply)) = tokio::time::timeout_at(deadline, replies.next()).await {
+        answers.push(serde_json::from_slice(&reply.payload).unwrap());
+    }
+    answers
+}
+
+/// The micro library's `$SRV.PING/INFO/STATS` answers are held to the same
+/// allow-list as the endpoints' replies (vendor/async-nats/PATCHED.md), so
+/// they need no NATS permissions to stay off other subjects: on a server
+/// without them, a PING once made the workers publish on their own
+/// revocation broadcast, and an INFO's answer landed in the mail stream.
+#[tokio::test]
+async fn srv_requests_are_answered_only_on_an_allowed_inbox() {
+    with_app(async |app| {
+        // This test's three services (other processes share the server).
+        let ours: Vec<Value> = srv_answers(app, "$SRV.INFO")
+            .await
+            .into_iter()
+            .filter(|i| i["metadata"]["subject_prefix"] == app.prefix.as_str())
+            .collect();
+        assert_eq!(ours.len(), 3, "{ours:?}");
+        let auth = ours.iter().find(|i| i["name"] == "olympus-auth").unwrap();
+        let id = auth["id"].as_str().unwrap();
+        let tenant = Uuid::now_v7();
+        let targets = [
+            app.subjects.internal("revocations"),
+            format!("{}.events.{tenant}.tenant.suspended", app.prefix),
+            format!("{}.mail.{tenant}.password_reset", app.prefix),
+            "_INBOX".to_owned(),
+        ];
+        // Anything published on these would reach this subscription too.
+        let mut sinks = futures::stream::select_all(
+            futures::future::join_all(targets.iter().map(|t| app.nats.subscribe(t.clone())))
+                .await
+                .into_iter()
+                .map(Result::unwrap),
+        );
+        let mut verbs = Vec::new();
+        for verb in ["PING", "INFO", "STATS"] {
+            verbs.extend([
+                format!("$SRV.{verb}"),
+                format!("$SRV.{verb}.olympus-auth"),
+                format!("$SRV.{verb}.olympus-auth.{id}"),
+            ]);
+        }
+        for verb in &verbs {
+            for reply in &targets {
+                app.nats
+                    .publish_with_reply(verb.clone(), reply.clone(), "".into())
+                    .await
+                    .unwrap();
+            }
+            app.nats.publish(verb.clone(), "".into()).await.unwrap();
+        }
+
+        // Each form of each verb still answers an allowed inbox, after the
+        // hostile requests (a service takes them in order).
+        let answers = futures::future::join_all(verbs.iter().map(|v| srv_answers(app, v))).await;
+        for (verb, answers) in verbs.iter().zip(answers) {
+            assert!(
+                answers.iter().any(|a| a["id"] == id),
+                "{verb} not answered by this test's service: {answers:?}"
+            );
+        }
+        // Workers of other processes on this server (other checkouts, other
+        // builds) may answer the verbs without a service name: only this
+        // test's services are held to its allow-list here.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(Some(stray)) = tokio::time::timeout_at(deadline, sinks.next()).await {
+            let answer: Value = serde_json::from_slice(&stray.payload).unwrap_or_default();
+            assert!(
+                !ours.iter().any(|o| o["id"] == answer["id"]),
+                "a $SRV answer was published on {}: {answer}",
+                stray.subject
+            );
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn oversized_headers_are_refused_and_junk_client_headers_never_stored() {
     // A real `olympus serve` answers (its relay too), over NATS.
@@ -317,7 +407,8 @@ async fn a_handler_cannot_record_an_event_too_large_to_publish() {
         let mut tx = app.app.db().tenant(tenant).await.unwrap();
         let huge = olympus_contracts::event::data::UserEmailVerified {
             user_id: tenant,
-            email: "\"".repeat(100_000),
+            // Escaped in JSON, each quote takes two bytes.
+            email: "\"".repeat(olympus_runtime::outbox::MAX_PAYLOAD_BYTES / 2 + 1),
         };
         let err = app
             .app
@@ -517,10 +608,11 @@ async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
     .await;
 }
 
-/// The micro library answers `$SRV.PING/INFO/STATS` on whatever reply
-/// subject a caller names, beyond the runtime's reach: the shipped NATS
-/// configuration is what keeps those replies out of JetStream's API and the
-/// event subjects. Run against it, with the workers' and the relay's users.
+/// The shipped NATS configuration keeps replies out of JetStream's API and
+/// the event subjects too, a fence of its own beside the workers' reply
+/// allow-list (which covers `$SRV.PING/INFO/STATS` since the micro library
+/// was patched: `srv_requests_are_answered_only_on_an_allowed_inbox`). Run
+/// against it, with the workers' and the relay's users.
 #[tokio::test]
 async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
     let options = Options {
@@ -528,30 +620,12 @@ async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
         ..Options::without_workers()
     };
     with_app_opts(options, async |app| {
-        let passwords = [
-            ("NATS_OLYMPUS_PASSWORD", "workers-pw"),
-            ("NATS_RELAY_PASSWORD", "relay-pw"),
-            ("NATS_GATEWAY_PASSWORD", "gateway-pw"),
-            ("NATS_SERVICES_PASSWORD", "services-pw"),
-            ("NATS_MAILER_PASSWORD", "mailer-pw"),
-            ("NATS_OPERATOR_PASSWORD", "operator-pw"),
-        ];
-        let conf = include_str!("../../nats/nats-server.conf");
-        let nats = olympus_tests::nats_server::PrivateNats::start_with_config(conf, &passwords).await;
-        let url = |user: &str, password: &str| format!("nats://{user}:{password}@127.0.0.1:{}", nats.port);
-        let mut serve = app
-            .serve_process_with(
-                crate::OLYMPUS,
-                &[],
-                &[
-                    ("NATS_URL", &url("olympus", "workers-pw")),
-                    ("OLYMPUS_RELAY_NATS_URL", &url("olympus-relay", "relay-pw")),
-                    ("OLYMPUS_NATS_INBOX_PREFIX", "_INBOX_olympus"),
-                    ("OLYMPUS_REPLY_PREFIXES", "_INBOX_gateway.,_INBOX_ops."),
-                    ("OLYMPUS_SUBJECT_PREFIX", "olympus"),
-                ],
-            )
-            .await;
+        use olympus_tests::nats_server::{self, PrivateNats, SHIPPED_PASSWORDS};
+        let nats = PrivateNats::start_shipped(&SHIPPED_PASSWORDS).await;
+        let url = |user: &str, password: &str| nats_server::url_as(nats.port, user, password);
+        let env = nats_server::shipped_serve_env(nats.port);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut serve = app.serve_process_with(crate::OLYMPUS, &[], &env).await;
         let connect = async |user: &str, password: &str, inbox: &str| {
             olympus_runtime::nats::options(&url(user, password))
                 .unwrap()
@@ -560,9 +634,9 @@ async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
                 .await
                 .unwrap()
         };
-        let gateway = connect("gateway", "gateway-pw", "_INBOX_gateway").await;
-        let services = connect("services", "services-pw", "_INBOX_services").await;
-        let mailer = connect("mailer", "mailer-pw", "_INBOX_mailer").await;
+        let gateway = connect("gateway-1", "gateway-1-pw", "_INBOX_gateway.1").await;
+        // The relay's user may look at both streams.
+        let relay = connect("olympus-relay", "relay-pw", "_INBOX_olympus").await;
         let count = async |client: &async_nats::Client, stream: &str| {
             let js = async_nats::jetstream::new(client.clone());
             js.get_stream(stream).await.unwrap().info().await.unwrap().state.messages
@@ -581,13 +655,13 @@ async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
         let deadline = Instant::now() + Duration::from_secs(5);
         // The relay sends a wave of rows before it awaits their acks: the
         // two streams fill in either order.
-        while (count(&services, "OLYMPUS_EVENTS").await < 2 || count(&mailer, "OLYMPUS_MAIL").await < 1)
+        while (count(&relay, "OLYMPUS_EVENTS").await < 2 || count(&relay, "OLYMPUS_MAIL").await < 1)
             && Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(count(&services, "OLYMPUS_EVENTS").await, 2, "the relay's user publishes events");
-        assert_eq!(count(&mailer, "OLYMPUS_MAIL").await, 1, "and mail");
+        assert_eq!(count(&relay, "OLYMPUS_EVENTS").await, 2, "the relay's user publishes events");
+        assert_eq!(count(&relay, "OLYMPUS_MAIL").await, 1, "and mail");
 
         let targets = [
             "$JS.API.STREAM.PURGE.OLYMPUS_EVENTS".to_owned(),
@@ -606,8 +680,8 @@ async fn the_shipped_nats_permissions_keep_micro_replies_out_of_jetstream() {
         gateway.request("$SRV.PING.olympus-auth", "".into()).await.unwrap();
         // A forged event would be in the stream (it takes olympus.events.>).
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(count(&services, "OLYMPUS_EVENTS").await, 2, "events neither purged nor forged");
-        assert_eq!(count(&mailer, "OLYMPUS_MAIL").await, 1, "mail stream not deleted");
+        assert_eq!(count(&relay, "OLYMPUS_EVENTS").await, 2, "events neither purged nor forged");
+        assert_eq!(count(&relay, "OLYMPUS_MAIL").await, 1, "mail stream not deleted");
         assert!(serve.terminate().await.success());
     })
     .await;

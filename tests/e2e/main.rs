@@ -27,6 +27,7 @@ mod rls;
 mod sessions;
 mod tenants;
 mod tokens;
+mod wire;
 
 /// The `olympus` command, built by this package.
 pub const OLYMPUS: &str = env!("CARGO_BIN_EXE_olympus-e2e");

@@ -268,6 +268,8 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
     Config {
         nats_url: nats_url.to_owned(),
         relay_nats_url: None,
+        subscribers_api: None,
+        mailer_consumer: None,
         database_url: database_url.to_owned(),
         subject_prefix: prefix.to_owned(),
         app_database_url: None,

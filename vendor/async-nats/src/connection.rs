@@ -177,9 +177,10 @@ impl Connection {
         }
 
         if self.read_buf.starts_with(b"MSG ") {
-            let line = str::from_utf8(&self.read_buf[4..len])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
-            let mut args = line.split(' ').filter(|s| !s.is_empty());
+            // Olympus patch: the arguments are bytes (see `Malformed`).
+            let mut args = self.read_buf[4..len]
+                .split(is_argument_separator)
+                .filter(|s| !s.is_empty());
 
             // Parse the operation syntax: MSG <subject> <sid> [reply-to] <#bytes>
             let (subject, sid, reply_to, payload_len) = match (
@@ -203,12 +204,12 @@ impl Connection {
                 }
             };
 
-            let sid = sid
+            let sid = numeral(sid)
                 .parse::<u64>()
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
 
             // Parse the number of payload bytes.
-            let payload_len = payload_len
+            let payload_len = numeral(payload_len)
                 .parse::<usize>()
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
 
@@ -222,8 +223,9 @@ impl Connection {
                 + reply_to.as_ref().map(|reply| reply.len()).unwrap_or(0)
                 + subject.len();
 
-            let subject = Subject::from(subject);
-            let reply = reply_to.map(Subject::from);
+            let mut malformed = Malformed::default();
+            let subject = malformed.subject(subject);
+            let reply = reply_to.and_then(|reply| malformed.reply(reply));
 
             self.read_buf.advance(len + 2);
             let payload = self.read_buf.split_to(payload_len).freeze();
@@ -245,15 +247,17 @@ impl Connection {
                 subject,
                 payload,
                 status: None,
-                description: None,
+                description: malformed.description(),
             }));
         }
 
         if self.read_buf.starts_with(b"HMSG ") {
             // Extract whitespace-delimited arguments that come after "HMSG".
-            let line = std::str::from_utf8(&self.read_buf[5..len])
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
-            let mut args = line.split_whitespace().filter(|s| !s.is_empty());
+            // Olympus patch: as bytes, split where the server splits (not on
+            // Unicode whitespace inside a subject); see `Malformed`.
+            let mut args = self.read_buf[5..len]
+                .split(is_argument_separator)
+                .filter(|s| !s.is_empty());
 
             // <subject> <sid> [reply-to] <# header bytes><# total bytes>
             let (subject, sid, reply_to, header_len, total_len) = match (
@@ -284,10 +288,11 @@ impl Connection {
             };
 
             // Convert the slice into a subject
-            let subject = Subject::from(subject);
+            let mut malformed = Malformed::default();
+            let subject = malformed.subject(subject);
 
             // Parse the subject ID.
-            let sid = sid.parse::<u64>().map_err(|_| {
+            let sid = numeral(sid).parse::<u64>().map_err(|_| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "cannot parse sid argument after HMSG",
@@ -295,10 +300,10 @@ impl Connection {
             })?;
 
             // Convert the slice into a subject.
-            let reply = reply_to.map(Subject::from);
+            let reply = reply_to.and_then(|reply| malformed.reply(reply));
 
             // Parse the number of payload bytes.
-            let header_len = header_len.parse::<usize>().map_err(|_| {
+            let header_len = numeral(header_len).parse::<usize>().map_err(|_| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "cannot parse the number of header bytes argument after \
@@ -307,7 +312,7 @@ impl Connection {
             })?;
 
             // Parse the number of payload bytes.
-            let total_len = total_len.parse::<usize>().map_err(|_| {
+            let total_len = numeral(total_len).parse::<usize>().map_err(|_| {
                 io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "cannot parse the number of bytes argument after HMSG",
@@ -331,68 +336,17 @@ impl Connection {
             let payload = self.read_buf.split_to(total_len - header_len).freeze();
             self.read_buf.advance(2);
 
-            let mut lines = std::str::from_utf8(&header)
-                .map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "header isn't valid utf-8")
-                })?
-                .lines()
-                .peekable();
-            let version_line = lines.next().ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
-            })?;
-
-            let version_line_suffix = version_line
-                .strip_prefix("NATS/1.0")
-                .map(str::trim)
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "header version line does not begin with `NATS/1.0`",
-                    )
-                })?;
-
-            let (status, description) = version_line_suffix
-                .split_once(' ')
-                .map(|(status, description)| (status.trim(), description.trim()))
-                .unwrap_or((version_line_suffix, ""));
-            let status = if !status.is_empty() {
-                Some(
-                    status
-                        .parse::<StatusCode>()
-                        .map_err(|_| std::io::Error::other("could not parse status parameter"))?,
-                )
-            } else {
-                None
+            // Olympus patch: the frame is consumed, so a header block that
+            // cannot be parsed costs this message its headers (and status),
+            // not the connection.
+            let (headers, status, description) = match parse_headers(&header) {
+                Ok((headers, status, description)) => (Some(headers), status, description),
+                Err(err) => (malformed.headers(err), None, None),
             };
-            let description = if !description.is_empty() {
-                Some(description.to_owned())
-            } else {
-                None
+            let (status, description) = match malformed.description() {
+                Some(malformed) => (None, Some(malformed)),
+                None => (status, description),
             };
-
-            let mut headers = HeaderMap::new();
-            while let Some(line) = lines.next() {
-                if line.is_empty() {
-                    continue;
-                }
-
-                let (name, value) = line.split_once(':').ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
-                })?;
-
-                let name = HeaderName::from_str(name)
-                    .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
-
-                // Read the header value, which might have been split into multiple lines
-                // `trim_start` and `trim_end` do the same job as doing `value.trim().to_owned()` at the end, but without a reallocation
-                let mut value = value.trim_start().to_owned();
-                while let Some(v) = lines.next_if(|s| s.starts_with(char::is_whitespace)) {
-                    value.push_str(v);
-                }
-                value.truncate(value.trim_end().len());
-
-                headers.append(name, value.into_header_value());
-            }
 
             trace!(
                 subject = %subject,
@@ -410,7 +364,7 @@ impl Connection {
                 sid,
                 reply,
                 subject,
-                headers: Some(headers),
+                headers,
                 payload,
                 status,
                 description,
@@ -760,6 +714,139 @@ impl Connection {
             Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
         }
     }
+}
+
+/// The header block of an HMSG: its headers, status and status description.
+/// (Olympus patch: moved out of `try_read_op` as it was, so that its error
+/// costs one message; see `Malformed`.)
+fn parse_headers(
+    header: &[u8],
+) -> Result<(HeaderMap, Option<StatusCode>, Option<String>), io::Error> {
+    let mut lines = std::str::from_utf8(header)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "header isn't valid utf-8"))?
+        .lines()
+        .peekable();
+    let version_line = lines.next().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
+    })?;
+
+    let version_line_suffix = version_line
+        .strip_prefix("NATS/1.0")
+        .map(str::trim)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "header version line does not begin with `NATS/1.0`",
+            )
+        })?;
+
+    let (status, description) = version_line_suffix
+        .split_once(' ')
+        .map(|(status, description)| (status.trim(), description.trim()))
+        .unwrap_or((version_line_suffix, ""));
+    let status = if !status.is_empty() {
+        Some(
+            status
+                .parse::<StatusCode>()
+                .map_err(|_| std::io::Error::other("could not parse status parameter"))?,
+        )
+    } else {
+        None
+    };
+    let description = if !description.is_empty() {
+        Some(description.to_owned())
+    } else {
+        None
+    };
+
+    let mut headers = HeaderMap::new();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+
+        let (name, value) = line.split_once(':').ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no header version line found")
+        })?;
+
+        let name = HeaderName::from_str(name)
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+
+        // Read the header value, which might have been split into multiple lines
+        // `trim_start` and `trim_end` do the same job as doing `value.trim().to_owned()` at the end, but without a reallocation
+        let mut value = value.trim_start().to_owned();
+        while let Some(v) = lines.next_if(|s| s.starts_with(char::is_whitespace)) {
+            value.push_str(v);
+        }
+        value.truncate(value.trim_end().len());
+
+        headers.append(name, value.into_header_value());
+    }
+
+    Ok((headers, status, description))
+}
+
+/// Olympus patch: what the client could not parse in a message the server
+/// delivered.
+///
+/// The server forwards a publisher's subject, reply subject and header
+/// block as they were written: not necessarily UTF-8, nor valid headers.
+/// Once a frame's lengths are known and its bytes consumed, such a message
+/// costs only itself, not the connection (and every request in flight on
+/// it): it is delivered with `status: None` and, in `description`, what was
+/// wrong (see [`crate::Message::malformed`]). A subject that is not UTF-8 is
+/// decoded lossily; a reply subject that is not is left out (a lossy one
+/// would name another subject); a header block that cannot be parsed is left
+/// out with its status line.
+#[derive(Default)]
+struct Malformed(Vec<String>);
+
+impl Malformed {
+    fn subject(&mut self, subject: &[u8]) -> Subject {
+        match str::from_utf8(subject) {
+            Ok(subject) => Subject::from(subject),
+            Err(_) => {
+                self.0.push("the subject is not UTF-8".to_owned());
+                Subject::from(String::from_utf8_lossy(subject).into_owned())
+            }
+        }
+    }
+
+    fn reply(&mut self, reply: &[u8]) -> Option<Subject> {
+        match str::from_utf8(reply) {
+            Ok(reply) => Some(Subject::from(reply)),
+            Err(_) => {
+                self.0.push("the reply subject is not UTF-8".to_owned());
+                None
+            }
+        }
+    }
+
+    fn headers(&mut self, err: io::Error) -> Option<HeaderMap> {
+        self.0.push(format!("the headers are not valid: {err}"));
+        None
+    }
+
+    fn description(&self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        trace!(problems = ?self.0, "read operation: malformed message");
+        Some(format!("malformed message: {}", self.0.join("; ")))
+    }
+}
+
+/// Olympus patch: the server separates a MSG or HMSG line's arguments with
+/// spaces (and a subject holds neither spaces nor tabs), whatever else it
+/// holds.
+fn is_argument_separator(byte: &u8) -> bool {
+    matches!(byte, b' ' | b'\t')
+}
+
+/// Olympus patch: a numeric argument; one that is not UTF-8 is no number,
+/// and fails to parse as the empty string does.
+fn numeral(argument: &[u8]) -> &str {
+    str::from_utf8(argument).unwrap_or_default()
 }
 
 #[cfg(feature = "websockets")]
@@ -1165,22 +1252,36 @@ mod read_op {
     // Regression for https://github.com/nats-io/nats.rs/issues/1572:
     // nats-server forwards arbitrary bytes in subjects (no UTF-8 enforcement),
     // so a publisher sending `balance.\xFF` reaches a `balance.*` subscriber.
-    // The parser must surface an io::Error rather than panicking, otherwise the
-    // ConnectionHandler task dies and the client never reconnects.
+    // Olympus patch: such a message costs only itself, not the connection
+    // (see `Malformed`): it is delivered, marked, and the next one is read.
     #[tokio::test]
-    async fn msg_with_non_utf8_subject_returns_error() {
+    async fn msg_with_non_utf8_subject_is_delivered_lossily() {
         let (stream, mut server) = io::duplex(128);
         let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
 
         server.write_all(b"MSG balance.\xFF 1 2\r\n").await.unwrap();
-        server.write_all(b"hi\r\n").await.unwrap();
+        server.write_all(b"hi\r\nPING\r\n").await.unwrap();
 
-        let err = connection.read_op().await.unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(
+            result,
+            Some(ServerOp::Message {
+                sid: 1,
+                subject: "balance.\u{FFFD}".into(),
+                reply: None,
+                headers: None,
+                payload: "hi".into(),
+                status: None,
+                description: Some("malformed message: the subject is not UTF-8".into()),
+                length: 9 + 2,
+            })
+        );
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Ping));
     }
 
     #[tokio::test]
-    async fn hmsg_with_non_utf8_subject_returns_error() {
+    async fn hmsg_with_non_utf8_subject_is_delivered_lossily() {
         let (stream, mut server) = io::duplex(128);
         let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
 
@@ -1188,8 +1289,195 @@ mod read_op {
             .write_all(b"HMSG balance.\xFF 1 12 14\r\n")
             .await
             .unwrap();
-        server.write_all(b"NATS/1.0\r\n\r\nhi\r\n").await.unwrap();
+        server
+            .write_all(b"NATS/1.0\r\n\r\nhi\r\nPING\r\n")
+            .await
+            .unwrap();
 
+        let result = connection.read_op().await.unwrap();
+        let Some(ServerOp::Message {
+            subject,
+            headers,
+            payload,
+            status,
+            description,
+            ..
+        }) = result
+        else {
+            panic!("not a message: {result:?}");
+        };
+        assert_eq!(subject.as_str(), "balance.\u{FFFD}");
+        assert_eq!(headers, Some(HeaderMap::new()));
+        assert_eq!(payload, "hi");
+        assert_eq!(status, None);
+        assert_eq!(
+            description.as_deref(),
+            Some("malformed message: the subject is not UTF-8")
+        );
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Ping));
+    }
+
+    // Olympus patch: a reply subject that is not UTF-8 is left out, so that
+    // nobody answers the message (a lossy one would name another subject).
+    #[tokio::test]
+    async fn non_utf8_reply_subjects_are_left_out() {
+        let (stream, mut server) = io::duplex(256);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server
+            .write_all(b"MSG svc.op 1 _INBOX.\xFF 2\r\nhi\r\n")
+            .await
+            .unwrap();
+        server
+            .write_all(b"HMSG svc.op 1 _INBOX.\xFE\xFF 18 20\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n")
+            .await
+            .unwrap();
+        server.write_all(b"PONG\r\n").await.unwrap();
+
+        for expected_headers in [
+            None,
+            Some(HeaderMap::from_iter([(
+                "A".parse().unwrap(),
+                "b".parse().unwrap(),
+            )])),
+        ] {
+            let result = connection.read_op().await.unwrap();
+            let Some(ServerOp::Message {
+                subject,
+                reply,
+                headers,
+                payload,
+                status,
+                description,
+                ..
+            }) = result
+            else {
+                panic!("not a message: {result:?}");
+            };
+            assert_eq!(subject.as_str(), "svc.op");
+            assert_eq!(reply, None);
+            assert_eq!(headers, expected_headers);
+            assert_eq!(payload, "hi");
+            assert_eq!(status, None);
+            assert_eq!(
+                description.as_deref(),
+                Some("malformed message: the reply subject is not UTF-8")
+            );
+        }
+        let result = connection.read_op().await.unwrap();
+        assert_eq!(result, Some(ServerOp::Pong));
+    }
+
+    // Olympus patch: the server splits a line's arguments on spaces only, so
+    // a subject may hold any other whitespace (here a no-break space).
+    #[tokio::test]
+    async fn hmsg_arguments_are_split_on_spaces_only() {
+        let (stream, mut server) = io::duplex(128);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server
+            .write_all(
+                "HMSG a\u{a0}b 1 _INBOX.\u{a0}x\u{c}y 12 14\r\nNATS/1.0\r\n\r\nhi\r\n".as_bytes(),
+            )
+            .await
+            .unwrap();
+
+        let result = connection.read_op().await.unwrap();
+        let Some(ServerOp::Message {
+            subject,
+            reply,
+            payload,
+            description,
+            ..
+        }) = result
+        else {
+            panic!("not a message: {result:?}");
+        };
+        assert_eq!(subject.as_str(), "a\u{a0}b");
+        assert_eq!(reply.as_deref(), Some("_INBOX.\u{a0}x\u{c}y"));
+        assert_eq!(payload, "hi");
+        assert_eq!(description, None);
+    }
+
+    // Olympus patch: once its lengths are known and its bytes consumed, a
+    // message whose header block cannot be parsed is delivered without
+    // headers or status, marked, and the connection reads on.
+    #[tokio::test]
+    async fn malformed_header_blocks_cost_the_message_its_headers() {
+        for (block, problem) in [
+            (
+                &b"NATS/1.0\r\nX-A: \xFF\xFE\r\n\r\n"[..],
+                "header isn't valid utf-8",
+            ),
+            (b"NATS/1.0\r\nX-\xFF: a\r\n\r\n", "header isn't valid utf-8"),
+            (
+                b"XXXX/1.0\r\n\r\n",
+                "header version line does not begin with `NATS/1.0`",
+            ),
+            (b"NATS/1.0 abc\r\n\r\n", "could not parse status parameter"),
+            (
+                b"NATS/1.0 503\r\nXYZ\r\n\r\n",
+                "no header version line found",
+            ),
+            (b"NATS/1.0\r\nA B: c\r\n\r\n", "invalid header name"),
+        ] {
+            let (stream, mut server) = io::duplex(256);
+            let mut connection =
+                Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+            let frame = [
+                format!(
+                    "HMSG svc.op 7 _INBOX.r {} {}\r\n",
+                    block.len(),
+                    block.len() + 2
+                )
+                .as_bytes(),
+                block,
+                b"hi\r\nPING\r\n",
+            ]
+            .concat();
+            server.write_all(&frame).await.unwrap();
+
+            let result = connection.read_op().await.unwrap();
+            let Some(ServerOp::Message {
+                sid,
+                subject,
+                reply,
+                headers,
+                payload,
+                status,
+                description,
+                ..
+            }) = result
+            else {
+                panic!("not a message: {result:?}");
+            };
+            assert_eq!((sid, subject.as_str()), (7, "svc.op"));
+            assert_eq!(reply.as_deref(), Some("_INBOX.r"));
+            assert_eq!((headers, status), (None, None));
+            assert_eq!(payload, "hi");
+            let description = description.unwrap();
+            assert!(
+                description.starts_with("malformed message: the headers are not valid: "),
+                "{description}"
+            );
+            assert!(description.contains(problem), "{description}");
+            let result = connection.read_op().await.unwrap();
+            assert_eq!(result, Some(ServerOp::Ping));
+        }
+    }
+
+    // A line whose lengths cannot be read leaves the stream unframed: that
+    // is still a protocol error.
+    #[tokio::test]
+    async fn unreadable_lengths_are_still_an_error() {
+        let (stream, mut server) = io::duplex(128);
+        let mut connection = Connection::new(Box::new(stream), 0, Arc::new(Statistics::default()));
+
+        server
+            .write_all(b"HMSG svc.op 1 1\xFF 14\r\n")
+            .await
+            .unwrap();
         let err = connection.read_op().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }

@@ -39,6 +39,23 @@ pub struct Message {
     pub length: usize,
 }
 
+impl Message {
+    /// Olympus patch: what the client could not parse in this message and
+    /// left out or replaced, when the server delivered one it could not
+    /// fully parse (a publisher's bytes, forwarded as they were): a header
+    /// block that is not valid NATS headers (the message then has no headers
+    /// and no status), a reply subject that is not UTF-8 (no reply subject),
+    /// a subject that is not (decoded lossily). `None` for every well-formed
+    /// message. It is the status description of a message without a status,
+    /// which no well-formed message has.
+    pub fn malformed(&self) -> Option<&str> {
+        match self.status {
+            None => self.description.as_deref(),
+            Some(_) => None,
+        }
+    }
+}
+
 /// An outbound message to be published.
 /// Does not contain status or description which are valid only for inbound messages.
 #[derive(Clone, Debug)]

@@ -167,6 +167,31 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
                     };
                     healthy &= print(&format!("stream {stream}"), &verdict);
                 }
+                let settings = config.stream_settings();
+                if let Some(api) = &settings.subscribers_api {
+                    let theirs = async_nats::jetstream::with_prefix(js.client(), api);
+                    let stream = subjects.events_stream();
+                    let verdict = match tokio::time::timeout(Duration::from_secs(3), theirs.get_stream(&stream)).await {
+                        Ok(Ok(_)) => Verdict::Ok("present".into()),
+                        _ => Verdict::Fail(
+                            format!("missing, or {api} does not reach the subscribers' account"),
+                            "`olympus serve` creates it at start; nats/nats-server.conf imports OLYMPUS_SUBSCRIBERS_API".into(),
+                        ),
+                    };
+                    healthy &= print(&format!("subscribers' copy of {stream}"), &verdict);
+                }
+                if let Some(name) = &settings.mailer_consumer {
+                    let stream = subjects.mail_stream();
+                    let found = js.get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(name, &stream);
+                    let verdict = match tokio::time::timeout(Duration::from_secs(3), found).await {
+                        Ok(Ok(_)) => Verdict::Ok("present".into()),
+                        _ => Verdict::Fail(
+                            "missing".into(),
+                            "`olympus serve` creates it at start (OLYMPUS_MAILER_CONSUMER)".into(),
+                        ),
+                    };
+                    healthy &= print(&format!("mailer's consumer {name} of {stream}"), &verdict);
+                }
             }
             let found = ping(&nats, subjects.prefix()).await;
             for service in ["olympus-auth", "olympus-tenant", "olympus-commerce"] {

@@ -12,14 +12,10 @@
 //! their own to run real processes.
 
 mod admin;
-mod bench;
 mod call;
-mod cpu;
 mod dead_letters;
 mod doctor;
 mod events;
-mod floors;
-mod mix;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -75,7 +71,7 @@ enum Command {
         config: Config,
     },
     /// Measure latency percentiles of running workers under load.
-    Bench(bench::BenchArgs),
+    Bench(olympus_bench::BenchArgs),
     /// Call one operation with a JSON request and print the JSON reply; the
     /// token of a login is kept for later calls (exit status 1 on an error
     /// reply).
@@ -164,7 +160,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
             Ok(())
         }
-        Command::Bench(args) => bench::bench(args).await,
+        Command::Bench(args) => olympus_bench::bench(args).await,
         Command::Admin { command } => admin::run(command).await,
         Command::Doctor { config } => {
             if doctor::run(config).await? {
@@ -252,6 +248,9 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
         None => nats.clone(),
     };
     let app = App::new(config, db, nats).await?;
+    // The relay's connection answers nothing: no reply can be steered onto
+    // the broadcast from it.
+    app.broadcast_on(relay_nats.clone());
     let js = async_nats::jetstream::new(relay_nats.clone());
     outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings()).await?;
     // The relay outlives the request loops, to publish what draining commits.

@@ -4,7 +4,7 @@ use anyhow::Context;
 use olympus_contracts::Subjects;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use tokio_util::task::TaskTracker;
 
 use crate::bounds::ReplyPrefixes;
@@ -23,6 +23,9 @@ struct Inner {
     config: Config,
     db: Db,
     nats: async_nats::Client,
+    /// Where revocations are broadcast, when not on `nats` (see
+    /// [`App::broadcast_on`]).
+    broadcast: OnceLock<async_nats::Client>,
     subjects: Subjects,
     reply_prefixes: ReplyPrefixes,
     tokens: AccessTokens,
@@ -74,6 +77,7 @@ impl App {
             config,
             db,
             nats,
+            broadcast: OnceLock::new(),
             subjects,
             reply_prefixes,
             tokens,
@@ -98,6 +102,21 @@ impl App {
     /// The NATS connection.
     pub fn nats(&self) -> &async_nats::Client {
         &self.0.nats
+    }
+
+    /// Broadcasts revocations on `client` rather than on the connection
+    /// that answers requests. `serve` passes the relay's, which answers
+    /// nothing: the micro library answers `$SRV` requests on any reply
+    /// subject, so only a user that may not publish the broadcast keeps a
+    /// caller from steering a reply onto it (nats/nats-server.conf). Only
+    /// the first call counts.
+    pub fn broadcast_on(&self, client: async_nats::Client) {
+        let _ = self.0.broadcast.set(client);
+    }
+
+    /// The connection revocations are broadcast on.
+    pub(crate) fn broadcaster(&self) -> &async_nats::Client {
+        self.0.broadcast.get().unwrap_or(&self.0.nats)
     }
 
     /// Subject names under the configured prefix.

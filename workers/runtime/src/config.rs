@@ -32,6 +32,23 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_RELAY_NATS_URL", hide_env_values = true)]
     pub relay_nats_url: Option<String>,
 
+    /// JetStream API prefix through which the relay's NATS user reaches the
+    /// subscribers' own account (nats/nats-server.conf: `$JS.subscribers.API`).
+    /// Set: `serve` keeps a copy of the events stream there, of the same
+    /// name, sourced from this account's through `$JS.{prefix}.API` with
+    /// deliveries on `{prefix}.deliver.subscribers.>`, so that subscribers
+    /// create their consumers, and JetStream delivers for them, in their
+    /// account only. Unset: subscribers read the events stream itself.
+    #[arg(long, env = "OLYMPUS_SUBSCRIBERS_API")]
+    pub subscribers_api: Option<String>,
+
+    /// Durable pull consumer of the mail stream that `serve` creates for the
+    /// mailer (nats/nats-server.conf: `mailer`, the only consumer its account
+    /// may pull from and acknowledge). Unset: none; the mailer creates its
+    /// own, as on a development server.
+    #[arg(long, env = "OLYMPUS_MAILER_CONSUMER")]
+    pub mailer_consumer: Option<String>,
+
     /// Postgres URL. `migrate` creates the database if missing; `serve`
     /// only with `--migrate`, or for this default (a development machine).
     /// The role must own the schema and be superuser or BYPASSRLS (it runs
@@ -204,9 +221,18 @@ impl Config {
 
     /// Stream settings from the configuration.
     pub fn stream_settings(&self) -> crate::outbox::StreamSettings {
+        let set = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
         crate::outbox::StreamSettings {
             events_max_age: Duration::from_secs(self.events_max_age),
             replicas: self.stream_replicas.max(1),
+            subscribers_api: set(&self.subscribers_api),
+            mailer_consumer: set(&self.mailer_consumer),
         }
     }
 

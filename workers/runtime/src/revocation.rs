@@ -6,7 +6,9 @@
 //!
 //! - the process that revokes a session records it at once and broadcasts
 //!   it on `{prefix}.internal.revocations` (core NATS, every process
-//!   listens), so the others refuse its tokens within milliseconds;
+//!   listens; published on the relay's connection where `serve` has one,
+//!   see [`App::broadcast_on`]), so the others refuse its tokens within
+//!   milliseconds;
 //! - every process also reads the revocations and suspensions committed
 //!   since its last look from Postgres every 250 ms, so one that missed a
 //!   broadcast (or restarted, or reconnected) catches up well within a
@@ -178,7 +180,7 @@ impl App {
         let subject = self.subjects().internal("revocations");
         match serde_json::to_vec(&broadcast) {
             Ok(payload) => {
-                if let Err(err) = self.nats().publish(subject, payload.into()).await {
+                if let Err(err) = self.broadcaster().publish(subject, payload.into()).await {
                     tracing::warn!(error = %err, "broadcasting a revocation (others catch up from Postgres)");
                 }
             }

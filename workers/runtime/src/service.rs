@@ -9,19 +9,24 @@
 //! subject is not an allowed inbox (see [`crate::bounds`]) is dropped
 //! unanswered, logged and counted (`dropped_reply_subjects` in the
 //! endpoint's `$SRV.STATS` data), so no caller can make a worker publish
-//! anywhere else. An operation may hold at most half of the process's
-//! in-flight permits; beyond that its requests are answered at once with
-//! `unavailable` (counted as `shed`), so one flooded operation cannot
-//! starve the others.
+//! anywhere else. The micro library's own `$SRV.PING/INFO/STATS` requests
+//! are held to the same check (dropped and logged) by a filter it calls
+//! before answering (our patch of it: vendor/async-nats/PATCHED.md). An
+//! operation may hold at most half of the process's in-flight permits;
+//! beyond that its requests are answered at once with `unavailable`
+//! (counted as `shed`), so one flooded operation cannot starve the others.
 //!
 //! Every other request, in its own task and its own `request` span:
-//! 1. correlation id from `X-Correlation-Id` (or a new UUIDv7);
-//! 2. `Content-Type` (415), header size (400), payload size (413);
-//! 3. on bearer operations, the access token and its session (401), and
+//! 1. headers the NATS client could not parse (bytes that are not NATS
+//!    headers, which the patched client delivers without them instead of
+//!    dropping its connection): `bad_request` (400);
+//! 2. correlation id from `X-Correlation-Id` (or a new UUIDv7);
+//! 3. `Content-Type` (415), header size (400), payload size (413);
+//! 4. on bearer operations, the access token and its session (401), and
 //!    the caller's current role when the operation needs more than
 //!    membership (403, see [`crate::roles`]);
-//! 4. decoding, strict (400), then the handler;
-//! 5. exactly one reply: the encoded result, or the error reply with both
+//! 5. decoding, strict (400), then the handler;
+//! 6. exactly one reply: the encoded result, or the error reply with both
 //!    `Nats-Service-Error*` headers and the coded body.
 //!
 //! async-nats's `Request::respond(Err(..))` counts the error in the
@@ -213,12 +218,25 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
             .map(|e| (endpoint_name(e.operation), Arc::default()))
             .collect();
         let stats_refusals = refusals.clone();
+        let prefixes = app.reply_prefixes().clone();
         let service = app
             .nats()
             .service_builder()
             .description(worker.description)
             .metadata(metadata)
             .queue_group(QUEUE_GROUP)
+            .verb_filter(move |request| {
+                let answered = replies_allowed(&prefixes, request);
+                if !answered {
+                    tracing::warn!(
+                        subject = %request.subject,
+                        reply_subject = %loggable(request.reply.as_deref()),
+                        malformed = request.malformed(),
+                        "dropped a $SRV request: its reply subject is not an allowed inbox"
+                    );
+                }
+                answered
+            })
             .stats_handler(move |endpoint, _| {
                 let refused = stats_refusals.get(&endpoint);
                 let count = |f: fn(&Refusals) -> &AtomicU64| {
@@ -347,19 +365,17 @@ async fn request_loop(
     limits: Limits,
 ) {
     while let Some(request) = requests.next().await {
-        let reply = request.message.reply.as_ref().map(|r| r.as_str());
-        if !reply.is_some_and(|r| app.reply_prefixes().allows(r)) {
+        let message = &request.message;
+        if !replies_allowed(app.reply_prefixes(), message) {
             let dropped = limits
                 .refusals
                 .dropped_reply_subjects
                 .fetch_add(1, Ordering::Relaxed)
                 + 1;
-            // The subject cannot hold whitespace (NATS protocol); cut it
-            // so that a log line stays a line.
-            let reply: String = reply.unwrap_or("").chars().take(80).collect();
             tracing::warn!(
-                subject = %request.message.subject,
-                reply_subject = %reply,
+                subject = %message.subject,
+                reply_subject = %loggable(message.reply.as_deref()),
+                malformed = message.malformed(),
                 dropped,
                 "dropped a request: its reply subject is not an allowed inbox"
             );
@@ -372,7 +388,10 @@ async fn request_loop(
                 Err(_) => break,
             },
             None => {
-                limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
+                // A malformed request is answered `bad_request` all the same.
+                if message.malformed().is_none() {
+                    limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
+                }
                 None
             }
         };
@@ -384,6 +403,28 @@ async fn request_loop(
             drop((admitted, global));
         });
     }
+}
+
+/// Whether a worker may answer `message`: it has a reply subject, and that
+/// is an allowed inbox. (One the NATS client could not read as UTF-8 is
+/// none: see [`async_nats::Message::malformed`].)
+fn replies_allowed(prefixes: &bounds::ReplyPrefixes, message: &async_nats::Message) -> bool {
+    message
+        .reply
+        .as_deref()
+        .is_some_and(|reply| prefixes.allows(reply))
+}
+
+/// A caller's reply subject for a log line: cut to 80 characters, control
+/// characters escaped (NATS keeps spaces, tabs and line ends out of a
+/// subject, but forwards any other byte).
+fn loggable(reply: Option<&str>) -> String {
+    reply
+        .unwrap_or("")
+        .chars()
+        .take(80)
+        .flat_map(char::escape_debug)
+        .collect()
 }
 
 fn header<'a>(message: &'a async_nats::Message, name: &str) -> Option<&'a str> {
@@ -448,6 +489,9 @@ async fn handle(
     async {
         let content_type = ContentType::from_header(header(message, headers::CONTENT_TYPE));
         let outcome = match content_type {
+            // No retry can fix it, so it is not shed.
+            _ if message.malformed().is_some() => Err(Error::new(ErrorCode::BadRequest)
+                .with_message("the request headers are not valid NATS headers")),
             _ if !admitted => Err(Error::overloaded()),
             None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
             Some(content_type) => {
@@ -652,6 +696,16 @@ mod tests {
         ] {
             assert!(!is_valid_traceparent(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn reply_subjects_are_logged_short_and_escaped() {
+        assert_eq!(loggable(None), "");
+        assert_eq!(
+            loggable(Some("_INBOX.a\u{1b}[31m\u{c}")),
+            "_INBOX.a\\u{1b}[31m\\u{c}"
+        );
+        assert_eq!(loggable(Some(&"x".repeat(500))).len(), 80);
     }
 
     #[test]

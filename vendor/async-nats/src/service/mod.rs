@@ -142,7 +142,12 @@ pub struct ServiceBuilder {
     stats_handler: Option<StatsHandler>,
     metadata: Option<HashMap<String, String>>,
     queue_group: Option<String>,
+    verb_filter: Option<VerbFilter>,
 }
+
+/// Olympus patch: which `$SRV.PING/INFO/STATS` requests a service answers
+/// (see [`ServiceBuilder::verb_filter`]).
+type VerbFilter = Arc<dyn Fn(&Message) -> bool + Send + Sync>;
 
 impl ServiceBuilder {
     fn new(client: Client) -> Self {
@@ -152,6 +157,7 @@ impl ServiceBuilder {
             stats_handler: None,
             metadata: None,
             queue_group: None,
+            verb_filter: None,
         }
     }
 
@@ -182,6 +188,20 @@ impl ServiceBuilder {
         self
     }
 
+    /// Olympus patch: which `$SRV.PING`, `$SRV.INFO` and `$SRV.STATS`
+    /// requests the service answers, e.g. only those whose reply subject is
+    /// an allowed inbox: the service publishes its answer on whatever reply
+    /// subject a caller names. A request `filter` refuses is dropped
+    /// unanswered. By default every request with a reply subject is
+    /// answered.
+    pub fn verb_filter<F>(mut self, filter: F) -> Self
+    where
+        F: Fn(&Message) -> bool + Send + Sync + 'static,
+    {
+        self.verb_filter = Some(Arc::new(filter));
+        self
+    }
+
     /// Starts the service with configured options.
     pub async fn start<N: ToString, V: ToString>(
         self,
@@ -198,6 +218,7 @@ impl ServiceBuilder {
                 metadata: self.metadata,
                 queue_group: self.queue_group,
             },
+            self.verb_filter,
         )
         .await
     }
@@ -290,7 +311,7 @@ impl ServiceExt for Client {
 
     fn add_service(&self, config: Config) -> Self::Output {
         let client = self.clone();
-        Box::pin(async { Service::add(client, config).await })
+        Box::pin(async { Service::add(client, config, None).await })
     }
 
     fn service_builder(&self) -> ServiceBuilder {
@@ -330,7 +351,11 @@ pub struct Service {
 }
 
 impl Service {
-    async fn add(client: Client, config: Config) -> Result<Service, Error> {
+    async fn add(
+        client: Client,
+        config: Config,
+        verb_filter: Option<VerbFilter>,
+    ) -> Result<Service, Error> {
         // validate service version semver string.
         if !SEMVER.is_match(config.version.as_str()) {
             return Err(Box::new(std::io::Error::new(
@@ -381,10 +406,14 @@ impl Service {
             let info = info.clone();
             let endpoints_state = endpoints_state.clone();
             let client = client.clone();
+            // Olympus patch: a request the filter refuses gets no answer.
+            let answered =
+                move |request: &Message| verb_filter.as_ref().is_none_or(|filter| filter(request));
             async move {
                 loop {
                     tokio::select! {
                         Some(ping) = pings.next() => {
+                            if !answered(&ping) { continue }
                             let Some(reply) = ping.reply else { continue };
                             let pong = serde_json::to_vec(&PingResponse{
                                 kind: "io.nats.micro.v1.ping_response".to_string(),
@@ -396,6 +425,7 @@ impl Service {
                             client.publish(reply, pong.into()).await?;
                         },
                         Some(info_request) = infos.next() => {
+                            if !answered(&info_request) { continue }
                             let Some(reply) = info_request.reply else { continue };
                             let info = info.clone();
 
@@ -417,6 +447,7 @@ impl Service {
                             client.publish(reply, info_json.clone()).await?;
                         },
                         Some(stats_request) = stats.next() => {
+                            if !answered(&stats_request) { continue }
                             let Some(reply) = stats_request.reply else { continue };
                             if let Some(stats_callback) = stats_callback.as_mut() {
                                 let mut endpoint_stats_locked = endpoints_state.lock().unwrap();
@@ -1067,5 +1098,39 @@ mod tests {
             headers.get(NATS_SERVICE_ERROR_CODE).unwrap().as_str(),
             "999"
         );
+    }
+
+    // Olympus patch: a `$SRV` request the filter refuses is dropped
+    // unanswered; the others are answered as before.
+    #[tokio::test]
+    async fn verb_filter_drops_refused_requests_unanswered() {
+        let server = nats_server::run_basic_server();
+        let client = crate::connect(server.client_url()).await.unwrap();
+        let _service = client
+            .service_builder()
+            .verb_filter(|request| {
+                request
+                    .reply
+                    .as_deref()
+                    .is_some_and(|reply| reply.starts_with("_INBOX."))
+            })
+            .start("filtered", "1.0.0")
+            .await
+            .unwrap();
+
+        let mut elsewhere = client.subscribe("elsewhere").await.unwrap();
+        for verb in ["PING", "INFO", "STATS"] {
+            for subject in [format!("$SRV.{verb}"), format!("$SRV.{verb}.filtered")] {
+                client
+                    .publish_with_reply(subject.clone(), "elsewhere", "".into())
+                    .await
+                    .unwrap();
+                let answer = client.request(subject, "".into()).await.unwrap();
+                let answer: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap();
+                assert_eq!(answer["name"], "filtered");
+            }
+        }
+        let stray = tokio::time::timeout(Duration::from_millis(200), elsewhere.next()).await;
+        assert!(stray.is_err(), "{stray:?}");
     }
 }

@@ -1,6 +1,9 @@
-//! The JetStream streams the relay publishes into.
+//! The JetStream streams the relay publishes into, and what a deployment
+//! with separate NATS accounts for subscribers and the mailer needs beside
+//! them (nats/nats-server.conf, nats/README.md): the subscribers' copy of
+//! the events stream and the mailer's consumer.
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::{self, consumer, stream};
 use olympus_contracts::Subjects;
 use std::time::Duration;
 
@@ -11,6 +14,12 @@ pub struct StreamSettings {
     pub events_max_age: Duration,
     /// Replicas of both streams (3 on a 3-node cluster).
     pub replicas: usize,
+    /// The subscribers' account's JetStream API as the relay reaches it
+    /// (`OLYMPUS_SUBSCRIBERS_API`): a copy of the events stream is kept there.
+    pub subscribers_api: Option<String>,
+    /// The mailer's durable pull consumer of the mail stream
+    /// (`OLYMPUS_MAILER_CONSUMER`), created here.
+    pub mailer_consumer: Option<String>,
 }
 
 /// The duplicate window of both streams: a re-published row within it is
@@ -53,5 +62,58 @@ pub async fn ensure_streams(
             .await
             .map_err(|e| anyhow::anyhow!("creating or updating stream {name}: {e}"))?;
     }
+    if let Some(api) = &settings.subscribers_api {
+        let theirs = jetstream::with_prefix(js.client(), api);
+        let name = subjects.events_stream();
+        theirs
+            .create_or_update_stream(subscribers_copy(subjects, settings))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("creating or updating the subscribers' copy of {name} through {api} (OLYMPUS_SUBSCRIBERS_API): {e}")
+            })?;
+    }
+    if let Some(name) = &settings.mailer_consumer {
+        let stream = subjects.mail_stream();
+        js.create_consumer_on_stream(
+            consumer::pull::Config {
+                durable_name: Some(name.clone()),
+                description: Some("the mailer's (OLYMPUS_MAILER_CONSUMER)".to_owned()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ..Default::default()
+            },
+            &stream,
+        )
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "creating the mailer's consumer {name} of {stream} (OLYMPUS_MAILER_CONSUMER): {e}"
+            )
+        })?;
+    }
     Ok(())
+}
+
+/// The subscribers' copy of the events stream: same name and retention,
+/// sourced from the events stream across accounts. It takes no subjects of
+/// its own: nothing in their account publishes events, so nothing there
+/// should be able to add one.
+fn subscribers_copy(subjects: &Subjects, settings: &StreamSettings) -> stream::Config {
+    stream::Config {
+        name: subjects.events_stream(),
+        description: Some("Olympus domain events, the subscribers' copy".to_owned()),
+        sources: Some(vec![stream::Source {
+            name: subjects.events_stream(),
+            external: Some(stream::External {
+                api_prefix: format!("$JS.{}.API", subjects.prefix()),
+                delivery_prefix: Some(format!("{}.deliver.subscribers", subjects.prefix())),
+            }),
+            ..Default::default()
+        }]),
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: settings.events_max_age,
+        duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: settings.replicas,
+        ..Default::default()
+    }
 }

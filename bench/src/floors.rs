@@ -9,7 +9,7 @@
 use olympus_auth::hashing::Argon2Params;
 use std::time::{Duration, Instant};
 
-use crate::bench::{run_callers, BenchArgs, Sample};
+use crate::run::{run_callers, BenchArgs, Sample};
 
 /// A bare NATS echo: a responder on its own connection answers each
 /// request with its payload, as fast as NATS lets it.

@@ -1,5 +1,5 @@
-//! `olympus bench`: a load generator against running workers, reporting
-//! latency percentiles. Speed is measured here, never in timed tests.
+//! The `olympus bench` command: a load generator against running workers,
+//! reporting latency percentiles.
 //!
 //! It signs up a fresh tenant, then sends `--requests` requests of one
 //! operation from `--concurrency` concurrent callers, optionally while
@@ -831,7 +831,13 @@ async fn bench_orders(
     Ok(())
 }
 
-/// The writes of one order, as plain SQL in a tenant transaction.
+/// The writes of one order as `orders.create` makes them, as plain SQL in
+/// a tenant transaction, without anything else the worker does (decoding,
+/// validation, pricing, building the event): five round trips, as the
+/// worker's (`processes::postgres_round_trips_per_operation`): the scope
+/// with `BEGIN`, the products locked in id order, the stock taken with the
+/// tenant's next number, the order with its lines and its outbox row, and
+/// the commit.
 async fn bare_order(
     db: &olympus_runtime::Db,
     tenant_id: uuid::Uuid,
@@ -841,52 +847,48 @@ async fn bare_order(
     let now = chrono::Utc::now();
     let order_id = uuid::Uuid::now_v7();
     let mut tx = db.tenant(tenant_id).await?;
-    sqlx::query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(vec![product_id])
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE products SET stock = stock - 1, updated_at = $2 WHERE id = $1")
-        .bind(product_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let number: i64 = sqlx::query_scalar(
-        "INSERT INTO order_numbers (tenant_id, last) VALUES ($1, 1)
-         ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1 RETURNING last",
+    sqlx::query(
+        "SELECT id, sku, name, price_amount, currency, stock, status FROM products
+          WHERE id = ANY($1) ORDER BY id FOR UPDATE",
     )
+    .bind(vec![product_id])
+    .execute(&mut *tx)
+    .await?;
+    let number: i64 = sqlx::query_scalar(
+        "WITH taken AS (
+             UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
+               FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
+              WHERE p.id = w.id)
+         INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
+         RETURNING last",
+    )
+    .bind(vec![product_id])
+    .bind(vec![1_i64])
+    .bind(now)
     .bind(tenant_id)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO orders (id, tenant_id, number, customer_id, status, currency, total_amount,
-                             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'pending_payment', 'EUR', 1999, $5, $5)",
+        "WITH placed AS (
+             INSERT INTO orders (id, tenant_id, number, customer_id, status, currency,
+                                 total_amount, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 'pending_payment', 'EUR', 1999, $5, $5)),
+         lines AS (
+             INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
+                                      unit_amount, quantity, line_amount)
+             VALUES ($1, $2, 0, $6, 'BENCH-1', 'Bench product', 1999, 1, 1999))
+         INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload,
+                             published_at)
+         VALUES ($7, $2, $1, 'event', 'bench.floor', 'bench', $8, now())",
     )
     .bind(order_id)
     .bind(tenant_id)
     .bind(number)
     .bind(customer_id)
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name, unit_amount,
-                                  quantity, line_amount)
-         VALUES ($1, $2, 0, $3, 'BENCH-1', 'Bench product', 1999, 1, 1999)",
-    )
-    .bind(order_id)
-    .bind(tenant_id)
     .bind(product_id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload,
-                             published_at)
-         VALUES ($1, $2, $3, 'event', 'bench.floor', 'bench', $4, now())",
-    )
     .bind(uuid::Uuid::now_v7())
-    .bind(tenant_id)
-    .bind(order_id)
     .bind(vec![b'{'; 600])
     .execute(&mut *tx)
     .await?;

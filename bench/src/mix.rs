@@ -44,7 +44,7 @@ use olympus_contracts::operation::{self, Operation};
 use olympus_contracts::shapes::Empty;
 use olympus_contracts::{headers, ContentType, Secret};
 
-use crate::bench::{percentiles, Client, Request};
+use crate::run::{percentiles, Client, Request};
 
 /// The operations of the mix, in the report's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

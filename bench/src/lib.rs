@@ -1,0 +1,19 @@
+//! `olympus bench`: load generation against running workers, with the
+//! machine's floors measured in the same run. Speed is measured here, never
+//! in timed tests. A crate of its own, so that nothing of it is in the
+//! workers' dependency graph: the `olympus` command is a thin entry into
+//! [`bench`].
+//!
+//! # Layout
+//! - `run`: the command's arguments, one operation under load, the report;
+//! - `mix`: a blend of operations for a duration, for fault drills;
+//! - `floors`: what the machine can do at best (NATS echo, a Postgres point
+//!   select, an order's writes as bare SQL, Argon2), measured around a run;
+//! - `cpu`: the CPU each process spent per request, from `/proc`.
+
+mod cpu;
+mod floors;
+mod mix;
+mod run;
+
+pub use run::{bench, BenchArgs};
