@@ -13,6 +13,7 @@
 
 mod admin;
 mod call;
+pub mod configuration;
 mod dead_letters;
 mod doctor;
 mod events;
