@@ -190,7 +190,7 @@ async fn rehash(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     tracing::debug!(%user_id, stored = stored == 1, "password hash made anew at the current parameters");
     Ok(())
 }
@@ -232,7 +232,7 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
             if let (Some((tenant_id, _)), Some(candidate)) = (lookup.tenant, &lookup.candidate) {
                 let mut tx = app.db().tenant(tenant_id).await?;
                 lock(app, &mut tx, candidate.user_id).await?;
-                tx.commit().await?;
+                olympus_runtime::db::commit(tx).await?;
             }
             return Ok(lookup);
         }
@@ -370,6 +370,6 @@ async fn record_failure(app: &App, meta: &Meta, failure: Failure) -> Result<(), 
             )
             .await?;
     }
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(())
 }

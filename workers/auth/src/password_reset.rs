@@ -91,7 +91,7 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, email: &str) -> Result<(
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(())
 }
 
@@ -112,7 +112,7 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     let (user_id, email) = found.ok_or_else(invalid)?;
     let email = Email::parse(&email).ok();
     let password =
@@ -142,7 +142,7 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
         PasswordChange::Reset,
     )
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.announce_revoked(&revoked).await;
     tracing::info!(%user_id, revoked = revoked.len(), "password reset");
     Ok(Empty {})

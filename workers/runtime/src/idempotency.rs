@@ -115,7 +115,7 @@ pub async fn begin(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((stored_fingerprint, status, reply)) = stored {
-        tx.commit().await?;
+        crate::db::commit(tx).await?;
         if stored_fingerprint != fingerprint {
             return Err(Error::new(ErrorCode::IdempotencyKeyReused));
         }
@@ -156,7 +156,7 @@ impl Claim {
         match outcome {
             Ok(reply) => {
                 self.store(app, &mut tx, 200, &reply).await?;
-                tx.commit().await?;
+                crate::db::commit(tx).await?;
                 content_type.encode(&reply).map_err(Error::internal)
             }
             Err(err) if is_stored(err.code()) => {
@@ -169,7 +169,7 @@ impl Claim {
                     "details": err.details(),
                 });
                 self.store(app, &mut tx, err.code().status(), &body).await?;
-                tx.commit().await?;
+                crate::db::commit(tx).await?;
                 Err(err)
             }
             // Dropped: rolled back, nothing stored.
