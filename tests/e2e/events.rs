@@ -382,7 +382,7 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
                     )
                     .await
                     .unwrap();
-                tx.commit().await.unwrap();
+                olympus_runtime::db::commit(tx).await.unwrap();
             }
         });
         let takeover = async {

@@ -122,6 +122,368 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
     .await;
 }
 
+/// Postgres goes away three ways, 3 s each, under 4 looping callers of
+/// `auth.me` and one of `orders.create` (each order under an
+/// `Idempotency-Key`, sent again with it until acknowledged), with the
+/// process's pool at 4 connections so that stuck connections fill it:
+/// stopped (fast shutdown, as `systemctl stop`: sessions ended, "shutting
+/// down", refused, then "starting up"), frozen (SIGSTOP of the postmaster
+/// and every backend: sockets open, nothing answers), and, for a second
+/// process that reaches Postgres through a proxy, cut off (the proxy stops
+/// forwarding: half-open connections; new ones are accepted and never
+/// answered). Every request, whenever it was sent, is answered within 2 s,
+/// with a success or `unavailable` (the bound is 1.5 s of database time,
+/// `deadline::DATABASE_TIME`); `auth.me`, called as two users, never
+/// answers another row than the caller's (no connection is reused with a
+/// reply still owed); 1.5 s after each return everything succeeds; and
+/// each order took effect exactly once: the orders in the database are the
+/// keys acknowledged, and the stock taken is their count. About 22 s.
+#[tokio::test]
+async fn every_request_while_postgres_is_stopped_frozen_or_cut_off_is_answered_within_2s() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let pg = PrivatePostgres::start().await;
+        let proxy = olympus_tests::tcp_proxy::TcpProxy::start(pg.port).await;
+        let serve = async |port: u16| {
+            let url = format!("postgres://postgres@127.0.0.1:{port}/olympus");
+            let pool = ("OLYMPUS_DB_MAX_CONNECTIONS", "4");
+            app.serve_process_with(OLYMPUS, &[], &[("DATABASE_URL", url.as_str()), pool])
+                .await
+        };
+        // Straight to Postgres: a stopped server refuses connections, which
+        // a proxy would accept.
+        let mut direct = serve(pg.port).await;
+        let owner = app.signup(Encoding::Json).await;
+        let product = app
+            .call(
+                Encoding::Json,
+                "commerce.v1.products.create",
+                Some(&owner.access_token),
+                json!({"sku": "DRILL", "name": "Drill", "price": {"amount": 100, "currency": "EUR"},
+                       "stock": 1_000_000}),
+            )
+            .await
+            .ok()["product"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let timeout = Duration::from_secs(5);
+        // Two users, so that a reply read from a connection that still
+        // owed an earlier statement's would show as another user's row.
+        let member = app.join(&owner, "member@drill.example", "member").await;
+        let users = [
+            (owner.access_token.clone(), owner.user_id.clone()),
+            (member.access_token, member.user_id),
+        ];
+        let mut callers = me_callers(app, &users, 4, timeout, &stop);
+        let orderer = order_caller(app, &owner, &product, timeout, &stop);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+
+        let mut outages = Vec::new();
+        let mut proxied = None;
+        for how in ["stopped", "frozen", "cut off"] {
+            if how == "cut off" {
+                proxied = Some(serve(proxy.port).await);
+                assert!(direct.terminate().await.success());
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            let down = Instant::now();
+            match how {
+                "stopped" => pg.stop_fast().await,
+                "frozen" => pg.pause(),
+                _ => proxy.cut(),
+            }
+            tokio::time::sleep(Duration::from_millis(3000)).await;
+            match how {
+                "stopped" => pg.resume().await,
+                "frozen" => pg.unpause(),
+                _ => proxy.heal(),
+            }
+            let back = Instant::now();
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            outages.push((how, down, back));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (orders, order_outcomes) = orderer.await.unwrap();
+        callers.push(tokio::spawn(async move { order_outcomes }));
+        let seen = outcomes(callers).await;
+
+        // What callers saw, for the report and for any failure.
+        let start = outages[0].1 - Duration::from_secs(1);
+        let mut report = Vec::new();
+        for (how, down, back) in &outages {
+            // Every request in flight at some moment of the outage.
+            let during: Vec<_> = seen
+                .iter()
+                .filter(|o| o.sent < *back && o.sent + o.took >= *down)
+                .collect();
+            report.push(format!(
+                "{how} {:.1?}..{:.1?}: slowest reply {:?}, {:?}",
+                *down - start,
+                *back - start,
+                during.iter().map(|o| o.took).max().unwrap(),
+                tally(during.iter().copied())
+            ));
+        }
+        let odd: Vec<String> = seen
+            .iter()
+            .filter(|o| {
+                o.what != "ok" && o.what != "unavailable" || o.took > Duration::from_secs(1)
+            })
+            .take(20)
+            .map(|o| {
+                format!(
+                    "{} sent at {:.2?} in {:.2?}",
+                    o.what,
+                    o.sent - start,
+                    o.took
+                )
+            })
+            .collect();
+        let report = format!("{}\nodd or slow: {odd:#?}", report.join("\n"));
+        eprintln!("{report}");
+
+        let counts = tally(&seen);
+        assert!(
+            counts
+                .keys()
+                .all(|what| what == "ok" || RETRIED[..3].contains(&what.as_str())),
+            "callers saw {counts:?}\n{report}"
+        );
+        let slowest = seen.iter().map(|o| o.took).max().unwrap();
+        assert!(
+            slowest <= Duration::from_secs(2),
+            "a reply took {slowest:?}\n{report}"
+        );
+        for (how, down, back) in &outages {
+            let during = seen.iter().filter(|o| o.sent >= *down && o.sent < *back);
+            assert!(
+                tally(during).contains_key("unavailable"),
+                "Postgres {how}: no request was refused?\n{report}"
+            );
+            // Until well before the next outage: a request sent just
+            // before it may reach Postgres after it.
+            let late: Vec<_> = seen
+                .iter()
+                .filter(|o| o.sent >= *back + Duration::from_millis(1500))
+                .filter(|o| o.sent < *back + Duration::from_millis(2200))
+                .collect();
+            assert!(
+                !late.is_empty() && late.iter().all(|o| o.what == "ok"),
+                "1.5 s after Postgres came back ({how}) callers still saw {:?}\n{report}",
+                tally(late.iter().copied())
+            );
+        }
+
+        // Each order once: those acknowledged, no more, and their stock.
+        let private = sqlx::PgPool::connect(&pg.url("olympus")).await.unwrap();
+        let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(&private)
+            .await
+            .unwrap();
+        assert_eq!(placed, orders, "orders in the database vs acknowledged");
+        let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE sku = 'DRILL'")
+            .fetch_one(&private)
+            .await
+            .unwrap();
+        assert_eq!(
+            1_000_000 - stock,
+            orders,
+            "stock taken vs orders acknowledged"
+        );
+        private.close().await;
+        assert!(proxied.unwrap().terminate().await.success());
+        drop(proxy);
+        pg.remove().await;
+    })
+    .await;
+}
+
+/// The bound cuts only while Postgres is silent: an order that waits for
+/// its product's row, locked by another transaction, for a second longer
+/// than a request's database time succeeds once the lock is let go,
+/// because Postgres kept answering meanwhile.
+#[tokio::test]
+async fn an_order_waiting_past_the_database_time_for_a_row_lock_succeeds() {
+    olympus_tests::with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let product = app
+            .call(
+                Encoding::Json,
+                "commerce.v1.products.create",
+                Some(&owner.access_token),
+                json!({"sku": "HELD", "name": "Held", "price": {"amount": 100, "currency": "EUR"},
+                       "stock": 10}),
+            )
+            .await
+            .ok()["product"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut holder = app.db.pool().begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE")
+            .bind(&product)
+            .execute(&mut *holder)
+            .await
+            .unwrap();
+        let held = olympus_runtime::deadline::DATABASE_TIME + Duration::from_secs(1);
+        let started = Instant::now();
+        let (reply, ()) = tokio::join!(
+            app.call(
+                Encoding::Json,
+                "commerce.v1.orders.create",
+                Some(&owner.access_token),
+                json!({"items": [{"product_id": product, "quantity": 1}]}),
+            ),
+            async {
+                tokio::time::sleep(held).await;
+                holder.rollback().await.unwrap();
+            }
+        );
+        assert_eq!(reply.ok()["order"]["status"], "pending_payment");
+        assert!(
+            started.elapsed() >= held,
+            "the order did not wait for the row"
+        );
+    })
+    .await;
+}
+
+/// What one reply was: `ok`, the error code, or how the request failed
+/// (`timeout` past `timeout`).
+async fn classify(
+    request: impl std::future::Future<Output = Result<async_nats::Message, async_nats::RequestError>>,
+    timeout: Duration,
+) -> (String, Option<serde_json::Value>) {
+    match tokio::time::timeout(timeout, request).await {
+        Ok(Ok(reply)) => {
+            let body = serde_json::from_slice::<serde_json::Value>(&reply.payload).ok();
+            let failed = reply
+                .headers
+                .as_ref()
+                .is_some_and(|h| h.get("Nats-Service-Error-Code").is_some());
+            match (failed, body) {
+                (false, body) => ("ok".to_owned(), body),
+                (true, Some(body)) => match body["code"].as_str() {
+                    Some("unavailable") if body["details"]["outcome"] == "unknown" => {
+                        ("unavailable, outcome unknown".to_owned(), Some(body))
+                    }
+                    Some(code) => (code.to_owned(), Some(body)),
+                    None => ("undecodable".to_owned(), Some(body)),
+                },
+                (true, None) => ("undecodable".to_owned(), None),
+            }
+        }
+        Ok(Err(err)) => (format!("{:?}", err.kind()), None),
+        Err(_) => ("timeout".to_owned(), None),
+    }
+}
+
+fn json_headers(token: &str) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Content-Type", "application/json");
+    headers.insert("Authorization", format!("Bearer {token}"));
+    headers
+}
+
+/// Callers looping `auth.me` until `stop`, each as one of `users` (access
+/// token, user id) in turn; a success that is not the caller's own row is
+/// `wrong_user`.
+fn me_callers(
+    app: &olympus_tests::TestApp,
+    users: &[(String, String)],
+    callers: usize,
+    timeout: Duration,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Vec<Outcome>>> {
+    (0..callers)
+        .map(|i| {
+            let nats = app.nats.clone();
+            let subject = app.subject("auth.v1.me");
+            let (token, user_id) = users[i % users.len()].clone();
+            let stop = std::sync::Arc::clone(stop);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let sent = Instant::now();
+                    let request = nats.request_with_headers(
+                        subject.clone(),
+                        json_headers(&token),
+                        "{}".into(),
+                    );
+                    let (mut what, body) = classify(request, timeout).await;
+                    if what == "ok" && body.is_none_or(|b| b["user"]["id"] != user_id.as_str()) {
+                        what = "wrong_user".to_owned();
+                    }
+                    seen.push(Outcome {
+                        sent,
+                        took: sent.elapsed(),
+                        what,
+                    });
+                }
+                seen
+            })
+        })
+        .collect()
+}
+
+/// What a client sends again with the same key.
+const RETRIED: [&str; 4] = [
+    "unavailable",
+    "unavailable, outcome unknown",
+    "idempotency_key_in_use",
+    "timeout",
+];
+
+/// One caller placing orders of one unit of `product` as `owner` until
+/// `stop`, each under a key of its own, sent again with that key until it
+/// is acknowledged (as a client must after `unavailable` or no reply);
+/// returns how many were, and every request's outcome.
+fn order_caller(
+    app: &olympus_tests::TestApp,
+    owner: &olympus_tests::Signup,
+    product: &str,
+    timeout: Duration,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<(i64, Vec<Outcome>)> {
+    let nats = app.nats.clone();
+    let subject = app.subject("commerce.v1.orders.create");
+    let token = owner.access_token.clone();
+    let body = json!({"items": [{"product_id": product, "quantity": 1}]}).to_string();
+    let stop = std::sync::Arc::clone(stop);
+    tokio::spawn(async move {
+        let (mut acknowledged, mut seen) = (0, Vec::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let key = uuid::Uuid::new_v4().to_string();
+            // Once sent, a key is settled even past `stop`.
+            loop {
+                let mut headers = json_headers(&token);
+                headers.insert("Idempotency-Key", key.as_str());
+                let sent = Instant::now();
+                let request =
+                    nats.request_with_headers(subject.clone(), headers, body.clone().into());
+                let (what, _) = classify(request, timeout).await;
+                seen.push(Outcome {
+                    sent,
+                    took: sent.elapsed(),
+                    what: what.clone(),
+                });
+                if what == "ok" {
+                    acknowledged += 1;
+                    break;
+                }
+                // A retry while the cut attempt's transaction still
+                // holds the key in Postgres is told so; it tries again.
+                if !RETRIED.contains(&what.as_str()) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        (acknowledged, seen)
+    })
+}
+
 /// Asserts that every request sent 5 s or more after `back` (when
 /// `dependency` answered again) succeeded; returns how soon after `back`
 /// the first one did.

@@ -17,6 +17,8 @@
 //! - [`events`]: what reached the streams, read as a subscriber reads it.
 //! - [`process`]: real `olympus` processes, for what only a process shows.
 //! - [`nats_server`]: a private NATS server, to take away and give back.
+//! - [`postgres_server`]: a private Postgres cluster, to stop, pause and start;
+//!   [`tcp_proxy`]: a link to it that can go silent (half-open connections).
 //! - [`gateway`]: the Go gateway's binary; [`http`]: a byte-exact HTTP client.
 
 pub mod app;
@@ -28,6 +30,7 @@ pub mod infra;
 pub mod nats_server;
 pub mod postgres_server;
 pub mod process;
+pub mod tcp_proxy;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};
 

@@ -1,6 +1,7 @@
-//! A private Postgres cluster for tests that stop and start the database
-//! (`initdb` on another port, as the postgres user), so the shared server
-//! stays up for the other tests. Removed when stopped for good.
+//! A private Postgres cluster for tests that stop, pause and start the
+//! database (`initdb` on another port, as the postgres user), so the
+//! shared server stays up for the other tests. Removed when stopped for
+//! good.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -99,16 +100,77 @@ impl PrivatePostgres {
 
     /// Stops at once, as a crash would (connections are cut).
     pub async fn stop(&self) {
+        self.stop_with("immediate").await;
+    }
+
+    /// Stops as `systemctl stop` does (fast shutdown): sessions are ended
+    /// with `57P01 admin_shutdown`, new connections are refused with "the
+    /// database system is shutting down", then the port closes.
+    pub async fn stop_fast(&self) {
+        self.stop_with("fast").await;
+    }
+
+    async fn stop_with(&self, mode: &str) {
         let _ = as_postgres(&[
             &format!("{BIN}/pg_ctl"),
             "-D",
             &self.data(),
             "-m",
-            "immediate",
+            mode,
             "-w",
             "stop",
         ])
         .await;
+    }
+
+    /// Freezes every process of the cluster (postmaster and backends) with
+    /// SIGSTOP, as a stalled host or a long pause does: connections stay
+    /// open and take what is sent, new ones are accepted by the kernel,
+    /// and nothing answers until [`PrivatePostgres::unpause`].
+    pub fn pause(&self) {
+        self.signal_all("STOP");
+    }
+
+    /// Lets the processes [`PrivatePostgres::pause`] froze run again.
+    pub fn unpause(&self) {
+        self.signal_all("CONT");
+    }
+
+    fn signal_all(&self, signal: &str) {
+        let pid_file = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid"))
+            .expect("postmaster.pid (the cluster runs)");
+        let postmaster: u32 = pid_file
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("the postmaster's pid");
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // `pid (comm) state ppid ...`; comm may hold spaces.
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .args(pids.iter().map(u32::to_string))
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} {pids:?}");
     }
 
     /// Stops and removes the cluster.

@@ -39,7 +39,7 @@ pub async fn accept_invite(
     .bind(app.now())
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     let (address, active) = pending.ok_or_else(invalid)?;
     if !active {
         return Err(Error::new(ErrorCode::Forbidden).with_message("this tenant is suspended"));
@@ -84,7 +84,7 @@ pub async fn accept_invite(
         },
     )
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     tracing::info!(user_id = %user.id, %tenant_id, "joined by invitation");
     Ok(SessionReply { user, tokens })
 }

@@ -28,7 +28,7 @@ pub async fn change_password(
         .bind(claims.sub)
         .fetch_optional(&mut *tx)
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     let email = email.ok_or_else(|| Error::new(ErrorCode::Unauthenticated))?;
     let email = Email::parse(&email).ok();
     let new_password =
@@ -47,7 +47,7 @@ pub async fn change_password(
     )
     .await?;
     let (tokens, _) = sessions::open(&app, &mut tx, &user, &call.meta).await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.announce_revoked(&revoked).await;
     tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "password changed");
     Ok(RefreshReply { tokens })

@@ -26,6 +26,9 @@
 //! [`Slot::verify`] with no stored hash verifies against a dummy hash, so a
 //! login for an unknown user costs the same as a wrong password.
 //!
+//! Time spent hashing, waiting included, is not the request's database
+//! time ([`olympus_runtime::deadline::exempt`]).
+//!
 //! One hasher serves every worker of a process that hashes (auth, and the
 //! tenant worker's signup), kept beside the app ([`passwords`]); a process
 //! that runs neither never builds it.
@@ -313,7 +316,11 @@ impl Slot {
             .jobs
             .send(Job { work, done })
             .map_err(|_| anyhow::anyhow!("the password hashing threads have stopped"))?;
-        answer.await.context("a password hashing thread stopped")?
+        // Not the database's time: a hash waiting its turn behind a burst of
+        // logins must not use up the request's database time.
+        olympus_runtime::deadline::exempt(answer)
+            .await
+            .context("a password hashing thread stopped")?
     }
 }
 

@@ -138,7 +138,7 @@ async fn take(app: &App, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error>
             .bind(threshold(app))
             .fetch_one(&mut *tx)
             .await?;
-        tx.commit().await?;
+        olympus_runtime::db::commit(tx).await?;
         let locked = locked.unwrap_or(false);
         let busy = granted.is_none() && !locked && password_hash.is_some();
         if !busy || tokio::time::Instant::now() >= deadline {
@@ -147,7 +147,7 @@ async fn take(app: &App, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error>
                 // not hold the account forever: it locks, and unlocks in time.
                 let mut tx = app.db().tenant(tenant_id).await?;
                 lock(app, &mut tx, user_id).await?;
-                tx.commit().await?;
+                olympus_runtime::db::commit(tx).await?;
             }
             return Ok(Taken {
                 attempt: granted.map(|failed_logins| Try { failed_logins }),
@@ -198,7 +198,7 @@ pub async fn confirm_password(
         }
         None => {}
     }
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     if matches {
         Ok(())
     } else {

@@ -180,7 +180,7 @@ async fn rehash(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     tracing::debug!(%user_id, stored = stored == 1, "password hash made anew at the current parameters");
     Ok(())
 }
@@ -200,7 +200,7 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
             if let (Some((tenant_id, _)), Some(candidate)) = (lookup.tenant, &lookup.candidate) {
                 let mut tx = app.db().tenant(tenant_id).await?;
                 lockout::lock(app, &mut tx, candidate.user_id).await?;
-                tx.commit().await?;
+                olympus_runtime::db::commit(tx).await?;
             }
             return Ok(lookup);
         }
@@ -342,6 +342,6 @@ async fn record_failure(app: &App, meta: &Meta, failure: Failure) -> Result<(), 
     if let (Some(user_id), Some(attempt)) = (user_id, locked) {
         lockout::failed(app, &mut tx, &events, (tenant_id, user_id), attempt).await?;
     }
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(())
 }

@@ -19,7 +19,7 @@ pub async fn logout_all(app: App, call: Call<Empty>) -> Result<LogoutAllReply, E
         RevocationReason::LogoutAll,
     )
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.announce_revoked(&revoked).await;
     tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "logged out everywhere");
     Ok(LogoutAllReply {

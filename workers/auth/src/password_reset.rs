@@ -101,7 +101,7 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, raw_email: &str) -> Resu
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(())
 }
 
@@ -122,7 +122,7 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     let (user_id, email) = found.ok_or_else(invalid)?;
     let email = Email::parse(&email).ok();
     let password =
@@ -152,7 +152,7 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
         PasswordChange::Reset,
     )
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.announce_revoked(&revoked).await;
     tracing::info!(%user_id, revoked = revoked.len(), "password reset");
     Ok(Empty {})

@@ -53,7 +53,7 @@ pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionRe
         },
     )
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     tracing::info!(user_id = %user.id, %tenant_id, "registered");
     Ok(SessionReply { user, tokens })
 }
@@ -67,7 +67,7 @@ async fn open_tenant(app: &App, slug: &str) -> Result<Uuid, Error> {
             .bind(slug)
             .fetch_optional(&mut *tx)
             .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     match tenant {
         None => Err(Error::new(ErrorCode::NotFound).with_message("no tenant has this slug")),
         Some((_, false, _)) => {

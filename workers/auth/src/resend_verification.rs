@@ -23,7 +23,7 @@ pub async fn resend(app: App, call: Call<Empty>) -> Result<Empty, Error> {
     let events = app.events(&call.meta);
     match verification::issue(&mut tx, &events, &user, app.now()).await? {
         Mailed::Queued(_) => {
-            tx.commit().await?;
+            olympus_runtime::db::commit(tx).await?;
             Ok(Empty {})
         }
         Mailed::Limited { retry_after_secs } => Err(Error::new(ErrorCode::RateLimited)

@@ -30,7 +30,7 @@ pub async fn list(app: App, call: Call<Empty>) -> Result<SessionsReply, Error> {
     .bind(MAX_LISTED)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     let items = rows
         .into_iter()
         .map(

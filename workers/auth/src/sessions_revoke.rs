@@ -42,7 +42,7 @@ pub async fn revoke(app: App, call: Call<RevokeSessionRequest>) -> Result<Empty,
             ),
         )
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.announce_revoked(&[session_id]).await;
     Ok(Empty {})
 }

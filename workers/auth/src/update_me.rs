@@ -45,6 +45,6 @@ pub async fn update_me(app: App, call: Call<UpdateMeRequest>) -> Result<UserRepl
     let user = row
         .ok_or_else(|| Error::new(ErrorCode::NotFound))?
         .into_user()?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(UserReply { user })
 }

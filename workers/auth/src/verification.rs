@@ -92,6 +92,6 @@ pub async fn verify_email(app: App, call: Call<VerifyEmailRequest>) -> Result<Us
             ),
         )
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(UserReply { user })
 }

@@ -10,7 +10,9 @@
 //! the same transaction: with the request's `Idempotency-Key`, a retry after
 //! a lost reply gets the stored reply; without one, the payment's state
 //! refuses a second capture (`invalid_state`), and a provider reached twice
-//! with the same key charges once.
+//! with the same key charges once. The provider's time is not the
+//! request's database time ([`olympus_runtime::deadline::exempt`]): a
+//! provider's call is never cut by it.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
@@ -118,17 +120,16 @@ pub async fn authorize(
         );
     }
     let payment_id = Uuid::now_v7();
-    let outcome = provider
-        .authorize(
-            ProviderCall {
-                key: format!("{payment_id}:authorize"),
-                amount: &order.total,
-                reference: "",
-            },
-            &request.method.token,
-        )
-        .await
-        .map_err(provider_failed)?;
+    let outcome = olympus_runtime::deadline::exempt(provider.authorize(
+        ProviderCall {
+            key: format!("{payment_id}:authorize"),
+            amount: &order.total,
+            reference: "",
+        },
+        &request.method.token,
+    ))
+    .await
+    .map_err(provider_failed)?;
     let (status, reference, failure) = match outcome {
         Outcome::Done { reference } => (PaymentStatus::Authorized, Some(reference), None),
         Outcome::Declined { reason } => (PaymentStatus::Failed, None, Some(reason)),
@@ -231,14 +232,13 @@ pub async fn capture(
         return Err(wrong_state(&payment, "captured"));
     }
     let order = orders::find(&app, &call.meta, &mut tx, payment.order_id, true).await?;
-    let outcome = provider
-        .capture(ProviderCall {
-            key: format!("{}:capture", payment.id),
-            amount: &payment.amount,
-            reference: &reference,
-        })
-        .await
-        .map_err(provider_failed)?;
+    let outcome = olympus_runtime::deadline::exempt(provider.capture(ProviderCall {
+        key: format!("{}:capture", payment.id),
+        amount: &payment.amount,
+        reference: &reference,
+    }))
+    .await
+    .map_err(provider_failed)?;
     if let Outcome::Declined { reason } = outcome {
         return Err(Error::invalid_state(
             "authorized",
@@ -291,14 +291,13 @@ pub async fn void(
     if payment.status != PaymentStatus::Authorized {
         return Err(wrong_state(&payment, "voided"));
     }
-    provider
-        .void(ProviderCall {
-            key: format!("{}:void", payment.id),
-            amount: &payment.amount,
-            reference: &reference,
-        })
-        .await
-        .map_err(provider_failed)?;
+    olympus_runtime::deadline::exempt(provider.void(ProviderCall {
+        key: format!("{}:void", payment.id),
+        amount: &payment.amount,
+        reference: &reference,
+    }))
+    .await
+    .map_err(provider_failed)?;
     let payment = record(&mut tx, &payment, (PaymentStatus::Voided, 0, 0), now).await?;
     app.events(&call.meta)
         .emit(
@@ -363,16 +362,15 @@ pub async fn refund(
         }
     };
     let refunded = payment.refunded_amount.amount + amount;
-    provider
-        .refund(ProviderCall {
-            // This refund of the payment, named by what was refunded
-            // before it: a repeat has the same key, the next refund another.
-            key: format!("{}:refund:{}", payment.id, payment.refunded_amount.amount),
-            amount: &money::of(amount, &payment.amount.currency),
-            reference: &reference,
-        })
-        .await
-        .map_err(provider_failed)?;
+    olympus_runtime::deadline::exempt(provider.refund(ProviderCall {
+        // This refund of the payment, named by what was refunded
+        // before it: a repeat has the same key, the next refund another.
+        key: format!("{}:refund:{}", payment.id, payment.refunded_amount.amount),
+        amount: &money::of(amount, &payment.amount.currency),
+        reference: &reference,
+    }))
+    .await
+    .map_err(provider_failed)?;
     let full = refunded == payment.captured_amount.amount;
     let status = if full {
         PaymentStatus::Refunded

@@ -15,12 +15,22 @@
 //! schema, superuser or `BYPASSRLS`). It serves only what must cross
 //! tenants: migrations, the outbox relay, development signing keys and
 //! operator commands.
+//!
+//! Every commit goes through [`commit`] (or [`committing`], for a write
+//! that commits by itself): it says when a commit's outcome is unknown,
+//! and tells the request's deadline ([`crate::deadline`]) that a commit was
+//! sent; clippy refuses `Transaction::commit` elsewhere. Transactions begun
+//! and committed, and shared reads, record that Postgres answered
+//! ([`Db::liveness`]).
 
+use crate::deadline::Liveness;
+use crate::error::Error;
 use crate::shared_reads::{SharedRead, SharedReads};
 use anyhow::Context;
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -54,6 +64,8 @@ pub struct Db {
     owner: PgPool,
     app: PgPool,
     reads: Arc<SharedReads>,
+    /// When Postgres last answered (see [`crate::deadline`]).
+    liveness: Arc<Liveness>,
 }
 
 impl Db {
@@ -137,6 +149,7 @@ impl Db {
             owner,
             app,
             reads: Arc::default(),
+            liveness: Arc::default(),
         })
     }
 
@@ -242,10 +255,24 @@ impl Db {
         &self.app
     }
 
+    /// When Postgres last answered this process: the transactions begun
+    /// and committed, the shared reads and the revocation poll say so.
+    pub fn liveness(&self) -> &Arc<Liveness> {
+        &self.liveness
+    }
+
+    /// `result`, a statement's, having recorded that Postgres answered.
+    fn answered<T, E>(&self, result: Result<T, E>) -> Result<T, E> {
+        if result.is_ok() {
+            self.liveness.heard();
+        }
+        result
+    }
+
     /// A transaction as the request role in no tenant yet: it sees no
     /// tenant's rows until [`enter_tenant`].
     pub async fn unscoped(&self) -> Result<Tx, sqlx::Error> {
-        self.app.begin().await
+        self.answered(self.app.begin().await)
     }
 
     /// A transaction as the request role, confined to one tenant by
@@ -253,20 +280,24 @@ impl Db {
     /// simple-protocol message: one round trip (the tenant id is a UUID, so
     /// its literal needs no escaping).
     pub async fn tenant(&self, tenant_id: Uuid) -> Result<Tx, sqlx::Error> {
-        self.app
+        let begun = self
+            .app
             .begin_with(format!(
                 "BEGIN; SELECT set_config('olympus.tenant_id', '{tenant_id}', true)"
             ))
-            .await
+            .await;
+        self.answered(begun)
     }
 
     /// A transaction as the request role that reads every tenant row (and
     /// no other tenant data): for platform administrators, whom the runtime
     /// has checked before the handler runs. One round trip, as [`Db::tenant`].
     pub async fn platform(&self) -> Result<Tx, sqlx::Error> {
-        self.app
+        let begun = self
+            .app
             .begin_with("BEGIN; SELECT set_config('olympus.scope', 'platform', true)")
-            .await
+            .await;
+        self.answered(begun)
     }
 
     /// The row `read` finds for `key` in tenant `tenant_id`, under
@@ -277,14 +308,43 @@ impl Db {
         read: &'static SharedRead,
         tenant_id: Uuid,
         key: Uuid,
-    ) -> Result<Option<PgRow>, crate::Error> {
-        self.reads.read(&self.app, read, (tenant_id, key)).await
+    ) -> Result<Option<PgRow>, Error> {
+        let read = self.reads.read(&self.app, read, (tenant_id, key)).await;
+        self.answered(read)
     }
 
     /// Closes both pools.
     pub async fn close(&self) {
         self.app.close().await;
         self.owner.close().await;
+    }
+}
+
+/// Commits `tx`. When the connection fails before Postgres answers, or the
+/// request's database time runs out meanwhile ([`crate::deadline`]), the
+/// change may or may not have been made: [`Error::outcome_unknown`]. An
+/// error Postgres answers the commit with (a deferred constraint, a
+/// serialization failure) means it was not, and is mapped as any other.
+/// Every commit goes through here (clippy forbids `Transaction::commit`).
+pub async fn commit(tx: Tx) -> Result<(), Error> {
+    #[expect(clippy::disallowed_methods, reason = "the one place that commits")]
+    let committed = tx.commit();
+    committing(committed).await
+}
+
+/// Runs `statement`, a write that commits by itself (a call outside any
+/// transaction), and maps its failure as [`commit`] does.
+pub async fn committing<T>(
+    statement: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, Error> {
+    crate::deadline::commit_sent();
+    match statement.await {
+        Ok(done) => {
+            crate::deadline::heard();
+            Ok(done)
+        }
+        Err(err) if crate::error::is_connection_lost(&err) => Err(Error::outcome_unknown(err)),
+        Err(err) => Err(Error::from(err)),
     }
 }
 

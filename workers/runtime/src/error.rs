@@ -146,6 +146,21 @@ impl Error {
             .with_detail("retry_after_secs", 1)
     }
 
+    /// `unavailable` with `details.outcome: "unknown"`: the request sent a
+    /// commit and could not learn whether it took effect (the connection
+    /// failed, or the request's database time ran out, while it was in
+    /// flight); `cause` is logged. The contract tells the caller to retry
+    /// only with the same `Idempotency-Key`.
+    pub fn outcome_unknown(cause: impl Into<anyhow::Error>) -> Self {
+        Self::new(ErrorCode::Unavailable)
+            .with_message(
+                "the database did not confirm the change, which may or may not have been made; \
+                 retry only with the same Idempotency-Key",
+            )
+            .with_detail("outcome", "unknown")
+            .with_source(cause)
+    }
+
     /// `conflict` naming the field whose value is taken.
     pub fn conflict(field: &str) -> Self {
         Self::new(ErrorCode::Conflict)
@@ -204,20 +219,24 @@ impl Error {
 /// `57P01 admin_shutdown`): pooled connections are not pinged before use, so
 /// the first request on each one after a restart learns it this way.
 fn is_unavailable(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
-            Some(
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::WorkerCrashed,
-            ) => true,
-            Some(sqlx::Error::Database(db)) => db
-                .code()
-                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
-            _ => false,
+    err.chain().any(|cause| {
+        cause.downcast_ref::<sqlx::Error>().is_some_and(|err| {
+            matches!(err, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+                || is_connection_lost(err)
         })
+    })
+}
+
+/// Whether `err` says the connection to Postgres failed or Postgres ended
+/// it: what was sent on it may or may not have been carried out.
+pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => false,
+    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -129,7 +129,7 @@ pub async fn begin(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((stored_caller, stored_fingerprint, status, reply)) = stored {
-        tx.commit().await?;
+        crate::db::commit(tx).await?;
         if stored_caller.is_none() {
             return Err(Error::new(ErrorCode::IdempotencyKeyReused)
                 .with_message("this key was stored before keys were per caller: use another key"));
@@ -175,7 +175,7 @@ impl Claim {
         match outcome {
             Ok(reply) => {
                 self.store(app, &mut tx, 200, &reply).await?;
-                tx.commit().await?;
+                crate::db::commit(tx).await?;
                 content_type.encode(&reply).map_err(Error::internal)
             }
             Err(err) if is_stored(err.code()) => {
@@ -188,7 +188,7 @@ impl Claim {
                     "details": err.details(),
                 });
                 self.store(app, &mut tx, err.code().status(), &body).await?;
-                tx.commit().await?;
+                crate::db::commit(tx).await?;
                 Err(err)
             }
             // Dropped: rolled back, nothing stored.

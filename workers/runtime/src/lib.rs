@@ -20,7 +20,8 @@
 //! - [`call`]: [`Call`] and [`Meta`], what a handler receives.
 //! - [`error`]: [`Error`], a contract error code plus the internal cause.
 //! - [`nats`]: connecting with the credentials of a NATS URL.
-//! - [`db`]: the pool, embedded migrations, tenant-scoped transactions.
+//! - [`db`]: the pool, embedded migrations, tenant-scoped transactions, commits.
+//! - [`deadline`]: the bound on a request's database time, whatever Postgres does.
 //! - [`shared_reads`]: bearer point reads that concurrent requests share a round trip for.
 //! - [`idempotency`]: `Idempotency-Key`, stored replies in the handler's transaction.
 //! - [`roles`]: who may call an operation, checked against the current role.
@@ -41,6 +42,7 @@ pub mod call;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod idempotency;
 pub mod metrics;

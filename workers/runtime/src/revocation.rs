@@ -222,7 +222,12 @@ pub async fn run(app: App, stop: CancellationToken) {
                 }
             }
             _ = poll.tick() => {
-                match app.revocations().sync(app.db().pool(), app.now()).await {
+                let synced = app.revocations().sync(app.db().pool(), app.now()).await;
+                if synced.is_ok() {
+                    // Postgres answers even when no request asks it anything.
+                    app.db().liveness().heard();
+                }
+                match synced {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("revocations: reading Postgres again");

@@ -29,6 +29,10 @@
 //! 6. exactly one reply: the encoded result, or the error reply with both
 //!    `Nats-Service-Error*` headers and the coded body.
 //!
+//! Steps 2 to 4, and the commit after them, wait on Postgres for at most
+//! [`crate::deadline::DATABASE_TIME`] in all while Postgres is silent;
+//! past it the request is answered `unavailable` (see [`crate::deadline`]).
+//!
 //! async-nats's `Request::respond(Err(..))` counts the error in the
 //! service's stats but sends an empty body. So error replies are published
 //! here, headers and body, to the request's reply subject; then the request's
@@ -148,7 +152,7 @@ where
                     None => {
                         let reply = content_type.encode(&outcome?).map_err(Error::internal)?;
                         if let Some(tx) = tx {
-                            tx.commit().await?;
+                            crate::db::commit(tx).await?;
                         }
                         Ok(reply)
                     }
@@ -495,13 +499,16 @@ async fn handle(
             _ if !admitted => Err(Error::overloaded()),
             None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
             Some(content_type) => {
-                process(
-                    &app,
-                    endpoint,
-                    message,
-                    content_type,
-                    (&correlation_id, traceparent),
-                    &after_reply,
+                crate::deadline::bound(
+                    app.db().liveness(),
+                    process(
+                        &app,
+                        endpoint,
+                        message,
+                        content_type,
+                        (&correlation_id, traceparent),
+                        &after_reply,
+                    ),
                 )
                 .await
             }

@@ -64,6 +64,10 @@ pub async fn run(
         .bind(PLATFORM)
         .fetch_optional(&mut *tx)
         .await?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an operator command, not a request"
+    )]
     tx.commit().await?;
     let (tenant_id, created_tenant) = match existing {
         Some(id) => (id, false),
@@ -125,6 +129,10 @@ pub async fn run(
         )
         .await
         .map_err(|e| failed("recording user.registered", e))?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an operator command, not a request"
+    )]
     tx.commit().await?;
     Ok(Bootstrapped {
         tenant_id,

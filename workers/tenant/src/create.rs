@@ -95,7 +95,7 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
         },
     )
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, owner_id = %owner.id, "tenant created");
     Ok(CreateTenantReply {
         tenant,

@@ -77,7 +77,7 @@ pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<Invitation>,
     .bind(app.now())
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     pager.page_of(rows, InvitationRow::into_invitation, |i| i.id)
 }
 
@@ -94,7 +94,7 @@ pub async fn revoke(app: App, call: Call<RevokeInvitationRequest>) -> Result<Emp
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     if revoked == 0 {
         return Err(Error::not_found("no such pending invitation"));
     }

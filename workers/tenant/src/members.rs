@@ -39,7 +39,7 @@ pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<User>, Error
     .bind(pager.fetch())
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     pager.page_of(rows, UserRow::into_user, |u| u.id)
 }
 
@@ -51,7 +51,7 @@ pub async fn set_role(app: App, call: Call<SetRoleRequest>) -> Result<UserReply,
     let (target, owners) = lock_member(&mut tx, user_id).await?;
     let from = target.role;
     if from == role {
-        tx.commit().await?;
+        olympus_runtime::db::commit(tx).await?;
         return Ok(UserReply { user: target });
     }
     if from == Role::Owner {
@@ -81,7 +81,7 @@ pub async fn set_role(app: App, call: Call<SetRoleRequest>) -> Result<UserReply,
             ),
         )
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     tracing::info!(%user_id, from = from.as_str(), to = role.as_str(), "role changed");
     Ok(UserReply { user })
 }
@@ -129,7 +129,7 @@ pub async fn remove(app: App, call: Call<RemoveMemberRequest>) -> Result<Empty, 
             ),
         )
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.announce_revoked(&revoked).await;
     tracing::info!(%user_id, sessions = revoked.len(), "member removed");
     Ok(Empty {})

@@ -42,7 +42,7 @@ pub async fn list(app: App, call: Call<ListTenantsRequest>) -> Result<Page<Tenan
     .bind(status)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     pager.page_of(rows, TenantRow::into_tenant, |t| t.id)
 }
 
@@ -103,7 +103,7 @@ async fn set_status(
         ),
     };
     events.emit(&mut tx, event).await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     app.revocations()
         .set_suspended(id, to == TenantStatus::Suspended);
     tracing::info!(tenant_id = %id, status = to.as_str(), "tenant status changed");

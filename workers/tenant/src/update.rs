@@ -27,7 +27,7 @@ pub async fn update(app: App, call: Call<UpdateTenantRequest>) -> Result<TenantR
         .unwrap_or(current.self_registration);
     let changed = name != current.name || self_registration != current.self_registration;
     if !changed {
-        tx.commit().await?;
+        olympus_runtime::db::commit(tx).await?;
         return Ok(TenantReply {
             tenant: current.into_tenant()?,
         });
@@ -56,6 +56,6 @@ pub async fn update(app: App, call: Call<UpdateTenantRequest>) -> Result<TenantR
             ),
         )
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok(TenantReply { tenant })
 }

@@ -137,7 +137,7 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
                 )
                 .await?;
         }
-        tx.commit().await?;
+        olympus_runtime::db::commit(tx).await?;
         if let Some((session_id, _)) = reused {
             app.announce_revoked(&[session_id]).await;
         }
@@ -187,7 +187,7 @@ pub async fn revoke(
             ),
         )
         .await?;
-    tx.commit().await?;
+    olympus_runtime::db::commit(tx).await?;
     Ok((session_id, user_id))
 }
 

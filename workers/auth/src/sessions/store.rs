@@ -74,15 +74,14 @@ pub async fn open_at_login(
     })();
     added.map_err(|e| Error::internal(anyhow::anyhow!("binding a login's session: {e}")))?;
     logged_in.add_to(&mut args)?;
-    let user = sqlx::query_as_with(
-        &format!(
-            "SELECT {USER_COLUMNS} FROM olympus_open_login_session(
-                 $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ),
-        args,
-    )
-    .fetch_optional(pool)
-    .await?;
+    let statement = format!(
+        "SELECT {USER_COLUMNS} FROM olympus_open_login_session(
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    // It commits by itself: cut or lost in flight, its outcome is unknown.
+    let user =
+        olympus_runtime::db::committing(sqlx::query_as_with(&statement, args).fetch_optional(pool))
+            .await?;
     Ok(user)
 }
 
@@ -110,14 +109,17 @@ pub async fn rotate(
     next: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Rotated>, Error> {
-    let rotated: Option<(Uuid, Uuid, String, f64)> = sqlx::query_as(
-        "SELECT session_id, user_id, role, remaining FROM olympus_rotate_session($1, $2, $3, $4)",
+    // It commits by itself: cut or lost in flight, its outcome is unknown.
+    let rotated: Option<(Uuid, Uuid, String, f64)> = olympus_runtime::db::committing(
+        sqlx::query_as(
+            "SELECT session_id, user_id, role, remaining FROM olympus_rotate_session($1, $2, $3, $4)",
+        )
+        .bind(tenant_id)
+        .bind(hash)
+        .bind(next)
+        .bind(now)
+        .fetch_optional(pool),
     )
-    .bind(tenant_id)
-    .bind(hash)
-    .bind(next)
-    .bind(now)
-    .fetch_optional(pool)
     .await?;
     let Some((session_id, user_id, role, remaining)) = rotated else {
         return Ok(None);
