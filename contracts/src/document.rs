@@ -98,8 +98,12 @@ the currency's minor unit and its ISO 4217 code, never a float.
     }
     let _ = writeln!(
         o,
-        "\nThrough the gateway, no worker answering is 503 and no reply in time is 504 (both \
-         `unavailable`).\n"
+        "\n`unavailable` means a dependency (Postgres) was away and the change was not made: safe to \
+         retry; with `details.outcome: \"unknown\"`, the worker could not learn whether its commit \
+         happened (retry only with an `Idempotency-Key`). While Postgres is away, every request \
+         is answered within about 1.5 s. Through the gateway, no worker answering or NATS away is \
+         503 and no reply in time is 504 (both `unavailable`, with `Retry-After`; a 504's outcome \
+         is unknown).\n"
     );
 
     let _ = writeln!(o, "## Operations\n");
