@@ -146,8 +146,14 @@ async fn every_request_while_postgres_is_stopped_frozen_or_cut_off_is_answered_w
         let serve = async |port: u16| {
             let url = format!("postgres://postgres@127.0.0.1:{port}/olympus");
             let pool = ("OLYMPUS_DB_MAX_CONNECTIONS", "4");
-            app.serve_process_with(OLYMPUS, &[], &[("DATABASE_URL", url.as_str()), pool])
-                .await
+            // A fresh cluster: serve creates and migrates its database.
+            let migrate = ("OLYMPUS_MIGRATE", "true");
+            app.serve_process_with(
+                OLYMPUS,
+                &[],
+                &[("DATABASE_URL", url.as_str()), pool, migrate],
+            )
+            .await
         };
         // Straight to Postgres: a stopped server refuses connections, which
         // a proxy would accept.

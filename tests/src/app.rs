@@ -145,6 +145,12 @@ pub async fn with_app_opts(options: Options, test: impl AsyncFnOnce(&TestApp)) {
 impl TestApp {
     /// Creates and migrates a database, picks a prefix, starts the workers.
     pub async fn spawn(options: Options) -> Self {
+        if std::env::var_os("OLYMPUS_TEST_LOG").is_some() {
+            let _ = olympus_runtime::telemetry::init(&olympus_runtime::config::LogConfig {
+                log_format: olympus_runtime::config::LogFormat::Text,
+                log: "warn".into(),
+            });
+        }
         let infra = Infra::get().await;
         let id = Uuid::new_v4().simple().to_string();
         let database = format!("olympus_test_{id}");

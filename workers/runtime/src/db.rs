@@ -19,9 +19,8 @@
 //! Every commit goes through [`commit`] (or [`committing`], for a write
 //! that commits by itself): it says when a commit's outcome is unknown,
 //! and tells the request's deadline ([`crate::deadline`]) that a commit was
-//! sent; clippy refuses `Transaction::commit` elsewhere. Transactions begun
-//! and committed, and shared reads, record that Postgres answered
-//! ([`Db::liveness`]).
+//! sent; clippy refuses `Transaction::commit` elsewhere. Whether Postgres
+//! answers at all is one prober's to say ([`Db::liveness`]).
 
 use crate::deadline::Liveness;
 use crate::error::Error;
@@ -255,24 +254,16 @@ impl Db {
         &self.app
     }
 
-    /// When Postgres last answered this process: the transactions begun
-    /// and committed, the shared reads and the revocation poll say so.
+    /// Whether Postgres answers this process (see [`crate::deadline`]),
+    /// as its prober finds, once [`crate::service::start`] runs one.
     pub fn liveness(&self) -> &Arc<Liveness> {
         &self.liveness
-    }
-
-    /// `result`, a statement's, having recorded that Postgres answered.
-    fn answered<T, E>(&self, result: Result<T, E>) -> Result<T, E> {
-        if result.is_ok() {
-            self.liveness.heard();
-        }
-        result
     }
 
     /// A transaction as the request role in no tenant yet: it sees no
     /// tenant's rows until [`enter_tenant`].
     pub async fn unscoped(&self) -> Result<Tx, sqlx::Error> {
-        self.answered(self.app.begin().await)
+        self.app.begin().await
     }
 
     /// A transaction as the request role, confined to one tenant by
@@ -280,24 +271,20 @@ impl Db {
     /// simple-protocol message: one round trip (the tenant id is a UUID, so
     /// its literal needs no escaping).
     pub async fn tenant(&self, tenant_id: Uuid) -> Result<Tx, sqlx::Error> {
-        let begun = self
-            .app
+        self.app
             .begin_with(format!(
                 "BEGIN; SELECT set_config('olympus.tenant_id', '{tenant_id}', true)"
             ))
-            .await;
-        self.answered(begun)
+            .await
     }
 
     /// A transaction as the request role that reads every tenant row (and
     /// no other tenant data): for platform administrators, whom the runtime
     /// has checked before the handler runs. One round trip, as [`Db::tenant`].
     pub async fn platform(&self) -> Result<Tx, sqlx::Error> {
-        let begun = self
-            .app
+        self.app
             .begin_with("BEGIN; SELECT set_config('olympus.scope', 'platform', true)")
-            .await;
-        self.answered(begun)
+            .await
     }
 
     /// The row `read` finds for `key` in tenant `tenant_id`, under
@@ -309,8 +296,14 @@ impl Db {
         tenant_id: Uuid,
         key: Uuid,
     ) -> Result<Option<PgRow>, Error> {
-        let read = self.reads.read(&self.app, read, (tenant_id, key)).await;
-        self.answered(read)
+        self.reads.read(&self.app, read, (tenant_id, key)).await
+    }
+
+    /// Probes Postgres as requests reach it (the app pool's role and
+    /// address) until `stop`, for [`Db::liveness`].
+    pub fn probe(&self, stop: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<()> {
+        let options = (*self.app.connect_options()).clone();
+        tokio::spawn(Arc::clone(&self.liveness).probe(options, stop))
     }
 
     /// Closes both pools.
@@ -339,10 +332,7 @@ pub async fn committing<T>(
 ) -> Result<T, Error> {
     crate::deadline::commit_sent();
     match statement.await {
-        Ok(done) => {
-            crate::deadline::heard();
-            Ok(done)
-        }
+        Ok(done) => Ok(done),
         Err(err) if crate::error::is_connection_lost(&err) => Err(Error::outcome_unknown(err)),
         Err(err) => Err(Error::from(err)),
     }

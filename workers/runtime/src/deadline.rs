@@ -9,8 +9,8 @@
 //! statement time-out of its own, and a half-open socket waits forever.
 //! Rather than bound each wait, the runtime bounds them together: a
 //! request's work runs under a deadline [`DATABASE_TIME`] after it starts.
-//! Past it, while Postgres has answered nothing at all for [`SILENCE`] (on
-//! any connection of this process, see [`Liveness`]), the work is dropped
+//! Past it, while Postgres is silent (it has left a probe of this
+//! process's unanswered for [`SILENCE`], see [`Liveness`]), the work is dropped
 //! and the request answered `unavailable` (503: nothing was changed, safe
 //! to retry), or, once the request has sent a commit
 //! ([`crate::db::commit`], [`crate::db::committing`]), `unavailable` with
@@ -28,6 +28,17 @@
 //! Postgres went away, once it has had its [`DATABASE_TIME`] and Postgres
 //! has been silent for [`SILENCE`].
 //!
+//! **Silence** is judged by one probe at a time on a connection of its
+//! own ([`Liveness::probe`], `SELECT 1` every [`PROBE_EVERY`], as the
+//! request role, through the same network path as the requests): Postgres
+//! is silent once a probe, or a run of failed probes, has gone unanswered
+//! for [`SILENCE`]. Only the prober says so, and it looks at its probe's
+//! answer before its own timer: a process that stalls (a first use that
+//! builds a large table, a starved runtime) finds the answer waiting when
+//! it runs again, and takes nobody's stall for Postgres's. (Judging
+//! silence by the last answer any request had, instead, cut orders during
+//! such a stall in the test suite's single-threaded runtime.)
+//!
 //! Time that is not the database's does not count: what a handler wraps
 //! in [`exempt`] (a password hash, queued for the hashing threads; a
 //! payment provider's call) pushes the deadline back by as long as it
@@ -44,12 +55,14 @@
 //! one under its own deadline.
 
 use olympus_contracts::ErrorCode;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 
@@ -63,43 +76,106 @@ use crate::error::Error;
 /// gateway's usual time-outs) with a coded reply, not their own time-out.
 pub const DATABASE_TIME: Duration = Duration::from_millis(1500);
 
-/// How long Postgres must have answered nothing on any connection of the
-/// process before requests past their [`DATABASE_TIME`] are cut: four
-/// times the revocation poll (`revocation::POLL`, 250 ms), which reads
-/// Postgres even when no request does, so that a slow read on a busy
-/// machine is not taken for an outage.
+/// How long a probe of Postgres (or a run of failed ones) must go
+/// unanswered before Postgres counts as silent and requests past their
+/// [`DATABASE_TIME`] are cut: four probes' time, so that a slow answer on a
+/// busy machine is not taken for an outage.
 pub const SILENCE: Duration = Duration::from_secs(1);
 
-/// When Postgres last answered this process: a statement that completed
-/// (a transaction begun or committed, a shared read, the revocation
-/// poll). One per [`crate::Db`].
+/// How often [`Liveness::probe`] asks Postgres whether it answers.
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// How long one probe is waited for before its connection is given up and
+/// a new one made.
+const PROBE_GIVE_UP: Duration = Duration::from_secs(5);
+
+/// Whether Postgres answers this process, as one prober finds it (see [the
+/// module](self)). One per [`crate::Db`]; silent never, until
+/// [`Liveness::probe`] runs.
 #[derive(Debug)]
 pub struct Liveness {
-    epoch: Instant,
-    /// Milliseconds from `epoch` to the last answer.
-    last: AtomicU64,
+    silent: watch::Sender<bool>,
 }
 
 impl Default for Liveness {
     fn default() -> Self {
         Self {
-            epoch: Instant::now(),
-            last: AtomicU64::new(0),
+            silent: watch::Sender::new(false),
         }
     }
 }
 
 impl Liveness {
-    /// Records that Postgres answered just now.
-    pub fn heard(&self) {
-        let since = self.epoch.elapsed().as_millis();
-        self.last
-            .fetch_max(u64::try_from(since).unwrap_or(u64::MAX), Ordering::Relaxed);
+    /// Whether Postgres is silent now.
+    pub fn is_silent(&self) -> bool {
+        *self.silent.borrow()
     }
 
-    /// When Postgres last answered.
-    fn last(&self) -> Instant {
-        self.epoch + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    fn set_silent(&self, silent: bool) {
+        self.silent.send_if_modified(|now| {
+            let changed = *now != silent;
+            *now = silent;
+            changed
+        });
+    }
+
+    /// Probes Postgres (as `options` connects) until `stop`: `SELECT 1`
+    /// every [`PROBE_EVERY`] on a connection of its own, Postgres counting
+    /// as silent while a probe, or a run of failed ones, has had no answer
+    /// for [`SILENCE`].
+    pub async fn probe(self: Arc<Self>, options: PgConnectOptions, stop: CancellationToken) {
+        let options = options.application_name("olympus liveness");
+        let mut connection: Option<PgConnection> = None;
+        // Since when Postgres has not answered: the start of the first
+        // probe that got no answer yet.
+        let mut unanswered_since: Option<Instant> = None;
+        loop {
+            let started = Instant::now();
+            let since = *unanswered_since.get_or_insert(started);
+            let taken = connection.take();
+            let asked = async {
+                let mut connection = match taken {
+                    Some(connection) => connection,
+                    None => PgConnection::connect_with(&options).await?,
+                };
+                sqlx::query("SELECT 1").execute(&mut connection).await?;
+                Ok::<_, sqlx::Error>(connection)
+            };
+            tokio::pin!(asked);
+            let answered = loop {
+                tokio::select! {
+                    // The answer first: after a stall of this process, the
+                    // answer waiting for it counts, not its own timer.
+                    biased;
+                    () = stop.cancelled() => return,
+                    answer = &mut asked => break answer.ok(),
+                    () = tokio::time::sleep_until(since + SILENCE), if !self.is_silent() => {
+                        tracing::warn!(
+                            silent_ms = since.elapsed().as_millis() as u64,
+                            "Postgres is not answering: requests past their database time are answered unavailable"
+                        );
+                        self.set_silent(true);
+                    }
+                    () = tokio::time::sleep_until(started + PROBE_GIVE_UP) => break None,
+                }
+            };
+            match answered {
+                Some(answering) => {
+                    connection = Some(answering);
+                    unanswered_since = None;
+                    if self.is_silent() {
+                        tracing::info!("Postgres answers again");
+                    }
+                    self.set_silent(false);
+                }
+                None if since.elapsed() >= SILENCE && !self.is_silent() => self.set_silent(true),
+                None => {}
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(PROBE_EVERY) => {}
+            }
+        }
     }
 }
 
@@ -115,7 +191,6 @@ struct Clock {
     /// Woken when an exempt stretch ends, to look at the deadline again.
     changed: Notify,
     liveness: Arc<Liveness>,
-    silence: Duration,
 }
 
 #[derive(Debug)]
@@ -137,6 +212,7 @@ impl Clock {
     /// Returns once the deadline has passed, outside any exempt stretch,
     /// with Postgres silent.
     async fn expired(&self) {
+        let mut silence = self.liveness.silent.subscribe();
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
@@ -151,15 +227,19 @@ impl Clock {
                 changed.await;
                 continue;
             };
-            // Past the deadline, the next moment Postgres can be found
-            // silent: [`SILENCE`] after its last answer.
-            let wake = deadline.max(self.liveness.last() + self.silence);
-            if Instant::now() >= wake {
+            if Instant::now() < deadline {
+                tokio::select! {
+                    () = changed => {}
+                    () = tokio::time::sleep_until(deadline) => {}
+                }
+                continue;
+            }
+            if *silence.borrow_and_update() {
                 return;
             }
             tokio::select! {
                 () = changed => {}
-                () = tokio::time::sleep_until(wake) => {}
+                _ = silence.changed() => {}
             }
         }
     }
@@ -167,9 +247,8 @@ impl Clock {
     /// The reply to a request whose deadline passed.
     fn error(&self) -> Error {
         let cause = anyhow::anyhow!(
-            "the request's database time ({} ms) ran out, and Postgres answered nothing for {} ms",
+            "the request's database time ({} ms) ran out while Postgres did not answer",
             DATABASE_TIME.as_millis(),
-            self.liveness.last().elapsed().as_millis()
         );
         if self.state().commit_sent {
             return Error::outcome_unknown(cause);
@@ -185,11 +264,11 @@ pub(crate) async fn bound<T>(
     liveness: &Arc<Liveness>,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    bound_within((DATABASE_TIME, SILENCE), liveness, work).await
+    bound_within(DATABASE_TIME, liveness, work).await
 }
 
 async fn bound_within<T>(
-    (limit, silence): (Duration, Duration),
+    limit: Duration,
     liveness: &Arc<Liveness>,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -203,7 +282,6 @@ async fn bound_within<T>(
         }),
         changed: Notify::new(),
         liveness: Arc::clone(liveness),
-        silence,
     });
     let result = tokio::select! {
         // A reply ready at the deadline is sent, not thrown away.
@@ -263,18 +341,12 @@ pub(crate) fn commit_sent() {
     let _ = CLOCK.try_with(|clock| clock.state().commit_sent = true);
 }
 
-/// Records that Postgres answered the request this task is answering
-/// ([`Liveness::heard`]). Outside a request, nothing.
-pub(crate) fn heard() {
-    let _ = CLOCK.try_with(|clock| clock.liveness.heard());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Short, so that the tests run in real time.
-    const LIMITS: (Duration, Duration) = (Duration::from_millis(200), Duration::from_millis(100));
+    const LIMIT: Duration = Duration::from_millis(200);
 
     fn close_to(elapsed: Duration, expected: Duration) -> bool {
         elapsed >= expected && elapsed < expected + Duration::from_millis(250)
@@ -284,15 +356,18 @@ mod tests {
         std::future::pending()
     }
 
+    fn silent() -> Arc<Liveness> {
+        let liveness = Arc::new(Liveness::default());
+        liveness.set_silent(true);
+        liveness
+    }
+
     #[tokio::test]
     async fn work_past_the_deadline_while_postgres_is_silent_is_cut_and_answered_unavailable() {
-        let liveness = Arc::default();
         let started = Instant::now();
-        let err = bound_within(LIMITS, &liveness, pending())
-            .await
-            .unwrap_err();
+        let err = bound_within(LIMIT, &silent(), pending()).await.unwrap_err();
         assert!(
-            close_to(started.elapsed(), LIMITS.0),
+            close_to(started.elapsed(), LIMIT),
             "{:?}",
             started.elapsed()
         );
@@ -301,34 +376,57 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn work_past_the_deadline_goes_on_while_postgres_answers_and_is_cut_once_it_stops() {
+    async fn work_past_the_deadline_goes_on_while_postgres_answers_and_is_cut_once_it_is_silent() {
         let liveness: Arc<Liveness> = Arc::default();
-        let answering = LIMITS.0 * 3;
-        let heartbeat = {
+        let answering = LIMIT * 3;
+        let prober = {
             let liveness = Arc::clone(&liveness);
             tokio::spawn(async move {
-                let started = Instant::now();
-                while started.elapsed() < answering {
-                    liveness.heard();
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                tokio::time::sleep(answering).await;
+                liveness.set_silent(true);
             })
         };
         let started = Instant::now();
-        let err = bound_within(LIMITS, &liveness, pending())
-            .await
-            .unwrap_err();
+        let err = bound_within(LIMIT, &liveness, pending()).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::Unavailable);
-        // Not cut while Postgres answered; cut within the silence after.
+        // Not cut while Postgres answered; cut as soon as it was silent.
         let elapsed = started.elapsed();
         assert!(close_to(elapsed, answering), "{elapsed:?}");
-        assert!(elapsed >= answering + LIMITS.1 / 2, "{elapsed:?}");
-        heartbeat.await.unwrap();
+        prober.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_prober_finds_a_server_that_accepts_and_never_answers_silent_after_the_silence() {
+        // A server that takes connections and says nothing: a frozen
+        // Postgres, or one behind a cut network path.
+        let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = mute.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut kept = Vec::new();
+            while let Ok((socket, _)) = mute.accept().await {
+                kept.push(socket);
+            }
+        });
+        let liveness: Arc<Liveness> = Arc::default();
+        let stop = CancellationToken::new();
+        let options = PgConnectOptions::new().host("127.0.0.1").port(port);
+        let started = Instant::now();
+        let probing = tokio::spawn(Arc::clone(&liveness).probe(options, stop.clone()));
+        let mut silence = liveness.silent.subscribe();
+        tokio::time::timeout(Duration::from_secs(3), silence.wait_for(|s| *s))
+            .await
+            .expect("silent within 3 s")
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(close_to(elapsed, SILENCE), "{elapsed:?}");
+        stop.cancel();
+        probing.await.unwrap();
+        held.abort();
     }
 
     #[tokio::test]
     async fn a_commit_sent_before_the_deadline_leaves_the_outcome_unknown() {
-        let err = bound_within(LIMITS, &Arc::default(), async {
+        let err = bound_within(LIMIT, &silent(), async {
             commit_sent();
             pending().await
         })
@@ -340,7 +438,7 @@ mod tests {
 
     #[tokio::test]
     async fn unavailable_after_a_commit_says_the_outcome_is_unknown() {
-        let err = bound_within(LIMITS, &Arc::default(), async {
+        let err = bound_within(LIMIT, &Arc::default(), async {
             commit_sent();
             Err::<(), _>(Error::internal(sqlx::Error::PoolTimedOut))
         })
@@ -348,7 +446,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.code(), ErrorCode::Unavailable);
         assert_eq!(err.details().unwrap()["outcome"], "unknown");
-        let refused = bound_within(LIMITS, &Arc::default(), async {
+        let refused = bound_within(LIMIT, &Arc::default(), async {
             commit_sent();
             Err::<(), _>(Error::new(ErrorCode::Conflict))
         })
@@ -360,9 +458,9 @@ mod tests {
     #[tokio::test]
     async fn exempt_time_does_not_count_and_is_not_cut() {
         let started = Instant::now();
-        let hashing = LIMITS.0 * 2;
-        let err = bound_within(LIMITS, &Arc::default(), async {
-            tokio::time::sleep(LIMITS.0 / 2).await;
+        let hashing = LIMIT * 2;
+        let err = bound_within(LIMIT, &silent(), async {
+            tokio::time::sleep(LIMIT / 2).await;
             let hashed = exempt(async {
                 tokio::time::sleep(hashing).await;
                 7
@@ -374,13 +472,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.code(), ErrorCode::Unavailable);
         let elapsed = started.elapsed();
-        assert!(close_to(elapsed, LIMITS.0 + hashing), "{elapsed:?}");
+        assert!(close_to(elapsed, LIMIT + hashing), "{elapsed:?}");
     }
 
     #[tokio::test]
     async fn work_within_the_deadline_is_answered() {
-        let reply = bound_within(LIMITS, &Arc::default(), async {
-            tokio::time::sleep(LIMITS.0 / 2).await;
+        let reply = bound_within(LIMIT, &silent(), async {
+            tokio::time::sleep(LIMIT / 2).await;
             Ok(7)
         })
         .await;

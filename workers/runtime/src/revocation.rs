@@ -222,12 +222,7 @@ pub async fn run(app: App, stop: CancellationToken) {
                 }
             }
             _ = poll.tick() => {
-                let synced = app.revocations().sync(app.db().pool(), app.now()).await;
-                if synced.is_ok() {
-                    // Postgres answers even when no request asks it anything.
-                    app.db().liveness().heard();
-                }
-                match synced {
+                match app.revocations().sync(app.db().pool(), app.now()).await {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("revocations: reading Postgres again");

@@ -205,6 +205,9 @@ pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
         app.clone(),
         stop_revocations.clone(),
     ));
+    // Whether Postgres answers, for the requests' deadline; stops with the
+    // revocation loop.
+    app.db().probe(stop_revocations.clone());
     let loops = TaskTracker::new();
     let in_flight = TaskTracker::new();
     let max_in_flight = app.config().max_in_flight.max(1);
