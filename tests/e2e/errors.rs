@@ -256,7 +256,7 @@ async fn a_duplicate_email_within_a_tenant_is_conflict_on_email() {
         .execute(app.db.pool())
         .await
         .unwrap_err();
-        assert!(olympus_runtime::db::is_unique_violation(&err, "users_tenant_email_key"));
+        assert!(olympus_runtime::error::is_unique_violation(&err, "users_tenant_email_key"));
     })
     .await;
 }

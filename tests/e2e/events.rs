@@ -4,7 +4,6 @@
 
 use async_nats::HeaderMap;
 use olympus_runtime::outbox::Event;
-use olympus_runtime::Meta;
 use olympus_tests::app::TestRelay;
 use olympus_tests::client::GOOD_PASSWORD;
 use olympus_tests::events::Published;
@@ -206,10 +205,9 @@ async fn a_failed_or_rolled_back_change_publishes_nothing() {
 
         // An event recorded in a transaction that rolls back never exists.
         let tenant: Uuid = signup.tenant_id.parse().unwrap();
-        let meta = test_meta("rolled-back");
+        let events = test_events(&app.app, "rolled-back");
         let mut tx = app.db.tenant(tenant).await.unwrap();
-        app.app
-            .events(&meta)
+        events
             .emit(&mut tx, Event::new(tenant, tenant, &verified(tenant, 0)))
             .await
             .unwrap();
@@ -228,6 +226,20 @@ async fn a_failed_or_rolled_back_change_publishes_nothing() {
     .await;
 }
 
+/// Events recorded as a request with `correlation_id` records them.
+fn test_events<'a>(
+    app: &'a olympus_runtime::App,
+    correlation_id: &'a str,
+) -> olympus_runtime::outbox::Events<'a> {
+    olympus_runtime::outbox::Events::new(
+        app.subjects(),
+        app.clock(),
+        app.config().mail_limit_per_hour,
+        correlation_id,
+        None,
+    )
+}
+
 /// A typed event carrying `n` (in its email), to check order by.
 fn verified(user_id: Uuid, n: usize) -> olympus_contracts::event::data::UserEmailVerified {
     olympus_contracts::event::data::UserEmailVerified {
@@ -240,22 +252,6 @@ fn verified(user_id: Uuid, n: usize) -> olympus_contracts::event::data::UserEmai
 fn numbered(email: &serde_json::Value) -> u64 {
     let email = email.as_str().unwrap();
     email[1..email.find('@').unwrap()].parse().unwrap()
-}
-
-fn test_meta(correlation_id: &str) -> Meta {
-    Meta {
-        operation: olympus_contracts::operation::TENANT_UPDATE,
-        correlation_id: correlation_id.to_owned(),
-        content_type: olympus_contracts::ContentType::Json,
-        client_ip: None,
-        user_agent: None,
-        traceparent: None,
-        claims: None,
-        caller: None,
-        idempotency_key: None,
-        scope: Default::default(),
-        after_reply: Default::default(),
-    }
 }
 
 #[tokio::test]
@@ -330,7 +326,7 @@ async fn changes_commit_while_nats_is_away_and_their_events_follow_when_it_retur
         olympus_runtime::outbox::ensure_streams(
             &js,
             &app.subjects,
-            &app.app.config().stream_settings(),
+            &olympus_runtime::outbox::StreamSettings::from_config(app.app.config()),
         )
         .await
         .unwrap();
@@ -371,11 +367,10 @@ async fn two_relays_keep_each_aggregates_events_in_order_across_a_takeover() {
         let aggregates: Vec<Uuid> = (0..4).map(|_| Uuid::now_v7()).collect();
         let per_aggregate = 40;
         let writers = aggregates.iter().map(|&aggregate| async move {
-            let meta = test_meta("ordered");
+            let events = test_events(&app.app, "ordered");
             for n in 0..per_aggregate {
                 let mut tx = app.db.tenant(tenant).await.unwrap();
-                app.app
-                    .events(&meta)
+                events
                     .emit(
                         &mut tx,
                         Event::new(tenant, aggregate, &verified(aggregate, n)),
@@ -589,7 +584,7 @@ async fn streams_have_the_contract_names_and_settings() {
         olympus_runtime::outbox::ensure_streams(
             &js,
             &app.subjects,
-            &app.app.config().stream_settings(),
+            &olympus_runtime::outbox::StreamSettings::from_config(app.app.config()),
         )
         .await
         .unwrap();
@@ -661,7 +656,12 @@ async fn ended_sessions_are_pruned_with_their_rotated_tokens() {
                 app.nats.clone(),
                 Duration::from_secs(3600),
             )
-            .session_retention(Duration::ZERO),
+            .housekeeping(olympus_auth::housekeeping(&app.config()).into_iter().map(
+                |prune| olympus_runtime::outbox::Prune {
+                    retention: Duration::ZERO,
+                    ..prune
+                },
+            )),
         );
         let count = async |sql: &str| -> i64 {
             sqlx::query_scalar(sql)

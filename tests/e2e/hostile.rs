@@ -5,7 +5,6 @@
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use olympus_runtime::outbox::{dead_letters, Event};
-use olympus_runtime::Meta;
 use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -382,37 +381,25 @@ async fn a_million_quote_header_cannot_stop_the_events() {
     .await;
 }
 
-fn meta() -> Meta {
-    Meta {
-        operation: olympus_contracts::operation::TENANT_UPDATE,
-        correlation_id: "hostile-test".to_owned(),
-        content_type: olympus_contracts::ContentType::Json,
-        client_ip: None,
-        user_agent: None,
-        traceparent: None,
-        claims: None,
-        caller: None,
-        idempotency_key: None,
-        scope: Default::default(),
-        after_reply: Default::default(),
-    }
-}
-
 #[tokio::test]
 async fn a_handler_cannot_record_an_event_too_large_to_publish() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
         let tenant: Uuid = signup.tenant_id.parse().unwrap();
-        let meta = meta();
+        let events = olympus_runtime::outbox::Events::new(
+            app.app.subjects(),
+            app.app.clock(),
+            5,
+            "hostile-test",
+            None,
+        );
         let mut tx = app.app.db().tenant(tenant).await.unwrap();
         let huge = olympus_contracts::event::data::UserEmailVerified {
             user_id: tenant,
             // Escaped in JSON, each quote takes two bytes.
             email: "\"".repeat(olympus_runtime::outbox::MAX_PAYLOAD_BYTES / 2 + 1),
         };
-        let err = app
-            .app
-            .events(&meta)
+        let err = events
             .emit(&mut tx, Event::new(tenant, tenant, &huge))
             .await
             .unwrap_err();

@@ -877,7 +877,7 @@ fn strip_correlation(body: &Value) -> Value {
 async fn bootstrap_refuses_an_existing_address_and_the_platform_slug_stays_reserved() {
     with_app(async |app| {
         let admin = app.platform_admin("root@platform.example.com").await;
-        let again = olympus_tenant::bootstrap::run(
+        let again = olympus::bootstrap::run(
             &app.db,
             &app.subjects,
             "root@platform.example.com",

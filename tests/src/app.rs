@@ -84,6 +84,14 @@ impl TestRelay {
         Self::start_relay(Relay::new(db.pool().clone(), nats.clone(), retention))
     }
 
+    /// A relay as `serve` runs it: with the workers' housekeeping.
+    pub fn start_as_serve(db: &Db, nats: &async_nats::Client, config: &Config) -> Self {
+        Self::start_relay(
+            Relay::new(db.pool().clone(), nats.clone(), config.outbox_retention())
+                .housekeeping(olympus::housekeeping(config)),
+        )
+    }
+
     /// Runs `relay`.
     pub fn start_relay(relay: Relay) -> Self {
         let stop = CancellationToken::new();
@@ -176,12 +184,16 @@ impl TestApp {
             .await
             .expect("building the app");
         let js = async_nats::jetstream::new(nats.clone());
-        outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings())
-            .await
-            .expect("creating the streams");
+        outbox::ensure_streams(
+            &js,
+            app.subjects(),
+            &olympus_runtime::outbox::StreamSettings::from_config(app.config()),
+        )
+        .await
+        .expect("creating the streams");
         let relay = options
             .relay
-            .then(|| TestRelay::start(&db, &nats, Duration::from_secs(3600)));
+            .then(|| TestRelay::start_as_serve(&db, &nats, app.config()));
         let running = if options.workers {
             olympus_auth::hashing::prepare(&app).expect("building the password hasher");
             Some(
@@ -192,6 +204,7 @@ impl TestApp {
                         olympus_tenant::worker(),
                         olympus_commerce::worker(),
                     ],
+                    olympus::revocation_sources(),
                 )
                 .await
                 .expect("starting the workers"),

@@ -286,7 +286,7 @@ impl TestApp {
     /// A platform administrator, made as `olympus admin bootstrap` makes
     /// one, and signed in to the tenant `platform`.
     pub async fn platform_admin(&self, email: &str) -> Member {
-        olympus_tenant::bootstrap::run(
+        olympus::bootstrap::run(
             &self.db,
             &self.subjects,
             email,

@@ -15,7 +15,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::{App, Error};
+use olympus_runtime::{Ctx, Error};
 use uuid::Uuid;
 
 /// The window the limit counts in.
@@ -28,20 +28,23 @@ pub struct AddressTry(Uuid);
 
 /// Takes a try for a login from `ip` (none without an address);
 /// `rate_limited` when the address has used up its failed logins.
-pub async fn take(app: &App, ip: Option<&str>) -> Result<Option<AddressTry>, Error> {
+pub async fn take(ctx: &Ctx, ip: Option<&str>) -> Result<Option<AddressTry>, Error> {
     let Some(ip) = ip else {
         return Ok(None);
     };
-    let now = app.now();
-    // One statement, no transaction: one round trip.
-    let (try_id, oldest): (Option<Uuid>, Option<DateTime<Utc>>) =
-        sqlx::query_as("SELECT try_id, oldest FROM olympus_address_try($1, $2, $3, $4)")
-            .bind(ip)
-            .bind(now)
-            .bind(WINDOW_SECS as f64)
-            .bind(i32::try_from(app.config().login_failures_per_minute).unwrap_or(i32::MAX))
-            .fetch_one(app.db().app_pool())
-            .await?;
+    let now = ctx.now();
+    let limit = i32::try_from(ctx.config().login_failures_per_minute).unwrap_or(i32::MAX);
+    // One statement that commits by itself: one round trip.
+    let (try_id, oldest): (Option<Uuid>, Option<DateTime<Utc>>) = ctx
+        .autocommit(|pool| {
+            sqlx::query_as("SELECT try_id, oldest FROM olympus_address_try($1, $2, $3, $4)")
+                .bind(ip)
+                .bind(now)
+                .bind(WINDOW_SECS as f64)
+                .bind(limit)
+                .fetch_one(pool)
+        })
+        .await?;
     if let Some(try_id) = try_id {
         return Ok(Some(AddressTry(try_id)));
     }
@@ -55,11 +58,13 @@ pub async fn take(app: &App, ip: Option<&str>) -> Result<Option<AddressTry>, Err
 
 impl AddressTry {
     /// Gives the try of a login that succeeded back to its address.
-    pub async fn release(self, app: &App) -> Result<(), Error> {
-        sqlx::query("SELECT olympus_address_release($1)")
-            .bind(self.0)
-            .execute(app.db().app_pool())
-            .await?;
+    pub async fn release(self, ctx: &Ctx) -> Result<(), Error> {
+        ctx.autocommit(|pool| {
+            sqlx::query("SELECT olympus_address_release($1)")
+                .bind(self.0)
+                .execute(pool)
+        })
+        .await?;
         Ok(())
     }
 }

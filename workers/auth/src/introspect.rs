@@ -7,13 +7,14 @@
 
 use olympus_contracts::auth::{IntrospectReply, IntrospectRequest};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::{auth, roles, App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 
 /// Handles `auth.introspect`: `{active: false}` for any token a bearer
 /// request would refuse.
-pub async fn introspect(app: App, call: Call<IntrospectRequest>) -> Result<IntrospectReply, Error> {
-    let checked = match auth::check(&app, call.body.access_token.expose()).await {
-        Ok(claims) => roles::current(&app, &claims)
+pub async fn introspect(ctx: Ctx, request: IntrospectRequest) -> Result<IntrospectReply, Error> {
+    let checked = match ctx.app().check_token(request.access_token.expose()) {
+        Ok(claims) => ctx
+            .current_role(&claims)
             .await
             .map(|caller| (claims, caller)),
         Err(err) => Err(err),

@@ -6,12 +6,12 @@ use chrono::{DateTime, Duration, Utc};
 use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::{Invitation, Role};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::outbox::{Event, Mailed, NewMail};
-use olympus_runtime::{App, Error, Meta};
-
-use crate::opaque;
+use olympus_runtime::outbox::{Mailed, NewMail};
+use olympus_runtime::{Error, Tx};
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::opaque;
 
 use crate::email::Email;
 
@@ -51,20 +51,20 @@ impl InvitationRow {
     }
 }
 
-/// Invites `email` into the connection's tenant with `role` (admin or
-/// member, checked by the caller): replaces a pending invitation to the
-/// same address, mails the token and records `member.invited`. An address
-/// that belongs to a member is `conflict` on `email`; one that had its
-/// hourly limit of mails is `rate_limited`.
+/// Invites `email` into `tx`'s tenant with `role` (admin or member,
+/// checked by the caller), by the caller: replaces a pending invitation to
+/// the same address, mails the token and records `member.invited`. An
+/// address that belongs to a member is `conflict` on `email`; one that had
+/// its hourly limit of mails is `rate_limited`.
 pub async fn issue(
-    app: &App,
-    conn: &mut PgConnection,
-    meta: &Meta,
-    (tenant_id, invited_by): (Uuid, Uuid),
+    tx: &mut Tx<'_>,
+    invited_by: Uuid,
     email: &Email,
     role: Role,
 ) -> Result<Invitation, Error> {
-    let now = app.now();
+    let now = tx.now();
+    let tenant_id = tx.tenant()?;
+    let conn: &mut PgConnection = tx;
     // Invitations to one address take turns: the newest wins, none is lost.
     sqlx::query(
         "SELECT pg_advisory_xact_lock(hashtextextended('invite:' || $1::text || ':' || $2, 0))",
@@ -106,40 +106,28 @@ pub async fn issue(
     .fetch_one(&mut *conn)
     .await?;
     let invitation = row.into_invitation()?;
-    let events = app.events(meta).actor(invited_by);
-    let mailed = events
-        .mail(
-            &mut *conn,
-            NewMail {
-                template: MailTemplate::Invite,
-                to: email.as_str(),
-                tenant_id,
-                user_id: None,
-                token: &token.token,
-                expires_at,
-            },
-        )
+    let mailed = tx
+        .mail(NewMail {
+            template: MailTemplate::Invite,
+            to: email.as_str(),
+            tenant_id,
+            user_id: None,
+            token: &token.token,
+            expires_at,
+        })
         .await?;
     if let Mailed::Limited { retry_after_secs } = mailed {
         return Err(Error::new(ErrorCode::RateLimited)
             .with_message("this address had its mails for the hour; retry later")
             .with_detail("retry_after_secs", retry_after_secs));
     }
-    events
-        .emit(
-            conn,
-            Event::new(
-                tenant_id,
-                invitation.id,
-                &data::MemberInvited {
-                    invitation_id: invitation.id,
-                    email: invitation.email.clone(),
-                    role,
-                    expires_at,
-                },
-            ),
-        )
-        .await?;
+    let invited = data::MemberInvited {
+        invitation_id: invitation.id,
+        email: invitation.email.clone(),
+        role,
+        expires_at,
+    };
+    tx.emit(invitation.id, &invited).await?;
     Ok(invitation)
 }
 

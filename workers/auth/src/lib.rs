@@ -47,7 +47,36 @@ pub mod users;
 pub mod verification;
 
 use olympus_contracts::operation::{self as op, Service};
-use olympus_runtime::{endpoint, Worker};
+use olympus_runtime::outbox::Prune;
+use olympus_runtime::{endpoint, Config, Worker};
+use std::time::Duration;
+
+/// Where revocations are read (`olympus_runtime::revocation::Sources`):
+/// sessions revoked after `$1`.
+pub const REVOKED_SESSIONS: &str = "SELECT id, revoked_at FROM sessions WHERE revoked_at > $1";
+
+/// What the relay prunes of the auth worker's tables: sessions ended
+/// (revoked or expired) longer than `OLYMPUS_SESSION_RETENTION` ago, with
+/// their rotated refresh tokens (`ON DELETE CASCADE`; kept longer than an
+/// access token lives, since a process starting later learns of
+/// revocations from them), and failed logins per address older than a day
+/// (the limit looks back a minute).
+pub fn housekeeping(config: &Config) -> Vec<Prune> {
+    vec![
+        Prune {
+            what: "ended sessions",
+            statement: "DELETE FROM sessions
+                         WHERE least(revoked_at, expires_at) < now() - make_interval(secs => $1)",
+            retention: config.session_retention(),
+        },
+        Prune {
+            what: "failed logins per address",
+            statement: "DELETE FROM login_failures
+                         WHERE failed_at < now() - make_interval(secs => $1)",
+            retention: Duration::from_secs(24 * 3600),
+        },
+    ]
+}
 
 /// The auth worker and its endpoints.
 pub fn worker() -> Worker {
@@ -56,22 +85,22 @@ pub fn worker() -> Worker {
         version: env!("CARGO_PKG_VERSION"),
         description: "Olympus authentication: logins, sessions and tokens",
         endpoints: vec![
-            endpoint(op::AUTH_REGISTER, register::register),
-            endpoint(op::AUTH_LOGIN, login::login),
-            endpoint(op::AUTH_REFRESH, refresh::refresh),
-            endpoint(op::AUTH_LOGOUT, logout::logout),
-            endpoint(op::AUTH_LOGOUT_ALL, logout_all::logout_all),
-            endpoint(op::AUTH_ME, me::me),
-            endpoint(op::AUTH_UPDATE_ME, update_me::update_me),
-            endpoint(op::AUTH_VERIFY_EMAIL, verification::verify_email),
-            endpoint(op::AUTH_CHANGE_PASSWORD, change_password::change_password),
-            endpoint(op::AUTH_REQUEST_PASSWORD_RESET, password_reset::request),
-            endpoint(op::AUTH_RESET_PASSWORD, password_reset::reset),
-            endpoint(op::AUTH_RESEND_VERIFICATION, resend_verification::resend),
-            endpoint(op::AUTH_SESSIONS_LIST, sessions_list::list),
-            endpoint(op::AUTH_SESSIONS_REVOKE, sessions_revoke::revoke),
-            endpoint(op::AUTH_INTROSPECT, introspect::introspect),
-            endpoint(op::AUTH_ACCEPT_INVITE, accept_invite::accept_invite),
+            endpoint(op::AuthRegister, register::register),
+            endpoint(op::AuthLogin, login::login),
+            endpoint(op::AuthRefresh, refresh::refresh),
+            endpoint(op::AuthLogout, logout::logout),
+            endpoint(op::AuthLogoutAll, logout_all::logout_all),
+            endpoint(op::AuthMe, me::me),
+            endpoint(op::AuthUpdateMe, update_me::update_me),
+            endpoint(op::AuthVerifyEmail, verification::verify_email),
+            endpoint(op::AuthChangePassword, change_password::change_password),
+            endpoint(op::AuthRequestPasswordReset, password_reset::request),
+            endpoint(op::AuthResetPassword, password_reset::reset),
+            endpoint(op::AuthResendVerification, resend_verification::resend),
+            endpoint(op::AuthSessionsList, sessions_list::list),
+            endpoint(op::AuthSessionsRevoke, sessions_revoke::revoke),
+            endpoint(op::AuthIntrospect, introspect::introspect),
+            endpoint(op::AuthAcceptInvite, accept_invite::accept_invite),
         ],
     }
 }

@@ -20,8 +20,7 @@
 use chrono::{DateTime, Utc};
 use olympus_contracts::event::data;
 use olympus_contracts::{ErrorCode, Secret};
-use olympus_runtime::outbox::{Event, Events};
-use olympus_runtime::{App, Error, Meta};
+use olympus_runtime::{App, Ctx, Error, Tx};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -66,143 +65,115 @@ pub async fn lock(
     Ok(locked)
 }
 
-/// Records that `attempt` at `user_id`'s account failed, in `conn`'s
-/// transaction (the tenant's): when it reached the threshold the account
-/// locks and `user.locked` is recorded.
-pub async fn failed(
-    app: &App,
-    conn: &mut PgConnection,
-    events: &Events<'_>,
-    (tenant_id, user_id): (Uuid, Uuid),
-    attempt: Try,
-) -> Result<(), Error> {
+/// Records that `attempt` at `user_id`'s account failed, in `tx` (the
+/// user's tenant's): when it reached the threshold the account locks and
+/// `user.locked` is recorded.
+pub async fn failed(app: &App, tx: &mut Tx<'_>, user_id: Uuid, attempt: Try) -> Result<(), Error> {
     let threshold = i32::try_from(app.config().lockout_threshold).unwrap_or(i32::MAX);
     if attempt.failed_logins < threshold {
         return Ok(());
     }
-    let Some((failed_logins, locked_until)) = lock(app, conn, user_id).await? else {
+    let Some((failed_logins, locked_until)) = lock(app, tx, user_id).await? else {
         return Ok(());
     };
     tracing::warn!(%user_id, failed_logins, %locked_until, "account locked after wrong passwords");
-    events
-        .emit(
-            conn,
-            Event::new(
-                tenant_id,
-                user_id,
-                &data::UserLocked {
-                    user_id,
-                    failed_logins: u32::try_from(failed_logins).unwrap_or_default(),
-                    locked_until,
-                },
-            ),
-        )
-        .await?;
+    let locked = data::UserLocked {
+        user_id,
+        failed_logins: u32::try_from(failed_logins).unwrap_or_default(),
+        locked_until,
+    };
+    tx.emit(user_id, &locked).await?;
     Ok(())
 }
 
 /// What taking a try by user id found.
+#[derive(sqlx::FromRow)]
 struct Taken {
-    attempt: Option<Try>,
+    granted: Option<i32>,
     /// Whether the account is locked now.
-    locked: bool,
+    locked: Option<bool>,
     password_hash: Option<String>,
 }
 
 /// Takes a try at `user_id`'s account (see [the module](self)), in a
 /// transaction of its own so that the try counts whatever happens next.
-async fn take(app: &App, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error> {
+async fn take(ctx: &Ctx, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error> {
+    let app = ctx.app();
     let deadline = tokio::time::Instant::now() + BUSY_WAIT;
     loop {
-        let mut tx = app.db().tenant(tenant_id).await?;
-        let (granted, locked, password_hash): (Option<i32>, Option<bool>, Option<String>) =
-            sqlx::query_as(
-                "WITH target AS (
-                     SELECT id, failed_logins, locked_until, password_hash FROM users
-                      WHERE id = $1 FOR UPDATE
-                 ), counted AS (
-                     SELECT id, CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END AS n
-                       FROM target
-                      WHERE locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3)
-                 ), updated AS (
-                     UPDATE users u SET failed_logins = c.n, locked_until = NULL
-                       FROM counted c WHERE u.id = c.id
-                     RETURNING u.failed_logins
-                 )
-                 SELECT (SELECT failed_logins FROM updated),
-                        (SELECT locked_until IS NOT NULL AND locked_until > $2 FROM target),
-                        (SELECT password_hash FROM target)",
-            )
-            .bind(user_id)
-            .bind(app.now())
-            .bind(threshold(app))
-            .fetch_one(&mut *tx)
+        let taken: Taken = ctx
+            .apart(Some(tenant_id), async |tx| {
+                Ok(sqlx::query_as(
+                    "WITH target AS (
+                         SELECT id, failed_logins, locked_until, password_hash FROM users
+                          WHERE id = $1 FOR UPDATE
+                     ), counted AS (
+                         SELECT id, CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END AS n
+                           FROM target
+                          WHERE locked_until <= $2 OR (locked_until IS NULL AND failed_logins < $3)
+                     ), updated AS (
+                         UPDATE users u SET failed_logins = c.n, locked_until = NULL
+                           FROM counted c WHERE u.id = c.id
+                         RETURNING u.failed_logins
+                     )
+                     SELECT (SELECT failed_logins FROM updated) AS granted,
+                            (SELECT locked_until IS NOT NULL AND locked_until > $2 FROM target) AS locked,
+                            (SELECT password_hash FROM target) AS password_hash",
+                )
+                .bind(user_id)
+                .bind(app.now())
+                .bind(threshold(app))
+                .fetch_one(&mut **tx)
+                .await?)
+            })
             .await?;
-        olympus_runtime::db::commit(tx).await?;
-        let locked = locked.unwrap_or(false);
-        let busy = granted.is_none() && !locked && password_hash.is_some();
+        let locked = taken.locked.unwrap_or(false);
+        let busy = taken.granted.is_none() && !locked && taken.password_hash.is_some();
         if !busy || tokio::time::Instant::now() >= deadline {
             if busy {
                 // Tries that never ended (a process died mid-check) must
                 // not hold the account forever: it locks, and unlocks in time.
-                let mut tx = app.db().tenant(tenant_id).await?;
-                lock(app, &mut tx, user_id).await?;
-                olympus_runtime::db::commit(tx).await?;
+                ctx.apart(Some(tenant_id), async |tx| {
+                    lock(app, tx, user_id).await.map(|_| ())
+                })
+                .await?;
             }
-            return Ok(Taken {
-                attempt: granted.map(|failed_logins| Try { failed_logins }),
-                locked,
-                password_hash,
-            });
+            return Ok(taken);
         }
         tokio::time::sleep(BUSY_POLL).await;
     }
 }
 
-/// Checks the password of the signed-in caller of `meta` for an operation
-/// that asks for it again (`change_password`; later `delete_me`,
-/// `change_email`, `mfa.disable`): `invalid_credentials` when it is wrong
-/// or the account is locked (a locked account's hash is not compared: the
-/// dummy costs the same), the wrong one counted toward the lockout.
-pub async fn confirm_password(
-    app: &App,
-    meta: &Meta,
-    slot: &Slot,
-    password: &Secret,
-) -> Result<(), Error> {
-    let claims = meta.claims()?;
+/// Checks the password of the signed-in caller for an operation that asks
+/// for it again (`change_password`; later `delete_me`, `change_email`,
+/// `mfa.disable`): `invalid_credentials` when it is wrong or the account is
+/// locked (a locked account's hash is not compared: the dummy costs the
+/// same), the wrong one counted toward the lockout, whatever becomes of the
+/// request.
+pub async fn confirm_password(ctx: &Ctx, slot: &Slot, password: &Secret) -> Result<(), Error> {
+    let claims = ctx.claims()?;
     let (tenant_id, user_id) = (claims.tid, claims.sub);
-    let taken = take(app, tenant_id, user_id).await?;
-    let stored = taken
-        .password_hash
-        .as_deref()
-        .filter(|_| taken.attempt.is_some());
+    let taken = take(ctx, tenant_id, user_id).await?;
+    let attempt = taken.granted.map(|failed_logins| Try { failed_logins });
+    let stored = taken.password_hash.as_deref().filter(|_| attempt.is_some());
     let matches = slot.verify(password, stored).await?;
-    let mut tx = app.db().tenant(tenant_id).await?;
-    match taken.attempt {
+    ctx.apart(Some(tenant_id), async |tx| match attempt {
         Some(_) if matches => {
             sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
                 .bind(user_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
+            Ok(())
         }
-        Some(attempt) => {
-            failed(
-                app,
-                &mut tx,
-                &app.events(meta),
-                (tenant_id, user_id),
-                attempt,
-            )
-            .await?
-        }
-        None => {}
-    }
-    olympus_runtime::db::commit(tx).await?;
+        Some(attempt) => failed(ctx.app(), tx, user_id, attempt).await,
+        None => Ok(()),
+    })
+    .await?;
     if matches {
         Ok(())
     } else {
-        tracing::info!(%user_id, locked = taken.locked, "a password check failed");
+        let locked = taken.locked.unwrap_or(false);
+        tracing::info!(%user_id, locked, "a password check failed");
         Err(Error::new(ErrorCode::InvalidCredentials))
     }
 }

@@ -31,7 +31,7 @@ use olympus_contracts::auth::{LoginRequest, SessionReply};
 use olympus_contracts::event::data::{self, LoginFailure};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::outbox::Event;
-use olympus_runtime::{App, Call, Error, Meta};
+use olympus_runtime::{Ctx, Error};
 use uuid::Uuid;
 
 use crate::address_limit;
@@ -56,17 +56,17 @@ struct Lookup {
 }
 
 /// Handles `auth.login`.
-pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, Error> {
+pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<SessionReply, Error> {
     let LoginRequest {
         tenant,
         email,
         password,
-    } = call.body;
+    } = request;
     // First, so that a login shed for a full hashing queue costs nothing.
-    let passwords = crate::hashing::passwords(&app)?;
+    let passwords = crate::hashing::passwords(ctx.app())?;
     let slot = passwords.admit()?;
-    let address_try = address_limit::take(&app, call.meta.client_ip.as_deref()).await?;
-    let lookup = look_up(&app, &tenant, &email).await?;
+    let address_try = address_limit::take(&ctx, ctx.request().client_ip.as_deref()).await?;
+    let lookup = look_up(&ctx, &tenant, &email).await?;
     // A locked account's hash is not compared: the dummy costs the same.
     let stored = lookup
         .candidate
@@ -102,9 +102,9 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
                         .attempt
                         .filter(|_| reason == LoginFailure::WrongPassword),
                 };
-                let (app, meta) = (app.clone(), call.meta.clone());
-                call.meta.after_reply.push(async move {
-                    if let Err(err) = record_failure(&app, &meta, failure).await {
+                let after = ctx.clone();
+                ctx.after_reply(async move {
+                    if let Err(err) = record_failure(&after, failure).await {
                         tracing::error!(error = %err, "recording user.login_failed");
                     }
                 });
@@ -116,40 +116,35 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
     // The session, the user's cleared failures and `user.logged_in`: one
     // call, committed with it.
     let session_id = Uuid::now_v7();
-    let logged_in = app.events(&call.meta).actor(user_id).prepare(Event::new(
+    let logged_in = ctx.events().actor(user_id).prepare(Event::new(
         tenant_id,
         user_id,
         &data::UserLoggedIn {
             user_id,
             session_id,
-            ip: call.meta.client_ip.clone(),
-            user_agent: call.meta.user_agent.clone(),
+            ip: ctx.request().client_ip.clone(),
+            user_agent: ctx.request().user_agent.clone(),
         },
     ))?;
-    let opened = sessions::open_at_login(
-        &app,
-        (tenant_id, user_id, session_id),
-        &call.meta,
-        &logged_in,
-    )
-    .await?;
+    let opened =
+        sessions::open_at_login(&ctx, (tenant_id, user_id, session_id), &logged_in).await?;
     // Removed since its look-up: it exists no more.
     let Some((user, tokens)) = opened else {
         return Err(Error::new(ErrorCode::InvalidCredentials));
     };
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
     if let Some(address_try) = address_try {
-        let app = app.clone();
-        call.meta.after_reply.push(async move {
-            if let Err(err) = address_try.release(&app).await {
+        let after = ctx.clone();
+        ctx.after_reply(async move {
+            if let Err(err) = address_try.release(&after).await {
                 tracing::warn!(error = %err, "giving a successful login's try back to its address");
             }
         });
     }
     if let Some(outdated) = outdated {
-        let app = app.clone();
-        call.meta.after_reply.push(async move {
-            if let Err(err) = rehash(&app, tenant_id, user_id, &password, &outdated).await {
+        let after = ctx.clone();
+        ctx.after_reply(async move {
+            if let Err(err) = rehash(&after, tenant_id, user_id, &password, &outdated).await {
                 tracing::warn!(error = %err, %user_id, "storing the password hash anew");
             }
         });
@@ -161,36 +156,39 @@ pub async fn login(app: App, call: Call<LoginRequest>) -> Result<SessionReply, E
 /// `outdated`, after a login verified it (unless the password changed
 /// meanwhile, or the hashing queue is full: then the next login tries).
 async fn rehash(
-    app: &App,
+    ctx: &Ctx,
     tenant_id: Uuid,
     user_id: Uuid,
     password: &olympus_contracts::Secret,
     outdated: &str,
 ) -> Result<(), Error> {
-    let Ok(slot) = crate::hashing::passwords(app)?.admit() else {
+    let Ok(slot) = crate::hashing::passwords(ctx.app())?.admit() else {
         return Ok(());
     };
     let hash = slot.hash(password).await?;
-    let mut tx = app.db().tenant(tenant_id).await?;
-    let stored =
-        sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+    let stored = ctx
+        .apart(Some(tenant_id), async |tx| {
+            Ok(sqlx::query(
+                "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+            )
             .bind(user_id)
             .bind(outdated)
-            .bind(hash)
-            .execute(&mut *tx)
+            .bind(&hash)
+            .execute(&mut **tx)
             .await?
-            .rows_affected();
-    olympus_runtime::db::commit(tx).await?;
+            .rows_affected())
+        })
+        .await?;
     tracing::debug!(%user_id, stored = stored == 1, "password hash made anew at the current parameters");
     Ok(())
 }
 
 /// The tenant, and the user with its hash, that a login names, with the
 /// login's try; looked up again while the account's tries are all in flight.
-async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
+async fn look_up(ctx: &Ctx, slug: &str, email: &str) -> Result<Lookup, Error> {
     let deadline = tokio::time::Instant::now() + BUSY_WAIT;
     loop {
-        let (lookup, busy) = look_up_once(app, slug, email).await?;
+        let (lookup, busy) = look_up_once(ctx, slug, email).await?;
         if !busy {
             return Ok(lookup);
         }
@@ -198,9 +196,11 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
             // Tries that never ended (a process died mid-login) must not
             // hold the account forever: it locks, and unlocks in time.
             if let (Some((tenant_id, _)), Some(candidate)) = (lookup.tenant, &lookup.candidate) {
-                let mut tx = app.db().tenant(tenant_id).await?;
-                lockout::lock(app, &mut tx, candidate.user_id).await?;
-                olympus_runtime::db::commit(tx).await?;
+                let user_id = candidate.user_id;
+                ctx.apart(Some(tenant_id), async |tx| {
+                    lockout::lock(ctx.app(), tx, user_id).await.map(|_| ())
+                })
+                .await?;
             }
             return Ok(lookup);
         }
@@ -221,7 +221,7 @@ async fn look_up(app: &App, slug: &str, email: &str) -> Result<Lookup, Error> {
 /// in that spelling because its normal form was taken, see
 /// [`crate::email`]), then, if no one has it, in the normal form: two
 /// statements for such an address, whether or not anyone has it.
-async fn look_up_once(app: &App, slug: &str, raw_email: &str) -> Result<(Lookup, bool), Error> {
+async fn look_up_once(ctx: &Ctx, slug: &str, raw_email: &str) -> Result<(Lookup, bool), Error> {
     // A slug no tenant could have (say, with a NUL, which Postgres refuses
     // in text) is looked up as one that names no tenant.
     let slug = if could_be_slug(slug) { slug } else { "" };
@@ -234,18 +234,21 @@ async fn look_up_once(app: &App, slug: &str, raw_email: &str) -> Result<(Lookup,
         .iter()
         .map(String::as_str)
         .chain(std::iter::once(email.as_ref().map_or("", Email::as_str)));
-    let threshold = lockout::threshold(app);
+    let threshold = lockout::threshold(ctx.app());
     let mut found = None;
     for spelling in spellings {
-        // On the pool, outside any transaction: the call scopes and commits
-        // its own (inside another, it would re-scope it and turn its
+        // Outside any transaction: the call scopes and commits its own
+        // (inside another, it would re-scope it and turn its
         // synchronous_commit off).
-        let row: LookedUp = sqlx::query_as("SELECT * FROM olympus_login_look_up($1, $2, $3, $4)")
-            .bind(slug)
-            .bind(spelling)
-            .bind(app.now())
-            .bind(threshold)
-            .fetch_one(app.db().app_pool())
+        let row: LookedUp = ctx
+            .autocommit(|pool| {
+                sqlx::query_as("SELECT * FROM olympus_login_look_up($1, $2, $3, $4)")
+                    .bind(slug)
+                    .bind(spelling)
+                    .bind(ctx.now())
+                    .bind(threshold)
+                    .fetch_one(pool)
+            })
             .await?;
         let someone = row.user_id.is_some();
         found = Some(row);
@@ -313,7 +316,9 @@ struct Failure {
     locked: Option<Try>,
 }
 
-async fn record_failure(app: &App, meta: &Meta, failure: Failure) -> Result<(), Error> {
+/// After the reply, apart from the request (which failed): the failure's
+/// event, and the lock when its try reached the threshold.
+async fn record_failure(ctx: &Ctx, failure: Failure) -> Result<(), Error> {
     let Failure {
         tenant_id,
         user_id,
@@ -321,27 +326,18 @@ async fn record_failure(app: &App, meta: &Meta, failure: Failure) -> Result<(), 
         reason,
         locked,
     } = failure;
-    let mut tx = app.db().tenant(tenant_id).await?;
-    let events = app.events(meta);
-    let aggregate = user_id.unwrap_or(tenant_id);
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                tenant_id,
-                aggregate,
-                &data::UserLoginFailed {
-                    user_id,
-                    email: email.map(|e| e.as_str().to_owned()),
-                    reason,
-                    ip: meta.client_ip.clone(),
-                },
-            ),
-        )
-        .await?;
-    if let (Some(user_id), Some(attempt)) = (user_id, locked) {
-        lockout::failed(app, &mut tx, &events, (tenant_id, user_id), attempt).await?;
-    }
-    olympus_runtime::db::commit(tx).await?;
-    Ok(())
+    ctx.apart(Some(tenant_id), async |tx| {
+        let failed = data::UserLoginFailed {
+            user_id,
+            email: email.map(|e| e.as_str().to_owned()),
+            reason,
+            ip: ctx.request().client_ip.clone(),
+        };
+        tx.emit(user_id.unwrap_or(tenant_id), &failed).await?;
+        if let (Some(user_id), Some(attempt)) = (user_id, locked) {
+            lockout::failed(ctx.app(), tx, user_id, attempt).await?;
+        }
+        Ok(())
+    })
+    .await
 }

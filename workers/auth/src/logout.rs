@@ -3,15 +3,14 @@
 
 use olympus_contracts::auth::LogoutRequest;
 use olympus_contracts::shapes::Empty;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 
 use crate::sessions;
 
 /// Handles `auth.logout`.
-pub async fn logout(app: App, call: Call<LogoutRequest>) -> Result<Empty, Error> {
-    let events = app.events(&call.meta);
-    let (session_id, user_id) = sessions::revoke(&app, &events, &call.body.refresh_token).await?;
-    app.announce_revoked(&[session_id]).await;
+pub async fn logout(ctx: Ctx, request: LogoutRequest) -> Result<Empty, Error> {
+    let (session_id, user_id) = sessions::revoke(&ctx, &request.refresh_token).await?;
+    ctx.announce_revoked(vec![session_id]);
     tracing::info!(%session_id, %user_id, "logged out");
     Ok(Empty {})
 }

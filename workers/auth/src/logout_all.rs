@@ -3,26 +3,17 @@
 use olympus_contracts::auth::LogoutAllReply;
 use olympus_contracts::event::data::RevocationReason;
 use olympus_contracts::shapes::Empty;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 
 use crate::sessions;
 
 /// Handles `auth.logout_all`.
-pub async fn logout_all(app: App, call: Call<Empty>) -> Result<LogoutAllReply, Error> {
-    let claims = call.meta.claims()?;
-    let mut tx = app.db().tenant(claims.tid).await?;
-    let revoked = sessions::revoke_all(
-        &mut tx,
-        &app.events(&call.meta),
-        (claims.tid, claims.sub),
-        app.now(),
-        RevocationReason::LogoutAll,
-    )
-    .await?;
-    olympus_runtime::db::commit(tx).await?;
-    app.announce_revoked(&revoked).await;
-    tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "logged out everywhere");
-    Ok(LogoutAllReply {
-        revoked: revoked.len() as u64,
-    })
+pub async fn logout_all(ctx: Ctx, _: Empty) -> Result<LogoutAllReply, Error> {
+    let user_id = ctx.claims()?.sub;
+    let mut tx = ctx.tx().await?;
+    let revoked = sessions::revoke_all(&mut tx, user_id, RevocationReason::LogoutAll).await?;
+    tracing::info!(%user_id, revoked = revoked.len(), "logged out everywhere");
+    let count = revoked.len() as u64;
+    ctx.announce_revoked(revoked);
+    Ok(LogoutAllReply { revoked: count })
 }

@@ -14,9 +14,7 @@ use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
 use olympus_contracts::shapes::User;
 use olympus_contracts::Secret;
 use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::{Event, Events};
-use olympus_runtime::{App, Error};
-use sqlx::PgConnection;
+use olympus_runtime::{Error, Tx};
 use uuid::Uuid;
 
 use crate::email::Email;
@@ -85,20 +83,19 @@ impl NewPassword {
     }
 }
 
-/// Sets `user`'s password to `password_hash`, in the connection's tenant
-/// scope: lifts a lockout, retires every outstanding reset token of the
+/// Sets `user_id`'s password to `password_hash`, in `tx` (the user's
+/// tenant's): lifts a lockout, retires every outstanding reset token of the
 /// user, ends every session of the user and records
 /// `user.password_changed` (how) and `session.revoked` for each. Returns
-/// the user and the sessions ended (to announce after the commit).
+/// the user and the sessions ended (to announce once the transaction
+/// commits, [`olympus_runtime::Ctx::announce_revoked`]).
 pub async fn set(
-    app: &App,
-    conn: &mut PgConnection,
-    events: &Events<'_>,
-    (tenant_id, user_id): (Uuid, Uuid),
+    tx: &mut Tx<'_>,
+    user_id: Uuid,
     password_hash: &str,
     how: PasswordChange,
 ) -> Result<(User, Vec<Uuid>), Error> {
-    let now = app.now();
+    let now = tx.now();
     let user: UserRow = sqlx::query_as(&format!(
         "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
           WHERE id = $1 RETURNING {USER_COLUMNS}"
@@ -106,37 +103,22 @@ pub async fn set(
     .bind(user_id)
     .bind(password_hash)
     .bind(now)
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut **tx)
     .await?;
     // A reset token mailed before must not set the password again: every
     // outstanding one of the user ends here (the one a reset used, too).
     sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
         .bind(user_id)
         .bind(now)
-        .execute(&mut *conn)
+        .execute(&mut **tx)
         .await?;
-    let revoked = sessions::revoke_all(
-        &mut *conn,
-        events,
-        (tenant_id, user_id),
-        now,
-        RevocationReason::PasswordChanged,
-    )
-    .await?;
-    events
-        .emit(
-            conn,
-            Event::new(
-                tenant_id,
-                user_id,
-                &data::UserPasswordChanged {
-                    user_id,
-                    how,
-                    sessions_revoked: revoked.len() as u64,
-                },
-            ),
-        )
-        .await?;
+    let revoked = sessions::revoke_all(tx, user_id, RevocationReason::PasswordChanged).await?;
+    let changed = data::UserPasswordChanged {
+        user_id,
+        how,
+        sessions_revoked: revoked.len() as u64,
+    };
+    tx.emit(user_id, &changed).await?;
     Ok((user.into_user()?, revoked))
 }
 

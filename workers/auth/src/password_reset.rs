@@ -13,12 +13,11 @@ use olympus_contracts::event::data::PasswordChange;
 use olympus_contracts::event::MailTemplate;
 use olympus_contracts::shapes::Empty;
 use olympus_contracts::ErrorCode;
-use olympus_runtime::db::enter_tenant;
 use olympus_runtime::outbox::{Mailed, NewMail};
-use olympus_runtime::{App, Call, Error, Meta};
+use olympus_runtime::{Ctx, Error};
+use uuid::Uuid;
 
 use crate::opaque;
-use uuid::Uuid;
 
 use crate::email::Email;
 use crate::login::could_be_slug;
@@ -28,19 +27,19 @@ use crate::password::{self, NewPassword};
 pub const TOKEN_TTL_MINUTES: i64 = 60;
 
 /// Handles `auth.request_password_reset`.
-pub async fn request(app: App, call: Call<RequestPasswordResetRequest>) -> Result<Empty, Error> {
-    let (worker, meta) = (app.clone(), call.meta.clone());
-    let RequestPasswordResetRequest { tenant, email } = call.body;
-    let call_meta = call.meta;
-    call_meta.after_reply.push(async move {
-        if let Err(err) = send_token(&worker, &meta, &tenant, &email).await {
+pub async fn request(ctx: Ctx, request: RequestPasswordResetRequest) -> Result<Empty, Error> {
+    let RequestPasswordResetRequest { tenant, email } = request;
+    let after = ctx.clone();
+    ctx.after_reply(async move {
+        if let Err(err) = send_token(&after, &tenant, &email).await {
             tracing::error!(error = %err, "issuing a password reset");
         }
     });
     Ok(Empty {})
 }
 
-async fn send_token(app: &App, meta: &Meta, slug: &str, raw_email: &str) -> Result<(), Error> {
+/// After the reply: the token and the mail, when the account exists.
+async fn send_token(ctx: &Ctx, slug: &str, raw_email: &str) -> Result<(), Error> {
     let (Ok(email), true) = (Email::parse(raw_email), could_be_slug(slug)) else {
         return Ok(());
     };
@@ -51,85 +50,95 @@ async fn send_token(app: &App, meta: &Meta, slug: &str, raw_email: &str) -> Resu
         .into_iter()
         .chain([email.as_str().to_owned()])
         .collect();
-    let mut tx = app.db().unscoped().await?;
-    let tenant: Option<(Uuid, bool)> =
-        sqlx::query_as("SELECT id, active FROM olympus_tenant_by_slug($1)")
-            .bind(slug)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((tenant_id, true)) = tenant else {
+    #[derive(sqlx::FromRow)]
+    struct Tenant {
+        id: Uuid,
+        active: bool,
+    }
+    let tenant: Option<Tenant> = ctx
+        .look_up(|pool| {
+            sqlx::query_as("SELECT id, active FROM olympus_tenant_by_slug($1)")
+                .bind(slug)
+                .fetch_optional(pool)
+        })
+        .await?;
+    let Some(Tenant {
+        id: tenant_id,
+        active: true,
+    }) = tenant
+    else {
         return Ok(());
     };
-    enter_tenant(&mut tx, tenant_id).await?;
-    let user: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, email FROM users WHERE email = ANY($1)
-          ORDER BY array_position($1, email) LIMIT 1",
-    )
-    .bind(&spellings)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((user_id, address)) = user else {
-        return Ok(());
-    };
-    let now = app.now();
-    let token = opaque::generate(tenant_id);
-    let expires_at = now + Duration::minutes(TOKEN_TTL_MINUTES);
-    let mailed = app
-        .events(meta)
-        .mail(
-            &mut tx,
-            NewMail {
+    let now = ctx.now();
+    ctx.apart(Some(tenant_id), async |tx| {
+        let user: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, email FROM users WHERE email = ANY($1)
+              ORDER BY array_position($1, email) LIMIT 1",
+        )
+        .bind(&spellings)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((user_id, address)) = user else {
+            return Ok(());
+        };
+        let token = opaque::generate(tenant_id);
+        let expires_at = now + Duration::minutes(TOKEN_TTL_MINUTES);
+        let mailed = tx
+            .mail(NewMail {
                 template: MailTemplate::PasswordReset,
                 to: &address,
                 tenant_id,
                 user_id: Some(user_id),
                 token: &token.token,
                 expires_at,
-            },
-        )
-        .await?;
-    if let Mailed::Queued(_) = mailed {
-        sqlx::query(
-            "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&token.hash)
-        .bind(tenant_id)
-        .bind(user_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-    }
-    olympus_runtime::db::commit(tx).await?;
-    Ok(())
+            })
+            .await?;
+        if let Mailed::Queued(_) = mailed {
+            sqlx::query(
+                "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&token.hash)
+            .bind(tenant_id)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Handles `auth.reset_password`: `invalid_token` for a token unknown,
 /// expired or used; `validation_failed` on `new_password` (the token stays
 /// usable) for a password the policy refuses.
-pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, Error> {
-    let slot = crate::hashing::passwords(&app)?.admit()?;
+pub async fn reset(ctx: Ctx, request: ResetPasswordRequest) -> Result<Empty, Error> {
+    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
     let invalid = || Error::new(ErrorCode::InvalidToken);
-    let (tenant_id, hash) = opaque::parse(call.body.token.expose()).ok_or_else(invalid)?;
-    let now = app.now();
-    let mut tx = app.db().tenant(tenant_id).await?;
-    let found: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT u.id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id
-          WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2",
-    )
-    .bind(&hash)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    olympus_runtime::db::commit(tx).await?;
+    let (tenant_id, hash) = opaque::parse(request.token.expose()).ok_or_else(invalid)?;
+    let now = ctx.now();
+    // A look apart from the request's transaction, which is not held while
+    // the password is hashed.
+    let found: Option<(Uuid, String)> = ctx
+        .apart(Some(tenant_id), async |tx| {
+            Ok(sqlx::query_as(
+                "SELECT u.id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id
+                  WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2",
+            )
+            .bind(&hash)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await?)
+        })
+        .await?;
     let (user_id, email) = found.ok_or_else(invalid)?;
     let email = Email::parse(&email).ok();
-    let password =
-        NewPassword::parse_field("new_password", &call.body.new_password, email.as_ref())?;
+    let password = NewPassword::parse_field("new_password", &request.new_password, email.as_ref())?;
     let password_hash = slot.hash(password.secret()).await?;
 
-    let mut tx = app.db().tenant(tenant_id).await?;
+    let mut tx = ctx.tx_in(tenant_id).await?;
     // Single use, even against a concurrent reset with the same token.
     let used: Option<Uuid> = sqlx::query_scalar(
         "UPDATE password_resets SET used_at = $2
@@ -143,17 +152,11 @@ pub async fn reset(app: App, call: Call<ResetPasswordRequest>) -> Result<Empty, 
     if used.is_none() {
         return Err(invalid());
     }
-    let (_, revoked) = password::set(
-        &app,
-        &mut tx,
-        &app.events(&call.meta).actor(user_id),
-        (tenant_id, user_id),
-        &password_hash,
-        PasswordChange::Reset,
-    )
-    .await?;
-    olympus_runtime::db::commit(tx).await?;
-    app.announce_revoked(&revoked).await;
+    // The user acts, though they hold no token.
+    tx.act_as(user_id);
+    let (_, revoked) =
+        password::set(&mut tx, user_id, &password_hash, PasswordChange::Reset).await?;
     tracing::info!(%user_id, revoked = revoked.len(), "password reset");
+    ctx.announce_revoked(revoked);
     Ok(Empty {})
 }

@@ -5,7 +5,7 @@ use olympus_contracts::auth::{RegisterRequest, SessionReply};
 use olympus_contracts::shapes::Role;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{text, App, Call, Error};
+use olympus_runtime::{text, Ctx, Error};
 use uuid::Uuid;
 
 use crate::email::Email;
@@ -14,10 +14,9 @@ use crate::password::NewPassword;
 use crate::users::NewUser;
 
 /// Handles `auth.register`.
-pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionReply, Error> {
+pub async fn register(ctx: Ctx, request: RegisterRequest) -> Result<SessionReply, Error> {
     // First, so that a registration shed for a full hashing queue costs nothing.
-    let slot = crate::hashing::passwords(&app)?.admit()?;
-    let request = call.body;
+    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
     let mut v = Validation::default();
     let email = v.check("email", Email::parse(&request.email));
     let password = v.check(
@@ -35,46 +34,51 @@ pub async fn register(app: App, call: Call<RegisterRequest>) -> Result<SessionRe
         )));
     };
 
-    let tenant_id = open_tenant(&app, &request.tenant).await?;
+    let tenant_id = open_tenant(&ctx, &request.tenant).await?;
     let password_hash = slot.hash(password.secret()).await?;
-    let mut tx = app.db().tenant(tenant_id).await?;
-    let (user, tokens) = members::create(
-        &app,
-        &mut tx,
-        &call.meta,
-        NewUser {
-            id: Uuid::now_v7(),
-            tenant_id,
-            email: &email,
-            display_name: &display_name,
-            role: Role::Member,
-            password_hash: &password_hash,
-            email_verified: false,
-        },
-    )
-    .await?;
-    olympus_runtime::db::commit(tx).await?;
+    let mut tx = ctx.tx_in(tenant_id).await?;
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        tenant_id,
+        email: &email,
+        display_name: &display_name,
+        role: Role::Member,
+        password_hash: &password_hash,
+        email_verified: false,
+    };
+    let (user, tokens) = members::create(&ctx, &mut tx, new).await?;
     tracing::info!(user_id = %user.id, %tenant_id, "registered");
     Ok(SessionReply { user, tokens })
 }
 
 /// The tenant a slug names, when it takes registrations: `not_found` when
 /// there is none, `forbidden` when it is suspended or invitation-only.
-async fn open_tenant(app: &App, slug: &str) -> Result<Uuid, Error> {
-    let mut tx = app.db().unscoped().await?;
-    let tenant: Option<(Uuid, bool, bool)> =
-        sqlx::query_as("SELECT id, active, self_registration FROM olympus_tenant_by_slug($1)")
-            .bind(slug)
-            .fetch_optional(&mut *tx)
-            .await?;
-    olympus_runtime::db::commit(tx).await?;
+async fn open_tenant(ctx: &Ctx, slug: &str) -> Result<Uuid, Error> {
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        id: Uuid,
+        active: bool,
+        self_registration: bool,
+    }
+    // A look-up that scopes itself (a definer function): no transaction
+    // is held while the password is hashed.
+    let tenant: Option<Found> = ctx
+        .look_up(|pool| {
+            sqlx::query_as("SELECT id, active, self_registration FROM olympus_tenant_by_slug($1)")
+                .bind(slug)
+                .fetch_optional(pool)
+        })
+        .await?;
     match tenant {
         None => Err(Error::new(ErrorCode::NotFound).with_message("no tenant has this slug")),
-        Some((_, false, _)) => {
+        Some(Found { active: false, .. }) => {
             Err(Error::new(ErrorCode::Forbidden).with_message("this tenant is suspended"))
         }
-        Some((_, true, false)) => Err(Error::new(ErrorCode::Forbidden)
+        Some(Found {
+            self_registration: false,
+            ..
+        }) => Err(Error::new(ErrorCode::Forbidden)
             .with_message("this tenant takes new members by invitation only")),
-        Some((id, true, true)) => Ok(id),
+        Some(Found { id, .. }) => Ok(id),
     }
 }

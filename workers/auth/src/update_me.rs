@@ -1,19 +1,18 @@
 //! `auth.update_me`: the caller changes their own display name and phone.
 //!
-//! The contract has no event type for a profile change, so none is
-//! recorded (see the issue notes).
+//! The contract has no event type for a profile change before revision 3
+//! (`user.updated`), so none is recorded yet.
 
 use olympus_contracts::auth::{UpdateMeRequest, UserReply};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{phone, text, App, Call, Error};
+use olympus_runtime::{phone, text, Ctx, Error};
 
 use crate::users::{UserRow, USER_COLUMNS};
 
 /// Handles `auth.update_me`.
-pub async fn update_me(app: App, call: Call<UpdateMeRequest>) -> Result<UserReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn update_me(ctx: Ctx, request: UpdateMeRequest) -> Result<UserReply, Error> {
+    let user_id = ctx.claims()?.sub;
     let mut v = Validation::default();
     let display_name = request
         .display_name
@@ -26,7 +25,6 @@ pub async fn update_me(app: App, call: Call<UpdateMeRequest>) -> Result<UserRepl
         Some(Some(raw)) => v.check("phone", phone::parse(raw)).map(Some),
     };
     v.finish()?;
-    let mut tx = app.db().tenant(claims.tid).await?;
     let row: Option<UserRow> = sqlx::query_as(&format!(
         "UPDATE users
             SET display_name = coalesce($2, display_name),
@@ -35,16 +33,15 @@ pub async fn update_me(app: App, call: Call<UpdateMeRequest>) -> Result<UserRepl
           WHERE id = $1
       RETURNING {USER_COLUMNS}"
     ))
-    .bind(claims.sub)
+    .bind(user_id)
     .bind(display_name)
     .bind(phone.is_some())
     .bind(phone.flatten())
-    .bind(app.now())
-    .fetch_optional(&mut *tx)
+    .bind(ctx.now())
+    .fetch_optional(&mut *ctx.tx().await?)
     .await?;
     let user = row
         .ok_or_else(|| Error::new(ErrorCode::NotFound))?
         .into_user()?;
-    olympus_runtime::db::commit(tx).await?;
     Ok(UserReply { user })
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::shapes::{Role, User};
-use olympus_runtime::db::is_unique_violation;
+use olympus_runtime::error::is_unique_violation;
 use olympus_runtime::Error;
 use sqlx::PgConnection;
 use uuid::Uuid;

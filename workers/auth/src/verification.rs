@@ -6,12 +6,11 @@ use olympus_contracts::auth::{UserReply, VerifyEmailRequest};
 use olympus_contracts::event::{data, MailTemplate};
 use olympus_contracts::shapes::User;
 use olympus_contracts::ErrorCode;
-use olympus_runtime::outbox::{Event, Events, Mailed, NewMail};
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::outbox::{Mailed, NewMail};
+use olympus_runtime::{Ctx, Error, Tx};
+use uuid::Uuid;
 
 use crate::opaque;
-use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::users::{UserRow, USER_COLUMNS};
 
@@ -19,14 +18,9 @@ use crate::users::{UserRow, USER_COLUMNS};
 pub const TOKEN_TTL_HOURS: i64 = 24;
 
 /// Issues a verification token for `user` and queues the `verify_email`
-/// mail, in the caller's (tenant-scoped) transaction; nothing when the
-/// address had its hourly limit of mails.
-pub async fn issue(
-    conn: &mut PgConnection,
-    events: &Events<'_>,
-    user: &User,
-    now: DateTime<Utc>,
-) -> Result<Mailed, Error> {
+/// mail, in `tx` (the user's tenant's); nothing when the address had its
+/// hourly limit of mails.
+pub async fn issue(tx: &mut Tx<'_>, user: &User, now: DateTime<Utc>) -> Result<Mailed, Error> {
     let token = opaque::generate(user.tenant_id);
     let expires_at = now + Duration::hours(TOKEN_TTL_HOURS);
     sqlx::query(
@@ -37,35 +31,31 @@ pub async fn issue(
     .bind(user.tenant_id)
     .bind(user.id)
     .bind(expires_at)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
-    events
-        .mail(
-            conn,
-            NewMail {
-                template: MailTemplate::VerifyEmail,
-                to: &user.email,
-                tenant_id: user.tenant_id,
-                user_id: Some(user.id),
-                token: &token.token,
-                expires_at,
-            },
-        )
-        .await
+    tx.mail(NewMail {
+        template: MailTemplate::VerifyEmail,
+        to: &user.email,
+        tenant_id: user.tenant_id,
+        user_id: Some(user.id),
+        token: &token.token,
+        expires_at,
+    })
+    .await
 }
 
 /// Handles `auth.verify_email`.
-pub async fn verify_email(app: App, call: Call<VerifyEmailRequest>) -> Result<UserReply, Error> {
+pub async fn verify_email(ctx: Ctx, request: VerifyEmailRequest) -> Result<UserReply, Error> {
     let invalid = || Error::new(ErrorCode::InvalidToken);
-    let (tenant_id, hash) = opaque::parse(call.body.token.expose()).ok_or_else(invalid)?;
-    let mut tx = app.db().tenant(tenant_id).await?;
+    let (tenant_id, hash) = opaque::parse(request.token.expose()).ok_or_else(invalid)?;
+    let mut tx = ctx.tx_in(tenant_id).await?;
     let user_id: Option<Uuid> = sqlx::query_scalar(
         "UPDATE email_verifications SET used_at = $2
           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
       RETURNING user_id",
     )
     .bind(&hash)
-    .bind(app.now())
+    .bind(ctx.now())
     .fetch_optional(&mut *tx)
     .await?;
     let user_id = user_id.ok_or_else(invalid)?;
@@ -74,24 +64,14 @@ pub async fn verify_email(app: App, call: Call<VerifyEmailRequest>) -> Result<Us
          RETURNING {USER_COLUMNS}"
     ))
     .bind(user_id)
-    .bind(app.now())
+    .bind(ctx.now())
     .fetch_one(&mut *tx)
     .await?;
     let user = user.into_user()?;
-    app.events(&call.meta)
-        .actor(user.id)
-        .emit(
-            &mut tx,
-            Event::new(
-                tenant_id,
-                user.id,
-                &data::UserEmailVerified {
-                    user_id: user.id,
-                    email: user.email.clone(),
-                },
-            ),
-        )
-        .await?;
-    olympus_runtime::db::commit(tx).await?;
+    let verified = data::UserEmailVerified {
+        user_id: user.id,
+        email: user.email.clone(),
+    };
+    tx.emit_by(user.id, user.id, &verified).await?;
     Ok(UserReply { user })
 }

@@ -48,27 +48,27 @@ pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
         version: env!("CARGO_PKG_VERSION"),
         description: "Olympus commerce: catalog, inventory, orders and payments",
         endpoints: vec![
-            endpoint(op::COMMERCE_PRODUCTS_CREATE, products::create),
-            endpoint(op::COMMERCE_PRODUCTS_GET, products::get),
-            endpoint(op::COMMERCE_PRODUCTS_LIST, products::list),
-            endpoint(op::COMMERCE_PRODUCTS_UPDATE, products::update),
-            endpoint(op::COMMERCE_INVENTORY_ADJUST, products::adjust),
-            endpoint(op::COMMERCE_ORDERS_CREATE, orders::create),
-            endpoint(op::COMMERCE_ORDERS_GET, orders::get),
-            endpoint(op::COMMERCE_ORDERS_LIST, orders::list),
-            endpoint(op::COMMERCE_ORDERS_CANCEL, orders::cancel),
-            endpoint(op::COMMERCE_ORDERS_FULFILL, orders::fulfill),
-            endpoint(op::COMMERCE_PAYMENTS_AUTHORIZE, move |app, call| {
-                payments::authorize(app, call, Arc::clone(&authorize))
+            endpoint(op::CommerceProductsCreate, products::create),
+            endpoint(op::CommerceProductsGet, products::get),
+            endpoint(op::CommerceProductsList, products::list),
+            endpoint(op::CommerceProductsUpdate, products::update),
+            endpoint(op::CommerceInventoryAdjust, products::adjust),
+            endpoint(op::CommerceOrdersCreate, orders::create),
+            endpoint(op::CommerceOrdersGet, orders::get),
+            endpoint(op::CommerceOrdersList, orders::list),
+            endpoint(op::CommerceOrdersCancel, orders::cancel),
+            endpoint(op::CommerceOrdersFulfill, orders::fulfill),
+            endpoint(op::CommercePaymentsAuthorize, move |ctx, request| {
+                payments::authorize(ctx, request, Arc::clone(&authorize))
             }),
-            endpoint(op::COMMERCE_PAYMENTS_CAPTURE, move |app, call| {
-                payments::capture(app, call, Arc::clone(&capture))
+            endpoint(op::CommercePaymentsCapture, move |ctx, request| {
+                payments::capture(ctx, request, Arc::clone(&capture))
             }),
-            endpoint(op::COMMERCE_PAYMENTS_VOID, move |app, call| {
-                payments::void(app, call, Arc::clone(&void))
+            endpoint(op::CommercePaymentsVoid, move |ctx, request| {
+                payments::void(ctx, request, Arc::clone(&void))
             }),
-            endpoint(op::COMMERCE_PAYMENTS_REFUND, move |app, call| {
-                payments::refund(app, call, Arc::clone(&refund))
+            endpoint(op::CommercePaymentsRefund, move |ctx, request| {
+                payments::refund(ctx, request, Arc::clone(&refund))
             }),
         ],
     }

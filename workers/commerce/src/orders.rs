@@ -25,7 +25,7 @@ use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::{Event, Prepared};
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{phone, App, Call, Error, Meta};
+use olympus_runtime::{phone, Ctx, Error};
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
 use std::collections::BTreeMap;
@@ -70,9 +70,9 @@ struct LineRow {
 
 /// Whether the caller sees every order of the tenant (owners, admins) or
 /// only their own.
-async fn sees_all(app: &App, meta: &Meta) -> Result<bool, Error> {
+async fn sees_all(ctx: &Ctx) -> Result<bool, Error> {
     Ok(matches!(
-        meta.caller(app).await?.role,
+        ctx.caller().await?.role,
         Role::Owner | Role::Admin
     ))
 }
@@ -133,14 +133,13 @@ async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Or
 /// The order `id` as the caller may see it (locked when `lock`):
 /// `not_found` for another tenant's, and for a member, another member's.
 pub async fn find(
-    app: &App,
-    meta: &Meta,
+    ctx: &Ctx,
     conn: &mut PgConnection,
     id: Uuid,
     lock: bool,
 ) -> Result<Order, Error> {
-    let claims = meta.claims()?;
-    let all = sees_all(app, meta).await?;
+    let claims = ctx.claims()?;
+    let all = sees_all(ctx).await?;
     let row: Option<OrderRow> = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1 AND ($2 OR customer_id = $3){}",
         if lock { " FOR UPDATE" } else { "" }
@@ -198,9 +197,8 @@ pub async fn transition(
 }
 
 /// Handles `commerce.orders.create`.
-pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply, Error> {
+    let claims = ctx.claims()?;
     let mut v = Validation::default();
     if request.items.is_empty() || request.items.len() > MAX_LINES {
         v.add("items", format!("must have 1 to {MAX_LINES} lines"));
@@ -243,8 +241,8 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
         contact_phone.flatten(),
     );
 
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
     let mut ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
     ids.sort();
     // Locked together, in id order: concurrent orders queue, never deadlock.
@@ -344,7 +342,7 @@ pub async fn create(app: App, call: Call<CreateOrderRequest>) -> Result<OrderRep
         created_at: now,
         updated_at: now,
     };
-    let placed = app.events(&call.meta).prepare(Event::new(
+    let placed = tx.events().prepare(Event::new(
         claims.tid,
         order.id,
         &data::OrderPlaced {
@@ -426,19 +424,18 @@ async fn insert(
 }
 
 /// Handles `commerce.orders.get`.
-pub async fn get(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
-    let mut tx = call.meta.tx(&app).await?;
-    let order = find(&app, &call.meta, &mut tx, call.body.id, false).await?;
+pub async fn get(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
+    let mut tx = ctx.tx().await?;
+    let order = find(&ctx, &mut tx, request.id, false).await?;
     Ok(OrderReply { order })
 }
 
 /// Handles `commerce.orders.list`: newest last (id order), optionally of
 /// one status; a member's own orders only.
-pub async fn list(app: App, call: Call<ListOrdersRequest>) -> Result<Page<Order>, Error> {
-    let claims = call.meta.claims()?;
-    let request = &call.body;
+pub async fn list(ctx: Ctx, request: ListOrdersRequest) -> Result<Page<Order>, Error> {
+    let claims = ctx.claims()?;
     let status = request.status.map(OrderStatus::as_str);
-    let all = sees_all(&app, &call.meta).await?;
+    let all = sees_all(&ctx).await?;
     // A member's cursor is theirs: the filter names whose orders it lists.
     let filter = format!(
         "{}|{}",
@@ -450,13 +447,13 @@ pub async fn list(app: App, call: Call<ListOrdersRequest>) -> Result<Page<Order>
         }
     );
     let pager = Pager::new(
-        &call.meta,
+        &ctx.request().operation,
         claims.tid,
         &filter,
         request.limit,
         request.cursor.as_deref(),
     )?;
-    let mut tx = call.meta.tx(&app).await?;
+    let mut tx = ctx.tx().await?;
     let rows: Vec<OrderRow> = sqlx::query_as(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders
           WHERE id > $1 AND ($3::text IS NULL OR status = $3) AND ($4 OR customer_id = $5)
@@ -476,11 +473,10 @@ pub async fn list(app: App, call: Call<ListOrdersRequest>) -> Result<Page<Order>
 /// Handles `commerce.orders.cancel`: pending payment only; the stock goes
 /// back, unless that would take a product past the maximum (then the
 /// cancel is refused as `inventory.adjust` would be, see [`stock`]).
-pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
-    let claims = call.meta.claims()?;
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
-    let order = find(&app, &call.meta, &mut tx, call.body.id, true).await?;
+pub async fn cancel(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
+    let order = find(&ctx, &mut tx, request.id, true).await?;
     // Money held for it is released first, by `payments.void`.
     let authorized: Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM payments WHERE order_id = $1 AND status = 'authorized'")
@@ -522,38 +518,21 @@ pub async fn cancel(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                order.id,
-                &data::OrderCancelled {
-                    order: order.clone(),
-                },
-            ),
-        )
-        .await?;
+    let cancelled = data::OrderCancelled {
+        order: order.clone(),
+    };
+    tx.emit(order.id, &cancelled).await?;
     Ok(OrderReply { order })
 }
 
 /// Handles `commerce.orders.fulfill` (owners, admins): paid orders only.
-pub async fn fulfill(app: App, call: Call<IdRequest>) -> Result<OrderReply, Error> {
-    let claims = call.meta.claims()?;
-    let mut tx = call.meta.tx(&app).await?;
-    let order = find(&app, &call.meta, &mut tx, call.body.id, true).await?;
-    let order = transition(&mut tx, order, OrderStatus::Fulfilled, app.now()).await?;
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                order.id,
-                &data::OrderFulfilled {
-                    order: order.clone(),
-                },
-            ),
-        )
-        .await?;
+pub async fn fulfill(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
+    let mut tx = ctx.tx().await?;
+    let order = find(&ctx, &mut tx, request.id, true).await?;
+    let order = transition(&mut tx, order, OrderStatus::Fulfilled, ctx.now()).await?;
+    let fulfilled = data::OrderFulfilled {
+        order: order.clone(),
+    };
+    tx.emit(order.id, &fulfilled).await?;
     Ok(OrderReply { order })
 }

@@ -22,8 +22,7 @@ use olympus_contracts::commerce::{
 use olympus_contracts::event::data;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::Event;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -84,12 +83,10 @@ fn provider_failed(err: anyhow::Error) -> Error {
 /// order the caller may see. A declined card is a `failed` payment (and
 /// `payment.failed`), not an error.
 pub async fn authorize(
-    app: App,
-    call: Call<AuthorizePaymentRequest>,
+    ctx: Ctx,
+    request: AuthorizePaymentRequest,
     provider: Arc<dyn PaymentProvider>,
 ) -> Result<PaymentReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
     let mut v = Validation::default();
     if request.method.kind != "card" {
         v.add("method.type", "must be card");
@@ -98,9 +95,10 @@ pub async fn authorize(
         v.add("method.token", "must be 1 to 255 characters");
     }
     v.finish()?;
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
-    let order = orders::find(&app, &call.meta, &mut tx, request.order_id, true).await?;
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
+    let tenant_id = tx.tenant()?;
+    let order = orders::find(&ctx, &mut tx, request.order_id, true).await?;
     if order.status != OrderStatus::PendingPayment {
         return Err(Error::invalid_state(
             order.status.as_str(),
@@ -141,7 +139,7 @@ pub async fn authorize(
          RETURNING {PAYMENT_COLUMNS}"
     ))
     .bind(payment_id)
-    .bind(claims.tid)
+    .bind(tenant_id)
     .bind(order.id)
     .bind(status.as_str())
     .bind(&order.total.currency)
@@ -153,23 +151,20 @@ pub async fn authorize(
     .fetch_one(&mut *tx)
     .await?;
     let payment = row.into_payment()?;
-    let event = match status {
-        PaymentStatus::Authorized => Event::new(
-            claims.tid,
-            order.id,
-            &data::PaymentAuthorized {
+    match status {
+        PaymentStatus::Authorized => {
+            let authorized = data::PaymentAuthorized {
                 payment: payment.clone(),
-            },
-        ),
-        _ => Event::new(
-            claims.tid,
-            order.id,
-            &data::PaymentFailed {
+            };
+            tx.emit(order.id, &authorized).await?
+        }
+        _ => {
+            let failed = data::PaymentFailed {
                 payment: payment.clone(),
-            },
-        ),
+            };
+            tx.emit(order.id, &failed).await?
+        }
     };
-    app.events(&call.meta).emit(&mut tx, event).await?;
     Ok(PaymentReply { payment })
 }
 
@@ -220,18 +215,17 @@ fn wrong_state(payment: &Payment, what: &str) -> Error {
 /// Handles `commerce.payments.capture`: the authorized amount; the order
 /// becomes paid.
 pub async fn capture(
-    app: App,
-    call: Call<PaymentIdRequest>,
+    ctx: Ctx,
+    request: PaymentIdRequest,
     provider: Arc<dyn PaymentProvider>,
 ) -> Result<PaymentReply, Error> {
-    let claims = call.meta.claims()?;
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
-    let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
+    let (payment, reference) = lock(&mut tx, request.payment_id).await?;
     if payment.status != PaymentStatus::Authorized {
         return Err(wrong_state(&payment, "captured"));
     }
-    let order = orders::find(&app, &call.meta, &mut tx, payment.order_id, true).await?;
+    let order = orders::find(&ctx, &mut tx, payment.order_id, true).await?;
     let outcome = olympus_runtime::deadline::exempt(provider.capture(ProviderCall {
         key: format!("{}:capture", payment.id),
         amount: &payment.amount,
@@ -248,46 +242,29 @@ pub async fn capture(
     let amount = payment.amount.amount;
     let payment = record(&mut tx, &payment, (PaymentStatus::Captured, amount, 0), now).await?;
     let order = orders::transition(&mut tx, order, OrderStatus::Paid, now).await?;
-    let events = app.events(&call.meta);
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                order.id,
-                &data::PaymentCaptured {
-                    payment: payment.clone(),
-                },
-            ),
-        )
-        .await?;
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                order.id,
-                &data::OrderPaid {
-                    order,
-                    payment_id: payment.id,
-                },
-            ),
-        )
-        .await?;
+    let captured = data::PaymentCaptured {
+        payment: payment.clone(),
+    };
+    tx.emit(order.id, &captured).await?;
+    let order_id = order.id;
+    let paid = data::OrderPaid {
+        order,
+        payment_id: payment.id,
+    };
+    tx.emit(order_id, &paid).await?;
     Ok(PaymentReply { payment })
 }
 
 /// Handles `commerce.payments.void`: an authorization released; the order
 /// stays pending payment (another card may pay it).
 pub async fn void(
-    app: App,
-    call: Call<PaymentIdRequest>,
+    ctx: Ctx,
+    request: PaymentIdRequest,
     provider: Arc<dyn PaymentProvider>,
 ) -> Result<PaymentReply, Error> {
-    let claims = call.meta.claims()?;
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
-    let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
+    let (payment, reference) = lock(&mut tx, request.payment_id).await?;
     if payment.status != PaymentStatus::Authorized {
         return Err(wrong_state(&payment, "voided"));
     }
@@ -299,18 +276,10 @@ pub async fn void(
     .await
     .map_err(provider_failed)?;
     let payment = record(&mut tx, &payment, (PaymentStatus::Voided, 0, 0), now).await?;
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                payment.order_id,
-                &data::PaymentVoided {
-                    payment: payment.clone(),
-                },
-            ),
-        )
-        .await?;
+    let voided = data::PaymentVoided {
+        payment: payment.clone(),
+    };
+    tx.emit(payment.order_id, &voided).await?;
     Ok(PaymentReply { payment })
 }
 
@@ -318,14 +287,13 @@ pub async fn void(
 /// absent), never more than the capture minus earlier refunds; all of it
 /// marks the order refunded.
 pub async fn refund(
-    app: App,
-    call: Call<RefundPaymentRequest>,
+    ctx: Ctx,
+    request: RefundPaymentRequest,
     provider: Arc<dyn PaymentProvider>,
 ) -> Result<PaymentReply, Error> {
-    let claims = call.meta.claims()?;
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
-    let (payment, reference) = lock(&mut tx, call.body.payment_id).await?;
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
+    let (payment, reference) = lock(&mut tx, request.payment_id).await?;
     if !matches!(
         payment.status,
         PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
@@ -333,7 +301,7 @@ pub async fn refund(
         return Err(wrong_state(&payment, "refunded"));
     }
     let left = payment.captured_amount.amount - payment.refunded_amount.amount;
-    let amount = match &call.body.amount {
+    let amount = match &request.amount {
         None => left,
         Some(requested) => {
             let mut v = Validation::default();
@@ -379,36 +347,20 @@ pub async fn refund(
     };
     let captured = payment.captured_amount.amount;
     let payment = record(&mut tx, &payment, (status, captured, refunded), now).await?;
-    let events = app.events(&call.meta);
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                payment.order_id,
-                &data::PaymentRefunded {
-                    payment: payment.clone(),
-                    amount: money::of(amount, &payment.amount.currency),
-                },
-            ),
-        )
-        .await?;
+    let refunded = data::PaymentRefunded {
+        payment: payment.clone(),
+        amount: money::of(amount, &payment.amount.currency),
+    };
+    tx.emit(payment.order_id, &refunded).await?;
     if full {
-        let order = orders::find(&app, &call.meta, &mut tx, payment.order_id, true).await?;
+        let order = orders::find(&ctx, &mut tx, payment.order_id, true).await?;
         let order = orders::transition(&mut tx, order, OrderStatus::Refunded, now).await?;
-        events
-            .emit(
-                &mut tx,
-                Event::new(
-                    claims.tid,
-                    order.id,
-                    &data::OrderRefunded {
-                        order,
-                        payment_id: payment.id,
-                    },
-                ),
-            )
-            .await?;
+        let order_id = order.id;
+        let refunded = data::OrderRefunded {
+            order,
+            payment_id: payment.id,
+        };
+        tx.emit(order_id, &refunded).await?;
     }
     Ok(PaymentReply { payment })
 }

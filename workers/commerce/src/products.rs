@@ -12,11 +12,10 @@ use olympus_contracts::commerce::{
 };
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::Page;
-use olympus_runtime::db::is_unique_violation;
+use olympus_runtime::error::is_unique_violation;
 use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::Event;
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{text, App, Call, Error};
+use olympus_runtime::{text, Ctx, Error};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -76,9 +75,8 @@ fn sku(raw: &str) -> Result<String, Vec<String>> {
 }
 
 /// Handles `commerce.products.create`.
-pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<ProductReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn create(ctx: Ctx, request: CreateProductRequest) -> Result<ProductReply, Error> {
+    let claims = ctx.claims()?;
     let mut v = Validation::default();
     let sku = v.check("sku", sku(&request.sku));
     let name = v.check("name", text::paragraph(&request.name, 1, 200));
@@ -96,8 +94,8 @@ pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<Produc
             "validation passed with a missing value"
         )));
     };
-    let now = app.now();
-    let mut tx = call.meta.tx(&app).await?;
+    let now = ctx.now();
+    let mut tx = ctx.tx().await?;
     let row: ProductRow = sqlx::query_as(&format!(
         "INSERT INTO products (id, tenant_id, sku, name, description, price_amount, currency, stock,
                                status, created_at, updated_at)
@@ -123,18 +121,10 @@ pub async fn create(app: App, call: Call<CreateProductRequest>) -> Result<Produc
         }
     })?;
     let product = row.into_product()?;
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                product.id,
-                &data::ProductCreated {
-                    product: product.clone(),
-                },
-            ),
-        )
-        .await?;
+    let product_created = data::ProductCreated {
+        product: product.clone(),
+    };
+    tx.emit(product.id, &product_created).await?;
     Ok(ProductReply { product })
 }
 
@@ -152,17 +142,16 @@ pub async fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Produ
 }
 
 /// Handles `commerce.products.get`.
-pub async fn get(app: App, call: Call<IdRequest>) -> Result<ProductReply, Error> {
-    let mut tx = call.meta.tx(&app).await?;
-    let product = find(&mut tx, call.body.id, false).await?;
+pub async fn get(ctx: Ctx, request: IdRequest) -> Result<ProductReply, Error> {
+    let mut tx = ctx.tx().await?;
+    let product = find(&mut tx, request.id, false).await?;
     Ok(ProductReply { product })
 }
 
 /// Handles `commerce.products.list`: by id (creation order), optionally of
 /// one status, optionally matching `q` in name or SKU.
-pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Product>, Error> {
-    let claims = call.meta.claims()?;
-    let request = &call.body;
+pub async fn list(ctx: Ctx, request: ListProductsRequest) -> Result<Page<Product>, Error> {
+    let claims = ctx.claims()?;
     let status = request.status.map(ProductStatus::as_str);
     let q = match request.q.as_deref().map(str::trim) {
         Some(q) if q.chars().count() > 100 => {
@@ -173,7 +162,7 @@ pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Prod
     };
     let filter = format!("{}|{}", status.unwrap_or(""), q.as_deref().unwrap_or(""));
     let pager = Pager::new(
-        &call.meta,
+        &ctx.request().operation,
         claims.tid,
         &filter,
         request.limit,
@@ -187,7 +176,7 @@ pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Prod
             .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    let mut tx = call.meta.tx(&app).await?;
+    let mut tx = ctx.tx().await?;
     let rows: Vec<ProductRow> = sqlx::query_as(&format!(
         "SELECT {PRODUCT_COLUMNS} FROM products
           WHERE id > $1 AND ($3::text IS NULL OR status = $3)
@@ -204,9 +193,7 @@ pub async fn list(app: App, call: Call<ListProductsRequest>) -> Result<Page<Prod
 }
 
 /// Handles `commerce.products.update`.
-pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<ProductReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn update(ctx: Ctx, request: UpdateProductRequest) -> Result<ProductReply, Error> {
     let mut v = Validation::default();
     let name = request
         .name
@@ -221,7 +208,7 @@ pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<Produc
         .as_ref()
         .and_then(|p| v.check("price", money::parse(p, true)));
     v.finish()?;
-    let mut tx = call.meta.tx(&app).await?;
+    let mut tx = ctx.tx().await?;
     let current = find(&mut tx, request.id, true).await?;
     let row: ProductRow = sqlx::query_as(&format!(
         "UPDATE products
@@ -235,30 +222,20 @@ pub async fn update(app: App, call: Call<UpdateProductRequest>) -> Result<Produc
     .bind(price.as_ref().map_or(current.price.amount, |p| p.amount))
     .bind(price.map_or(current.price.currency, |p| p.currency))
     .bind(request.status.unwrap_or(current.status).as_str())
-    .bind(app.now())
+    .bind(ctx.now())
     .fetch_one(&mut *tx)
     .await?;
     let product = row.into_product()?;
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                product.id,
-                &data::ProductUpdated {
-                    product: product.clone(),
-                },
-            ),
-        )
-        .await?;
+    let product_updated = data::ProductUpdated {
+        product: product.clone(),
+    };
+    tx.emit(product.id, &product_updated).await?;
     Ok(ProductReply { product })
 }
 
 /// Handles `commerce.inventory.adjust`: the stock stays 0 to the maximum
 /// ([`stock`]).
-pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<ProductReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn adjust(ctx: Ctx, request: AdjustInventoryRequest) -> Result<ProductReply, Error> {
     let mut v = Validation::default();
     let delta = v.check("delta", stock::delta(request.delta));
     let reason = request
@@ -271,7 +248,7 @@ pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<Prod
             "validation passed with a missing value"
         )));
     };
-    let mut tx = call.meta.tx(&app).await?;
+    let mut tx = ctx.tx().await?;
     // One conditional statement: concurrent adjustments and orders queue
     // on the row, and none takes the stock out of its bounds.
     let row: Option<ProductRow> = sqlx::query_as(&format!(
@@ -282,7 +259,7 @@ pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<Prod
     ))
     .bind(request.product_id)
     .bind(delta)
-    .bind(app.now())
+    .bind(ctx.now())
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -290,21 +267,13 @@ pub async fn adjust(app: App, call: Call<AdjustInventoryRequest>) -> Result<Prod
         return Err(stock::out_of_range(current.id, current.stock, delta));
     };
     let product = row.into_product()?;
-    app.events(&call.meta)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                product.id,
-                &data::InventoryAdjusted {
-                    product_id: product.id,
-                    sku: product.sku.clone(),
-                    delta,
-                    stock: product.stock,
-                    reason,
-                },
-            ),
-        )
-        .await?;
+    let inventory_adjusted = data::InventoryAdjusted {
+        product_id: product.id,
+        sku: product.sku.clone(),
+        delta,
+        stock: product.stock,
+        reason,
+    };
+    tx.emit(product.id, &inventory_adjusted).await?;
     Ok(ProductReply { product })
 }

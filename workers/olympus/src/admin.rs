@@ -51,14 +51,8 @@ async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     let config = args.config;
     let subjects = Subjects::new(&config.subject_prefix)?;
     let db = crate::migrated_db(&config).await?;
-    let done = olympus_tenant::bootstrap::run(
-        &db,
-        &subjects,
-        &args.email,
-        &password,
-        config.argon2_params,
-    )
-    .await?;
+    let done =
+        crate::bootstrap::run(&db, &subjects, &args.email, &password, config.argon2_params).await?;
     db.close().await;
     tracing::info!(
         tenant_id = %done.tenant_id,

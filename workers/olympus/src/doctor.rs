@@ -167,7 +167,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
                     };
                     healthy &= print(&format!("stream {stream}"), &verdict);
                 }
-                let settings = config.stream_settings();
+                let settings = olympus_runtime::outbox::StreamSettings::from_config(&config);
                 if let Some(api) = &settings.subscribers_api {
                     let theirs = async_nats::jetstream::with_prefix(js.client(), api);
                     let stream = subjects.events_stream();

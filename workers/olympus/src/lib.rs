@@ -12,13 +12,14 @@
 //! their own to run real processes.
 
 mod admin;
+pub mod bootstrap;
 mod call;
 pub mod configuration;
 mod dead_letters;
 mod doctor;
 mod events;
+pub mod migrate;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use olympus_runtime::config::LogConfig;
 use olympus_runtime::outbox::{self, Relay};
@@ -123,6 +124,20 @@ impl WorkerName {
     }
 }
 
+/// Where every process reads revocations, whichever workers it runs: the
+/// auth worker's sessions and the tenant worker's tenants.
+pub fn revocation_sources() -> olympus_runtime::revocation::Sources {
+    olympus_runtime::revocation::Sources {
+        revoked_sessions: olympus_auth::REVOKED_SESSIONS,
+        suspended_tenants: olympus_tenant::SUSPENDED_TENANTS,
+    }
+}
+
+/// The workers' housekeeping, which the leading relay runs.
+pub fn housekeeping(config: &Config) -> Vec<olympus_runtime::outbox::Prune> {
+    olympus_auth::housekeeping(config)
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -196,27 +211,8 @@ async fn migrated_db(config: &Config) -> anyhow::Result<Db> {
         true,
     )
     .await?;
-    migrate(&db).await?;
+    migrate::migrate(&db).await?;
     Ok(db)
-}
-
-/// Applies pending migrations, then brings stored addresses to the normal
-/// form of contract revision 3 (see `olympus_auth::email`), which SQL alone
-/// cannot compute.
-async fn migrate(db: &Db) -> anyhow::Result<()> {
-    db.migrate().await?;
-    let normalized = olympus_auth::email::normalize_stored(db.pool())
-        .await
-        .context("normalizing stored email addresses")?;
-    if normalized != Default::default() {
-        tracing::info!(
-            changed = normalized.changed,
-            kept = normalized.kept,
-            "stored email addresses brought to their normal form (kept: their normal form is \
-             taken in their tenant)"
-        );
-    }
-    Ok(())
 }
 
 async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> anyhow::Result<()> {
@@ -231,7 +227,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
     )
     .await?;
     if migrate {
-        self::migrate(&db).await?;
+        migrate::migrate(&db).await?;
     } else {
         db.check_migrations().await?;
     }
@@ -253,7 +249,12 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
     // the broadcast from it.
     app.broadcast_on(relay_nats.clone());
     let js = async_nats::jetstream::new(relay_nats.clone());
-    outbox::ensure_streams(&js, app.subjects(), &app.config().stream_settings()).await?;
+    outbox::ensure_streams(
+        &js,
+        app.subjects(),
+        &olympus_runtime::outbox::StreamSettings::from_config(app.config()),
+    )
+    .await?;
     // The relay outlives the request loops, to publish what draining commits.
     let relay_stop = CancellationToken::new();
     let relay = tokio::spawn(
@@ -262,7 +263,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
             relay_nats,
             app.config().outbox_retention(),
         )
-        .session_retention(app.config().session_retention())
+        .housekeeping(housekeeping(app.config()))
         .run(relay_stop.clone()),
     );
     if names.contains(&WorkerName::Auth) || names.contains(&WorkerName::Tenant) {
@@ -270,7 +271,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
         olympus_auth::hashing::prepare(&app)?;
     }
     let workers = names.iter().map(|n| n.worker()).collect();
-    let running = service::start(&app, workers).await?;
+    let running = service::start(&app, workers, revocation_sources()).await?;
     let metrics_stop = CancellationToken::new();
     if let Some(addr) = app
         .config()
@@ -278,7 +279,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
         .clone()
         .filter(|a| !a.trim().is_empty())
     {
-        olympus_runtime::metrics::serve(app.clone(), addr, metrics_stop.clone()).await?;
+        olympus_runtime::health::serve(app.clone(), addr, metrics_stop.clone()).await?;
     }
     tracing::info!(
         workers = ?names,

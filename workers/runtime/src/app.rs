@@ -1,4 +1,6 @@
-//! [`App`]: what every handler can reach.
+//! [`App`]: a process's shared state: configuration, connections, access
+//! tokens, revocations, metrics and what workers keep beside it. Handlers
+//! reach it through their request context ([`crate::context::Ctx::app`]).
 
 use anyhow::Context;
 use olympus_contracts::Subjects;
@@ -32,7 +34,7 @@ struct Inner {
     /// State kept by workers beside the app (see [`App::extension`]).
     extensions: RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     clock: Arc<dyn Clock>,
-    revocations: Revocations,
+    revocations: Arc<Revocations>,
     metrics: crate::metrics::Metrics,
     background: TaskTracker,
 }
@@ -83,7 +85,7 @@ impl App {
             tokens,
             extensions: RwLock::default(),
             clock,
-            revocations: Revocations::new(access_ttl),
+            revocations: Arc::new(Revocations::new(access_ttl)),
             metrics: crate::metrics::Metrics::default(),
             background: TaskTracker::new(),
         })))
@@ -134,16 +136,6 @@ impl App {
         &self.0.tokens
     }
 
-    /// Records the events and mail of the request described by `meta`.
-    pub fn events<'a>(&'a self, meta: &'a crate::call::Meta) -> crate::outbox::Events<'a> {
-        crate::outbox::Events::new(
-            self.subjects(),
-            &*self.0.clock,
-            self.config().mail_limit_per_hour,
-            meta,
-        )
-    }
-
     /// Work started after replies (see [`crate::call::AfterReply`]).
     pub fn background(&self) -> &TaskTracker {
         &self.0.background
@@ -156,8 +148,37 @@ impl App {
     }
 
     /// What this process knows of revoked sessions and suspended tenants.
-    pub fn revocations(&self) -> &Revocations {
+    pub fn revocations(&self) -> &Arc<Revocations> {
         &self.0.revocations
+    }
+
+    /// The app's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.0.clock
+    }
+
+    /// The app's clock, to keep.
+    pub fn shared_clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.0.clock)
+    }
+
+    /// Checks an access token as a bearer request's is checked (see
+    /// [`crate::auth`]): its claims when it is valid and its session live.
+    pub fn check_token(&self, token: &str) -> Result<crate::tokens::Claims, crate::Error> {
+        crate::auth::check(self.tokens(), self.revocations(), self.now(), token)
+    }
+
+    /// Records sessions revoked (after their commit) and tells every other
+    /// process; a lost broadcast is caught up by their next read of
+    /// Postgres (see [`crate::revocation`]).
+    pub async fn announce_revoked(&self, sessions: &[uuid::Uuid]) {
+        if sessions.is_empty() {
+            return;
+        }
+        let revoked_at = self.now();
+        self.revocations().record(sessions, revoked_at);
+        crate::revocation::broadcast(self.broadcaster(), self.subjects(), sessions, revoked_at)
+            .await;
     }
 
     /// The request counters (see [`crate::metrics`]).

@@ -10,13 +10,18 @@
 
 use olympus_contracts::ErrorCode;
 
-use crate::app::App;
+use chrono::{DateTime, Utc};
+
 use crate::error::Error;
-use crate::revocation::Refusal;
-use crate::tokens::Claims;
+use crate::revocation::{Refusal, Revocations};
+use crate::tokens::{AccessTokens, Claims};
 
 /// Verifies an `Authorization` header value.
-pub async fn authenticate(app: &App, authorization: Option<&str>) -> Result<Claims, Error> {
+pub fn authenticate(
+    (tokens, revocations): (&AccessTokens, &Revocations),
+    now: DateTime<Utc>,
+    authorization: Option<&str>,
+) -> Result<Claims, Error> {
     let unauthenticated = |why: &str| {
         tracing::debug!(reason = why, "access token refused");
         Error::new(ErrorCode::Unauthenticated)
@@ -27,21 +32,25 @@ pub async fn authenticate(app: &App, authorization: Option<&str>) -> Result<Clai
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or_else(|| unauthenticated("not a Bearer authorization"))?;
-    check(app, token).await
+    check(tokens, revocations, now, token)
 }
 
 /// Checks an access token: its claims when it is valid and its session
 /// live; `unauthenticated` when not (any other error is the database's).
-pub async fn check(app: &App, token: &str) -> Result<Claims, Error> {
+pub fn check(
+    tokens: &AccessTokens,
+    revocations: &Revocations,
+    now: DateTime<Utc>,
+    token: &str,
+) -> Result<Claims, Error> {
     let unauthenticated = |why: &str| {
         tracing::debug!(reason = why, "access token refused");
         Error::new(ErrorCode::Unauthenticated)
     };
-    let claims = app
-        .tokens()
-        .verify(token, app.now())
+    let claims = tokens
+        .verify(token, now)
         .map_err(|e| unauthenticated(&e.to_string()))?;
-    match app.revocations().check(claims.sid, claims.tid) {
+    match revocations.check(claims.sid, claims.tid) {
         Ok(()) => Ok(claims),
         Err(Refusal::Revoked) => Err(unauthenticated("session revoked")),
         Err(Refusal::TenantSuspended) => Err(unauthenticated("tenant suspended")),

@@ -219,23 +219,6 @@ impl Config {
         Duration::from_secs(self.shutdown_timeout)
     }
 
-    /// Stream settings from the configuration.
-    pub fn stream_settings(&self) -> crate::outbox::StreamSettings {
-        let set = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        crate::outbox::StreamSettings {
-            events_max_age: Duration::from_secs(self.events_max_age),
-            replicas: self.stream_replicas.max(1),
-            subscribers_api: set(&self.subscribers_api),
-            mailer_consumer: set(&self.mailer_consumer),
-        }
-    }
-
     /// How long ended sessions are kept: never less than an access token
     /// lives (a process starting later learns of revocations from them).
     pub fn session_retention(&self) -> Duration {

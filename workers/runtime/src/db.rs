@@ -48,9 +48,6 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| {
 /// names another.
 pub const APP_ROLE: &str = "olympus_app";
 
-/// How long a request waits for a connection of the app pool.
-pub const APP_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
-
 /// Connections of the owner pool: it serves start-up and housekeeping only.
 const OWNER_CONNECTIONS: u32 = 4;
 
@@ -141,7 +138,7 @@ impl Db {
         // `unavailable` (see `error::is_unavailable`).
         let app = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(APP_ACQUIRE_TIMEOUT)
+            .acquire_timeout(crate::deadline::APP_ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
             .connect_lazy_with(app_options);
         Ok(Self {
@@ -353,14 +350,4 @@ pub async fn enter_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<()
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// True when `err` is a unique violation of `constraint`.
-pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            db.is_unique_violation() && db.constraint() == Some(constraint)
-        }
-        _ => false,
-    }
 }

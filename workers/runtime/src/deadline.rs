@@ -66,10 +66,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 
+/// How long a request waits for a connection of the app pool.
+pub const APP_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// How long a request may wait on Postgres in all, from when its work
 /// starts, before it is answered `unavailable` while Postgres is silent:
 /// the time it takes a pooled connection from an idle pool
-/// (`db::APP_ACQUIRE_TIMEOUT`), so that a request that waited out the pool
+/// ([`APP_ACQUIRE_TIMEOUT`]), so that a request that waited out the pool
 /// is answered as it was before there was a deadline. Normal requests
 /// spend milliseconds (p99 under 130 ms at 64 callers, README Measuring);
 /// 1.5 s still answers callers that wait 2 s or more (the bench's and the

@@ -253,6 +253,16 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// True when `err` is a unique violation of `constraint`.
+pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() && db.constraint() == Some(constraint)
+        }
+        _ => false,
+    }
+}
+
 /// SQLSTATE of text Postgres refuses, such as a NUL in UTF-8.
 const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 

@@ -16,7 +16,7 @@
 //!    field order and spacing do not matter) is `idempotency_key_reused`;
 //!    one with the same is the reply, encoded in this request's content type;
 //! 3. otherwise takes a savepoint and hands the transaction to the handler
-//!    ([`crate::Meta::tx`]).
+//!    (`crate::context::Ctx::tx`).
 //!
 //! After the handler, in the same transaction: a success is stored and
 //! committed with the change, so neither exists without the other. A coded
@@ -34,9 +34,10 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::app::App;
-use crate::call::Meta;
-use crate::db::Tx;
+use chrono::{DateTime, Utc};
+use olympus_contracts::operation::Operation;
+
+use crate::db::{Db, Tx};
 use crate::error::Error;
 
 /// How long a key holds.
@@ -52,7 +53,17 @@ pub fn is_valid_key(key: &str) -> bool {
 
 const SAVEPOINT: &str = "olympus_idempotent_handler";
 
-/// A key this request holds: the transaction is in the request's scope.
+/// Whose key, for which operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Key<'a> {
+    pub tenant_id: Uuid,
+    /// The access token's user.
+    pub caller_id: Uuid,
+    pub operation: Operation,
+    pub key: &'a str,
+}
+
+/// A key this request holds, in its transaction.
 #[derive(Debug)]
 pub struct Claim {
     tenant_id: Uuid,
@@ -67,8 +78,9 @@ pub struct Claim {
 pub enum Begun {
     /// The reply stored by the first request.
     Stored(Result<Value, Error>),
-    /// Nothing: the handler runs, in the transaction now in `meta`'s scope.
-    Fresh(Claim),
+    /// Nothing: the handler runs, in this transaction (the key locked, a
+    /// savepoint taken), which becomes the request's.
+    Fresh(Claim, Tx),
 }
 
 /// The fingerprint of a decoded request: the SHA-256 of its JSON form.
@@ -77,25 +89,23 @@ pub fn fingerprint<Req: Serialize>(request: &Req) -> Result<Vec<u8>, Error> {
     Ok(Sha256::digest(json).to_vec())
 }
 
-/// Starts an idempotent request (see [the module](self)): `fingerprint`
-/// is the request's when it carries a key (see [`fingerprint`]), `None`
-/// when it does not, and then so is the answer.
+/// Starts an idempotent request (see [the module](self)) with `key` and
+/// the request's `fingerprint` (see [`fingerprint`]), at `now`.
 pub async fn begin(
-    app: &App,
-    meta: &Meta,
-    fingerprint: Option<Vec<u8>>,
-) -> Result<Option<Begun>, Error> {
-    let (Some(key), Some(fingerprint)) = (meta.idempotency_key.clone(), fingerprint) else {
-        return Ok(None);
-    };
-    let claims = meta.claims()?;
-    let (tenant_id, caller_id) = (claims.tid, claims.sub);
-    let operation = format!(
-        "{}.{}",
-        meta.operation.service.as_str(),
-        meta.operation.name
-    );
-    let mut tx = app.db().tenant(tenant_id).await?;
+    db: &Db,
+    now: DateTime<Utc>,
+    key: Key<'_>,
+    fingerprint: Vec<u8>,
+) -> Result<Begun, Error> {
+    let Key {
+        tenant_id,
+        caller_id,
+        operation,
+        key,
+    } = key;
+    let key = key.to_owned();
+    let operation = format!("{}.{}", operation.service.as_str(), operation.name);
+    let mut tx = db.tenant(tenant_id).await?;
     let locked: bool = sqlx::query_scalar(
         "SELECT pg_try_advisory_xact_lock(hashtextextended(
              'idempotency:' || $1::text || ':' || $2::text || ':' || $3 || ':' || $4, 0))",
@@ -124,7 +134,7 @@ pub async fn begin(
     .bind(&operation)
     .bind(&key)
     .bind(caller_id)
-    .bind(app.now())
+    .bind(now)
     .bind(TTL_HOURS as i32)
     .fetch_optional(&mut *tx)
     .await?;
@@ -138,23 +148,25 @@ pub async fn begin(
             return Err(Error::new(ErrorCode::IdempotencyKeyReused));
         }
         tracing::info!(status, "idempotent retry: the stored reply");
-        return Ok(Some(Begun::Stored(if status == 200 {
+        return Ok(Begun::Stored(if status == 200 {
             Ok(reply)
         } else {
             Err(stored_error(reply)?)
-        })));
+        }));
     }
     sqlx::query(&format!("SAVEPOINT {SAVEPOINT}"))
         .execute(&mut *tx)
         .await?;
-    meta.scope.put(tx).await;
-    Ok(Some(Begun::Fresh(Claim {
-        tenant_id,
-        caller_id,
-        operation,
-        key,
-        fingerprint,
-    })))
+    Ok(Begun::Fresh(
+        Claim {
+            tenant_id,
+            caller_id,
+            operation,
+            key,
+            fingerprint,
+        },
+        tx,
+    ))
 }
 
 impl Claim {
@@ -162,7 +174,7 @@ impl Claim {
     /// to send, encoded in `content_type`.
     pub async fn finish(
         self,
-        app: &App,
+        now: DateTime<Utc>,
         tx: Option<Tx>,
         outcome: Result<Value, Error>,
         content_type: ContentType,
@@ -174,7 +186,7 @@ impl Claim {
         };
         match outcome {
             Ok(reply) => {
-                self.store(app, &mut tx, 200, &reply).await?;
+                self.store(now, &mut tx, 200, &reply).await?;
                 crate::db::commit(tx).await?;
                 content_type.encode(&reply).map_err(Error::internal)
             }
@@ -187,7 +199,7 @@ impl Claim {
                     "message": err.message(),
                     "details": err.details(),
                 });
-                self.store(app, &mut tx, err.code().status(), &body).await?;
+                self.store(now, &mut tx, err.code().status(), &body).await?;
                 crate::db::commit(tx).await?;
                 Err(err)
             }
@@ -198,7 +210,7 @@ impl Claim {
 
     async fn store(
         &self,
-        app: &App,
+        now: DateTime<Utc>,
         conn: &mut PgConnection,
         status: u16,
         reply: &Value,
@@ -219,7 +231,7 @@ impl Claim {
         .bind(&self.fingerprint)
         .bind(status as i16)
         .bind(reply)
-        .bind(app.now())
+        .bind(now)
         .execute(conn)
         .await?;
         Ok(())

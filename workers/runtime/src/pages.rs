@@ -19,8 +19,8 @@ use olympus_contracts::ErrorCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::call::Meta;
 use crate::error::{Error, Validation};
+use olympus_contracts::operation::Operation;
 
 /// What a cursor holds.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -49,20 +49,16 @@ pub struct Pager {
 }
 
 impl Pager {
-    /// Reads a page request of the operation of `meta` over `scope` with
-    /// `filter` (empty when the operation has none).
+    /// Reads a page request of `operation` over `scope` with `filter`
+    /// (empty when the operation has none).
     pub fn new(
-        meta: &Meta,
+        operation: &Operation,
         scope: Uuid,
         filter: &str,
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<Self, Error> {
-        let operation = format!(
-            "{}.{}",
-            meta.operation.service.as_str(),
-            meta.operation.name
-        );
+        let operation = format!("{}.{}", operation.service.as_str(), operation.name);
         let limit = limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
         if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
             return Err(Validation::failed(

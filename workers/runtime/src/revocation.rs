@@ -7,7 +7,7 @@
 //! - the process that revokes a session records it at once and broadcasts
 //!   it on `{prefix}.internal.revocations` (core NATS, every process
 //!   listens; published on the relay's connection where `serve` has one,
-//!   see [`App::broadcast_on`]), so the others refuse its tokens within
+//!   see `App::broadcast_on`), so the others refuse its tokens within
 //!   milliseconds;
 //! - every process also reads the revocations and suspensions committed
 //!   since its last look from Postgres every 250 ms, so one that missed a
@@ -18,6 +18,9 @@
 //! - when the last successful read is older than [`STALE_AFTER`] (Postgres
 //!   away), bearer requests are answered `unavailable` rather than trusted
 //!   on stale knowledge.
+//!
+//! The tables it reads are the workers' (auth's sessions, tenant's
+//! tenants): they say how ([`Sources`]), and the runtime names neither.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration as TimeDelta, Utc};
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::app::App;
+use crate::clock::Clock;
 
 /// How often Postgres is read.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -48,6 +51,16 @@ pub enum Refusal {
     TenantSuspended,
     /// This process cannot vouch for its knowledge right now.
     Stale,
+}
+
+/// How revocations are read from the workers' tables.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources {
+    /// `(id uuid, revoked_at timestamptz)` of every session revoked after
+    /// `$1` (a `timestamptz`).
+    pub revoked_sessions: &'static str,
+    /// `id` of every suspended tenant.
+    pub suspended_tenants: &'static str,
 }
 
 /// The revocation broadcast (`{prefix}.internal.revocations`), JSON.
@@ -119,7 +132,7 @@ impl Revocations {
     }
 
     /// Records sessions revoked at `at` (by this process or a broadcast).
-    fn record(&self, sessions: &[Uuid], at: DateTime<Utc>) {
+    pub fn record(&self, sessions: &[Uuid], at: DateTime<Utc>) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         for &id in sessions {
             state.sessions.insert(id, at);
@@ -128,7 +141,12 @@ impl Revocations {
 
     /// Reads what Postgres committed since the last read (everything still
     /// relevant, the first time) and forgets what no token can use anymore.
-    pub async fn sync(&self, pool: &PgPool, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub async fn sync(
+        &self,
+        sources: &Sources,
+        pool: &PgPool,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let since = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
             match state.watermark {
@@ -136,17 +154,15 @@ impl Revocations {
                 None => now - self.lifetime,
             }
         };
-        let revoked: Vec<(Uuid, DateTime<Utc>)> =
-            sqlx::query_as("SELECT id, revoked_at FROM sessions WHERE revoked_at > $1")
-                .bind(since)
-                .fetch_all(pool)
-                .await
-                .context("reading revoked sessions")?;
-        let suspended: Vec<Uuid> =
-            sqlx::query_scalar("SELECT id FROM tenants WHERE status = 'suspended'")
-                .fetch_all(pool)
-                .await
-                .context("reading suspended tenants")?;
+        let revoked: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(sources.revoked_sessions)
+            .bind(since)
+            .fetch_all(pool)
+            .await
+            .context("reading revoked sessions")?;
+        let suspended: Vec<Uuid> = sqlx::query_scalar(sources.suspended_tenants)
+            .fetch_all(pool)
+            .await
+            .context("reading suspended tenants")?;
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         for (id, at) in revoked {
             state.watermark = Some(state.watermark.map_or(at, |mark| mark.max(at)));
@@ -163,41 +179,48 @@ impl Revocations {
     }
 }
 
-impl App {
-    /// Records sessions this request revoked (after its commit) and tells
-    /// every other process; a lost broadcast is caught up by their next
-    /// read of Postgres.
-    pub async fn announce_revoked(&self, sessions: &[Uuid]) {
-        if sessions.is_empty() {
-            return;
-        }
-        let revoked_at = self.now();
-        self.revocations().record(sessions, revoked_at);
-        let broadcast = Broadcast {
-            sessions: sessions.to_vec(),
-            revoked_at,
-        };
-        let subject = self.subjects().internal("revocations");
-        match serde_json::to_vec(&broadcast) {
-            Ok(payload) => {
-                if let Err(err) = self.broadcaster().publish(subject, payload.into()).await {
-                    tracing::warn!(error = %err, "broadcasting a revocation (others catch up from Postgres)");
-                }
+/// Tells every other process that `sessions` were revoked at `revoked_at`,
+/// on `client` (the connection that answers no requests, see
+/// `App::broadcast_on`).
+pub async fn broadcast(
+    client: &async_nats::Client,
+    subjects: &olympus_contracts::Subjects,
+    sessions: &[Uuid],
+    revoked_at: DateTime<Utc>,
+) {
+    let broadcast = Broadcast {
+        sessions: sessions.to_vec(),
+        revoked_at,
+    };
+    let subject = subjects.internal("revocations");
+    match serde_json::to_vec(&broadcast) {
+        Ok(payload) => {
+            if let Err(err) = client.publish(subject, payload.into()).await {
+                tracing::warn!(error = %err, "broadcasting a revocation (others catch up from Postgres)");
             }
-            Err(err) => tracing::error!(error = %err, "encoding a revocation broadcast"),
         }
+        Err(err) => tracing::error!(error = %err, "encoding a revocation broadcast"),
     }
+}
+
+/// What keeps a process's knowledge current (see [`run`]).
+#[derive(Debug)]
+pub struct Watch {
+    pub revocations: std::sync::Arc<Revocations>,
+    pub sources: Sources,
+    /// The owner pool: revocations cross tenants.
+    pub pool: PgPool,
+    pub nats: async_nats::Client,
+    /// `{prefix}.internal.revocations`.
+    pub subject: String,
+    pub clock: std::sync::Arc<dyn Clock>,
 }
 
 /// Keeps this process's knowledge current until `stop`: listens to the
 /// broadcast and reads Postgres every [`POLL`]. Call after a first
 /// successful [`Revocations::sync`].
-pub async fn run(app: App, stop: CancellationToken) {
-    let mut broadcasts = match app
-        .nats()
-        .subscribe(app.subjects().internal("revocations"))
-        .await
-    {
+pub async fn run(watch: Watch, stop: CancellationToken) {
+    let mut broadcasts = match watch.nats.subscribe(watch.subject.clone()).await {
         Ok(subscription) => Some(subscription),
         Err(err) => {
             tracing::warn!(error = %err, "not listening to revocation broadcasts (Postgres reads go on)");
@@ -217,12 +240,12 @@ pub async fn run(app: App, stop: CancellationToken) {
                 }
             } => {
                 match serde_json::from_slice::<Broadcast>(&message.payload) {
-                    Ok(b) => app.revocations().record(&b.sessions, b.revoked_at),
+                    Ok(b) => watch.revocations.record(&b.sessions, b.revoked_at),
                     Err(err) => tracing::warn!(error = %err, "ignoring a malformed revocation broadcast"),
                 }
             }
             _ = poll.tick() => {
-                match app.revocations().sync(app.db().pool(), app.now()).await {
+                match watch.revocations.sync(&watch.sources, &watch.pool, watch.clock.now()).await {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("revocations: reading Postgres again");

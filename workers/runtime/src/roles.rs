@@ -12,8 +12,7 @@ use olympus_contracts::operation::Who;
 use olympus_contracts::shapes::Role;
 use olympus_contracts::ErrorCode;
 
-use crate::app::App;
-use crate::call::Meta;
+use crate::db::Db;
 use crate::error::Error;
 use crate::tokens::Claims;
 
@@ -35,12 +34,12 @@ impl Caller {
 
 /// Reads the caller's current role; `unauthenticated` when the user no
 /// longer exists.
-pub async fn current(app: &App, claims: &Claims) -> Result<Caller, Error> {
+pub async fn current(db: &Db, claims: &Claims) -> Result<Caller, Error> {
     let row: Option<(String, bool)> =
         sqlx::query_as("SELECT role, platform FROM olympus_member($1, $2)")
             .bind(claims.tid)
             .bind(claims.sub)
-            .fetch_optional(app.db().app_pool())
+            .fetch_optional(db.app_pool())
             .await?;
     let (role, in_platform_tenant) = row.ok_or_else(|| {
         tracing::debug!(user_id = %claims.sub, "access token of a user that no longer exists");
@@ -57,11 +56,11 @@ pub async fn current(app: &App, claims: &Claims) -> Result<Caller, Error> {
 /// Checks `who` for the caller of `claims`: `None` when membership is
 /// enough (no round trip), the current caller when more was needed and
 /// they have it, `forbidden` when they do not.
-pub async fn check(app: &App, who: Who, claims: &Claims) -> Result<Option<Caller>, Error> {
+pub async fn check(db: &Db, who: Who, claims: &Claims) -> Result<Option<Caller>, Error> {
     if matches!(who, Who::Anyone | Who::Member) {
         return Ok(None);
     }
-    let caller = current(app, claims).await?;
+    let caller = current(db, claims).await?;
     if !who.allows(caller.role, caller.in_platform_tenant) {
         let needed = match who {
             Who::Owner => "an owner",
@@ -73,15 +72,4 @@ pub async fn check(app: &App, who: Who, claims: &Claims) -> Result<Option<Caller
         );
     }
     Ok(Some(caller))
-}
-
-impl Meta {
-    /// The caller's current role: the one the runtime read when the
-    /// operation needed it, read now otherwise.
-    pub async fn caller(&self, app: &App) -> Result<Caller, Error> {
-        match self.caller {
-            Some(caller) => Ok(caller),
-            None => current(app, self.claims()?).await,
-        }
-    }
 }

@@ -48,10 +48,8 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use olympus_contracts::codec::MAX_REQUEST_BYTES;
-use olympus_contracts::operation::{Access, Operation, Service};
+use olympus_contracts::operation::{Access, Op, Operation, Service};
 use olympus_contracts::{headers, ContentType, ErrorBody, ErrorCode};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -66,7 +64,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::bounds;
-use crate::call::{AfterReply, Call, Meta, Scope};
+use crate::context::{AfterReply, Ctx, Open, Request};
 use crate::error::Error;
 use crate::idempotency;
 use crate::metrics::OperationMetrics;
@@ -77,14 +75,11 @@ const AFTER_REPLY_DELAY: Duration = Duration::from_millis(5);
 /// The queue group every endpoint joins.
 pub const QUEUE_GROUP: &str = "q";
 
-type Handler = dyn Fn(App, Meta, Bytes) -> BoxFuture<'static, Result<Vec<u8>, Error>> + Send + Sync;
+type Handler = dyn Fn(Ctx, Bytes) -> BoxFuture<'static, Result<Vec<u8>, Error>> + Send + Sync;
 
 /// One operation and the function that answers it.
 pub struct Endpoint {
     operation: Operation,
-    /// `std::any::type_name` of the request and the reply, so that tests
-    /// can hold them to the spec's `request` and `reply`.
-    types: (&'static str, &'static str),
     handler: Box<Handler>,
 }
 
@@ -92,11 +87,6 @@ impl Endpoint {
     /// The operation it answers.
     pub fn operation(&self) -> Operation {
         self.operation
-    }
-
-    /// The Rust type names of its request and reply.
-    pub fn types(&self) -> (&'static str, &'static str) {
-        self.types
     }
 }
 
@@ -108,55 +98,72 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
-/// Makes an endpoint of `handler`: the runtime decodes `Req` strictly from
-/// the request's content type and encodes the `Rep` it returns. On
-/// operations marked I, a request with an `Idempotency-Key` runs at most
-/// once (see [`crate::idempotency`]); the handler then works in
-/// [`Meta::tx`], which the runtime commits with the stored reply.
-pub fn endpoint<Req, Rep, F, Fut>(operation: Operation, handler: F) -> Endpoint
+/// Makes the endpoint of the operation `O` (declared in the catalog,
+/// `olympus_contracts::operation`), answered by `handler`, which takes
+/// exactly `O`'s request and answers exactly its reply: the runtime decodes
+/// the request strictly from the request's content type and encodes the
+/// reply. The handler works in the request's transaction
+/// ([`crate::context::Ctx::tx`]), which the runtime commits when it
+/// succeeds, with the stored reply of an idempotent request (see
+/// [`crate::idempotency`]), and rolls back when it fails.
+pub fn endpoint<O, F, Fut>(_operation: O, handler: F) -> Endpoint
 where
-    Req: DeserializeOwned + Serialize + Send + 'static,
-    Rep: Serialize + Send + 'static,
-    F: Fn(App, Call<Req>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Rep, Error>> + Send + 'static,
+    O: Op,
+    F: Fn(Ctx, O::Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O::Reply, Error>> + Send + 'static,
 {
     let handler = Arc::new(handler);
     Endpoint {
-        operation,
-        types: (std::any::type_name::<Req>(), std::any::type_name::<Rep>()),
-        handler: Box::new(move |app, meta, payload| {
+        operation: O::OPERATION,
+        handler: Box::new(move |ctx, payload| {
             let handler = Arc::clone(&handler);
             Box::pin(async move {
-                let content_type = meta.content_type;
-                let body: Req = content_type.decode(&payload).map_err(Error::bad_request)?;
-                let fingerprint = match meta.idempotency_key {
-                    Some(_) => Some(idempotency::fingerprint(&body)?),
-                    None => None,
-                };
-                let claim = match idempotency::begin(&app, &meta, fingerprint).await? {
-                    Some(idempotency::Begun::Stored(reply)) => {
-                        return content_type.encode(&reply?).map_err(Error::internal);
+                let content_type = ctx.request().content_type;
+                let body: O::Request = content_type.decode(&payload).map_err(Error::bad_request)?;
+                let claim = match ctx.request().idempotency_key.as_deref() {
+                    Some(key) => {
+                        let claims = ctx.claims()?;
+                        let key = idempotency::Key {
+                            tenant_id: claims.tid,
+                            caller_id: claims.sub,
+                            operation: O::OPERATION,
+                            key,
+                        };
+                        let fingerprint = idempotency::fingerprint(&body)?;
+                        match idempotency::begin(ctx.app().db(), ctx.now(), key, fingerprint)
+                            .await?
+                        {
+                            idempotency::Begun::Stored(reply) => {
+                                return content_type.encode(&reply?).map_err(Error::internal);
+                            }
+                            idempotency::Begun::Fresh(claim, tx) => {
+                                ctx.put_tx(Open::in_tenant(tx, claims.tid)).await;
+                                Some(claim)
+                            }
+                        }
                     }
-                    Some(idempotency::Begun::Fresh(claim)) => Some(claim),
                     None => None,
                 };
-                let scope = meta.scope.clone();
-                let outcome = handler(app.clone(), Call { body, meta }).await;
-                let tx = scope.take().await;
-                match claim {
+                let outcome = handler(ctx.clone(), body).await;
+                let tx = ctx.take_tx().await.map(|open| open.tx);
+                let reply = match claim {
                     Some(claim) => {
                         let outcome = outcome
                             .and_then(|rep| serde_json::to_value(&rep).map_err(Error::internal));
-                        claim.finish(&app, tx, outcome, content_type).await
+                        claim.finish(ctx.now(), tx, outcome, content_type).await?
                     }
                     None => {
                         let reply = content_type.encode(&outcome?).map_err(Error::internal)?;
                         if let Some(tx) = tx {
                             crate::db::commit(tx).await?;
                         }
-                        Ok(reply)
+                        reply
                     }
+                };
+                for work in ctx.take_on_commit() {
+                    work.await;
                 }
+                Ok(reply)
             })
         }),
     }
@@ -193,16 +200,29 @@ struct Refusals {
     shed: AtomicU64,
 }
 
-/// Starts the workers' micro services and their request loops.
-pub async fn start(app: &App, workers: Vec<Worker>) -> anyhow::Result<Running> {
+/// Starts the workers' micro services and their request loops, with
+/// revocations read as `sources` say (the auth and tenant workers' tables,
+/// whichever workers this process runs: every one checks bearer tokens).
+pub async fn start(
+    app: &App,
+    workers: Vec<Worker>,
+    sources: crate::revocation::Sources,
+) -> anyhow::Result<Running> {
     // No bearer request is taken before this process knows what is revoked.
     app.revocations()
-        .sync(app.db().pool(), app.now())
+        .sync(&sources, app.db().pool(), app.now())
         .await
         .context("reading revoked sessions at start")?;
     let stop_revocations = CancellationToken::new();
     let revocations = tokio::spawn(crate::revocation::run(
-        app.clone(),
+        crate::revocation::Watch {
+            revocations: Arc::clone(app.revocations()),
+            sources,
+            pool: app.db().pool().clone(),
+            nats: app.nats().clone(),
+            subject: app.subjects().internal("revocations"),
+            clock: app.shared_clock(),
+        },
         stop_revocations.clone(),
     ));
     // Whether Postgres answers, for the requests' deadline; stops with the
@@ -582,9 +602,12 @@ async fn process(
     let (claims, caller) = match endpoint.operation.access() {
         Access::Public => (None, None),
         Access::Bearer => {
-            let claims =
-                crate::auth::authenticate(app, header(message, headers::AUTHORIZATION)).await?;
-            let caller = crate::roles::check(app, endpoint.operation.who, &claims).await?;
+            let claims = crate::auth::authenticate(
+                (app.tokens(), app.revocations()),
+                app.now(),
+                header(message, headers::AUTHORIZATION),
+            )?;
+            let caller = crate::roles::check(app.db(), endpoint.operation.who, &claims).await?;
             (Some(claims), caller)
         }
     };
@@ -600,20 +623,17 @@ async fn process(
         // Operations not marked I ignore it (contract §1).
         _ => None,
     };
-    let meta = Meta {
+    let request = Request {
         operation: endpoint.operation,
         correlation_id: correlation_id.to_owned(),
         content_type,
         client_ip: bounds::client_ip(header(message, headers::CLIENT_IP)),
         user_agent: bounds::user_agent(header(message, headers::USER_AGENT)),
         traceparent: traceparent.map(str::to_owned),
-        claims,
-        caller,
         idempotency_key,
-        scope: Scope::default(),
-        after_reply: after_reply.clone(),
     };
-    let work = (endpoint.handler)(app.clone(), meta, message.payload.clone());
+    let ctx = Ctx::new(app.clone(), request, claims, caller, after_reply.clone());
+    let work = (endpoint.handler)(ctx, message.payload.clone());
     // A bug in one handler must cost one `internal` reply, not the worker.
     match AssertUnwindSafe(work).catch_unwind().await {
         Ok(result) => result,

@@ -31,7 +31,7 @@
 //! Every read is made: identical reads that arrive together are not
 //! merged, so a batch costs Postgres what its callers asked for.
 
-use crate::db::APP_ACQUIRE_TIMEOUT;
+use crate::deadline::APP_ACQUIRE_TIMEOUT;
 use crate::error::Error;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};

@@ -9,20 +9,17 @@ use olympus_auth::users::NewUser;
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::Role;
 use olympus_contracts::tenant::{CreateTenantReply, CreateTenantRequest};
-use olympus_runtime::db::is_unique_violation;
-use olympus_runtime::error::Validation;
-use olympus_runtime::outbox::Event;
-use olympus_runtime::{text, App, Call, Error};
+use olympus_runtime::error::{is_unique_violation, Validation};
+use olympus_runtime::{text, Ctx, Error};
 use uuid::Uuid;
 
 use crate::slug::Slug;
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
 /// Handles `tenant.create`.
-pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateTenantReply, Error> {
-    let request = call.body;
+pub async fn create(ctx: Ctx, request: CreateTenantRequest) -> Result<CreateTenantReply, Error> {
     // First, so that a signup shed for a full hashing queue costs nothing.
-    let slot = olympus_auth::hashing::passwords(&app)?.admit()?;
+    let slot = olympus_auth::hashing::passwords(ctx.app())?.admit()?;
     let mut v = Validation::default();
     let slug = v.check("slug", Slug::parse(&request.slug));
     let name = v.check("name", text::line(&request.name, 1, 100));
@@ -49,7 +46,7 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
     // The new tenant's own scope, as the request role: the tenant row,
     // then everything in it, in one transaction.
     let tenant_id = Uuid::now_v7();
-    let mut tx = app.db().tenant(tenant_id).await?;
+    let mut tx = ctx.tx_in(tenant_id).await?;
     let tenant: TenantRow = sqlx::query_as(&format!(
         "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) RETURNING {TENANT_COLUMNS}"
     ))
@@ -67,35 +64,22 @@ pub async fn create(app: App, call: Call<CreateTenantRequest>) -> Result<CreateT
     })?;
     let tenant = tenant.into_tenant()?;
     let owner_id = Uuid::now_v7();
-    app.events(&call.meta)
-        .actor(owner_id)
-        .emit(
-            &mut tx,
-            Event::new(
-                tenant.id,
-                tenant.id,
-                &data::TenantCreated {
-                    tenant: tenant.clone(),
-                },
-            ),
-        )
-        .await?;
-    let (owner, tokens) = members::create(
-        &app,
-        &mut tx,
-        &call.meta,
-        NewUser {
-            id: owner_id,
-            tenant_id: tenant.id,
-            email: &email,
-            display_name: &display_name,
-            role: Role::Owner,
-            password_hash: &password_hash,
-            email_verified: false,
-        },
-    )
-    .await?;
-    olympus_runtime::db::commit(tx).await?;
+    // The owner acts, though they hold no token yet.
+    tx.act_as(owner_id);
+    let created = data::TenantCreated {
+        tenant: tenant.clone(),
+    };
+    tx.emit(tenant.id, &created).await?;
+    let new = NewUser {
+        id: owner_id,
+        tenant_id: tenant.id,
+        email: &email,
+        display_name: &display_name,
+        role: Role::Owner,
+        password_hash: &password_hash,
+        email_verified: false,
+    };
+    let (owner, tokens) = members::create(&ctx, &mut tx, new).await?;
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, owner_id = %owner.id, "tenant created");
     Ok(CreateTenantReply {
         tenant,

@@ -6,17 +6,17 @@
 
 use olympus_contracts::tenant::{GetTenantRequest, TenantReply};
 use olympus_runtime::shared_reads::SharedRead;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 use sqlx::FromRow;
 use std::sync::LazyLock;
 
 use crate::tenants::{TenantRow, TENANT_COLUMNS};
 
 /// Handles `tenant.get`.
-pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, Error> {
-    let claims = call.meta.claims()?;
-    let id = call.body.id.unwrap_or(claims.tid);
-    if id != claims.tid && !call.meta.caller(&app).await?.is_platform_admin() {
+pub async fn get(ctx: Ctx, request: GetTenantRequest) -> Result<TenantReply, Error> {
+    let claims = ctx.claims()?;
+    let id = request.id.unwrap_or(claims.tid);
+    if id != claims.tid && !ctx.caller().await?.is_platform_admin() {
         return Err(Error::not_found("no such tenant"));
     }
     // Row-level security confines this to the tenant `id`; the round trip
@@ -26,8 +26,7 @@ pub async fn get(app: App, call: Call<GetTenantRequest>) -> Result<TenantReply, 
             "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = k.key"
         ))
     });
-    let row = app
-        .db()
+    let row = ctx
         .read_shared(&READ, id, id)
         .await?
         .ok_or_else(|| Error::not_found("no such tenant"))?;

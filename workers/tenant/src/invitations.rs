@@ -16,12 +16,10 @@ use olympus_contracts::tenant::{InvitationReply, InviteRequest, RevokeInvitation
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 
 /// Handles `tenant.members.invite`.
-pub async fn invite(app: App, call: Call<InviteRequest>) -> Result<InvitationReply, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn invite(ctx: Ctx, request: InviteRequest) -> Result<InvitationReply, Error> {
     let mut v = Validation::default();
     let email = v.check("email", Email::parse(&request.email));
     if request.role == Role::Owner {
@@ -33,40 +31,30 @@ pub async fn invite(app: App, call: Call<InviteRequest>) -> Result<InvitationRep
             "validation passed with a missing value"
         )));
     };
-    if request.role == Role::Admin && call.meta.caller(&app).await?.role != Role::Owner {
+    if request.role == Role::Admin && ctx.caller().await?.role != Role::Owner {
         return Err(
             Error::new(ErrorCode::Forbidden).with_message("only an owner may invite an admin")
         );
     }
     // The request's transaction: with an Idempotency-Key, the runtime
     // stores the reply in it, with the invitation.
-    let mut tx = call.meta.tx(&app).await?;
-    let invitation = invitations::issue(
-        &app,
-        &mut tx,
-        &call.meta,
-        (claims.tid, claims.sub),
-        &email,
-        request.role,
-    )
-    .await?;
+    let mut tx = ctx.tx().await?;
+    let invitation = invitations::issue(&mut tx, ctx.claims()?.sub, &email, request.role).await?;
     tracing::info!(invitation_id = %invitation.id, role = invitation.role.as_str(), "invited");
     Ok(InvitationReply { invitation })
 }
 
 /// Handles `tenant.members.invitations.list`: pending invitations (not
 /// accepted, replaced, revoked or expired), by id.
-pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<Invitation>, Error> {
-    let claims = call.meta.claims()?;
-    let page = call.body;
+pub async fn list(ctx: Ctx, page: PageRequest) -> Result<Page<Invitation>, Error> {
+    let operation = &ctx.request().operation;
     let pager = Pager::new(
-        &call.meta,
-        claims.tid,
+        operation,
+        ctx.claims()?.tid,
         "",
         page.limit,
         page.cursor.as_deref(),
     )?;
-    let mut tx = app.db().tenant(claims.tid).await?;
     let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
         "SELECT {INVITATION_COLUMNS} FROM invitations
           WHERE id > $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3
@@ -74,27 +62,23 @@ pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<Invitation>,
     ))
     .bind(pager.after())
     .bind(pager.fetch())
-    .bind(app.now())
-    .fetch_all(&mut *tx)
+    .bind(ctx.now())
+    .fetch_all(&mut *ctx.tx().await?)
     .await?;
-    olympus_runtime::db::commit(tx).await?;
     pager.page_of(rows, InvitationRow::into_invitation, |i| i.id)
 }
 
 /// Handles `tenant.members.invitations.revoke`: the token stops working.
-pub async fn revoke(app: App, call: Call<RevokeInvitationRequest>) -> Result<Empty, Error> {
-    let claims = call.meta.claims()?;
-    let mut tx = app.db().tenant(claims.tid).await?;
+pub async fn revoke(ctx: Ctx, request: RevokeInvitationRequest) -> Result<Empty, Error> {
     let revoked = sqlx::query(
         "UPDATE invitations SET revoked_at = $2
           WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
     )
-    .bind(call.body.id)
-    .bind(app.now())
-    .execute(&mut *tx)
+    .bind(request.id)
+    .bind(ctx.now())
+    .execute(&mut *ctx.tx().await?)
     .await?
     .rows_affected();
-    olympus_runtime::db::commit(tx).await?;
     if revoked == 0 {
         return Err(Error::not_found("no such pending invitation"));
     }

@@ -14,7 +14,6 @@
 //! invitation tokens come from the auth worker's library (`olympus_auth`),
 //! so there is one way to make a user, a session or an invitation.
 
-pub mod bootstrap;
 pub mod create;
 pub mod get;
 pub mod invitations;
@@ -27,6 +26,10 @@ pub mod update;
 use olympus_contracts::operation::{self as op, Service};
 use olympus_runtime::{endpoint, Worker};
 
+/// Where revocations are read (`olympus_runtime::revocation::Sources`):
+/// every suspended tenant.
+pub const SUSPENDED_TENANTS: &str = "SELECT id FROM tenants WHERE status = 'suspended'";
+
 /// The tenant worker and its endpoints.
 pub fn worker() -> Worker {
     Worker {
@@ -34,18 +37,18 @@ pub fn worker() -> Worker {
         version: env!("CARGO_PKG_VERSION"),
         description: "Olympus tenants: signup, members, invitations and tenant administration",
         endpoints: vec![
-            endpoint(op::TENANT_CREATE, create::create),
-            endpoint(op::TENANT_GET, get::get),
-            endpoint(op::TENANT_UPDATE, update::update),
-            endpoint(op::TENANT_MEMBERS_LIST, members::list),
-            endpoint(op::TENANT_MEMBERS_SET_ROLE, members::set_role),
-            endpoint(op::TENANT_MEMBERS_REMOVE, members::remove),
-            endpoint(op::TENANT_MEMBERS_INVITE, invitations::invite),
-            endpoint(op::TENANT_MEMBERS_INVITATIONS_LIST, invitations::list),
-            endpoint(op::TENANT_MEMBERS_INVITATIONS_REVOKE, invitations::revoke),
-            endpoint(op::TENANT_LIST, platform::list),
-            endpoint(op::TENANT_SUSPEND, platform::suspend),
-            endpoint(op::TENANT_REACTIVATE, platform::reactivate),
+            endpoint(op::TenantCreate, create::create),
+            endpoint(op::TenantGet, get::get),
+            endpoint(op::TenantUpdate, update::update),
+            endpoint(op::TenantMembersList, members::list),
+            endpoint(op::TenantMembersSetRole, members::set_role),
+            endpoint(op::TenantMembersRemove, members::remove),
+            endpoint(op::TenantMembersInvite, invitations::invite),
+            endpoint(op::TenantMembersInvitationsList, invitations::list),
+            endpoint(op::TenantMembersInvitationsRevoke, invitations::revoke),
+            endpoint(op::TenantList, platform::list),
+            endpoint(op::TenantSuspend, platform::suspend),
+            endpoint(op::TenantReactivate, platform::reactivate),
         ],
     }
 }

@@ -14,44 +14,38 @@ use olympus_contracts::shapes::Empty;
 use olympus_contracts::shapes::{Page, PageRequest, Role, User};
 use olympus_contracts::tenant::{RemoveMemberRequest, SetRoleRequest};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::outbox::Event;
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Handles `tenant.members.list`: members by id (creation order).
-pub async fn list(app: App, call: Call<PageRequest>) -> Result<Page<User>, Error> {
-    let claims = call.meta.claims()?;
-    let page = call.body;
+pub async fn list(ctx: Ctx, page: PageRequest) -> Result<Page<User>, Error> {
+    let operation = &ctx.request().operation;
     let pager = Pager::new(
-        &call.meta,
-        claims.tid,
+        operation,
+        ctx.claims()?.tid,
         "",
         page.limit,
         page.cursor.as_deref(),
     )?;
-    let mut tx = app.db().tenant(claims.tid).await?;
     let rows: Vec<UserRow> = sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2"
     ))
     .bind(pager.after())
     .bind(pager.fetch())
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *ctx.tx().await?)
     .await?;
-    olympus_runtime::db::commit(tx).await?;
     pager.page_of(rows, UserRow::into_user, |u| u.id)
 }
 
 /// Handles `tenant.members.set_role` (owners only).
-pub async fn set_role(app: App, call: Call<SetRoleRequest>) -> Result<UserReply, Error> {
-    let claims = call.meta.claims()?;
-    let SetRoleRequest { user_id, role } = call.body;
-    let mut tx = app.db().tenant(claims.tid).await?;
+pub async fn set_role(ctx: Ctx, request: SetRoleRequest) -> Result<UserReply, Error> {
+    let SetRoleRequest { user_id, role } = request;
+    let mut tx = ctx.tx().await?;
     let (target, owners) = lock_member(&mut tx, user_id).await?;
     let from = target.role;
     if from == role {
-        olympus_runtime::db::commit(tx).await?;
         return Ok(UserReply { user: target });
     }
     if from == Role::Owner {
@@ -62,39 +56,28 @@ pub async fn set_role(app: App, call: Call<SetRoleRequest>) -> Result<UserReply,
     ))
     .bind(user_id)
     .bind(role.as_str())
-    .bind(app.now())
+    .bind(ctx.now())
     .fetch_one(&mut *tx)
     .await?;
     let user = row.into_user()?;
-    app.events(&call.meta)
-        .actor(claims.sub)
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                user_id,
-                &data::MemberRoleChanged {
-                    user_id,
-                    from,
-                    to: role,
-                },
-            ),
-        )
-        .await?;
-    olympus_runtime::db::commit(tx).await?;
+    let changed = data::MemberRoleChanged {
+        user_id,
+        from,
+        to: role,
+    };
+    tx.emit(user_id, &changed).await?;
     tracing::info!(%user_id, from = from.as_str(), to = role.as_str(), "role changed");
     Ok(UserReply { user })
 }
 
 /// Handles `tenant.members.remove` (owners and admins; only owners remove
 /// owners). The member's sessions end at once, everywhere.
-pub async fn remove(app: App, call: Call<RemoveMemberRequest>) -> Result<Empty, Error> {
-    let claims = call.meta.claims()?;
-    let user_id = call.body.user_id;
-    let mut tx = app.db().tenant(claims.tid).await?;
+pub async fn remove(ctx: Ctx, request: RemoveMemberRequest) -> Result<Empty, Error> {
+    let user_id = request.user_id;
+    let mut tx = ctx.tx().await?;
     let (target, owners) = lock_member(&mut tx, user_id).await?;
     if target.role == Role::Owner {
-        let caller = call.meta.caller(&app).await?;
+        let caller = ctx.caller().await?;
         if caller.role != Role::Owner {
             return Err(
                 Error::new(ErrorCode::Forbidden).with_message("only an owner may remove an owner")
@@ -102,36 +85,18 @@ pub async fn remove(app: App, call: Call<RemoveMemberRequest>) -> Result<Empty, 
         }
         keep_an_owner(&owners, user_id, "removed")?;
     }
-    let now = app.now();
-    let events = app.events(&call.meta).actor(claims.sub);
-    let revoked = sessions::revoke_all(
-        &mut tx,
-        &events,
-        (claims.tid, user_id),
-        now,
-        RevocationReason::MemberRemoved,
-    )
-    .await?;
+    let revoked = sessions::revoke_all(&mut tx, user_id, RevocationReason::MemberRemoved).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                claims.tid,
-                user_id,
-                &data::MemberRemoved {
-                    user_id,
-                    email: target.email,
-                },
-            ),
-        )
-        .await?;
-    olympus_runtime::db::commit(tx).await?;
-    app.announce_revoked(&revoked).await;
+    let removed = data::MemberRemoved {
+        user_id,
+        email: target.email,
+    };
+    tx.emit(user_id, &removed).await?;
     tracing::info!(%user_id, sessions = revoked.len(), "member removed");
+    ctx.announce_revoked(revoked);
     Ok(Empty {})
 }
 

@@ -12,26 +12,23 @@ use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Page, Tenant, TenantStatus};
 use olympus_contracts::tenant::{ListTenantsRequest, TenantIdRequest, TenantReply};
 use olympus_contracts::ErrorCode;
-use olympus_runtime::outbox::Event;
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{App, Call, Error};
+use olympus_runtime::{Ctx, Error};
 
 use crate::slug::RESERVED;
 use crate::tenants::{self, TenantRow, TENANT_COLUMNS};
 
 /// Handles `tenant.list`: every tenant, or those of one status, by id.
-pub async fn list(app: App, call: Call<ListTenantsRequest>) -> Result<Page<Tenant>, Error> {
-    let claims = call.meta.claims()?;
-    let request = call.body;
+pub async fn list(ctx: Ctx, request: ListTenantsRequest) -> Result<Page<Tenant>, Error> {
     let status = request.status.map(TenantStatus::as_str);
     let pager = Pager::new(
-        &call.meta,
-        claims.tid,
+        &ctx.request().operation,
+        ctx.claims()?.tid,
         status.unwrap_or(""),
         request.limit,
         request.cursor.as_deref(),
     )?;
-    let mut tx = app.db().platform().await?;
+    // The platform scope: every tenant row.
     let rows: Vec<TenantRow> = sqlx::query_as(&format!(
         "SELECT {TENANT_COLUMNS} FROM tenants
           WHERE id > $1 AND ($3::text IS NULL OR status = $3)
@@ -40,31 +37,29 @@ pub async fn list(app: App, call: Call<ListTenantsRequest>) -> Result<Page<Tenan
     .bind(pager.after())
     .bind(pager.fetch())
     .bind(status)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *ctx.tx().await?)
     .await?;
-    olympus_runtime::db::commit(tx).await?;
     pager.page_of(rows, TenantRow::into_tenant, |t| t.id)
 }
 
 /// Handles `tenant.suspend`.
-pub async fn suspend(app: App, call: Call<TenantIdRequest>) -> Result<TenantReply, Error> {
-    set_status(app, call, TenantStatus::Suspended).await
+pub async fn suspend(ctx: Ctx, request: TenantIdRequest) -> Result<TenantReply, Error> {
+    set_status(ctx, request, TenantStatus::Suspended).await
 }
 
 /// Handles `tenant.reactivate`.
-pub async fn reactivate(app: App, call: Call<TenantIdRequest>) -> Result<TenantReply, Error> {
-    set_status(app, call, TenantStatus::Active).await
+pub async fn reactivate(ctx: Ctx, request: TenantIdRequest) -> Result<TenantReply, Error> {
+    set_status(ctx, request, TenantStatus::Active).await
 }
 
 async fn set_status(
-    app: App,
-    call: Call<TenantIdRequest>,
+    ctx: Ctx,
+    request: TenantIdRequest,
     to: TenantStatus,
 ) -> Result<TenantReply, Error> {
-    let claims = call.meta.claims()?;
-    let id = call.body.id;
+    let id = request.id;
     // In the target tenant's own scope.
-    let mut tx = app.db().tenant(id).await?;
+    let mut tx = ctx.tx_in(id).await?;
     let current = tenants::lock(&mut tx, id).await?;
     if RESERVED.contains(&current.slug.as_str()) {
         return Err(Error::new(ErrorCode::Forbidden)
@@ -81,31 +76,31 @@ async fn set_status(
     ))
     .bind(id)
     .bind(to.as_str())
-    .bind(app.now())
+    .bind(ctx.now())
     .fetch_one(&mut *tx)
     .await?;
     let tenant = row.into_tenant()?;
-    let events = app.events(&call.meta).actor(claims.sub);
-    let event = match to {
-        TenantStatus::Suspended => Event::new(
-            id,
-            id,
-            &data::TenantSuspended {
+    match to {
+        TenantStatus::Suspended => {
+            let suspended = data::TenantSuspended {
                 tenant: tenant.clone(),
-            },
-        ),
-        TenantStatus::Active => Event::new(
-            id,
-            id,
-            &data::TenantReactivated {
+            };
+            tx.emit(id, &suspended).await?
+        }
+        TenantStatus::Active => {
+            let reactivated = data::TenantReactivated {
                 tenant: tenant.clone(),
-            },
-        ),
+            };
+            tx.emit(id, &reactivated).await?
+        }
     };
-    events.emit(&mut tx, event).await?;
-    olympus_runtime::db::commit(tx).await?;
-    app.revocations()
-        .set_suspended(id, to == TenantStatus::Suspended);
+    // Known to this process at once, once committed; the others read it
+    // within a second.
+    let app = ctx.app().clone();
+    ctx.on_commit(async move {
+        app.revocations()
+            .set_suspended(id, to == TenantStatus::Suspended);
+    });
     tracing::info!(tenant_id = %id, status = to.as_str(), "tenant status changed");
     Ok(TenantReply { tenant })
 }

@@ -14,9 +14,8 @@ pub mod store;
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Tokens, User};
 use olympus_contracts::{ErrorCode, Secret};
-use olympus_runtime::outbox::{Event, Events, Prepared};
-use olympus_runtime::{App, Error, Meta};
-use sqlx::PgConnection;
+use olympus_runtime::outbox::Prepared;
+use olympus_runtime::{Ctx, Error, Tx};
 use uuid::Uuid;
 
 use crate::opaque;
@@ -36,20 +35,21 @@ struct Opening {
 }
 
 impl Opening {
-    fn new(app: &App, tenant_id: Uuid, session_id: Uuid) -> Self {
+    fn new(ctx: &Ctx, tenant_id: Uuid, session_id: Uuid) -> Self {
         Self {
             session_id,
             refresh: opaque::generate(tenant_id),
-            ttl_secs: app.config().refresh_token_ttl,
-            now: app.now(),
+            ttl_secs: ctx.config().refresh_token_ttl,
+            now: ctx.now(),
         }
     }
 
-    /// The session's row, of `user_id` in `tenant_id`, from `meta`'s caller.
+    /// The session's row, of `user_id` in `tenant_id`, from the request's
+    /// client.
     fn row<'a>(
         &'a self,
         (tenant_id, user_id): (Uuid, Uuid),
-        meta: &'a Meta,
+        ctx: &'a Ctx,
     ) -> store::NewSession<'a> {
         store::NewSession {
             id: self.session_id,
@@ -57,56 +57,56 @@ impl Opening {
             user_id,
             refresh_hash: &self.refresh.hash,
             ttl_secs: self.ttl_secs,
-            ip: meta.client_ip.as_deref(),
-            user_agent: meta.user_agent.as_deref(),
+            ip: ctx.request().client_ip.as_deref(),
+            user_agent: ctx.request().user_agent.as_deref(),
         }
     }
 
     /// The session's first token pair, once its row is written.
-    fn tokens(self, app: &App, user: &User) -> Result<Tokens, Error> {
+    fn tokens(self, ctx: &Ctx, user: &User) -> Result<Tokens, Error> {
         let holder = Holder {
             user_id: user.id,
             tenant_id: user.tenant_id,
             session_id: self.session_id,
             role: user.role,
         };
-        tokens::pair(app, holder, self.now, self.refresh.token, self.ttl_secs)
+        tokens::pair(
+            ctx.app(),
+            holder,
+            self.now,
+            self.refresh.token,
+            self.ttl_secs,
+        )
     }
 }
 
-/// Opens a session for `user` and returns its first token pair and its id.
-/// The connection must be in the user's tenant scope; commit to keep it.
-pub async fn open(
-    app: &App,
-    conn: &mut PgConnection,
-    user: &User,
-    meta: &Meta,
-) -> Result<(Tokens, Uuid), Error> {
-    let opening = Opening::new(app, user.tenant_id, Uuid::now_v7());
-    let row = opening.row((user.tenant_id, user.id), meta);
-    store::insert(conn, row, opening.now).await?;
+/// Opens a session for `user` in `tx` (the user's tenant's) and returns its
+/// first token pair and its id.
+pub async fn open(ctx: &Ctx, tx: &mut Tx<'_>, user: &User) -> Result<(Tokens, Uuid), Error> {
+    let opening = Opening::new(ctx, user.tenant_id, Uuid::now_v7());
+    let row = opening.row((user.tenant_id, user.id), ctx);
+    store::insert(tx, row, opening.now).await?;
     let session_id = opening.session_id;
-    Ok((opening.tokens(app, user)?, session_id))
+    Ok((opening.tokens(ctx, user)?, session_id))
 }
 
-/// Opens the session of a login whose password matched, in one round trip
-/// (see [`store::open_at_login`]), recording `logged_in` (made with
-/// [`Events::prepare`]) with it. The user and the session's first token
-/// pair; `None` when the user is gone.
+/// Opens the session of a login whose password matched, in one statement
+/// that commits by itself (see [`store::open_at_login`]), recording
+/// `logged_in` (made with `Events::prepare`) with it. The user and the
+/// session's first token pair; `None` when the user is gone.
 pub async fn open_at_login(
-    app: &App,
+    ctx: &Ctx,
     (tenant_id, user_id, session_id): (Uuid, Uuid, Uuid),
-    meta: &Meta,
     logged_in: &Prepared,
 ) -> Result<Option<(User, Tokens)>, Error> {
-    let opening = Opening::new(app, tenant_id, session_id);
-    let row = opening.row((tenant_id, user_id), meta);
-    let opened = store::open_at_login(app.db().app_pool(), row, opening.now, logged_in).await?;
+    let opening = Opening::new(ctx, tenant_id, session_id);
+    let row = opening.row((tenant_id, user_id), ctx);
+    let opened = store::open_at_login(ctx, row, opening.now, logged_in).await?;
     let Some(user) = opened else {
         return Ok(None);
     };
     let user = user.into_user()?;
-    let tokens = opening.tokens(app, &user)?;
+    let tokens = opening.tokens(ctx, &user)?;
     Ok(Some((user, tokens)))
 }
 
@@ -116,30 +116,28 @@ fn invalid_token() -> Error {
 
 /// Exchanges a refresh token for a new pair, invalidating it. A token
 /// rotated away longer than the grace period ago revokes its session.
-pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Result<Tokens, Error> {
+pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let next = opaque::generate(tenant_id);
-    let now = app.now();
-    let rotated = store::rotate(app.db().app_pool(), (tenant_id, &hash), &next.hash, now).await?;
+    let now = ctx.now();
+    let rotated = store::rotate(ctx, (tenant_id, &hash), &next.hash, now).await?;
     let Some(rotated) = rotated else {
-        // Rare: a token that is no session's current one. Was it one?
-        let mut tx = app.db().tenant(tenant_id).await?;
-        let reused = store::revoke_reused(&mut tx, &hash, REUSE_GRACE_SECS, now).await?;
-        if let Some((session_id, user_id)) = reused {
-            tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
-            events
-                .emit(
-                    &mut tx,
-                    revoked_event(
-                        (tenant_id, user_id, session_id),
-                        data::RevocationReason::RefreshTokenReused,
-                    ),
-                )
-                .await?;
-        }
-        olympus_runtime::db::commit(tx).await?;
+        // Rare: a token that is no session's current one. Was it one? Its
+        // session is revoked even though this request fails.
+        let reused = ctx
+            .apart(Some(tenant_id), async |tx| {
+                let reused = store::revoke_reused(tx, &hash, REUSE_GRACE_SECS, now).await?;
+                if let Some((session_id, user_id)) = reused {
+                    tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
+                    let reason = data::RevocationReason::RefreshTokenReused;
+                    let revoked = data::SessionRevoked { user_id, session_id, reason };
+                    tx.emit(user_id, &revoked).await?;
+                }
+                Ok(reused)
+            })
+            .await?;
         if let Some((session_id, _)) = reused {
-            app.announce_revoked(&[session_id]).await;
+            ctx.app().announce_revoked(&[session_id]).await;
         }
         return Err(invalid_token());
     };
@@ -149,82 +147,50 @@ pub async fn rotate(app: &App, events: &Events<'_>, presented: &Secret) -> Resul
         session_id: rotated.session_id,
         role: rotated.role,
     };
-    tokens::pair(app, holder, now, next.token, rotated.remaining_secs)
+    tokens::pair(ctx.app(), holder, now, next.token, rotated.remaining_secs)
 }
 
 /// Logs out: revokes the session of a refresh token and records
-/// `user.logged_out` and `session.revoked`; returns the session and user.
-pub async fn revoke(
-    app: &App,
-    events: &Events<'_>,
-    presented: &Secret,
-) -> Result<(Uuid, Uuid), Error> {
+/// `user.logged_out` and `session.revoked`, in the request's transaction;
+/// returns the session and user.
+pub async fn revoke(ctx: &Ctx, presented: &Secret) -> Result<(Uuid, Uuid), Error> {
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
-    let mut tx = app.db().tenant(tenant_id).await?;
-    let (session_id, user_id) = store::revoke_by_refresh(&mut tx, &hash, app.now())
+    let mut tx = ctx.tx_in(tenant_id).await?;
+    let (session_id, user_id) = store::revoke_by_refresh(&mut tx, &hash, ctx.now())
         .await?
         .ok_or_else(invalid_token)?;
-    let events = events.clone().actor(user_id);
-    events
-        .emit(
-            &mut tx,
-            Event::new(
-                tenant_id,
-                user_id,
-                &data::UserLoggedOut {
-                    user_id,
-                    session_id,
-                },
-            ),
-        )
-        .await?;
-    events
-        .emit(
-            &mut tx,
-            revoked_event(
-                (tenant_id, user_id, session_id),
-                data::RevocationReason::Logout,
-            ),
-        )
-        .await?;
-    olympus_runtime::db::commit(tx).await?;
+    let logged_out = data::UserLoggedOut {
+        user_id,
+        session_id,
+    };
+    tx.emit_by(user_id, user_id, &logged_out).await?;
+    let reason = data::RevocationReason::Logout;
+    let revoked = data::SessionRevoked {
+        user_id,
+        session_id,
+        reason,
+    };
+    tx.emit_by(user_id, user_id, &revoked).await?;
     Ok((session_id, user_id))
 }
 
-/// Revokes every live session of `user_id` (in the connection's tenant
-/// scope), recording `session.revoked` with `reason` for each; returns
-/// their ids, to announce once the transaction commits.
+/// Revokes every live session of `user_id` in `tx` (the user's tenant's),
+/// recording `session.revoked` with `reason` for each; returns their ids,
+/// to announce once the transaction commits ([`Ctx::announce_revoked`]).
 pub async fn revoke_all(
-    conn: &mut PgConnection,
-    events: &Events<'_>,
-    (tenant_id, user_id): (Uuid, Uuid),
-    now: chrono::DateTime<chrono::Utc>,
+    tx: &mut Tx<'_>,
+    user_id: Uuid,
     reason: data::RevocationReason,
 ) -> Result<Vec<Uuid>, Error> {
-    let revoked = store::revoke_user(&mut *conn, user_id, now).await?;
+    let now = tx.now();
+    let revoked = store::revoke_user(tx, user_id, now).await?;
     for &session_id in &revoked {
-        events
-            .emit(
-                &mut *conn,
-                revoked_event((tenant_id, user_id, session_id), reason),
-            )
-            .await?;
-    }
-    Ok(revoked)
-}
-
-/// `session.revoked` of `(tenant, user, session)`.
-fn revoked_event(
-    (tenant_id, user_id, session_id): (Uuid, Uuid, Uuid),
-    reason: data::RevocationReason,
-) -> Event {
-    Event::new(
-        tenant_id,
-        user_id,
-        &data::SessionRevoked {
+        let event = data::SessionRevoked {
             user_id,
             session_id,
             reason,
-        },
-    )
+        };
+        tx.emit(user_id, &event).await?;
+    }
+    Ok(revoked)
 }

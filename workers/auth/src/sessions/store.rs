@@ -7,9 +7,9 @@
 use chrono::{DateTime, Utc};
 use olympus_contracts::shapes::Role;
 use olympus_runtime::outbox::Prepared;
-use olympus_runtime::Error;
+use olympus_runtime::{Ctx, Error};
 use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, PgConnection, PgPool};
+use sqlx::{Arguments, PgConnection};
 use uuid::Uuid;
 
 use crate::users::{UserRow, USER_COLUMNS};
@@ -56,7 +56,7 @@ pub async fn insert(
 /// user as the contract shows them; `None`, with nothing written, when the
 /// user is gone.
 pub async fn open_at_login(
-    pool: &PgPool,
+    ctx: &Ctx,
     new: NewSession<'_>,
     now: DateTime<Utc>,
     logged_in: &Prepared,
@@ -79,10 +79,8 @@ pub async fn open_at_login(
              $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
     // It commits by itself: cut or lost in flight, its outcome is unknown.
-    let user =
-        olympus_runtime::db::committing(sqlx::query_as_with(&statement, args).fetch_optional(pool))
-            .await?;
-    Ok(user)
+    ctx.autocommit(|pool| sqlx::query_as_with(&statement, args).fetch_optional(pool))
+        .await
 }
 
 /// A session whose refresh token was just replaced.
@@ -104,24 +102,39 @@ pub struct Rotated {
 /// enters the tenant, rotates and commits
 /// (`migrations/0017_refresh_in_one_statement.sql`).
 pub async fn rotate(
-    pool: &PgPool,
+    ctx: &Ctx,
     (tenant_id, hash): (Uuid, &[u8]),
     next: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Rotated>, Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        session_id: Uuid,
+        user_id: Uuid,
+        role: String,
+        remaining: f64,
+    }
     // It commits by itself: cut or lost in flight, its outcome is unknown.
-    let rotated: Option<(Uuid, Uuid, String, f64)> = olympus_runtime::db::committing(
-        sqlx::query_as(
-            "SELECT session_id, user_id, role, remaining FROM olympus_rotate_session($1, $2, $3, $4)",
-        )
-        .bind(tenant_id)
-        .bind(hash)
-        .bind(next)
-        .bind(now)
-        .fetch_optional(pool),
-    )
-    .await?;
-    let Some((session_id, user_id, role, remaining)) = rotated else {
+    let rotated: Option<Row> = ctx
+        .autocommit(|pool| {
+            sqlx::query_as(
+                "SELECT session_id, user_id, role, remaining
+                   FROM olympus_rotate_session($1, $2, $3, $4)",
+            )
+            .bind(tenant_id)
+            .bind(hash)
+            .bind(next)
+            .bind(now)
+            .fetch_optional(pool)
+        })
+        .await?;
+    let Some(Row {
+        session_id,
+        user_id,
+        role,
+        remaining,
+    }) = rotated
+    else {
         return Ok(None);
     };
     let role = Role::parse(&role)

@@ -2,8 +2,8 @@
 //! change committed, reach JetStream once, in order per aggregate.
 //!
 //! **Recording** (this module). A handler records what happened in the
-//! transaction that changes the data:
-//! `app.events(&meta).emit(&mut tx, Event::new(tenant, aggregate, &data))`,
+//! transaction that changes the data: `tx.emit(aggregate, &data)` on the
+//! request's transaction (`crate::context::Tx`, which calls [`Events::emit`]),
 //! where `data` is the event type's struct in `olympus_contracts::event::data`. The row commits or
 //! rolls back with the change. Each insert first takes a transaction-level
 //! advisory lock on the event's aggregate, so rows of one aggregate get
@@ -28,7 +28,6 @@ use sqlx::{Arguments, PgConnection};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
-use crate::call::Meta;
 use crate::clock::Clock;
 use crate::error::Error;
 
@@ -36,7 +35,7 @@ pub mod dead_letters;
 pub mod relay;
 pub mod streams;
 
-pub use relay::Relay;
+pub use relay::{Prune, Relay};
 pub use streams::{ensure_streams, StreamSettings, DUPLICATE_WINDOW};
 
 /// The `NOTIFY` channel that wakes the relay.
@@ -100,20 +99,23 @@ pub struct Events<'a> {
 }
 
 impl<'a> Events<'a> {
-    /// Events of the request described by `meta`.
+    /// Events of one request: its correlation id and trace context go into
+    /// every envelope; no actor until [`Events::actor`] names one. Mail to
+    /// an address goes out at most `mail_limit` times an hour.
     pub fn new(
         subjects: &'a Subjects,
         clock: &'a dyn Clock,
         mail_limit: u32,
-        meta: &'a Meta,
+        correlation_id: &'a str,
+        traceparent: Option<&'a str>,
     ) -> Self {
         Self {
             subjects,
             clock,
             mail_limit,
-            correlation_id: &meta.correlation_id,
-            traceparent: meta.traceparent.as_deref(),
-            actor_id: meta.claims.as_ref().map(|c| c.sub),
+            correlation_id,
+            traceparent,
+            actor_id: None,
         }
     }
 
@@ -128,6 +130,11 @@ impl<'a> Events<'a> {
             traceparent: None,
             actor_id: None,
         }
+    }
+
+    /// The time of the events, from the app's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Overrides the actor (e.g. the user who just logged in).

@@ -132,8 +132,21 @@ pub struct Relay {
     pool: PgPool,
     js: jetstream::Context,
     retention: Duration,
-    session_retention: Duration,
+    housekeeping: Vec<Prune>,
     mark_delay: Duration,
+}
+
+/// A worker's housekeeping, which the leading relay runs with its own
+/// pruning: a statement deleting what no rule needs any more from the
+/// worker's tables, `$1` being `retention` in seconds. Workers register
+/// theirs (the auth worker's ended sessions and failed logins per
+/// address), so that the runtime names no worker's table.
+#[derive(Debug, Clone)]
+pub struct Prune {
+    /// What it prunes, for logs: "ended sessions".
+    pub what: &'static str,
+    pub statement: &'static str,
+    pub retention: Duration,
 }
 
 /// An outbox row on its way to JetStream.
@@ -155,9 +168,6 @@ async fn close(conn: Option<PgConnection>) -> Option<PgConnection> {
     }
     None
 }
-
-/// How long ended sessions are kept by default.
-pub const DEFAULT_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A failure that ends leadership (Postgres) or merely pauses it (NATS).
 enum Stop {
@@ -186,7 +196,7 @@ impl Relay {
             pool,
             js,
             retention,
-            session_retention: DEFAULT_SESSION_RETENTION,
+            housekeeping: Vec::new(),
             mark_delay: DEFAULT_MARK_DELAY,
         }
     }
@@ -200,12 +210,9 @@ impl Relay {
         self
     }
 
-    /// Prunes sessions ended (revoked or expired) longer than `retention`
-    /// ago, with their rotated refresh tokens (default 7 days). Keep it
-    /// longer than the access token lifetime: a process starting later
-    /// learns of revocations from these rows.
-    pub fn session_retention(mut self, retention: Duration) -> Self {
-        self.session_retention = retention;
+    /// Runs the workers' `housekeeping` with the relay's own pruning.
+    pub fn housekeeping(mut self, housekeeping: impl IntoIterator<Item = Prune>) -> Self {
+        self.housekeeping.extend(housekeeping);
         self
     }
 
@@ -461,34 +468,27 @@ impl Relay {
         if pruned > 0 {
             tracing::info!(pruned, "outbox relay: pruned published rows");
         }
-        // The mail limit looks back one hour, the address limit a minute.
+        // The mail limit looks back one hour.
         sqlx::query("DELETE FROM mail_log WHERE sent_at < now() - interval '1 day'")
             .execute(&mut *conn)
             .await
             .context("pruning the mail log")?;
-        sqlx::query("DELETE FROM login_failures WHERE failed_at < now() - interval '1 day'")
-            .execute(&mut *conn)
-            .await
-            .context("pruning the failed logins per address")?;
         sqlx::query(
             "DELETE FROM idempotency_keys WHERE created_at < now() - interval '1 day' - interval '1 hour'",
         )
         .execute(&mut *conn)
         .await
         .context("pruning idempotency keys")?;
-        // Their rotated refresh tokens go with them (ON DELETE CASCADE).
-        let sessions = sqlx::query(
-            "DELETE FROM sessions
-              WHERE least(revoked_at, expires_at)
-                    < now() - make_interval(secs => $1)",
-        )
-        .bind(self.session_retention.as_secs_f64())
-        .execute(&mut *conn)
-        .await
-        .context("pruning ended sessions")?
-        .rows_affected();
-        if sessions > 0 {
-            tracing::info!(sessions, "pruned ended sessions");
+        for prune in &self.housekeeping {
+            let pruned = sqlx::query(prune.statement)
+                .bind(prune.retention.as_secs_f64())
+                .execute(&mut *conn)
+                .await
+                .with_context(|| format!("pruning {}", prune.what))?
+                .rows_affected();
+            if pruned > 0 {
+                tracing::info!(pruned, what = prune.what, "pruned");
+            }
         }
         Ok(())
     }

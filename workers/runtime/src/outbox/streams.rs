@@ -22,6 +22,25 @@ pub struct StreamSettings {
     pub mailer_consumer: Option<String>,
 }
 
+impl StreamSettings {
+    /// The settings `config` gives.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let set = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            events_max_age: std::time::Duration::from_secs(config.events_max_age),
+            replicas: config.stream_replicas.max(1),
+            subscribers_api: set(&config.subscribers_api),
+            mailer_consumer: set(&config.mailer_consumer),
+        }
+    }
+}
+
 /// The duplicate window of both streams: a re-published row within it is
 /// dropped by JetStream.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);

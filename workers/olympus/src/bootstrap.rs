@@ -1,4 +1,5 @@
-//! `olympus admin bootstrap`: the first platform administrator.
+//! `olympus admin bootstrap`: the first platform administrator. An
+//! operator's command, not a request: it works on the database itself.
 //!
 //! Platform administrators are the owners and admins of the reserved tenant
 //! `platform`, which no signup can take. This creates that tenant when it
@@ -21,8 +22,8 @@ use olympus_runtime::outbox::{Event, Events};
 use olympus_runtime::Db;
 use uuid::Uuid;
 
-use crate::slug::RESERVED;
-use crate::tenants::{TenantRow, TENANT_COLUMNS};
+use olympus_tenant::slug::RESERVED;
+use olympus_tenant::tenants::{TenantRow, TENANT_COLUMNS};
 
 /// The slug of the platform administrators' tenant.
 pub const PLATFORM: &str = RESERVED[0];
