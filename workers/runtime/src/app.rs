@@ -136,7 +136,7 @@ impl App {
         &self.0.tokens
     }
 
-    /// Work started after replies (see [`crate::call::AfterReply`]).
+    /// Work started after replies (see [`crate::context::Ctx::after_reply`]).
     pub fn background(&self) -> &TaskTracker {
         &self.0.background
     }
