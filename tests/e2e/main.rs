@@ -25,6 +25,7 @@ mod processes;
 mod revocation;
 mod rls;
 mod sessions;
+mod structure;
 mod tenants;
 mod tokens;
 mod wire;

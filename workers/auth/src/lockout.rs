@@ -52,7 +52,7 @@ pub async fn lock(
     user_id: Uuid,
 ) -> Result<Option<(i32, DateTime<Utc>)>, Error> {
     let locked = sqlx::query_as(
-        "UPDATE users SET locked_until = $2 + make_interval(secs => $4)
+        "UPDATE users SET locked_until = $2::timestamptz + make_interval(secs => $4)
           WHERE id = $1 AND failed_logins >= $3 AND locked_until IS NULL
       RETURNING failed_logins, locked_until",
     )

@@ -125,10 +125,10 @@ pub async fn begin(
     // that statement's start and the lock, and the handler would run twice.
     // The caller's own key, or one stored before keys had callers (NULL,
     // found first): whose that was, nobody knows, so it answers no one.
-    let stored: Option<(Option<Uuid>, Vec<u8>, i16, Value)> = sqlx::query_as(
+    let stored: Option<StoredOutcome> = sqlx::query_as(
         "SELECT caller_id, fingerprint, status, reply FROM idempotency_keys
           WHERE operation = $1 AND key = $2 AND (caller_id = $3 OR caller_id IS NULL)
-            AND created_at > $4 - make_interval(hours => $5)
+            AND created_at > $4::timestamptz - make_interval(hours => $5)
           ORDER BY caller_id NULLS FIRST LIMIT 1",
     )
     .bind(&operation)
@@ -138,7 +138,13 @@ pub async fn begin(
     .bind(TTL_HOURS as i32)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some((stored_caller, stored_fingerprint, status, reply)) = stored {
+    if let Some(StoredOutcome {
+        caller_id: stored_caller,
+        fingerprint: stored_fingerprint,
+        status,
+        reply,
+    }) = stored
+    {
         crate::db::commit(tx).await?;
         if stored_caller.is_none() {
             return Err(Error::new(ErrorCode::IdempotencyKeyReused)
@@ -167,6 +173,16 @@ pub async fn begin(
         },
         tx,
     ))
+}
+
+/// A key's stored outcome, as `begin` reads it.
+#[derive(sqlx::FromRow)]
+struct StoredOutcome {
+    /// `None` for a key stored before keys had callers (migration 0021).
+    caller_id: Option<Uuid>,
+    fingerprint: Vec<u8>,
+    status: i16,
+    reply: Value,
 }
 
 impl Claim {

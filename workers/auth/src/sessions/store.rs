@@ -35,7 +35,7 @@ pub async fn insert(
     sqlx::query(
         "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, created_at, last_used_at,
                                expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $5, $5 + make_interval(secs => $6), $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $5, $5::timestamptz + make_interval(secs => $6), $7, $8)",
     )
     .bind(new.id)
     .bind(new.tenant_id)
@@ -159,7 +159,7 @@ pub async fn revoke_reused(
         "UPDATE sessions s SET revoked_at = $3
            FROM rotated_refresh_tokens r
           WHERE r.token_hash = $1 AND s.id = r.session_id AND s.revoked_at IS NULL
-            AND r.rotated_at < $3 - make_interval(secs => $2)
+            AND r.rotated_at < $3::timestamptz - make_interval(secs => $2)
       RETURNING s.id, s.user_id",
     )
     .bind(hash)

@@ -1,0 +1,167 @@
+//! How the code is built, checked where a reviewer would otherwise have to
+//! remember it (docs/architecture.md).
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+/// No handler begins, commits or rolls back a transaction, or reaches the
+/// database other than through its request context: the runtime begins the
+/// request's transaction (`ctx.tx()`), commits it on success and rolls it
+/// back on a coded error, so an operation's change, its events and its
+/// stored reply always share one commit. What must be kept even when the
+/// request fails goes through `ctx.apart()` or `ctx.autocommit()`.
+#[test]
+fn no_handler_opens_or_commits_a_transaction() {
+    let workers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers");
+    // What only the runtime may name.
+    let forbidden = [
+        ".begin(",
+        ".commit(",
+        "::commit(",
+        ".rollback(",
+        "enter_tenant",
+        "PgPool",
+        "sqlx::Transaction",
+        "sqlx::Pool",
+        ".db()",
+        "olympus_runtime::db",
+        "olympus_runtime::Db",
+        "BEGIN",
+        "COMMIT",
+    ];
+    let mut found = Vec::new();
+    for worker in ["auth", "tenant", "commerce"] {
+        let mut files = Vec::new();
+        rust_files(&workers.join(worker).join("src"), &mut files);
+        assert!(files.len() > 3, "no sources found for {worker}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (number, line) in text.lines().enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                for pattern in forbidden.iter().filter(|p| line.contains(**p)) {
+                    found.push(format!(
+                        "{}:{}: {pattern}: {}",
+                        file.display(),
+                        number + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "handlers that manage a transaction themselves:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The string literals handed to sqlx's `query*` functions in `text`:
+/// every statement written out whole in the source. (Statements built with
+/// `format!` are not found; they are few, and the suite runs each.)
+fn static_statements(text: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    for call in [
+        "query(",
+        "query_as(",
+        "query_scalar(",
+        "query_as_with(",
+        "query_scalar_with(",
+        "query_with(",
+    ] {
+        let mut rest = text;
+        while let Some(at) = rest.find(call) {
+            let before = &rest[..at];
+            rest = &rest[at + call.len()..];
+            if !(before.ends_with("sqlx::") || before.ends_with('.') || before.ends_with(' ')) {
+                continue;
+            }
+            let literal = rest.trim_start();
+            if let Some(body) = literal.strip_prefix("r#\"") {
+                statements.push(body[..body.find("\"#").unwrap()].to_owned());
+            } else if let Some(body) = literal.strip_prefix('"') {
+                statements.push(unescape(body));
+            }
+        }
+    }
+    statements
+}
+
+/// A Rust string literal's text up to its closing quote.
+fn unescape(body: &str) -> String {
+    let mut text = String::new();
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => match chars.next() {
+                Some('n') => text.push('\n'),
+                Some('t') => text.push('\t'),
+                Some('\n') => {
+                    while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                        chars.next();
+                    }
+                }
+                Some(other) => text.push(other),
+                None => break,
+            },
+            c => text.push(c),
+        }
+    }
+    text
+}
+
+/// Every statement written out in the workers and the runtime is prepared
+/// against the migrated schema: a renamed column or table fails here at
+/// once, not on the first request that runs the statement.
+#[tokio::test]
+async fn every_static_statement_prepares_against_the_migrated_schema() {
+    use sqlx::Executor;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    rust_files(&root.join("workers"), &mut files);
+    rust_files(&root.join("bench").join("src"), &mut files);
+    files.sort();
+    let mut statements = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for statement in static_statements(&text) {
+            statements.push((
+                file.strip_prefix(&root).unwrap().display().to_string(),
+                statement,
+            ));
+        }
+    }
+    assert!(
+        statements.len() > 60,
+        "only {} statements found",
+        statements.len()
+    );
+    olympus_tests::with_app_opts(olympus_tests::Options::without_workers(), async |t| {
+        let mut conn = t.db.pool().acquire().await.unwrap();
+        let mut failed = Vec::new();
+        for (file, statement) in &statements {
+            if let Err(err) = conn.prepare(statement.as_str()).await {
+                failed.push(format!("{file}: {err}\n  {statement}"));
+            }
+        }
+        assert!(
+            failed.is_empty(),
+            "statements that do not prepare:\n{}",
+            failed.join("\n")
+        );
+    })
+    .await;
+}
