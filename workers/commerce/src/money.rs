@@ -54,6 +54,18 @@ pub fn of(amount: i64, currency: &str) -> Money {
     }
 }
 
+/// `price` times `quantity`, or `None` past [`MAX_AMOUNT`].
+pub fn times(price: i64, quantity: i64) -> Option<i64> {
+    price
+        .checked_mul(quantity)
+        .filter(|t| (0..=MAX_AMOUNT).contains(t))
+}
+
+/// `a` plus `b`, or `None` past [`MAX_AMOUNT`].
+pub fn plus(a: i64, b: i64) -> Option<i64> {
+    a.checked_add(b).filter(|t| (0..=MAX_AMOUNT).contains(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +88,18 @@ mod tests {
         assert!(parse(&of(-1, "EUR"), true).is_err());
         assert!(parse(&of(MAX_AMOUNT + 1, "EUR"), true).is_err());
         assert_eq!(parse(&of(-5, "XXX"), true).unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn products_and_sums_stop_at_the_bound_and_never_wrap() {
+        assert_eq!(times(1_999, 3), Some(5_997));
+        assert_eq!(times(MAX_AMOUNT, 1), Some(MAX_AMOUNT));
+        assert_eq!(times(MAX_AMOUNT, 2), None);
+        assert_eq!(times(i64::MAX, 2), None, "an overflow is no amount");
+        assert_eq!(times(i64::MIN, -1), None);
+        assert_eq!(times(0, 10_000), Some(0));
+        assert_eq!(plus(MAX_AMOUNT - 1, 1), Some(MAX_AMOUNT));
+        assert_eq!(plus(MAX_AMOUNT, 1), None);
+        assert_eq!(plus(i64::MAX, 1), None);
     }
 }

@@ -156,6 +156,21 @@ pub async fn find(
         .ok_or_else(|| Error::not_found("no such order"))
 }
 
+/// Whether an order that is `from` may become `to` (contract §5, the
+/// order's states): paid or cancelled while pending payment, fulfilled or
+/// refunded once paid, refunded once fulfilled; nothing else.
+pub fn may_become(from: OrderStatus, to: OrderStatus) -> bool {
+    use OrderStatus::*;
+    matches!(
+        (from, to),
+        (PendingPayment, Paid)
+            | (PendingPayment, Cancelled)
+            | (Paid, Fulfilled)
+            | (Paid, Refunded)
+            | (Fulfilled, Refunded)
+    )
+}
+
 /// Moves `order` to `to`, which must be allowed from its state; the order
 /// as it is now.
 pub async fn transition(
@@ -164,16 +179,7 @@ pub async fn transition(
     to: OrderStatus,
     now: DateTime<Utc>,
 ) -> Result<Order, Error> {
-    use OrderStatus::*;
-    let allowed = matches!(
-        (order.status, to),
-        (PendingPayment, Paid)
-            | (PendingPayment, Cancelled)
-            | (Paid, Fulfilled)
-            | (Paid, Refunded)
-            | (Fulfilled, Refunded)
-    );
-    if !allowed {
+    if !may_become(order.status, to) {
         return Err(Error::invalid_state(
             order.status.as_str(),
             format!(
@@ -194,6 +200,18 @@ pub async fn transition(
         updated_at: now,
         ..order
     })
+}
+
+/// A product as `orders.create` prices and checks it, locked.
+#[derive(sqlx::FromRow)]
+struct Product {
+    id: Uuid,
+    sku: String,
+    name: String,
+    price_amount: i64,
+    currency: String,
+    stock: i64,
+    status: String,
 }
 
 /// Handles `commerce.orders.create`.
@@ -246,19 +264,25 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     let mut ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
     ids.sort();
     // Locked together, in id order: concurrent orders queue, never deadlock.
-    let products: Vec<(Uuid, String, String, i64, String, i64, String)> = sqlx::query_as(
+    let products: Vec<Product> = sqlx::query_as(
         "SELECT id, sku, name, price_amount, currency, stock, status FROM products
           WHERE id = ANY($1) ORDER BY id FOR UPDATE",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let product = |id: Uuid| products.iter().find(|p| p.0 == id);
+    let product = |id: Uuid| products.iter().find(|p| p.id == id);
     let mut v = Validation::default();
     let mut short = Vec::new();
     let mut currency: Option<&str> = None;
     for (i, (id, quantity)) in wanted.iter().enumerate() {
-        let Some((_, _, _, _, product_currency, stock, status)) = product(*id) else {
+        let Some(Product {
+            currency: product_currency,
+            stock,
+            status,
+            ..
+        }) = product(*id)
+        else {
             return Err(
                 Error::not_found("no such product").with_detail("product_id", id.to_string())
             );
@@ -289,20 +313,20 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     let mut lines = Vec::with_capacity(wanted.len());
     let mut total: i64 = 0;
     for (id, quantity) in &wanted {
-        let Some((_, sku, name, price, _, _, _)) = product(*id) else {
+        let Some(Product {
+            sku,
+            name,
+            price_amount: price,
+            ..
+        }) = product(*id)
+        else {
             return Err(Error::internal(anyhow::anyhow!(
                 "a priced product vanished"
             )));
         };
         // Bounded: 10^15 per unit at most, 10^4 units, 100 lines.
-        let line_total = price
-            .checked_mul(*quantity)
-            .filter(|t| *t <= money::MAX_AMOUNT)
-            .ok_or_else(|| too_large("items"))?;
-        total = total
-            .checked_add(line_total)
-            .filter(|t| *t <= money::MAX_AMOUNT)
-            .ok_or_else(|| too_large("items"))?;
+        let line_total = money::times(*price, *quantity).ok_or_else(|| too_large("items"))?;
+        total = money::plus(total, line_total).ok_or_else(|| too_large("items"))?;
         lines.push(OrderLine {
             product_id: *id,
             sku: sku.clone(),
@@ -535,4 +559,39 @@ pub async fn fulfill(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> 
     };
     tx.emit(order.id, &fulfilled).await?;
     Ok(OrderReply { order })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    const ALL: [OrderStatus; 5] = [PendingPayment, Paid, Fulfilled, Cancelled, Refunded];
+
+    #[test]
+    fn an_order_moves_only_along_the_contracts_states() {
+        let allowed = [
+            (PendingPayment, Paid),
+            (PendingPayment, Cancelled),
+            (Paid, Fulfilled),
+            (Paid, Refunded),
+            (Fulfilled, Refunded),
+        ];
+        for from in ALL {
+            for to in ALL {
+                assert_eq!(
+                    may_become(from, to),
+                    allowed.contains(&(from, to)),
+                    "{} -> {}",
+                    from.as_str(),
+                    to.as_str()
+                );
+            }
+        }
+        // Cancelled and refunded are final; nothing stays where it is.
+        assert!(ALL
+            .iter()
+            .all(|to| !may_become(Cancelled, *to) && !may_become(Refunded, *to)));
+        assert!(ALL.iter().all(|s| !may_become(*s, *s)));
+    }
 }

@@ -16,8 +16,8 @@
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
-    AuthorizePaymentRequest, OrderStatus, Payment, PaymentIdRequest, PaymentReply, PaymentStatus,
-    RefundPaymentRequest,
+    AuthorizePaymentRequest, Money, OrderStatus, Payment, PaymentIdRequest, PaymentReply,
+    PaymentStatus, RefundPaymentRequest,
 };
 use olympus_contracts::event::data;
 use olympus_contracts::ErrorCode;
@@ -202,6 +202,26 @@ async fn record(
     row.into_payment()
 }
 
+/// What can happen to a payment after its authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Capture,
+    Void,
+    Refund,
+}
+
+impl Action {
+    /// Whether a payment that is `status` allows it: capture and void an
+    /// authorization; refund a capture, until all of it is refunded.
+    fn allowed(self, status: PaymentStatus) -> bool {
+        use PaymentStatus::*;
+        match self {
+            Self::Capture | Self::Void => status == Authorized,
+            Self::Refund => matches!(status, Captured | PartiallyRefunded),
+        }
+    }
+}
+
 fn wrong_state(payment: &Payment, what: &str) -> Error {
     Error::invalid_state(
         payment.status.as_str(),
@@ -222,7 +242,7 @@ pub async fn capture(
     let now = ctx.now();
     let mut tx = ctx.tx().await?;
     let (payment, reference) = lock(&mut tx, request.payment_id).await?;
-    if payment.status != PaymentStatus::Authorized {
+    if !Action::Capture.allowed(payment.status) {
         return Err(wrong_state(&payment, "captured"));
     }
     let order = orders::find(&ctx, &mut tx, payment.order_id, true).await?;
@@ -265,7 +285,7 @@ pub async fn void(
     let now = ctx.now();
     let mut tx = ctx.tx().await?;
     let (payment, reference) = lock(&mut tx, request.payment_id).await?;
-    if payment.status != PaymentStatus::Authorized {
+    if !Action::Void.allowed(payment.status) {
         return Err(wrong_state(&payment, "voided"));
     }
     olympus_runtime::deadline::exempt(provider.void(ProviderCall {
@@ -283,6 +303,48 @@ pub async fn void(
     Ok(PaymentReply { payment })
 }
 
+/// What a refund of `payment` takes: `requested`, in the payment's currency
+/// and at most what is left of the capture, or all that is left.
+fn refund_amount(payment: &Payment, requested: Option<&Money>) -> Result<i64, Error> {
+    let left = payment.captured_amount.amount - payment.refunded_amount.amount;
+    let Some(requested) = requested else {
+        return Ok(left);
+    };
+    let mut v = Validation::default();
+    match money::parse(requested, false) {
+        Ok(m) if m.currency != payment.amount.currency => {
+            v.add(
+                "amount.currency",
+                format!("must be {}", payment.amount.currency),
+            );
+        }
+        Ok(m) if m.amount > left => {
+            v.add(
+                "amount.amount",
+                format!("must be at most {left}, what is left of the capture"),
+            );
+        }
+        Ok(_) => {}
+        Err(problems) => {
+            for p in problems {
+                v.add("amount", p);
+            }
+        }
+    }
+    v.finish()?;
+    Ok(requested.amount)
+}
+
+/// A captured payment's state once `refunded` of its `captured` amount is
+/// refunded in all.
+fn status_after_refund(captured: i64, refunded: i64) -> PaymentStatus {
+    if refunded == captured {
+        PaymentStatus::Refunded
+    } else {
+        PaymentStatus::PartiallyRefunded
+    }
+}
+
 /// Handles `commerce.payments.refund`: `amount` (all that is left when
 /// absent), never more than the capture minus earlier refunds; all of it
 /// marks the order refunded.
@@ -294,41 +356,10 @@ pub async fn refund(
     let now = ctx.now();
     let mut tx = ctx.tx().await?;
     let (payment, reference) = lock(&mut tx, request.payment_id).await?;
-    if !matches!(
-        payment.status,
-        PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
-    ) {
+    if !Action::Refund.allowed(payment.status) {
         return Err(wrong_state(&payment, "refunded"));
     }
-    let left = payment.captured_amount.amount - payment.refunded_amount.amount;
-    let amount = match &request.amount {
-        None => left,
-        Some(requested) => {
-            let mut v = Validation::default();
-            match money::parse(requested, false) {
-                Ok(m) if m.currency != payment.amount.currency => {
-                    v.add(
-                        "amount.currency",
-                        format!("must be {}", payment.amount.currency),
-                    );
-                }
-                Ok(m) if m.amount > left => {
-                    v.add(
-                        "amount.amount",
-                        format!("must be at most {left}, what is left of the capture"),
-                    );
-                }
-                Ok(_) => {}
-                Err(problems) => {
-                    for p in problems {
-                        v.add("amount", p);
-                    }
-                }
-            }
-            v.finish()?;
-            requested.amount
-        }
-    };
+    let amount = refund_amount(&payment, request.amount.as_ref())?;
     let refunded = payment.refunded_amount.amount + amount;
     olympus_runtime::deadline::exempt(provider.refund(ProviderCall {
         // This refund of the payment, named by what was refunded
@@ -339,12 +370,8 @@ pub async fn refund(
     }))
     .await
     .map_err(provider_failed)?;
-    let full = refunded == payment.captured_amount.amount;
-    let status = if full {
-        PaymentStatus::Refunded
-    } else {
-        PaymentStatus::PartiallyRefunded
-    };
+    let status = status_after_refund(payment.captured_amount.amount, refunded);
+    let full = status == PaymentStatus::Refunded;
     let captured = payment.captured_amount.amount;
     let payment = record(&mut tx, &payment, (status, captured, refunded), now).await?;
     let refunded = data::PaymentRefunded {
@@ -363,4 +390,92 @@ pub async fn refund(
         tx.emit(order_id, &refunded).await?;
     }
     Ok(PaymentReply { payment })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PaymentStatus::*;
+
+    const ALL: [PaymentStatus; 6] = [
+        Authorized,
+        Captured,
+        Voided,
+        Failed,
+        Refunded,
+        PartiallyRefunded,
+    ];
+
+    #[test]
+    fn a_payment_is_captured_or_voided_once_and_refunded_only_after_capture() {
+        for status in ALL {
+            assert_eq!(
+                Action::Capture.allowed(status),
+                status == Authorized,
+                "capture {status:?}"
+            );
+            assert_eq!(
+                Action::Void.allowed(status),
+                status == Authorized,
+                "void {status:?}"
+            );
+            assert_eq!(
+                Action::Refund.allowed(status),
+                matches!(status, Captured | PartiallyRefunded),
+                "refund {status:?}"
+            );
+        }
+    }
+
+    fn captured(amount: i64, refunded: i64) -> Payment {
+        Payment {
+            id: Uuid::nil(),
+            order_id: Uuid::nil(),
+            status: if refunded == 0 {
+                Captured
+            } else {
+                PartiallyRefunded
+            },
+            amount: money::of(amount, "EUR"),
+            captured_amount: money::of(amount, "EUR"),
+            refunded_amount: money::of(refunded, "EUR"),
+            provider: "test".into(),
+            failure_reason: None,
+            created_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The one field a `validation_failed` names.
+    fn field(err: Error) -> String {
+        assert_eq!(err.code(), olympus_contracts::ErrorCode::ValidationFailed);
+        let fields = err.details().unwrap()["fields"].as_object().unwrap();
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        fields.keys().next().unwrap().clone()
+    }
+
+    #[test]
+    fn refunds_never_exceed_what_is_left_of_the_capture() {
+        let payment = captured(10_000, 2_500);
+        assert_eq!(
+            refund_amount(&payment, None).unwrap(),
+            7_500,
+            "all that is left"
+        );
+        assert_eq!(
+            refund_amount(&payment, Some(&money::of(7_500, "EUR"))).unwrap(),
+            7_500
+        );
+        assert_eq!(
+            refund_amount(&payment, Some(&money::of(1, "EUR"))).unwrap(),
+            1
+        );
+        let too_much = refund_amount(&payment, Some(&money::of(7_501, "EUR"))).unwrap_err();
+        assert_eq!(field(too_much), "amount.amount");
+        let other = refund_amount(&payment, Some(&money::of(100, "USD"))).unwrap_err();
+        assert_eq!(field(other), "amount.currency");
+        let zero = refund_amount(&payment, Some(&money::of(0, "EUR"))).unwrap_err();
+        assert_eq!(field(zero), "amount");
+        assert_eq!(status_after_refund(10_000, 10_000), Refunded);
+        assert_eq!(status_after_refund(10_000, 9_999), PartiallyRefunded);
+    }
 }
