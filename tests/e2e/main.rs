@@ -2,6 +2,7 @@
 //! the gateway and other-language clients call them.
 
 mod account;
+mod atomicity;
 mod commerce;
 mod containers;
 mod deploy;
