@@ -7,7 +7,7 @@
 //! neighbours' data): the smaller the blocks, the less they evict each
 //! other. There logins went 20 % faster from 19 MiB to 12 MiB, and about
 //! as much again from 12 MiB to 7 MiB, with 5 MiB less per hashing thread
-//! each time (README, Measuring). Hashes stored with other parameters (the
+//! each time (docs/performance.md). Hashes stored with other parameters (the
 //! former defaults, 19 MiB with t=2 and 12 MiB with t=3, or another
 //! configuration) keep verifying with theirs, in memory allocated for that
 //! verify when they need more than the block, until their user's next

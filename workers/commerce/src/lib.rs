@@ -10,7 +10,7 @@
 //! - domain checks: [`money`] (ISO 4217, minor units), [`address`]
 //!   (ISO 3166-1), [`stock`] (the one bound every change of stock keeps).
 //!
-//! Every handler works in the request's transaction (`Meta::tx`), so the
+//! Every handler works in the request's transaction (`Ctx::tx`), so the
 //! operations marked I store their reply with their change (contract §6).
 //! Who may call what is the catalog's (`olympus_contracts::operation`),
 //! checked by the runtime against the caller's current role.

@@ -1,9 +1,9 @@
 //! The catalog: `products.create`, `get`, `list`, `update` and
 //! `inventory.adjust`. SKUs are unique per tenant (`conflict` on `sku`).
-//! Every handler works in the request's transaction ([`Meta::tx`]), so the
+//! Every handler works in the request's transaction ([`Ctx::tx`]), so the
 //! idempotent ones store their reply with their change.
 //!
-//! [`Meta::tx`]: olympus_runtime::Meta::tx
+//! [`Ctx::tx`]: olympus_runtime::Ctx::tx
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{

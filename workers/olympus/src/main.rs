@@ -1,7 +1,7 @@
 //! The `olympus` binary; everything is in the library.
 
 /// mimalloc instead of glibc's malloc: under `auth.me` load, glibc's
-/// allocator took about a sixth of the server's CPU (README, Measuring).
+/// allocator took about a sixth of the server's CPU (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

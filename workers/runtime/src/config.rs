@@ -264,7 +264,7 @@ pub enum Argon2Params {
 
 impl Argon2Params {
     /// The default: on the two-core machines Olympus is measured on, the
-    /// most logins per second and the least memory (README, Measuring).
+    /// most logins per second and the least memory (docs/performance.md).
     pub const DEFAULT: Self = Self::M7168T5;
 
     /// All of them, from the most memory to the most passes.

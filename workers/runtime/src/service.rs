@@ -29,7 +29,7 @@
 //! 6. exactly one reply: the encoded result, or the error reply with both
 //!    `Nats-Service-Error*` headers and the coded body.
 //!
-//! Steps 2 to 4, and the commit after them, wait on Postgres for at most
+//! Steps 3 to 5, and the commit after them, wait on Postgres for at most
 //! [`crate::deadline::DATABASE_TIME`] in all while Postgres is silent;
 //! past it the request is answered `unavailable` (see [`crate::deadline`]).
 //!

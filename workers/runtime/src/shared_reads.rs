@@ -11,7 +11,7 @@
 //! callers. Under load that is most of what a bearer read costs Postgres
 //! and the worker (the protocol messages, the wake-ups, the pool): at 64
 //! callers `auth.me` costs Postgres about a quarter of its CPU alone, and
-//! the server half (README, Measuring).
+//! the server half (docs/performance.md).
 //!
 //! Each read keeps its own tenant. The statement walks the requested
 //! `(tenant, key)` pairs in order; for each it enters the pair's tenant
