@@ -3,6 +3,7 @@
 
 mod account;
 mod atomicity;
+mod cli;
 mod commerce;
 mod containers;
 mod deploy;

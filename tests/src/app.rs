@@ -154,10 +154,13 @@ impl TestApp {
     /// Creates and migrates a database, picks a prefix, starts the workers.
     pub async fn spawn(options: Options) -> Self {
         if std::env::var_os("OLYMPUS_TEST_LOG").is_some() {
-            let _ = olympus_runtime::telemetry::init(&olympus_runtime::config::LogConfig {
-                log_format: olympus_runtime::config::LogFormat::Text,
-                log: "warn".into(),
-            });
+            let _ = olympus_runtime::telemetry::init(
+                &olympus_runtime::config::LogConfig {
+                    log_format: olympus_runtime::config::LogFormat::Text,
+                    log: "warn".into(),
+                },
+                false,
+            );
         }
         let infra = Infra::get().await;
         let id = Uuid::new_v4().simple().to_string();

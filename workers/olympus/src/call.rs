@@ -32,6 +32,11 @@ pub struct CallArgs {
     #[arg(long)]
     idempotency_key: Option<String>,
 
+    /// Print only this field of a successful reply (a dotted path such as
+    /// `product.id` or `items.0.id`; a string without quotes), for scripts.
+    #[arg(long, value_name = "PATH")]
+    field: Option<String>,
+
     /// Send no token, even if one is kept.
     #[arg(long)]
     no_token: bool,
@@ -66,22 +71,27 @@ fn token_file(args: &CallArgs) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".config/olympus/token"))
 }
 
+/// The operation `name` (`auth.login`, or as a subject `auth.v1.login`),
+/// or an error that says what was probably meant.
+fn find_operation(name: &str) -> anyhow::Result<&'static operation::Operation> {
+    let typed = name.replacen(".v1.", ".", 1);
+    let full = |op: &operation::Operation| format!("{}.{}", op.service.as_str(), op.name);
+    if let Some(op) = operation::ALL.iter().find(|op| full(op) == typed) {
+        return Ok(op);
+    }
+    let known: Vec<String> = operation::ALL.iter().map(full).collect();
+    match crate::hints::closest(&typed, known.iter().map(String::as_str)) {
+        Some(meant) => bail!("no operation {name:?}; did you mean {meant}?"),
+        None => bail!(
+            "no operation {name:?}; the operations are: {}",
+            known.join(", ")
+        ),
+    }
+}
+
 /// Runs the call; `Ok(false)` when the reply was an error.
 pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
-    let Some(op) = operation::ALL
-        .iter()
-        .find(|op| format!("{}.{}", op.service.as_str(), op.name) == args.operation)
-    else {
-        let known: Vec<String> = operation::ALL
-            .iter()
-            .map(|op| format!("{}.{}", op.service.as_str(), op.name))
-            .collect();
-        bail!(
-            "no operation {:?}; the operations are: {}",
-            args.operation,
-            known.join(", ")
-        );
-    };
+    let op = find_operation(&args.operation)?;
     let body = match args.body.as_deref() {
         None => "{}".to_owned(),
         Some("-") => {
@@ -111,24 +121,21 @@ pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
         request_headers.insert(headers::IDEMPOTENCY_KEY, key.as_str());
     }
     let subjects = Subjects::new(&args.subject_prefix)?;
-    let nats = olympus_runtime::nats::options(&args.nats_url)?
-        .request_timeout(Some(Duration::from_secs(args.timeout)))
-        .connect(&args.nats_url)
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to NATS at {}",
-                olympus_runtime::config::redact_url_credentials(&args.nats_url)
-            )
-        })?;
+    let (nats, refusals) = crate::hints::connect(
+        &args.nats_url,
+        "olympus-call",
+        Some(Duration::from_secs(args.timeout)),
+    )
+    .await?;
+    let subject = subjects.endpoint(op.service, op.name);
     let reply = nats
         .request_with_headers(
-            subjects.endpoint(op.service, op.name),
+            subject.clone(),
             request_headers,
             serde_json::to_vec(&request)?.into(),
         )
         .await
-        .with_context(|| format!("no reply to {}", args.operation))?;
+        .map_err(|err| crate::hints::no_reply(&err, &subject, subjects.prefix(), &refusals))?;
     let value: Value = serde_json::from_slice(&reply.payload).context("the reply is not JSON")?;
     // Kept before printing, so that a reader that stops early (`| head`)
     // does not lose it.
@@ -136,12 +143,15 @@ pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
     if let Some(token) = token {
         keep(&path, token)?;
     }
-    print_reply(&serde_json::to_string_pretty(&value)?)?;
     let failed = reply
         .headers
         .as_ref()
         .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
         .map(|v| v.as_str().to_owned());
+    match (&args.field, &failed) {
+        (Some(path), None) => print_reply(&field(&value, path)?)?,
+        _ => print_reply(&serde_json::to_string_pretty(&value)?)?,
+    }
     if let Some(status) = failed {
         eprintln!(
             "olympus call: {} {}: {}",
@@ -155,6 +165,23 @@ pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
         eprintln!("olympus call: access token kept in {}", path.display());
     }
     Ok(true)
+}
+
+/// The field at `path` (`product.id`, `items.0.id`) of `value`: a string
+/// as it is, anything else as JSON.
+fn field(value: &Value, path: &str) -> anyhow::Result<String> {
+    let mut at = value;
+    for step in path.split('.') {
+        at = match at {
+            Value::Array(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => at.get(step),
+        }
+        .with_context(|| format!("the reply has no field {path:?}"))?;
+    }
+    Ok(match at {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    })
 }
 
 /// Writes the reply to stdout; a reader that went away (`| head`) is not

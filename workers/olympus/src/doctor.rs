@@ -131,7 +131,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     healthy &= print("signing keys", &verdict);
 
     // NATS, the streams, the workers.
-    let nats = olympus_runtime::nats::connect(&config.nats_url, "olympus-doctor").await;
+    let nats = crate::hints::connect(&config.nats_url, "olympus-doctor", None).await;
     match nats {
         Err(err) => {
             healthy &= print(
@@ -142,7 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
                 ),
             );
         }
-        Ok(nats) => {
+        Ok((nats, refusals)) => {
             healthy &= print("nats", &Verdict::Ok(config.nats_url_redacted()));
             // Streams are the relay's business: look with its user if it has one.
             let relay = match config
@@ -150,19 +150,34 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
                 .as_deref()
                 .filter(|u| !u.trim().is_empty())
             {
-                Some(url) => olympus_runtime::nats::connect(url, "olympus-doctor")
+                Some(url) => crate::hints::connect(url, "olympus-doctor", None)
                     .await
                     .ok(),
-                None => Some(nats.clone()),
+                None => Some((nats.clone(), refusals.clone())),
             };
-            if let Some(relay) = relay {
+            if let Some((relay, relay_refusals)) = relay {
                 let js = async_nats::jetstream::new(relay);
                 for stream in [subjects.events_stream(), subjects.mail_stream()] {
                     let verdict = match tokio::time::timeout(Duration::from_secs(3), js.get_stream(&stream)).await {
                         Ok(Ok(_)) => Verdict::Ok("present".into()),
-                        _ => Verdict::Fail(
-                            "missing, or JetStream is off".into(),
-                            "run nats-server with -js; `olympus serve` creates the streams at start".into(),
+                        // A refusal is the cause, whatever the call said.
+                        _ if crate::hints::refused(&relay_refusals).is_some() => Verdict::Fail(
+                            crate::hints::refused(&relay_refusals).unwrap_or_default(),
+                            "run doctor as a user that may read streams (the relay's: \
+                             OLYMPUS_RELAY_NATS_URL), or grant it in nats/nats-server.conf"
+                                .into(),
+                        ),
+                        Ok(Err(err)) if stream_not_found(&err) => Verdict::Fail(
+                            "missing".into(),
+                            "`olympus serve` creates the streams when it starts".into(),
+                        ),
+                        Ok(Err(err)) => Verdict::Fail(
+                            format!("{err}"),
+                            "run nats-server with -js (JetStream); `olympus serve` creates the streams at start".into(),
+                        ),
+                        Err(_) => Verdict::Fail(
+                            "no answer from JetStream within 3 s".into(),
+                            "run nats-server with -js (JetStream)".into(),
                         ),
                     };
                     healthy &= print(&format!("stream {stream}"), &verdict);
@@ -194,10 +209,18 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
                 }
             }
             let found = ping(&nats, subjects.prefix()).await;
+            // Flushed: a refused subscription to the inbox is known now.
+            nats.flush().await.ok();
             for service in ["olympus-auth", "olympus-tenant", "olympus-commerce"] {
                 let count = found.iter().filter(|name| *name == service).count();
                 let verdict = if count > 0 {
                     Verdict::Ok(format!("{count} instance(s) answer $SRV.PING"))
+                } else if let Some(refused) = crate::hints::refused(&refusals) {
+                    Verdict::Fail(
+                        format!("cannot tell: {refused}"),
+                        "see the refusal above: NATS_URL's user, or OLYMPUS_NATS_INBOX_PREFIX"
+                            .into(),
+                    )
                 } else {
                     Verdict::Warn(
                         "no instance answers".into(),
@@ -215,6 +238,14 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
         db.close().await;
     }
     Ok(healthy)
+}
+
+/// Whether JetStream answered that the stream does not exist (rather than
+/// not answering at all: JetStream off).
+fn stream_not_found(err: &async_nats::jetstream::context::GetStreamError) -> bool {
+    use async_nats::jetstream::context::GetStreamErrorKind;
+    matches!(err.kind(), GetStreamErrorKind::JetStream(e)
+        if e.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND)
 }
 
 /// The micro services of `prefix` that answer `$SRV.PING` within half a

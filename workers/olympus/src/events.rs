@@ -21,9 +21,19 @@ pub struct TailArgs {
     #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
     subject_prefix: String,
 
-    /// Only this tenant's events.
-    #[arg(long)]
-    tenant: Option<Uuid>,
+    /// Only this tenant's events: its id, or its slug (looked up in the
+    /// database of DATABASE_URL).
+    #[arg(long, value_name = "SLUG|ID")]
+    tenant: Option<String>,
+
+    /// Postgres, only to find a tenant named by its slug.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = olympus_runtime::config::DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
+    database_url: String,
 
     /// Only events of this type, e.g. `user.logged_in`.
     #[arg(long = "type", value_name = "TYPE")]
@@ -47,7 +57,11 @@ pub struct TailArgs {
 /// (or `--count` events).
 pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
     let subjects = Subjects::new(&args.subject_prefix)?;
-    let filter = filter_subject(&subjects, args.tenant, args.event_type.as_deref())?;
+    let tenant = match args.tenant.as_deref() {
+        Some(tenant) => Some(tenant_id(tenant, &args.database_url).await?),
+        None => None,
+    };
+    let filter = filter_subject(&subjects, tenant, args.event_type.as_deref())?;
     let deliver_policy = match (&args.since, args.from_start) {
         (_, true) => DeliverPolicy::All,
         (Some(since), false) => {
@@ -64,13 +78,13 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
         }
         (None, false) => DeliverPolicy::New,
     };
-    let nats = olympus_runtime::nats::connect(&args.nats_url, "olympus-events-tail").await?;
+    let (nats, refusals) =
+        crate::hints::connect(&args.nats_url, "olympus-events-tail", None).await?;
     let js = async_nats::jetstream::new(nats);
     let stream_name = subjects.events_stream();
-    let stream = js
-        .get_stream(&stream_name)
-        .await
-        .with_context(|| format!("opening stream {stream_name} (has `olympus serve` run?)"))?;
+    let stream = js.get_stream(&stream_name).await.map_err(|err| {
+        crate::hints::jetstream(err, &format!("opening stream {stream_name}"), &refusals)
+    })?;
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
             filter_subject: filter.clone(),
@@ -104,6 +118,28 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
         printed += 1;
     }
     Ok(())
+}
+
+/// The id of the tenant `name`d by its id or its slug.
+async fn tenant_id(name: &str, database_url: &str) -> anyhow::Result<Uuid> {
+    if let Ok(id) = Uuid::parse_str(name) {
+        return Ok(id);
+    }
+    let redacted = olympus_runtime::config::redact_url(database_url);
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "--tenant {name:?} is a slug, and finding its id needs Postgres ({redacted}): \
+                 set DATABASE_URL, or pass the tenant's id"
+            )
+        })?;
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM olympus_tenant_by_slug($1)")
+        .bind(name)
+        .fetch_optional(&mut conn)
+        .await
+        .with_context(|| format!("looking up the tenant {name:?} in {redacted}"))?;
+    id.with_context(|| format!("no tenant has the slug {name:?} (in {redacted})"))
 }
 
 /// `{prefix}.events.{tenant|*}.{type|>}`.

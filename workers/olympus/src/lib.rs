@@ -6,7 +6,8 @@
 //! events for operators (and `events dead-letters` what the relay parked);
 //! `olympus bench` measures latency under load; `olympus admin bootstrap`
 //! creates the first platform administrator; `olympus call` makes one
-//! request in JSON for operators. `olympus --help` lists every
+//! request in JSON for operators; `olympus doctor` says what is wrong
+//! with a deployment and how to fix it. `olympus --help` lists every
 //! setting with its environment variable. `src/main.rs` only calls
 //! [`main`]; the end-to-end tests build the same entry point as a binary of
 //! their own to run real processes.
@@ -18,6 +19,7 @@ pub mod configuration;
 mod dead_letters;
 mod doctor;
 mod events;
+mod hints;
 pub mod migrate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -141,7 +143,8 @@ pub fn housekeeping(config: &Config) -> Vec<olympus_runtime::outbox::Prune> {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = telemetry::init(&cli.log) {
+    let name = cli.command.name();
+    if let Err(err) = telemetry::init(&cli.log, name != "serve") {
         eprintln!("olympus: {err:#}");
         return ExitCode::FAILURE;
     }
@@ -157,9 +160,33 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "olympus stopped with an error");
+        // The workers' log is read by log collectors: one record.
+        Err(err) if name == "serve" => {
+            tracing::error!(
+                error = format!("{err:#}"),
+                "olympus serve stopped with an error"
+            );
             ExitCode::FAILURE
+        }
+        // A command's is read by a person: what failed, and what to do.
+        Err(err) => {
+            eprintln!("olympus {name}: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Serve { .. } => "serve",
+            Self::Migrate { .. } => "migrate",
+            Self::Bench(_) => "bench",
+            Self::Call(_) => "call",
+            Self::Doctor { .. } => "doctor",
+            Self::Admin { .. } => "admin",
+            Self::Events { .. } => "events",
         }
     }
 }
@@ -216,7 +243,13 @@ async fn migrated_db(config: &Config) -> anyhow::Result<Db> {
 }
 
 async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> anyhow::Result<()> {
-    names.dedup();
+    // Each worker once, however often it is named.
+    let mut named = Vec::new();
+    names.retain(|name| {
+        let first = !named.contains(name);
+        named.push(*name);
+        first
+    });
     let shutdown = shutdown::on_signal();
     let migrate = migrate || config.is_default_database();
     let db = Db::connect(

@@ -92,7 +92,10 @@ impl Db {
         }
         let owner_options = PgConnectOptions::from_str(url)
             .with_context(|| format!("parsing DATABASE_URL {redacted}"))?
-            .application_name("olympus");
+            .application_name("olympus")
+            // Postgres's notices (`relation ... already exists, skipping`
+            // from every migration run) are not news to an operator.
+            .options([("client_min_messages", "warning")]);
         let app_options = match app_url {
             Some(app_url) => PgConnectOptions::from_str(app_url).with_context(|| {
                 format!(

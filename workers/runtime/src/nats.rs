@@ -60,6 +60,45 @@ pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client
         })
 }
 
+/// What the NATS server refused a connection (`-ERR` lines: permissions
+/// violations, a wrong user or password), kept so that a command can say
+/// why a request got no reply: a server refuses a publish or a subscription
+/// by telling the connection, not the request.
+#[derive(Debug, Clone, Default)]
+pub struct Refusals(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Refusals {
+    /// `options` reporting every refusal here (and as a warning).
+    pub fn watch(&self, options: ConnectOptions) -> ConnectOptions {
+        let refusals = self.clone();
+        options.event_callback(move |event| {
+            let refusals = refusals.clone();
+            async move {
+                let text = match event {
+                    async_nats::Event::ServerError(async_nats::ServerError::Other(text)) => text,
+                    async_nats::Event::ServerError(async_nats::ServerError::AuthorizationViolation) => {
+                        "authorization violation".to_owned()
+                    }
+                    other => {
+                        tracing::debug!(event = %other, "NATS connection event");
+                        return;
+                    }
+                };
+                tracing::warn!(refusal = %text, "the NATS server refused this connection something");
+                let mut seen = refusals.0.lock().unwrap_or_else(|e| e.into_inner());
+                if !seen.contains(&text) {
+                    seen.push(text);
+                }
+            }
+        })
+    }
+
+    /// Every distinct refusal so far, oldest first.
+    pub fn seen(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// `%XX` escapes of a URL's user information, decoded.
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();

@@ -9,10 +9,15 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Installs the global subscriber. Call once, at start.
-pub fn init(config: &LogConfig) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.log)
+/// Installs the global subscriber. Call once, at start. A `quiet_client`
+/// (a command a person runs, not a worker) does not log the NATS client's
+/// connection chatter unless the filter names `async_nats`.
+pub fn init(config: &LogConfig, quiet_client: bool) -> anyhow::Result<()> {
+    let mut filter = EnvFilter::try_new(&config.log)
         .map_err(|e| anyhow::anyhow!("invalid OLYMPUS_LOG filter {:?}: {e}", config.log))?;
+    if quiet_client && !config.log.contains("async_nats") {
+        filter = filter.add_directive("async_nats=warn".parse()?);
+    }
     let registry = tracing_subscriber::registry().with(filter);
     match config.log_format {
         LogFormat::Text => registry

@@ -1,0 +1,171 @@
+//! The `olympus` command as a person meets it: an error says what is wrong
+//! and what to do, and a tenant may be named as people know it.
+
+use olympus_tests::{with_app, Encoding};
+use std::process::Output;
+use std::time::Duration;
+
+use crate::OLYMPUS;
+
+/// Runs `olympus ARGS` with only `env` (and PATH, HOME) set.
+async fn olympus(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = std::env::temp_dir().join(format!("olympus-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&home).unwrap();
+    let output = tokio::process::Command::new(OLYMPUS)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running olympus");
+    let _ = std::fs::remove_dir_all(&home);
+    output
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_mistyped_operation_is_answered_with_what_was_meant() {
+    let typo = olympus(&["call", "commerce.order.create", "{}"], &[]).await;
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        stderr(&typo).starts_with(
+            "olympus call: no operation \"commerce.order.create\"; did you mean commerce.orders.create?"
+        ),
+        "{}",
+        stderr(&typo)
+    );
+    // Nothing close: every name, once.
+    let unknown = olympus(&["call", "frobnicate", "{}"], &[]).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("the operations are: auth.register, auth.login"));
+    assert!(
+        !stderr(&unknown).contains("stopped with an error"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[tokio::test]
+async fn a_call_nobody_answers_says_to_start_serve_or_fix_the_prefix() {
+    with_app(async |app| {
+        // A subject form of the name is accepted too.
+        let out = olympus(
+            &[
+                "call",
+                "auth.v1.login",
+                r#"{"tenant":"a","email":"a@b.c","password":"x"}"#,
+            ],
+            &[
+                ("NATS_URL", &app.nats_url),
+                ("OLYMPUS_SUBJECT_PREFIX", "nobody-serves-this"),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.contains("no worker answers nobody-serves-this.auth.v1.login"),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint: start `olympus serve`") && err.contains("OLYMPUS_SUBJECT_PREFIX"),
+            "{err}"
+        );
+        // Connection chatter stays out of a command's output.
+        assert!(!err.contains("connected successfully"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_tail_takes_a_tenant_by_slug_or_by_id() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let other = app.signup(Encoding::Json).await;
+        let env = [
+            ("NATS_URL", app.nats_url.as_str()),
+            ("OLYMPUS_SUBJECT_PREFIX", app.prefix.as_str()),
+            ("DATABASE_URL", app.database_url.as_str()),
+        ];
+        for tenant in [signup.slug.as_str(), signup.tenant_id.as_str()] {
+            let out = tokio::time::timeout(
+                Duration::from_secs(20),
+                olympus(
+                    &[
+                        "events",
+                        "tail",
+                        "--tenant",
+                        tenant,
+                        "--from-start",
+                        "--type",
+                        "tenant.created",
+                        "--count",
+                        "1",
+                    ],
+                    &env,
+                ),
+            )
+            .await
+            .expect("events tail ends after --count");
+            assert!(out.status.success(), "{}", stderr(&out));
+            let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(
+                line["tenant_id"],
+                signup.tenant_id.as_str(),
+                "--tenant {tenant}"
+            );
+            assert_ne!(line["tenant_id"], other.tenant_id.as_str());
+        }
+        let out = olympus(
+            &["events", "tail", "--tenant", "no-such-slug", "--count", "1"],
+            &env,
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr(&out).contains("no tenant has the slug \"no-such-slug\""),
+            "{}",
+            stderr(&out)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_nats_server_without_jetstream_is_named_with_the_flag_that_fixes_it() {
+    let port = olympus_tests::free_port();
+    let mut server = tokio::process::Command::new(
+        std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into()),
+    )
+    .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("nats-server");
+    let url = format!("nats://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = olympus(&["events", "tail", "--count", "1"], &[("NATS_URL", &url)]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("opening stream OLYMPUS_EVENTS"), "{err}");
+    assert!(
+        err.contains("JetStream is off on this NATS server: start nats-server with -js"),
+        "{err}"
+    );
+    let _ = server.kill().await;
+}
