@@ -25,6 +25,7 @@ mod nats_permissions;
 mod password_reset;
 mod processes;
 mod revocation;
+mod readme;
 mod rls;
 mod sessions;
 mod structure;
