@@ -1,23 +1,25 @@
-//! docker-compose.yml, run for real: Postgres, NATS with
-//! `nats/nats-server.conf`, `olympus migrate`, `olympus serve` and the
-//! gateway, each in its container, with secrets from an env file; a user
-//! signs up through the gateway, the event reaches a subscriber through
-//! the `services` user, and the metrics port counts the request.
+//! The README's Compose section, run for real, command by command, in a
+//! copy of the files it uses: `tools/docker/build-images --olympus` (with
+//! the binaries this run built, through OLYMPUS_BINARY and
+//! OLYMPUS_GATEWAY_BINARY, instead of a release build), `tools/docker/new-env
+//! > .env`, `docker-compose up -d` and the readiness check. Then Postgres,
+//! NATS with `nats/nats-server.conf`, `olympus migrate`, `olympus serve`
+//! and the gateway are each in their container: a user signs up through
+//! the gateway, the event reaches a subscriber through the `services` user,
+//! the metrics port counts the request, and nothing secret is logged; the
+//! README's `down` ends it.
 //!
-//! Needs a Docker engine, `docker-compose` (Debian's 1.29 or v2's
-//! `docker compose`) and the images of `tools/docker/build-images`;
-//! `tools/test` builds those and skips this module, saying so, on a machine
-//! where no Docker engine answers. The olympus and gateway images are made
-//! here from the binaries this run built (tools/docker/olympus,
-//! tools/docker/gateway) rather than compiled again in a container.
+//! Needs a Docker engine and Debian's `docker-compose` (1.29, which
+//! `tools/test` installs; the README's commands name it); `tools/test`
+//! skips this module, saying so, on a machine where no Docker engine
+//! answers.
 
-use base64::Engine;
 use futures::StreamExt;
 use olympus_tests::client::GOOD_PASSWORD;
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::OLYMPUS;
 
@@ -44,32 +46,44 @@ fn docker_is_running() {
         "these tests need a Docker engine (`docker info` fails); tools/test skips them \
          when none answers"
     );
-    for image in [
-        "olympus-base:bookworm",
-        "postgres:15-alpine",
-        "nats:2.15-alpine",
-    ] {
-        let present = Command::new("docker")
-            .args(["image", "inspect", image])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(present, "no image {image}: run tools/docker/build-images");
-    }
 }
 
-/// Builds `tag` from `tools/docker/{recipe}/Dockerfile` with `binary`
-/// copied into the context as `name`.
-fn image_from_binary(tag: &str, recipe: &str, binary: &str, name: &str) {
-    let context = Scratch::new();
-    std::fs::copy(
-        format!("{ROOT}/tools/docker/{recipe}/Dockerfile"),
-        context.0.join("Dockerfile"),
-    )
-    .unwrap();
-    std::fs::copy(binary, context.0.join(name)).unwrap();
-    run(Command::new("docker")
-        .args(["build", "-q", "-t", tag])
-        .arg(&context.0));
+/// The commands of the README's first `sh` block after `heading`, one per
+/// line (continuations joined), comments dropped.
+fn readme_commands(heading: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let section = readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {heading} in README.md"));
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let mut commands = Vec::new();
+    let mut pending = String::new();
+    for line in block.lines() {
+        // A comment starts at `  # ` (none of these commands quotes one).
+        let line = line.split("  # ").next().unwrap().trim_end();
+        if let Some(joined) = line.strip_suffix('\\') {
+            pending.push_str(joined);
+            continue;
+        }
+        pending.push_str(line);
+        if !pending.trim().is_empty() {
+            commands.push(std::mem::take(&mut pending).trim().to_owned());
+        }
+        pending.clear();
+    }
+    commands
+}
+
+/// Copies `from` (a file or a folder) to `to`, keeping modes.
+fn copy(from: &Path, to: &Path) {
+    run(Command::new("cp").arg("-a").arg(from).arg(to));
 }
 
 /// A folder of this test's, removed when dropped.
@@ -77,7 +91,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new() -> Self {
-        let path = std::env::temp_dir().join(format!("olympus-e2e-{}", uuid::Uuid::new_v4()));
+        let path =
+            std::env::temp_dir().join(format!("olympus-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).unwrap();
         Self(path)
     }
@@ -89,52 +104,22 @@ impl Drop for Scratch {
     }
 }
 
-/// 32 random bytes (two v4 UUIDs: 244 random bits), in hex, as
-/// `.env.example` says passwords are made (they go into URLs).
-fn password() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
-/// A signing key as `.env.example` says it is made (base64).
-fn signing_key() -> String {
-    let bytes = [
-        uuid::Uuid::new_v4().into_bytes(),
-        uuid::Uuid::new_v4().into_bytes(),
-    ]
-    .concat();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// One compose project, taken down with its volumes when dropped.
+/// The compose project of a copy of the repository's files, taken down
+/// with its volumes when dropped.
 struct Stack {
-    compose: Vec<String>,
-    /// Holds the env file.
-    scratch: Scratch,
+    dir: Scratch,
 }
 
 impl Stack {
-    fn env_file(&self) -> PathBuf {
-        self.scratch.0.join(".env")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.compose[0]);
-        command
-            .args(&self.compose[1..])
-            .arg("--env-file")
-            .arg(self.env_file())
-            .args(args)
-            .current_dir(ROOT);
+    fn compose(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("docker-compose");
+        command.args(args).current_dir(&self.dir.0);
         command
     }
 
     /// The last `tail` lines each container logged ("all" for all).
     fn logs_tail(&self, tail: &str) -> String {
-        self.command(&["logs", "--no-color", "--tail", tail])
+        self.compose(&["logs", "--no-color", "--tail", tail])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
@@ -143,111 +128,93 @@ impl Stack {
     fn logs(&self) -> String {
         self.logs_tail("40")
     }
+
+    /// Runs one of the README's commands here, as `sh` would.
+    fn readme(&self, command: &str, env: &[(&str, &str)]) {
+        let output = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&self.dir.0)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "README: `{command}` failed:\n{}{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            self.logs()
+        );
+    }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self
-            .command(&["down", "--volumes", "--remove-orphans", "--timeout", "10"])
+            .compose(&["down", "--volumes", "--remove-orphans", "--timeout", "10"])
             .output();
     }
 }
 
-/// `docker compose` (v2) where it is installed, else `docker-compose`.
-fn compose_program() -> Vec<String> {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if v2 {
-        vec!["docker".into(), "compose".into()]
-    } else {
-        vec!["docker-compose".into()]
-    }
-}
-
 #[tokio::test]
-async fn the_compose_stack_serves_a_signup_through_the_gateway() {
+async fn the_readmes_compose_commands_serve_a_signup_through_the_gateway() {
     docker_is_running();
-    image_from_binary("olympus:local", "olympus", OLYMPUS, "olympus");
-    let gateway = olympus_tests::gateway::binary().await;
-    image_from_binary(
-        "olympus-gateway:local",
-        "gateway",
-        gateway,
-        "olympus-gateway",
-    );
-
-    let (nats_port, gateway_port, metrics_port) = (
-        olympus_tests::free_port(),
-        olympus_tests::free_port(),
-        olympus_tests::free_port(),
-    );
-    let services_password = password();
-    let mut env = String::new();
-    for name in [
-        "POSTGRES_PASSWORD",
-        "OLYMPUS_APP_DB_PASSWORD",
-        "NATS_OLYMPUS_PASSWORD",
-        "NATS_RELAY_PASSWORD",
-        "NATS_GATEWAY_1_PASSWORD",
-        "NATS_MAILER_PASSWORD",
-    ] {
-        env.push_str(&format!("{name}={}\n", password()));
-    }
-    env.push_str(&format!("NATS_SERVICES_PASSWORD={services_password}\n"));
-    env.push_str(&format!("OLYMPUS_JWT_KEYS=k1:{}\n", signing_key()));
-    env.push_str(&format!(
-        "OLYMPUS_NATS_PORT={nats_port}\nOLYMPUS_GATEWAY_PORT={gateway_port}\nOLYMPUS_METRICS_PORT={metrics_port}\n"
-    ));
-    let scratch = Scratch::new();
-    std::fs::write(scratch.0.join(".env"), env).unwrap();
-    let project = format!("olympus-e2e-{}", std::process::id());
-    let mut compose = compose_program();
-    compose.extend(["-p".into(), project]);
-    compose.extend(["-f".into(), format!("{ROOT}/docker-compose.yml")]);
-    let stack = Stack { compose, scratch };
-
-    // `up` returns once the gateway started, i.e. after migrate succeeded
-    // and olympus reported ready (the health checks the file declares).
-    let up = stack.command(&["up", "-d", "--no-build"]).output().unwrap();
+    let commands = readme_commands("## Compose");
     assert!(
-        up.status.success(),
-        "compose up failed:\n{}\n{}",
-        String::from_utf8_lossy(&up.stderr),
-        stack.logs()
+        commands.iter().any(|c| c.starts_with("docker-compose up")),
+        "{commands:?}"
     );
-    let gateway_addr = format!("127.0.0.1:{gateway_port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = async {
-            tokio::net::TcpStream::connect(&gateway_addr).await.ok()?;
-            Some(
-                olympus_tests::http::request(&gateway_addr, "GET", "/readyz", &[], b"")
-                    .await
-                    .0,
-            )
-        };
-        if ready.await == Some(200) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gateway was not ready within 60 s:\n{}",
-            stack.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let gateway = olympus_tests::gateway::binary().await;
+    // What the compose file and the scripts use, as in a checkout.
+    let stack = Stack {
+        dir: Scratch::new(),
+    };
+    for path in [
+        "docker-compose.yml",
+        ".env.example",
+        "nats",
+        "gateway/requirements-go.txt",
+        "tools/docker",
+    ] {
+        let to = stack.dir.0.join(path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        copy(&Path::new(ROOT).join(path), &to);
     }
+    let env = [
+        ("OLYMPUS_BINARY", OLYMPUS),
+        ("OLYMPUS_GATEWAY_BINARY", gateway),
+    ];
+    let (up_to, down) = commands.split_at(
+        commands
+            .iter()
+            .position(|c| c.starts_with("docker-compose down"))
+            .expect("a down command"),
+    );
+    for command in up_to {
+        stack.readme(command, &env);
+    }
+    let dotenv = std::fs::read_to_string(stack.dir.0.join(".env")).unwrap();
+    let setting = |name: &str| {
+        dotenv
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("new-env printed no {name}"))
+            .to_owned()
+    };
+    let gateway_addr = format!("127.0.0.1:{}", setting("OLYMPUS_GATEWAY_PORT"));
+    let nats_port = setting("OLYMPUS_NATS_PORT");
+    let metrics_addr = format!("127.0.0.1:{}", setting("OLYMPUS_METRICS_PORT"));
 
     // A subscriber as the Python services connect: the services user, its
     // own inbox prefix, a durable consumer of OLYMPUS_EVENTS (the copy in
     // the subscribers' own account, which `serve` created).
-    let subscriber =
-        async_nats::ConnectOptions::with_user_and_password("services".into(), services_password)
-            .custom_inbox_prefix("_INBOX_services")
-            .connect(format!("nats://127.0.0.1:{nats_port}"))
-            .await
-            .expect("the services user connects to the compose NATS");
+    let subscriber = async_nats::ConnectOptions::with_user_and_password(
+        "services".into(),
+        setting("NATS_SERVICES_PASSWORD"),
+    )
+    .custom_inbox_prefix("_INBOX_services")
+    .connect(format!("nats://127.0.0.1:{nats_port}"))
+    .await
+    .expect("the services user connects to the compose NATS");
 
     let email = "ada@compose.example.com";
     let (status, signup) = olympus_tests::http::post_json(
@@ -292,7 +259,6 @@ async fn the_compose_stack_serves_a_signup_through_the_gateway() {
     }
     assert!(types.iter().any(|t| t == "tenant.created"), "{types:?}");
 
-    let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let (status, _, metrics) =
         olympus_tests::http::request(&metrics_addr, "GET", "/metrics", &[], b"").await;
     assert_eq!(status, 200);
@@ -306,11 +272,25 @@ async fn the_compose_stack_serves_a_signup_through_the_gateway() {
 
     // Nothing secret in what the containers logged.
     let logs = stack.logs_tail("all");
-    let env_text = std::fs::read_to_string(stack.env_file()).unwrap();
-    for line in env_text.lines().filter(|l| !l.contains("_PORT=")) {
+    for line in dotenv
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("_PORT="))
+    {
         let value = line.split_once('=').unwrap().1;
         let value = value.strip_prefix("k1:").unwrap_or(value);
-        assert!(!logs.contains(value), "a secret is in the logs");
+        assert!(
+            value.is_empty() || !logs.contains(value),
+            "a secret is in the logs"
+        );
     }
     assert!(!logs.contains(GOOD_PASSWORD), "a password is in the logs");
+
+    for command in down {
+        stack.readme(command, &[]);
+    }
+    let left = run(&mut stack.compose(&["ps", "-q"]));
+    assert!(
+        left.trim().is_empty(),
+        "containers left after the README's down: {left}"
+    );
 }

@@ -120,3 +120,56 @@ async fn the_nats_configurations_are_valid() {
         );
     }
 }
+
+/// `tools/docker/new-env` prints a value for every variable `.env.example`
+/// names, fresh each time, and the ports the README gives.
+#[tokio::test]
+async fn new_env_fills_every_variable_of_the_example() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+    let print = || async {
+        let out = tokio::process::Command::new(format!("{root}/tools/docker/new-env"))
+            .output()
+            .await
+            .expect("tools/docker/new-env");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (first, second) = (print().await, print().await);
+    let value = |env: &str, name: &str| {
+        env.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("new-env prints no {name}"))
+            .to_owned()
+    };
+    for name in example
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+    {
+        let made = value(&first, name);
+        if name.ends_with("_PASSWORD") {
+            assert_eq!(made.len(), 64, "{name}: 32 bytes in hex");
+            assert!(made.bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+            assert_ne!(made, value(&second, name), "{name} is not fresh");
+        }
+    }
+    let key = value(&first, "OLYMPUS_JWT_KEYS");
+    let secret = key.strip_prefix("k1:").expect("kid k1");
+    use base64::Engine;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(secret)
+            .unwrap()
+            .len(),
+        32
+    );
+    for (name, port) in [
+        ("OLYMPUS_GATEWAY_PORT", "18080"),
+        ("OLYMPUS_NATS_PORT", "14222"),
+        ("OLYMPUS_METRICS_PORT", "19090"),
+    ] {
+        assert_eq!(value(&first, name), port);
+        assert_eq!(value(&example, name), port, ".env.example's {name}");
+    }
+}
