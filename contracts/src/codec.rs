@@ -161,6 +161,41 @@ fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
+/// `Deserialize` for an enum of unit variants from its wire name alone, a
+/// string (contract §2). serde's derived impl would also take a variant's
+/// index in MessagePack (`"role": 1` for admin) and a one-entry map in
+/// either encoding (`{"owner": null}`). The enum keeps `#[derive(Serialize,
+/// JsonSchema)]` with its `rename_all`, and has `parse(&str) ->
+/// Option<Self>`; `names_only!(Role: "owner", "admin", "member")` lists
+/// the names, which `tests::names_only_enums_take_their_names` checks
+/// against `parse` and `as_str`.
+#[macro_export]
+macro_rules! names_only {
+    ($ty:ident: $($name:literal),+ $(,)?) => {
+        impl $ty {
+            /// Every wire name, in the contract's order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        let names: Vec<String> = $ty::NAMES.iter().map(|n| format!("`{n}`")).collect();
+                        write!(f, "one of {}", names.join(", "))
+                    }
+                    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<$ty, E> {
+                        $ty::parse(value).ok_or_else(|| E::unknown_variant(value, $ty::NAMES))
+                    }
+                }
+                deserializer.deserialize_str(Name)
+            }
+        }
+    };
+}
+
 /// How deep a request may nest maps and arrays.
 pub const MAX_DEPTH: usize = 32;
 
@@ -270,8 +305,11 @@ impl Walk<'_> {
     }
 
     fn array(&mut self, len: usize, depth: usize) -> Option<Result<(), DecodeError>> {
-        for _ in 0..len {
-            if let Err(err) = self.value(depth + 1)? {
+        for index in 0..len {
+            self.path.push(format!("[{index}]"));
+            let checked = self.value(depth + 1);
+            self.path.pop();
+            if let Err(err) = checked? {
                 return Some(Err(err));
             }
         }
@@ -318,9 +356,23 @@ impl Walk<'_> {
         Some(Ok(()))
     }
 
-    /// The dotted path of the map being walked, if any.
+    /// The path of the field being walked, as serde names it
+    /// (`items[0].product_id`; positions after the last name are left
+    /// out: a list nested too deep is named by its field), if any.
     fn field(&self) -> Option<String> {
-        (!self.path.is_empty()).then(|| self.path.join("."))
+        let named = self
+            .path
+            .iter()
+            .rposition(|s| !s.starts_with('['))
+            .map_or(0, |i| i + 1);
+        let mut field = String::new();
+        for segment in &self.path[..named] {
+            if !field.is_empty() && !segment.starts_with('[') {
+                field.push('.');
+            }
+            field.push_str(segment);
+        }
+        (!field.is_empty()).then_some(field)
     }
 }
 
@@ -417,9 +469,15 @@ fn path_error<E: fmt::Display>(err: serde_path_to_error::Error<E>) -> DecodeErro
         Some((kind, name)) => DecodeError {
             message: format!("{kind} `{name}`"),
             field: Some(match parent {
-                // JSON reports the path including the unknown key; MessagePack
-                // stops at the enclosing map.
-                Some(parent) if parent == name || parent.ends_with(&format!(".{name}")) => parent,
+                // An unknown field's path ends with its key; a missing
+                // field's stops at the enclosing map, whose own name may be
+                // the field's (`amount.amount`).
+                Some(parent)
+                    if kind == "unknown field"
+                        && (parent == name || parent.ends_with(&format!(".{name}"))) =>
+                {
+                    parent
+                }
                 Some(parent) => format!("{parent}.{name}"),
                 None => name,
             }),
@@ -629,5 +687,53 @@ mod tests {
         assert!(ContentType::Json.decode::<AllOptional>(b"").is_ok());
         let err = ContentType::Json.decode::<Inner>(b"").unwrap_err();
         assert_eq!(err.field.as_deref(), Some("email"));
+    }
+
+    #[test]
+    fn names_only_enums_take_their_names() {
+        use crate::commerce::{OrderStatus, PaymentStatus, ProductStatus};
+        use crate::shapes::{Role, TenantStatus};
+        macro_rules! check {
+            ($($ty:ty),*) => {$(
+                for name in <$ty>::NAMES {
+                    let parsed = <$ty>::parse(name).unwrap();
+                    assert_eq!(parsed.as_str(), *name);
+                    assert_eq!(serde_json::to_value(parsed).unwrap(), *name);
+                    let json: $ty = ContentType::Json.decode(format!("{name:?}").as_bytes()).unwrap_or_else(|_| {
+                        serde_json::from_str(&format!("{name:?}")).unwrap()
+                    });
+                    assert_eq!(json, parsed);
+                }
+            )*};
+        }
+        check!(
+            Role,
+            TenantStatus,
+            ProductStatus,
+            OrderStatus,
+            PaymentStatus
+        );
+
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct WithRole {
+            #[allow(dead_code)]
+            role: Role,
+        }
+        // Only a name: not MessagePack's variant index, not a one-entry map.
+        let index =
+            ContentType::MsgPack.decode::<WithRole>(&msgpack(&serde_json::json!({"role": 1})));
+        assert_eq!(index.unwrap_err().field.as_deref(), Some("role"));
+        for body in [r#"{"role": {"owner": null}}"#, r#"{"role": "boss"}"#] {
+            let err = ContentType::Json
+                .decode::<WithRole>(body.as_bytes())
+                .unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("role"), "{body}");
+            assert!(
+                err.message.contains("`owner`, `admin`, `member`"),
+                "{body}: {}",
+                err.message
+            );
+        }
     }
 }

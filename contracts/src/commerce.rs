@@ -38,7 +38,7 @@ pub struct Address {
 }
 
 /// Whether a product can be ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductStatus {
     Active,
@@ -156,7 +156,7 @@ pub struct ProductReply {
 }
 
 /// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     PendingPayment,
@@ -316,7 +316,7 @@ pub struct RefundPaymentRequest {
 }
 
 /// Where a payment is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     Authorized,
@@ -375,3 +375,9 @@ pub struct Payment {
 pub struct PaymentReply {
     pub payment: Payment,
 }
+
+crate::names_only!(ProductStatus: "active", "archived");
+
+crate::names_only!(OrderStatus: "pending_payment", "paid", "fulfilled", "cancelled", "refunded");
+
+crate::names_only!(PaymentStatus: "authorized", "captured", "voided", "failed", "refunded", "partially_refunded");
