@@ -1005,3 +1005,71 @@ async fn the_mailer_cannot_make_jetstream_deliver_mail_into_the_olympus_account(
     })
     .await;
 }
+
+/// What an operator's NATS user lacks is said as such, with the setting
+/// that fixes it: `olympus call` without the user's inbox prefix names the
+/// refused subscription and `OLYMPUS_NATS_INBOX_PREFIX`; `olympus doctor`
+/// as an operator (who may not use JetStream's API) reports the refusal,
+/// not a missing stream or JetStream off.
+#[tokio::test]
+async fn an_operator_is_told_what_its_nats_user_lacks() {
+    with_app_opts(relay_only(), async |app| {
+        let shipped = Shipped::start(app, &[("operator", "dan")]).await;
+        let dan = &shipped.added["operator-dan"];
+        let url = dan.url(shipped.nats.port, &shipped.passwords["operator-dan"]);
+        let token_file =
+            std::env::temp_dir().join(format!("olympus-token-{}", uuid::Uuid::new_v4().simple()));
+        let run = async |args: &[&str], inbox: bool| {
+            let mut command = tokio::process::Command::new(crate::OLYMPUS);
+            command
+                .args(args)
+                .env_clear()
+                .env("NATS_URL", &url)
+                .env("DATABASE_URL", &app.database_url)
+                .env("OLYMPUS_TOKEN_FILE", &token_file);
+            if inbox {
+                command.env(&dan.inbox.0, &dan.inbox.1);
+            }
+            command.output().await.unwrap()
+        };
+        let call = run(
+            &[
+                "call",
+                "--timeout",
+                "2",
+                "tenant.create",
+                &signup("dans").to_string(),
+            ],
+            false,
+        )
+        .await;
+        let said = String::from_utf8_lossy(&call.stderr).to_string();
+        assert_eq!(call.status.code(), Some(1), "{said}");
+        assert!(
+            said.contains("NATS refused this user a subscription to _INBOX."),
+            "{said}"
+        );
+        assert!(said.contains("OLYMPUS_NATS_INBOX_PREFIX"), "{said}");
+
+        let doctor = run(&["doctor"], true).await;
+        let report = String::from_utf8_lossy(&doctor.stdout).to_string();
+        let stream = report
+            .lines()
+            .find(|l| l.contains("stream OLYMPUS_EVENTS"))
+            .unwrap_or_else(|| panic!("no stream line: {report}"));
+        assert!(stream.starts_with("FAIL"), "{report}");
+        assert!(
+            stream.contains("NATS refused this user publishing to $JS.API"),
+            "{report}"
+        );
+        assert!(!report.contains("JetStream is off"), "{report}");
+        // The workers answer it, with its prefix.
+        assert!(
+            report.lines().any(|l| l.starts_with("ok    olympus-auth")),
+            "{report}"
+        );
+        let _ = std::fs::remove_file(&token_file);
+        shipped.stop().await;
+    })
+    .await;
+}
