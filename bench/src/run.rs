@@ -193,7 +193,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let subjects = Subjects::new(&args.subject_prefix)?;
     let nats = olympus_runtime::nats::options(&args.nats_url)?
         .request_timeout(Some(Duration::from_secs(30)))
-        .connect(&args.nats_url)
+        .connect(olympus_runtime::nats::servers(&args.nats_url)?)
         .await
         .with_context(|| {
             format!(

@@ -169,3 +169,19 @@ async fn a_nats_server_without_jetstream_is_named_with_the_flag_that_fixes_it() 
     );
     let _ = server.kill().await;
 }
+
+/// `NATS_URL` may list a cluster's servers, separated by commas: `serve`
+/// connects to one that answers (the first here does not).
+#[tokio::test]
+async fn serve_takes_a_list_of_nats_servers() {
+    olympus_tests::with_app_opts(olympus_tests::Options::without_workers(), async |app| {
+        let nobody = format!("nats://127.0.0.1:{}", olympus_tests::free_port());
+        let listed = format!("{nobody}, {}", app.nats_url);
+        let mut serve = app
+            .serve_process_with(OLYMPUS, &[], &[("NATS_URL", &listed)])
+            .await;
+        app.signup(Encoding::Json).await;
+        assert!(serve.terminate().await.success());
+    })
+    .await;
+}

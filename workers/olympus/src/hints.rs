@@ -16,15 +16,18 @@ pub async fn connect(
         .watch(olympus_runtime::nats::options(url)?)
         .name(name)
         .request_timeout(request_timeout);
-    let client = options.connect(url).await.map_err(|err| {
-        let redacted = olympus_runtime::config::redact_url_credentials(url);
-        let hint = if err.to_string().to_lowercase().contains("authorization") {
-            "the user and password of NATS_URL are not one of the server's users"
-        } else {
-            "start nats-server (with -js), or set NATS_URL to where it runs"
-        };
-        anyhow::anyhow!("connecting to NATS at {redacted}: {err}\n  hint: {hint}")
-    })?;
+    let client = options
+        .connect(olympus_runtime::nats::servers(url)?)
+        .await
+        .map_err(|err| {
+            let redacted = olympus_runtime::config::redact_url_credentials(url);
+            let hint = if err.to_string().to_lowercase().contains("authorization") {
+                "the user and password of NATS_URL are not one of the server's users"
+            } else {
+                "start nats-server (with -js), or set NATS_URL to where it runs"
+            };
+            anyhow::anyhow!("connecting to NATS at {redacted}: {err}\n  hint: {hint}")
+        })?;
     // A subscription or publish the server refuses is reported as soon as
     // it is sent; let a first one arrive before anything depends on it.
     client.flush().await.ok();

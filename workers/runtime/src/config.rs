@@ -352,13 +352,17 @@ pub fn redact_url(url: &str) -> String {
 /// Replaces all of `user:password@` or `token@` with `***@` (NATS URLs may
 /// carry a bare token where a user name would be).
 pub fn redact_url_credentials(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    // A NATS URL may list several servers, separated by commas.
+    url.split(',')
+        .map(|one| match one.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}"),
+                None => one.to_owned(),
+            },
+            None => one.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -403,6 +407,10 @@ mod tests {
         assert_eq!(
             redact_url_credentials("nats://127.0.0.1:4222"),
             "nats://127.0.0.1:4222"
+        );
+        assert_eq!(
+            redact_url_credentials("nats://u:pw@a:4222,nats://u:pw@b:4223"),
+            "nats://***@a:4222,nats://***@b:4223"
         );
     }
 }

@@ -13,21 +13,53 @@ use std::str::FromStr;
 /// deployments that give each user its own (nats/nats-server.conf).
 pub const INBOX_PREFIX_ENV: &str = "OLYMPUS_NATS_INBOX_PREFIX";
 
-/// Connect options carrying `url`'s credentials, if any, and the inbox
-/// prefix of `OLYMPUS_NATS_INBOX_PREFIX` when it is set.
+/// How often a connection pings its server. async-nats gives up on a
+/// connection with two pings unanswered and reconnects (to another server
+/// of the URL's list when there are several), so a server that hangs
+/// instead of dying is left within about three intervals, instead of the
+/// three minutes of the client's default 60 s.
+pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The servers of `url`: one URL, or several separated by commas
+/// (`nats://a:4222,nats://b:4222`), as a NATS cluster is given; any of them
+/// may carry the credentials (`nats://user:password@host`).
+pub fn servers(url: &str) -> anyhow::Result<Vec<ServerAddr>> {
+    let servers = url
+        .split(',')
+        .map(str::trim)
+        .filter(|one| !one.is_empty())
+        .map(|one| {
+            ServerAddr::from_str(one).with_context(|| {
+                format!(
+                    "parsing the NATS URL {}",
+                    crate::config::redact_url_credentials(one)
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(!servers.is_empty(), "the NATS URL names no server");
+    Ok(servers)
+}
+
+/// Connect options carrying the credentials of `url` (one server, or
+/// several separated by commas; the first that carries any), the inbox
+/// prefix of `OLYMPUS_NATS_INBOX_PREFIX` when it is set, and
+/// [`PING_INTERVAL`].
 pub fn options(url: &str) -> anyhow::Result<ConnectOptions> {
-    let redacted = crate::config::redact_url_credentials(url);
-    let addr = ServerAddr::from_str(url).with_context(|| format!("parsing NATS URL {redacted}"))?;
-    let options = match (addr.username(), addr.password()) {
-        (Some(user), Some(password)) => {
+    let servers = servers(url)?;
+    let credentials = servers.iter().find(|s| s.username().is_some());
+    let options = match credentials.map(|s| (s.username(), s.password())) {
+        Some((Some(user), Some(password))) => {
             ConnectOptions::with_user_and_password(percent_decode(user), percent_decode(password))
         }
-        (Some(token), None) => ConnectOptions::with_token(percent_decode(token)),
+        Some((Some(token), None)) => ConnectOptions::with_token(percent_decode(token)),
         _ => ConnectOptions::new(),
     };
     // After a NATS restart, try again at least every second (the default
     // backs off to 4 s): workers answer again within a second of NATS.
-    let options = options.reconnect_delay_callback(reconnect_delay);
+    let options = options
+        .reconnect_delay_callback(reconnect_delay)
+        .ping_interval(PING_INTERVAL);
     Ok(match std::env::var(INBOX_PREFIX_ENV) {
         Ok(prefix) if !prefix.trim().is_empty() => options.custom_inbox_prefix(prefix.trim()),
         _ => options,
@@ -50,7 +82,7 @@ fn reconnect_delay(attempts: usize) -> std::time::Duration {
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
     options(url)?
         .name(name)
-        .connect(url)
+        .connect(servers(url)?)
         .await
         .with_context(|| {
             format!(
@@ -143,5 +175,22 @@ mod tests {
             assert!(options(url).is_ok(), "{url}");
         }
         assert!(options("http://nats:4222").is_err());
+    }
+
+    #[test]
+    fn a_cluster_is_a_list_of_urls() {
+        let listed = servers("nats://u:pw@a:4222, nats://b:4223,nats://c:4224").unwrap();
+        let hosts: Vec<_> = listed
+            .iter()
+            .map(|s| (s.host().to_owned(), s.port()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [("a".into(), 4222), ("b".into(), 4223), ("c".into(), 4224)]
+        );
+        assert!(options("nats://a:4222,nats://u:pw@b:4222").is_ok());
+        assert!(servers(" , ").is_err());
+        let err = servers("nats://a:4222,nats://b:port").unwrap_err();
+        assert!(format!("{err:#}").contains("nats://b:port"), "{err:#}");
     }
 }
