@@ -5,10 +5,6 @@ use olympus_tests::client::GOOD_PASSWORD;
 use olympus_tests::{with_app, with_app_opts, Encoding, Options, Signup, TestApp};
 use serde_json::{json, Value};
 
-async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
-    app.login(&signup.slug, &signup.email, password).await
-}
-
 fn token(reply: &Value, which: &str) -> String {
     reply["tokens"][which].as_str().unwrap().to_owned()
 }
@@ -20,12 +16,8 @@ async fn anyone_registers_into_a_tenant_that_allows_it() {
         for enc in Encoding::BOTH {
             let email = format!("new-{enc:?}@example.com").to_lowercase();
             let reply = app
-                .call(
-                    enc,
-                    "auth.v1.register",
-                    None,
-                    json!({"tenant": owner.slug, "email": email, "password": GOOD_PASSWORD}),
-                )
+                .register(&owner.slug, &email, GOOD_PASSWORD)
+                .encoded(enc)
                 .await
                 .ok();
             assert_eq!(reply["user"]["role"], "member");
@@ -33,7 +25,8 @@ async fn anyone_registers_into_a_tenant_that_allows_it() {
             assert_eq!(reply["user"]["email_verified"], false);
             assert_eq!(reply["user"]["tenant_id"], owner.tenant_id.as_str());
             let me = app
-                .call(enc, "auth.v1.me", Some(&token(&reply, "access_token")), json!({}))
+                .me(&token(&reply, "access_token"))
+                .encoded(enc)
                 .await
                 .ok();
             assert_eq!(me["user"]["id"], reply["user"]["id"]);
@@ -42,36 +35,47 @@ async fn anyone_registers_into_a_tenant_that_allows_it() {
             .events(Some(&owner.tenant_id), Some("user.registered"), 3)
             .await;
         assert_eq!(registered.len(), 3, "the owner and two members");
-        let mail = app.mail(Some(&owner.tenant_id), Some("verify_email"), 3).await;
+        let mail = app
+            .mail(Some(&owner.tenant_id), Some("verify_email"), 3)
+            .await;
         assert_eq!(mail.len(), 3);
 
-        let register = async |body: Value| app.call(Encoding::Json, "auth.v1.register", None, body).await;
-        let taken = register(json!({"tenant": owner.slug, "email": owner.email, "password": GOOD_PASSWORD}))
+        let taken = app
+            .register(&owner.slug, &owner.email, GOOD_PASSWORD)
             .await
             .err(409, "conflict");
         assert_eq!(taken["details"]["field"], "email");
-        register(json!({"tenant": "no-such-tenant", "email": "x@example.com", "password": GOOD_PASSWORD}))
+        app.register("no-such-tenant", "x@example.com", GOOD_PASSWORD)
             .await
             .err(404, "not_found");
-        let weak = register(json!({"tenant": owner.slug, "email": "weak@example.com", "password": "password"}))
+        let weak = app
+            .register(&owner.slug, "weak@example.com", "password")
             .await
             .err(422, "validation_failed");
-        assert!(weak["details"]["fields"]["password"].as_array().unwrap().len() >= 2);
+        assert!(
+            weak["details"]["fields"]["password"]
+                .as_array()
+                .unwrap()
+                .len()
+                >= 2
+        );
 
         sqlx::query("UPDATE tenants SET self_registration = false WHERE id = $1::uuid")
             .bind(&owner.tenant_id)
             .execute(app.db.pool())
             .await
             .unwrap();
-        register(json!({"tenant": owner.slug, "email": "late@example.com", "password": GOOD_PASSWORD}))
+        app.register(&owner.slug, "late@example.com", GOOD_PASSWORD)
             .await
             .err(403, "forbidden");
-        sqlx::query("UPDATE tenants SET self_registration = true, status = 'suspended' WHERE id = $1::uuid")
-            .bind(&owner.tenant_id)
-            .execute(app.db.pool())
-            .await
-            .unwrap();
-        register(json!({"tenant": owner.slug, "email": "late@example.com", "password": GOOD_PASSWORD}))
+        sqlx::query(
+            "UPDATE tenants SET self_registration = true, status = 'suspended' WHERE id = $1::uuid",
+        )
+        .bind(&owner.tenant_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+        app.register(&owner.slug, "late@example.com", GOOD_PASSWORD)
             .await
             .err(403, "forbidden");
     })
@@ -82,29 +86,21 @@ async fn anyone_registers_into_a_tenant_that_allows_it() {
 async fn sessions_are_listed_revoked_one_by_one_or_all_at_once() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Content-Type", "application/json");
-        headers.insert("X-Client-Ip", "198.51.100.4");
-        headers.insert("User-Agent", "phone/1.0");
         let phone = app
-            .raw(
-                "auth.v1.login",
-                headers,
-                json!({"tenant": signup.slug, "email": signup.email, "password": signup.password})
-                    .to_string(),
-            )
+            .login(&signup.slug, &signup.email, &signup.password)
+            .header("X-Client-Ip", "198.51.100.4")
+            .header("User-Agent", "phone/1.0")
             .await
             .ok();
-        let laptop = login(app, &signup, &signup.password).await.ok();
+        let laptop = app
+            .login(&signup.slug, &signup.email, &signup.password)
+            .await
+            .ok();
         let phone_access = token(&phone, "access_token");
 
         let list = app
-            .call(
-                Encoding::MsgPack,
-                "auth.v1.sessions.list",
-                Some(&phone_access),
-                json!({}),
-            )
+            .list_sessions(&phone_access)
+            .encoded(Encoding::MsgPack)
             .await
             .ok();
         let items = list["items"].as_array().unwrap();
@@ -139,81 +135,35 @@ async fn sessions_are_listed_revoked_one_by_one_or_all_at_once() {
             .unwrap()["id"]
             .clone();
         let signup_or_laptop = laptop_session.as_str().unwrap().to_owned();
-        app.call(
-            Encoding::Json,
-            "auth.v1.sessions.revoke",
-            Some(&phone_access),
-            json!({"session_id": signup_or_laptop}),
-        )
-        .await
-        .ok();
-        app.call(
-            Encoding::Json,
-            "auth.v1.sessions.revoke",
-            Some(&phone_access),
-            json!({"session_id": signup_or_laptop}),
-        )
-        .await
-        .err(404, "not_found");
-        let left = app
-            .call(
-                Encoding::Json,
-                "auth.v1.sessions.list",
-                Some(&phone_access),
-                json!({}),
-            )
+        app.revoke_session(&phone_access, &signup_or_laptop)
             .await
             .ok();
+        app.revoke_session(&phone_access, &signup_or_laptop)
+            .await
+            .err(404, "not_found");
+        let left = app.list_sessions(&phone_access).await.ok();
         assert_eq!(left["items"].as_array().unwrap().len(), 2);
 
         // Another user's session is not the caller's to end.
         let other = app.signup(Encoding::Json).await;
-        let other_list = app
-            .call(
-                Encoding::Json,
-                "auth.v1.sessions.list",
-                Some(&other.access_token),
-                json!({}),
-            )
-            .await
-            .ok();
+        let other_list = app.list_sessions(&other.access_token).await.ok();
         let other_session = other_list["items"][0]["id"].clone();
-        app.call(
-            Encoding::Json,
-            "auth.v1.sessions.revoke",
-            Some(&phone_access),
-            json!({"session_id": other_session}),
-        )
-        .await
-        .err(404, "not_found");
-
-        let all = app
-            .call(
-                Encoding::Json,
-                "auth.v1.logout_all",
-                Some(&phone_access),
-                json!({}),
-            )
+        app.revoke_session(&phone_access, &other_session)
             .await
-            .ok();
+            .err(404, "not_found");
+
+        let all = app.logout_all(&phone_access).await.ok();
         assert_eq!(all, json!({"revoked": 2}));
         for access in [
             &phone_access,
             &signup.access_token,
             &token(&laptop, "access_token"),
         ] {
-            app.call(Encoding::Json, "auth.v1.me", Some(access), json!({}))
-                .await
-                .err(401, "unauthenticated");
+            app.me(access).await.err(401, "unauthenticated");
         }
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": token(&phone, "refresh_token")}),
-        )
-        .await
-        .err(401, "invalid_token");
+        app.refresh(&token(&phone, "refresh_token"))
+            .await
+            .err(401, "invalid_token");
         let revoked = app
             .events(Some(&signup.tenant_id), Some("session.revoked"), 3)
             .await;
@@ -231,15 +181,11 @@ async fn sessions_are_listed_revoked_one_by_one_or_all_at_once() {
 async fn changing_the_password_ends_every_other_session() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let other_device = login(app, &signup, &signup.password).await.ok();
+        let login = |password: &str| app.login(&signup.slug, &signup.email, password);
+        let other_device = login(&signup.password).await.ok();
         let change = async |current: &str, new: &str| {
-            app.call(
-                Encoding::Json,
-                "auth.v1.change_password",
-                Some(&signup.access_token),
-                json!({"current_password": current, "new_password": new}),
-            )
-            .await
+            app.change_password(&signup.access_token, current, new)
+                .await
         };
         let new_password = "quartz-lantern-meadow-voyage";
         change("not-my-password", new_password)
@@ -262,23 +208,14 @@ async fn changing_the_password_ends_every_other_session() {
             .collect();
         keys.sort_unstable();
         assert_eq!(keys, ["tokens"]);
-        app.call(
-            Encoding::Json,
-            "auth.v1.me",
-            Some(&token(&changed, "access_token")),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.me(&token(&changed, "access_token")).await.ok();
         for access in [&signup.access_token, &token(&other_device, "access_token")] {
-            app.call(Encoding::Json, "auth.v1.me", Some(access), json!({}))
-                .await
-                .err(401, "unauthenticated");
+            app.me(access).await.err(401, "unauthenticated");
         }
-        login(app, &signup, &signup.password)
+        login(&signup.password)
             .await
             .err(401, "invalid_credentials");
-        login(app, &signup, new_password).await.ok();
+        login(new_password).await.ok();
 
         let event = app
             .events(Some(&signup.tenant_id), Some("user.password_changed"), 1)
@@ -298,50 +235,19 @@ async fn introspection_says_whether_a_token_works_right_now() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
         for enc in Encoding::BOTH {
-            let active = app
-                .call(
-                    enc,
-                    "auth.v1.introspect",
-                    None,
-                    json!({"access_token": signup.access_token}),
-                )
-                .await
-                .ok();
+            let active = app.introspect(&signup.access_token).encoded(enc).await.ok();
             assert_eq!(active["active"], true);
             assert_eq!(active["sub"], signup.user_id.as_str());
             assert_eq!(active["tid"], signup.tenant_id.as_str());
             assert_eq!(active["role"], "owner");
             assert!(active["sid"].is_string() && active["exp"].is_i64());
             for junk in ["", "garbage", "a.b.c"] {
-                let inactive = app
-                    .call(
-                        enc,
-                        "auth.v1.introspect",
-                        None,
-                        json!({"access_token": junk}),
-                    )
-                    .await
-                    .ok();
+                let inactive = app.introspect(junk).encoded(enc).await.ok();
                 assert_eq!(inactive, json!({"active": false}));
             }
         }
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .ok();
-        let revoked = app
-            .call(
-                Encoding::Json,
-                "auth.v1.introspect",
-                None,
-                json!({"access_token": signup.access_token}),
-            )
-            .await
-            .ok();
+        app.logout(&signup.refresh_token).await.ok();
+        let revoked = app.introspect(&signup.access_token).await.ok();
         assert_eq!(revoked, json!({"active": false}));
     })
     .await;
@@ -374,7 +280,9 @@ async fn configured_argon2_parameters_make_new_hashes_and_replace_others_at_logi
         let signup = app.signup(Encoding::Json).await;
         let made = password_hash(app, &signup).await;
         assert!(made.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"), "{made}");
-        login(app, &signup, &signup.password).await.ok();
+        app.login(&signup.slug, &signup.email, &signup.password)
+            .await
+            .ok();
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let kept = password_hash(app, &signup).await;
         assert_eq!(kept, made, "a hash with the configured parameters is kept");
@@ -414,19 +322,20 @@ async fn assert_rehashed_on_login(
     .unwrap()
     .to_string();
     let stored = async || password_hash(app, signup).await;
+    let login = |password: &str| app.login(&signup.slug, &signup.email, password);
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1::uuid")
         .bind(&signup.user_id)
         .bind(&former)
         .execute(app.db.pool())
         .await
         .unwrap();
-    login(app, signup, "not-the-password-at-all")
+    login("not-the-password-at-all")
         .await
         .err(401, "invalid_credentials");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(stored().await, former, "a failed login stores nothing");
 
-    login(app, signup, &signup.password).await.ok();
+    login(&signup.password).await.ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let anew = loop {
         let hash = stored().await;
@@ -444,8 +353,8 @@ async fn assert_rehashed_on_login(
         "{anew}"
     );
     // The new hash is the same password's.
-    login(app, signup, &signup.password).await.ok();
-    login(app, signup, "not-the-password-at-all")
+    login(&signup.password).await.ok();
+    login("not-the-password-at-all")
         .await
         .err(401, "invalid_credentials");
     assert_eq!(stored().await, anew);

@@ -5,31 +5,21 @@
 //! would then collide keep working.
 
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::{with_app, with_app_opts, Encoding, Options, Signup, TestApp};
-use serde_json::json;
+use olympus_tests::{with_app, with_app_opts, Encoding, Options};
 
 use crate::OLYMPUS;
 
 const NFC: &str = "jos\u{e9}@example.com";
 const NFD: &str = "jose\u{301}@example.com";
 
-async fn register(app: &TestApp, signup: &Signup, email: &str) -> olympus_tests::Reply {
-    app.call(
-        Encoding::Json,
-        "auth.v1.register",
-        None,
-        json!({"tenant": signup.slug, "email": email, "password": GOOD_PASSWORD}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn every_spelling_of_one_address_is_one_account() {
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
-        let jose = register(app, &owner, NFC).await.ok();
+        let register = |email: &str| app.register(&owner.slug, email, GOOD_PASSWORD);
+        let jose = register(NFC).await.ok();
         assert_eq!(jose["user"]["email"], NFC);
-        let taken = register(app, &owner, NFD).await.err(409, "conflict");
+        let taken = register(NFD).await.err(409, "conflict");
         assert_eq!(taken["details"]["field"], "email");
         // Either spelling logs in to the one account.
         for spelling in [NFC, NFD, " JOSE\u{301}@EXAMPLE.COM "] {
@@ -38,40 +28,22 @@ async fn every_spelling_of_one_address_is_one_account() {
         }
         // Fullwidth letters are their plain ones; a domain in Punycode is
         // stored in its Unicode form.
-        let kim = register(app, &owner, "\u{ff2b}\u{ff49}\u{ff4d}@example.com")
-            .await
-            .ok();
+        let kim = register("\u{ff2b}\u{ff49}\u{ff4d}@example.com").await.ok();
         assert_eq!(kim["user"]["email"], "kim@example.com");
-        register(app, &owner, "KIM@example.com")
-            .await
-            .err(409, "conflict");
-        let buecher = register(app, &owner, "ada@xn--bcher-kva.example")
-            .await
-            .ok();
+        register("KIM@example.com").await.err(409, "conflict");
+        let buecher = register("ada@xn--bcher-kva.example").await.ok();
         assert_eq!(buecher["user"]["email"], "ada@b\u{fc}cher.example");
         app.login(&owner.slug, "ADA@B\u{dc}CHER.example", GOOD_PASSWORD)
             .await
             .ok();
         // Inviting another spelling of a member's address: conflict.
         let invited = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.members.invite",
-                Some(&owner.access_token),
-                json!({"email": "\u{ff4b}im@example.com", "role": "member"}),
-            )
+            .invite_member(&owner.access_token, "\u{ff4b}im@example.com", "member")
             .await
             .err(409, "conflict");
         assert_eq!(invited["details"]["field"], "email");
         // A reset asked for with another spelling reaches the account.
-        app.call(
-            Encoding::Json,
-            "auth.v1.request_password_reset",
-            None,
-            json!({"tenant": owner.slug, "email": NFD}),
-        )
-        .await
-        .ok();
+        app.request_password_reset(&owner.slug, NFD).await.ok();
         let mail = app
             .mail(Some(&owner.tenant_id), Some("password_reset"), 1)
             .await;
@@ -87,10 +59,11 @@ async fn migrate_normalizes_stored_addresses_and_colliding_accounts_keep_working
         // Addresses as revision 2 stored them (trimmed and lower-cased only).
         let mut process = app.serve_process(OLYMPUS, &[]).await;
         let owner = app.signup(Encoding::Json).await;
-        let alone = register(app, &owner, "zoe@example.com").await.ok();
-        let first = register(app, &owner, "first@example.com").await.ok();
-        let second = register(app, &owner, "second@example.com").await.ok();
-        let punycode = register(app, &owner, "ida@example.org").await.ok();
+        let register = |email: &str| app.register(&owner.slug, email, GOOD_PASSWORD);
+        let alone = register("zoe@example.com").await.ok();
+        let first = register("first@example.com").await.ok();
+        let second = register("second@example.com").await.ok();
+        let punycode = register("ida@example.org").await.ok();
         for (user, stored) in [
             (&alone, "zoe\u{308}@example.com"),
             (&first, NFC),
@@ -137,7 +110,7 @@ async fn migrate_normalizes_stored_addresses_and_colliding_accounts_keep_working
             .await
             .ok();
         // A new account for any spelling of the address: conflict.
-        register(app, &owner, NFD).await.err(409, "conflict");
+        register(NFD).await.err(409, "conflict");
         assert!(process.terminate().await.success());
     })
     .await;

@@ -2,37 +2,27 @@
 //! envelope and headers; none for a failed change; mail only on the mail
 //! subject; nothing lost when NATS goes away; order kept per aggregate.
 
-use async_nats::HeaderMap;
 use olympus_runtime::outbox::Event;
 use olympus_tests::app::TestRelay;
 use olympus_tests::client::GOOD_PASSWORD;
 use olympus_tests::events::Published;
 use olympus_tests::nats_server::PrivateNats;
+use olympus_tests::ops::Call;
 use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 use uuid::Uuid;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-async fn call_as(
-    app: &TestApp,
-    correlation: &str,
-    op: &str,
-    token: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut headers = HeaderMap::new();
-    headers.insert("Content-Type", "application/json");
-    headers.insert("X-Correlation-Id", correlation);
-    headers.insert("X-Client-Ip", "203.0.113.7");
-    headers.insert("traceparent", TRACEPARENT);
-    if let Some(token) = token {
-        headers.insert("Authorization", format!("Bearer {token}"));
-    }
-    let reply = app
-        .raw(op, headers, serde_json::to_vec(&body).unwrap())
+/// The reply's body to `call` sent as the gateway sends a client's
+/// request: with a correlation id, the client's address, a trace context.
+async fn call_as(correlation: &str, call: Call<'_>) -> Value {
+    let reply = call
+        .header("X-Correlation-Id", correlation)
+        .header("X-Client-Ip", "203.0.113.7")
+        .header("traceparent", TRACEPARENT)
         .await;
     reply.body()
 }
@@ -96,31 +86,31 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
         let slug = "evented";
         let email = "owner@evented.example.com";
         let signup = call_as(
-            app,
             "corr-signup",
-            "tenant.v1.create",
-            None,
-            json!({"slug": slug, "name": "Evented", "owner": {"email": email, "password": GOOD_PASSWORD}}),
+            app.create_tenant(slug, "Evented", email, GOOD_PASSWORD),
         )
         .await;
         let tenant = signup["tenant"]["id"].as_str().unwrap().to_owned();
         let user = signup["owner"]["id"].as_str().unwrap().to_owned();
-        let login = json!({"tenant": slug, "email": email, "password": GOOD_PASSWORD});
-        let logged_in = call_as(app, "corr-login", "auth.v1.login", None, login).await;
-        let wrong = json!({"tenant": slug, "email": email, "password": "not-the-right-one-1"});
-        call_as(app, "corr-failed", "auth.v1.login", None, wrong).await;
-        let unknown = json!({"tenant": slug, "email": "ghost@evented.example.com", "password": "whatever-it-is-1"});
-        call_as(app, "corr-unknown", "auth.v1.login", None, unknown).await;
+        let logged_in = call_as("corr-login", app.login(slug, email, GOOD_PASSWORD)).await;
+        call_as("corr-failed", app.login(slug, email, "not-the-right-one-1")).await;
+        let unknown = app.login(slug, "ghost@evented.example.com", "whatever-it-is-1");
+        call_as("corr-unknown", unknown).await;
         let refresh = logged_in["tokens"]["refresh_token"].as_str().unwrap();
-        call_as(app, "corr-logout", "auth.v1.logout", None, json!({"refresh_token": refresh})).await;
+        call_as("corr-logout", app.logout(refresh)).await;
 
         let mail = app.mail(Some(&tenant), Some("verify_email"), 1).await;
         let token = mail[0].body["token"].as_str().unwrap().to_owned();
-        let verified = call_as(app, "corr-verify", "auth.v1.verify_email", None, json!({"token": token})).await;
+        let verified = call_as("corr-verify", app.verify_email(&token)).await;
         assert_eq!(verified["user"]["email_verified"], true);
 
         let events = app.events(Some(&tenant), None, 8).await;
-        assert_eq!(events.len(), 8, "{:?}", events.iter().map(|e| &e.body["type"]).collect::<Vec<_>>());
+        assert_eq!(
+            events.len(),
+            8,
+            "{:?}",
+            events.iter().map(|e| &e.body["type"]).collect::<Vec<_>>()
+        );
 
         let created = by_type(&events, "tenant.created");
         assert_eq!(created.len(), 1);
@@ -129,12 +119,24 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
         assert_eq!(created[0].body["actor_id"], user.as_str());
 
         let registered = by_type(&events, "user.registered");
-        assert_envelope(app, registered[0], &tenant, "user.registered", "corr-signup");
+        assert_envelope(
+            app,
+            registered[0],
+            &tenant,
+            "user.registered",
+            "corr-signup",
+        );
         assert_eq!(registered[0].body["data"]["user"]["email"], email);
         assert_eq!(registered[0].body["data"]["user"]["role"], "owner");
 
         let logged_in_events = by_type(&events, "user.logged_in");
-        assert_envelope(app, logged_in_events[0], &tenant, "user.logged_in", "corr-login");
+        assert_envelope(
+            app,
+            logged_in_events[0],
+            &tenant,
+            "user.logged_in",
+            "corr-login",
+        );
         assert_eq!(logged_in_events[0].body["data"]["user_id"], user.as_str());
         assert_eq!(logged_in_events[0].body["actor_id"], user.as_str());
         assert_eq!(logged_in_events[0].body["data"]["ip"], "203.0.113.7");
@@ -151,11 +153,23 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
                 .unwrap_or_else(|| panic!("no user.login_failed for {correlation}: {failed:?}"))
         };
         let wrong_password = failure("corr-failed");
-        assert_envelope(app, wrong_password, &tenant, "user.login_failed", "corr-failed");
+        assert_envelope(
+            app,
+            wrong_password,
+            &tenant,
+            "user.login_failed",
+            "corr-failed",
+        );
         assert_eq!(wrong_password.body["data"]["reason"], "wrong_password");
         assert_eq!(wrong_password.body["actor_id"], Value::Null);
         let unknown_user = failure("corr-unknown");
-        assert_envelope(app, unknown_user, &tenant, "user.login_failed", "corr-unknown");
+        assert_envelope(
+            app,
+            unknown_user,
+            &tenant,
+            "user.login_failed",
+            "corr-unknown",
+        );
         assert_eq!(unknown_user.body["data"]["reason"], "unknown_user");
 
         let out = by_type(&events, "user.logged_out");
@@ -166,7 +180,13 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
         assert_eq!(revoked[0].body["data"]["reason"], "logout");
 
         let verified = by_type(&events, "user.email_verified");
-        assert_envelope(app, verified[0], &tenant, "user.email_verified", "corr-verify");
+        assert_envelope(
+            app,
+            verified[0],
+            &tenant,
+            "user.email_verified",
+            "corr-verify",
+        );
 
         // No event carries a password, hash or token.
         let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
@@ -187,7 +207,11 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
         for event in &events {
             let text = String::from_utf8_lossy(&event.payload);
             for secret in secrets {
-                assert!(!text.contains(secret), "{} carries a secret", event.body["type"]);
+                assert!(
+                    !text.contains(secret),
+                    "{} carries a secret",
+                    event.body["type"]
+                );
             }
         }
     })
@@ -198,10 +222,11 @@ async fn every_operation_publishes_its_event_with_the_contract_envelope() {
 async fn a_failed_or_rolled_back_change_publishes_nothing() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let duplicate = json!({"slug": signup.slug, "name": "Again", "owner": {"email": "x@again.example.com", "password": GOOD_PASSWORD}});
-        app.call(Encoding::Json, "tenant.v1.create", None, duplicate).await.err(409, "conflict");
-        let invalid = json!({"slug": "ok-slug", "name": "", "owner": {"email": "x@y.io", "password": GOOD_PASSWORD}});
-        app.call(Encoding::Json, "tenant.v1.create", None, invalid).await.err(422, "validation_failed");
+        let duplicate =
+            app.create_tenant(&signup.slug, "Again", "x@again.example.com", GOOD_PASSWORD);
+        duplicate.await.err(409, "conflict");
+        let invalid = app.create_tenant("ok-slug", "", "x@y.io", GOOD_PASSWORD);
+        invalid.await.err(422, "validation_failed");
 
         // An event recorded in a transaction that rolls back never exists.
         let tenant: Uuid = signup.tenant_id.parse().unwrap();
@@ -212,10 +237,11 @@ async fn a_failed_or_rolled_back_change_publishes_nothing() {
             .await
             .unwrap();
         tx.rollback().await.unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE correlation_id = 'rolled-back'")
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
+        let rows: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE correlation_id = 'rolled-back'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
         assert_eq!(rows, 0);
 
         let created = app.events(None, Some("tenant.created"), 1).await;
@@ -294,16 +320,15 @@ async fn the_verification_token_arrives_only_by_mail_and_works_once() {
         assert_eq!(stored.len(), 32);
 
         for enc in [Encoding::MsgPack] {
-            let user = app.call(enc, "auth.v1.verify_email", None, json!({"token": token})).await.ok();
+            let user = app.verify_email(&token).encoded(enc).await.ok();
             assert_eq!(user["user"]["email_verified"], true);
-            app.call(enc, "auth.v1.verify_email", None, json!({"token": token}))
+            app.verify_email(&token)
+                .encoded(enc)
                 .await
                 .err(401, "invalid_token");
         }
-        app.call(Encoding::Json, "auth.v1.verify_email", None, json!({"token": "forged"}))
-            .await
-            .err(401, "invalid_token");
-        let me = app.call(Encoding::Json, "auth.v1.me", Some(&signup.access_token), json!({})).await.ok();
+        app.verify_email("forged").await.err(401, "invalid_token");
+        let me = app.me(&signup.access_token).await.ok();
         assert_eq!(me["user"]["email_verified"], true);
         let verified = app.events(None, Some("user.email_verified"), 1).await;
         assert_eq!(verified.len(), 1, "verified once, one event");
@@ -627,29 +652,13 @@ async fn published_rows_are_pruned_after_the_retention() {
 async fn ended_sessions_are_pruned_with_their_rotated_tokens() {
     with_app_opts(Options::without_relay(), async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let login =
-            json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
         let live = app
-            .call(Encoding::Json, "auth.v1.login", None, login)
+            .login(&signup.slug, &signup.email, &signup.password)
             .await
             .ok();
         let refresh = live["tokens"]["refresh_token"].as_str().unwrap();
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": refresh}),
-        )
-        .await
-        .ok();
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .ok();
+        app.refresh(refresh).await.ok();
+        app.logout(&signup.refresh_token).await.ok();
         let relay = TestRelay::start_relay(
             olympus_runtime::outbox::Relay::new(
                 app.db.pool().clone(),

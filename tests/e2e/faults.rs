@@ -3,6 +3,7 @@
 //! and starts, so the shared server stays up for the other tests.
 
 use futures::StreamExt;
+use olympus_tests::ops::money;
 use olympus_tests::postgres_server::PrivatePostgres;
 use olympus_tests::{with_app_opts, Encoding, Options};
 use serde_json::json;
@@ -160,13 +161,8 @@ async fn every_request_while_postgres_is_stopped_frozen_or_cut_off_is_answered_w
         let mut direct = serve(pg.port).await;
         let owner = app.signup(Encoding::Json).await;
         let product = app
-            .call(
-                Encoding::Json,
-                "commerce.v1.products.create",
-                Some(&owner.access_token),
-                json!({"sku": "DRILL", "name": "Drill", "price": {"amount": 100, "currency": "EUR"},
-                       "stock": 1_000_000}),
-            )
+            .create_product(&owner.access_token, "DRILL", "Drill", money(100, "EUR"))
+            .with("stock", 1_000_000)
             .await
             .ok()["product"]["id"]
             .as_str()
@@ -314,33 +310,22 @@ async fn an_order_waiting_past_the_database_time_for_a_row_lock_succeeds() {
     olympus_tests::with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
         let product = app
-            .call(
-                Encoding::Json,
-                "commerce.v1.products.create",
-                Some(&owner.access_token),
-                json!({"sku": "HELD", "name": "Held", "price": {"amount": 100, "currency": "EUR"},
-                       "stock": 10}),
-            )
+            .create_product(&owner.access_token, "HELD", "Held", money(100, "EUR"))
+            .with("stock", 10)
             .await
             .ok()["product"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .clone();
         let mut holder = app.db.pool().begin().await.unwrap();
         sqlx::query("SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE")
-            .bind(&product)
+            .bind(product.as_str().unwrap())
             .execute(&mut *holder)
             .await
             .unwrap();
         let held = olympus_runtime::deadline::DATABASE_TIME + Duration::from_secs(1);
         let started = Instant::now();
         let (reply, ()) = tokio::join!(
-            app.call(
-                Encoding::Json,
-                "commerce.v1.orders.create",
-                Some(&owner.access_token),
-                json!({"items": [{"product_id": product, "quantity": 1}]}),
-            ),
+            app.create_order(&owner.access_token, &[(&product, 1)])
+                .send(),
             async {
                 tokio::time::sleep(held).await;
                 holder.rollback().await.unwrap();

@@ -149,14 +149,7 @@ async fn every_fuzzed_request_gets_exactly_one_coded_reply() {
 
         // Still serving, the fuzzed session included.
         app.signup(Encoding::MsgPack).await;
-        app.call(
-            Encoding::Json,
-            "auth.v1.me",
-            Some(&signup.access_token),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.me(&signup.access_token).await.ok();
     })
     .await;
 }

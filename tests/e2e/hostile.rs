@@ -123,26 +123,12 @@ async fn reply_subjects_outside_the_inbox_are_dropped_unanswered() {
 
         // Each endpoint takes its requests in order: once these are
         // answered, the hostile ones ahead of them were handled.
-        app.call(
-            Encoding::Json,
-            "auth.v1.me",
-            Some(&victim.access_token),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.me(&victim.access_token).await.ok();
         app.call(Encoding::Json, "tenant.v1.create", None, json!({}))
             .await
             .err(400, "bad_request");
         // The logouts never ran: the session is still live.
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": victim.refresh_token}),
-        )
-        .await
-        .ok();
+        app.logout(&victim.refresh_token).await.ok();
 
         let stray = tokio::time::timeout(Duration::from_millis(500), sinks.next()).await;
         assert!(
@@ -540,10 +526,10 @@ async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
         let signup = app.signup(Encoding::MsgPack).await;
         let logins: Vec<_> = (0..40)
             .map(|i| {
-                let body = json!({"tenant": signup.slug, "email": signup.email, "password": format!("wrong-{i}")});
+                let login = app.login(&signup.slug, &signup.email, &format!("wrong-{i}"));
                 async move {
                     let started = Instant::now();
-                    let reply = app.call(Encoding::MsgPack, "auth.v1.login", None, body).await;
+                    let reply = login.encoded(Encoding::MsgPack).await;
                     (reply, started.elapsed())
                 }
             })
@@ -551,7 +537,8 @@ async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
         let me = async {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let started = Instant::now();
-            app.call(Encoding::MsgPack, "auth.v1.me", Some(&signup.access_token), json!({}))
+            app.me(&signup.access_token)
+                .encoded(Encoding::MsgPack)
                 .await
                 .ok();
             started.elapsed()

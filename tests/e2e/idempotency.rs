@@ -166,14 +166,9 @@ async fn a_coded_error_is_stored_but_one_that_says_retry_is_not() {
         )
         .await;
         first.err(409, "conflict");
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.remove",
-            Some(&owner.access_token),
-            json!({"user_id": member.user_id}),
-        )
-        .await
-        .ok();
+        app.remove_member(&owner.access_token, &member.user_id)
+            .await
+            .ok();
         // The address is free now, but the key's outcome was the conflict.
         let retry = invite(
             app,

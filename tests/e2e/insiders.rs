@@ -4,33 +4,8 @@
 //! hold under bursts and across tenants.
 
 use olympus_tests::client::GOOD_PASSWORD;
-use olympus_tests::{with_app, Encoding, Member, Reply, Signup, TestApp};
+use olympus_tests::{with_app, Encoding, Member, Signup, TestApp};
 use serde_json::{json, Value};
-
-async fn commerce(app: &TestApp, op: &str, token: &str, key: Option<&str>, body: Value) -> Reply {
-    app.call_keyed(
-        Encoding::Json,
-        &format!("commerce.v1.{op}"),
-        Some(token),
-        key,
-        body,
-    )
-    .await
-}
-
-async fn product(app: &TestApp, owner: &Signup, sku: &str, stock: i64) -> Value {
-    commerce(
-        app,
-        "products.create",
-        &owner.access_token,
-        None,
-        json!({"sku": sku, "name": format!("Product {sku}"),
-               "price": {"amount": 1250, "currency": "EUR"}, "stock": stock}),
-    )
-    .await
-    .ok()["product"]
-        .clone()
-}
 
 fn address(name: &str) -> Value {
     json!({"name": name, "line1": "1 Secret Lane", "city": "Berlin",
@@ -43,67 +18,34 @@ async fn a_stored_reply_goes_back_only_to_the_member_who_caused_it() {
         let owner = app.signup(Encoding::Json).await;
         let ada = app.join(&owner, "ada@example.com", "member").await;
         let bob = app.join(&owner, "bob@example.com", "member").await;
-        let p = product(app, &owner, "SHARED-KEY", 100).await;
-        let order = json!({"items": [{"product_id": p["id"], "quantity": 1}],
-                           "shipping_address": address("Ada Private"),
-                           "contact_phone": "+4930123456"});
+        let p = app.new_product(&owner, "SHARED-KEY", 1250, 100).await;
+        let order = |token: &str| {
+            app.create_order(token, &[(&p["id"], 1)])
+                .with("shipping_address", address("Ada Private"))
+                .with("contact_phone", "+4930123456")
+                .key("checkout-7")
+        };
 
         // Ada's order, with a key Bob learns (a shared device, a log line).
-        let adas = commerce(
-            app,
-            "orders.create",
-            &ada.access_token,
-            Some("checkout-7"),
-            order.clone(),
-        )
-        .await
-        .ok();
+        let adas = order(&ada.access_token).await.ok();
         assert_eq!(adas["order"]["customer_id"], ada.user_id.as_str());
         // Bob, same key and body: his own order, not Ada's stored reply.
-        let bobs = commerce(
-            app,
-            "orders.create",
-            &bob.access_token,
-            Some("checkout-7"),
-            order.clone(),
-        )
-        .await
-        .ok();
+        let bobs = order(&bob.access_token).await.ok();
         assert_eq!(bobs["order"]["customer_id"], bob.user_id.as_str());
         assert_ne!(bobs["order"]["id"], adas["order"]["id"]);
         // Ada's retry is still her stored reply.
-        let retry = commerce(
-            app,
-            "orders.create",
-            &ada.access_token,
-            Some("checkout-7"),
-            order,
-        )
-        .await
-        .ok();
+        let retry = order(&ada.access_token).await.ok();
         assert_eq!(retry, adas);
 
         // Ada cancels with a key; Bob replays it: he may not see her order,
         // and gets `not_found`, never her address and phone.
-        let cancel = json!({"id": adas["order"]["id"]});
-        let cancelled = commerce(
-            app,
-            "orders.cancel",
-            &ada.access_token,
-            Some("cancel-1"),
-            cancel.clone(),
-        )
-        .await
-        .ok();
+        let cancel = |token: &str| {
+            app.cancel_order(token, &adas["order"]["id"])
+                .key("cancel-1")
+        };
+        let cancelled = cancel(&ada.access_token).await.ok();
         assert_eq!(cancelled["order"]["contact_phone"], "+4930123456");
-        let replayed = commerce(
-            app,
-            "orders.cancel",
-            &bob.access_token,
-            Some("cancel-1"),
-            cancel,
-        )
-        .await;
+        let replayed = cancel(&bob.access_token).await;
         let body = replayed.err(404, "not_found");
         assert!(!body.to_string().contains("Ada Private"), "{body}");
         assert!(!body.to_string().contains("4930123456"), "{body}");
@@ -116,20 +58,8 @@ async fn an_admins_stored_refusal_is_not_the_owners_and_the_owners_success_not_t
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
         let admin: Member = app.join(&owner, "admin@example.com", "admin").await;
-        let invite = |token: &str, key: &str, email: &str| {
-            let (token, key) = (token.to_owned(), key.to_owned());
-            let body = json!({"email": email, "role": "admin"});
-            async move {
-                app.call_keyed(
-                    Encoding::Json,
-                    "tenant.v1.members.invite",
-                    Some(&token),
-                    Some(&key),
-                    body,
-                )
-                .await
-            }
-        };
+        let invite =
+            |token: &str, key: &str, email: &str| app.invite_member(token, email, "admin").key(key);
         // Only owners invite admins: the admin's refusal is stored...
         invite(&admin.access_token, "k-1", "new-admin@example.com")
             .await
@@ -162,28 +92,19 @@ async fn an_admins_stored_refusal_is_not_the_owners_and_the_owners_success_not_t
 async fn a_key_stored_before_keys_had_callers_answers_no_one() {
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
-        let body = json!({"email": "legacy@example.com", "role": "member"});
-        let call = |key: &'static str| {
-            let body = body.clone();
-            let token = owner.access_token.clone();
-            async move {
-                app.call_keyed(
-                    Encoding::Json,
-                    "tenant.v1.members.invite",
-                    Some(&token),
-                    Some(key),
-                    body,
-                )
-                .await
-            }
+        let invite = |token: &str| {
+            app.invite_member(token, "legacy@example.com", "member")
+                .key("legacy")
         };
-        let stored = call("legacy").await.ok();
+        let stored = invite(&owner.access_token).await.ok();
         // As a row written before revision 3 looks: no caller.
         sqlx::query("UPDATE idempotency_keys SET caller_id = NULL WHERE key = 'legacy'")
             .execute(app.db.pool())
             .await
             .unwrap();
-        let refused = call("legacy").await.err(422, "idempotency_key_reused");
+        let refused = invite(&owner.access_token)
+            .await
+            .err(422, "idempotency_key_reused");
         assert!(!refused
             .to_string()
             .contains(stored["invitation"]["id"].as_str().unwrap()));
@@ -204,15 +125,7 @@ async fn a_key_stored_before_keys_had_callers_answers_no_one() {
             .as_str()
             .unwrap()
             .to_owned();
-        app.call_keyed(
-            Encoding::Json,
-            "tenant.v1.members.invite",
-            Some(&token),
-            Some("legacy"),
-            body.clone(),
-        )
-        .await
-        .ok();
+        invite(&token).await.ok();
     })
     .await;
 }
@@ -227,40 +140,24 @@ async fn reset_tokens(app: &TestApp, signup: &Signup, count: usize) -> Vec<Strin
         .collect()
 }
 
-async fn request_reset(app: &TestApp, signup: &Signup) {
-    app.call(
-        Encoding::Json,
-        "auth.v1.request_password_reset",
-        None,
-        json!({"tenant": signup.slug, "email": signup.email}),
-    )
-    .await
-    .ok();
-}
-
-async fn reset(app: &TestApp, token: &str, password: &str) -> Reply {
-    app.call(
-        Encoding::Json,
-        "auth.v1.reset_password",
-        None,
-        json!({"token": token, "new_password": password}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn setting_a_password_by_any_path_retires_every_reset_token_mailed_before() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
         // Two mails; the newer is used: the older no longer works.
-        request_reset(app, &signup).await;
-        request_reset(app, &signup).await;
+        let request_reset = async || {
+            app.request_password_reset(&signup.slug, &signup.email)
+                .await
+                .ok();
+        };
+        request_reset().await;
+        request_reset().await;
         let tokens = reset_tokens(app, &signup, 2).await;
         assert_eq!(tokens.len(), 2);
-        reset(app, &tokens[1], "quartz-lantern-meadow-violin")
+        app.reset_password(&tokens[1], "quartz-lantern-meadow-violin")
             .await
             .ok();
-        reset(app, &tokens[0], "attacker-chosen-pass-phrase")
+        app.reset_password(&tokens[0], "attacker-chosen-pass-phrase")
             .await
             .err(401, "invalid_token");
         app.login(&signup.slug, &signup.email, "quartz-lantern-meadow-violin")
@@ -268,22 +165,20 @@ async fn setting_a_password_by_any_path_retires_every_reset_token_mailed_before(
             .ok();
 
         // A mail, then the password changed in the app: the mail is dead.
-        request_reset(app, &signup).await;
+        request_reset().await;
         let tokens = reset_tokens(app, &signup, 1).await;
         let session = app
             .login(&signup.slug, &signup.email, "quartz-lantern-meadow-violin")
             .await
             .ok();
-        app.call(
-            Encoding::Json,
-            "auth.v1.change_password",
-            session["tokens"]["access_token"].as_str(),
-            json!({"current_password": "quartz-lantern-meadow-violin",
-                   "new_password": "harbor-ginger-tulip-comet"}),
+        app.change_password(
+            session["tokens"]["access_token"].as_str().unwrap(),
+            "quartz-lantern-meadow-violin",
+            "harbor-ginger-tulip-comet",
         )
         .await
         .ok();
-        reset(app, &tokens[0], "attacker-chosen-pass-phrase")
+        app.reset_password(&tokens[0], "attacker-chosen-pass-phrase")
             .await
             .err(401, "invalid_token");
         app.login(&signup.slug, &signup.email, "harbor-ginger-tulip-comet")
@@ -293,67 +188,41 @@ async fn setting_a_password_by_any_path_retires_every_reset_token_mailed_before(
     .await;
 }
 
-async fn introspect(app: &TestApp, token: &str) -> Value {
-    app.call(
-        Encoding::MsgPack,
-        "auth.v1.introspect",
-        None,
-        json!({"access_token": token}),
-    )
-    .await
-    .ok()
-}
-
 #[tokio::test]
 async fn introspection_answers_what_the_workers_enforce_not_what_the_token_says() {
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
         let admin = app.join(&owner, "demoted@example.com", "admin").await;
-        let seen = introspect(app, &admin.access_token).await;
+        let introspect = async || {
+            app.introspect(&admin.access_token)
+                .encoded(Encoding::MsgPack)
+                .await
+                .ok()
+        };
+        let seen = introspect().await;
         assert_eq!(
             (seen["active"].clone(), seen["role"].clone()),
             (json!(true), json!("admin"))
         );
         // Demoted: the token still says admin; the workers refuse admin work.
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.set_role",
-            Some(&owner.access_token),
-            json!({"user_id": admin.user_id, "role": "member"}),
-        )
-        .await
-        .ok();
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.list",
-            Some(&admin.access_token),
-            json!({}),
-        )
-        .await
-        .err(403, "forbidden");
-        let seen = introspect(app, &admin.access_token).await;
+        app.set_member_role(&owner.access_token, &admin.user_id, "member")
+            .await
+            .ok();
+        app.list_members(&admin.access_token)
+            .await
+            .err(403, "forbidden");
+        let seen = introspect().await;
         assert_eq!(seen["active"], true);
         assert_eq!(seen["role"], "member", "the current role: {seen}");
 
         // Removed: every worker refuses the token, and so does introspection.
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.remove",
-            Some(&owner.access_token),
-            json!({"user_id": admin.user_id}),
-        )
-        .await
-        .ok();
-        app.refused_within(
-            std::time::Duration::from_secs(2),
-            "auth.v1.me",
-            &admin.access_token,
-        )
-        .await;
-        assert_eq!(
-            introspect(app, &admin.access_token).await,
-            json!({"active": false})
-        );
+        app.remove_member(&owner.access_token, &admin.user_id)
+            .await
+            .ok();
+        app.me(&admin.access_token)
+            .refused_within(std::time::Duration::from_secs(2))
+            .await;
+        assert_eq!(introspect().await, json!({"active": false}));
     })
     .await;
 }
@@ -363,25 +232,13 @@ async fn wrong_current_passwords_count_toward_the_lockout_as_failed_logins_do() 
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
         let change = |current: &str| {
-            let body = json!({"current_password": current,
-                              "new_password": "harbor-ginger-tulip-comet"});
-            let token = signup.access_token.clone();
-            async move {
-                app.call(
-                    Encoding::Json,
-                    "auth.v1.change_password",
-                    Some(&token),
-                    body,
-                )
-                .await
-            }
+            app.change_password(&signup.access_token, current, "harbor-ginger-tulip-comet")
         };
         // A stolen access token guessing in parallel: at most the lockout's
         // five passwords are compared, then the account is locked.
-        let guesses = futures::future::join_all(
-            (0..12).map(|i| change(Box::leak(format!("guess-number-{i}").into_boxed_str()))),
-        )
-        .await;
+        let guesses =
+            futures::future::join_all((0..12).map(|i| change(&format!("guess-number-{i}")).send()))
+                .await;
         for guess in &guesses {
             guess.err(401, "invalid_credentials");
         }
@@ -411,22 +268,12 @@ async fn wrong_current_passwords_count_toward_the_lockout_as_failed_logins_do() 
             .await
             .ok();
         let token = session["tokens"]["access_token"].as_str().unwrap();
-        app.call(
-            Encoding::Json,
-            "auth.v1.change_password",
-            Some(token),
-            json!({"current_password": "wrong-once-only", "new_password": "harbor-ginger-tulip-comet"}),
-        )
-        .await
-        .err(401, "invalid_credentials");
-        app.call(
-            Encoding::Json,
-            "auth.v1.change_password",
-            Some(token),
-            json!({"current_password": GOOD_PASSWORD, "new_password": "harbor-ginger-tulip-comet"}),
-        )
-        .await
-        .ok();
+        app.change_password(token, "wrong-once-only", "harbor-ginger-tulip-comet")
+            .await
+            .err(401, "invalid_credentials");
+        app.change_password(token, GOOD_PASSWORD, "harbor-ginger-tulip-comet")
+            .await
+            .ok();
         let failed: i32 = sqlx::query_scalar("SELECT failed_logins FROM users WHERE id = $1::uuid")
             .bind(&signup.user_id)
             .fetch_one(app.db.pool())
@@ -437,27 +284,18 @@ async fn wrong_current_passwords_count_toward_the_lockout_as_failed_logins_do() 
     .await;
 }
 
-async fn login_from(app: &TestApp, ip: &str, body: &Value) -> Reply {
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Content-Type", "application/json");
-    headers.insert("X-Client-Ip", ip);
-    app.raw("auth.v1.login", headers, body.to_string()).await
-}
-
 #[tokio::test]
 async fn sixty_parallel_failures_from_one_address_get_thirty_compared_and_thirty_refused() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let tries: Vec<Value> = (0..60)
-            .map(|i| {
-                // Different accounts, so the accounts' lockout is not what stops them.
-                json!({"tenant": signup.slug, "email": format!("ghost-{i}@example.com"),
-                       "password": "not-the-password"})
-            })
-            .collect();
-        let replies =
-            futures::future::join_all(tries.iter().map(|t| login_from(app, "203.0.113.77", t)))
-                .await;
+        let replies = futures::future::join_all((0..60).map(|i| {
+            // Different accounts, so the accounts' lockout is not what stops them.
+            let email = format!("ghost-{i}@example.com");
+            app.login(&signup.slug, &email, "not-the-password")
+                .header("X-Client-Ip", "203.0.113.77")
+                .send()
+        }))
+        .await;
         let mut compared = 0;
         let mut limited = 0;
         for reply in &replies {
@@ -475,16 +313,16 @@ async fn sixty_parallel_failures_from_one_address_get_thirty_compared_and_thirty
         }
         assert_eq!((compared, limited), (30, 30), "the limit is 30 a minute");
         // The right password from there is refused too; from elsewhere it works.
-        let right =
-            json!({"tenant": signup.slug, "email": signup.email, "password": GOOD_PASSWORD});
-        login_from(app, "203.0.113.77", &right)
-            .await
-            .err(429, "rate_limited");
-        login_from(app, "198.51.100.8", &right).await.ok();
+        let right = |ip: &str| {
+            app.login(&signup.slug, &signup.email, GOOD_PASSWORD)
+                .header("X-Client-Ip", ip)
+        };
+        right("203.0.113.77").await.err(429, "rate_limited");
+        right("198.51.100.8").await.ok();
         // Successful logins give their try back: 40 in a row from one
         // address never reach the limit.
         for _ in 0..40 {
-            login_from(app, "198.51.100.9", &right).await.ok();
+            right("198.51.100.9").await.ok();
             // Given back just after the reply.
             tokio::time::sleep(std::time::Duration::from_millis(30)).await;
         }
@@ -503,13 +341,7 @@ async fn signing_up_tenants_is_no_way_to_mail_one_address_more_than_the_limit() 
                 &uuid::Uuid::new_v4().simple().to_string()[..6]
             );
             let reply = app
-                .call(
-                    Encoding::Json,
-                    "tenant.v1.create",
-                    None,
-                    json!({"slug": slug, "name": "Mail Bomb",
-                           "owner": {"email": victim, "password": GOOD_PASSWORD}}),
-                )
+                .create_tenant(&slug, "Mail Bomb", victim, GOOD_PASSWORD)
                 .await
                 .ok();
             tenants.push(reply["tenant"]["id"].as_str().unwrap().to_owned());
@@ -532,13 +364,10 @@ async fn signing_up_tenants_is_no_way_to_mail_one_address_more_than_the_limit() 
 async fn the_request_role_reads_no_other_tenants_failed_logins_or_mail_counts() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        login_from(
-            app,
-            "192.0.2.44",
-            &json!({"tenant": signup.slug, "email": signup.email, "password": "wrong-one-here"}),
-        )
-        .await
-        .err(401, "invalid_credentials");
+        app.login(&signup.slug, &signup.email, "wrong-one-here")
+            .header("X-Client-Ip", "192.0.2.44")
+            .await
+            .err(401, "invalid_credentials");
         // As the request role, in the tenant's own scope.
         let tenant = uuid::Uuid::parse_str(&signup.tenant_id).unwrap();
         for table in ["login_failures", "mail_log"] {

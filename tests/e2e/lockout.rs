@@ -2,18 +2,14 @@
 //! account for 30 minutes; while locked even the right password fails the
 //! same way; parallel guesses cannot outrun the limit.
 
+use olympus_tests::ops::Call;
 use olympus_tests::{with_app, Encoding, Signup, TestApp};
-use serde_json::json;
 use std::time::Duration;
 
-async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
-    app.call(
-        Encoding::MsgPack,
-        "auth.v1.login",
-        None,
-        json!({"tenant": signup.slug, "email": signup.email, "password": password}),
-    )
-    .await
+/// `auth.login` of `signup`'s owner with `password`, in MessagePack.
+fn login<'a>(app: &'a TestApp, signup: &Signup, password: &str) -> Call<'a> {
+    app.login(&signup.slug, &signup.email, password)
+        .encoded(Encoding::MsgPack)
 }
 
 fn reasons(events: &[olympus_tests::events::Published]) -> Vec<&str> {
@@ -83,10 +79,7 @@ async fn five_failures_lock_the_account_until_the_lock_ends() {
 async fn parallel_wrong_guesses_cannot_outrun_the_limit() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let guesses = (0..10).map(|i| {
-            let signup = &signup;
-            async move { login(app, signup, &format!("guess-number-{i}")).await }
-        });
+        let guesses = (0..10).map(|i| login(app, &signup, &format!("guess-number-{i}")).send());
         for reply in futures::future::join_all(guesses).await {
             reply.err(401, "invalid_credentials");
         }
@@ -115,7 +108,7 @@ async fn parallel_wrong_guesses_cannot_outrun_the_limit() {
 async fn the_users_own_parallel_logins_wait_for_each_other_and_all_succeed() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let logins = (0..8).map(|_| login(app, &signup, &signup.password));
+        let logins = (0..8).map(|_| login(app, &signup, &signup.password).send());
         for reply in futures::future::join_all(logins).await {
             reply.ok();
         }

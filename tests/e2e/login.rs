@@ -12,29 +12,16 @@ async fn a_suspended_tenants_owner_cannot_log_in_and_their_tokens_stop_working()
             .execute(app.db.pool())
             .await
             .unwrap();
-        app.call(
-            Encoding::Json,
-            "auth.v1.login",
-            None,
-            json!({"tenant": signup.slug, "email": signup.email, "password": signup.password}),
-        )
-        .await
-        .err(401, "invalid_credentials");
+        app.login(&signup.slug, &signup.email, &signup.password)
+            .await
+            .err(401, "invalid_credentials");
         // Every process learns of the suspension within a second.
-        app.refused_within(
-            std::time::Duration::from_secs(1),
-            "auth.v1.me",
-            &signup.access_token,
-        )
-        .await;
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .err(401, "invalid_token");
+        app.me(&signup.access_token)
+            .refused_within(std::time::Duration::from_secs(1))
+            .await;
+        app.refresh(&signup.refresh_token)
+            .await
+            .err(401, "invalid_token");
     })
     .await;
 }

@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// Every reply to a `$SRV` request within `wait`.
@@ -188,16 +188,17 @@ async fn cheap_requests_are_answered_while_logins_queue_for_argon2() {
         let started = Instant::now();
         let logins: Vec<_> = (0..6)
             .map(|_| {
-                let body = json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
+                let login = app.login(&signup.slug, &signup.email, &signup.password);
                 async move {
-                    app.call(Encoding::MsgPack, "auth.v1.login", None, body).await.ok();
+                    login.encoded(Encoding::MsgPack).await.ok();
                     started.elapsed()
                 }
             })
             .collect();
         let me = async {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            app.call(Encoding::MsgPack, "auth.v1.me", Some(&signup.access_token), json!({}))
+            app.me(&signup.access_token)
+                .encoded(Encoding::MsgPack)
                 .await
                 .ok();
             started.elapsed()
@@ -222,8 +223,8 @@ async fn draining_answers_requests_in_flight_then_stops_taking_new_ones() {
         let signup = app.signup(Encoding::Json).await;
         let logins: Vec<_> = (0..4)
             .map(|_| {
-                let body = json!({"tenant": signup.slug, "email": signup.email, "password": signup.password});
-                app.call(Encoding::Json, "auth.v1.login", None, body)
+                app.login(&signup.slug, &signup.email, &signup.password)
+                    .send()
             })
             .collect();
         // Four logins take at least 4 x one Argon2 hash with one permit:
@@ -280,6 +281,69 @@ fn every_operation_of_the_catalog_has_exactly_one_endpoint() {
         );
     }
     assert_eq!(answered.len(), olympus_contracts::operation::ALL.len());
+}
+
+/// The harness has a helper for every operation of the catalog
+/// (`olympus_tests::ops`, one each), and none for an operation it lacks.
+#[tokio::test]
+async fn every_operation_of_the_catalog_has_a_helper() {
+    with_app(async |app| {
+        let (t, id) = ("token", "0190a4e2-0000-7000-8000-000000000000");
+        let price = olympus_tests::ops::money(1, "EUR");
+        let calls = [
+            app.register(t, t, t),
+            app.login(t, t, t),
+            app.refresh(t),
+            app.logout(t),
+            app.logout_all(t),
+            app.me(t),
+            app.update_me(t, serde_json::json!({})),
+            app.verify_email(t),
+            app.resend_verification(t),
+            app.request_password_reset(t, t),
+            app.reset_password(t, t),
+            app.change_password(t, t, t),
+            app.list_sessions(t),
+            app.revoke_session(t, id),
+            app.introspect(t),
+            app.accept_invite(t, t),
+            app.create_tenant(t, t, t, t),
+            app.get_tenant(t),
+            app.update_tenant(t, serde_json::json!({})),
+            app.list_members(t),
+            app.set_member_role(t, id, t),
+            app.remove_member(t, id),
+            app.invite_member(t, t, t),
+            app.list_invitations(t),
+            app.revoke_invitation(t, id),
+            app.list_tenants(t),
+            app.suspend_tenant(t, id),
+            app.reactivate_tenant(t, id),
+            app.create_product(t, t, t, price),
+            app.get_product(t, id),
+            app.list_products(t),
+            app.update_product(t, id),
+            app.adjust_inventory(t, id, 1),
+            app.create_order(t, &[]),
+            app.get_order(t, id),
+            app.list_orders(t),
+            app.cancel_order(t, id),
+            app.fulfill_order(t, id),
+            app.authorize_payment(t, id, t, t),
+            app.capture_payment(t, id),
+            app.void_payment(t, id),
+            app.refund_payment(t, id),
+        ];
+        let mut helped: Vec<&str> = calls.iter().map(|call| call.op()).collect();
+        helped.sort_unstable();
+        let mut catalog: Vec<String> = olympus_contracts::operation::ALL
+            .iter()
+            .map(|op| format!("{}.v1.{}", op.service.as_str(), op.name))
+            .collect();
+        catalog.sort_unstable();
+        assert_eq!(helped, catalog);
+    })
+    .await;
 }
 
 /// `contracts/spec/asyncapi.json` passes the official AsyncAPI parser, and

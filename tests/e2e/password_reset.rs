@@ -1,6 +1,6 @@
 //! Password reset and mail limits (contract §5, auth).
 
-use olympus_tests::{with_app, Encoding, Signup, TestApp};
+use olympus_tests::{with_app, Encoding, TestApp};
 use serde_json::json;
 use std::time::Duration;
 
@@ -15,16 +15,13 @@ async fn request_reset(app: &TestApp, slug: &str, email: &str) -> olympus_tests:
     .await
 }
 
-async fn login(app: &TestApp, signup: &Signup, password: &str) -> olympus_tests::Reply {
-    app.login(&signup.slug, &signup.email, password).await
-}
-
 #[tokio::test]
 async fn a_reset_by_mail_sets_the_password_lifts_the_lock_and_ends_every_session() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
+        let login = |password: &str| app.login(&signup.slug, &signup.email, password);
         for _ in 0..5 {
-            login(app, &signup, "wrong-password-x")
+            login("wrong-password-x")
                 .await
                 .err(401, "invalid_credentials");
         }
@@ -55,33 +52,20 @@ async fn a_reset_by_mail_sets_the_password_lifts_the_lock_and_ends_every_session
         assert!((58..=60).contains(&minutes), "{minutes}");
         let token = mail[0].body["token"].as_str().unwrap().to_owned();
 
-        let reset = async |password: &str| {
-            app.call(
-                Encoding::Json,
-                "auth.v1.reset_password",
-                None,
-                json!({"token": token, "new_password": password}),
-            )
-            .await
-        };
+        let reset = async |password: &str| app.reset_password(&token, password).await;
         let weak = reset("password1").await.err(422, "validation_failed");
         assert!(weak["details"]["fields"]["new_password"].is_array());
         let new_password = "harbor-violet-tundra-echo";
         reset(new_password).await.ok();
         reset(new_password).await.err(401, "invalid_token");
 
-        app.call(
-            Encoding::Json,
-            "auth.v1.me",
-            Some(&signup.access_token),
-            json!({}),
-        )
-        .await
-        .err(401, "unauthenticated");
-        login(app, &signup, &signup.password)
+        app.me(&signup.access_token)
+            .await
+            .err(401, "unauthenticated");
+        login(&signup.password)
             .await
             .err(401, "invalid_credentials");
-        login(app, &signup, new_password).await.ok();
+        login(new_password).await.ok();
         let changed = app
             .events(Some(&signup.tenant_id), Some("user.password_changed"), 1)
             .await;
@@ -95,14 +79,9 @@ async fn a_reset_by_mail_sets_the_password_lifts_the_lock_and_ends_every_session
             .await;
         let token = later[0].body["token"].as_str().unwrap().to_owned();
         app.clock.advance(Duration::from_secs(3601));
-        app.call(
-            Encoding::Json,
-            "auth.v1.reset_password",
-            None,
-            json!({"token": token, "new_password": "another-long-passphrase-42"}),
-        )
-        .await
-        .err(401, "invalid_token");
+        app.reset_password(&token, "another-long-passphrase-42")
+            .await
+            .err(401, "invalid_token");
     })
     .await;
 }
@@ -125,48 +104,22 @@ async fn an_address_gets_at_most_five_mails_an_hour() {
         );
 
         let limited = app
-            .call(
-                Encoding::Json,
-                "auth.v1.resend_verification",
-                Some(&signup.access_token),
-                json!({}),
-            )
+            .resend_verification(&signup.access_token)
             .await
             .err(429, "rate_limited");
         let retry = limited["details"]["retry_after_secs"].as_u64().unwrap();
         assert!((3500..=3600).contains(&retry), "{retry}");
 
         app.clock.advance(Duration::from_secs(3601));
-        app.call(
-            Encoding::Json,
-            "auth.v1.resend_verification",
-            Some(&signup.access_token),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.resend_verification(&signup.access_token).await.ok();
         let verifications = app
             .mail(Some(&signup.tenant_id), Some("verify_email"), 2)
             .await;
         assert_eq!(verifications.len(), 2);
         // The new token verifies the address; then nothing more is sent.
         let token = verifications[1].body["token"].as_str().unwrap();
-        app.call(
-            Encoding::Json,
-            "auth.v1.verify_email",
-            None,
-            json!({"token": token}),
-        )
-        .await
-        .ok();
-        app.call(
-            Encoding::Json,
-            "auth.v1.resend_verification",
-            Some(&signup.access_token),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.verify_email(token).await.ok();
+        app.resend_verification(&signup.access_token).await.ok();
     })
     .await;
 }

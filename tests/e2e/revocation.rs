@@ -2,7 +2,6 @@
 //! database round trip per request (contract §5, auth).
 
 use olympus_tests::{with_app_opts, Encoding, Options};
-use serde_json::json;
 use std::time::Duration;
 
 use crate::OLYMPUS;
@@ -20,89 +19,47 @@ async fn a_revoked_sessions_token_is_refused_by_every_worker_in_every_process() 
         let mut tenant = app.serve_process(OLYMPUS, &["--workers", "tenant"]).await;
         let signup = app.signup(Encoding::Json).await;
         let second = app
-            .call(
-                Encoding::Json,
-                "auth.v1.login",
-                None,
-                json!({"tenant": signup.slug, "email": signup.email, "password": signup.password}),
-            )
+            .login(&signup.slug, &signup.email, &signup.password)
             .await
             .ok();
         let second_access = second["tokens"]["access_token"]
             .as_str()
             .unwrap()
             .to_owned();
-        for op in ["auth.v1.me", "tenant.v1.get"] {
-            app.call(Encoding::Json, op, Some(&signup.access_token), json!({}))
-                .await
-                .ok();
-        }
+        app.me(&signup.access_token).await.ok();
+        app.get_tenant(&signup.access_token).await.ok();
 
         // logout: the session of the signup's refresh token.
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .ok();
+        app.logout(&signup.refresh_token).await.ok();
         let limit = Duration::from_secs(1);
-        let auth_took = app
-            .refused_within(limit, "auth.v1.me", &signup.access_token)
-            .await;
+        let auth_took = app.me(&signup.access_token).refused_within(limit).await;
         // tenant.get is answered by both processes in turn: ask often
         // enough that each of them refuses it.
         for _ in 0..6 {
-            app.refused_within(limit, "tenant.v1.get", &signup.access_token)
+            app.get_tenant(&signup.access_token)
+                .refused_within(limit)
                 .await;
         }
         // The other session is untouched.
-        app.call(
-            Encoding::Json,
-            "tenant.v1.get",
-            Some(&second_access),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.get_tenant(&second_access).await.ok();
 
         // A platform administrator suspends the tenant through one of the
         // processes; the other learns it by its reads of Postgres.
         let platform = app.platform_admin("root@platform.example.com").await;
-        app.call(
-            Encoding::Json,
-            "tenant.v1.suspend",
-            Some(&platform.access_token),
-            json!({"id": signup.tenant_id}),
-        )
-        .await
-        .ok();
-        for _ in 0..6 {
-            app.refused_within(limit, "tenant.v1.get", &second_access)
-                .await;
-        }
-        app.refused_within(limit, "auth.v1.me", &second_access)
-            .await;
-        // Reactivated: the same token works again, in both processes.
-        app.call(
-            Encoding::Json,
-            "tenant.v1.reactivate",
-            Some(&platform.access_token),
-            json!({"id": signup.tenant_id}),
-        )
-        .await
-        .ok();
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        for _ in 0..6 {
-            app.call(
-                Encoding::Json,
-                "tenant.v1.get",
-                Some(&second_access),
-                json!({}),
-            )
+        app.suspend_tenant(&platform.access_token, &signup.tenant_id)
             .await
             .ok();
+        for _ in 0..6 {
+            app.get_tenant(&second_access).refused_within(limit).await;
+        }
+        app.me(&second_access).refused_within(limit).await;
+        // Reactivated: the same token works again, in both processes.
+        app.reactivate_tenant(&platform.access_token, &signup.tenant_id)
+            .await
+            .ok();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for _ in 0..6 {
+            app.get_tenant(&second_access).await.ok();
         }
         eprintln!("logout refused by auth.me after {auth_took:?}");
         assert!(auth.terminate().await.success());

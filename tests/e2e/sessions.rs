@@ -1,20 +1,13 @@
 //! Refresh tokens rotate, exactly once under concurrency; logout revokes.
 
 use olympus_tests::{with_app, Encoding};
-use serde_json::json;
 
 #[tokio::test]
 async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
     with_app(async |app| {
         let signup = app.signup(Encoding::MsgPack).await;
-        let attempts = (0..12).map(|_| {
-            app.call(
-                Encoding::MsgPack,
-                "auth.v1.refresh",
-                None,
-                json!({"refresh_token": signup.refresh_token}),
-            )
-        });
+        let refresh = |token: &str| app.refresh(token).encoded(Encoding::MsgPack);
+        let attempts = (0..12).map(|_| refresh(&signup.refresh_token).send());
         let replies = futures::future::join_all(attempts).await;
         let ok: Vec<_> = replies.iter().filter(|r| r.status() == 200).collect();
         assert_eq!(ok.len(), 1, "exactly one refresh wins");
@@ -26,22 +19,8 @@ async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
             .as_str()
             .unwrap()
             .to_owned();
-        app.call(
-            Encoding::MsgPack,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": next}),
-        )
-        .await
-        .ok();
-        app.call(
-            Encoding::MsgPack,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": next}),
-        )
-        .await
-        .err(401, "invalid_token");
+        refresh(&next).await.ok();
+        refresh(&next).await.err(401, "invalid_token");
     })
     .await;
 }
@@ -50,15 +29,7 @@ async fn of_concurrent_refreshes_with_one_token_exactly_one_succeeds() {
 async fn a_rotated_token_reused_after_the_grace_period_revokes_the_session() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let refresh = async |token: &str| {
-            app.call(
-                Encoding::Json,
-                "auth.v1.refresh",
-                None,
-                json!({"refresh_token": token}),
-            )
-            .await
-        };
+        let refresh = async |token: &str| app.refresh(token).await;
         // Rotate twice: A -> B -> C. A is two rotations old.
         let b = refresh(&signup.refresh_token).await.ok();
         let b_token = b["tokens"]["refresh_token"].as_str().unwrap().to_owned();
@@ -69,17 +40,13 @@ async fn a_rotated_token_reused_after_the_grace_period_revokes_the_session() {
         refresh(&signup.refresh_token)
             .await
             .err(401, "invalid_token");
-        app.call(Encoding::Json, "auth.v1.me", Some(&access), json!({}))
-            .await
-            .ok();
+        app.me(&access).await.ok();
         // After it, replaying any rotated token revokes the whole session.
         app.clock.advance(std::time::Duration::from_secs(6));
         refresh(&signup.refresh_token)
             .await
             .err(401, "invalid_token");
-        app.call(Encoding::Json, "auth.v1.me", Some(&access), json!({}))
-            .await
-            .err(401, "unauthenticated");
+        app.me(&access).await.err(401, "unauthenticated");
         refresh(&c_token).await.err(401, "invalid_token");
         let revoked = app
             .events(Some(&signup.tenant_id), Some("session.revoked"), 1)
@@ -96,49 +63,30 @@ async fn logout_revokes_and_bad_refresh_tokens_are_invalid_token() {
         let signup = app.signup(Encoding::Json).await;
         for enc in Encoding::BOTH {
             for token in ["", "garbage", "AAAA", &"A".repeat(64)] {
-                app.call(
-                    enc,
-                    "auth.v1.refresh",
-                    None,
-                    json!({"refresh_token": token}),
-                )
-                .await
-                .err(401, "invalid_token");
-                app.call(enc, "auth.v1.logout", None, json!({"refresh_token": token}))
+                app.refresh(token)
+                    .encoded(enc)
+                    .await
+                    .err(401, "invalid_token");
+                app.logout(token)
+                    .encoded(enc)
                     .await
                     .err(401, "invalid_token");
             }
         }
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .ok();
+        app.logout(&signup.refresh_token).await.ok();
         // Logging out twice, or refreshing a logged-out session, fails.
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .err(401, "invalid_token");
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .err(401, "invalid_token");
-        for op in ["auth.v1.me", "tenant.v1.get"] {
-            app.call(Encoding::Json, op, Some(&signup.access_token), json!({}))
-                .await
-                .err(401, "unauthenticated");
-        }
+        app.logout(&signup.refresh_token)
+            .await
+            .err(401, "invalid_token");
+        app.refresh(&signup.refresh_token)
+            .await
+            .err(401, "invalid_token");
+        app.me(&signup.access_token)
+            .await
+            .err(401, "unauthenticated");
+        app.get_tenant(&signup.access_token)
+            .await
+            .err(401, "unauthenticated");
         let revoked: bool = sqlx::query_scalar(
             "SELECT revoked_at IS NOT NULL FROM sessions WHERE user_id = $1::uuid",
         )

@@ -67,65 +67,37 @@ async fn every_operation_lets_exactly_its_roles_in() {
             (Actor::OtherAdmin, &other_admin, "admin"),
         ];
         for (i, (actor, who, role)) in actors.into_iter().enumerate() {
-            // (operation, body, least role, status when allowed)
-            let table: Vec<(&str, Value, Needs, u16)> = vec![
-                ("auth.v1.me", json!({}), Needs::Member, 200),
-                ("tenant.v1.get", json!({}), Needs::Member, 200),
+            let token = &who.access_token;
+            // (call, least role, status when allowed)
+            let table = [
+                (app.me(token), Needs::Member, 200),
+                (app.get_tenant(token), Needs::Member, 200),
                 (
-                    "tenant.v1.update",
-                    json!({"name": format!("Renamed {i}")}),
+                    app.update_tenant(token, json!({"name": format!("Renamed {i}")})),
                     Needs::Admin,
                     200,
                 ),
-                ("tenant.v1.members.list", json!({}), Needs::Admin, 200),
+                (app.list_members(token), Needs::Admin, 200),
                 (
-                    "tenant.v1.members.set_role",
-                    json!({"user_id": who.user_id, "role": role}),
+                    app.set_member_role(token, &who.user_id, role),
                     Needs::Owner,
                     200,
                 ),
+                (app.remove_member(token, new_id()), Needs::Admin, 404),
                 (
-                    "tenant.v1.members.remove",
-                    json!({"user_id": new_id()}),
-                    Needs::Admin,
-                    404,
-                ),
-                (
-                    "tenant.v1.members.invite",
-                    json!({"email": format!("invitee-{i}@example.com"), "role": "member"}),
+                    app.invite_member(token, &format!("invitee-{i}@example.com"), "member"),
                     Needs::Admin,
                     200,
                 ),
-                (
-                    "tenant.v1.members.invitations.list",
-                    json!({}),
-                    Needs::Admin,
-                    200,
-                ),
-                (
-                    "tenant.v1.members.invitations.revoke",
-                    json!({"id": new_id()}),
-                    Needs::Admin,
-                    404,
-                ),
-                ("tenant.v1.list", json!({}), Needs::Platform, 200),
-                (
-                    "tenant.v1.suspend",
-                    json!({"id": new_id()}),
-                    Needs::Platform,
-                    404,
-                ),
-                (
-                    "tenant.v1.reactivate",
-                    json!({"id": new_id()}),
-                    Needs::Platform,
-                    404,
-                ),
+                (app.list_invitations(token), Needs::Admin, 200),
+                (app.revoke_invitation(token, new_id()), Needs::Admin, 404),
+                (app.list_tenants(token), Needs::Platform, 200),
+                (app.suspend_tenant(token, new_id()), Needs::Platform, 404),
+                (app.reactivate_tenant(token, new_id()), Needs::Platform, 404),
             ];
-            for (op, body, needs, allowed_status) in table {
-                let reply = app
-                    .call(Encoding::Json, op, Some(&who.access_token), body)
-                    .await;
+            for (call, needs, allowed_status) in table {
+                let op = call.op();
+                let reply = call.await;
                 if needs.allows(actor) {
                     assert_eq!(
                         reply.status(),
@@ -140,55 +112,31 @@ async fn every_operation_lets_exactly_its_roles_in() {
         }
 
         // Another tenant is out of reach, except for platform administrators.
-        let get_owner_tenant = json!({"id": owner.tenant_id});
         for (who, tenant) in [
             (&member, &other.tenant_id),
             (&other_admin, &owner.tenant_id),
         ] {
-            app.call(
-                Encoding::Json,
-                "tenant.v1.get",
-                Some(&who.access_token),
-                json!({"id": tenant}),
-            )
-            .await
-            .err(404, "not_found");
+            app.get_tenant(&who.access_token)
+                .with("id", tenant)
+                .await
+                .err(404, "not_found");
         }
         let got = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.get",
-                Some(&platform.access_token),
-                get_owner_tenant,
-            )
+            .get_tenant(&platform.access_token)
+            .with("id", &owner.tenant_id)
             .await
             .ok();
         assert_eq!(got["tenant"]["slug"], owner.slug.as_str());
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.remove",
-            Some(&other_admin.access_token),
-            json!({"user_id": member.user_id}),
-        )
-        .await
-        .err(404, "not_found");
+        app.remove_member(&other_admin.access_token, &member.user_id)
+            .await
+            .err(404, "not_found");
         // Admins manage members, not owners: they invite members only.
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.invite",
-            Some(&admin.access_token),
-            json!({"email": "would-be-admin@example.com", "role": "admin"}),
-        )
-        .await
-        .err(403, "forbidden");
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.remove",
-            Some(&admin.access_token),
-            json!({"user_id": owner.user_id}),
-        )
-        .await
-        .err(403, "forbidden");
+        app.invite_member(&admin.access_token, "would-be-admin@example.com", "admin")
+            .await
+            .err(403, "forbidden");
+        app.remove_member(&admin.access_token, &owner.user_id)
+            .await
+            .err(403, "forbidden");
     })
     .await;
 }
@@ -199,22 +147,14 @@ async fn a_demoted_admin_is_refused_on_the_next_request() {
         let owner = app.signup(Encoding::Json).await;
         let admin = app.join(&owner, "admin@example.com", "admin").await;
         let list = async || {
-            app.call(
-                Encoding::MsgPack,
-                "tenant.v1.members.list",
-                Some(&admin.access_token),
-                json!({}),
-            )
-            .await
+            app.list_members(&admin.access_token)
+                .encoded(Encoding::MsgPack)
+                .await
         };
         assert_eq!(list().await.ok()["items"].as_array().unwrap().len(), 2);
         let demoted = app
-            .call(
-                Encoding::MsgPack,
-                "tenant.v1.members.set_role",
-                Some(&owner.access_token),
-                json!({"user_id": admin.user_id, "role": "member"}),
-            )
+            .set_member_role(&owner.access_token, &admin.user_id, "member")
+            .encoded(Encoding::MsgPack)
             .await
             .ok();
         assert_eq!(demoted["user"]["role"], "member");
@@ -237,26 +177,15 @@ async fn a_demoted_admin_is_refused_on_the_next_request() {
 async fn the_last_owner_can_be_neither_demoted_nor_removed() {
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
-        let set_role = async |token: &str, user_id: &str, role: &str| {
-            app.call(
-                Encoding::Json,
-                "tenant.v1.members.set_role",
-                Some(token),
-                json!({"user_id": user_id, "role": role}),
-            )
-            .await
+        let set_role = |token: &str, user_id: &str, role: &str| {
+            app.set_member_role(token, user_id, role).send()
         };
         let last = set_role(&owner.access_token, &owner.user_id, "admin")
             .await
             .err(409, "invalid_state");
         assert_eq!(last["details"]["state"], "last_owner");
         let removed = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.members.remove",
-                Some(&owner.access_token),
-                json!({"user_id": owner.user_id}),
-            )
+            .remove_member(&owner.access_token, &owner.user_id)
             .await
             .err(409, "invalid_state");
         assert_eq!(removed["details"]["state"], "last_owner");
@@ -293,14 +222,9 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed() {
                     .await
                     .ok();
             }
-            app.call(
-                Encoding::Json,
-                "tenant.v1.members.remove",
-                Some(&owner.access_token),
-                json!({"user_id": second.user_id}),
-            )
-            .await
-            .ok();
+            app.remove_member(&owner.access_token, &second.user_id)
+                .await
+                .ok();
         }
     })
     .await;
@@ -341,24 +265,16 @@ async fn pages_neither_skip_nor_repeat_while_members_are_inserted() {
         let mut cursor: Option<String> = None;
         let mut pages = 0;
         loop {
-            let mut body = json!({"limit": 3});
+            let mut list = app.list_members(&owner.access_token).with("limit", 3);
             if let Some(cursor) = &cursor {
-                body["cursor"] = json!(cursor);
+                list = list.with("cursor", cursor);
             }
             let enc = if pages % 2 == 0 {
                 Encoding::Json
             } else {
                 Encoding::MsgPack
             };
-            let page = app
-                .call(
-                    enc,
-                    "tenant.v1.members.list",
-                    Some(&owner.access_token),
-                    body,
-                )
-                .await
-                .ok();
+            let page = list.encoded(enc).await.ok();
             let items = page["items"].as_array().unwrap();
             assert!(items.len() <= 3);
             seen.extend(items.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
@@ -398,86 +314,43 @@ async fn cursors_and_limits_of_another_list_or_tenant_are_refused() {
                 .await;
         }
         for i in 0..2 {
-            app.call(
-                Encoding::Json,
-                "tenant.v1.members.invite",
-                Some(&owner.access_token),
-                json!({"email": format!("i{i}@example.com"), "role": "member"}),
-            )
+            app.invite_member(&owner.access_token, &format!("i{i}@example.com"), "member")
+                .await
+                .ok();
+        }
+        let members = || app.list_members(&owner.access_token);
+        let first = members().with("limit", 1).await.ok();
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let second = members()
+            .with("limit", 1)
+            .with("cursor", &cursor)
             .await
             .ok();
-        }
-        let list = async |op: &str, token: &str, body: Value| {
-            app.call(Encoding::Json, op, Some(token), body).await
-        };
-        let first = list(
-            "tenant.v1.members.list",
-            &owner.access_token,
-            json!({"limit": 1}),
-        )
-        .await
-        .ok();
-        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-        let second = list(
-            "tenant.v1.members.list",
-            &owner.access_token,
-            json!({"limit": 1, "cursor": cursor}),
-        )
-        .await
-        .ok();
         assert_ne!(second["items"][0]["id"], first["items"][0]["id"]);
 
-        for (op, token, body) in [
-            (
-                "tenant.v1.members.invitations.list",
-                &owner.access_token,
-                json!({"cursor": cursor}),
-            ),
-            (
-                "tenant.v1.members.list",
-                &other.access_token,
-                json!({"cursor": cursor}),
-            ),
-            (
-                "tenant.v1.members.list",
-                &owner.access_token,
-                json!({"cursor": "c1.bm90IGpzb24"}),
-            ),
-            (
-                "tenant.v1.members.list",
-                &owner.access_token,
-                json!({"cursor": "garbage"}),
-            ),
+        for list in [
+            app.list_invitations(&owner.access_token)
+                .with("cursor", &cursor),
+            app.list_members(&other.access_token)
+                .with("cursor", &cursor),
+            members().with("cursor", "c1.bm90IGpzb24"),
+            members().with("cursor", "garbage"),
         ] {
-            let refused = list(op, token, body).await.err(400, "bad_request");
+            let op = list.op();
+            let refused = list.await.err(400, "bad_request");
             assert_eq!(refused["details"]["field"], "cursor", "{op}");
         }
         for limit in [0, 101] {
-            let refused = list(
-                "tenant.v1.members.list",
-                &owner.access_token,
-                json!({"limit": limit}),
-            )
-            .await
-            .err(422, "validation_failed");
+            let refused = members()
+                .with("limit", limit)
+                .await
+                .err(422, "validation_failed");
             assert!(refused["details"]["fields"]["limit"].is_array());
         }
-        let all = list(
-            "tenant.v1.members.list",
-            &owner.access_token,
-            json!({"limit": 100}),
-        )
-        .await
-        .ok();
+        let all = members().with("limit", 100).await.ok();
         assert_eq!(all["items"].as_array().unwrap().len(), 3);
         assert_eq!(all["next_cursor"], Value::Null);
-        let default = list(
-            "tenant.v1.members.invitations.list",
-            &owner.access_token,
-            json!({}),
-        )
-        .await
-        .ok();
+        let default = app.list_invitations(&owner.access_token).await.ok();
         assert_eq!(default["items"].as_array().unwrap().len(), 2);
     })
     .await;
@@ -501,13 +374,9 @@ async fn an_invitation_is_mailed_accepted_once_and_replaced_by_a_newer_one() {
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
         let invite = async |email: &str, role: &str| {
-            app.call(
-                Encoding::MsgPack,
-                "tenant.v1.members.invite",
-                Some(&owner.access_token),
-                json!({"email": email, "role": role}),
-            )
-            .await
+            app.invite_member(&owner.access_token, email, role)
+                .encoded(Encoding::MsgPack)
+                .await
         };
         let first = invite("  Nia@Example.com ", "member").await.ok();
         let invitation = &first["invitation"];
@@ -521,28 +390,16 @@ async fn an_invitation_is_mailed_accepted_once_and_replaced_by_a_newer_one() {
         let second = invite("nia@example.com", "admin").await.ok();
         let token = invitation_token(app, &owner.tenant_id, "nia@example.com", 1).await;
         assert_ne!(token, old_token);
-        let pending = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.members.invitations.list",
-                Some(&owner.access_token),
-                json!({}),
-            )
-            .await
-            .ok();
+        let pending = app.list_invitations(&owner.access_token).await.ok();
         let items = pending["items"].as_array().unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["id"], second["invitation"]["id"]);
         assert_eq!(items[0]["role"], "admin");
 
         let accept = async |token: &str, password: &str| {
-            app.call(
-                Encoding::Json,
-                "auth.v1.accept_invite",
-                None,
-                json!({"token": token, "password": password, "display_name": "Nia"}),
-            )
-            .await
+            app.accept_invite(token, password)
+                .with("display_name", "Nia")
+                .await
         };
         accept(&old_token, GOOD_PASSWORD)
             .await
@@ -559,9 +416,7 @@ async fn an_invitation_is_mailed_accepted_once_and_replaced_by_a_newer_one() {
         assert_eq!(joined["user"]["display_name"], "Nia");
         assert_eq!(joined["user"]["tenant_id"], owner.tenant_id.as_str());
         let access = joined["tokens"]["access_token"].as_str().unwrap();
-        app.call(Encoding::Json, "auth.v1.me", Some(access), json!({}))
-            .await
-            .ok();
+        app.me(access).await.ok();
         accept(&token, GOOD_PASSWORD)
             .await
             .err(401, "invalid_token");
@@ -586,14 +441,9 @@ async fn an_invitation_is_mailed_accepted_once_and_replaced_by_a_newer_one() {
         // Revoked: the token stops working, and it is gone from the list.
         let revoked = invite("rex@example.com", "member").await.ok();
         let rex_token = invitation_token(app, &owner.tenant_id, "rex@example.com", 1).await;
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.invitations.revoke",
-            Some(&owner.access_token),
-            json!({"id": revoked["invitation"]["id"]}),
-        )
-        .await
-        .ok();
+        app.revoke_invitation(&owner.access_token, &revoked["invitation"]["id"])
+            .await
+            .ok();
         accept(&rex_token, GOOD_PASSWORD)
             .await
             .err(401, "invalid_token");
@@ -628,10 +478,8 @@ async fn a_closed_tenant_admits_by_invitation_only() {
     with_app(async |app| {
         let owner = app.signup(Encoding::Json).await;
         let closed = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.update",
-                Some(&owner.access_token),
+            .update_tenant(
+                &owner.access_token,
                 json!({"self_registration": false, "name": "  Closed Corp "}),
             )
             .await
@@ -641,40 +489,24 @@ async fn a_closed_tenant_admits_by_invitation_only() {
         let updated = app
             .events(Some(&owner.tenant_id), Some("tenant.updated"), 1)
             .await;
-        assert_eq!(updated[0].body["data"]["tenant"]["self_registration"], false);
-        app.call(
-            Encoding::Json,
-            "tenant.v1.update",
-            Some(&owner.access_token),
-            json!({"name": ""}),
-        )
-        .await
-        .err(422, "validation_failed");
+        assert_eq!(
+            updated[0].body["data"]["tenant"]["self_registration"],
+            false
+        );
+        app.update_tenant(&owner.access_token, json!({"name": ""}))
+            .await
+            .err(422, "validation_failed");
 
-        app.call(
-            Encoding::Json,
-            "auth.v1.register",
-            None,
-            json!({"tenant": owner.slug, "email": "walk-in@example.com", "password": GOOD_PASSWORD}),
-        )
-        .await
-        .err(403, "forbidden");
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.invite",
-            Some(&owner.access_token),
-            json!({"email": "guest@example.com", "role": "member"}),
-        )
-        .await
-        .ok();
+        app.register(&owner.slug, "walk-in@example.com", GOOD_PASSWORD)
+            .await
+            .err(403, "forbidden");
+        app.invite_member(&owner.access_token, "guest@example.com", "member")
+            .await
+            .ok();
         let token = invitation_token(app, &owner.tenant_id, "guest@example.com", 1).await;
         let joined = app
-            .call(
-                Encoding::MsgPack,
-                "auth.v1.accept_invite",
-                None,
-                json!({"token": token, "password": GOOD_PASSWORD}),
-            )
+            .accept_invite(&token, GOOD_PASSWORD)
+            .encoded(Encoding::MsgPack)
             .await
             .ok();
         assert_eq!(joined["user"]["role"], "member");
@@ -689,30 +521,18 @@ async fn removing_a_member_ends_their_sessions_everywhere() {
         let owner = app.signup(Encoding::Json).await;
         let admin = app.join(&owner, "admin@example.com", "admin").await;
         let member = app.join(&owner, "leaving@example.com", "member").await;
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.remove",
-            Some(&admin.access_token),
-            json!({"user_id": member.user_id}),
-        )
-        .await
-        .ok();
-        app.refused_within(
-            Duration::from_secs(1),
-            "tenant.v1.get",
-            &member.access_token,
-        )
-        .await;
-        app.refused_within(Duration::from_secs(1), "auth.v1.me", &member.access_token)
+        app.remove_member(&admin.access_token, &member.user_id)
+            .await
+            .ok();
+        app.get_tenant(&member.access_token)
+            .refused_within(Duration::from_secs(1))
             .await;
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": member.refresh_token}),
-        )
-        .await
-        .err(401, "invalid_token");
+        app.me(&member.access_token)
+            .refused_within(Duration::from_secs(1))
+            .await;
+        app.refresh(&member.refresh_token)
+            .await
+            .err(401, "invalid_token");
         app.login(&owner.slug, &member.email, GOOD_PASSWORD)
             .await
             .err(401, "invalid_credentials");
@@ -728,14 +548,9 @@ async fn removing_a_member_ends_their_sessions_everywhere() {
             .await;
         assert_eq!(revoked[0].body["data"]["reason"], "member_removed");
         // The address may be invited back.
-        app.call(
-            Encoding::Json,
-            "tenant.v1.members.invite",
-            Some(&owner.access_token),
-            json!({"email": "leaving@example.com", "role": "member"}),
-        )
-        .await
-        .ok();
+        app.invite_member(&owner.access_token, "leaving@example.com", "member")
+            .await
+            .ok();
     })
     .await;
 }
@@ -746,20 +561,18 @@ async fn suspension_refuses_logins_and_live_tokens_until_reactivation() {
         let owner = app.signup(Encoding::Json).await;
         let other = app.signup(Encoding::Json).await;
         let platform = app.platform_admin("root@platform.example.com").await;
-        let status = async |op: &str, id: &str| {
-            app.call(
-                Encoding::MsgPack,
-                op,
-                Some(&platform.access_token),
-                json!({"id": id}),
-            )
-            .await
+        let suspend = async |id: &str| {
+            app.suspend_tenant(&platform.access_token, id)
+                .encoded(Encoding::MsgPack)
+                .await
         };
-        let suspended = status("tenant.v1.suspend", &owner.tenant_id).await.ok();
+        let suspended = suspend(&owner.tenant_id).await.ok();
         assert_eq!(suspended["tenant"]["status"], "suspended");
-        app.refused_within(Duration::from_secs(1), "auth.v1.me", &owner.access_token)
+        app.me(&owner.access_token)
+            .refused_within(Duration::from_secs(1))
             .await;
-        app.refused_within(Duration::from_secs(1), "tenant.v1.get", &owner.access_token)
+        app.get_tenant(&owner.access_token)
+            .refused_within(Duration::from_secs(1))
             .await;
         // The same reply as a wrong password, byte for byte.
         let right = app.login(&owner.slug, &owner.email, GOOD_PASSWORD).await;
@@ -771,27 +584,14 @@ async fn suspension_refuses_logins_and_live_tokens_until_reactivation() {
             strip_correlation(&right.body()),
             strip_correlation(&wrong.body())
         );
-        let again = status("tenant.v1.suspend", &owner.tenant_id)
-            .await
-            .err(409, "invalid_state");
+        let again = suspend(&owner.tenant_id).await.err(409, "invalid_state");
         assert_eq!(again["details"]["state"], "suspended");
         // Other tenants work on.
-        app.call(
-            Encoding::Json,
-            "auth.v1.me",
-            Some(&other.access_token),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.me(&other.access_token).await.ok();
 
         let listed = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.list",
-                Some(&platform.access_token),
-                json!({"status": "suspended"}),
-            )
+            .list_tenants(&platform.access_token)
+            .with("status", "suspended")
             .await
             .ok();
         let ids: Vec<&str> = listed["items"]
@@ -802,22 +602,15 @@ async fn suspension_refuses_logins_and_live_tokens_until_reactivation() {
             .collect();
         assert_eq!(ids, [owner.tenant_id.as_str()]);
         let all = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.list",
-                Some(&platform.access_token),
-                json!({"limit": 2}),
-            )
+            .list_tenants(&platform.access_token)
+            .with("limit", 2)
             .await
             .ok();
         assert_eq!(all["items"].as_array().unwrap().len(), 2);
         let rest = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.list",
-                Some(&platform.access_token),
-                json!({"limit": 2, "cursor": all["next_cursor"]}),
-            )
+            .list_tenants(&platform.access_token)
+            .with("limit", 2)
+            .with("cursor", &all["next_cursor"])
             .await
             .ok();
         assert_eq!(
@@ -827,16 +620,18 @@ async fn suspension_refuses_logins_and_live_tokens_until_reactivation() {
         );
         assert_eq!(rest["next_cursor"], Value::Null);
 
-        let reactivated = status("tenant.v1.reactivate", &owner.tenant_id).await.ok();
+        let reactivated = app
+            .reactivate_tenant(&platform.access_token, &owner.tenant_id)
+            .encoded(Encoding::MsgPack)
+            .await
+            .ok();
         assert_eq!(reactivated["tenant"]["status"], "active");
         let login = app
             .login(&owner.slug, &owner.email, GOOD_PASSWORD)
             .await
             .ok();
         let token = login["tokens"]["access_token"].as_str().unwrap();
-        app.call(Encoding::Json, "auth.v1.me", Some(token), json!({}))
-            .await
-            .ok();
+        app.me(token).await.ok();
         for event_type in ["tenant.suspended", "tenant.reactivated"] {
             let events = app
                 .events(Some(&owner.tenant_id), Some(event_type), 1)
@@ -848,21 +643,10 @@ async fn suspension_refuses_logins_and_live_tokens_until_reactivation() {
             );
         }
         // The platform's own tenant cannot be suspended.
-        let platform_tenant = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.get",
-                Some(&platform.access_token),
-                json!({}),
-            )
+        let platform_tenant = app.get_tenant(&platform.access_token).await.ok();
+        suspend(platform_tenant["tenant"]["id"].as_str().unwrap())
             .await
-            .ok();
-        status(
-            "tenant.v1.suspend",
-            platform_tenant["tenant"]["id"].as_str().unwrap(),
-        )
-        .await
-        .err(403, "forbidden");
+            .err(403, "forbidden");
     })
     .await;
 }
@@ -898,37 +682,18 @@ async fn bootstrap_refuses_an_existing_address_and_the_platform_slug_stays_reser
                 .await
                 .unwrap();
         assert_eq!(tenants, 1);
-        let me = app
-            .call(
-                Encoding::Json,
-                "auth.v1.me",
-                Some(&second.access_token),
-                json!({}),
-            )
-            .await
-            .ok();
+        let me = app.me(&second.access_token).await.ok();
         assert_eq!(me["user"]["email_verified"], true);
         assert_ne!(me["user"]["id"], admin.user_id.as_str());
         let taken = app
-            .call(
-                Encoding::Json,
-                "tenant.v1.create",
-                None,
-                json!({"slug": "platform", "name": "Mine", "owner": {
-                    "email": "x@example.com", "password": GOOD_PASSWORD}}),
-            )
+            .create_tenant("platform", "Mine", "x@example.com", GOOD_PASSWORD)
             .await
             .err(422, "validation_failed");
         assert!(taken["details"]["fields"]["slug"].is_array());
         // The platform tenant takes no registrations.
-        app.call(
-            Encoding::Json,
-            "auth.v1.register",
-            None,
-            json!({"tenant": "platform", "email": "me@example.com", "password": GOOD_PASSWORD}),
-        )
-        .await
-        .err(403, "forbidden");
+        app.register("platform", "me@example.com", GOOD_PASSWORD)
+            .await
+            .err(403, "forbidden");
     })
     .await;
 }
@@ -938,8 +703,9 @@ async fn update_me_changes_the_name_and_a_normalized_phone() {
     with_app(async |app| {
         let owner: Signup = app.signup(Encoding::Json).await;
         for enc in Encoding::BOTH {
-            let update = async |body: Value| {
-                app.call(enc, "auth.v1.update_me", Some(&owner.access_token), body)
+            let update = async |changes: Value| {
+                app.update_me(&owner.access_token, changes)
+                    .encoded(enc)
                     .await
             };
             let user = update(json!({"phone": "+49 30 1234-5678", "display_name": " Ada L. "}))
@@ -951,10 +717,7 @@ async fn update_me_changes_the_name_and_a_normalized_phone() {
             let user = update(json!({})).await.ok();
             assert_eq!(user["user"]["phone"], "+493012345678");
             assert_eq!(user["user"]["display_name"], "Ada L.");
-            let me = app
-                .call(enc, "auth.v1.me", Some(&owner.access_token), json!({}))
-                .await
-                .ok();
+            let me = app.me(&owner.access_token).encoded(enc).await.ok();
             assert_eq!(me["user"]["phone"], "+493012345678");
             // nil removes the phone.
             let user = update(json!({"phone": null})).await.ok();

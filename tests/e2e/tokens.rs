@@ -30,10 +30,9 @@ fn header(alg: Algorithm, typ: Option<&str>, kid: Option<&str>) -> Header {
 }
 
 async fn assert_refused(app: &TestApp, token: &str, case: &str) {
-    for op in ["auth.v1.me", "tenant.v1.get"] {
-        let reply = app
-            .call(Encoding::MsgPack, op, Some(token), json!({}))
-            .await;
+    for call in [app.me(token), app.get_tenant(token)] {
+        let op = call.op();
+        let reply = call.encoded(Encoding::MsgPack).await;
         assert_eq!(reply.status(), 401, "{case} on {op}: {}", reply.body());
         reply.err(401, "unauthenticated");
     }
@@ -86,9 +85,7 @@ async fn forged_none_tampered_expired_and_foreign_tokens_are_refused() {
             &claims,
             &secret,
         );
-        app.call(Encoding::MsgPack, "auth.v1.me", Some(&control), json!({}))
-            .await
-            .ok();
+        app.me(&control).encoded(Encoding::MsgPack).await.ok();
 
         let forged = sign(
             header(Algorithm::HS256, Some("at+jwt"), Some("e2e")),
@@ -190,35 +187,16 @@ async fn another_tenants_id_is_not_found() {
         let ours = app.signup(Encoding::Json).await;
         let theirs = app.signup(Encoding::Json).await;
         for enc in Encoding::BOTH {
-            let err = app
-                .call(
-                    enc,
-                    "tenant.v1.get",
-                    Some(&ours.access_token),
-                    json!({"id": theirs.tenant_id}),
-                )
-                .await
-                .err(404, "not_found");
+            let get = |id: &str| {
+                app.get_tenant(&ours.access_token)
+                    .with("id", id)
+                    .encoded(enc)
+            };
+            let err = get(&theirs.tenant_id).await.err(404, "not_found");
             assert!(!err.to_string().contains(&theirs.slug));
-            let own = app
-                .call(
-                    enc,
-                    "tenant.v1.get",
-                    Some(&ours.access_token),
-                    json!({"id": ours.tenant_id}),
-                )
-                .await
-                .ok();
+            let own = get(&ours.tenant_id).await.ok();
             assert_eq!(own["tenant"]["slug"], ours.slug);
-            let err = app
-                .call(
-                    enc,
-                    "tenant.v1.get",
-                    Some(&ours.access_token),
-                    json!({"id": "not-a-uuid"}),
-                )
-                .await
-                .err(400, "bad_request");
+            let err = get("not-a-uuid").await.err(400, "bad_request");
             assert_eq!(err["details"]["field"], "id");
         }
     })
@@ -277,40 +255,17 @@ async fn processes_starting_together_agree_on_one_development_key() {
 async fn access_tokens_and_sessions_expire_by_the_apps_clock() {
     with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        let me = async || {
-            app.call(
-                Encoding::Json,
-                "auth.v1.me",
-                Some(&signup.access_token),
-                json!({}),
-            )
-            .await
-        };
+        let me = async || app.me(&signup.access_token).await;
         me().await.ok();
         // An hour (the access token's lifetime) and the leeway later.
         app.clock.advance(std::time::Duration::from_secs(3600 + 6));
         me().await.err(401, "unauthenticated");
         // The session lives 30 days: its refresh token still works, then not.
-        let refreshed = app
-            .call(
-                Encoding::Json,
-                "auth.v1.refresh",
-                None,
-                json!({"refresh_token": signup.refresh_token}),
-            )
-            .await
-            .ok();
+        let refreshed = app.refresh(&signup.refresh_token).await.ok();
         let token = refreshed["tokens"]["refresh_token"].as_str().unwrap();
         app.clock
             .advance(std::time::Duration::from_secs(30 * 24 * 3600));
-        app.call(
-            Encoding::Json,
-            "auth.v1.refresh",
-            None,
-            json!({"refresh_token": token}),
-        )
-        .await
-        .err(401, "invalid_token");
+        app.refresh(token).await.err(401, "invalid_token");
     })
     .await;
 }

@@ -128,14 +128,7 @@ async fn an_unparsable_header_costs_one_bad_request_not_the_connection() {
         );
 
         // Still connected, still answering, and the error is counted.
-        app.call(
-            Encoding::Json,
-            "auth.v1.me",
-            Some(&signup.access_token),
-            json!({}),
-        )
-        .await
-        .ok();
+        app.me(&signup.access_token).await.ok();
         assert_eq!(connects(app), connected, "the NATS client reconnected");
         let me = crate::hostile::endpoint_stats(app, "olympus-auth", "me").await;
         assert_eq!(me["num_requests"], 2, "{me}");
@@ -177,14 +170,7 @@ async fn an_unreadable_reply_subject_costs_only_its_request() {
 
         // Requests on one endpoint are taken in order: this one's answer
         // means those above were handled. None ran: the session is live.
-        app.call(
-            Encoding::Json,
-            "auth.v1.logout",
-            None,
-            json!({"refresh_token": signup.refresh_token}),
-        )
-        .await
-        .ok();
+        app.logout(&signup.refresh_token).await.ok();
         assert_eq!(connects(app), connected, "the NATS client reconnected");
         let logout = crate::hostile::endpoint_stats(app, "olympus-auth", "logout").await;
         assert_eq!(logout["data"]["dropped_reply_subjects"], 6, "{logout}");

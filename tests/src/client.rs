@@ -6,7 +6,7 @@
 
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::app::TestApp;
 
@@ -144,6 +144,20 @@ impl Member {
     }
 }
 
+/// The headers of a request in `encoding`: `Content-Type`, then
+/// `Authorization: Bearer` and `Idempotency-Key` if given.
+pub fn request_headers(encoding: Encoding, token: Option<&str>, key: Option<&str>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("Content-Type", encoding.content_type());
+    if let Some(token) = token {
+        headers.insert("Authorization", format!("Bearer {token}"));
+    }
+    if let Some(key) = key {
+        headers.insert("Idempotency-Key", key);
+    }
+    headers
+}
+
 /// A password that passes the policy.
 pub const GOOD_PASSWORD: &str = "velvet-orbit-cactus-harmonica";
 
@@ -210,75 +224,19 @@ impl TestApp {
         key: Option<&str>,
         body: Value,
     ) -> Reply {
-        let mut headers = HeaderMap::new();
-        headers.insert("Content-Type", encoding.content_type());
-        if let Some(token) = token {
-            headers.insert("Authorization", format!("Bearer {token}"));
-        }
-        if let Some(key) = key {
-            headers.insert("Idempotency-Key", key);
-        }
+        let headers = request_headers(encoding, token, key);
         self.raw(op, headers, encoding.encode(&body)).await
-    }
-
-    /// Asserts that a bearer request with `token` on `op` is answered
-    /// `unauthenticated` within `limit` (revocation reaches every process
-    /// within a second); returns how long it took.
-    pub async fn refused_within(
-        &self,
-        limit: std::time::Duration,
-        op: &str,
-        token: &str,
-    ) -> std::time::Duration {
-        let started = std::time::Instant::now();
-        loop {
-            let reply = self.call(Encoding::Json, op, Some(token), json!({})).await;
-            if reply.status() == 401 {
-                reply.err(401, "unauthenticated");
-                return started.elapsed();
-            }
-            reply.ok();
-            assert!(
-                started.elapsed() < limit,
-                "{op} still accepted the token after {limit:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-
-    /// `auth.login` in JSON.
-    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Reply {
-        self.call(
-            Encoding::Json,
-            "auth.v1.login",
-            None,
-            json!({"tenant": tenant, "email": email, "password": password}),
-        )
-        .await
     }
 
     /// A new member of `owner`'s tenant with `role` (`member`, `admin` or
     /// `owner`): registered, then given the role by the owner.
     pub async fn join(&self, owner: &Signup, email: &str, role: &str) -> Member {
-        let reply = self
-            .call(
-                Encoding::Json,
-                "auth.v1.register",
-                None,
-                json!({"tenant": owner.slug, "email": email, "password": GOOD_PASSWORD}),
-            )
-            .await
-            .ok();
+        let reply = self.register(&owner.slug, email, GOOD_PASSWORD).await.ok();
         let member = Member::from_session(&reply);
         if role != "member" {
-            self.call(
-                Encoding::Json,
-                "tenant.v1.members.set_role",
-                Some(&owner.access_token),
-                json!({"user_id": member.user_id, "role": role}),
-            )
-            .await
-            .ok();
+            self.set_member_role(&owner.access_token, &member.user_id, role)
+                .await
+                .ok();
         }
         member
     }
@@ -303,16 +261,9 @@ impl TestApp {
         let slug = format!("acme-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let email = format!("owner@{slug}.example.com");
         let reply = self
-            .call(
-                encoding,
-                "tenant.v1.create",
-                None,
-                json!({
-                    "slug": slug,
-                    "name": "Acme Corporation",
-                    "owner": {"email": email, "password": GOOD_PASSWORD, "display_name": "Ada Owner"}
-                }),
-            )
+            .create_tenant(&slug, "Acme Corporation", &email, GOOD_PASSWORD)
+            .with("owner.display_name", "Ada Owner")
+            .encoded(encoding)
             .await
             .ok();
         let text = |v: &Value| v.as_str().expect("string").to_owned();

@@ -14,6 +14,7 @@
 //! - [`infra`]: where Postgres and NATS are (URLs or containers).
 //! - [`app`]: [`TestApp`] and [`with_app`]: a database, a prefix, workers.
 //! - [`client`]: requests as the gateway sends them, replies as it reads them.
+//! - [`ops`]: a helper per operation of the catalog, `app.me(token)`.
 //! - [`events`]: what reached the streams, read as a subscriber reads it.
 //! - [`process`]: real `olympus` processes, for what only a process shows.
 //! - [`nats_server`]: a private NATS server, to take away and give back.
@@ -28,6 +29,7 @@ pub mod gateway;
 pub mod http;
 pub mod infra;
 pub mod nats_server;
+pub mod ops;
 pub mod postgres_server;
 pub mod process;
 pub mod tcp_proxy;
