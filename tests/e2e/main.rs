@@ -25,6 +25,7 @@ mod nats_permissions;
 mod password_reset;
 mod processes;
 mod readme;
+mod relay;
 mod revocation;
 mod rls;
 mod sessions;

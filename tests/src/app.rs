@@ -88,7 +88,8 @@ impl TestRelay {
     pub fn start_as_serve(db: &Db, nats: &async_nats::Client, config: &Config) -> Self {
         Self::start_relay(
             Relay::new(db.pool().clone(), nats.clone(), config.outbox_retention())
-                .housekeeping(olympus::housekeeping(config)),
+                .housekeeping(olympus::housekeeping(config))
+                .streams(&olympus_contracts::Subjects::new(&config.subject_prefix).unwrap()),
         )
     }
 

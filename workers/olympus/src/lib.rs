@@ -297,6 +297,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
             app.config().outbox_retention(),
         )
         .housekeeping(housekeeping(app.config()))
+        .streams(app.subjects())
         .run(relay_stop.clone()),
     );
     if names.contains(&WorkerName::Auth) || names.contains(&WorkerName::Tenant) {

@@ -26,6 +26,22 @@
 //! different aggregates costs one JetStream round trip per wave instead of
 //! one per row.
 //!
+//! A wave's acknowledgements are awaited together, under one deadline (the
+//! JetStream context's 5 s), and a wave still unacknowledged after a second
+//! is logged as a stall while it lasts.
+//!
+//! A row is never published twice into a stream: a re-publish within the
+//! streams' duplicate window ([`super::streams::DUPLICATE_WINDOW`]) is
+//! dropped by JetStream; past half of it, the leader first looks for the
+//! row in the stream's last messages ([`Doubts`]), as it does for the rows
+//! it finds when it starts leading (a previous leader may have published
+//! them before it died), and marks those it finds instead of publishing
+//! them again.
+//!
+//! A leader that cannot publish for [`GIVE_UP_AFTER`] (its NATS server
+//! hangs, or it alone is cut off) lets go of the lock and stands by a while,
+//! so that a relay of another process, perhaps on another server, leads.
+//!
 //! A failure is either transient (NATS away, no acknowledgement in time,
 //! no stream yet): the leader marks what was acknowledged and retries the
 //! rest with a backoff, starting with the failed row, so nothing of its
@@ -56,6 +72,21 @@ const BATCH: i64 = 100;
 
 /// How often a sleeping leader looks anyway, and a standby tries to lead.
 const POLL: Duration = Duration::from_secs(1);
+
+/// How long a leader that cannot publish keeps the lead.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a relay that gave up the lead stands by before trying again.
+const STAND_BY_AFTER_GIVING_UP: Duration = Duration::from_secs(5);
+
+/// How long a wave may wait for its acknowledgements before the wait is
+/// logged as a stall.
+const STALL: Duration = Duration::from_secs(1);
+
+/// How many of a stream's last messages are read to find rows in doubt: a
+/// leader stops at its first failed wave, so at most the rest of one batch
+/// follows a row in doubt.
+const DOUBT_WINDOW: u64 = 2 * BATCH as u64;
 
 /// How long an acknowledged row waits, at most, for its mark, by default.
 pub const DEFAULT_MARK_DELAY: Duration = Duration::from_millis(100);
@@ -126,6 +157,28 @@ impl Marks {
     }
 }
 
+/// Rows sent without an acknowledgement: when each was first sent, and
+/// whether the rows found on taking the lead were looked for in the
+/// streams (see the module documentation).
+#[derive(Debug, Default)]
+struct Doubts {
+    first_sent: std::collections::HashMap<i64, tokio::time::Instant>,
+    looked_since_leading: bool,
+}
+
+impl Doubts {
+    /// Whether `seq` may be in a stream already, where JetStream's duplicate
+    /// window no longer catches it: first sent half a window ago or more, or
+    /// found on taking the lead.
+    fn in_doubt(&self, seq: i64) -> bool {
+        !self.looked_since_leading
+            || self
+                .first_sent
+                .get(&seq)
+                .is_some_and(|at| at.elapsed() >= super::streams::DUPLICATE_WINDOW / 2)
+    }
+}
+
 /// The relay of one process (see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -134,6 +187,8 @@ pub struct Relay {
     retention: Duration,
     housekeeping: Vec<Prune>,
     mark_delay: Duration,
+    /// Subject prefix and stream, where rows in doubt are looked for.
+    streams: Vec<(String, String)>,
 }
 
 /// A worker's housekeeping, which the leading relay runs with its own
@@ -198,7 +253,20 @@ impl Relay {
             retention,
             housekeeping: Vec::new(),
             mark_delay: DEFAULT_MARK_DELAY,
+            streams: Vec::new(),
         }
+    }
+
+    /// Where `subjects`' events and mail are stored, so that rows in doubt
+    /// are looked for there before they are published again (see the
+    /// module documentation); without it, they are published again.
+    pub fn streams(mut self, subjects: &olympus_contracts::Subjects) -> Self {
+        let prefix = |wildcard: String| wildcard.trim_end_matches('>').to_owned();
+        self.streams = vec![
+            (prefix(subjects.events_wildcard()), subjects.events_stream()),
+            (prefix(subjects.mail_wildcard()), subjects.mail_stream()),
+        ];
+        self
     }
 
     /// How long a published row waits, at most, for its mark (default
@@ -230,12 +298,23 @@ impl Relay {
                     }
                 }
             }
+            let mut wait = POLL;
             if let Some(c) = conn.as_mut() {
                 match self.try_lead(c, &shutdown).await {
                     // Still a standby: keep the connection for the next try.
                     Ok(false) => {}
                     Ok(true) => conn = close(conn.take()).await,
-                    Err(err) => {
+                    Err(Stop::Nats(err)) => {
+                        tracing::warn!(
+                            error = format!("{err:#}"),
+                            stand_by_secs = STAND_BY_AFTER_GIVING_UP.as_secs(),
+                            "outbox relay: giving up the lead, unable to publish for {} s",
+                            GIVE_UP_AFTER.as_secs()
+                        );
+                        conn = close(conn.take()).await;
+                        wait = STAND_BY_AFTER_GIVING_UP;
+                    }
+                    Err(Stop::Database(err)) => {
                         tracing::warn!(error = format!("{err:#}"), "outbox relay: stepping down");
                         conn = close(conn.take()).await;
                     }
@@ -243,7 +322,7 @@ impl Relay {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
         close(conn).await;
@@ -255,12 +334,13 @@ impl Relay {
         &self,
         conn: &mut PgConnection,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool, Stop> {
         let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LEADER_LOCK)
             .fetch_one(&mut *conn)
             .await
-            .context("trying the relay lock")?;
+            .context("trying the relay lock")
+            .map_err(Stop::Database)?;
         if !leader {
             return Ok(false);
         }
@@ -273,28 +353,43 @@ impl Relay {
         &self,
         conn: &mut PgConnection,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), Stop> {
+        let db = |err: anyhow::Error| Stop::Database(err);
         let mut listener = PgListener::connect_with(&self.pool)
             .await
-            .context("listening for outbox notifications")?;
-        listener.listen(CHANNEL).await?;
+            .context("listening for outbox notifications")
+            .map_err(db)?;
+        listener.listen(CHANNEL).await.map_err(|e| db(e.into()))?;
         let mut backoff = Duration::from_millis(100);
         let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
         let mut marks = Marks::new(self.mark_delay);
+        let mut doubts = Doubts::default();
+        let mut failing_since: Option<tokio::time::Instant> = None;
         loop {
-            let full = match self.publish_batch(conn, &mut marks).await {
+            let full = match self.publish_batch(conn, &mut marks, &mut doubts).await {
                 Ok(count) => {
+                    if let Some(since) = failing_since.take() {
+                        tracing::info!(
+                            after_ms = since.elapsed().as_millis() as u64,
+                            "outbox relay: publishing again"
+                        );
+                    }
                     backoff = Duration::from_millis(100);
                     count == BATCH as usize
                 }
-                Err(Stop::Database(err)) => return Err(err),
+                Err(Stop::Database(err)) => return Err(Stop::Database(err)),
                 Err(Stop::Nats(err)) => {
+                    let since = *failing_since.get_or_insert_with(tokio::time::Instant::now);
                     tracing::warn!(
                         error = format!("{err:#}"),
                         retry_in_ms = backoff.as_millis() as u64,
+                        failing_for_ms = since.elapsed().as_millis() as u64,
                         "outbox relay: cannot publish"
                     );
-                    marks.mark(conn).await?;
+                    marks.mark(conn).await.map_err(db)?;
+                    if since.elapsed() >= GIVE_UP_AFTER {
+                        return Err(Stop::Nats(err));
+                    }
                     tokio::select! {
                         _ = shutdown.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(backoff) => {}
@@ -304,22 +399,24 @@ impl Relay {
                 }
             };
             if marks.due() {
-                marks.mark(conn).await?;
+                marks.mark(conn).await.map_err(db)?;
             }
             if last_prune.elapsed() > Duration::from_secs(60) {
-                self.prune(conn).await?;
+                self.prune(conn).await.map_err(db)?;
                 last_prune = tokio::time::Instant::now();
             }
             if shutdown.is_cancelled() {
-                return marks.mark(conn).await;
+                return marks.mark(conn).await.map_err(db);
             }
             if full {
                 continue;
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return marks.mark(conn).await,
-                notification = listener.recv() => { notification.context("outbox notifications")?; }
-                _ = marks.wait() => marks.mark(conn).await?,
+                _ = shutdown.cancelled() => return marks.mark(conn).await.map_err(db),
+                notification = listener.recv() => {
+                    notification.context("outbox notifications").map_err(db)?;
+                }
+                _ = marks.wait() => marks.mark(conn).await.map_err(db)?,
                 _ = tokio::time::sleep(POLL) => {}
             }
         }
@@ -332,6 +429,7 @@ impl Relay {
         &self,
         conn: &mut PgConnection,
         marks: &mut Marks,
+        doubts: &mut Doubts,
     ) -> Result<usize, Stop> {
         // The published rows whose marks wait are not published again.
         let rows: Vec<Outgoing> = sqlx::query_as(
@@ -345,6 +443,7 @@ impl Relay {
         .await
         .map_err(|e| Stop::Database(e.into()))?;
         let taken = rows.len();
+        let rows = self.not_yet_in_a_stream(rows, marks, doubts).await?;
         let mut rows = VecDeque::from(rows);
         while !rows.is_empty() {
             let mut aggregates = HashSet::new();
@@ -355,9 +454,104 @@ impl Relay {
             {
                 wave.extend(rows.pop_front());
             }
-            self.publish_wave(conn, wave, marks).await?;
+            self.publish_wave(conn, wave, marks, doubts).await?;
         }
         Ok(taken)
+    }
+
+    /// `rows` without those in doubt (see [`Doubts`]) that a stream holds
+    /// already: those are marked as if acknowledged.
+    async fn not_yet_in_a_stream(
+        &self,
+        rows: Vec<Outgoing>,
+        marks: &mut Marks,
+        doubts: &mut Doubts,
+    ) -> Result<Vec<Outgoing>, Stop> {
+        let doubted: Vec<&Outgoing> = rows.iter().filter(|row| doubts.in_doubt(row.seq)).collect();
+        if doubted.is_empty() {
+            doubts.looked_since_leading = true;
+            return Ok(rows);
+        }
+        let found = match self.in_streams(&doubted).await {
+            Ok(found) => found,
+            // Publishing is worth more than the rare copy this check avoids.
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    rows = doubted.len(),
+                    "outbox relay: cannot look for rows in doubt in their streams; publishing them \
+                     (one may be stored twice)"
+                );
+                HashSet::new()
+            }
+        };
+        doubts.looked_since_leading = true;
+        if !found.is_empty() {
+            tracing::info!(
+                rows = found.len(),
+                "outbox relay: rows in doubt are in their stream already; marked, not published again"
+            );
+        }
+        Ok(rows
+            .into_iter()
+            .filter(|row| {
+                let held = found.contains(&row.id);
+                if held {
+                    doubts.first_sent.remove(&row.seq);
+                    marks.push(row.seq);
+                }
+                !held
+            })
+            .collect())
+    }
+
+    /// The ids of `rows` among the last [`DOUBT_WINDOW`] messages of their
+    /// streams (those [`Relay::streams`] names). A message a work-queue
+    /// stream's consumer has already taken cannot be read: such a row would
+    /// be published again, once.
+    async fn in_streams(&self, rows: &[&Outgoing]) -> anyhow::Result<HashSet<Uuid>> {
+        let wanted: HashSet<Uuid> = rows.iter().map(|row| row.id).collect();
+        let streams: HashSet<&str> = rows
+            .iter()
+            .filter_map(|row| {
+                self.streams
+                    .iter()
+                    .find(|(prefix, _)| row.subject.starts_with(prefix.as_str()))
+                    .map(|(_, stream)| stream.as_str())
+            })
+            .collect();
+        let mut found = HashSet::new();
+        for name in streams {
+            let mut stream = self
+                .js
+                .get_stream(&name)
+                .await
+                .with_context(|| format!("reading stream {name}"))?;
+            let state = stream
+                .info()
+                .await
+                .with_context(|| format!("reading stream {name}"))?
+                .state
+                .clone();
+            let from = state
+                .first_sequence
+                .max(state.last_sequence.saturating_sub(DOUBT_WINDOW - 1))
+                .max(1);
+            for sequence in from..=state.last_sequence {
+                // Gone (taken from a work queue, or aged out): not readable.
+                let Ok(message) = stream.get_raw_message(sequence).await else {
+                    continue;
+                };
+                let id = message
+                    .headers
+                    .get(headers::NATS_MSG_ID)
+                    .and_then(|value| Uuid::parse_str(value.as_str()).ok());
+                if let Some(id) = id.filter(|id| wanted.contains(id)) {
+                    found.insert(id);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Sends every row of `wave` (one per aggregate), then awaits their
@@ -369,19 +563,45 @@ impl Relay {
         conn: &mut PgConnection,
         wave: Vec<Outgoing>,
         marks: &mut Marks,
+        doubts: &mut Doubts,
     ) -> Result<(), Stop> {
         let mut sent = Vec::with_capacity(wave.len());
         for row in wave {
             let (seq, id) = (row.seq, row.id);
+            doubts
+                .first_sent
+                .entry(seq)
+                .or_insert_with(tokio::time::Instant::now);
             sent.push((seq, id, self.send(row).await));
         }
+        // Every acknowledgement at once, each within the context's time-out:
+        // a wave waits that long at most, not that long per row.
+        let rows = sent.len();
+        let confirmed =
+            futures::future::join_all(sent.into_iter().map(|(seq, id, sending)| async move {
+                let outcome = match sending {
+                    Ok(ack) => confirm(ack).await,
+                    Err(failure) => Err(failure),
+                };
+                (seq, id, outcome)
+            }));
+        tokio::pin!(confirmed);
+        let started = tokio::time::Instant::now();
+        let outcomes = tokio::select! {
+            outcomes = &mut confirmed => outcomes,
+            () = tokio::time::sleep(STALL) => {
+                tracing::warn!(rows, "outbox relay: JetStream has not acknowledged a wave for 1 s; waiting");
+                let outcomes = confirmed.await;
+                tracing::warn!(rows, waited_ms = started.elapsed().as_millis() as u64, "outbox relay: the wave's wait is over");
+                outcomes
+            }
+        };
         let mut refused = Vec::new();
         let mut failure = None;
-        for (seq, id, sending) in sent {
-            let outcome = match sending {
-                Ok(ack) => confirm(ack).await,
-                Err(failure) => Err(failure),
-            };
+        for (seq, id, outcome) in outcomes {
+            if !matches!(outcome, Err(Failure::Transient(_))) {
+                doubts.first_sent.remove(&seq);
+            }
             match outcome {
                 Ok(()) => marks.push(seq),
                 Err(Failure::Permanent(error)) => refused.push((seq, id, error)),
