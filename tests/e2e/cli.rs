@@ -185,3 +185,62 @@ async fn serve_takes_a_list_of_nats_servers() {
     })
     .await;
 }
+
+/// On a nats-server older than 2.10.23, `serve` with a relay user of its
+/// own (the production configuration) refuses to start, saying why;
+/// without one (development) it warns and serves; `doctor` warns.
+#[tokio::test]
+async fn an_old_nats_server_is_refused_in_production_and_named_in_development() {
+    olympus_tests::with_app_opts(olympus_tests::Options::without_workers(), async |app| {
+        let version = app.nats.server_info().version;
+        if olympus_runtime::nats::older_than_recommended(&version) != Some(true) {
+            eprintln!("nats-server {version} is recent: nothing to refuse here");
+            return;
+        }
+        let config = app.config();
+        let out = olympus(
+            &["serve"],
+            &[
+                ("DATABASE_URL", &config.database_url),
+                ("NATS_URL", &app.nats_url),
+                ("OLYMPUS_RELAY_NATS_URL", &app.nats_url),
+                ("OLYMPUS_SUBJECT_PREFIX", &app.prefix),
+                ("OLYMPUS_JWT_KEYS", olympus_tests::app::TEST_JWT_KEYS),
+            ],
+        )
+        .await;
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("nats-server {version} is older than 2.10.23")),
+            "{err}"
+        );
+        assert!(err.contains("upgrade nats-server"), "{err}");
+
+        let mut serve = app.serve_process(OLYMPUS, &[]).await;
+        assert!(
+            serve
+                .log
+                .iter()
+                .any(|l| l.contains("fine for development, not for production")),
+            "{:?}",
+            serve.log
+        );
+        assert!(serve.terminate().await.success());
+        let doctor = olympus(
+            &["doctor"],
+            &[
+                ("DATABASE_URL", &config.database_url),
+                ("NATS_URL", &app.nats_url),
+            ],
+        )
+        .await;
+        let report = String::from_utf8_lossy(&doctor.stdout);
+        assert!(
+            report.contains(&format!("warn  nats: "))
+                && report.contains(&format!("nats-server {version}")),
+            "{report}"
+        );
+    })
+    .await;
+}

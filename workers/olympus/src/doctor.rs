@@ -143,7 +143,22 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
             );
         }
         Ok((nats, refusals)) => {
-            healthy &= print("nats", &Verdict::Ok(config.nats_url_redacted()));
+            let version = nats.server_info().version;
+            let (major, minor, patch) = olympus_runtime::nats::RECOMMENDED_SERVER;
+            let verdict = match olympus_runtime::nats::older_than_recommended(&version) {
+                Some(true) => Verdict::Warn(
+                    format!("{}, nats-server {version}", config.nats_url_redacted()),
+                    format!(
+                        "production needs nats-server {major}.{minor}.{patch} or later \
+                         (sync_interval; the fixes of Jepsen's analysis)"
+                    ),
+                ),
+                _ => Verdict::Ok(format!(
+                    "{}, nats-server {version}",
+                    config.nats_url_redacted()
+                )),
+            };
+            healthy &= print("nats", &verdict);
             // Streams are the relay's business: look with its user if it has one.
             let relay = match config
                 .relay_nats_url

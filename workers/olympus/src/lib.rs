@@ -228,6 +228,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// Warns when the NATS server is older than Olympus runs on in production
+/// ([`olympus_runtime::nats::RECOMMENDED_SERVER`]); with a relay user of its
+/// own (the shipped production configuration), refuses to start.
+fn check_server_version(nats: &async_nats::Client, production: bool) -> anyhow::Result<()> {
+    let version = nats.server_info().version;
+    if olympus_runtime::nats::older_than_recommended(&version) != Some(true) {
+        return Ok(());
+    }
+    let (major, minor, patch) = olympus_runtime::nats::RECOMMENDED_SERVER;
+    let why = format!(
+        "nats-server {version} is older than {major}.{minor}.{patch}, which the shipped \
+         configuration needs (sync_interval) and which fixes the acknowledged-write losses \
+         Jepsen found"
+    );
+    if production {
+        anyhow::bail!("{why}: upgrade nats-server");
+    }
+    tracing::warn!("{why}; fine for development, not for production");
+    Ok(())
+}
+
 /// The database of `config` for a one-off command: created if missing,
 /// migrated, on a small pool.
 async fn migrated_db(config: &Config) -> anyhow::Result<Db> {
@@ -277,6 +298,7 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
         Some(url) => olympus_runtime::nats::connect(url, "olympus-relay").await?,
         None => nats.clone(),
     };
+    check_server_version(&relay_nats, config.relay_nats_url.is_some())?;
     let app = App::new(config, db, nats).await?;
     // The relay's connection answers nothing: no reply can be steered onto
     // the broadcast from it.

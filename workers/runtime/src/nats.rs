@@ -131,6 +131,23 @@ impl Refusals {
     }
 }
 
+/// The oldest nats-server Olympus is run on in production: 2.10 reads the
+/// shipped configuration's `sync_interval`, and 2.10.23 carries the fixes of
+/// Jepsen's analysis (acknowledged writes lost, 2025).
+pub const RECOMMENDED_SERVER: (u64, u64, u64) = (2, 10, 23);
+
+/// Whether `version` (`2.9.25`, `2.15.1-RC.1`) is older than
+/// [`RECOMMENDED_SERVER`]; `None` when it cannot be read.
+pub fn older_than_recommended(version: &str) -> Option<bool> {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .take(3)
+        .map(|part| part.parse::<u64>().ok());
+    let found = (parts.next()??, parts.next()??, parts.next()??);
+    Some(found < RECOMMENDED_SERVER)
+}
+
 /// `%XX` escapes of a URL's user information, decoded.
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -175,6 +192,16 @@ mod tests {
             assert!(options(url).is_ok(), "{url}");
         }
         assert!(options("http://nats:4222").is_err());
+    }
+
+    #[test]
+    fn server_versions_are_compared_as_numbers() {
+        assert_eq!(older_than_recommended("2.9.25"), Some(true));
+        assert_eq!(older_than_recommended("2.10.22"), Some(true));
+        assert_eq!(older_than_recommended("2.10.23"), Some(false));
+        assert_eq!(older_than_recommended("2.15.1-RC.1"), Some(false));
+        assert_eq!(older_than_recommended("v2.11.0"), Some(false));
+        assert_eq!(older_than_recommended("dev"), None);
     }
 
     #[test]
