@@ -237,7 +237,7 @@ async fn an_old_nats_server_is_refused_in_production_and_named_in_development() 
         .await;
         let report = String::from_utf8_lossy(&doctor.stdout);
         assert!(
-            report.contains(&format!("warn  nats: "))
+            report.contains("warn  nats: ")
                 && report.contains(&format!("nats-server {version}")),
             "{report}"
         );
