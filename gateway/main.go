@@ -102,13 +102,17 @@ func main() {
 // connectNATS connects for good: it reconnects forever, and buffers
 // nothing meanwhile (ReconnectBufSize -1), so that a request refused while
 // NATS is away (503) is never sent later, when the caller may have retried
-// or given up.
+// or given up. It pings its server every 2 s and leaves one that misses
+// two pings for another server of the URL's list (the client's default,
+// 2 minutes, kept requests waiting on a hung node for minutes).
 func connectNATS(url, inboxPrefix string) (*nats.Conn, error) {
 	options := []nats.Option{
 		nats.Name("olympus-gateway"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(-1),
+		nats.PingInterval(2 * time.Second),
+		nats.MaxPingsOutstanding(2),
 	}
 	if inboxPrefix != "" {
 		options = append(options, nats.CustomInboxPrefix(inboxPrefix))

@@ -4,12 +4,14 @@
 mod account;
 mod atomicity;
 mod cli;
+mod cluster;
 mod commerce;
 mod containers;
 mod deploy;
 mod emails;
 mod errors;
 mod events;
+mod failover;
 mod faults;
 mod fuzz;
 mod gateway;

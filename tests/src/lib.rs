@@ -17,7 +17,8 @@
 //! - [`ops`]: a helper per operation of the catalog, `app.me(token)`.
 //! - [`events`]: what reached the streams, read as a subscriber reads it.
 //! - [`process`]: real `olympus` processes, for what only a process shows.
-//! - [`nats_server`]: a private NATS server, to take away and give back.
+//! - [`nats_server`]: a private NATS server, to take away and give back;
+//!   [`nats_cluster`]: three of them in a cluster, to kill, restart and freeze.
 //! - [`postgres_server`]: a private Postgres cluster, to stop, pause and start;
 //!   [`tcp_proxy`]: a link to it that can go silent (half-open connections).
 //! - [`gateway`]: the Go gateway's binary; [`http`]: a byte-exact HTTP client.
@@ -28,6 +29,7 @@ pub mod events;
 pub mod gateway;
 pub mod http;
 pub mod infra;
+pub mod nats_cluster;
 pub mod nats_server;
 pub mod ops;
 pub mod postgres_server;
