@@ -60,6 +60,115 @@ impl PrivatePostgres {
         server
     }
 
+    /// A synchronous standby of this cluster (`pg_basebackup -R`, streaming
+    /// replication), started on a port of its own; this cluster then waits
+    /// for it at every commit (`synchronous_standby_names = '*'`), so that
+    /// a commit acknowledged to a client is on both.
+    pub async fn synchronous_standby(&self) -> Self {
+        let port = crate::free_port();
+        let dir =
+            std::env::temp_dir().join(format!("olympus-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Command::new("chown")
+            .args(["postgres:postgres", &dir.to_string_lossy()])
+            .status()
+            .await
+            .unwrap();
+        let data = dir.join("data");
+        let copied = as_postgres(&[
+            &format!("{BIN}/pg_basebackup"),
+            "-D",
+            &data.to_string_lossy(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+        ])
+        .await;
+        assert!(
+            copied.status.success(),
+            "pg_basebackup: {}",
+            String::from_utf8_lossy(&copied.stderr)
+        );
+        let standby = Self { port, dir };
+        standby.resume().await;
+        self.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            .await;
+        self.sql("SELECT pg_reload_conf()").await;
+        for _ in 0..200 {
+            let state = self
+                .sql("SELECT coalesce(string_agg(sync_state, ','), '') FROM pg_stat_replication")
+                .await;
+            if state.trim() == "sync" {
+                return standby;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the standby did not become synchronous");
+    }
+
+    /// Promotes this standby to a primary and waits until it takes writes.
+    pub async fn promote(&self) {
+        let promoted = as_postgres(&[
+            &format!("{BIN}/pg_ctl"),
+            "-D",
+            &self.data(),
+            "-w",
+            "promote",
+        ])
+        .await;
+        assert!(
+            promoted.status.success(),
+            "pg_ctl promote: {}",
+            String::from_utf8_lossy(&promoted.stderr)
+        );
+    }
+
+    /// SIGKILL of the postmaster and every backend: a machine that dies.
+    pub fn kill(&self) {
+        self.signal_all("KILL");
+    }
+
+    /// Runs `statement` with psql as the superuser in the database
+    /// `postgres`; its output, unaligned.
+    pub async fn sql(&self, statement: &str) -> String {
+        self.sql_in("postgres", statement).await
+    }
+
+    /// Runs `statement` with psql as the superuser in `database`.
+    pub async fn sql_in(&self, database: &str, statement: &str) -> String {
+        let port = self.port.to_string();
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-At",
+                "-c",
+                statement,
+            ])
+            .output()
+            .await
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{statement}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `postgres://postgres@127.0.0.1:{port}/{database}`.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)

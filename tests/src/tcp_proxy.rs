@@ -3,7 +3,10 @@
 //! open and writable, but nothing comes back (half-open connections), and
 //! new connections are accepted but never reach the other side. No root
 //! tricks (iptables/nft) needed, so the test runs wherever the suite does.
+//! It can also be pointed at another upstream, as a failover's DNS name or
+//! virtual IP moves to the promoted standby.
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -12,6 +15,7 @@ use tokio::sync::watch;
 /// Forwards `127.0.0.1:{port}` to an upstream port until dropped.
 pub struct TcpProxy {
     pub port: u16,
+    upstream: Arc<AtomicU16>,
     cut: Arc<watch::Sender<bool>>,
     accepting: tokio::task::JoinHandle<()>,
 }
@@ -24,13 +28,17 @@ impl TcpProxy {
         let port = listener.local_addr().expect("its address").port();
         let cut = Arc::new(watch::channel(false).0);
         let forwarding = Arc::clone(&cut);
+        let upstream = Arc::new(AtomicU16::new(upstream));
+        let target = Arc::clone(&upstream);
         let accepting = tokio::spawn(async move {
             let mut pumps = tokio::task::JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
                 let cut = forwarding.subscribe();
+                let target = Arc::clone(&target);
                 pumps.spawn(async move {
                     // A connection made while cut waits, unanswered.
                     healed(cut.clone()).await;
+                    let upstream = target.load(Ordering::SeqCst);
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
                         return;
                     };
@@ -45,9 +53,16 @@ impl TcpProxy {
         });
         Self {
             port,
+            upstream,
             cut,
             accepting,
         }
+    }
+
+    /// Forwards new connections to `127.0.0.1:{upstream}` from now on
+    /// (those open stay where they are, until their server ends them).
+    pub fn point_to(&self, upstream: u16) {
+        self.upstream.store(upstream, Ordering::SeqCst);
     }
 
     /// Stops forwarding in both directions, on open and new connections.
