@@ -214,10 +214,17 @@ impl Clock {
     }
 
     /// Returns once the deadline has passed, outside any exempt stretch,
-    /// with Postgres silent.
+    /// with Postgres silent. While Postgres answers, it waits for silence
+    /// alone: a request that ends before Postgres falls silent, nearly
+    /// every one, never sets a timer.
     async fn expired(&self) {
         let mut silence = self.liveness.silent.subscribe();
         loop {
+            if !*silence.borrow_and_update() {
+                // The sender lives with the liveness this clock holds.
+                let _ = silence.changed().await;
+                continue;
+            }
             let changed = self.changed.notified();
             tokio::pin!(changed);
             // Registered before the state is read, so that the end of an
@@ -228,21 +235,18 @@ impl Clock {
                 (state.exempt == 0).then_some(state.deadline)
             };
             let Some(deadline) = deadline else {
-                changed.await;
-                continue;
-            };
-            if Instant::now() < deadline {
                 tokio::select! {
                     () = changed => {}
-                    () = tokio::time::sleep_until(deadline) => {}
+                    _ = silence.changed() => {}
                 }
                 continue;
-            }
-            if *silence.borrow_and_update() {
+            };
+            if Instant::now() >= deadline {
                 return;
             }
             tokio::select! {
                 () = changed => {}
+                () = tokio::time::sleep_until(deadline) => {}
                 _ = silence.changed() => {}
             }
         }
