@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - `run`: the command's arguments, one operation under load, the report;
-//! - `mix`: a blend of operations for a duration, for fault drills;
+//! - `mix`: a blend of operations for a duration, for fault drills
+//!   (`olympus drill` makes the fault with shell commands at set moments);
 //! - `floors`: what the machine can do at best (NATS echo, a Postgres point
 //!   select, an order's writes as bare SQL, Argon2), measured around a run;
 //! - `cpu`: the CPU each process spent per request, from `/proc`.
@@ -16,4 +17,4 @@ mod floors;
 mod mix;
 mod run;
 
-pub use run::{bench, BenchArgs};
+pub use run::{bench, drill, BenchArgs, DrillArgs};

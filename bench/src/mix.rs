@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use async_nats::RequestErrorKind;
+use futures::TryStreamExt;
 use olympus_contracts::auth::{LoginRequest, RefreshReply, RefreshRequest, SessionReply};
 use olympus_contracts::commerce::{
     CreateOrderRequest, CreateProductRequest, IdRequest, Money, OrderItemRequest, ProductReply,
@@ -145,6 +146,60 @@ pub struct Mix {
     /// The owner's login, and the access token of their signup.
     pub login: LoginRequest,
     pub token: String,
+    /// The run's tenant, whose `order.placed` events are counted.
+    pub tenant_id: uuid::Uuid,
+    /// Shell commands run during the mix (`olympus drill`): when, and what.
+    pub faults: Vec<Fault>,
+}
+
+/// A shell command a drill runs at a moment of the mix.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// `fault` or `recovery`, for the report.
+    pub what: &'static str,
+    pub at: Duration,
+    pub command: String,
+}
+
+/// A fault command's run: when it started and ended, and how.
+#[derive(Debug)]
+struct FaultRun {
+    what: &'static str,
+    command: String,
+    started: Duration,
+    took: Duration,
+    status: String,
+}
+
+/// Runs `faults` at their moments from `started`, one after another.
+async fn run_faults(faults: Vec<Fault>, started: Instant) -> Vec<FaultRun> {
+    let mut runs = Vec::new();
+    for fault in faults {
+        tokio::time::sleep_until((started + fault.at).into()).await;
+        let at = started.elapsed();
+        let output = tokio::process::Command::new("sh")
+            .args(["-c", &fault.command])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await;
+        let status = match output {
+            Ok(output) if output.status.success() => "ok".to_owned(),
+            Ok(output) => format!(
+                "failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            Err(err) => format!("could not run: {err}"),
+        };
+        runs.push(FaultRun {
+            what: fault.what,
+            command: fault.command,
+            started: at,
+            took: started.elapsed() - at,
+            status,
+        });
+    }
+    runs
 }
 
 /// Creates the run's product, runs the mix and prints its report; returns
@@ -196,15 +251,23 @@ pub async fn run(client: &Client, mix: Mix) -> anyhow::Result<f64> {
             tokio::spawn(caller.run(deadline))
         })
         .collect();
+    let faults = tokio::spawn(run_faults(mix.faults.clone(), started));
     let mut tally = Tally::default();
     for caller in callers {
         tally.merge(caller.await.context("a mix caller panicked")??);
     }
     let elapsed = started.elapsed();
+    let faults = faults.await.context("the fault commands panicked")?;
     let stock_taken = stock_taken(client, &mix, product_id).await;
     print_report(client, &mix, &tally, elapsed, stock_taken.as_ref().ok());
     if let Err(err) = &stock_taken {
         println!("  the product's stock could not be read: {err:#}");
+    }
+    if !mix.faults.is_empty() {
+        print_drill(&tally, &faults);
+        if let Ok(made) = &stock_taken {
+            order_events(client, &mix, *made).await?;
+        }
     }
     let orders = &tally.orders;
     if let Ok(taken) = stock_taken {
@@ -299,6 +362,90 @@ fn print_report(
         "refresh chains: started={} dropped={}",
         tally.chains_started, tally.chains_dropped
     );
+}
+
+/// What a drill adds to the report: when each command ran, and when
+/// callers saw failures relative to the fault.
+///
+/// ```text
+/// fault: t=5.00s took=0.01s ok: systemctl kill -s KILL nats-server@2
+/// recovery: t=10.00s took=0.02s ok: systemctl start nats-server@2
+/// failures: 12 (no_responders=8,timeout=4), from t=5s to t=6s; none from 2s after the fault on
+/// ```
+fn print_drill(tally: &Tally, faults: &[FaultRun]) {
+    for run in faults {
+        println!(
+            "{}: t={:.2}s took={:.2}s {}: {}",
+            run.what,
+            run.started.as_secs_f64(),
+            run.took.as_secs_f64(),
+            run.status,
+            run.command
+        );
+    }
+    let mut kinds = BTreeMap::new();
+    let mut failed_seconds = Vec::new();
+    for (second, counts) in tally.seconds.iter().enumerate() {
+        let failed: u64 = counts.errors.values().sum();
+        if failed > 0 {
+            failed_seconds.push(second);
+            add(&mut kinds, counts.errors.clone());
+        }
+    }
+    let total: u64 = kinds.values().sum();
+    let fault_second = faults.first().map(|f| f.started.as_secs());
+    match (failed_seconds.first(), failed_seconds.last(), fault_second) {
+        (Some(first), Some(last), Some(fault)) => println!(
+            "failures: {total} {}, from t={first}s to t={last}s; none from {}s after the fault on",
+            braces(&kinds),
+            (*last as u64 + 1).saturating_sub(fault)
+        ),
+        _ => println!("failures: none"),
+    }
+}
+
+/// Counts the run tenant's `order.placed` events in the events stream
+/// against the orders the stock says were made: none lost, none doubled.
+/// A user that may not read the stream gets a line saying so.
+async fn order_events(client: &Client, mix: &Mix, made: u64) -> anyhow::Result<()> {
+    let js = async_nats::jetstream::new(client.nats.clone());
+    let subject = format!(
+        "{}.events.{}.order.placed",
+        client.subjects.prefix(),
+        mix.tenant_id
+    );
+    let counted = async {
+        let stream = js.get_stream(client.subjects.events_stream()).await?;
+        // The relay publishes within moments; give it a few seconds.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = stream
+                .info_with_subjects(subject.clone())
+                .await?
+                .try_collect::<std::collections::HashMap<String, usize>>()
+                .await?;
+            let stored = info.get(&subject).copied().unwrap_or(0) as u64;
+            if stored >= made || Instant::now() >= deadline {
+                return anyhow::Ok(stored);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(15), counted).await {
+        Ok(Ok(stored)) => {
+            println!(
+                "events: order.placed={stored} for {made} orders made: lost={} doubled={}",
+                made.saturating_sub(stored),
+                stored.saturating_sub(made)
+            );
+            if stored != made {
+                bail!("{stored} order.placed events for {made} orders made");
+            }
+        }
+        Ok(Err(err)) => println!("events: the events stream cannot be read here: {err:#}"),
+        Err(_) => println!("events: the events stream did not answer within 15 s"),
+    }
+    Ok(())
 }
 
 /// `{timeout=3,unavailable=2}`, keys sorted.

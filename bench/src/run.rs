@@ -78,14 +78,18 @@ pub struct BenchArgs {
     )]
     mix: bool,
 
+    /// The commands `olympus drill` runs during the mix.
+    #[arg(skip)]
+    faults: Vec<crate::mix::Fault>,
+
     /// How long `--mix` runs: `30s`, `2m`, `1h`, `1m30s` or plain seconds; 1 s
     /// to 1 h [default: 30s].
-    #[arg(long, requires = "mix", value_parser = crate::mix::parse_duration)]
+    #[arg(long, value_parser = crate::mix::parse_duration)]
     duration: Option<Duration>,
 
     /// How long each `--mix` request waits for its reply before it counts as
     /// a `timeout` (`5s`, `500ms`, ...); 100 ms to 60 s [default: 5s].
-    #[arg(long, requires = "mix", value_parser = crate::mix::parse_duration)]
+    #[arg(long, value_parser = crate::mix::parse_duration)]
     timeout: Option<Duration>,
 
     /// Requests to send (at most 1,000,000).
@@ -165,6 +169,66 @@ enum Encoding {
 const PASSWORD: &str = "bench-velvet-orbit-cactus-harmonica";
 
 /// Runs the load and prints the percentiles.
+/// Options of `olympus drill`: the mix of `olympus bench --mix`, with a
+/// fault (and its recovery) made by shell commands at set moments.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The shell command that makes the fault, e.g. `systemctl kill -s
+    /// KILL nats-server@2` or `ssh db-1 sudo pkill -9 postgres`.
+    #[arg(long, value_name = "COMMAND")]
+    fault: String,
+
+    /// When to make it, from the start of the load.
+    #[arg(long, default_value = "5s", value_parser = crate::mix::parse_duration)]
+    fault_at: Duration,
+
+    /// The shell command that ends the fault (a restart, a promotion), run
+    /// `--recover-after` after the fault's.
+    #[arg(long, value_name = "COMMAND")]
+    recover: Option<String>,
+
+    /// How long after the fault to run `--recover`.
+    #[arg(long, default_value = "5s", value_parser = crate::mix::parse_duration)]
+    recover_after: Duration,
+
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+/// Runs a drill: `olympus bench --mix` (30 s unless `--duration`) with the
+/// fault and the recovery at their moments, then a table of what callers
+/// saw per second, when failures began and ended, and whether every order
+/// made has its one `order.placed` event (when the user may read the
+/// events stream).
+pub async fn drill(args: DrillArgs) -> anyhow::Result<()> {
+    let mut bench = args.bench;
+    bench.mix = true;
+    bench.no_floors = true;
+    let duration = bench.duration.unwrap_or(Duration::from_secs(30));
+    let mut faults = vec![crate::mix::Fault {
+        what: "fault",
+        at: args.fault_at,
+        command: args.fault,
+    }];
+    if let Some(recover) = args.recover {
+        faults.push(crate::mix::Fault {
+            what: "recovery",
+            at: args.fault_at + args.recover_after,
+            command: recover,
+        });
+    }
+    if let Some(last) = faults.last().filter(|f| f.at >= duration) {
+        bail!(
+            "the {} comes at {}s, after the load ends at {}s: give a longer --duration",
+            last.what,
+            last.at.as_secs(),
+            duration.as_secs()
+        );
+    }
+    bench.faults = faults;
+    self::bench(bench).await
+}
+
 pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.requests == 0 || args.requests > 1_000_000 {
         bail!("--requests must be 1 to 1000000");
@@ -177,6 +241,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.login_burst > 100_000 {
         bail!("--login-burst must be at most 100000");
+    }
+    if !args.mix && (args.duration.is_some() || args.timeout.is_some()) {
+        bail!("--duration and --timeout are for --mix (and olympus drill)");
     }
     let duration = args.duration.unwrap_or(Duration::from_secs(30));
     if duration < Duration::from_secs(1) || duration > Duration::from_secs(3600) {
@@ -238,6 +305,8 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             timeout,
             login,
             token,
+            tenant_id: signup.tenant.id,
+            faults: args.faults.clone(),
         };
         let me = crate::mix::run(&client, mix).await?;
         if !args.no_floors {
@@ -1073,8 +1142,8 @@ pub(crate) fn percentiles(len: usize, at: impl Fn(usize) -> f64) -> String {
 /// A connection, the subjects and the encoding of every request.
 #[derive(Clone)]
 pub(crate) struct Client {
-    nats: async_nats::Client,
-    subjects: Subjects,
+    pub(crate) nats: async_nats::Client,
+    pub(crate) subjects: Subjects,
     pub(crate) content_type: ContentType,
 }
 

@@ -237,10 +237,79 @@ async fn an_old_nats_server_is_refused_in_production_and_named_in_development() 
         .await;
         let report = String::from_utf8_lossy(&doctor.stdout);
         assert!(
-            report.contains("warn  nats: ")
-                && report.contains(&format!("nats-server {version}")),
+            report.contains("warn  nats: ") && report.contains(&format!("nats-server {version}")),
             "{report}"
         );
+    })
+    .await;
+}
+
+/// `olympus drill` runs the mixed load, makes the fault and ends it with
+/// the operator's commands at their moments (here: freezing and thawing
+/// the one `serve`), and reports what callers saw and the events.
+#[tokio::test]
+async fn a_drill_makes_its_fault_and_reports_what_callers_saw() {
+    olympus_tests::with_app_opts(olympus_tests::Options::without_workers(), async |app| {
+        let mut serve = app.serve_process(OLYMPUS, &[]).await;
+        let pid = serve.pid().to_string();
+        let config = app.config();
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            olympus(
+                &[
+                    "drill",
+                    "--fault",
+                    &format!("kill -STOP {pid}"),
+                    "--fault-at",
+                    "2s",
+                    "--recover",
+                    &format!("kill -CONT {pid}"),
+                    "--recover-after",
+                    "2s",
+                    "--duration",
+                    "7s",
+                    "--timeout",
+                    "1s",
+                    "--concurrency",
+                    "4",
+                ],
+                &[
+                    ("NATS_URL", &app.nats_url),
+                    ("OLYMPUS_SUBJECT_PREFIX", &app.prefix),
+                    ("DATABASE_URL", &config.database_url),
+                ],
+            ),
+        )
+        .await
+        .expect("the drill ends");
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{report}\n{}", stderr(&out));
+        let line = |start: &str| {
+            report
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_else(|| panic!("no {start} line in:\n{report}"))
+                .to_owned()
+        };
+        assert!(
+            line("fault: t=2.").ends_with(&format!("ok: kill -STOP {pid}")),
+            "{report}"
+        );
+        assert!(
+            line("recovery: t=4.").ends_with(&format!("ok: kill -CONT {pid}")),
+            "{report}"
+        );
+        let failures = line("failures: ");
+        assert!(failures.contains("timeout="), "{failures}");
+        assert!(
+            line("events: order.placed=").ends_with("lost=0 doubled=0"),
+            "{report}"
+        );
+        assert!(
+            report.contains("timeline (by the second each request was sent):"),
+            "{report}"
+        );
+        assert!(serve.terminate().await.success());
     })
     .await;
 }

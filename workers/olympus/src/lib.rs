@@ -76,6 +76,11 @@ enum Command {
     },
     /// Measure latency percentiles of running workers under load.
     Bench(olympus_bench::BenchArgs),
+    /// Run a fault drill against a deployment: a mixed load (as `bench
+    /// --mix`) while shell commands make a fault and end it, then what
+    /// callers saw second by second and whether any event was lost or
+    /// doubled.
+    Drill(olympus_bench::DrillArgs),
     /// Call one operation with a JSON request and print the JSON reply; the
     /// token of a login is kept for later calls (exit status 1 on an error
     /// reply).
@@ -183,6 +188,7 @@ impl Command {
             Self::Serve { .. } => "serve",
             Self::Migrate { .. } => "migrate",
             Self::Bench(_) => "bench",
+            Self::Drill(_) => "drill",
             Self::Call(_) => "call",
             Self::Doctor { .. } => "doctor",
             Self::Admin { .. } => "admin",
@@ -204,6 +210,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => olympus_bench::bench(args).await,
+        Command::Drill(args) => olympus_bench::drill(args).await,
         Command::Admin { command } => admin::run(command).await,
         Command::Doctor { config } => {
             if doctor::run(config).await? {
