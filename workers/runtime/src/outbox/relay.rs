@@ -83,10 +83,14 @@ const STAND_BY_AFTER_GIVING_UP: Duration = Duration::from_secs(5);
 /// logged as a stall.
 const STALL: Duration = Duration::from_secs(1);
 
-/// How many of a stream's last messages are read to find rows in doubt: a
-/// leader stops at its first failed wave, so at most the rest of one batch
-/// follows a row in doubt.
-const DOUBT_WINDOW: u64 = 2 * BATCH as u64;
+/// How many of a stream's last messages are read to find rows in doubt:
+/// what may follow a row in doubt, the rest of its batch or, after a crash,
+/// the acknowledged rows whose marks waited ([`MARK_MAX`]).
+const DOUBT_WINDOW: u64 = MARK_MAX as u64 + 2 * BATCH as u64;
+
+/// How long looking for rows in doubt may take in all; past it the rows are
+/// published (a copy in the stream is then possible, and logged).
+const LOOK_LIMIT: Duration = Duration::from_secs(3);
 
 /// How long an acknowledged row waits, at most, for its mark, by default.
 pub const DEFAULT_MARK_DELAY: Duration = Duration::from_millis(100);
@@ -368,6 +372,9 @@ impl Relay {
         loop {
             let full = match self.publish_batch(conn, &mut marks, &mut doubts).await {
                 Ok(count) => {
+                    // JetStream answers: what a failed look left in doubt is
+                    // published now, in the duplicate window.
+                    doubts.looked_since_leading = true;
                     if let Some(since) = failing_since.take() {
                         tracing::info!(
                             after_ms = since.elapsed().as_millis() as u64,
@@ -472,9 +479,17 @@ impl Relay {
             doubts.looked_since_leading = true;
             return Ok(rows);
         }
-        let found = match self.in_streams(&doubted).await {
-            Ok(found) => found,
-            // Publishing is worth more than the rare copy this check avoids.
+        let looked = tokio::time::timeout(LOOK_LIMIT, self.in_streams(&doubted))
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {LOOK_LIMIT:?}")));
+        let found = match looked {
+            Ok(found) => {
+                doubts.looked_since_leading = true;
+                found
+            }
+            // Publishing is worth more than the rare copy this check avoids;
+            // a publish that then succeeds ends the doubt of the lead's
+            // first rows (see `lead`).
             Err(err) => {
                 tracing::warn!(
                     error = format!("{err:#}"),
@@ -485,7 +500,6 @@ impl Relay {
                 HashSet::new()
             }
         };
-        doubts.looked_since_leading = true;
         if !found.is_empty() {
             tracing::info!(
                 rows = found.len(),
@@ -538,9 +552,19 @@ impl Relay {
                 .max(state.last_sequence.saturating_sub(DOUBT_WINDOW - 1))
                 .max(1);
             for sequence in from..=state.last_sequence {
-                // Gone (taken from a work queue, or aged out): not readable.
-                let Ok(message) = stream.get_raw_message(sequence).await else {
-                    continue;
+                let message = match stream.get_raw_message(sequence).await {
+                    Ok(message) => message,
+                    // Gone (taken from a work queue, or aged out).
+                    Err(err)
+                        if err.kind()
+                            == jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+                    {
+                        continue
+                    }
+                    Err(err) => {
+                        return Err(anyhow::Error::new(err)
+                            .context(format!("reading message {sequence} of {name}")))
+                    }
                 };
                 let id = message
                     .headers
@@ -565,6 +589,12 @@ impl Relay {
         marks: &mut Marks,
         doubts: &mut Doubts,
     ) -> Result<(), Stop> {
+        // Nothing is queued for later: a publish the client would hold
+        // while it reconnects could land after a look found it missing, or
+        // after another leader published the aggregate's next row.
+        if self.js.client().connection_state() != async_nats::connection::State::Connected {
+            return Err(Stop::Nats(anyhow::anyhow!("NATS is not connected")));
+        }
         let mut sent = Vec::with_capacity(wave.len());
         for row in wave {
             let (seq, id) = (row.seq, row.id);
@@ -572,7 +602,13 @@ impl Relay {
                 .first_sent
                 .entry(seq)
                 .or_insert_with(tokio::time::Instant::now);
-            sent.push((seq, id, self.send(row).await));
+            let sending = self.send(row).await;
+            let failed = matches!(sending, Err(Failure::Transient(_)));
+            sent.push((seq, id, sending));
+            // The rest of the wave waits for the next try.
+            if failed {
+                break;
+            }
         }
         // Every acknowledgement at once, each within the context's time-out:
         // a wave waits that long at most, not that long per row.
@@ -587,11 +623,22 @@ impl Relay {
             }));
         tokio::pin!(confirmed);
         let started = tokio::time::Instant::now();
+        let client = self.js.client();
         let outcomes = tokio::select! {
             outcomes = &mut confirmed => outcomes,
             () = tokio::time::sleep(STALL) => {
                 tracing::warn!(rows, "outbox relay: JetStream has not acknowledged a wave for 1 s; waiting");
-                let outcomes = confirmed.await;
+                let outcomes = tokio::select! {
+                    outcomes = &mut confirmed => outcomes,
+                    // Acknowledgements cannot come over a lost connection:
+                    // the wave is tried again once NATS is back, not when
+                    // its time-out ends.
+                    () = disconnected(&client) => {
+                        return Err(Stop::Nats(anyhow::anyhow!(
+                            "NATS went away while {rows} publishes awaited their acknowledgements"
+                        )));
+                    }
+                };
                 tracing::warn!(rows, waited_ms = started.elapsed().as_millis() as u64, "outbox relay: the wave's wait is over");
                 outcomes
             }
@@ -711,6 +758,13 @@ impl Relay {
             }
         }
         Ok(())
+    }
+}
+
+/// Returns once `client` is not connected (looked at every 100 ms).
+async fn disconnected(client: &async_nats::Client) {
+    while client.connection_state() == async_nats::connection::State::Connected {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
