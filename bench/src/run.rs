@@ -54,7 +54,12 @@ pub struct BenchArgs {
     server_pid: Option<u32>,
 
     /// NATS server URL.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
     nats_url: String,
 
     /// Prefix of every subject.
@@ -260,7 +265,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let subjects = Subjects::new(&args.subject_prefix)?;
     let nats = olympus_runtime::nats::options(&args.nats_url)?
         .request_timeout(Some(Duration::from_secs(30)))
-        .connect(olympus_runtime::nats::servers(&args.nats_url)?)
+        .connect(olympus_runtime::nats::addresses(&args.nats_url)?)
         .await
         .with_context(|| {
             format!(

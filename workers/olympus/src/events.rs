@@ -14,7 +14,12 @@ use uuid::Uuid;
 #[derive(Debug, Args)]
 pub struct TailArgs {
     /// NATS server URL.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
     nats_url: String,
 
     /// Prefix of every subject and stream name.

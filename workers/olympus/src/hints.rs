@@ -17,7 +17,7 @@ pub async fn connect(
         .name(name)
         .request_timeout(request_timeout);
     let client = options
-        .connect(olympus_runtime::nats::servers(url)?)
+        .connect(olympus_runtime::nats::addresses(url)?)
         .await
         .map_err(|err| {
             let redacted = olympus_runtime::config::redact_url_credentials(url);
@@ -111,14 +111,16 @@ pub fn jetstream(err: impl std::fmt::Display, what: &str, refusals: &Refusals) -
     let text = err.to_string();
     let lower = text.to_lowercase();
     // No responder to JetStream's API (async-nats words it "requested
-    // JetStream resource does not exist"): nothing serves it.
-    let off = [
-        "no responders",
-        "resource does not exist",
-        "unavailable",
-        "not enabled",
-    ];
-    if off.iter().any(|words| lower.contains(words)) {
+    // JetStream resource does not exist"): nothing serves it. ("JetStream
+    // system temporarily unavailable" is a cluster without a quorum or
+    // electing a leader: JetStream is on.)
+    let off = ["no responders", "resource does not exist", "not enabled"];
+    if lower.contains("temporarily unavailable") {
+        anyhow::anyhow!(
+            "{what}: {text}\n  hint: JetStream is electing a leader or has no quorum (a cluster \
+             with nodes down): try again in a few seconds"
+        )
+    } else if off.iter().any(|words| lower.contains(words)) {
         anyhow::anyhow!(
             "{what}: {text}\n  hint: JetStream is off on this NATS server: start nats-server \
              with -js (and a storage directory, -sd DIR)"

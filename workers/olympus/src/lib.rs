@@ -305,7 +305,11 @@ async fn serve(config: Config, mut names: Vec<WorkerName>, migrate: bool) -> any
         Some(url) => olympus_runtime::nats::connect(url, "olympus-relay").await?,
         None => nats.clone(),
     };
-    check_server_version(&relay_nats, config.relay_nats_url.is_some())?;
+    let own_relay_user = config
+        .relay_nats_url
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty());
+    check_server_version(&relay_nats, own_relay_user)?;
     let app = App::new(config, db, nats).await?;
     // The relay's connection answers nothing: no reply can be steered onto
     // the broadcast from it.

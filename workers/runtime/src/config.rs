@@ -349,17 +349,44 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The comma-separated pieces of a NATS URL, one per server: a piece
+/// without a scheme that holds an `@` is the rest of the one before (a
+/// password with a comma in it), so give each server its scheme when
+/// credentials follow it.
+pub(crate) fn nats_url_pieces(url: &str) -> Vec<String> {
+    let mut pieces: Vec<String> = Vec::new();
+    for piece in url.split(',') {
+        match pieces.last_mut() {
+            Some(last) if !piece.contains("://") && piece.contains('@') => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => pieces.push(piece.to_owned()),
+        }
+    }
+    pieces
+        .into_iter()
+        .map(|piece| piece.trim().to_owned())
+        .filter(|piece| !piece.is_empty())
+        .collect()
+}
+
 /// Replaces all of `user:password@` or `token@` with `***@` (NATS URLs may
 /// carry a bare token where a user name would be).
 pub fn redact_url_credentials(url: &str) -> String {
-    // A NATS URL may list several servers, separated by commas.
-    url.split(',')
-        .map(|one| match one.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}"),
-                None => one.to_owned(),
-            },
-            None => one.to_owned(),
+    // A NATS URL may list several servers, separated by commas (a password
+    // may hold one too): everything before each server's `@` goes.
+    nats_url_pieces(url)
+        .iter()
+        .map(|one| {
+            let (scheme, rest) = one
+                .split_once("://")
+                .map_or(("", one.as_str()), |(s, r)| (s, r));
+            match (rest.rsplit_once('@'), scheme) {
+                (Some((_, host)), "") => format!("***@{host}"),
+                (Some((_, host)), scheme) => format!("{scheme}://***@{host}"),
+                (None, _) => one.clone(),
+            }
         })
         .collect::<Vec<_>>()
         .join(",")
@@ -411,6 +438,13 @@ mod tests {
         assert_eq!(
             redact_url_credentials("nats://u:pw@a:4222,nats://u:pw@b:4223"),
             "nats://***@a:4222,nats://***@b:4223"
+        );
+        let comma = redact_url_credentials("nats://u:pa,ss@h:4222");
+        assert!(!comma.contains("pa") && !comma.contains("ss@"), "{comma}");
+        // A server without a scheme after one with: read as one, hidden.
+        assert_eq!(
+            redact_url_credentials("nats://a:4222,u:pw@b:4222"),
+            "nats://***@b:4222"
         );
     }
 }

@@ -22,23 +22,40 @@ pub const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2)
 
 /// The servers of `url`: one URL, or several separated by commas
 /// (`nats://a:4222,nats://b:4222`), as a NATS cluster is given; any of them
-/// may carry the credentials (`nats://user:password@host`).
+/// may carry the credentials (`nats://user:password@host`). An error names
+/// the server by its place in the list, never by its text.
 pub fn servers(url: &str) -> anyhow::Result<Vec<ServerAddr>> {
-    let servers = url
-        .split(',')
-        .map(str::trim)
-        .filter(|one| !one.is_empty())
-        .map(|one| {
-            ServerAddr::from_str(one).with_context(|| {
-                format!(
-                    "parsing the NATS URL {}",
-                    crate::config::redact_url_credentials(one)
+    let pieces = crate::config::nats_url_pieces(url);
+    anyhow::ensure!(!pieces.is_empty(), "the NATS URL names no server");
+    let count = pieces.len();
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(i, one)| {
+            ServerAddr::from_str(one).map_err(|err| {
+                anyhow::anyhow!(
+                    "the NATS URL's server {} of {count} is not a NATS URL \
+                     (nats://[user:password@]host[:port]): {err}",
+                    i + 1
                 )
             })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    anyhow::ensure!(!servers.is_empty(), "the NATS URL names no server");
-    Ok(servers)
+        .collect()
+}
+
+/// [`servers`] without their credentials, which [`options`] carries: the
+/// client logs the addresses it connects to.
+pub fn addresses(url: &str) -> anyhow::Result<Vec<ServerAddr>> {
+    servers(url)?
+        .into_iter()
+        .map(|server| {
+            let mut bare = server.into_inner();
+            // Cannot fail for the schemes a ServerAddr has.
+            let _ = bare.set_password(None);
+            let _ = bare.set_username("");
+            ServerAddr::from_url(bare).context("a NATS server address")
+        })
+        .collect()
 }
 
 /// Connect options carrying the credentials of `url` (one server, or
@@ -82,7 +99,7 @@ fn reconnect_delay(attempts: usize) -> std::time::Duration {
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
     options(url)?
         .name(name)
-        .connect(servers(url)?)
+        .connect(addresses(url)?)
         .await
         .with_context(|| {
             format!(
@@ -217,7 +234,17 @@ mod tests {
         );
         assert!(options("nats://a:4222,nats://u:pw@b:4222").is_ok());
         assert!(servers(" , ").is_err());
-        let err = servers("nats://a:4222,nats://b:port").unwrap_err();
-        assert!(format!("{err:#}").contains("nats://b:port"), "{err:#}");
+        let err = servers("nats://a:4222,nats://u:secret@b:port").unwrap_err();
+        assert!(format!("{err:#}").contains("server 2 of 2"), "{err:#}");
+        assert!(!format!("{err:#}").contains("secret"), "{err:#}");
+        // A comma in a password does not split the URL.
+        let one = servers("nats://u:pa,ss@h:4222").unwrap();
+        assert_eq!((one.len(), one[0].password()), (1, Some("pa,ss")));
+        // The addresses connected to carry no credentials.
+        let bare = addresses("nats://u:pw@a:4222,nats://b:4223").unwrap();
+        assert!(bare
+            .iter()
+            .all(|a| a.username().is_none() && a.password().is_none()));
+        assert_eq!(bare[0].port(), 4222);
     }
 }
