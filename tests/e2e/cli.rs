@@ -313,3 +313,35 @@ async fn a_drill_makes_its_fault_and_reports_what_callers_saw() {
     })
     .await;
 }
+
+/// A relay user that cannot connect makes doctor fail, naming the setting,
+/// rather than skip the streams it could not look at.
+#[tokio::test]
+async fn doctor_fails_when_the_relays_nats_user_cannot_connect() {
+    olympus_tests::with_app_opts(olympus_tests::Options::without_workers(), async |app| {
+        let config = app.config();
+        let nobody = format!(
+            "nats://relay:wrong@127.0.0.1:{}",
+            olympus_tests::free_port()
+        );
+        let out = olympus(
+            &["doctor"],
+            &[
+                ("DATABASE_URL", &config.database_url),
+                ("NATS_URL", &app.nats_url),
+                ("OLYMPUS_RELAY_NATS_URL", &nobody),
+                ("OLYMPUS_SUBJECT_PREFIX", &app.prefix),
+            ],
+        )
+        .await;
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{report}");
+        let line = report
+            .lines()
+            .find(|l| l.starts_with("FAIL  relay's nats"))
+            .unwrap_or_else(|| panic!("{report}"));
+        assert!(!line.contains("wrong"), "the password is shown: {line}");
+        assert!(report.contains("check OLYMPUS_RELAY_NATS_URL"), "{report}");
+    })
+    .await;
+}

@@ -165,9 +165,22 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
                 .as_deref()
                 .filter(|u| !u.trim().is_empty())
             {
-                Some(url) => crate::hints::connect(url, "olympus-doctor", None)
-                    .await
-                    .ok(),
+                Some(url) => match crate::hints::connect(url, "olympus-doctor", None).await {
+                    Ok(connected) => Some(connected),
+                    // The streams are the relay's: without its connection
+                    // they cannot be checked, and serve could not start.
+                    Err(err) => {
+                        healthy &= print(
+                            "relay's nats",
+                            &Verdict::Fail(
+                                format!("{err:#}"),
+                                "check OLYMPUS_RELAY_NATS_URL (the relay's user and password)"
+                                    .into(),
+                            ),
+                        );
+                        None
+                    }
+                },
                 None => Some((nats.clone(), refusals.clone())),
             };
             if let Some((relay, relay_refusals)) = relay {
