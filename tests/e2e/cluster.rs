@@ -326,9 +326,10 @@ async fn round(fault: Fault) {
         }
 
         // Failures: only after the fault, only time-outs or no responder,
-        // and none from a few seconds on.
+        // and none from a few seconds on (after a freeze: seen up to 10.2 s,
+        // until the other nodes drop the frozen one's routes).
         let settle = match fault {
-            Fault::Freeze => Duration::from_secs(10),
+            Fault::Freeze => Duration::from_secs(14),
             _ => Duration::from_secs(5),
         };
         let mut kinds: HashMap<String, usize> = HashMap::new();
@@ -351,9 +352,10 @@ async fn round(fault: Fault) {
         );
         // Events wait for the relay's connection to move off a hung node
         // (three missed 2 s pings) and, when that node led the stream, for
-        // a new leader: seen up to 11 s after a freeze, 4.6 s after a kill.
+        // a new leader: seen up to 11 s after a freeze, 4.6 s after a kill
+        // (the bounds leave room for a loaded CI machine).
         let late_bound = match fault {
-            Fault::Freeze => Duration::from_secs(15),
+            Fault::Freeze => Duration::from_secs(18),
             _ => Duration::from_secs(10),
         };
         assert!(latest <= late_bound, "an event was stored {latest:?} after its signup's reply");
