@@ -76,13 +76,9 @@ async fn outbox_rows(app: &TestApp) -> i64 {
 
 /// Until the relay has published every event recorded so far.
 async fn published(app: &TestApp) {
-    olympus_tests::wait_for_zero(
-        app.db.pool(),
-        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-        Duration::from_secs(10),
-    )
-    .await
-    .expect("the relay publishes the outbox");
+    app.outbox_published(Duration::from_secs(10))
+        .await
+        .expect("the relay publishes the outbox");
 }
 
 fn subject(op: &Operation) -> String {

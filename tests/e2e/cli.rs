@@ -150,15 +150,10 @@ async fn a_nats_server_without_jetstream_is_named_with_the_flag_that_fixes_it() 
     .spawn()
     .expect("nats-server");
     let url = format!("nats://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        olympus_tests::listening(port, Duration::from_secs(5)).await,
+        "nats-server did not listen"
+    );
     let out = olympus(&["events", "tail", "--count", "1"], &[("NATS_URL", &url)]).await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

@@ -273,11 +273,7 @@ async fn round(fault: Fault) {
         let seen = std::mem::take(&mut *seen.lock().unwrap());
 
         // Every acknowledged signup: one tenant.created, one mail; nothing doubled.
-        olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(30),
-        )
+        app.outbox_published(Duration::from_secs(30))
         .await
         .expect("the relay publishes everything");
         let reader = (victim + 1) % 3;

@@ -478,13 +478,7 @@ async fn a_relay_killed_before_marking_what_it_published_leaves_nothing_twice() 
         relay_a.kill().await;
 
         let relay_b = TestRelay::start(&app.db, &app.nats, Duration::from_secs(3600));
-        if let Err(left) = olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(10),
-        )
-        .await
-        {
+        if let Err(left) = app.outbox_published(Duration::from_secs(10)).await {
             panic!("{left} rows unmarked 10 s after the takeover");
         }
         // Published twice, in the stream once (the duplicate window).

@@ -144,16 +144,15 @@ async fn a_failover_to_a_synchronous_standby_loses_nothing_acknowledged() {
         let last = seen.failures.iter().map(|f| f.0).max();
 
         // Everything acknowledged is on the new primary.
-        let tenants: HashSet<String> = standby
-            .sql_in("olympus", "SELECT id FROM tenants")
-            .await
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        // The rows of a one-column query on the new primary.
+        let column = async |query: &str| -> HashSet<String> {
+            standby.sql_in("olympus", query).await.lines().map(str::to_owned).collect()
+        };
+        let tenants = column("SELECT id FROM tenants").await;
         for tenant in &seen.tenants {
             assert!(tenants.contains(tenant), "acknowledged tenant {tenant} is not on the new primary");
         }
-        let orders: HashSet<String> = standby.sql_in("olympus", "SELECT id FROM orders").await.lines().map(str::to_owned).collect();
+        let orders = column("SELECT id FROM orders").await;
         for (key, order) in &seen.orders {
             assert!(orders.contains(order), "acknowledged order {key} is not on the new primary");
         }
@@ -172,12 +171,7 @@ async fn a_failover_to_a_synchronous_standby_loses_nothing_acknowledged() {
             assert!(Instant::now() < deadline, "events left unpublished");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let committed: HashSet<String> = standby
-            .sql_in("olympus", "SELECT id FROM outbox WHERE kind = 'event'")
-            .await
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let committed = column("SELECT id FROM outbox WHERE kind = 'event'").await;
         let js = async_nats::jetstream::new(app.nats.clone());
         let consumer = js
             .get_stream(app.subjects.events_stream())

