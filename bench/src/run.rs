@@ -53,18 +53,8 @@ pub struct BenchArgs {
     #[arg(long)]
     server_pid: Option<u32>,
 
-    /// NATS server URL.
-    #[arg(
-        long,
-        env = "NATS_URL",
-        default_value = "nats://127.0.0.1:4222",
-        hide_env_values = true
-    )]
-    nats_url: String,
-
-    /// Prefix of every subject.
-    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
-    subject_prefix: String,
+    #[command(flatten)]
+    mesh: olympus_runtime::config::Mesh,
 
     /// The operation to measure.
     #[arg(long, value_enum, default_value_t = BenchOp::Me)]
@@ -262,15 +252,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Encoding::Msgpack => ContentType::MsgPack,
         Encoding::Json => ContentType::Json,
     };
-    let subjects = Subjects::new(&args.subject_prefix)?;
-    let nats = olympus_runtime::nats::options(&args.nats_url)?
+    let subjects = Subjects::new(&args.mesh.subject_prefix)?;
+    let nats = olympus_runtime::nats::options(&args.mesh.nats_url)?
         .request_timeout(Some(Duration::from_secs(30)))
-        .connect(olympus_runtime::nats::addresses(&args.nats_url)?)
+        .connect(olympus_runtime::nats::addresses(&args.mesh.nats_url)?)
         .await
         .with_context(|| {
             format!(
                 "connecting to NATS at {}",
-                olympus_runtime::config::redact_url_credentials(&args.nats_url)
+                olympus_runtime::config::redact_url_credentials(&args.mesh.nats_url)
             )
         })?;
     let client = Client {
@@ -528,7 +518,7 @@ async fn floors(
 ) -> anyhow::Result<()> {
     let login = argon2_before.is_some();
     println!("floors (same run, same concurrency):");
-    let (elapsed, samples) = crate::floors::nats_echo(args, &args.nats_url, nats).await?;
+    let (elapsed, samples) = crate::floors::nats_echo(args, &args.mesh.nats_url, nats).await?;
     let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
     let select = crate::floors::postgres_point_select(args, &args.database_url, 16).await;
     report_floor(
@@ -544,7 +534,7 @@ async fn floors(
         // where they share the cores: the least a bearer read can cost.
         let both = crate::floors::nats_through_postgres(
             args,
-            &args.nats_url,
+            &args.mesh.nats_url,
             nats,
             &args.database_url,
             16,

@@ -45,18 +45,8 @@ pub struct CallArgs {
     #[arg(long, env = "OLYMPUS_TOKEN_FILE")]
     token_file: Option<PathBuf>,
 
-    /// NATS server URL.
-    #[arg(
-        long,
-        env = "NATS_URL",
-        default_value = "nats://127.0.0.1:4222",
-        hide_env_values = true
-    )]
-    nats_url: String,
-
-    /// Prefix of every subject.
-    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
-    subject_prefix: String,
+    #[command(flatten)]
+    mesh: olympus_runtime::config::Mesh,
 
     /// How long to wait for the reply, in seconds.
     #[arg(long, default_value_t = 10)]
@@ -120,9 +110,9 @@ pub async fn run(args: CallArgs) -> anyhow::Result<bool> {
     if let Some(key) = &args.idempotency_key {
         request_headers.insert(headers::IDEMPOTENCY_KEY, key.as_str());
     }
-    let subjects = Subjects::new(&args.subject_prefix)?;
+    let subjects = Subjects::new(&args.mesh.subject_prefix)?;
     let (nats, refusals) = crate::hints::connect(
-        &args.nats_url,
+        &args.mesh.nats_url,
         "olympus-call",
         Some(Duration::from_secs(args.timeout)),
     )

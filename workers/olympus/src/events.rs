@@ -13,18 +13,8 @@ use uuid::Uuid;
 /// Options of `olympus events tail`.
 #[derive(Debug, Args)]
 pub struct TailArgs {
-    /// NATS server URL.
-    #[arg(
-        long,
-        env = "NATS_URL",
-        default_value = "nats://127.0.0.1:4222",
-        hide_env_values = true
-    )]
-    nats_url: String,
-
-    /// Prefix of every subject and stream name.
-    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
-    subject_prefix: String,
+    #[command(flatten)]
+    mesh: olympus_runtime::config::Mesh,
 
     /// Only this tenant's events: its id, or its slug (looked up in the
     /// database of DATABASE_URL).
@@ -61,7 +51,7 @@ pub struct TailArgs {
 /// Prints matching events, one JSON object per line, until interrupted
 /// (or `--count` events).
 pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
-    let subjects = Subjects::new(&args.subject_prefix)?;
+    let subjects = Subjects::new(&args.mesh.subject_prefix)?;
     let tenant = match args.tenant.as_deref() {
         Some(tenant) => Some(tenant_id(tenant, &args.database_url).await?),
         None => None,
@@ -84,7 +74,7 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
         (None, false) => DeliverPolicy::New,
     };
     let (nats, refusals) =
-        crate::hints::connect(&args.nats_url, "olympus-events-tail", None).await?;
+        crate::hints::connect(&args.mesh.nats_url, "olympus-events-tail", None).await?;
     let js = async_nats::jetstream::new(nats);
     let stream_name = subjects.events_stream();
     let stream = js.get_stream(&stream_name).await.map_err(|err| {

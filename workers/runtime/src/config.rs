@@ -328,6 +328,24 @@ pub struct LogConfig {
     pub log: String,
 }
 
+/// Where a command other than `serve` finds the workers: `olympus call`,
+/// `events tail`, `bench`, `drill`.
+#[derive(Debug, Clone, Args)]
+pub struct Mesh {
+    /// NATS server URL (several, comma-separated, for a cluster).
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
+    pub nats_url: String,
+
+    /// Prefix of every subject and stream name.
+    #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
+    pub subject_prefix: String,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
