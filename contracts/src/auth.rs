@@ -135,6 +135,49 @@ pub struct IntrospectReply {
     /// Expiry, seconds since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
+    /// How the login proved who it was (RFC 8176): `["pwd"]`, `["pwd",
+    /// "otp"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+}
+
+/// Reply of `auth.jwks` (P): the published signing keys (RFC 7517), from
+/// which anyone verifies access tokens; newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct JwksReply {
+    pub keys: Vec<Jwk>,
+}
+
+/// One published signing key: an Ed25519 public key (RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    /// The key id, as in the `kid` header of the tokens it signs.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+impl Jwk {
+    /// The JWK of the Ed25519 public key `x` (base64url) called `kid`.
+    pub fn ed25519(kid: &str, x: &str) -> Self {
+        Self {
+            kty: "OKP".to_owned(),
+            crv: "Ed25519".to_owned(),
+            x: x.to_owned(),
+            kid: kid.to_owned(),
+            alg: "EdDSA".to_owned(),
+            use_: "sig".to_owned(),
+        }
+    }
 }
 
 /// `auth.request_password_reset` (P): mails a reset token when the account

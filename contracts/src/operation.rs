@@ -219,6 +219,7 @@ operations! {
         IntrospectRequest => IntrospectReply;
     AuthAcceptInvite / AUTH_ACCEPT_INVITE: Auth "accept_invite", P, false,
         AcceptInviteRequest => SessionReply;
+    AuthJwks / AUTH_JWKS: Auth "jwks", P, false, Empty => JwksReply;
 
     TenantCreate / TENANT_CREATE: Tenant "create", P, false,
         CreateTenantRequest => CreateTenantReply;

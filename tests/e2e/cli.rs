@@ -200,7 +200,10 @@ async fn an_old_nats_server_is_refused_in_production_and_named_in_development() 
                 ("NATS_URL", &app.nats_url),
                 ("OLYMPUS_RELAY_NATS_URL", &app.nats_url),
                 ("OLYMPUS_SUBJECT_PREFIX", &app.prefix),
-                ("OLYMPUS_JWT_KEYS", olympus_tests::app::TEST_JWT_KEYS),
+                (
+                    "OLYMPUS_KEY_ENCRYPTION_KEY",
+                    olympus_tests::app::TEST_KEY_ENCRYPTION_KEY,
+                ),
             ],
         )
         .await;

@@ -63,8 +63,8 @@ async fn the_compose_file_takes_every_secret_from_the_env_file() {
         );
     }
     assert!(
-        text.contains("OLYMPUS_JWT_KEYS: ${OLYMPUS_JWT_KEYS:?"),
-        "the signing key is required"
+        text.contains("OLYMPUS_KEY_ENCRYPTION_KEY: ${OLYMPUS_KEY_ENCRYPTION_KEY:?"),
+        "the key-encryption key is required"
     );
     // The workers answer exactly the callers' inboxes of the NATS configuration.
     let env = &services["olympus"]["environment"];
@@ -154,8 +154,12 @@ async fn new_env_fills_every_variable_of_the_example() {
             assert_ne!(made, value(&second, name), "{name} is not fresh");
         }
     }
-    let key = value(&first, "OLYMPUS_JWT_KEYS");
-    let secret = key.strip_prefix("k1:").expect("kid k1");
+    let secret = value(&first, "OLYMPUS_KEY_ENCRYPTION_KEY");
+    assert_ne!(
+        secret,
+        value(&second, "OLYMPUS_KEY_ENCRYPTION_KEY"),
+        "not fresh"
+    );
     use base64::Engine;
     assert_eq!(
         base64::engine::general_purpose::STANDARD

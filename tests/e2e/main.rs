@@ -31,6 +31,7 @@ mod relay;
 mod revocation;
 mod rls;
 mod sessions;
+mod signing_keys;
 mod structure;
 mod tenants;
 mod tokens;

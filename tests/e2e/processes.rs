@@ -555,16 +555,22 @@ async fn the_metrics_port_serves_prometheus_text_and_health() {
 #[tokio::test]
 async fn olympus_doctor_says_what_is_wrong_and_how_to_fix_it() {
     with_app(async |app| {
-        let doctor = async |database_url: &str| {
+        let doctor_with = async |database_url: &str, env: &[(&str, &str)]| {
             tokio::process::Command::new(OLYMPUS)
                 .arg("doctor")
                 .env("DATABASE_URL", database_url)
                 .env("NATS_URL", &app.nats_url)
                 .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+                .env(
+                    "OLYMPUS_KEY_ENCRYPTION_KEY",
+                    olympus_tests::app::TEST_KEY_ENCRYPTION_KEY,
+                )
+                .envs(env.iter().copied())
                 .output()
                 .await
                 .unwrap()
         };
+        let doctor = async |database_url: &str| doctor_with(database_url, &[]).await;
         let healthy = doctor(&app.database_url).await;
         let out = String::from_utf8_lossy(&healthy.stdout);
         assert!(healthy.status.success(), "{out}");
@@ -585,9 +591,48 @@ async fn olympus_doctor_says_what_is_wrong_and_how_to_fix_it() {
             "ok    database roles",
             "ok    olympus-auth: 1 instance(s)",
             "ok    olympus-commerce: 1 instance(s)",
+            "ok    key-encryption key: set",
             "warn  signing keys",
+            "no key is on standby to take over",
+            "fix: `olympus keys add`",
         ] {
             assert!(out.contains(line), "no {line:?} in:\n{out}");
+        }
+        // Signing keys: a standby key makes them healthy; an old active key,
+        // a key-encryption key that does not open them, and a migration
+        // window left configured are said.
+        let kek =
+            olympus_auth::keys::Kek::parse(olympus_tests::app::TEST_KEY_ENCRYPTION_KEY).unwrap();
+        olympus_auth::keys::add(app.db.pool(), &kek, chrono::Utc::now())
+            .await
+            .unwrap();
+        let out = doctor(&app.database_url).await;
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.contains("ok    signing keys: active "), "{out}");
+        assert!(out.contains(", 1 on standby"), "{out}");
+        let other_kek = "AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM=";
+        let legacy = "r2:CwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCwsLCws=";
+        for (env, line) in [
+            (
+                ("OLYMPUS_SIGNING_KEY_MAX_AGE_DAYS", "0"),
+                "warn  signing keys: the active key",
+            ),
+            (
+                ("OLYMPUS_KEY_ENCRYPTION_KEY", other_kek),
+                "does not open with this key-encryption key",
+            ),
+            (
+                ("OLYMPUS_LEGACY_HS256_KEYS", legacy),
+                "ok    legacy HS256 keys: HS256 tokens issued before the upgrade verify until",
+            ),
+            (
+                ("OLYMPUS_JWT_KEYS", legacy),
+                "warn  legacy HS256 keys: OLYMPUS_JWT_KEYS is set but no longer read",
+            ),
+        ] {
+            let out = doctor_with(&app.database_url, &[env]).await;
+            let out = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(out.contains(line), "{env:?}: no {line:?} in:\n{out}");
         }
         // A database with no migrations: FAIL, with the command that fixes it.
         let empty = format!("olympus_doctor_{}", uuid::Uuid::new_v4().simple());
@@ -816,7 +861,10 @@ async fn serve_refusing(app: &TestApp, database_url: &str, args: &[&str]) -> (bo
             .env("DATABASE_URL", database_url)
             .env("NATS_URL", &app.nats_url)
             .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
-            .env("OLYMPUS_JWT_KEYS", olympus_tests::app::TEST_JWT_KEYS)
+            .env(
+                "OLYMPUS_KEY_ENCRYPTION_KEY",
+                olympus_tests::app::TEST_KEY_ENCRYPTION_KEY,
+            )
             .kill_on_drop(true)
             .output(),
     )

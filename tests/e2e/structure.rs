@@ -39,11 +39,19 @@ fn no_handler_opens_or_commits_a_transaction() {
         "BEGIN",
         "COMMIT",
     ];
+    // Modules of a worker that are no handler, and why they may.
+    let not_handlers = [(
+        "auth/src/keys.rs",
+        "the signing keys: statements on the owner pool (the request role may not read the \
+         table) at start-up and for `olympus keys`, and the signer's read of the active key \
+         by id; never a tenant's data, never in a request's transaction",
+    )];
     let mut found = Vec::new();
     for worker in ["auth", "tenant", "commerce"] {
         let mut files = Vec::new();
         rust_files(&workers.join(worker).join("src"), &mut files);
         assert!(files.len() > 3, "no sources found for {worker}");
+        files.retain(|file| !not_handlers.iter().any(|(path, _)| file.ends_with(path)));
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap();
             for (number, line) in text.lines().enumerate() {

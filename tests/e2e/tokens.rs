@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
+use olympus_tests::{with_app, Encoding, TestApp};
 use serde_json::{json, Value};
 
 /// The claims of a valid token, as JSON, to be spoiled by each case.
@@ -13,13 +13,21 @@ fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-fn test_secret() -> Vec<u8> {
-    let (_, secret) = olympus_tests::app::TEST_JWT_KEYS.split_once(':').unwrap();
-    STANDARD.decode(secret).unwrap()
+fn sign(header: Header, claims: &Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(&header, claims, key).unwrap()
 }
 
-fn sign(header: Header, claims: &Value, secret: &[u8]) -> String {
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret).unwrap()).unwrap()
+fn hs(secret: &[u8]) -> EncodingKey {
+    EncodingKey::from_secret(secret).unwrap()
+}
+
+/// An Ed25519 key nobody published.
+fn stranger() -> EncodingKey {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    let der = ed25519_dalek::SigningKey::from_bytes(&[42; 32])
+        .to_pkcs8_der()
+        .unwrap();
+    EncodingKey::from_ed_der(der.as_bytes())
 }
 
 fn header(alg: Algorithm, typ: Option<&str>, kid: Option<&str>) -> Header {
@@ -75,55 +83,61 @@ async fn forged_none_tampered_expired_and_foreign_tokens_are_refused() {
         let signup = app.signup(Encoding::MsgPack).await;
         let good = &signup.access_token;
         let claims = claims_of(good);
-        let secret = test_secret();
+        let (kid, key) = app.signing_key().await;
+        let kid = kid.as_str();
         let now = chrono::Utc::now().timestamp();
+        let ed = |typ, kid| header(Algorithm::EdDSA, typ, kid);
 
         // Control: re-signing the same claims the same way is accepted, so
         // each refusal below is due to the one thing changed.
-        let control = sign(
-            header(Algorithm::HS256, Some("at+jwt"), Some("e2e")),
-            &claims,
-            &secret,
-        );
+        let control = sign(ed(Some("at+jwt"), Some(kid)), &claims, &key);
         app.me(&control).encoded(Encoding::MsgPack).await.ok();
+        let control_header = jsonwebtoken::decode_header(good).unwrap();
+        assert_eq!(control_header.alg, Algorithm::EdDSA);
+        assert_eq!(control_header.kid.as_deref(), Some(kid));
 
-        let forged = sign(
-            header(Algorithm::HS256, Some("at+jwt"), Some("e2e")),
-            &claims,
-            b"an-attacker-secret-of-32-bytes!!",
-        );
-        assert_refused(app, &forged, "wrong key").await;
+        let forged = sign(ed(Some("at+jwt"), Some(kid)), &claims, &stranger());
+        assert_refused(app, &forged, "another key under the published kid").await;
 
-        let unknown_kid = sign(
-            header(Algorithm::HS256, Some("at+jwt"), Some("k9")),
-            &claims,
-            &secret,
-        );
+        let unknown_kid = sign(ed(Some("at+jwt"), Some("k9")), &claims, &key);
         assert_refused(app, &unknown_kid, "unknown kid").await;
 
-        let no_kid = sign(
-            header(Algorithm::HS256, Some("at+jwt"), None),
-            &claims,
-            &secret,
-        );
+        let no_kid = sign(ed(Some("at+jwt"), None), &claims, &key);
         assert_refused(app, &no_kid, "no kid").await;
 
         let none = format!(
             "{}.{}.",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt","kid":"e2e"}"#),
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"none","typ":"at+jwt","kid":"{kid}"}}"#)),
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap())
         );
         assert_refused(app, &none, "alg none").await;
 
-        let hs512 = sign(
-            header(Algorithm::HS512, Some("at+jwt"), Some("e2e")),
-            &claims,
-            &secret,
-        );
-        assert_refused(app, &hs512, "HS512").await;
+        // HS256, as revision 2 signed, with no migration window configured:
+        // refused whatever the secret (here: revision 2's test secret, and
+        // the public key's bytes, the classic algorithm confusion).
+        let public: String = sqlx::query_scalar(
+            "SELECT encode(public_key, 'base64') FROM signing_keys WHERE kid = $1",
+        )
+        .bind(kid)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        for secret in [
+            STANDARD
+                .decode("b2x5bXB1cy1lMmUtdGVzdC1zaWduaW5nLWtleS0wMDA=")
+                .unwrap(),
+            STANDARD.decode(&public).unwrap(),
+        ] {
+            let token = sign(
+                header(Algorithm::HS256, Some("at+jwt"), Some(kid)),
+                &claims,
+                &hs(&secret),
+            );
+            assert_refused(app, &token, "HS256").await;
+        }
 
         for typ in [Some("JWT"), None, Some("rt+jwt")] {
-            let token = sign(header(Algorithm::HS256, typ, Some("e2e")), &claims, &secret);
+            let token = sign(ed(typ, Some(kid)), &claims, &key);
             assert_refused(app, &token, &format!("typ {typ:?}")).await;
         }
 
@@ -147,30 +161,18 @@ async fn forged_none_tampered_expired_and_foreign_tokens_are_refused() {
         expired["iat"] = json!(now - 7200);
         expired["nbf"] = json!(now - 7200);
         expired["exp"] = json!(now - 3600);
-        let expired = sign(
-            header(Algorithm::HS256, Some("at+jwt"), Some("e2e")),
-            &expired,
-            &secret,
-        );
+        let expired = sign(ed(Some("at+jwt"), Some(kid)), &expired, &key);
         assert_refused(app, &expired, "expired").await;
 
         let mut not_yet = claims.clone();
         not_yet["nbf"] = json!(now + 3600);
-        let not_yet = sign(
-            header(Algorithm::HS256, Some("at+jwt"), Some("e2e")),
-            &not_yet,
-            &secret,
-        );
+        let not_yet = sign(ed(Some("at+jwt"), Some(kid)), &not_yet, &key);
         assert_refused(app, &not_yet, "not yet valid").await;
 
         for (claim, value) in [("iss", "evil"), ("aud", "another-api")] {
             let mut wrong = claims.clone();
             wrong[claim] = json!(value);
-            let token = sign(
-                header(Algorithm::HS256, Some("at+jwt"), Some("e2e")),
-                &wrong,
-                &secret,
-            );
+            let token = sign(ed(Some("at+jwt"), Some(kid)), &wrong, &key);
             assert_refused(app, &token, claim).await;
         }
 
@@ -204,15 +206,25 @@ async fn another_tenants_id_is_not_found() {
 }
 
 #[tokio::test]
-async fn database_keys_are_shared_by_every_process_on_the_database() {
-    let options = Options {
-        jwt_keys: None,
-        ..Options::default()
-    };
-    with_app_opts(options, async |app| {
+async fn every_process_on_the_database_verifies_with_the_published_keys() {
+    with_app(async |app| {
         let signup = app.signup(Encoding::Json).await;
-        // A second process on the same database verifies the first one's tokens.
+        // A second process on the same database (running no auth worker)
+        // verifies the first one's tokens once it has read the keys.
         let second = olympus_runtime::App::new(app.config(), app.db.clone(), app.nats.clone())
+            .await
+            .unwrap();
+        assert!(second
+            .tokens()
+            .verify(&signup.access_token, chrono::Utc::now())
+            .is_err());
+        second
+            .revocations()
+            .sync(
+                &olympus::revocation_sources(),
+                (app.db.pool(), second.tokens()),
+                chrono::Utc::now(),
+            )
             .await
             .unwrap();
         let claims = second
@@ -220,33 +232,39 @@ async fn database_keys_are_shared_by_every_process_on_the_database() {
             .verify(&signup.access_token, chrono::Utc::now())
             .unwrap();
         assert_eq!(claims.sub.to_string(), signup.user_id);
-        let kids: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys")
+        let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys")
             .fetch_one(app.db.pool())
             .await
             .unwrap();
-        assert_eq!(kids, 1);
+        assert_eq!(keys, 1);
     })
     .await;
 }
 
 #[tokio::test]
-async fn processes_starting_together_agree_on_one_development_key() {
+async fn processes_starting_together_make_one_first_key() {
     with_app(async |app| {
         sqlx::query("DELETE FROM signing_keys")
             .execute(app.db.pool())
             .await
             .unwrap();
-        let starts = (0..6).map(|_| olympus_runtime::tokens::database_keys(&app.db));
-        let rings = futures::future::join_all(starts).await;
-        let kids: Vec<String> = rings
+        let config = app.config();
+        let kek =
+            olympus_auth::keys::Kek::parse(olympus_tests::app::TEST_KEY_ENCRYPTION_KEY).unwrap();
+        let starts = (0..6).map(|_| {
+            olympus_auth::keys::ensure_active(app.db.pool(), &kek, &config, chrono::Utc::now())
+        });
+        let kids: Vec<String> = futures::future::join_all(starts)
+            .await
             .into_iter()
-            .map(|ring| {
-                let ring = ring.unwrap();
-                assert_eq!(ring.len(), 1);
-                ring[0].kid.clone()
-            })
+            .map(Result::unwrap)
             .collect();
         assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+        let keys: Vec<(String, String)> = sqlx::query_as("SELECT kid, state FROM signing_keys")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(keys, [(kids[0].clone(), "active".to_owned())]);
     })
     .await;
 }

@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use crate::infra::{with_database, Infra};
 
-/// The signing key of test processes: `kid` `e2e`, 32 known bytes.
-pub const TEST_JWT_KEYS: &str = "e2e:b2x5bXB1cy1lMmUtdGVzdC1zaWduaW5nLWtleS0wMDA=";
+/// The key-encryption key of test processes: 32 known bytes.
+pub const TEST_KEY_ENCRYPTION_KEY: &str = "b2x5bXB1cy1lMmUta2V5LWVuY3J5cHRpb24ta2V5LTA=";
 
 /// What a test may change about its app.
 #[derive(Debug, Clone)]
@@ -34,8 +34,10 @@ pub struct Options {
     pub argon2_params: Argon2Params,
     /// Consecutive failed logins that lock an account (default 5).
     pub lockout_threshold: u32,
-    /// `None`: development keys from the database.
-    pub jwt_keys: Option<String>,
+    /// The key-encryption key (default [`TEST_KEY_ENCRYPTION_KEY`]).
+    pub key_encryption_key: Option<String>,
+    /// Revision 2's HS256 keys, still verifying (default none).
+    pub legacy_hs256_keys: Option<String>,
     /// Run an outbox relay in-process (as `serve` does).
     pub relay: bool,
 }
@@ -48,7 +50,8 @@ impl Default for Options {
             argon2_queue: 64,
             argon2_params: Argon2Params::DEFAULT,
             lockout_threshold: 5,
-            jwt_keys: Some(TEST_JWT_KEYS.to_owned()),
+            key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.to_owned()),
+            legacy_hs256_keys: None,
             relay: true,
         }
     }
@@ -244,6 +247,26 @@ impl TestApp {
         )
     }
 
+    /// The active signing key's id and private key, opened with this
+    /// test's key-encryption key: for tests that forge tokens.
+    pub async fn signing_key(&self) -> (String, jsonwebtoken::EncodingKey) {
+        let kid: String = sqlx::query_scalar("SELECT kid FROM signing_keys WHERE state = 'active'")
+            .fetch_one(self.db.pool())
+            .await
+            .expect("an active signing key");
+        let kek = olympus_auth::keys::Kek::parse(
+            self.options
+                .key_encryption_key
+                .as_deref()
+                .expect("a key-encryption key"),
+        )
+        .expect("the test's key-encryption key");
+        let key = olympus_auth::keys::open_stored(self.db.pool(), &kek, &kid)
+            .await
+            .expect("opening the active signing key");
+        (kid, key)
+    }
+
     /// Drains the in-process workers (as on SIGTERM).
     pub async fn stop_workers(&self) {
         if let Some(running) = self.running.lock().await.take() {
@@ -296,7 +319,9 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         database_url: database_url.to_owned(),
         subject_prefix: prefix.to_owned(),
         app_database_url: None,
-        jwt_keys: options.jwt_keys.clone(),
+        key_encryption_key: options.key_encryption_key.clone(),
+        legacy_hs256_keys: options.legacy_hs256_keys.clone(),
+        signing_key_max_age_days: 90,
         jwt_issuer: "olympus".to_owned(),
         jwt_audience: "olympus".to_owned(),
         access_token_ttl: 3600,

@@ -234,6 +234,11 @@ impl TestApp {
         self.public("auth.v1.introspect", body)
     }
 
+    /// auth.jwks: the published signing keys.
+    pub fn jwks(&self) -> Call<'_> {
+        self.public("auth.v1.jwks", json!({}))
+    }
+
     /// auth.accept_invite, with the token of an `invite` mail.
     pub fn accept_invite(&self, mailed_token: &str, password: &str) -> Call<'_> {
         let body = json!({"token": mailed_token, "password": password});

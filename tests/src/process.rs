@@ -49,8 +49,11 @@ impl TestApp {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(keys) = &config.jwt_keys {
-            command.env("OLYMPUS_JWT_KEYS", keys);
+        if let Some(key) = &config.key_encryption_key {
+            command.env("OLYMPUS_KEY_ENCRYPTION_KEY", key);
+        }
+        if let Some(keys) = &config.legacy_hs256_keys {
+            command.env("OLYMPUS_LEGACY_HS256_KEYS", keys);
         }
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("starting olympus serve");

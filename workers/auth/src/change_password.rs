@@ -43,7 +43,9 @@ pub async fn change_password(
     let mut tx = ctx.tx().await?;
     let (user, revoked) =
         password::set(&mut tx, claims.sub, &new_hash, PasswordChange::Changed).await?;
-    let (tokens, _) = sessions::open(&ctx, &mut tx, &user).await?;
+    // The new session is the same login's: its `amr` and `auth_time` stay.
+    let login = sessions::Login::of(&claims);
+    let (tokens, _) = sessions::open(&ctx, &mut tx, &user, login).await?;
     tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "password changed");
     ctx.announce_revoked(revoked);
     Ok(RefreshReply { tokens })

@@ -27,6 +27,7 @@ pub async fn introspect(ctx: Ctx, request: IntrospectRequest) -> Result<Introspe
             sid: Some(claims.sid),
             role: Some(caller.role),
             exp: Some(claims.exp),
+            amr: Some(claims.amr),
         }),
         Err(err) if err.code() == ErrorCode::Unauthenticated => Ok(IntrospectReply {
             active: false,
@@ -35,6 +36,7 @@ pub async fn introspect(ctx: Ctx, request: IntrospectRequest) -> Result<Introspe
             sid: None,
             role: None,
             exp: None,
+            amr: None,
         }),
         Err(err) => Err(err),
     }

@@ -6,7 +6,10 @@
 //!   [`change_password`], [`password_reset`] (request and reset),
 //!   [`resend_verification`], [`introspect`], [`verification`]
 //!   (`verify_email`, and issuing the token), [`update_me`],
-//!   [`accept_invite`];
+//!   [`accept_invite`], [`jwks`];
+//! - [`keys`]: the signing keys (made, sealed, opened, moved through their
+//!   states) and the [`keys::Signer`], the only thing that signs access
+//!   tokens ([`tokens`]);
 //! - [`members`]: the one way a user is created (signup's owner,
 //!   registration, an accepted invitation), with session, event and mail;
 //! - [`lockout`]: the try every password check takes, and the lock that
@@ -26,6 +29,8 @@ pub mod email;
 pub mod hashing;
 pub mod introspect;
 pub mod invitations;
+pub mod jwks;
+pub mod keys;
 pub mod lockout;
 pub mod login;
 pub mod logout;
@@ -101,6 +106,8 @@ pub fn worker() -> Worker {
             endpoint(op::AuthSessionsRevoke, sessions_revoke::revoke),
             endpoint(op::AuthIntrospect, introspect::introspect),
             endpoint(op::AuthAcceptInvite, accept_invite::accept_invite),
+            endpoint(op::AuthJwks, jwks::jwks),
         ],
+        prepare: Some(|app| Box::pin(keys::prepare(app))),
     }
 }

@@ -71,5 +71,6 @@ pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
                 payments::refund(ctx, request, Arc::clone(&refund))
             }),
         ],
+        prepare: None,
     }
 }

@@ -155,7 +155,8 @@ mod tests {
         for variable in [
             "DATABASE_URL",
             "NATS_URL",
-            "OLYMPUS_JWT_KEYS",
+            "OLYMPUS_KEY_ENCRYPTION_KEY",
+            "OLYMPUS_LEGACY_HS256_KEYS",
             "OLYMPUS_MIGRATE",
             "OLYMPUS_REPLY_PREFIXES",
             "OLYMPUS_LOG",

@@ -114,21 +114,9 @@ pub async fn run(config: Config) -> anyhow::Result<bool> {
     }
 
     // Signing keys.
-    let verdict = match config.jwt_keys.as_deref().filter(|k| !k.trim().is_empty()) {
-        Some(keys) => match olympus_runtime::tokens::parse_keys(keys) {
-            Ok(keys) => Verdict::Ok(format!("{} key(s) from OLYMPUS_JWT_KEYS", keys.len())),
-            Err(err) => Verdict::Fail(
-                format!("OLYMPUS_JWT_KEYS: {err:#}"),
-                "kid:base64-secret with a secret of 32 bytes or more: `openssl rand -base64 32`"
-                    .into(),
-            ),
-        },
-        None => Verdict::Warn(
-            "OLYMPUS_JWT_KEYS is not set: the development key in the database signs".into(),
-            "production sets OLYMPUS_JWT_KEYS=<kid>:$(openssl rand -base64 32)".into(),
-        ),
-    };
-    healthy &= print("signing keys", &verdict);
+    for (name, verdict) in signing_keys(&config, db.as_ref()).await {
+        healthy &= print(name, &verdict);
+    }
 
     // NATS, the streams, the workers.
     let nats = crate::hints::connect(&config.nats_url, "olympus-doctor", None).await;
@@ -303,4 +291,127 @@ async fn ping(nats: &async_nats::Client, prefix: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// The key-encryption key, the signing keys' states and ages, and what is
+/// left of a move from revision 2.
+async fn signing_keys(config: &Config, db: Option<&Db>) -> Vec<(&'static str, Verdict)> {
+    use olympus_auth::keys::{self, Kek};
+    let mut verdicts = Vec::new();
+    let set = config
+        .key_encryption_key
+        .as_deref()
+        .is_some_and(|k| !k.trim().is_empty());
+    let kek = match Kek::from_config(config) {
+        Ok(kek) if set => {
+            verdicts.push(("key-encryption key", Verdict::Ok("set".into())));
+            Some(kek)
+        }
+        Ok(kek) => {
+            verdicts.push((
+                "key-encryption key",
+                Verdict::Warn(
+                    "OLYMPUS_KEY_ENCRYPTION_KEY is not set: the development key signs".into(),
+                    "production sets OLYMPUS_KEY_ENCRYPTION_KEY=$(openssl rand -base64 32) from its secret store".into(),
+                ),
+            ));
+            Some(kek)
+        }
+        Err(err) => {
+            verdicts.push((
+                "key-encryption key",
+                Verdict::Fail(
+                    format!("{err:#}"),
+                    "set OLYMPUS_KEY_ENCRYPTION_KEY (32 bytes, base64) for every process running the auth worker".into(),
+                ),
+            ));
+            None
+        }
+    };
+    let Some(db) = db else {
+        return verdicts;
+    };
+    let listed = match keys::list(db.pool()).await {
+        Ok(listed) => listed,
+        Err(err) => {
+            verdicts.push((
+                "signing keys",
+                Verdict::Fail(
+                    format!("{err:#}"),
+                    "`olympus migrate`, then `olympus doctor` again".into(),
+                ),
+            ));
+            return verdicts;
+        }
+    };
+    let now = chrono::Utc::now();
+    let active = listed.iter().find(|k| k.state == "active");
+    let standby = listed.iter().filter(|k| k.state == "standby").count();
+    let verdict = match active {
+        None => Verdict::Warn(
+            "no key is active yet".into(),
+            "the first `olympus serve` running the auth worker makes one".into(),
+        ),
+        Some(key) => {
+            let age = (now - key.activated_at.unwrap_or(key.created_at)).num_days();
+            let opens = match &kek {
+                Some(kek) => keys::open_stored(db.pool(), kek, &key.kid).await.map(drop),
+                None => Ok(()),
+            };
+            if let Err(err) = opens {
+                Verdict::Fail(
+                    format!("{err:#}"),
+                    "give the auth worker the OLYMPUS_KEY_ENCRYPTION_KEY the key was made with"
+                        .into(),
+                )
+            } else if age >= config.signing_key_max_age_days as i64 {
+                Verdict::Warn(
+                    format!("the active key {} has signed for {age} days (OLYMPUS_SIGNING_KEY_MAX_AGE_DAYS={})", key.kid, config.signing_key_max_age_days),
+                    "rotate: `olympus keys add`, wait at least 10 minutes, then `olympus keys activate KID`".into(),
+                )
+            } else if standby == 0 {
+                Verdict::Warn(
+                    format!("the active key {} has signed for {age} days, and no key is on standby to take over if it must be revoked", key.kid),
+                    "`olympus keys add` (published at once, signs only once activated)".into(),
+                )
+            } else {
+                Verdict::Ok(format!(
+                    "active {} ({age} days), {standby} on standby",
+                    key.kid
+                ))
+            }
+        }
+    };
+    verdicts.push(("signing keys", verdict));
+    let legacy = config
+        .legacy_hs256_keys
+        .as_deref()
+        .is_some_and(|k| !k.trim().is_empty());
+    if legacy {
+        let first = listed.iter().map(|k| k.created_at).min();
+        let closes = first.map(|at| at + config.access_ttl() + chrono::Duration::seconds(5));
+        let verdict = match closes {
+            Some(closes) if closes <= now => Verdict::Warn(
+                "OLYMPUS_LEGACY_HS256_KEYS is set, but every token it could verify has expired"
+                    .into(),
+                "remove OLYMPUS_LEGACY_HS256_KEYS".into(),
+            ),
+            Some(closes) => Verdict::Ok(format!(
+                "HS256 tokens issued before the upgrade verify until {}",
+                closes.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            None => Verdict::Ok("HS256 tokens verify until the first Ed25519 key is made".into()),
+        };
+        verdicts.push(("legacy HS256 keys", verdict));
+    }
+    if std::env::var("OLYMPUS_JWT_KEYS").is_ok_and(|v| !v.trim().is_empty()) {
+        verdicts.push((
+            "legacy HS256 keys",
+            Verdict::Warn(
+                "OLYMPUS_JWT_KEYS is set but no longer read".into(),
+                "remove it, or rename it OLYMPUS_LEGACY_HS256_KEYS for one access token lifetime after the upgrade".into(),
+            ),
+        ));
+    }
+    verdicts
 }

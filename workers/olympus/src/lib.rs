@@ -4,7 +4,8 @@
 //! subset: several processes then share the queue groups); `olympus
 //! migrate` applies the migrations and exits; `olympus events tail` prints
 //! events for operators (and `events dead-letters` what the relay parked);
-//! `olympus bench` measures latency under load; `olympus admin bootstrap`
+//! `olympus bench` measures latency under load; `olympus keys` manages the
+//! token signing keys; `olympus admin bootstrap`
 //! creates the first platform administrator; `olympus call` makes one
 //! request in JSON for operators; `olympus doctor` says what is wrong
 //! with a deployment and how to fix it. `olympus --help` lists every
@@ -20,6 +21,7 @@ mod dead_letters;
 mod doctor;
 mod events;
 mod hints;
+mod keys;
 pub mod migrate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -98,6 +100,13 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    /// Manage the access token signing keys: list, add, activate, retire,
+    /// revoke (contract §4). A rotation: `keys add`, wait 10 minutes,
+    /// `keys activate KID`.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
     /// Read the events stream.
     Events {
         #[command(subcommand)]
@@ -131,12 +140,14 @@ impl WorkerName {
     }
 }
 
-/// Where every process reads revocations, whichever workers it runs: the
-/// auth worker's sessions and the tenant worker's tenants.
+/// Where every process reads revocations and keys, whichever workers it
+/// runs: the auth worker's sessions and signing keys, the tenant worker's
+/// tenants.
 pub fn revocation_sources() -> olympus_runtime::revocation::Sources {
     olympus_runtime::revocation::Sources {
         revoked_sessions: olympus_auth::REVOKED_SESSIONS,
         suspended_tenants: olympus_tenant::SUSPENDED_TENANTS,
+        signing_keys: olympus_auth::keys::PUBLIC_KEYS,
     }
 }
 
@@ -193,6 +204,7 @@ impl Command {
             Self::Doctor { .. } => "doctor",
             Self::Admin { .. } => "admin",
             Self::Events { .. } => "events",
+            Self::Keys { .. } => "keys",
         }
     }
 }
@@ -212,6 +224,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => olympus_bench::bench(args).await,
         Command::Drill(args) => olympus_bench::drill(args).await,
         Command::Admin { command } => admin::run(command).await,
+        Command::Keys { command } => keys::run(command).await,
         Command::Doctor { config } => {
             if doctor::run(config).await? {
                 Ok(())

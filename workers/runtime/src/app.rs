@@ -40,8 +40,9 @@ struct Inner {
 }
 
 impl App {
-    /// Builds the state from connected resources. Signing keys come from
-    /// `OLYMPUS_JWT_KEYS` or, when unset, from the database.
+    /// Builds the state from connected resources. The signing keys' public
+    /// halves are read with the revocations, once the workers start
+    /// ([`crate::service::start`]).
     pub async fn new(config: Config, db: Db, nats: async_nats::Client) -> anyhow::Result<Self> {
         Self::with_clock(config, db, nats, Arc::new(SystemClock)).await
     }
@@ -57,23 +58,37 @@ impl App {
         let subjects = Subjects::new(&config.subject_prefix)?;
         let reply_prefixes =
             ReplyPrefixes::new(&config.reply_prefixes).context("reading OLYMPUS_REPLY_PREFIXES")?;
-        // An empty OLYMPUS_JWT_KEYS (as compose files pass through) means unset.
-        let keys = match config.jwt_keys.as_deref().filter(|v| !v.trim().is_empty()) {
-            Some(value) => tokens::parse_keys(value).context("reading OLYMPUS_JWT_KEYS")?,
-            None => {
+        // An empty value (as compose files pass through) means unset.
+        let legacy = match config
+            .legacy_hs256_keys
+            .as_deref()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(value) => {
+                let keys = tokens::parse_legacy_keys(value)
+                    .context("reading OLYMPUS_LEGACY_HS256_KEYS")?;
                 tracing::warn!(
-                    "OLYMPUS_JWT_KEYS is not set: using the signing key stored in the database \
-                     (fine for development; production supplies its own keys)"
+                    "OLYMPUS_LEGACY_HS256_KEYS is set: HS256 tokens issued before the move to \
+                     Ed25519 keys are accepted until they expire; remove it one access token \
+                     lifetime after the upgrade"
                 );
-                tokens::database_keys(&db).await?
+                keys
             }
+            None => Vec::new(),
         };
+        if std::env::var("OLYMPUS_JWT_KEYS").is_ok_and(|v| !v.trim().is_empty()) {
+            tracing::warn!(
+                "OLYMPUS_JWT_KEYS is no longer read: access tokens are signed with Ed25519 keys \
+                 kept in the database (olympus keys list). To accept the tokens its secrets \
+                 signed until they expire, set the same value as OLYMPUS_LEGACY_HS256_KEYS"
+            );
+        }
         let access_ttl = config.access_ttl();
         let tokens = AccessTokens::new(
-            keys,
             &config.jwt_issuer,
             &config.jwt_audience,
             config.access_ttl(),
+            legacy,
         )?;
         Ok(Self(Arc::new(Inner {
             config,
@@ -131,7 +146,7 @@ impl App {
         &self.0.reply_prefixes
     }
 
-    /// Access token issuing and verification.
+    /// Access token verification, and the published key set.
     pub fn tokens(&self) -> &AccessTokens {
         &self.0.tokens
     }

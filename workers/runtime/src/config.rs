@@ -3,7 +3,7 @@
 //! Every setting is a flag with an environment variable behind it, so
 //! `olympus --help` lists them all. Defaults suit a developer machine with
 //! the local Postgres and NATS; production sets at least `DATABASE_URL`,
-//! `NATS_URL` and `OLYMPUS_JWT_KEYS`.
+//! `NATS_URL` and `OLYMPUS_KEY_ENCRYPTION_KEY`.
 
 use clap::{Args, ValueEnum};
 use std::time::Duration;
@@ -76,13 +76,27 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_SUBJECT_PREFIX", default_value = "olympus")]
     pub subject_prefix: String,
 
-    /// Access token signing keys, `kid:base64-secret[,kid:base64-secret...]`,
-    /// secrets of at least 32 bytes. The first signs, all verify, so a new key
-    /// is introduced by putting it first while the old one stays listed until
-    /// its tokens expire. Unset: a key is generated once and kept in the
-    /// database, shared by every process using it (for development).
-    #[arg(long, env = "OLYMPUS_JWT_KEYS", hide_env_values = true)]
-    pub jwt_keys: Option<String>,
+    /// Key-encryption key: 32 bytes, base64 (`openssl rand -base64 32`).
+    /// The private signing keys are stored sealed under it (never in plain
+    /// text) and only processes running the auth worker (and `olympus keys
+    /// add`) need it. Never stored in Postgres. Unset: refused, except with
+    /// the default DATABASE_URL (a development machine), where one is made
+    /// and kept in `$XDG_DATA_HOME/olympus/key-encryption-key`.
+    #[arg(long, env = "OLYMPUS_KEY_ENCRYPTION_KEY", hide_env_values = true)]
+    pub key_encryption_key: Option<String>,
+
+    /// Revision 2's HS256 secrets (the former `OLYMPUS_JWT_KEYS`,
+    /// `kid:base64-secret[,...]`), for verification only while moving to
+    /// Ed25519 keys: tokens they signed before the first Ed25519 key was
+    /// made stay valid until they expire. Remove it one access token
+    /// lifetime after the upgrade (`olympus doctor` says when).
+    #[arg(long, env = "OLYMPUS_LEGACY_HS256_KEYS", hide_env_values = true)]
+    pub legacy_hs256_keys: Option<String>,
+
+    /// Age in days after which `olympus doctor` warns that the active
+    /// signing key should be rotated.
+    #[arg(long, env = "OLYMPUS_SIGNING_KEY_MAX_AGE_DAYS", default_value_t = 90)]
+    pub signing_key_max_age_days: u64,
 
     /// `iss` of access tokens; other issuers are rejected.
     #[arg(long, env = "OLYMPUS_JWT_ISSUER", default_value = "olympus")]

@@ -19,8 +19,14 @@
 //!   away), bearer requests are answered `unavailable` rather than trusted
 //!   on stale knowledge.
 //!
-//! The tables it reads are the workers' (auth's sessions, tenant's
-//! tenants): they say how ([`Sources`]), and the runtime names neither.
+//! The same reads bring the signing keys' public halves and states (see
+//! [`crate::tokens`]): a key added, activated, retired or revoked anywhere
+//! is known here within a poll, and knowledge of keys goes stale with
+//! knowledge of revocations.
+//!
+//! The tables it reads are the workers' (auth's sessions and signing keys,
+//! tenant's tenants): they say how ([`Sources`]), and the runtime names
+//! none.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration as TimeDelta, Utc};
@@ -34,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::tokens::{AccessTokens, KeyRow};
 
 /// How often Postgres is read.
 pub const POLL: Duration = Duration::from_millis(250);
@@ -61,6 +68,8 @@ pub struct Sources {
     pub revoked_sessions: &'static str,
     /// `id` of every suspended tenant.
     pub suspended_tenants: &'static str,
+    /// Every signing key, as [`crate::tokens::KeyRow`]s.
+    pub signing_keys: &'static str,
 }
 
 /// The revocation broadcast (`{prefix}.internal.revocations`), JSON.
@@ -140,11 +149,12 @@ impl Revocations {
     }
 
     /// Reads what Postgres committed since the last read (everything still
-    /// relevant, the first time) and forgets what no token can use anymore.
+    /// relevant, the first time) and forgets what no token can use anymore;
+    /// gives `tokens` the signing keys as they are now.
     pub async fn sync(
         &self,
         sources: &Sources,
-        pool: &PgPool,
+        (pool, tokens): (&PgPool, &AccessTokens),
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let since = {
@@ -163,6 +173,11 @@ impl Revocations {
             .fetch_all(pool)
             .await
             .context("reading suspended tenants")?;
+        let keys: Vec<KeyRow> = sqlx::query_as(sources.signing_keys)
+            .fetch_all(pool)
+            .await
+            .context("reading the signing keys")?;
+        tokens.set_keys(&keys, now)?;
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         for (id, at) in revoked {
             state.watermark = Some(state.watermark.map_or(at, |mark| mark.max(at)));
@@ -207,6 +222,8 @@ pub async fn broadcast(
 #[derive(Debug)]
 pub struct Watch {
     pub revocations: std::sync::Arc<Revocations>,
+    /// Where the signing keys read go.
+    pub tokens: AccessTokens,
     pub sources: Sources,
     /// The owner pool: revocations cross tenants.
     pub pool: PgPool,
@@ -245,7 +262,7 @@ pub async fn run(watch: Watch, stop: CancellationToken) {
                 }
             }
             _ = poll.tick() => {
-                match watch.revocations.sync(&watch.sources, &watch.pool, watch.clock.now()).await {
+                match watch.revocations.sync(&watch.sources, (&watch.pool, &watch.tokens), watch.clock.now()).await {
                     Ok(()) if failing => {
                         failing = false;
                         tracing::info!("revocations: reading Postgres again");

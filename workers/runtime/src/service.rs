@@ -177,7 +177,14 @@ pub struct Worker {
     pub version: &'static str,
     pub description: &'static str,
     pub endpoints: Vec<Endpoint>,
+    /// Run once before the process takes requests (the auth worker makes
+    /// its first signing key and opens the active one); an error stops
+    /// the start.
+    pub prepare: Option<Prepare>,
 }
+
+/// A worker's preparation (see [`Worker::prepare`]).
+pub type Prepare = fn(App) -> futures::future::BoxFuture<'static, anyhow::Result<()>>;
 
 /// Workers that are taking requests.
 #[derive(Debug)]
@@ -208,15 +215,20 @@ pub async fn start(
     workers: Vec<Worker>,
     sources: crate::revocation::Sources,
 ) -> anyhow::Result<Running> {
-    // No bearer request is taken before this process knows what is revoked.
+    for prepare in workers.iter().filter_map(|w| w.prepare) {
+        prepare(app.clone()).await?;
+    }
+    // No bearer request is taken before this process knows what is revoked
+    // and which keys verify.
     app.revocations()
-        .sync(&sources, app.db().pool(), app.now())
+        .sync(&sources, (app.db().pool(), app.tokens()), app.now())
         .await
         .context("reading revoked sessions at start")?;
     let stop_revocations = CancellationToken::new();
     let revocations = tokio::spawn(crate::revocation::run(
         crate::revocation::Watch {
             revocations: Arc::clone(app.revocations()),
+            tokens: app.tokens().clone(),
             sources,
             pool: app.db().pool().clone(),
             nats: app.nats().clone(),

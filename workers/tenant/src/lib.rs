@@ -50,5 +50,6 @@ pub fn worker() -> Worker {
             endpoint(op::TenantSuspend, platform::suspend),
             endpoint(op::TenantReactivate, platform::reactivate),
         ],
+        prepare: None,
     }
 }

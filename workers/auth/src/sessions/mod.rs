@@ -11,10 +11,12 @@
 
 pub mod store;
 
+use chrono::{DateTime, Utc};
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Tokens, User};
 use olympus_contracts::{ErrorCode, Secret};
 use olympus_runtime::outbox::Prepared;
+use olympus_runtime::tokens::{Claims, AMR_PASSWORD};
 use olympus_runtime::{Ctx, Error, Tx};
 use uuid::Uuid;
 
@@ -25,22 +27,50 @@ use crate::tokens::{self, Holder};
 /// retrying concurrently) without being taken for a stolen one.
 pub const REUSE_GRACE_SECS: i64 = 5;
 
+/// How a session's login proved who it was, and when: the `amr` and
+/// `auth_time` of every access token of the session.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub amr: Vec<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Login {
+    /// A password login at `at`.
+    pub fn password(at: DateTime<Utc>) -> Self {
+        Self {
+            amr: vec![AMR_PASSWORD.to_owned()],
+            at,
+        }
+    }
+
+    /// The login of the session whose access token has `claims`.
+    pub fn of(claims: &Claims) -> Self {
+        Self {
+            amr: claims.amr.clone(),
+            at: DateTime::from_timestamp(claims.auth_time, 0).unwrap_or_default(),
+        }
+    }
+}
+
 /// A session about to be opened: its id, its first refresh token, when it
-/// opens and how long it lives.
+/// opens and how long it lives, and its login.
 struct Opening {
     session_id: Uuid,
     refresh: opaque::NewToken,
     ttl_secs: u64,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
+    login: Login,
 }
 
 impl Opening {
-    fn new(ctx: &Ctx, tenant_id: Uuid, session_id: Uuid) -> Self {
+    fn new(ctx: &Ctx, tenant_id: Uuid, session_id: Uuid, login: Login) -> Self {
         Self {
             session_id,
             refresh: opaque::generate(tenant_id),
             ttl_secs: ctx.config().refresh_token_ttl,
             now: ctx.now(),
+            login,
         }
     }
 
@@ -59,16 +89,19 @@ impl Opening {
             ttl_secs: self.ttl_secs,
             ip: ctx.request().client_ip.as_deref(),
             user_agent: ctx.request().user_agent.as_deref(),
+            login: &self.login,
         }
     }
 
     /// The session's first token pair, once its row is written.
-    fn tokens(self, ctx: &Ctx, user: &User) -> Result<Tokens, Error> {
+    async fn tokens(self, ctx: &Ctx, user: &User) -> Result<Tokens, Error> {
         let holder = Holder {
             user_id: user.id,
             tenant_id: user.tenant_id,
             session_id: self.session_id,
             role: user.role,
+            amr: self.login.amr,
+            auth_time: self.login.at,
         };
         tokens::pair(
             ctx.app(),
@@ -77,17 +110,23 @@ impl Opening {
             self.refresh.token,
             self.ttl_secs,
         )
+        .await
     }
 }
 
-/// Opens a session for `user` in `tx` (the user's tenant's) and returns its
-/// first token pair and its id.
-pub async fn open(ctx: &Ctx, tx: &mut Tx<'_>, user: &User) -> Result<(Tokens, Uuid), Error> {
-    let opening = Opening::new(ctx, user.tenant_id, Uuid::now_v7());
+/// Opens a session of `login` for `user` in `tx` (the user's tenant's) and
+/// returns its first token pair and its id.
+pub async fn open(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    user: &User,
+    login: Login,
+) -> Result<(Tokens, Uuid), Error> {
+    let opening = Opening::new(ctx, user.tenant_id, Uuid::now_v7(), login);
     let row = opening.row((user.tenant_id, user.id), ctx);
     store::insert(tx, row, opening.now).await?;
     let session_id = opening.session_id;
-    Ok((opening.tokens(ctx, user)?, session_id))
+    Ok((opening.tokens(ctx, user).await?, session_id))
 }
 
 /// Opens the session of a login whose password matched, in one statement
@@ -99,14 +138,14 @@ pub async fn open_at_login(
     (tenant_id, user_id, session_id): (Uuid, Uuid, Uuid),
     logged_in: &Prepared,
 ) -> Result<Option<(User, Tokens)>, Error> {
-    let opening = Opening::new(ctx, tenant_id, session_id);
+    let opening = Opening::new(ctx, tenant_id, session_id, Login::password(ctx.now()));
     let row = opening.row((tenant_id, user_id), ctx);
     let opened = store::open_at_login(ctx, row, opening.now, logged_in).await?;
     let Some(user) = opened else {
         return Ok(None);
     };
     let user = user.into_user()?;
-    let tokens = opening.tokens(ctx, &user)?;
+    let tokens = opening.tokens(ctx, &user).await?;
     Ok(Some((user, tokens)))
 }
 
@@ -146,8 +185,10 @@ pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
         tenant_id,
         session_id: rotated.session_id,
         role: rotated.role,
+        amr: rotated.login.amr,
+        auth_time: rotated.login.at,
     };
-    tokens::pair(ctx.app(), holder, now, next.token, rotated.remaining_secs)
+    tokens::pair(ctx.app(), holder, now, next.token, rotated.remaining_secs).await
 }
 
 /// Logs out: revokes the session of a refresh token and records

@@ -24,6 +24,7 @@ pub struct NewSession<'a> {
     pub ttl_secs: u64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    pub login: &'a super::Login,
 }
 
 /// Inserts a session, created and last used `now`.
@@ -34,8 +35,9 @@ pub async fn insert(
 ) -> Result<(), Error> {
     sqlx::query(
         "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, created_at, last_used_at,
-                               expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $5, $5::timestamptz + make_interval(secs => $6), $7, $8)",
+                               expires_at, ip, user_agent, auth_time, amr)
+         VALUES ($1, $2, $3, $4, $5, $5, $5::timestamptz + make_interval(secs => $6), $7, $8,
+                 $9, $10)",
     )
     .bind(new.id)
     .bind(new.tenant_id)
@@ -45,6 +47,8 @@ pub async fn insert(
     .bind(new.ttl_secs as f64)
     .bind(new.ip)
     .bind(new.user_agent)
+    .bind(new.login.at)
+    .bind(&new.login.amr)
     .execute(conn)
     .await?;
     Ok(())
@@ -91,6 +95,8 @@ pub struct Rotated {
     pub role: Role,
     /// Seconds until the session (and so its new refresh token) expires.
     pub remaining_secs: u64,
+    /// The session's login.
+    pub login: super::Login,
 }
 
 /// Replaces the refresh hash `hash` of a live session of an active tenant
@@ -113,12 +119,14 @@ pub async fn rotate(
         user_id: Uuid,
         role: String,
         remaining: f64,
+        auth_time: DateTime<Utc>,
+        amr: Vec<String>,
     }
     // It commits by itself: cut or lost in flight, its outcome is unknown.
     let rotated: Option<Row> = ctx
         .autocommit(|pool| {
             sqlx::query_as(
-                "SELECT session_id, user_id, role, remaining
+                "SELECT session_id, user_id, role, remaining, auth_time, amr
                    FROM olympus_rotate_session($1, $2, $3, $4)",
             )
             .bind(tenant_id)
@@ -133,6 +141,8 @@ pub async fn rotate(
         user_id,
         role,
         remaining,
+        auth_time,
+        amr,
     }) = rotated
     else {
         return Ok(None);
@@ -144,6 +154,7 @@ pub async fn rotate(
         user_id,
         role,
         remaining_secs: remaining.max(0.0) as u64,
+        login: super::Login { amr, at: auth_time },
     }))
 }
 

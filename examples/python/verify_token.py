@@ -1,0 +1,107 @@
+"""Verify an Olympus access token in Python, with the published key set only.
+
+Access tokens are EdDSA (Ed25519) JWTs (contract section 4). Anyone can
+check one without a secret: fetch the key set from `auth.jwks` over NATS (or
+GET /.well-known/jwks.json from the gateway) and verify with PyJWT,
+accepting exactly algorithm EdDSA, type at+jwt, the issuer and the
+audience. A token whose `kid` is not in the set makes the verifier fetch the
+set again (a key may have been published since), at most once every few
+seconds in a long-running service.
+
+The token is read from standard input (a token on the command line is
+visible to every user of the machine):
+
+    pip install -r examples/python/requirements.txt
+    printf '%s' "$TOKEN" | python3 examples/python/verify_token.py
+
+It prints the token's claims as JSON and exits 0, or says why the token is
+refused and exits 1. Verifying a signature says who the token was issued
+to; whether its session was revoked since is the workers' to say
+(`auth.introspect`).
+
+Environment: NATS_URL (default nats://127.0.0.1:4222),
+OLYMPUS_SUBJECT_PREFIX (default olympus), OLYMPUS_JWT_ISSUER and
+OLYMPUS_JWT_AUDIENCE (default olympus). The end-to-end tests run this file.
+"""
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+import jwt
+import nats
+
+
+class KeySet:
+    """The published keys, fetched again for an unknown kid (not too often)."""
+
+    REFETCH_AFTER = 5.0
+
+    def __init__(self, nc, prefix):
+        self.nc, self.subject = nc, f"{prefix}.auth.v1.jwks"
+        self.keys, self.fetched_at = {}, 0.0
+
+    async def fetch(self):
+        reply = await self.nc.request(
+            self.subject, b"{}", timeout=5, headers={"Content-Type": "application/json"}
+        )
+        if reply.headers and reply.headers.get("Nats-Service-Error-Code"):
+            raise RuntimeError(f"auth.jwks failed: {reply.data.decode()}")
+        key_set = jwt.PyJWKSet.from_dict(json.loads(reply.data))
+        self.keys = {key.key_id: key for key in key_set.keys}
+        self.fetched_at = time.monotonic()
+
+    async def key(self, kid):
+        if kid not in self.keys and time.monotonic() - self.fetched_at >= self.REFETCH_AFTER:
+            await self.fetch()
+        return self.keys.get(kid)
+
+
+async def verify(token, keys, issuer, audience):
+    """The claims of `token`; raises jwt.InvalidTokenError when it is refused."""
+    header = jwt.get_unverified_header(token)
+    if header.get("alg") != "EdDSA" or header.get("typ") != "at+jwt":
+        raise jwt.InvalidTokenError(f"not an EdDSA at+jwt token: {header}")
+    key = await keys.key(header.get("kid"))
+    if key is None:
+        raise jwt.InvalidTokenError(f"key {header.get('kid')!r} is not published")
+    return jwt.decode(
+        token,
+        key.key,
+        algorithms=["EdDSA"],
+        issuer=issuer,
+        audience=audience,
+        leeway=5,
+        options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub"]},
+    )
+
+
+async def main():
+    token = sys.stdin.read().strip()
+    if not token:
+        sys.exit("give the access token on standard input")
+    nc = await nats.connect(
+        os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+        inbox_prefix=os.environ.get("NATS_INBOX_PREFIX", "_INBOX"),
+    )
+    try:
+        keys = KeySet(nc, os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus"))
+        await keys.fetch()
+        claims = await verify(
+            token,
+            keys,
+            os.environ.get("OLYMPUS_JWT_ISSUER", "olympus"),
+            os.environ.get("OLYMPUS_JWT_AUDIENCE", "olympus"),
+        )
+    except jwt.InvalidTokenError as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        await nc.close()
+    print(json.dumps(claims, sort_keys=True))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

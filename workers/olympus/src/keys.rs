@@ -1,0 +1,163 @@
+//! `olympus keys`: the operator's view of the signing keys and the moves
+//! between their states (contract §4). Key material is never shown: `list`
+//! gives ids, states and times; `add` prints the new key's id.
+
+use clap::{Args, Subcommand};
+use olympus_auth::keys::{self, Kek, Moved, RECOMMENDED_STANDBY};
+use olympus_runtime::Config;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List every key (newest first): id, state, and when it was made,
+    /// activated, retired and revoked. Never key material.
+    List(ListArgs),
+    /// Make a key on standby and print its id: published (verifiers learn
+    /// it) at once, signing only once activated. Needs
+    /// OLYMPUS_KEY_ENCRYPTION_KEY, under which its private half is stored.
+    Add(Common),
+    /// Make a standby key the one that signs; the active key retires (its
+    /// tokens stay valid until they expire). Leave a new key on standby
+    /// at least 10 minutes first, so that every verifier's cached key set
+    /// has it.
+    Activate(KidArgs),
+    /// Retire the active key: the newest standby key signs from now on
+    /// (refused with invalid_state without one). Its tokens stay valid
+    /// until they expire.
+    Retire(KidArgs),
+    /// Revoke a key in any state: unpublished, and its tokens refused by
+    /// every worker within a second. The active key hands signing to the
+    /// newest standby key (refused with invalid_state without one). For a
+    /// key that leaked; its holders must log in again.
+    Revoke(KidArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per key instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Debug, Args)]
+pub struct KidArgs {
+    /// The key's id (`olympus keys list`).
+    kid: String,
+
+    #[command(flatten)]
+    config: Config,
+}
+
+/// Runs a keys command.
+pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::List(args) => list(args).await,
+        KeysCommand::Add(args) => add(args.config).await,
+        KeysCommand::Activate(args) => {
+            let db = crate::migrated_db(&args.config).await?;
+            let listed = keys::list(db.pool()).await?;
+            let now = chrono::Utc::now();
+            if let Some(key) = listed
+                .iter()
+                .find(|k| k.kid == args.kid && k.state == "standby")
+            {
+                let waited = (now - key.created_at).to_std().unwrap_or_default();
+                if waited < RECOMMENDED_STANDBY {
+                    eprintln!(
+                        "warning: key {} has been on standby for {}s only; verifiers that cache \
+                         the key set (the gateway's /.well-known/jwks.json: 5 minutes) may not \
+                         know it yet and refuse its tokens until they fetch it again. \
+                         Recommended: {} minutes on standby",
+                        key.kid,
+                        waited.as_secs(),
+                        RECOMMENDED_STANDBY.as_secs() / 60
+                    );
+                }
+            }
+            report(keys::activate(db.pool(), &args.kid, now).await)
+        }
+        KeysCommand::Retire(args) => {
+            let db = crate::migrated_db(&args.config).await?;
+            report(keys::retire(db.pool(), &args.kid, chrono::Utc::now()).await)
+        }
+        KeysCommand::Revoke(args) => {
+            let db = crate::migrated_db(&args.config).await?;
+            report(keys::revoke(db.pool(), &args.kid, chrono::Utc::now()).await)
+        }
+    }
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let db = crate::migrated_db(&args.config).await?;
+    let listed = keys::list(db.pool()).await?;
+    let time = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+    };
+    if args.json {
+        for key in &listed {
+            let line = serde_json::json!({
+                "kid": key.kid,
+                "state": key.state,
+                "created_at": key.created_at,
+                "activated_at": key.activated_at,
+                "retired_at": key.retired_at,
+                "revoked_at": key.revoked_at,
+            });
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let row = |cells: [&str; 6]| {
+        let line = format!(
+            "{:<20} {:<8} {:<20} {:<20} {:<20} {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+        );
+        println!("{}", line.trim_end());
+    };
+    row(["KID", "STATE", "CREATED", "ACTIVATED", "RETIRED", "REVOKED"]);
+    for key in &listed {
+        row([
+            &key.kid,
+            &key.state,
+            &time(Some(key.created_at)),
+            &time(key.activated_at),
+            &time(key.retired_at),
+            &time(key.revoked_at),
+        ]);
+    }
+    if listed.is_empty() {
+        eprintln!("no keys yet: the first `olympus serve` running the auth worker makes one");
+    }
+    Ok(())
+}
+
+async fn add(config: Config) -> anyhow::Result<()> {
+    let kek = Kek::from_config(&config)?;
+    let db = crate::migrated_db(&config).await?;
+    let kid = keys::add(db.pool(), &kek, chrono::Utc::now()).await?;
+    println!("{kid}");
+    eprintln!(
+        "key {kid} is on standby: published now, it signs once activated. After at least {} \
+         minutes (verifiers refresh their key set): olympus keys activate {kid}",
+        RECOMMENDED_STANDBY.as_secs() / 60
+    );
+    Ok(())
+}
+
+fn report(moved: Result<Vec<Moved>, keys::Refused>) -> anyhow::Result<()> {
+    for Moved { kid, from, to } in moved? {
+        println!("{kid}: {} -> {}", from.as_str(), to.as_str());
+    }
+    Ok(())
+}
