@@ -84,6 +84,9 @@ type Gateway struct {
 	maxUserAgent    int
 	openapiDocument []byte
 	readiness       readiness
+	// tokens verifies access tokens before they reach NATS; nil (the
+	// default) leaves them to the workers alone.
+	tokens *verifier
 }
 
 func newGateway(nc *nats.Conn, spec *Spec, prefix string, trusted []*net.IPNet, timeout time.Duration) (*Gateway, error) {
@@ -153,7 +156,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation stri
 		return writeError(w, http.StatusNotFound, "not_found", "no such operation: see /openapi.json", correlation, nil)
 	}
 	switch r.URL.Path {
-	case "/healthz", "/readyz", "/openapi.json":
+	case "/healthz", "/readyz", "/openapi.json", jwksPath:
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			return writeError(w, http.StatusMethodNotAllowed, "bad_request", r.URL.Path+" takes GET or HEAD", correlation, nil)
@@ -164,6 +167,8 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation stri
 		case "/readyz":
 			status, body := g.ready()
 			return writeJSON(w, status, body)
+		case jwksPath:
+			return g.serveJWKS(w, r, correlation)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(g.openapiDocument)))
@@ -176,32 +181,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation stri
 		return writeError(w, refusal.status, refusal.code, refusal.message, correlation, refusal.details)
 	}
 	op := g.routes[r.URL.Path]
-	// A request not sent now is never sent: while NATS is away the
-	// connection buffers nothing (ReconnectBufSize -1, see connectNATS),
-	// and the caller learns at once that nothing was done.
-	if g.nc.Status() != nats.CONNECTED {
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now; the request was not sent", correlation, nil)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
-	defer cancel()
-	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, "unavailable", "no worker answers "+op.Service+"."+op.Operation+" right now", correlation, nil)
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-		// The request was sent: whether it ran is unknown (contract §3), so
-		// only an I operation with an Idempotency-Key is safe to retry.
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusGatewayTimeout, "unavailable", "no reply from the workers in time", correlation,
-			map[string]any{"outcome": "unknown"})
-	case err != nil:
-		// Refused before it was sent (no buffer while reconnecting, the
-		// connection closed or draining).
-		log.Printf("olympus-gateway: NATS request %s: %v", op.Operation, err)
-		w.Header().Set("Retry-After", "1")
-		return writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now; the request was not sent", correlation, nil)
+	reply, status := g.request(w, r, msg, op.Service+"."+op.Operation, correlation)
+	if reply == nil {
+		return status
 	}
 	var decoded any
 	if err := msgpack.Unmarshal(reply.Data, &decoded); err != nil {
@@ -213,6 +195,40 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, correlation stri
 		w.Header().Set("Retry-After", retryAfter)
 	}
 	return writeJSON(w, status, decoded)
+}
+
+// request sends msg to the workers of the operation called name and
+// returns their reply; or, when there is none, answers the caller itself
+// and returns nil and the status it answered.
+func (g *Gateway) request(w http.ResponseWriter, r *http.Request, msg *nats.Msg, name, correlation string) (*nats.Msg, int) {
+	// A request not sent now is never sent: while NATS is away the
+	// connection buffers nothing (ReconnectBufSize -1, see connectNATS),
+	// and the caller learns at once that nothing was done.
+	if g.nc.Status() != nats.CONNECTED {
+		w.Header().Set("Retry-After", "1")
+		return nil, writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now; the request was not sent", correlation, nil)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
+	defer cancel()
+	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		w.Header().Set("Retry-After", "1")
+		return nil, writeError(w, http.StatusServiceUnavailable, "unavailable", "no worker answers "+name+" right now", correlation, nil)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		// The request was sent: whether it ran is unknown (contract §3), so
+		// only an I operation with an Idempotency-Key is safe to retry.
+		w.Header().Set("Retry-After", "1")
+		return nil, writeError(w, http.StatusGatewayTimeout, "unavailable", "no reply from the workers in time", correlation,
+			map[string]any{"outcome": "unknown"})
+	case err != nil:
+		// Refused before it was sent (no buffer while reconnecting, the
+		// connection closed or draining).
+		log.Printf("olympus-gateway: NATS request %s: %v", name, err)
+		w.Header().Set("Retry-After", "1")
+		return nil, writeError(w, http.StatusServiceUnavailable, "unavailable", "NATS is not reachable right now; the request was not sent", correlation, nil)
+	}
+	return reply, 0
 }
 
 // refusal is a request the gateway answers itself, with the contract's
@@ -264,6 +280,16 @@ func (g *Gateway) prepare(w http.ResponseWriter, r *http.Request, correlation st
 			return nil, refuse(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is over 256 KiB")
 		}
 		return nil, refuse(http.StatusBadRequest, "bad_request", "the body could not be read")
+	}
+	// Where the workers check the token: after the media type and the
+	// size, before the body is decoded.
+	if g.tokens != nil && op.Access == "bearer" {
+		if bad := g.tokens.check(r.Context(), r.Header.Get("Authorization")); bad != nil {
+			if bad.status == http.StatusServiceUnavailable {
+				w.Header().Set("Retry-After", "1")
+			}
+			return nil, bad
+		}
 	}
 	payload, bad := jsonToMsgpack(body)
 	if bad != nil {
@@ -377,10 +403,14 @@ type readiness struct {
 // readyInterval is how long a ping's answer stands.
 const readyInterval = time.Second
 
-// ready: NATS connected, and $SRV.PING finds every worker service.
+// ready: NATS connected, the signing keys known when tokens are verified
+// here, and $SRV.PING finds every worker service.
 func (g *Gateway) ready() (int, any) {
 	if !g.nc.IsConnected() {
 		return http.StatusServiceUnavailable, map[string]any{"status": "NATS is not connected"}
+	}
+	if g.tokens != nil && !g.tokens.hasKeys() {
+		return http.StatusServiceUnavailable, map[string]any{"status": "the access tokens' key set is not fetched yet"}
 	}
 	state := &g.readiness
 	state.mu.Lock()
@@ -708,6 +738,9 @@ func asInt(value any) (int64, bool) {
 		return int64(v), true
 	case int:
 		return int64(v), true
+	case json.Number: // a JSON reply's (jwks)
+		i, err := v.Int64()
+		return i, err == nil
 	}
 	return 0, false
 }

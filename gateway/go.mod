@@ -7,6 +7,7 @@ module olympus/gateway
 go 1.27
 
 require (
+	github.com/golang-jwt/jwt/v4 v4.4.3
 	github.com/nats-io/nats.go v1.22.1
 	github.com/vmihailenco/msgpack/v5 v5.3.5
 )

@@ -7,7 +7,8 @@
 // request object as a JSON body and the reply object (or the coded error)
 // as JSON. On NATS it speaks MessagePack. `GET /openapi.json` serves the
 // OpenAPI 3.1 document generated from the same spec; `GET /healthz` and
-// `GET /readyz` are for orchestrators.
+// `GET /readyz` are for orchestrators; `GET /.well-known/jwks.json` is the
+// access tokens' published key set (`auth.jwks`), cacheable for 5 minutes.
 //
 // Configuration, flags or environment (flags win):
 //
@@ -17,6 +18,9 @@
 //	-inbox-prefix     OLYMPUS_GATEWAY_INBOX_PREFIX      _INBOX (this user's own, if NATS gives it one)
 //	-trusted-proxies  OLYMPUS_GATEWAY_TRUSTED_PROXIES   none (CIDRs whose X-Forwarded-For is believed)
 //	-timeout          OLYMPUS_GATEWAY_TIMEOUT           10s (per NATS request)
+//	-verify-tokens    OLYMPUS_GATEWAY_VERIFY_TOKENS     false (check access tokens here too, see tokens.go)
+//	-jwt-issuer       OLYMPUS_JWT_ISSUER                olympus (iss accepted, with -verify-tokens)
+//	-jwt-audience     OLYMPUS_JWT_AUDIENCE              olympus (aud accepted, with -verify-tokens)
 //
 // It is built with the Go of requirements-go.txt and the dependencies in
 // vendor/: `go build -mod=vendor -o olympus-gateway .` (see README.md).
@@ -26,11 +30,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +58,11 @@ func main() {
 	inbox := flag.String("inbox-prefix", env("OLYMPUS_GATEWAY_INBOX_PREFIX", ""), "inbox prefix of replies, when NATS gives this user its own (OLYMPUS_GATEWAY_INBOX_PREFIX)")
 	proxies := flag.String("trusted-proxies", env("OLYMPUS_GATEWAY_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (OLYMPUS_GATEWAY_TRUSTED_PROXIES)")
 	timeout := flag.Duration("timeout", mustDuration(env("OLYMPUS_GATEWAY_TIMEOUT", "10s")), "how long to wait for a worker's reply (OLYMPUS_GATEWAY_TIMEOUT)")
+	verify := flag.Bool("verify-tokens", mustBool("OLYMPUS_GATEWAY_VERIFY_TOKENS", env("OLYMPUS_GATEWAY_VERIFY_TOKENS", "false")),
+		"verify the access token of bearer operations against the published key set (auth.jwks) before NATS: a bad one gets 401 here; "+
+			"the workers still check every token (OLYMPUS_GATEWAY_VERIFY_TOKENS, true or false)")
+	issuer := flag.String("jwt-issuer", env("OLYMPUS_JWT_ISSUER", "olympus"), "iss of access tokens, with -verify-tokens; as the workers' (OLYMPUS_JWT_ISSUER)")
+	audience := flag.String("jwt-audience", env("OLYMPUS_JWT_AUDIENCE", "olympus"), "aud of access tokens, with -verify-tokens; as the workers' (OLYMPUS_JWT_AUDIENCE)")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.LUTC | log.Lmicroseconds)
 
@@ -71,6 +82,12 @@ func main() {
 	if err != nil {
 		log.Fatalf("olympus-gateway: %v", err)
 	}
+	background, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	if *verify {
+		gateway.tokens = newVerifier(nc, *prefix, *issuer, *audience, *timeout)
+		go gateway.tokens.run(background)
+	}
 	server := newServer(*addr, gateway, *timeout)
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -88,11 +105,16 @@ func main() {
 	if err != nil {
 		log.Fatalf("olympus-gateway: listening on %s: %v", *addr, err)
 	}
-	log.Printf("olympus-gateway ready: listening on %s, %d operations under %s.*, NATS %s",
-		*addr, len(spec.Operations), *prefix, redact(*natsURL))
+	verifying := "access tokens checked by the workers only"
+	if *verify {
+		verifying = fmt.Sprintf("access tokens verified here too (iss %q, aud %q)", *issuer, *audience)
+	}
+	log.Printf("olympus-gateway ready: listening on %s, %d operations under %s.*, NATS %s, %s",
+		*addr, len(spec.Operations), *prefix, redact(*natsURL), verifying)
 	if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatalf("olympus-gateway: %v", err)
 	}
+	stopBackground()
 	if err := nc.Drain(); err != nil {
 		log.Printf("olympus-gateway: draining NATS: %v", err)
 	}
@@ -147,6 +169,15 @@ func (e escapingWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSuffix(string(p), "\n")
 	_, err := e.out.WriteString(escapeLog(line) + "\n")
 	return len(p), err
+}
+
+// mustBool reads a true/false setting of the environment variable name.
+func mustBool(name, value string) bool {
+	b, err := strconv.ParseBool(value)
+	if err != nil {
+		log.Fatalf("olympus-gateway: %s: %q is neither true nor false", name, value)
+	}
+	return b
 }
 
 func mustDuration(value string) time.Duration {

@@ -10,7 +10,8 @@ import (
 // spec: one path per operation (POST /v1/{service}/{operation}) with
 // operationId `{service}.{operation}`, its request and reply schemas, its
 // error responses (the contract's error body, by status), bearer security
-// on B operations and the Idempotency-Key header on I operations.
+// on B operations and the Idempotency-Key header on I operations; and the
+// gateway's own paths: the probes and the published key set.
 func openAPI(spec *Spec) map[string]any {
 	schemas := map[string]any{}
 	for name, raw := range spec.Schemas {
@@ -44,7 +45,8 @@ func openAPI(spec *Spec) map[string]any {
 				"content":     map[string]any{"application/json": map[string]any{"schema": ref(op.Reply)}},
 			},
 			"503": errorResponse("unavailable: NATS is not connected or no worker answers (the request was not sent), " +
-				"or a dependency is down; Retry-After: safe to retry"),
+				"or a dependency is down, or (bearer operations, -verify-tokens) the gateway does not know the signing keys yet; " +
+				"Retry-After: safe to retry"),
 			"504": errorResponse("unavailable: sent, but no reply in time (details.outcome unknown); Retry-After: " +
 				"retry only with an Idempotency-Key"),
 		}
@@ -95,6 +97,30 @@ func openAPI(spec *Spec) map[string]any {
 			"503": map[string]any{"description": "not ready"},
 		},
 	}}
+	paths[jwksPath] = map[string]any{"get": map[string]any{
+		"operationId": "gateway.jwks",
+		"summary":     "the access tokens' published key set (auth.jwks), for verifying them",
+		"tags":        []string{"auth"},
+		"security":    []any{},
+		"parameters":  []any{map[string]any{"$ref": "#/components/parameters/CorrelationId"}},
+		"responses": map[string]any{
+			"200": map[string]any{
+				"description": "every published key (JWK set, RFC 7517); refetch it on a token whose kid it lacks",
+				"headers": map[string]any{
+					"X-Correlation-Id": map[string]any{"$ref": "#/components/headers/CorrelationId"},
+					"Cache-Control": map[string]any{
+						"description": jwksCacheControl + ": shorter than the time a new key is published before it signs",
+						"schema":      map[string]any{"type": "string"},
+					},
+				},
+				"content": map[string]any{"application/json": map[string]any{"schema": ref(jwksSchema(spec))}},
+			},
+			"500": errorResponse("internal"),
+			"502": errorResponse("internal: the worker's reply could not be read"),
+			"503": errorResponse("unavailable: NATS is not connected or the auth worker does not answer; Retry-After: safe to retry"),
+			"504": errorResponse("unavailable: no reply in time; Retry-After: safe to retry (a read)"),
+		},
+	}}
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{
@@ -132,6 +158,17 @@ func openAPI(spec *Spec) map[string]any {
 			},
 		},
 	}
+}
+
+// jwksSchema names the schema of the key set: the spec's reply of
+// auth.jwks (the embedded spec has it; TestTheKeySetsSchemaIsTheSpecs).
+func jwksSchema(spec *Spec) string {
+	for _, op := range spec.Operations {
+		if op.Service == "auth" && op.Operation == "jwks" {
+			return op.Reply
+		}
+	}
+	return ""
 }
 
 func itoa(n int) string {

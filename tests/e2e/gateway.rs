@@ -652,3 +652,78 @@ async fn the_edge_refuses_what_the_contract_does_not_allow_in_its_own_words() {
     })
     .await;
 }
+
+/// The key set at `/.well-known/jwks.json` is `auth.jwks`'s, cacheable for
+/// less than the standby period; with `-verify-tokens` a bad token is
+/// refused at the edge without reaching a worker, a good one passes, and
+/// without the flag (the default) the worker refuses it.
+#[tokio::test]
+async fn the_key_set_is_published_and_local_verification_refuses_bad_tokens_before_nats() {
+    with_app(async |app| {
+        let signup = app.signup(olympus_tests::Encoding::Json).await;
+        let published = app
+            .call(
+                olympus_tests::Encoding::Json,
+                "auth.v1.jwks",
+                None,
+                json!({}),
+            )
+            .await
+            .ok();
+        let (kid, _) = app.signing_key().await;
+        let forged = {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let der = ed25519_dalek::SigningKey::from_bytes(&[5; 32])
+                .to_pkcs8_der()
+                .unwrap();
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+            header.typ = Some("at+jwt".to_owned());
+            header.kid = Some(kid);
+            let payload = signup.access_token.split('.').nth(1).unwrap();
+            use base64::Engine;
+            let claims: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            jsonwebtoken::encode(
+                &header,
+                &claims,
+                &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+            )
+            .unwrap()
+        };
+        let reached = async || {
+            crate::hostile::endpoint_stats(app, "olympus-auth", "me").await["num_requests"]
+                .as_u64()
+                .unwrap()
+        };
+
+        for (flags, checked_here) in [(&["-verify-tokens"][..], true), (&[][..], false)] {
+            let gateway = Gateway::start(app, &app.prefix, flags).await;
+            let (status, headers, body) = gateway
+                .http("GET", "/.well-known/jwks.json", &[], b"")
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(headers["content-type"], "application/json");
+            assert_eq!(headers["cache-control"], "public, max-age=300");
+            assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), published);
+
+            let (status, _, me) = gateway
+                .post("auth/me", Some(&signup.access_token), &[], json!({}))
+                .await;
+            assert_eq!(status, 200, "{me}");
+            assert_eq!(me["user"]["id"], signup.user_id.as_str());
+
+            let before = reached().await;
+            let (status, _, refused) = gateway.post("auth/me", Some(&forged), &[], json!({})).await;
+            assert_eq!(status, 401, "{refused}");
+            assert_eq!(refused["code"], "unauthenticated");
+            let worker_saw = reached().await - before;
+            assert_eq!(worker_saw, u64::from(!checked_here), "flags {flags:?}");
+            gateway.stop().await;
+        }
+    })
+    .await;
+}
