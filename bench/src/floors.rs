@@ -202,6 +202,62 @@ pub async fn argon2_verify(params: Argon2Params) -> anyhow::Result<Duration> {
     Ok(times[times.len() / 2])
 }
 
+/// One access token's signature check on this machine, alone, the way the
+/// workers make it (header, signature, issuer and audience): `(EdDSA,
+/// HS256)`, the median of 9 batches of 200. A worker pays it once per token
+/// (verified tokens are remembered, `olympus_runtime::tokens`).
+pub fn token_signature_checks() -> anyhow::Result<(Duration, Duration)> {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({
+        "iss": "olympus", "aud": "olympus", "sub": uuid::Uuid::now_v7(),
+        "tid": uuid::Uuid::now_v7(), "sid": uuid::Uuid::now_v7(), "role": "owner",
+        "amr": ["pwd"], "auth_time": now, "iat": now, "nbf": now, "exp": now + 3600,
+        "jti": uuid::Uuid::now_v7(),
+    });
+    let signing = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let der = signing
+        .to_pkcs8_der()
+        .map_err(|e| anyhow::anyhow!("encoding a key: {e}"))?;
+    let public = signing.verifying_key().to_bytes();
+    let secret = [7u8; 32];
+    let cases = [
+        (
+            Algorithm::EdDSA,
+            EncodingKey::from_ed_der(der.as_bytes()),
+            DecodingKey::from_ed_der(&public),
+        ),
+        (
+            Algorithm::HS256,
+            EncodingKey::from_secret(&secret)?,
+            DecodingKey::from_secret(&secret)?,
+        ),
+    ];
+    let mut medians = Vec::new();
+    for (algorithm, encoding, decoding) in cases {
+        let mut header = Header::new(algorithm);
+        header.typ = Some("at+jwt".to_owned());
+        header.kid = Some("bench".to_owned());
+        let token = jsonwebtoken::encode(&header, &claims, &encoding)?;
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&["olympus"]);
+        validation.set_audience(&["olympus"]);
+        let mut batches = Vec::new();
+        for _ in 0..9 {
+            let started = Instant::now();
+            for _ in 0..200 {
+                jsonwebtoken::decode_header(&token)?;
+                jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)?;
+            }
+            batches.push(started.elapsed() / 200);
+        }
+        batches.sort();
+        medians.push(batches[batches.len() / 2]);
+    }
+    Ok((medians[0], medians[1]))
+}
+
 /// Argon2id on this machine at the workers' parameters: one verification's
 /// time alone, and verifications per second with one per core running side
 /// by side (the login limit as it is: `cores ÷ one verify` assumes that
