@@ -202,11 +202,19 @@ pub async fn argon2_verify(params: Argon2Params) -> anyhow::Result<Duration> {
     Ok(times[times.len() / 2])
 }
 
-/// One access token's signature check on this machine, alone, the way the
-/// workers make it (header, signature, issuer and audience): `(EdDSA,
-/// HS256)`, the median of 9 batches of 200. A worker pays it once per token
-/// (verified tokens are remembered, `olympus_runtime::tokens`).
-pub fn token_signature_checks() -> anyhow::Result<(Duration, Duration)> {
+/// What one access token costs on this machine, alone, by algorithm.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCosts {
+    /// Signing one (the auth worker, at each login and refresh).
+    pub sign: Duration,
+    /// Checking one the way the workers do (header, signature, issuer and
+    /// audience), once per token: verified tokens are remembered
+    /// (`olympus_runtime::tokens`).
+    pub check: Duration,
+}
+
+/// [`TokenCosts`] of `(EdDSA, HS256)`, each the median of 9 batches of 200.
+pub fn token_costs() -> anyhow::Result<(TokenCosts, TokenCosts)> {
     use ed25519_dalek::pkcs8::EncodePrivateKey;
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
     let now = chrono::Utc::now().timestamp();
@@ -243,17 +251,28 @@ pub fn token_signature_checks() -> anyhow::Result<(Duration, Duration)> {
         let mut validation = Validation::new(algorithm);
         validation.set_issuer(&["olympus"]);
         validation.set_audience(&["olympus"]);
-        let mut batches = Vec::new();
-        for _ in 0..9 {
-            let started = Instant::now();
-            for _ in 0..200 {
-                jsonwebtoken::decode_header(&token)?;
-                jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)?;
+        let median = |mut work: Box<dyn FnMut() -> anyhow::Result<()> + '_>| {
+            let mut batches = Vec::new();
+            for _ in 0..9 {
+                let started = Instant::now();
+                for _ in 0..200 {
+                    work()?;
+                }
+                batches.push(started.elapsed() / 200);
             }
-            batches.push(started.elapsed() / 200);
-        }
-        batches.sort();
-        medians.push(batches[batches.len() / 2]);
+            batches.sort();
+            anyhow::Ok(batches[batches.len() / 2])
+        };
+        let sign = median(Box::new(|| {
+            jsonwebtoken::encode(&header, &claims, &encoding)?;
+            Ok(())
+        }))?;
+        let check = median(Box::new(|| {
+            jsonwebtoken::decode_header(&token)?;
+            jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)?;
+            Ok(())
+        }))?;
+        medians.push(TokenCosts { sign, check });
     }
     Ok((medians[0], medians[1]))
 }
