@@ -21,7 +21,11 @@ to; whether its session was revoked since is the workers' to say
 
 Environment: NATS_URL (default nats://127.0.0.1:4222),
 OLYMPUS_SUBJECT_PREFIX (default olympus), OLYMPUS_JWT_ISSUER and
-OLYMPUS_JWT_AUDIENCE (default olympus). The end-to-end tests run this file.
+OLYMPUS_JWT_AUDIENCE (default olympus). With OLYMPUS_JWKS_URL (e.g.
+http://127.0.0.1:8080/.well-known/jwks.json) the key set comes from the
+gateway over HTTP instead: the way for a service whose NATS user may not
+call the workers (nats/nats-server.conf gives Python services an account
+of their own). The end-to-end tests run this file both ways.
 """
 
 import asyncio
@@ -29,6 +33,7 @@ import json
 import os
 import sys
 import time
+import urllib.request
 
 import jwt
 import nats
@@ -39,17 +44,22 @@ class KeySet:
 
     REFETCH_AFTER = 5.0
 
-    def __init__(self, nc, prefix):
-        self.nc, self.subject = nc, f"{prefix}.auth.v1.jwks"
+    def __init__(self, nc, prefix, url=None):
+        self.nc, self.subject, self.url = nc, f"{prefix}.auth.v1.jwks", url
         self.keys, self.fetched_at = {}, 0.0
 
     async def fetch(self):
-        reply = await self.nc.request(
-            self.subject, b"{}", timeout=5, headers={"Content-Type": "application/json"}
-        )
-        if reply.headers and reply.headers.get("Nats-Service-Error-Code"):
-            raise RuntimeError(f"auth.jwks failed: {reply.data.decode()}")
-        key_set = jwt.PyJWKSet.from_dict(json.loads(reply.data))
+        if self.url:
+            with urllib.request.urlopen(self.url, timeout=5) as response:
+                body = response.read()
+        else:
+            reply = await self.nc.request(
+                self.subject, b"{}", timeout=5, headers={"Content-Type": "application/json"}
+            )
+            if reply.headers and reply.headers.get("Nats-Service-Error-Code"):
+                raise RuntimeError(f"auth.jwks failed: {reply.data.decode()}")
+            body = reply.data
+        key_set = jwt.PyJWKSet.from_dict(json.loads(body))
         self.keys = {key.key_id: key for key in key_set.keys}
         self.fetched_at = time.monotonic()
 
@@ -82,12 +92,15 @@ async def main():
     token = sys.stdin.read().strip()
     if not token:
         sys.exit("give the access token on standard input")
-    nc = await nats.connect(
-        os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
-        inbox_prefix=os.environ.get("NATS_INBOX_PREFIX", "_INBOX"),
-    )
+    url = os.environ.get("OLYMPUS_JWKS_URL")
+    nc = None
+    if not url:
+        nc = await nats.connect(
+            os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+            inbox_prefix=os.environ.get("NATS_INBOX_PREFIX", "_INBOX"),
+        )
     try:
-        keys = KeySet(nc, os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus"))
+        keys = KeySet(nc, os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus"), url)
         await keys.fetch()
         claims = await verify(
             token,
@@ -99,7 +112,8 @@ async def main():
         print(f"refused: {refused}", file=sys.stderr)
         sys.exit(1)
     finally:
-        await nc.close()
+        if nc:
+            await nc.close()
     print(json.dumps(claims, sort_keys=True))
 
 

@@ -709,6 +709,19 @@ async fn the_key_set_is_published_and_local_verification_refuses_bad_tokens_befo
             assert_eq!(headers["content-type"], "application/json");
             assert_eq!(headers["cache-control"], "public, max-age=300");
             assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), published);
+            // A Python service verifies with the key set from here alone
+            // (its NATS is out of reach).
+            let url = format!("http://{}/.well-known/jwks.json", gateway.addr);
+            let env = [
+                ("OLYMPUS_JWKS_URL", url.as_str()),
+                ("NATS_URL", "nats://127.0.0.1:1"),
+            ];
+            let (verified, said) =
+                crate::signing_keys::verify_in_python_with(app, &signup.access_token, &env).await;
+            assert!(verified, "{said}");
+            let (verified, _) =
+                crate::signing_keys::verify_in_python_with(app, &forged, &env).await;
+            assert!(!verified);
 
             let (status, _, me) = gateway
                 .post("auth/me", Some(&signup.access_token), &[], json!({}))

@@ -90,11 +90,21 @@ async fn add_key(app: &TestApp) -> String {
 /// examples/python/verify_token.py on `token`: whether it verified, and
 /// what it printed (the claims, or why not).
 async fn verify_in_python(app: &TestApp, token: &str) -> (bool, String) {
+    verify_in_python_with(app, token, &[]).await
+}
+
+/// [`verify_in_python`] with more environment.
+pub async fn verify_in_python_with(
+    app: &TestApp,
+    token: &str,
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut child = tokio::process::Command::new("python3")
         .arg(format!("{root}/examples/python/verify_token.py"))
         .env("NATS_URL", &app.nats_url)
         .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -177,7 +177,7 @@ impl Revocations {
             .fetch_all(pool)
             .await
             .context("reading the signing keys")?;
-        tokens.set_keys(&keys, now)?;
+        tokens.set_keys(&keys, now);
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         for (id, at) in revoked {
             state.watermark = Some(state.watermark.map_or(at, |mark| mark.max(at)));

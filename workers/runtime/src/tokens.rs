@@ -353,8 +353,10 @@ impl AccessTokens {
     /// Takes the keys as stored (`rows`, any state) at `now`: publishes
     /// standby and active keys, and retired ones for one token lifetime
     /// after they stopped signing. A key that leaves the set stops
-    /// verifying its tokens, remembered ones included.
-    pub fn set_keys(&self, rows: &[KeyRow], now: DateTime<Utc>) -> anyhow::Result<()> {
+    /// verifying its tokens, remembered ones included. A row that makes no
+    /// key (the table's checks prevent it) is left out, and logged. Logs
+    /// the set when it changes.
+    pub fn set_keys(&self, rows: &[KeyRow], now: DateTime<Utc>) {
         let lifetime = chrono::Duration::from_std(self.0.ttl).unwrap_or(chrono::Duration::MAX)
             + chrono::Duration::seconds(LEEWAY_SECS as i64);
         let mut set = KeySet {
@@ -364,8 +366,10 @@ impl AccessTokens {
         let mut rows: Vec<&KeyRow> = rows.iter().collect();
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.kid.cmp(&b.kid)));
         for row in rows {
-            let state = KeyState::parse(&row.state)
-                .with_context(|| format!("signing key {:?} has state {:?}", row.kid, row.state))?;
+            let Some(state) = KeyState::parse(&row.state) else {
+                tracing::error!(kid = %row.kid, state = %row.state, "a signing key in no known state: not published");
+                continue;
+            };
             let published = match state {
                 KeyState::Standby | KeyState::Active => true,
                 KeyState::Retired => row.retired_at.is_none_or(|at| at + lifetime > now),
@@ -377,11 +381,8 @@ impl AccessTokens {
             // jsonwebtoken reads the first 32 bytes of a key: a shorter one
             // must not reach it.
             if row.public_key.len() != 32 {
-                bail!(
-                    "signing key {:?} has a public key of {} bytes",
-                    row.kid,
-                    row.public_key.len()
-                );
+                tracing::error!(kid = %row.kid, bytes = row.public_key.len(), "a signing key whose public key is not 32 bytes: not published");
+                continue;
             }
             if state == KeyState::Active {
                 set.active = Some(row.kid.clone());
@@ -393,8 +394,22 @@ impl AccessTokens {
                 public_key: row.public_key.clone(),
             });
         }
-        *self.0.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(set);
-        Ok(())
+        let states = |set: &KeySet| -> Vec<(String, KeyState)> {
+            set.published
+                .iter()
+                .map(|k| (k.kid.clone(), k.state))
+                .collect()
+        };
+        let mut keys = self.0.keys.write().unwrap_or_else(|e| e.into_inner());
+        if states(&keys) != states(&set) {
+            let published: Vec<String> = set
+                .published
+                .iter()
+                .map(|k| format!("{} ({})", k.kid, k.state.as_str()))
+                .collect();
+            tracing::info!(published = %published.join(", "), "signing keys");
+        }
+        *keys = Arc::new(set);
     }
 
     fn keys(&self) -> Arc<KeySet> {
@@ -523,7 +538,7 @@ mod tests {
 
     fn tokens(rows: &[KeyRow]) -> AccessTokens {
         let t = AccessTokens::new("olympus", "olympus", Duration::from_secs(60), vec![]).unwrap();
-        t.set_keys(rows, Utc::now()).unwrap();
+        t.set_keys(rows, Utc::now());
         t
     }
 
@@ -611,7 +626,7 @@ mod tests {
             state: "revoked".to_owned(),
             ..row
         };
-        t.set_keys(&[revoked], Utc::now()).unwrap();
+        t.set_keys(&[revoked], Utc::now());
         assert!(matches!(
             t.verify(&token, Utc::now()),
             Err(Rejected::UnknownKey(_))
@@ -646,7 +661,7 @@ mod tests {
         let token = issue("k1", &key);
         for (iss, aud) in [("someone-else", "olympus"), ("olympus", "another-api")] {
             let t = AccessTokens::new(iss, aud, Duration::from_secs(60), vec![]).unwrap();
-            t.set_keys(std::slice::from_ref(&row), Utc::now()).unwrap();
+            t.set_keys(std::slice::from_ref(&row), Utc::now());
             assert!(t.verify(&token, Utc::now()).is_err(), "{iss} {aud}");
         }
     }
@@ -663,7 +678,7 @@ mod tests {
             vec![legacy],
         )
         .unwrap();
-        t.set_keys(&[row], Utc::now()).unwrap();
+        t.set_keys(&[row], Utc::now());
         let secret = EncodingKey::from_secret(&[7; 32]).unwrap();
         let mut before = claims(Uuid::now_v7(), Role::Member);
         before.iat = upgrade - 10;
@@ -744,11 +759,16 @@ mod tests {
     }
 
     #[test]
-    fn a_short_public_key_is_refused_before_it_reaches_the_verifier() {
-        let (mut row, _) = key("k1", 1, KeyState::Active);
-        row.public_key.truncate(16);
-        let t = AccessTokens::new("olympus", "olympus", Duration::from_secs(60), vec![]).unwrap();
-        assert!(t.set_keys(&[row], Utc::now()).is_err());
+    fn a_short_public_key_or_an_unknown_state_is_not_published() {
+        let (mut short, _) = key("short", 1, KeyState::Active);
+        short.public_key.truncate(16);
+        let (mut odd, _) = key("odd", 2, KeyState::Active);
+        odd.state = "paused".to_owned();
+        let (good, key) = key("good", 3, KeyState::Standby);
+        let t = tokens(&[short, odd, good]);
+        let published: Vec<String> = t.published().into_iter().map(|k| k.kid).collect();
+        assert_eq!(published, ["good"]);
+        assert!(t.verify(&issue("good", &key), Utc::now()).is_ok());
     }
 
     #[test]
