@@ -29,6 +29,9 @@ pub mod error;
 pub mod event;
 pub mod headers;
 pub mod operation;
+// The Python package's generated modules: written and checked by a test.
+#[cfg(test)]
+mod python;
 pub mod secret;
 pub mod shapes;
 pub mod spec;

@@ -1,13 +1,9 @@
-"""Olympus from Python: a tenant's owner administers its members.
+"""Olympus from Python: administering members, on the typed client.
 
-tenant.create -> members.invite (the token read from the `invite` mail) ->
-auth.accept_invite -> members.list (pages) -> members.set_role (the new
-member becomes admin, and may then list members) -> members.set_role back
-to member (refused on the very next request) -> members.remove (their
-token stops working); in MessagePack and in JSON, written only against the
-contract's field names:
+members.invite (its token read from the mail stream) -> accept_invite ->
+members.list in pages -> set_role up and down -> remove:
 
-    pip install -r examples/python/requirements.txt
+    pip install -r examples/python/requirements.txt ./clients/python
     NATS_URL=nats://127.0.0.1:4222 OLYMPUS_SUBJECT_PREFIX=olympus \\
         python3 examples/python/admin_flow.py
 
@@ -15,82 +11,83 @@ Prints one JSON line per step; exits non-zero at the first reply that breaks
 the contract. The end-to-end tests run it against `olympus serve`.
 """
 
+from __future__ import annotations
+
 import asyncio
-import uuid
+from uuid import UUID
 
-from account_flow import read_mail
-from identity_flow import PASSWORD, call, check, run_flows, step
+from flows import PASSWORD, check, read_mail, run, slug, step
+from olympus_client import UNSET, Olympus, Unset
+from olympus_client.errors import Forbidden, InvalidToken, Unauthenticated
+from olympus_client.models import MailTemplate, NewOwner, Role
 
-INVITATION_FIELDS = {"id", "email", "role", "expires_at", "created_at"}
 
-
-async def flow(nc, js, codec):
-    slug = f"pyadmin-{codec.name}-{uuid.uuid4().hex[:8]}"
-    status, body, _ = await call(
-        nc, codec, "tenant.v1.create",
-        {"slug": slug, "name": "Python Admins", "owner": {"email": f"owner@{slug}.example.com", "password": PASSWORD}},
+async def flow(client: Olympus) -> None:
+    name = slug("admin")
+    created = await client.tenant.create(
+        slug=name, name="Python Admins", owner=NewOwner(email=f"owner@{name}.example.com", password=PASSWORD)
     )
-    check(status == 200, "tenant.create", body)
-    tenant_id = body["tenant"]["id"]
-    owner = body["tokens"]["access_token"]
+    owner = created.tokens.access_token
 
-    email = f"new@{slug}.example.com"
-    status, body, _ = await call(nc, codec, "tenant.v1.members.invite", {"email": email, "role": "member"}, token=owner)
-    check(status == 200 and set(body["invitation"]) == INVITATION_FIELDS, "members.invite", body)
-    check(body["invitation"]["role"] == "member" and body["invitation"]["email"] == email, "the invitation", body)
-    status, body, _ = await call(nc, codec, "tenant.v1.members.invitations.list", {}, token=owner)
-    check(status == 200 and len(body["items"]) == 1 and body["next_cursor"] is None, "invitations.list", body)
-    token = await read_mail(js, tenant_id, "invite", email)
-    step("tenant.members.invite", codec)
+    email = f"new@{name}.example.com"
+    invited = await client.tenant.members_invite(token=owner, email=email, role=Role.MEMBER)
+    check(invited.invitation.role == Role.MEMBER and invited.invitation.email == email, "members.invite", invited)
+    pending = await client.tenant.members_invitations_list(token=owner)
+    check(len(pending.items) == 1 and pending.next_cursor is None, "invitations.list", pending)
+    token = await read_mail(client, created.tenant.id, MailTemplate.INVITE, email)
+    step("tenant.members.invite")
 
-    status, body, _ = await call(nc, codec, "auth.v1.accept_invite", {"token": token, "password": PASSWORD, "display_name": "Newcomer"})
-    check(status == 200 and body["user"]["email_verified"] is True and body["user"]["role"] == "member", "auth.accept_invite", body)
-    member_id = body["user"]["id"]
-    member = body["tokens"]["access_token"]
-    status, body, _ = await call(nc, codec, "auth.v1.accept_invite", {"token": token, "password": PASSWORD})
-    check(status == 401 and body["code"] == "invalid_token", "an invitation works once", body)
-    step("auth.accept_invite", codec)
+    joined = await client.auth.accept_invite(token=token, password=PASSWORD, display_name="Newcomer")
+    check(joined.user.email_verified and joined.user.role == Role.MEMBER, "auth.accept_invite", joined)
+    member_id, member = joined.user.id, joined.tokens.access_token
+    try:
+        await client.auth.accept_invite(token=token, password=PASSWORD)
+        check(False, "an invitation works once")
+    except InvalidToken:
+        pass
+    step("auth.accept_invite")
 
     # Pages of one: the owner, then the new member, then the end.
-    seen, cursor = [], None
+    seen: list[UUID] = []
+    cursor: str | Unset = UNSET
     while True:
-        request = {"limit": 1} if cursor is None else {"limit": 1, "cursor": cursor}
-        status, body, _ = await call(nc, codec, "tenant.v1.members.list", request, token=owner)
-        check(status == 200 and len(body["items"]) <= 1, "members.list", body)
-        seen += [u["id"] for u in body["items"]]
-        cursor = body["next_cursor"]
-        if cursor is None:
+        page = await client.tenant.members_list(token=owner, limit=1, cursor=cursor)
+        check(len(page.items) <= 1, "members.list", page)
+        seen += [user.id for user in page.items]
+        if page.next_cursor is None:
             break
+        cursor = page.next_cursor
     check(len(seen) == 2 and seen[1] == member_id, "every member once, in order", seen)
-    step("tenant.members.list", codec, members=len(seen))
+    step("tenant.members.list", members=len(seen))
 
-    status, body, _ = await call(nc, codec, "tenant.v1.members.list", {}, token=member)
-    check(status == 403 and body["code"] == "forbidden", "members may not list members", body)
-    status, body, _ = await call(nc, codec, "tenant.v1.members.set_role", {"user_id": member_id, "role": "admin"}, token=owner)
-    check(status == 200 and body["user"]["role"] == "admin", "members.set_role admin", body)
-    status, body, _ = await call(nc, codec, "tenant.v1.members.list", {}, token=member)
-    check(status == 200 and len(body["items"]) == 2, "an admin lists members", body)
-    status, body, _ = await call(nc, codec, "tenant.v1.members.set_role", {"user_id": member_id, "role": "member"}, token=owner)
-    check(status == 200 and body["user"]["role"] == "member", "members.set_role member", body)
-    status, body, _ = await call(nc, codec, "tenant.v1.members.list", {}, token=member)
-    check(status == 403, "demoted: refused on the next request, with the same token", body)
-    step("tenant.members.set_role", codec)
+    try:
+        await client.tenant.members_list(token=member)
+        check(False, "members may not list members")
+    except Forbidden:
+        pass
+    promoted = await client.tenant.members_set_role(token=owner, user_id=member_id, role=Role.ADMIN)
+    check(promoted.user.role == Role.ADMIN, "members.set_role admin", promoted)
+    listed = await client.tenant.members_list(token=member)
+    check(len(listed.items) == 2, "an admin lists members", listed)
+    await client.tenant.members_set_role(token=owner, user_id=member_id, role=Role.MEMBER)
+    try:
+        await client.tenant.members_list(token=member)
+        check(False, "demoted: refused on the next request, with the same token")
+    except Forbidden:
+        pass
+    step("tenant.members.set_role")
 
-    status, body, _ = await call(nc, codec, "tenant.v1.members.remove", {"user_id": member_id}, token=owner)
-    check(status == 200 and body == {}, "members.remove", body)
+    await client.tenant.members_remove(token=owner, user_id=member_id)
     deadline = asyncio.get_running_loop().time() + 1.0
     while True:
-        status, body, _ = await call(nc, codec, "auth.v1.me", {}, token=member)
-        if status == 401:
+        try:
+            await client.auth.me(token=member)
+        except Unauthenticated:
             break
-        check(asyncio.get_running_loop().time() < deadline, "a removed member's token is refused within 1 s", body)
+        check(asyncio.get_running_loop().time() < deadline, "a removed member's token is refused within 1 s")
         await asyncio.sleep(0.05)
-    step("tenant.members.remove", codec)
-
-
-async def main():
-    await run_flows(flow, jetstream=True)
+    step("tenant.members.remove")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(run(flow))

@@ -1,12 +1,11 @@
-"""Olympus from Python: a shop, from catalog to refund.
+"""Olympus from Python: a shop, from catalog to refund, on the typed client.
 
 tenant.create -> products.create -> orders.create (with an Idempotency-Key,
 retried: one order) -> payments.authorize -> payments.capture (retried with
 its key: charged once) -> payments.refund (part, then the rest: the order is
-refunded); in MessagePack and in JSON, written only against the contract's
-field names (Money is {amount in minor units, currency}):
+refunded). Money is `Money(amount in minor units, currency)`:
 
-    pip install -r examples/python/requirements.txt
+    pip install -r examples/python/requirements.txt ./clients/python
     NATS_URL=nats://127.0.0.1:4222 OLYMPUS_SUBJECT_PREFIX=olympus \\
         python3 examples/python/shop_flow.py
 
@@ -14,79 +13,87 @@ Prints one JSON line per step; exits non-zero at the first reply that breaks
 the contract. The end-to-end tests run it against `olympus serve`.
 """
 
+from __future__ import annotations
+
 import asyncio
 import uuid
 
-from identity_flow import PASSWORD, call, check, run_flows, step
+from flows import PASSWORD, check, run, slug, step
+from olympus_client import Olympus
+from olympus_client.errors import InsufficientStock, ValidationFailed
+from olympus_client.models import (
+    Address,
+    Money,
+    NewOwner,
+    OrderItemRequest,
+    OrderStatus,
+    PaymentMethod,
+    PaymentStatus,
+)
 
 
-def eur(amount):
-    return {"amount": amount, "currency": "EUR"}
+def eur(amount: int) -> Money:
+    return Money(amount=amount, currency="EUR")
 
 
-async def flow(nc, codec):
-    slug = f"pyshop-{codec.name}-{uuid.uuid4().hex[:8]}"
-    status, body, _ = await call(
-        nc, codec, "tenant.v1.create",
-        {"slug": slug, "name": "Python Shop", "owner": {"email": f"owner@{slug}.example.com", "password": PASSWORD}},
+async def flow(client: Olympus) -> None:
+    name = slug("shop")
+    created = await client.tenant.create(
+        slug=name, name="Python Shop", owner=NewOwner(email=f"owner@{name}.example.com", password=PASSWORD)
     )
-    check(status == 200, "tenant.create", body)
-    owner = body["tokens"]["access_token"]
+    owner = created.tokens.access_token
 
-    status, body, _ = await call(
-        nc, codec, "commerce.v1.products.create",
-        {"sku": "MUG-1", "name": "Blue Mug", "price": eur(1250), "stock": 3}, token=owner,
+    made = await client.commerce.products_create(token=owner, sku="MUG-1", name="Blue Mug", price=eur(1250), stock=3)
+    check(made.product.price == eur(1250) and made.product.stock == 3, "products.create", made)
+    product_id = made.product.id
+    step("commerce.products.create")
+
+    items = [OrderItemRequest(product_id=product_id, quantity=2)]
+    address = Address(name="Ada", line1="1 Main St", city="Berlin", postal_code="10115", country="DE")
+    key = f"checkout-{uuid.uuid4()}"
+    first = await client.commerce.orders_create(token=owner, items=items, shipping_address=address, idempotency_key=key)
+    check(first.order.total == eur(2500) and first.order.status == OrderStatus.PENDING_PAYMENT, "orders.create", first)
+    retried = await client.commerce.orders_create(token=owner, items=items, shipping_address=address, idempotency_key=key)
+    check(retried.order == first.order, "a retried order is the same order", retried)
+    product = await client.commerce.products_get(token=owner, id=product_id)
+    check(product.product.stock == 1, "stock reserved once", product)
+    try:
+        await client.commerce.orders_create(token=owner, items=items)
+        check(False, "insufficient_stock")
+    except InsufficientStock as short:
+        check(short.details["items"] == [{"product_id": str(product_id), "requested": 2, "available": 1}], "its items", short.details)
+    order_id = first.order.id
+    step("commerce.orders.create", number=first.order.number)
+
+    authorized = await client.commerce.payments_authorize(
+        token=owner, order_id=order_id, method=PaymentMethod(type="card", token="tok_visa")
     )
-    check(status == 200 and body["product"]["price"] == eur(1250) and body["product"]["stock"] == 3, "products.create", body)
-    product_id = body["product"]["id"]
-    step("commerce.products.create", codec)
+    payment = authorized.payment
+    check(payment.status == PaymentStatus.AUTHORIZED and payment.amount == eur(2500), "payments.authorize", payment)
+    step("commerce.payments.authorize")
 
-    order = {"items": [{"product_id": product_id, "quantity": 2}],
-             "shipping_address": {"name": "Ada", "line1": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"}}
-    key = {"Idempotency-Key": f"checkout-{uuid.uuid4()}"}
-    status, first, _ = await call(nc, codec, "commerce.v1.orders.create", order, token=owner, headers=key)
-    check(status == 200 and first["order"]["total"] == eur(2500) and first["order"]["status"] == "pending_payment", "orders.create", first)
-    status, retried, _ = await call(nc, codec, "commerce.v1.orders.create", order, token=owner, headers=key)
-    check(status == 200 and retried == first, "a retried order is the same order", retried)
-    status, body, _ = await call(nc, codec, "commerce.v1.products.get", {"id": product_id}, token=owner)
-    check(status == 200 and body["product"]["stock"] == 1, "stock reserved once", body)
-    status, body, _ = await call(nc, codec, "commerce.v1.orders.create", {"items": [{"product_id": product_id, "quantity": 2}]}, token=owner)
-    check(status == 409 and body["code"] == "insufficient_stock"
-          and body["details"]["items"] == [{"product_id": product_id, "requested": 2, "available": 1}], "insufficient_stock", body)
-    order_id = first["order"]["id"]
-    step("commerce.orders.create", codec, number=first["order"]["number"])
+    key = f"capture-{payment.id}"
+    captured = await client.commerce.payments_capture(token=owner, payment_id=payment.id, idempotency_key=key)
+    check(captured.payment.status == PaymentStatus.CAPTURED, "payments.capture", captured)
+    again = await client.commerce.payments_capture(token=owner, payment_id=payment.id, idempotency_key=key)
+    check(again.payment == captured.payment, "a retried capture is the same capture", again)
+    paid = await client.commerce.orders_get(token=owner, id=order_id)
+    check(paid.order.status == OrderStatus.PAID, "the order is paid", paid)
+    step("commerce.payments.capture")
 
-    status, body, _ = await call(
-        nc, codec, "commerce.v1.payments.authorize",
-        {"order_id": order_id, "method": {"type": "card", "token": "tok_visa"}}, token=owner,
-    )
-    check(status == 200 and body["payment"]["status"] == "authorized" and body["payment"]["amount"] == eur(2500), "payments.authorize", body)
-    payment_id = body["payment"]["id"]
-    step("commerce.payments.authorize", codec)
-
-    key = {"Idempotency-Key": f"capture-{payment_id}"}
-    status, first, _ = await call(nc, codec, "commerce.v1.payments.capture", {"payment_id": payment_id}, token=owner, headers=key)
-    check(status == 200 and first["payment"]["status"] == "captured", "payments.capture", first)
-    status, retried, _ = await call(nc, codec, "commerce.v1.payments.capture", {"payment_id": payment_id}, token=owner, headers=key)
-    check(status == 200 and retried == first, "a retried capture is the same capture", retried)
-    status, body, _ = await call(nc, codec, "commerce.v1.orders.get", {"id": order_id}, token=owner)
-    check(status == 200 and body["order"]["status"] == "paid", "the order is paid", body)
-    step("commerce.payments.capture", codec)
-
-    status, body, _ = await call(nc, codec, "commerce.v1.payments.refund", {"payment_id": payment_id, "amount": eur(500)}, token=owner)
-    check(status == 200 and body["payment"]["status"] == "partially_refunded" and body["payment"]["refunded_amount"] == eur(500), "a partial refund", body)
-    status, body, _ = await call(nc, codec, "commerce.v1.payments.refund", {"payment_id": payment_id, "amount": eur(2001)}, token=owner)
-    check(status == 422 and body["code"] == "validation_failed", "no refund beyond the capture", body)
-    status, body, _ = await call(nc, codec, "commerce.v1.payments.refund", {"payment_id": payment_id}, token=owner)
-    check(status == 200 and body["payment"]["status"] == "refunded" and body["payment"]["refunded_amount"] == eur(2500), "the rest", body)
-    status, body, _ = await call(nc, codec, "commerce.v1.orders.get", {"id": order_id}, token=owner)
-    check(status == 200 and body["order"]["status"] == "refunded", "the order is refunded", body)
-    step("commerce.payments.refund", codec)
-
-
-async def main():
-    await run_flows(flow)
+    part = await client.commerce.payments_refund(token=owner, payment_id=payment.id, amount=eur(500))
+    check(part.payment.status == PaymentStatus.PARTIALLY_REFUNDED and part.payment.refunded_amount == eur(500), "a partial refund", part)
+    try:
+        await client.commerce.payments_refund(token=owner, payment_id=payment.id, amount=eur(2001))
+        check(False, "no refund beyond the capture")
+    except ValidationFailed:
+        pass
+    rest = await client.commerce.payments_refund(token=owner, payment_id=payment.id)
+    check(rest.payment.status == PaymentStatus.REFUNDED and rest.payment.refunded_amount == eur(2500), "the rest", rest)
+    refunded = await client.commerce.orders_get(token=owner, id=order_id)
+    check(refunded.order.status == OrderStatus.REFUNDED, "the order is refunded", refunded)
+    step("commerce.payments.refund")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(run(flow))

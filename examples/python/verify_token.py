@@ -11,7 +11,7 @@ seconds in a long-running service.
 The token is read from standard input (a token on the command line is
 visible to every user of the machine):
 
-    pip install -r examples/python/requirements.txt
+    pip install -r examples/python/requirements.txt ./clients/python
     printf '%s' "$TOKEN" | python3 examples/python/verify_token.py
 
 It prints the token's claims as JSON and exits 0, or says why the token is
@@ -28,15 +28,19 @@ call the workers (nats/nats-server.conf gives Python services an account
 of their own). The end-to-end tests run this file both ways.
 """
 
+from __future__ import annotations
+
 import asyncio
 import json
 import os
 import sys
 import time
 import urllib.request
+from typing import Any
 
 import jwt
-import nats
+
+from olympus_client import Olympus
 
 
 class KeySet:
@@ -44,32 +48,33 @@ class KeySet:
 
     REFETCH_AFTER = 5.0
 
-    def __init__(self, nc, prefix, url=None):
-        self.nc, self.subject, self.url = nc, f"{prefix}.auth.v1.jwks", url
-        self.keys, self.fetched_at = {}, 0.0
+    def __init__(self, client: Olympus | None, url: str | None = None) -> None:
+        self.client, self.url = client, url
+        self.keys: dict[str, jwt.PyJWK] = {}
+        self.fetched_at = 0.0
 
-    async def fetch(self):
+    async def fetch(self) -> None:
+        key_set: dict[str, Any]
         if self.url:
             with urllib.request.urlopen(self.url, timeout=5) as response:
-                body = response.read()
+                key_set = json.loads(response.read())
+        elif self.client is not None:
+            reply = await self.client.auth.jwks()
+            key_set = reply.model_dump(mode="json", by_alias=True)
         else:
-            reply = await self.nc.request(
-                self.subject, b"{}", timeout=5, headers={"Content-Type": "application/json"}
-            )
-            if reply.headers and reply.headers.get("Nats-Service-Error-Code"):
-                raise RuntimeError(f"auth.jwks failed: {reply.data.decode()}")
-            body = reply.data
-        key_set = jwt.PyJWKSet.from_dict(json.loads(body))
-        self.keys = {key.key_id: key for key in key_set.keys}
+            raise RuntimeError("no way to fetch the key set")
+        self.keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(key_set).keys if key.key_id}
         self.fetched_at = time.monotonic()
 
-    async def key(self, kid):
+    async def key(self, kid: str | None) -> jwt.PyJWK | None:
+        if kid is None:
+            return None
         if kid not in self.keys and time.monotonic() - self.fetched_at >= self.REFETCH_AFTER:
             await self.fetch()
         return self.keys.get(kid)
 
 
-async def verify(token, keys, issuer, audience):
+async def verify(token: str, keys: KeySet, issuer: str, audience: str) -> dict[str, Any]:
     """The claims of `token`; raises jwt.InvalidTokenError when it is refused."""
     header = jwt.get_unverified_header(token)
     if header.get("alg") != "EdDSA" or header.get("typ") != "at+jwt":
@@ -77,7 +82,7 @@ async def verify(token, keys, issuer, audience):
     key = await keys.key(header.get("kid"))
     if key is None:
         raise jwt.InvalidTokenError(f"key {header.get('kid')!r} is not published")
-    return jwt.decode(
+    claims: dict[str, Any] = jwt.decode(
         token,
         key.key,
         algorithms=["EdDSA"],
@@ -86,21 +91,23 @@ async def verify(token, keys, issuer, audience):
         leeway=5,
         options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub"]},
     )
+    return claims
 
 
-async def main():
+async def main() -> None:
     token = sys.stdin.read().strip()
     if not token:
         sys.exit("give the access token on standard input")
     url = os.environ.get("OLYMPUS_JWKS_URL")
-    nc = None
+    client = None
     if not url:
-        nc = await nats.connect(
+        client = await Olympus.connect(
             os.environ.get("NATS_URL", "nats://127.0.0.1:4222"),
+            prefix=os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus"),
             inbox_prefix=os.environ.get("NATS_INBOX_PREFIX", "_INBOX"),
         )
     try:
-        keys = KeySet(nc, os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus"), url)
+        keys = KeySet(client, url)
         await keys.fetch()
         claims = await verify(
             token,
@@ -112,8 +119,8 @@ async def main():
         print(f"refused: {refused}", file=sys.stderr)
         sys.exit(1)
     finally:
-        if nc:
-            await nc.close()
+        if client is not None:
+            await client.close()
     print(json.dumps(claims, sort_keys=True))
 
 

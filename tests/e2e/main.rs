@@ -26,6 +26,7 @@ mod micro;
 mod nats_permissions;
 mod password_reset;
 mod processes;
+mod python_client;
 mod readme;
 mod relay;
 mod revocation;

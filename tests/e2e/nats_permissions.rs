@@ -843,7 +843,7 @@ async fn subscribers_cannot_make_jetstream_deliver_into_the_olympus_account() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         let python = tokio::time::timeout(
             Duration::from_secs(60),
-            tokio::process::Command::new("python3")
+            tokio::process::Command::new(olympus_tests::python::client_python())
                 .arg(format!("{root}/examples/python/subscriber.py"))
                 .args(["--tenant", &tenant, "--count", "2", "--durable", "python"])
                 .arg("--spec")

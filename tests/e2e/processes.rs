@@ -115,13 +115,14 @@ async fn worker_subsets_in_separate_processes_share_the_work() {
 }
 
 /// Runs a Python client from `examples/python/` against a real `olympus
-/// serve`, and checks that it printed `steps`, in MessagePack then JSON,
-/// then `done`.
-async fn run_python_client(script: &str, steps: &[&str]) {
+/// serve`, with the typed package installed (`tools/python-venv`), and
+/// checks that it printed `steps` in each of `encodings` (none: the
+/// package's MessagePack), then `done`.
+async fn run_python_client(script: &str, encodings: &[&str], steps: &[&str]) {
     with_app_opts(Options::without_workers(), async |app| {
         let mut process = app.serve_process(OLYMPUS, &[]).await;
         let script = format!("{}/../examples/python/{script}", env!("CARGO_MANIFEST_DIR"));
-        let output = tokio::process::Command::new("python3")
+        let output = tokio::process::Command::new(olympus_tests::python::client_python())
             .arg(&script)
             .env("NATS_URL", &app.nats_url)
             .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
@@ -145,7 +146,7 @@ async fn run_python_client(script: &str, steps: &[&str]) {
                 )
             })
             .collect();
-        let mut expected: Vec<String> = ["msgpack", "json"]
+        let mut expected: Vec<String> = encodings
             .iter()
             .flat_map(|enc| steps.iter().map(move |step| format!("{step} {enc}")))
             .collect();
@@ -157,11 +158,12 @@ async fn run_python_client(script: &str, steps: &[&str]) {
 }
 
 /// register -> verify (mail) -> login -> sessions.list -> logout_all ->
-/// request reset (mail) -> reset -> login, from Python, in both encodings.
+/// request reset (mail) -> reset -> login, from Python, on the typed package.
 #[tokio::test]
-async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings() {
+async fn a_python_client_runs_an_accounts_life_with_its_mail() {
     run_python_client(
         "account_flow.py",
+        &[""],
         &[
             "auth.register",
             "auth.verify_email",
@@ -177,11 +179,12 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail_in_both_encodings()
 }
 
 /// invite (mail) -> accept -> members.list in pages -> set_role up and
-/// down -> remove, from Python, in both encodings.
+/// down -> remove, from Python, on the typed package.
 #[tokio::test]
-async fn a_python_client_administers_members_in_both_encodings() {
+async fn a_python_client_administers_members() {
     run_python_client(
         "admin_flow.py",
+        &[""],
         &[
             "tenant.members.invite",
             "auth.accept_invite",
@@ -194,11 +197,12 @@ async fn a_python_client_administers_members_in_both_encodings() {
 }
 
 /// products -> order (key retried) -> authorize -> capture (key retried)
-/// -> refunds, from Python, in both encodings.
+/// -> refunds, from Python, on the typed package.
 #[tokio::test]
-async fn a_python_client_runs_a_shop_in_both_encodings() {
+async fn a_python_client_runs_a_shop() {
     run_python_client(
         "shop_flow.py",
+        &[""],
         &[
             "commerce.products.create",
             "commerce.orders.create",
@@ -212,8 +216,10 @@ async fn a_python_client_runs_a_shop_in_both_encodings() {
 
 #[tokio::test]
 async fn a_python_client_runs_the_identity_flow_in_both_encodings() {
+    // Raw nats-py and msgpack against the contract's field names.
     run_python_client(
         "identity_flow.py",
+        &["msgpack", "json"],
         &[
             "tenant.create",
             "auth.login",
@@ -262,7 +268,7 @@ async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id(
         );
         let output = tokio::time::timeout(
             Duration::from_secs(60),
-            tokio::process::Command::new("python3")
+            tokio::process::Command::new(olympus_tests::python::client_python())
                 .args([
                     script,
                     "--tenant",
@@ -303,7 +309,7 @@ async fn a_python_subscriber_sees_signup_events_with_the_callers_correlation_id(
                 "user.login_failed",
                 "user.registered"
             ],
-            "each validated by the Python subscriber against the spec's data schema"
+            "each parsed into its generated class and validated against the spec's data schema"
         );
         for event in &events {
             assert_eq!(event["correlation_id"], "python-sees-this");

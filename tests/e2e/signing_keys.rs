@@ -100,7 +100,7 @@ pub async fn verify_in_python_with(
     env: &[(&str, &str)],
 ) -> (bool, String) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let mut child = tokio::process::Command::new("python3")
+    let mut child = tokio::process::Command::new(olympus_tests::python::client_python())
         .arg(format!("{root}/examples/python/verify_token.py"))
         .env("NATS_URL", &app.nats_url)
         .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
@@ -109,7 +109,7 @@ pub async fn verify_in_python_with(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 with PyJWT (examples/python/requirements.txt)");
+        .expect("the typed client's python (tools/python-venv)");
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(token.as_bytes()).await.unwrap();
     drop(stdin);

@@ -34,6 +34,7 @@ pub mod nats_server;
 pub mod ops;
 pub mod postgres_server;
 pub mod process;
+pub mod python;
 pub mod tcp_proxy;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};

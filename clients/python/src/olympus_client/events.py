@@ -1,0 +1,249 @@
+"""Olympus's events (contract section 7), typed, from its JetStream stream.
+
+```python
+async for event in client.events(durable="billing", types=["order.placed"]):
+    if isinstance(event.data, OrderPlaced):
+        bill(event.data.order)
+```
+
+Delivery is at least once. An event is acknowledged when the loop asks for
+the next one, that is after the block that handled it succeeded (or
+earlier, with `await event.ack()`); if the block raises, or the loop is left
+with `break` before `event.ack()`, the event is not acknowledged and
+JetStream delivers it again after its wait. JetStream drops
+duplicates only within its window (2 minutes by default), so a consumer
+that must not act twice keeps the ids it processed: pass a `processed`
+store (`MemoryStore`, `FileStore`, or your own `ProcessedStore`), and an
+event already in it is acknowledged and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from .models import EVENT_DATA, EventData, EventType, Mail
+
+
+class Event(BaseModel):
+    """One event: the envelope's fields, `data` as its type's class, and
+    where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    """UUIDv7; also the message's `Nats-Msg-Id`."""
+    type: EventType
+    tenant_id: UUID
+    occurred_at: datetime
+    correlation_id: str
+    actor_id: UUID | None = None
+    schema_version: int
+    data: EventData
+    subject: str
+    """The subject it was published on."""
+    msg_id: str
+    """The `Nats-Msg-Id` header (JetStream's duplicate suppression)."""
+    raw: dict[str, Any] = Field(repr=False)
+    """The envelope as published (JSON), to forward or store as it is."""
+
+    _done: Callable[[], Awaitable[None]] | None = PrivateAttr(default=None)
+
+    async def ack(self) -> None:
+        """Marks the event handled now (recorded in the `processed` store,
+        then acknowledged) rather than when the loop asks for the next one:
+        before leaving the loop with `break`, say. Once only; later calls
+        do nothing."""
+        done, self._done = self._done, None
+        if done is not None:
+            await done()
+
+
+def parse_event(subject: str, headers: dict[str, str] | None, payload: bytes) -> Event:
+    """An event from one message of the events stream."""
+    raw = json.loads(payload)
+    data_class = EVENT_DATA[raw["type"]]
+    envelope = {**raw, "data": data_class.model_validate(raw["data"])}
+    msg_id = (headers or {}).get("Nats-Msg-Id", str(raw["id"]))
+    return Event.model_validate({**envelope, "subject": subject, "msg_id": msg_id, "raw": raw})
+
+
+class ProcessedStore(Protocol):
+    """Remembers the ids of the events a consumer has processed."""
+
+    async def seen(self, event_id: UUID) -> bool:
+        """Whether `event_id` was processed already."""
+        ...
+
+    async def add(self, event_id: UUID) -> None:
+        """Records that `event_id` is processed."""
+        ...
+
+
+class MemoryStore:
+    """The last `limit` processed ids, in memory (lost on restart)."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[UUID, None] = OrderedDict()
+
+    async def seen(self, event_id: UUID) -> bool:
+        return event_id in self._ids
+
+    async def add(self, event_id: UUID) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+
+class FileStore(MemoryStore):
+    """Processed ids kept in a file (one per line, appended and flushed to
+    disk as each is added), so a consumer restarted keeps deduplicating;
+    the last `limit` are remembered."""
+
+    def __init__(self, path: str | os.PathLike[str], limit: int = 100_000) -> None:
+        super().__init__(limit)
+        self.path = Path(path)
+        if self.path.exists():
+            for line in self.path.read_text().splitlines():
+                if line.strip():
+                    self._ids[UUID(line.strip())] = None
+            while len(self._ids) > self.limit:
+                self._ids.popitem(last=False)
+        self._file = self.path.open("a")
+
+    async def add(self, event_id: UUID) -> None:
+        await super().add(event_id)
+        self._file.write(f"{event_id}\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+
+def stream_name(prefix: str, kind: str) -> str:
+    """`OLYMPUS_EVENTS` for prefix `olympus` and kind `EVENTS`."""
+    return prefix.upper().replace("-", "_") + "_" + kind
+
+
+async def _messages(
+    subscription: Any, batch: int, stop_when_idle: float | None
+) -> AsyncIterator[Msg]:
+    """The subscription's messages, fetched `batch` at a time; ends after
+    `stop_when_idle` seconds without one (never, when None)."""
+    idle = 0.0
+    wait = 1.0 if stop_when_idle is None else min(1.0, stop_when_idle)
+    while True:
+        try:
+            messages = await subscription.fetch(batch, timeout=wait)
+        except (NatsTimeout, asyncio.TimeoutError):
+            idle += wait
+            if stop_when_idle is not None and idle >= stop_when_idle:
+                return
+            continue
+        idle = 0.0
+        for message in messages:
+            yield message
+
+
+def _handled(
+    message: Msg, event_id: UUID, processed: ProcessedStore | None
+) -> Callable[[], Awaitable[None]]:
+    async def done() -> None:
+        if processed is not None:
+            await processed.add(event_id)
+        await message.ack()
+
+    return done
+
+
+async def consume(
+    nc: NATS,
+    prefix: str,
+    *,
+    durable: str,
+    tenant_id: UUID | str | None = None,
+    types: list[str] | None = None,
+    processed: ProcessedStore | None = None,
+    batch: int = 64,
+    stop_when_idle: float | None = None,
+    deliver_all: bool = True,
+) -> AsyncIterator[Event]:
+    """Events of one tenant (or all) and of some types (or all), through
+    the durable pull consumer `durable` on the events stream. A new
+    consumer starts from the stream's first event (`deliver_all`) or from
+    new ones. Several types are filtered here (one is filtered by
+    JetStream). See the module's documentation for acknowledgement and
+    deduplication."""
+    for event_type in types or []:
+        EventType(event_type)  # an unknown type is a ValueError here, not silence
+    tenant = str(tenant_id) if tenant_id else "*"
+    only = types[0] if types and len(types) == 1 else ">"
+    subject = f"{prefix}.events.{tenant}.{only}"
+    js = nc.jetstream()
+    config = ConsumerConfig(
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL if deliver_all else DeliverPolicy.NEW,
+    )
+    subscription = await js.pull_subscribe(
+        subject, durable=durable, stream=stream_name(prefix, "EVENTS"), config=config
+    )
+    try:
+        async for message in _messages(subscription, batch, stop_when_idle):
+            event = parse_event(message.subject, message.headers, message.data)
+            if types and event.type.value not in types:
+                await message.ack()
+                continue
+            if processed is not None and await processed.seen(event.id):
+                await message.ack()
+                continue
+            event._done = _handled(message, event.id, processed)
+            yield event
+            # The caller's block for this event succeeded.
+            await event.ack()
+    finally:
+        await subscription.unsubscribe()
+
+
+async def consume_mail(
+    nc: NATS,
+    prefix: str,
+    *,
+    durable: str | None = "mailer",
+    tenant_id: UUID | str | None = None,
+    template: str | None = None,
+    api_prefix: str | None = None,
+    stop_when_idle: float | None = None,
+) -> AsyncIterator[Mail]:
+    """The mail stream's messages (of one tenant, one template, or all)
+    through the pull consumer `durable` (created when missing, unless the
+    deployment made it; None: one for this loop only), acknowledged once
+    the caller's block succeeded: a mail not acknowledged is delivered
+    again. The stream is a work queue: an acknowledged mail is gone for
+    every reader. Tokens are in these messages: handle them as secrets."""
+    js = nc.jetstream(prefix=api_prefix) if api_prefix else nc.jetstream()
+    subject = f"{prefix}.mail.{tenant_id or '*'}.{template or '*'}"
+    subscription = await js.pull_subscribe(
+        subject,
+        durable=durable,
+        stream=stream_name(prefix, "MAIL"),
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
+    )
+    try:
+        async for message in _messages(subscription, 16, stop_when_idle):
+            yield Mail.model_validate_json(message.data)
+            await message.ack()
+    finally:
+        await subscription.unsubscribe()

@@ -1,0 +1,986 @@
+# Generated from contracts/spec/v1.json by contracts/src/python.rs: do not edit.
+# `UPDATE_SPEC=1 cargo test -p olympus-contracts` rewrites it; a test fails when it is stale.
+"""The contract's types: every request, reply, shape and event `data`.
+
+Every class is a pydantic model (`Model`); operations' replies (`Reply`)
+also carry the `correlation_id` they came with. Enums are `str` enums, so they compare equal
+to the wire's strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal, Union
+from uuid import UUID
+
+from pydantic import Field
+
+from ._base import Model, Reply
+
+
+# A secret string (password, refresh token, verification token).
+#
+# It serializes as a plain string, so it is invisible on the wire, but its
+# `Debug` and `Display` print `[redacted]`, so a request logged by accident
+# leaks nothing.
+Secret = str
+
+
+class AcceptInviteRequest(Model):
+    """`auth.accept_invite` (P): joins the tenant of an invitation, whose token
+    came by mail. The new member's email counts as verified.
+    """
+    password: Secret
+    token: Secret
+    display_name: str | None = None
+
+
+class Address(Model):
+    """A postal address (contract §4)."""
+    city: str
+    country: str
+    """ISO 3166-1 alpha-2, e.g. `DE`."""
+    line1: str
+    name: str
+    postal_code: str
+    line2: str | None = None
+    region: str | None = None
+
+
+class AdjustInventoryRequest(Model):
+    """`commerce.inventory.adjust` (owner, admin; I): adds `delta` (negative
+    to remove; at most 10^9 either way) to the stock, which stays 0 to
+    10^9 (`invalid_state`, `details.state` `insufficient_stock` or
+    `stock_limit`, otherwise; `orders.cancel` keeps the same bound).
+    """
+    delta: int
+    product_id: UUID
+    reason: str | None = None
+
+
+class PaymentMethod(Model):
+    """How a payment is made: `{type: "card", token}` (the built-in `test`
+    provider knows `tok_visa` and `tok_chargeDeclined`).
+    """
+    token: str
+    type: str
+    """Always `card`."""
+
+
+class AuthorizePaymentRequest(Model):
+    """`commerce.payments.authorize` (any member, for their order; I)."""
+    method: PaymentMethod
+    order_id: UUID
+
+
+class ChangePasswordRequest(Model):
+    """`auth.change_password` (B): every other session ends; the reply carries
+    the tokens of a fresh one.
+    """
+    current_password: Secret
+    new_password: Secret
+
+
+class OrderItemRequest(Model):
+    """One line of an order request."""
+    product_id: UUID
+    quantity: int
+    """1 to 10,000."""
+
+
+class CreateOrderRequest(Model):
+    """`commerce.orders.create` (any member; I): priced on the server; 1 to
+    100 lines, one per product (a second line of the same product is
+    `validation_failed` naming it).
+    """
+    items: list[OrderItemRequest]
+    """1 to 100 lines of active products in one currency."""
+    billing_address: Address | None = None
+    contact_phone: str | None = None
+    """E.164."""
+    shipping_address: Address | None = None
+
+
+class Money(Model):
+    """An amount of money: minor units and an ISO 4217 code."""
+    amount: int
+    """In the currency's minor unit (e.g. cents), as the currency's
+    exponent says (`JPY` has none, `BHD` three).
+    """
+    currency: str
+    """ISO 4217, e.g. `EUR`."""
+
+
+class CreateProductRequest(Model):
+    """`commerce.products.create` (owner, admin; I)."""
+    name: str
+    price: Money
+    sku: str
+    description: str | None = None
+    stock: int | None = None
+
+
+class TenantStatus(str, Enum):
+    """Whether a tenant's users may work."""
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Tenant(Model):
+    """A tenant."""
+    created_at: datetime
+    id: UUID
+    name: str
+    self_registration: bool
+    """Whether anyone may `auth.register` into it; when false, users join
+    only by invitation.
+    """
+    slug: str
+    status: TenantStatus
+    updated_at: datetime
+
+
+class Tokens(Model):
+    """A token pair as returned by signup, login and refresh."""
+    access_token: Secret
+    expires_in: int
+    """Seconds until the access token expires."""
+    refresh_expires_in: int
+    """Seconds until the refresh token expires."""
+    refresh_token: Secret
+    token_type: str
+    """Always `Bearer`."""
+
+
+class Role(str, Enum):
+    """A member's role within a tenant."""
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class User(Model):
+    """A user of a tenant."""
+    created_at: datetime
+    display_name: str
+    email: str
+    """In its normal form: trimmed, NFKC-normalized, lower-cased, the
+    domain by UTS-46 in its Unicode form; every spelling that normalizes
+    to it names this user.
+    """
+    email_verified: bool
+    id: UUID
+    role: Role
+    tenant_id: UUID
+    updated_at: datetime
+    last_login_at: datetime | None = None
+    phone: str | None = None
+    """E.164 (`+4930123456`), when the user gave one."""
+
+
+class CreateTenantReply(Reply):
+    """Reply of `tenant.create`."""
+    owner: User
+    tenant: Tenant
+    tokens: Tokens
+
+
+class NewOwner(Model):
+    """The owner created with a tenant."""
+    email: str
+    password: Secret
+    display_name: str | None = None
+
+
+class CreateTenantRequest(Model):
+    """`tenant.create` (P): a tenant and its owner, in one transaction."""
+    name: str
+    owner: NewOwner
+    slug: str
+    """3-63 chars of `[a-z0-9-]`, not starting or ending with `-`."""
+
+
+class Empty(Reply):
+    """The empty request or reply `{}`."""
+
+
+class EventType(str, Enum):
+    """Every event type of the contract."""
+    USER_REGISTERED = "user.registered"
+    USER_LOGGED_IN = "user.logged_in"
+    USER_LOGIN_FAILED = "user.login_failed"
+    USER_LOCKED = "user.locked"
+    USER_LOGGED_OUT = "user.logged_out"
+    USER_EMAIL_VERIFIED = "user.email_verified"
+    USER_PASSWORD_CHANGED = "user.password_changed"
+    SESSION_REVOKED = "session.revoked"
+    TENANT_CREATED = "tenant.created"
+    TENANT_UPDATED = "tenant.updated"
+    TENANT_SUSPENDED = "tenant.suspended"
+    TENANT_REACTIVATED = "tenant.reactivated"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_REMOVED = "member.removed"
+    MEMBER_INVITED = "member.invited"
+    PRODUCT_CREATED = "product.created"
+    PRODUCT_UPDATED = "product.updated"
+    INVENTORY_ADJUSTED = "inventory.adjusted"
+    ORDER_PLACED = "order.placed"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_PAID = "order.paid"
+    ORDER_FULFILLED = "order.fulfilled"
+    ORDER_REFUNDED = "order.refunded"
+    PAYMENT_AUTHORIZED = "payment.authorized"
+    PAYMENT_CAPTURED = "payment.captured"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_VOIDED = "payment.voided"
+    PAYMENT_REFUNDED = "payment.refunded"
+
+
+class Envelope(Model):
+    """The envelope of every event on `{prefix}.events.{tenant_id}.{type}`."""
+    correlation_id: str
+    data: Any
+    """The type's shape: see [`data`] and `spec/v1.json`'s `event_data`."""
+    id: UUID
+    """UUIDv7; also the `Nats-Msg-Id` header."""
+    occurred_at: datetime
+    schema_version: int
+    tenant_id: UUID
+    type: EventType
+    actor_id: UUID | None = None
+
+
+class ErrorCode(str, Enum):
+    """Every error code of the contract. The wire form is the snake_case name."""
+    BAD_REQUEST = "bad_request"
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INVALID_TOKEN = "invalid_token"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    INVALID_STATE = "invalid_state"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    VALIDATION_FAILED = "validation_failed"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
+
+
+class ErrorBody(Model):
+    """The body of every error reply."""
+    code: ErrorCode
+    correlation_id: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class GetTenantRequest(Model):
+    """`tenant.get` (B): the caller's own tenant when `id` is absent."""
+    id: UUID | None = None
+
+
+class IdRequest(Model):
+    """`commerce.products.get`, `commerce.orders.get`, `orders.cancel`,
+    `orders.fulfill`: one resource by id.
+    """
+    id: UUID
+
+
+class IntrospectReply(Reply):
+    """Reply of `auth.introspect` (RFC 7662's shape): only `active` when the
+    token is not (bad, expired, revoked, its member removed, or its tenant
+    suspended); `role` is the member's current role, not the token's.
+    """
+    active: bool
+    amr: list[str] | None = None
+    """How the login proved who it was (RFC 8176): `["pwd"]`, `["pwd",
+    "otp"]`.
+    """
+    exp: int | None = None
+    """Expiry, seconds since the epoch."""
+    role: Role | None = None
+    sid: UUID | None = None
+    sub: UUID | None = None
+    tid: UUID | None = None
+
+
+class IntrospectRequest(Model):
+    """`auth.introspect` (P): what an access token stands for, now."""
+    access_token: Secret
+
+
+class InventoryAdjusted(Model):
+    """`inventory.adjusted`: stock changed by hand (orders reserve and release
+    stock without this event; their own events say so).
+    """
+    delta: int
+    product_id: UUID
+    sku: str
+    stock: int
+    """The stock after the change."""
+    reason: str | None = None
+
+
+class Invitation(Model):
+    """A pending invitation to join a tenant (`tenant.members.invite`)."""
+    created_at: datetime
+    email: str
+    expires_at: datetime
+    id: UUID
+    role: Role
+    """`admin` or `member`."""
+
+
+class InvitationReply(Reply):
+    """Reply of `tenant.members.invite`."""
+    invitation: Invitation
+
+
+class InviteRequest(Model):
+    """`tenant.members.invite` (owner, admin; only owners invite admins)."""
+    email: str
+    role: Role
+    """`admin` or `member`."""
+
+
+class Jwk(Model):
+    """One published signing key: an Ed25519 public key (RFC 8037)."""
+    alg: str
+    """`EdDSA`."""
+    crv: str
+    """`Ed25519`."""
+    kid: str
+    """The key id, as in the `kid` header of the tokens it signs."""
+    kty: str
+    """`OKP`."""
+    use: str
+    """`sig`."""
+    x: str
+    """The public key, base64url without padding."""
+
+
+class JwksReply(Reply):
+    """Reply of `auth.jwks` (P): the published signing keys (RFC 7517), from
+    which anyone verifies access tokens; newest first.
+    """
+    keys: list[Jwk]
+
+
+class OrderStatus(str, Enum):
+    """Where an order is in its life."""
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class ListOrdersRequest(Model):
+    """`commerce.orders.list`: members see their own orders, owners and admins
+    all of the tenant's.
+    """
+    cursor: str | None = None
+    limit: int | None = None
+    status: OrderStatus | None = None
+
+
+class ProductStatus(str, Enum):
+    """Whether a product can be ordered."""
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class ListProductsRequest(Model):
+    """`commerce.products.list`: a page, optionally of one status, optionally
+    matching `q` in name or SKU (case-insensitive).
+    """
+    cursor: str | None = None
+    limit: int | None = None
+    q: str | None = None
+    status: ProductStatus | None = None
+
+
+class ListTenantsRequest(Model):
+    """`tenant.list` (platform admin): a page of tenants, optionally of one
+    status.
+    """
+    cursor: str | None = None
+    limit: int | None = None
+    status: TenantStatus | None = None
+
+
+class LoginFailure(str, Enum):
+    """Why a login failed, for the tenant's eyes only (the caller always gets
+    the same `invalid_credentials`).
+    """
+    UNKNOWN_USER = "unknown_user"
+    WRONG_PASSWORD = "wrong_password"
+    TENANT_SUSPENDED = "tenant_suspended"
+    LOCKED = "locked"
+
+
+class LoginRequest(Model):
+    """`auth.login` (P)."""
+    email: str
+    password: Secret
+    tenant: str
+    """The tenant's slug."""
+
+
+class LogoutAllReply(Reply):
+    """Reply of `auth.logout_all`."""
+    revoked: int
+    """Sessions revoked, the caller's own included."""
+
+
+class LogoutRequest(Model):
+    """`auth.logout` (P): revokes the session of the refresh token."""
+    refresh_token: Secret
+
+
+class MailTemplate(str, Enum):
+    """Mail templates (`{prefix}.mail.{tenant_id}.{template}`)."""
+    VERIFY_EMAIL = "verify_email"
+    PASSWORD_RESET = "password_reset"
+    INVITE = "invite"
+
+
+class Mail(Model):
+    """A message for the mailer on the mail stream; the only place a
+    verification or reset token travels.
+    """
+    correlation_id: str
+    expires_at: datetime
+    id: UUID
+    template: MailTemplate
+    tenant_id: UUID
+    to: str
+    token: Secret
+    user_id: UUID | None = None
+    """The user the mail is about; nil for an invitation."""
+
+
+class MemberInvited(Model):
+    """`member.invited`: an invitation was mailed (the token is only in the
+    mail).
+    """
+    email: str
+    expires_at: datetime
+    invitation_id: UUID
+    role: Role
+
+
+class MemberRemoved(Model):
+    """`member.removed`: a member left the tenant; their sessions ended."""
+    email: str
+    user_id: UUID
+
+
+class MemberRoleChanged(Model):
+    """`member.role_changed`: an owner changed a member's role."""
+    from_: Role = Field(alias="from")
+    to: Role
+    user_id: UUID
+
+
+class OrderLine(Model):
+    """One line of an order, priced when it was placed."""
+    line_total: Money
+    name: str
+    product_id: UUID
+    quantity: int
+    sku: str
+    unit_price: Money
+
+
+class Order(Model):
+    """An order."""
+    created_at: datetime
+    customer_id: UUID
+    id: UUID
+    items: list[OrderLine]
+    number: int
+    """The tenant's order number: 1, 2, 3, ..."""
+    status: OrderStatus
+    total: Money
+    updated_at: datetime
+    billing_address: Address | None = None
+    contact_phone: str | None = None
+    shipping_address: Address | None = None
+
+
+class OrderCancelled(Model):
+    """`order.cancelled`: its stock is released."""
+    order: Order
+
+
+class OrderFulfilled(Model):
+    """`order.fulfilled`."""
+    order: Order
+
+
+class OrderPaid(Model):
+    """`order.paid`: its payment was captured."""
+    order: Order
+    payment_id: UUID
+
+
+class OrderPlaced(Model):
+    """`order.placed`: an order with its lines; their stock is reserved."""
+    order: Order
+
+
+class OrderRefunded(Model):
+    """`order.refunded`: its payment was refunded in full."""
+    order: Order
+    payment_id: UUID
+
+
+class OrderReply(Reply):
+    """Reply of the order operations."""
+    order: Order
+
+
+class PageOfInvitation(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[Invitation]
+    next_cursor: str | None = None
+
+
+class PageOfOrder(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[Order]
+    next_cursor: str | None = None
+
+
+class Product(Model):
+    """A product of the tenant's catalog."""
+    created_at: datetime
+    description: str
+    id: UUID
+    name: str
+    price: Money
+    sku: str
+    """Unique within the tenant."""
+    status: ProductStatus
+    stock: int
+    """Units in stock, never below zero."""
+    updated_at: datetime
+
+
+class PageOfProduct(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[Product]
+    next_cursor: str | None = None
+
+
+class PageOfTenant(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[Tenant]
+    next_cursor: str | None = None
+
+
+class PageOfUser(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[User]
+    next_cursor: str | None = None
+
+
+class PageRequest(Model):
+    """The page request of every list operation: `{limit?: 1..100 (default
+    20), cursor?}`. A cursor is the `next_cursor` of the previous page of
+    the same operation, tenant and filter; anything else is `bad_request`.
+    """
+    cursor: str | None = None
+    limit: int | None = None
+
+
+class PasswordChange(str, Enum):
+    """How a password changed."""
+    CHANGED = "changed"
+    RESET = "reset"
+
+
+class PaymentStatus(str, Enum):
+    """Where a payment is in its life."""
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Payment(Model):
+    """A payment of an order."""
+    amount: Money
+    captured_amount: Money
+    created_at: datetime
+    id: UUID
+    order_id: UUID
+    provider: str
+    """The provider that handled it (`test`)."""
+    refunded_amount: Money
+    status: PaymentStatus
+    failure_reason: str | None = None
+
+
+class PaymentAuthorized(Model):
+    """`payment.authorized`."""
+    payment: Payment
+
+
+class PaymentCaptured(Model):
+    """`payment.captured`."""
+    payment: Payment
+
+
+class PaymentFailed(Model):
+    """`payment.failed`: the provider declined it (`failure_reason`)."""
+    payment: Payment
+
+
+class PaymentIdRequest(Model):
+    """`commerce.payments.capture` and `payments.void` (owner, admin; I)."""
+    payment_id: UUID
+
+
+class PaymentRefunded(Model):
+    """`payment.refunded`: `amount` went back; the payment shows the total."""
+    amount: Money
+    payment: Payment
+
+
+class PaymentReply(Reply):
+    """Reply of the payment operations."""
+    payment: Payment
+
+
+class PaymentVoided(Model):
+    """`payment.voided`: an authorization released without a capture."""
+    payment: Payment
+
+
+class ProductCreated(Model):
+    """`product.created`."""
+    product: Product
+
+
+class ProductReply(Reply):
+    """Reply of the product operations."""
+    product: Product
+
+
+class ProductUpdated(Model):
+    """`product.updated`: the product as it is now."""
+    product: Product
+
+
+class RefreshReply(Reply):
+    """Reply of `auth.refresh`."""
+    tokens: Tokens
+
+
+class RefreshRequest(Model):
+    """`auth.refresh` (P)."""
+    refresh_token: Secret
+
+
+class RefundPaymentRequest(Model):
+    """`commerce.payments.refund` (owner, admin; I): all that is left of the
+    capture when `amount` is absent.
+    """
+    payment_id: UUID
+    amount: Money | None = None
+
+
+class RegisterRequest(Model):
+    """`auth.register` (P): joins a tenant that allows self-registration."""
+    email: str
+    password: Secret
+    tenant: str
+    """The tenant's slug."""
+    display_name: str | None = None
+
+
+class RemoveMemberRequest(Model):
+    """`tenant.members.remove` (owner, admin): the member's sessions end."""
+    user_id: UUID
+
+
+class RequestPasswordResetRequest(Model):
+    """`auth.request_password_reset` (P): mails a reset token when the account
+    exists; the reply is `{}` either way.
+    """
+    email: str
+    tenant: str
+    """The tenant's slug."""
+
+
+class ResetPasswordRequest(Model):
+    """`auth.reset_password` (P): a reset token from the mail and the new
+    password. Every session of the user ends; a lockout is lifted.
+    """
+    new_password: Secret
+    token: Secret
+
+
+class RevocationReason(str, Enum):
+    """Why a session was revoked."""
+    LOGOUT = "logout"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    LOGOUT_ALL = "logout_all"
+    REVOKED = "revoked"
+    PASSWORD_CHANGED = "password_changed"
+    MEMBER_REMOVED = "member_removed"
+
+
+class RevokeInvitationRequest(Model):
+    """`tenant.members.invitations.revoke` (owner, admin)."""
+    id: UUID
+
+
+class RevokeSessionRequest(Model):
+    """`auth.sessions.revoke` (B): ends one of the caller's sessions."""
+    session_id: UUID
+
+
+class SessionInfo(Model):
+    """One of the caller's live sessions."""
+    created_at: datetime
+    current: bool
+    """The session of the access token making the request."""
+    id: UUID
+    last_used_at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class SessionReply(Reply):
+    """Reply of `auth.login` and `auth.register`."""
+    tokens: Tokens
+    user: User
+
+
+class SessionRevoked(Model):
+    """`session.revoked`: a session's tokens stopped working."""
+    reason: RevocationReason
+    session_id: UUID
+    user_id: UUID
+
+
+class SessionsReply(Reply):
+    """Reply of `auth.sessions.list`: the caller's live sessions, newest first."""
+    items: list[SessionInfo]
+
+
+class SetRoleRequest(Model):
+    """`tenant.members.set_role` (owner)."""
+    role: Role
+    user_id: UUID
+
+
+class TenantCreated(Model):
+    """`tenant.created`: a tenant and its owner were signed up."""
+    tenant: Tenant
+
+
+class TenantIdRequest(Model):
+    """`tenant.suspend` and `tenant.reactivate` (platform admin)."""
+    id: UUID
+
+
+class TenantReactivated(Model):
+    """`tenant.reactivated`: a suspended tenant's users may work again."""
+    tenant: Tenant
+
+
+class TenantReply(Reply):
+    """Reply of `tenant.get`, `tenant.update`, `tenant.suspend`, ..."""
+    tenant: Tenant
+
+
+class TenantSuspended(Model):
+    """`tenant.suspended`: the tenant's users can no longer log in, and their
+    access tokens are refused.
+    """
+    tenant: Tenant
+
+
+class TenantUpdated(Model):
+    """`tenant.updated`: the tenant's name or `self_registration` changed."""
+    tenant: Tenant
+
+
+class UpdateMeRequest(Model):
+    """`auth.update_me` (B): changes the caller's own profile. An absent field
+    is left as it is; `phone: nil` removes the phone.
+    """
+    display_name: str | None = None
+    phone: str | None = None
+    """Absent: unchanged; nil: removed; a string: E.164 (`+4930123456`)."""
+
+
+class UpdateProductRequest(Model):
+    """`commerce.products.update` (owner, admin): absent fields stay."""
+    id: UUID
+    description: str | None = None
+    name: str | None = None
+    price: Money | None = None
+    status: ProductStatus | None = None
+
+
+class UpdateTenantRequest(Model):
+    """`tenant.update` (owner, admin): an absent field is left as it is."""
+    name: str | None = None
+    self_registration: bool | None = None
+
+
+class UserEmailVerified(Model):
+    """`user.email_verified`: a user proved their address."""
+    email: str
+    user_id: UUID
+
+
+class UserLocked(Model):
+    """`user.locked`: too many consecutive failed logins; the account refuses
+    every login, even with the right password, until `locked_until` (or a
+    password reset).
+    """
+    failed_logins: int
+    locked_until: datetime
+    user_id: UUID
+
+
+class UserLoggedIn(Model):
+    """`user.logged_in`: a login opened a session."""
+    session_id: UUID
+    user_id: UUID
+    ip: str | None = None
+    """The client's address as the gateway saw it, when it was a valid IP."""
+    user_agent: str | None = None
+    """The client's agent, at most 512 bytes."""
+
+
+class UserLoggedOut(Model):
+    """`user.logged_out`: a user ended one session."""
+    session_id: UUID
+    user_id: UUID
+
+
+class UserLoginFailed(Model):
+    """`user.login_failed`: a login into an existing tenant failed."""
+    reason: LoginFailure
+    email: str | None = None
+    """The email tried, when it was a valid address."""
+    ip: str | None = None
+    user_id: UUID | None = None
+    """The user the email belongs to, if any."""
+
+
+class UserPasswordChanged(Model):
+    """`user.password_changed`: the user's password changed; their other
+    sessions were revoked.
+    """
+    how: PasswordChange
+    sessions_revoked: int
+    """Sessions revoked by the change."""
+    user_id: UUID
+
+
+class UserRegistered(Model):
+    """`user.registered`: a user was created (the owner at signup, or later
+    by registration or invitation).
+    """
+    user: User
+
+
+class UserReply(Reply):
+    """Reply of `auth.me` and `auth.verify_email`."""
+    user: User
+
+
+class VerifyEmailRequest(Model):
+    """`auth.verify_email` (P)."""
+    token: Secret
+
+
+# Each event type's `data` class.
+EVENT_DATA: dict[str, type[Model]] = {
+    "inventory.adjusted": InventoryAdjusted,
+    "member.invited": MemberInvited,
+    "member.removed": MemberRemoved,
+    "member.role_changed": MemberRoleChanged,
+    "order.cancelled": OrderCancelled,
+    "order.fulfilled": OrderFulfilled,
+    "order.paid": OrderPaid,
+    "order.placed": OrderPlaced,
+    "order.refunded": OrderRefunded,
+    "payment.authorized": PaymentAuthorized,
+    "payment.captured": PaymentCaptured,
+    "payment.failed": PaymentFailed,
+    "payment.refunded": PaymentRefunded,
+    "payment.voided": PaymentVoided,
+    "product.created": ProductCreated,
+    "product.updated": ProductUpdated,
+    "session.revoked": SessionRevoked,
+    "tenant.created": TenantCreated,
+    "tenant.reactivated": TenantReactivated,
+    "tenant.suspended": TenantSuspended,
+    "tenant.updated": TenantUpdated,
+    "user.email_verified": UserEmailVerified,
+    "user.locked": UserLocked,
+    "user.logged_in": UserLoggedIn,
+    "user.logged_out": UserLoggedOut,
+    "user.login_failed": UserLoginFailed,
+    "user.password_changed": UserPasswordChanged,
+    "user.registered": UserRegistered,
+}
+
+# The `data` of any event: narrow it with isinstance.
+EventData = Union[
+    InventoryAdjusted,
+    MemberInvited,
+    MemberRemoved,
+    MemberRoleChanged,
+    OrderCancelled,
+    OrderFulfilled,
+    OrderPaid,
+    OrderPlaced,
+    OrderRefunded,
+    PaymentAuthorized,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentVoided,
+    ProductCreated,
+    ProductUpdated,
+    SessionRevoked,
+    TenantCreated,
+    TenantReactivated,
+    TenantSuspended,
+    TenantUpdated,
+    UserEmailVerified,
+    UserLocked,
+    UserLoggedIn,
+    UserLoggedOut,
+    UserLoginFailed,
+    UserPasswordChanged,
+    UserRegistered,
+]
