@@ -288,19 +288,18 @@ fn models(spec: &Value, schemas: &BTreeMap<String, Value>) -> String {
 
 Every class is a pydantic model (`Model`); operations' replies (`Reply`)
 also carry the `correlation_id` they came with. Enums are `str` enums, so they compare equal
-to the wire's strings.
+to the wire's strings, and take values a later revision adds (`OpenEnum`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any, Literal, Union
 from uuid import UUID
 
 from pydantic import Field
 
-from ._base import Model, Reply
+from ._base import Model, OpenEnum, Reply
 
 "#,
     );
@@ -315,7 +314,7 @@ from ._base import Model, Reply
         o.push('\n');
         let description = schema.get("description").and_then(Value::as_str);
         if let Some(values) = enum_values(schema) {
-            let _ = writeln!(o, "\nclass {name}(str, Enum):");
+            let _ = writeln!(o, "\nclass {name}(OpenEnum):");
             o.push_str(&docstring(description, "    "));
             for value in values {
                 let _ = writeln!(o, "    {} = {value:?}", member_name(&value));
@@ -326,7 +325,12 @@ from ._base import Model, Reply
             || schema.get("properties").is_some();
         if !is_object {
             let ty = py_type(schema, &name);
-            if let Some(d) = description {
+            if name == "Secret" {
+                // The spec describes the Rust type, which redacts itself.
+                o.push_str(
+                    "# A secret (password, token): a plain `str` here. Keep it out of logs.\n",
+                );
+            } else if let Some(d) = description {
                 for line in d.lines() {
                     let _ = writeln!(o, "{}", format!("# {line}").trim_end());
                 }

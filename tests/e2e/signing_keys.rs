@@ -365,6 +365,27 @@ async fn a_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_kid()
         assert_eq!(unknown.status.code(), Some(1));
         assert!(stderr(&unknown).contains("no signing key \"no-such-key\""));
         assert_eq!(kid_of(&login().await), new);
+
+        // A standby key sealed under another key-encryption key would fail
+        // every login once it signs: it is refused before it can.
+        let elsewhere = olympus_auth::keys::Kek::parse(&STANDARD.encode([9u8; 32])).unwrap();
+        let foreign = olympus_auth::keys::add(app.db.pool(), &elsewhere, chrono::Utc::now())
+            .await
+            .unwrap();
+        for args in [
+            vec!["activate", foreign.as_str()],
+            vec!["retire", new.as_str()],
+        ] {
+            let refused = keys(app, &args).await;
+            assert_eq!(refused.status.code(), Some(1), "{args:?}");
+            assert!(
+                stderr(&refused).contains("does not open with this key-encryption key"),
+                "{args:?}: {}",
+                stderr(&refused)
+            );
+        }
+        assert_eq!(kid_of(&login().await), new);
+        assert!(keys(app, &["revoke", &foreign]).await.status.success());
     })
     .await;
 }
@@ -612,13 +633,16 @@ async fn revision_2_hs256_tokens_verify_only_inside_the_migration_window() {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some("at+jwt".to_owned());
         header.kid = Some("r2".to_owned());
-        let sign = |iat: i64, secret: &[u8]| {
+        let sign_until = |iat: i64, exp: i64, secret: &[u8]| {
             let mut claims = claims.clone();
             claims["iat"] = json!(iat);
             claims["nbf"] = json!(iat);
+            claims["exp"] = json!(exp);
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret).unwrap())
                 .unwrap()
         };
+        // Revision 2's tokens lived an hour (the test's lifetime too).
+        let sign = |iat: i64, secret: &[u8]| sign_until(iat, iat + 3600, secret);
         let before = sign(upgraded.timestamp() - 60, &secret);
         let me = app.me(&before).await.ok();
         assert_eq!(me["user"]["id"], signup.user_id.as_str());
@@ -632,6 +656,13 @@ async fn revision_2_hs256_tokens_verify_only_inside_the_migration_window() {
         app.me(&sign(upgraded.timestamp() - 60, &[12u8; 32]))
             .await
             .err(401, "unauthenticated");
+        // Dated before the upgrade with an expiry past the window: forged.
+        let far = sign_until(
+            upgraded.timestamp() - 60,
+            upgraded.timestamp() + 36_000,
+            &secret,
+        );
+        app.me(&far).await.err(401, "unauthenticated");
         // The new tokens are EdDSA all the same.
         assert_eq!(part(&signup.access_token, 0)["alg"], "EdDSA");
     })

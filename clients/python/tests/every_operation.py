@@ -201,7 +201,28 @@ async def main() -> None:
         if again:
             print(json.dumps({"failed": "processed events come again", "got": len(again)}))
             sys.exit(1)
-        print(json.dumps({"events": len(seen), "deduplicated": True}))
+        # A durable keeps its filter: asking it for other types is refused.
+        try:
+            async for _ in client.events(durable=f"every-{slug}", tenant_id=tenant_id, types=["order.paid"]):
+                break
+            print(json.dumps({"failed": "a durable asked for another filter"}))
+            sys.exit(1)
+        except ValueError:
+            pass
+        # An event of a type a later revision adds is skipped, not fatal.
+        prefix = os.environ.get("OLYMPUS_SUBJECT_PREFIX", "olympus")
+        future = {
+            "id": str(uuid.uuid4()), "type": "user.future_thing", "tenant_id": str(tenant_id),
+            "occurred_at": "2026-12-05T00:00:00Z", "correlation_id": "future", "schema_version": 1, "data": {},
+        }
+        await client.nc.jetstream().publish(
+            f"{prefix}.events.{tenant_id}.user.future_thing", json.dumps(future).encode()
+        )
+        everything = [e.type.value async for e in client.events(durable=f"all-{slug}", tenant_id=tenant_id, stop_when_idle=2)]
+        if "user.future_thing" in everything or "order.placed" not in everything:
+            print(json.dumps({"failed": "an unknown type among all events", "got": everything}))
+            sys.exit(1)
+        print(json.dumps({"events": len(seen), "deduplicated": True, "all": len(everything)}))
 
     # No worker on a subject: NoResponders; a responder that never answers:
     # Timeout.

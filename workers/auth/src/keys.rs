@@ -648,9 +648,21 @@ impl Signer {
         if let Some(opened) = self.current().filter(|o| o.kid == active) {
             return Ok(opened);
         }
+        // The key set changed: the key active now, as the table says (this
+        // process's view may be a poll behind, and the key it names may
+        // have stopped signing meanwhile).
+        let kid: Option<String> = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE state = 'active'")
+                .fetch_optional(app.db().pool()),
+        )
+        .await
+        .context("reading the active signing key timed out")?
+        .context("reading the active signing key")?;
+        let kid = kid.context("no signing key is active")?;
         let opened = Arc::new(Opened {
-            key: open_stored(app.db().pool(), &self.kek, &active).await?,
-            kid: active,
+            key: open_stored(app.db().pool(), &self.kek, &kid).await?,
+            kid,
         });
         *self.opened.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&opened));
         tracing::info!(kid = %opened.kid, "signing with key");

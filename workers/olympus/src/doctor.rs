@@ -354,14 +354,25 @@ async fn signing_keys(config: &Config, db: Option<&Db>) -> Vec<(&'static str, Ve
         ),
         Some(key) => {
             let age = (now - key.activated_at.unwrap_or(key.created_at)).num_days();
-            let opens = match &kek {
-                Some(kek) => keys::open_stored(db.pool(), kek, &key.kid).await.map(drop),
-                None => Ok(()),
-            };
+            // The active key and every standby key (each may take over)
+            // must open with the auth worker's key-encryption key.
+            let mut opens = Ok(());
+            if let Some(kek) = &kek {
+                for candidate in listed
+                    .iter()
+                    .filter(|k| k.state == "active" || k.state == "standby")
+                {
+                    if let Err(err) = keys::open_stored(db.pool(), kek, &candidate.kid).await {
+                        opens = Err(err);
+                        break;
+                    }
+                }
+            }
             if let Err(err) = opens {
                 Verdict::Fail(
                     format!("{err:#}"),
-                    "give the auth worker the OLYMPUS_KEY_ENCRYPTION_KEY the key was made with"
+                    "give the auth worker the OLYMPUS_KEY_ENCRYPTION_KEY the key was made with \
+                     (a standby key made under another: `olympus keys revoke KID`)"
                         .into(),
                 )
             } else if age >= config.signing_key_max_age_days as i64 {

@@ -63,36 +63,90 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Add(args) => add(args.config).await,
         KeysCommand::Activate(args) => {
             let db = crate::migrated_db(&args.config).await?;
-            let listed = keys::list(db.pool()).await?;
-            let now = chrono::Utc::now();
-            if let Some(key) = listed
-                .iter()
-                .find(|k| k.kid == args.kid && k.state == "standby")
-            {
-                let waited = (now - key.created_at).to_std().unwrap_or_default();
-                if waited < RECOMMENDED_STANDBY {
-                    eprintln!(
-                        "warning: key {} has been on standby for {}s only; verifiers that cache \
-                         the key set (the gateway's /.well-known/jwks.json: 5 minutes) may not \
-                         know it yet and refuse its tokens until they fetch it again. \
-                         Recommended: {} minutes on standby",
-                        key.kid,
-                        waited.as_secs(),
-                        RECOMMENDED_STANDBY.as_secs() / 60
-                    );
-                }
-            }
-            report(keys::activate(db.pool(), &args.kid, now).await)
+            check_successor(&db, &args.config, Some(&args.kid)).await?;
+            report(keys::activate(db.pool(), &args.kid, chrono::Utc::now()).await)
         }
         KeysCommand::Retire(args) => {
             let db = crate::migrated_db(&args.config).await?;
+            check_successor(
+                &db,
+                &args.config,
+                successor(&db, &args.kid).await?.as_deref(),
+            )
+            .await?;
             report(keys::retire(db.pool(), &args.kid, chrono::Utc::now()).await)
         }
         KeysCommand::Revoke(args) => {
             let db = crate::migrated_db(&args.config).await?;
+            check_successor(
+                &db,
+                &args.config,
+                successor(&db, &args.kid).await?.as_deref(),
+            )
+            .await?;
             report(keys::revoke(db.pool(), &args.kid, chrono::Utc::now()).await)
         }
     }
+}
+
+/// The key that takes over signing when `kid` stops: the newest standby
+/// key, when `kid` is the active one.
+async fn successor(db: &olympus_runtime::Db, kid: &str) -> anyhow::Result<Option<String>> {
+    let listed = keys::list(db.pool()).await?;
+    if !listed.iter().any(|k| k.kid == kid && k.state == "active") {
+        return Ok(None);
+    }
+    // Newest first.
+    Ok(listed
+        .into_iter()
+        .find(|k| k.state == "standby")
+        .map(|k| k.kid))
+}
+
+/// Before `kid` (a standby key) starts signing: refuses when it does not
+/// open with this command's key-encryption key (the auth workers would fail
+/// every login), says so when there is none to check with, and warns when
+/// it has been on standby for less than [`RECOMMENDED_STANDBY`].
+async fn check_successor(
+    db: &olympus_runtime::Db,
+    config: &Config,
+    kid: Option<&str>,
+) -> anyhow::Result<()> {
+    let Some(kid) = kid else {
+        return Ok(());
+    };
+    let listed = keys::list(db.pool()).await?;
+    let Some(key) = listed.iter().find(|k| k.kid == kid && k.state == "standby") else {
+        return Ok(());
+    };
+    match Kek::from_config(config) {
+        Ok(kek) => {
+            if let Err(err) = keys::open_stored(db.pool(), &kek, kid).await {
+                anyhow::bail!(
+                    "{err:#}: the auth workers could not sign with it. Give this command the \
+                     OLYMPUS_KEY_ENCRYPTION_KEY of the auth workers, or revoke {kid} and add a \
+                     key with theirs"
+                );
+            }
+        }
+        Err(_) => eprintln!(
+            "warning: OLYMPUS_KEY_ENCRYPTION_KEY is not set here, so whether key {kid} opens \
+             under the auth workers' is not checked (`olympus doctor` with it checks)"
+        ),
+    }
+    let waited = (chrono::Utc::now() - key.created_at)
+        .to_std()
+        .unwrap_or_default();
+    if waited < RECOMMENDED_STANDBY {
+        eprintln!(
+            "warning: key {kid} has been on standby for {}s only; verifiers that cache the key \
+             set (the gateway's /.well-known/jwks.json: 5 minutes) may not know it yet and \
+             refuse its tokens until they fetch it again. Recommended: {} minutes on standby",
+            waited.as_secs(),
+            RECOMMENDED_STANDBY.as_secs() / 60
+        );
+    }
+    Ok(())
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {

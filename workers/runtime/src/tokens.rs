@@ -279,7 +279,7 @@ pub enum Rejected {
     Type(Option<String>),
     #[error("key id {0:?} is not in the published key set")]
     UnknownKey(Option<String>),
-    #[error("HS256 token issued after the move to Ed25519 keys")]
+    #[error("HS256 token issued after the move to Ed25519 keys, or expiring after its window")]
     LegacyAfterUpgrade,
     #[error("{0}")]
     Invalid(String),
@@ -503,7 +503,19 @@ impl AccessTokens {
                 let mut claims = jsonwebtoken::decode::<Claims>(token, key, &legacy.validation)
                     .map_err(|e| Rejected::Invalid(e.to_string()))?
                     .claims;
-                if keys.first_created.is_none_or(|first| claims.iat > first) {
+                // Issued before the upgrade, and expiring within one token
+                // lifetime of it: whoever still holds the old secret cannot
+                // date a token back with a far expiry.
+                let lifetime = i64::try_from(self.0.ttl.as_secs()).unwrap_or(i64::MAX);
+                let window = keys.first_created.map(|first| {
+                    (
+                        first,
+                        first
+                            .saturating_add(lifetime)
+                            .saturating_add(LEEWAY_SECS as i64),
+                    )
+                });
+                if window.is_none_or(|(first, closes)| claims.iat > first || claims.exp > closes) {
                     return Err(Rejected::LegacyAfterUpgrade);
                 }
                 if claims.auth_time == 0 {
@@ -695,6 +707,14 @@ mod tests {
         let forged = sign_with(Algorithm::HS256, "old", &after, &secret);
         assert!(matches!(
             t.verify(&forged, Utc::now()),
+            Err(Rejected::LegacyAfterUpgrade)
+        ));
+        // Dated before the upgrade, but expiring past the window: forged.
+        let mut far = before.clone();
+        far.exp = upgrade + 3600 + LEEWAY_SECS as i64 + 1;
+        let far = sign_with(Algorithm::HS256, "old", &far, &secret);
+        assert!(matches!(
+            t.verify(&far, Utc::now()),
             Err(Rejected::LegacyAfterUpgrade)
         ));
         let wrong = sign_with(

@@ -29,6 +29,22 @@ class Reply(Model):
         return self._correlation_id
 
 
+class OpenEnum(str, Enum):
+    """An enum of the contract that takes values it does not know: a later
+    revision may add values (section 8), and a reply or event carrying one
+    still parses, as a member made for that value (compare it with the
+    wire's string)."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> OpenEnum | None:
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value.upper()
+        member._value_ = value
+        return member
+
+
 class Unset(Enum):
     """The marker of an optional argument left out (not sent), as opposed
     to `None` (sent as nil: in an update, it removes the value)."""

@@ -130,7 +130,7 @@ class Olympus:
         tenant_id: uuid.UUID | str | None = None,
         types: list[str] | None = None,
         processed: _events.ProcessedStore | None = None,
-        batch: int = 64,
+        batch: int = 8,
         stop_when_idle: float | None = None,
         deliver_all: bool = True,
     ) -> AsyncIterator[_events.Event]:

@@ -15,12 +15,19 @@ duplicates only within its window (2 minutes by default), so a consumer
 that must not act twice keeps the ids it processed: pass a `processed`
 store (`MemoryStore`, `FileStore`, or your own `ProcessedStore`), and an
 event already in it is acknowledged and skipped.
+
+An event of a type this package does not know (a later revision's) is
+acknowledged and skipped, with a warning on the `olympus_client.events`
+logger; one whose data does not parse is logged and terminated (delivering
+it again would not change it). A durable consumer keeps the filter it was
+made with: asking it for other tenants or types is a `ValueError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,11 +38,15 @@ from uuid import UUID
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import NotFoundError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .models import EVENT_DATA, EventData, EventType, Mail
+
+log = logging.getLogger("olympus_client.events")
 
 
 class Event(BaseModel):
@@ -118,19 +129,31 @@ class FileStore(MemoryStore):
     def __init__(self, path: str | os.PathLike[str], limit: int = 100_000) -> None:
         super().__init__(limit)
         self.path = Path(path)
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                if line.strip():
-                    self._ids[UUID(line.strip())] = None
-            while len(self._ids) > self.limit:
-                self._ids.popitem(last=False)
+        text = self.path.read_text() if self.path.exists() else ""
+        kept = 0
+        for line in text.splitlines():
+            try:
+                self._ids[UUID(line.strip())] = None
+                kept += 1
+            except ValueError:
+                continue  # a line torn by a crash: its event comes again
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+        if kept > 2 * self.limit:
+            # Rewrite it with the ids remembered, so it does not grow forever.
+            temporary = self.path.with_name(self.path.name + ".tmp")
+            temporary.write_text("".join(f"{event_id}\n" for event_id in self._ids))
+            os.replace(temporary, self.path)
+            text = "x\n"
         self._file = self.path.open("a")
+        if text and not text.endswith("\n"):
+            self._file.write("\n")
 
     async def add(self, event_id: UUID) -> None:
         await super().add(event_id)
         self._file.write(f"{event_id}\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        await asyncio.to_thread(os.fsync, self._file.fileno())
 
 
 def stream_name(prefix: str, kind: str) -> str:
@@ -144,7 +167,7 @@ async def _messages(
     """The subscription's messages, fetched `batch` at a time; ends after
     `stop_when_idle` seconds without one (never, when None)."""
     idle = 0.0
-    wait = 1.0 if stop_when_idle is None else min(1.0, stop_when_idle)
+    wait = 1.0 if stop_when_idle is None else max(0.1, min(1.0, stop_when_idle))
     while True:
         try:
             messages = await subscription.fetch(batch, timeout=wait)
@@ -155,6 +178,8 @@ async def _messages(
             continue
         idle = 0.0
         for message in messages:
+            # Its acknowledgement wait starts again now that it is handled.
+            await message.in_progress()
             yield message
 
 
@@ -177,7 +202,7 @@ async def consume(
     tenant_id: UUID | str | None = None,
     types: list[str] | None = None,
     processed: ProcessedStore | None = None,
-    batch: int = 64,
+    batch: int = 8,
     stop_when_idle: float | None = None,
     deliver_all: bool = True,
 ) -> AsyncIterator[Event]:
@@ -187,24 +212,45 @@ async def consume(
     new ones. Several types are filtered here (one is filtered by
     JetStream). See the module's documentation for acknowledgement and
     deduplication."""
-    for event_type in types or []:
-        EventType(event_type)  # an unknown type is a ValueError here, not silence
     tenant = str(tenant_id) if tenant_id else "*"
     only = types[0] if types and len(types) == 1 else ">"
     subject = f"{prefix}.events.{tenant}.{only}"
+    stream = stream_name(prefix, "EVENTS")
     js = nc.jetstream()
+    # A durable made for another filter would deliver other events, which
+    # this loop would acknowledge unseen: refuse rather than lose them.
+    try:
+        existing = await js.consumer_info(stream, durable)
+    except NotFoundError:
+        existing = None
+    if existing is not None and existing.config.filter_subject not in (None, subject):
+        raise ValueError(
+            f"the durable consumer {durable!r} reads {existing.config.filter_subject!r}, not "
+            f"{subject!r}: use another durable name for other tenants or types"
+        )
     config = ConsumerConfig(
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL if deliver_all else DeliverPolicy.NEW,
     )
-    subscription = await js.pull_subscribe(
-        subject, durable=durable, stream=stream_name(prefix, "EVENTS"), config=config
-    )
+    subscription = await js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
     try:
         async for message in _messages(subscription, batch, stop_when_idle):
-            event = parse_event(message.subject, message.headers, message.data)
-            if types and event.type.value not in types:
+            kind = message.subject.rsplit(".", 2)[-2:]
+            event_type = ".".join(kind)
+            if types and event_type not in types:
                 await message.ack()
+                continue
+            if event_type not in EVENT_DATA:
+                # A type of a later revision than this package: skipped.
+                log.warning("skipping an event of type %s, unknown to this package", event_type)
+                await message.ack()
+                continue
+            try:
+                event = parse_event(message.subject, message.headers, message.data)
+            except (ValueError, KeyError) as invalid:
+                # Not the contract's shape: delivering it again changes nothing.
+                log.error("an event on %s does not parse, not delivered again: %s", message.subject, invalid)
+                await message.term()
                 continue
             if processed is not None and await processed.seen(event.id):
                 await message.ack()
@@ -214,7 +260,15 @@ async def consume(
             # The caller's block for this event succeeded.
             await event.ack()
     finally:
+        await _unsubscribe(subscription)
+
+
+async def _unsubscribe(subscription: Any) -> None:
+    """Ends the subscription, unless the connection went first."""
+    try:
         await subscription.unsubscribe()
+    except NatsError:
+        pass
 
 
 async def consume_mail(
@@ -246,4 +300,4 @@ async def consume_mail(
             yield Mail.model_validate_json(message.data)
             await message.ack()
     finally:
-        await subscription.unsubscribe()
+        await _unsubscribe(subscription)

@@ -4,26 +4,21 @@
 
 Every class is a pydantic model (`Model`); operations' replies (`Reply`)
 also carry the `correlation_id` they came with. Enums are `str` enums, so they compare equal
-to the wire's strings.
+to the wire's strings, and take values a later revision adds (`OpenEnum`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any, Literal, Union
 from uuid import UUID
 
 from pydantic import Field
 
-from ._base import Model, Reply
+from ._base import Model, OpenEnum, Reply
 
 
-# A secret string (password, refresh token, verification token).
-#
-# It serializes as a plain string, so it is invisible on the wire, but its
-# `Debug` and `Display` print `[redacted]`, so a request logged by accident
-# leaks nothing.
+# A secret (password, token): a plain `str` here. Keep it out of logs.
 Secret = str
 
 
@@ -121,7 +116,7 @@ class CreateProductRequest(Model):
     stock: int | None = None
 
 
-class TenantStatus(str, Enum):
+class TenantStatus(OpenEnum):
     """Whether a tenant's users may work."""
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -153,7 +148,7 @@ class Tokens(Model):
     """Always `Bearer`."""
 
 
-class Role(str, Enum):
+class Role(OpenEnum):
     """A member's role within a tenant."""
     OWNER = "owner"
     ADMIN = "admin"
@@ -205,7 +200,7 @@ class Empty(Reply):
     """The empty request or reply `{}`."""
 
 
-class EventType(str, Enum):
+class EventType(OpenEnum):
     """Every event type of the contract."""
     USER_REGISTERED = "user.registered"
     USER_LOGGED_IN = "user.logged_in"
@@ -251,7 +246,7 @@ class Envelope(Model):
     actor_id: UUID | None = None
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(OpenEnum):
     """Every error code of the contract. The wire form is the snake_case name."""
     BAD_REQUEST = "bad_request"
     UNAUTHENTICATED = "unauthenticated"
@@ -372,7 +367,7 @@ class JwksReply(Reply):
     keys: list[Jwk]
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(OpenEnum):
     """Where an order is in its life."""
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"
@@ -390,7 +385,7 @@ class ListOrdersRequest(Model):
     status: OrderStatus | None = None
 
 
-class ProductStatus(str, Enum):
+class ProductStatus(OpenEnum):
     """Whether a product can be ordered."""
     ACTIVE = "active"
     ARCHIVED = "archived"
@@ -415,7 +410,7 @@ class ListTenantsRequest(Model):
     status: TenantStatus | None = None
 
 
-class LoginFailure(str, Enum):
+class LoginFailure(OpenEnum):
     """Why a login failed, for the tenant's eyes only (the caller always gets
     the same `invalid_credentials`).
     """
@@ -444,7 +439,7 @@ class LogoutRequest(Model):
     refresh_token: Secret
 
 
-class MailTemplate(str, Enum):
+class MailTemplate(OpenEnum):
     """Mail templates (`{prefix}.mail.{tenant_id}.{template}`)."""
     VERIFY_EMAIL = "verify_email"
     PASSWORD_RESET = "password_reset"
@@ -611,13 +606,13 @@ class PageRequest(Model):
     limit: int | None = None
 
 
-class PasswordChange(str, Enum):
+class PasswordChange(OpenEnum):
     """How a password changed."""
     CHANGED = "changed"
     RESET = "reset"
 
 
-class PaymentStatus(str, Enum):
+class PaymentStatus(OpenEnum):
     """Where a payment is in its life."""
     AUTHORIZED = "authorized"
     CAPTURED = "captured"
@@ -741,7 +736,7 @@ class ResetPasswordRequest(Model):
     token: Secret
 
 
-class RevocationReason(str, Enum):
+class RevocationReason(OpenEnum):
     """Why a session was revoked."""
     LOGOUT = "logout"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
