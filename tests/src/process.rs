@@ -49,10 +49,10 @@ impl TestApp {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        if let Some(key) = &config.key_encryption_key {
+        if let Some(key) = config.key_encryption_key.as_deref() {
             command.env("OLYMPUS_KEY_ENCRYPTION_KEY", key);
         }
-        if let Some(keys) = &config.legacy_hs256_keys {
+        if let Some(keys) = config.legacy_hs256_keys.as_deref() {
             command.env("OLYMPUS_LEGACY_HS256_KEYS", keys);
         }
         command.envs(env.iter().copied());

@@ -12,6 +12,32 @@ use std::time::Duration;
 /// where `olympus serve` may create and migrate its database by itself.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/olympus";
 
+/// A setting that is a secret: it reads as a string (`Deref<Target =
+/// str>`), and its `Debug` shows nothing of it, so a configuration printed
+/// by accident leaks no key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretSetting(String);
+
+impl From<String> for SecretSetting {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl std::ops::Deref for SecretSetting {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// Settings shared by every worker.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -83,7 +109,7 @@ pub struct Config {
     /// the default DATABASE_URL (a development machine), where one is made
     /// and kept in `$XDG_DATA_HOME/olympus/key-encryption-key`.
     #[arg(long, env = "OLYMPUS_KEY_ENCRYPTION_KEY", hide_env_values = true)]
-    pub key_encryption_key: Option<String>,
+    pub key_encryption_key: Option<SecretSetting>,
 
     /// Revision 2's HS256 secrets (the former `OLYMPUS_JWT_KEYS`,
     /// `kid:base64-secret[,...]`), for verification only while moving to
@@ -91,7 +117,7 @@ pub struct Config {
     /// made stay valid until they expire. Remove it one access token
     /// lifetime after the upgrade (`olympus doctor` says when).
     #[arg(long, env = "OLYMPUS_LEGACY_HS256_KEYS", hide_env_values = true)]
-    pub legacy_hs256_keys: Option<String>,
+    pub legacy_hs256_keys: Option<SecretSetting>,
 
     /// Age in days after which `olympus doctor` warns that the active
     /// signing key should be rotated.
@@ -427,6 +453,31 @@ pub fn redact_url_credentials(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_settings_are_read_but_never_printed() {
+        #[derive(Debug, clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let kek = "c2VjcmV0LWtleS1lbmNyeXB0aW9uLWtleS0wMDAwMDA=";
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "olympus",
+            "--key-encryption-key",
+            kek,
+            "--legacy-hs256-keys",
+            "r2:c2VjcmV0",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.key_encryption_key.as_deref(), Some(kek));
+        let printed = format!("{cli:?}");
+        assert!(
+            !printed.contains(kek) && !printed.contains("c2VjcmV0"),
+            "{printed}"
+        );
+        assert!(printed.contains("[redacted]"));
+    }
 
     #[test]
     fn argon2_configurations_are_named_by_their_memory_and_passes() {
