@@ -63,6 +63,10 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
             .expect("a reply while Postgres is down");
         reply.err(503, "unavailable");
         assert!(asked.elapsed() < Duration::from_millis(2500));
+        // The key set too: this process cannot say it is current.
+        let jwks = app.jwks().await;
+        let err = jwks.err(503, "unavailable");
+        assert_eq!(err["details"]["retry_after_secs"], 1);
         tokio::time::sleep(Duration::from_millis(1000)).await;
 
         pg.resume().await;
@@ -96,6 +100,8 @@ async fn while_postgres_is_down_requests_get_unavailable_promptly_and_then_all_r
             "while down: {:?}; first success {recovered:?} after Postgres answered",
             tally(while_down.iter().copied())
         );
+
+        app.jwks().await.ok();
 
         // The relay resumed: the next change's event is published.
         let again = app.signup(Encoding::Json).await;

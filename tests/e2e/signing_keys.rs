@@ -57,7 +57,8 @@ async fn published_within_a_second(app: &TestApp, expected: &[&str]) -> Duration
     }
 }
 
-/// `olympus keys ARGS` on this test's database, with its key-encryption key.
+/// `olympus keys ARGS` on this test's database, NATS and prefix, with its
+/// key-encryption key.
 async fn keys(app: &TestApp, args: &[&str]) -> Output {
     tokio::process::Command::new(OLYMPUS)
         .arg("keys")
@@ -65,6 +66,8 @@ async fn keys(app: &TestApp, args: &[&str]) -> Output {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", app.config().database_url)
+        .env("NATS_URL", &app.nats_url)
+        .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
         .env("OLYMPUS_KEY_ENCRYPTION_KEY", TEST_KEY_ENCRYPTION_KEY)
         .stdin(Stdio::null())
         .output()

@@ -79,6 +79,20 @@ impl Kek {
         Ok(Self(Zeroizing::new(key)))
     }
 
+    /// The key of this deployment as [`Kek::from_config`] finds it, without
+    /// making the development one: `None` when it is to be made (for
+    /// `olympus doctor`, which changes nothing).
+    pub fn existing(config: &Config) -> anyhow::Result<Option<Self>> {
+        let unset = config
+            .key_encryption_key
+            .as_deref()
+            .is_none_or(|v| v.trim().is_empty());
+        if unset && config.is_default_database() && !development_kek_path()?.exists() {
+            return Ok(None);
+        }
+        Self::from_config(config).map(Some)
+    }
+
     /// The key of this deployment: `OLYMPUS_KEY_ENCRYPTION_KEY`; unset, on
     /// a development machine (the default DATABASE_URL), the one kept in
     /// [`development_kek_path`], made the first time.

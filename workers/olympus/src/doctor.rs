@@ -302,12 +302,22 @@ async fn signing_keys(config: &Config, db: Option<&Db>) -> Vec<(&'static str, Ve
         .key_encryption_key
         .as_deref()
         .is_some_and(|k| !k.trim().is_empty());
-    let kek = match Kek::from_config(config) {
-        Ok(kek) if set => {
+    let kek = match Kek::existing(config) {
+        Ok(Some(kek)) if set => {
             verdicts.push(("key-encryption key", Verdict::Ok("set".into())));
             Some(kek)
         }
-        Ok(kek) => {
+        Ok(None) => {
+            verdicts.push((
+                "key-encryption key",
+                Verdict::Warn(
+                    "OLYMPUS_KEY_ENCRYPTION_KEY is not set, and the development one is not made yet".into(),
+                    "the first `olympus serve` with the auth worker makes it; production sets OLYMPUS_KEY_ENCRYPTION_KEY".into(),
+                ),
+            ));
+            None
+        }
+        Ok(Some(kek)) => {
             verdicts.push((
                 "key-encryption key",
                 Verdict::Warn(

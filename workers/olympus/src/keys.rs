@@ -64,7 +64,11 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Activate(args) => {
             let db = crate::migrated_db(&args.config).await?;
             check_successor(&db, &args.config, Some(&args.kid)).await?;
-            report(keys::activate(db.pool(), &args.kid, chrono::Utc::now()).await)
+            report(
+                &args.config,
+                keys::activate(db.pool(), &args.kid, chrono::Utc::now()).await,
+            )
+            .await
         }
         KeysCommand::Retire(args) => {
             let db = crate::migrated_db(&args.config).await?;
@@ -74,7 +78,11 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 successor(&db, &args.kid).await?.as_deref(),
             )
             .await?;
-            report(keys::retire(db.pool(), &args.kid, chrono::Utc::now()).await)
+            report(
+                &args.config,
+                keys::retire(db.pool(), &args.kid, chrono::Utc::now()).await,
+            )
+            .await
         }
         KeysCommand::Revoke(args) => {
             let db = crate::migrated_db(&args.config).await?;
@@ -84,7 +92,11 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
                 successor(&db, &args.kid).await?.as_deref(),
             )
             .await?;
-            report(keys::revoke(db.pool(), &args.kid, chrono::Utc::now()).await)
+            report(
+                &args.config,
+                keys::revoke(db.pool(), &args.kid, chrono::Utc::now()).await,
+            )
+            .await
         }
     }
 }
@@ -201,6 +213,7 @@ async fn add(config: Config) -> anyhow::Result<()> {
     let db = crate::migrated_db(&config).await?;
     let kid = keys::add(db.pool(), &kek, chrono::Utc::now()).await?;
     println!("{kid}");
+    tell_workers(&config).await;
     eprintln!(
         "key {kid} is on standby: published now, it signs once activated. After at least {} \
          minutes (verifiers refresh their key set): olympus keys activate {kid}",
@@ -209,9 +222,37 @@ async fn add(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(moved: Result<Vec<Moved>, keys::Refused>) -> anyhow::Result<()> {
+/// Prints the moves, then tells the workers (see [`tell_workers`]).
+async fn report(config: &Config, moved: Result<Vec<Moved>, keys::Refused>) -> anyhow::Result<()> {
     for Moved { kid, from, to } in moved? {
         println!("{kid}: {} -> {}", from.as_str(), to.as_str());
     }
+    tell_workers(config).await;
     Ok(())
+}
+
+/// Tells every process on NATS that the keys changed, so that they read
+/// them at once; without it (NATS away, or this user may not publish the
+/// broadcast, as in the shipped NATS layout) they read them within 250 ms.
+async fn tell_workers(config: &Config) {
+    let told = async {
+        let (client, refusals) =
+            crate::hints::connect(&config.nats_url, "olympus-keys", None).await?;
+        let subjects = olympus_contracts::Subjects::new(&config.subject_prefix)?;
+        olympus_runtime::revocation::broadcast_keys_changed(&client, &subjects, chrono::Utc::now())
+            .await?;
+        if let Some(refused) = crate::hints::refused(&refusals) {
+            anyhow::bail!("{refused}");
+        }
+        anyhow::Ok(())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), told).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => eprintln!(
+            "note: the workers were not told at once ({err:#}); they read the change within 250 ms"
+        ),
+        Err(_) => eprintln!(
+            "note: NATS did not answer within 3 s; the workers read the change within 250 ms"
+        ),
+    }
 }

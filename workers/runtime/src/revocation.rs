@@ -21,7 +21,8 @@
 //!
 //! The same reads bring the signing keys' public halves and states (see
 //! [`crate::tokens`]): a key added, activated, retired or revoked anywhere
-//! is known here within a poll, and knowledge of keys goes stale with
+//! is known here within a poll, or at once when `olympus keys` says so on
+//! the broadcast (`keys_changed`, a read at most every 100 ms), and knowledge of keys goes stale with
 //! knowledge of revocations.
 //!
 //! The tables it reads are the workers' (auth's sessions and signing keys,
@@ -75,9 +76,18 @@ pub struct Sources {
 /// The revocation broadcast (`{prefix}.internal.revocations`), JSON.
 #[derive(Debug, Serialize, Deserialize)]
 struct Broadcast {
+    #[serde(default)]
     sessions: Vec<Uuid>,
     revoked_at: DateTime<Utc>,
+    /// The signing keys changed (`olympus keys`): read them now rather
+    /// than at the next poll.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    keys_changed: bool,
 }
+
+/// Forced reads (a broadcast that keys changed) happen at most this often,
+/// whoever publishes them: a later one waits for its turn.
+const FORCED_READ_EVERY: Duration = Duration::from_millis(100);
 
 /// What this process knows of revoked sessions and suspended tenants.
 #[derive(Debug)]
@@ -206,6 +216,7 @@ pub async fn broadcast(
     let broadcast = Broadcast {
         sessions: sessions.to_vec(),
         revoked_at,
+        keys_changed: false,
     };
     let subject = subjects.internal("revocations");
     match serde_json::to_vec(&broadcast) {
@@ -216,6 +227,29 @@ pub async fn broadcast(
         }
         Err(err) => tracing::error!(error = %err, "encoding a revocation broadcast"),
     }
+}
+
+/// Tells every process that the signing keys changed, so that each reads
+/// them at once instead of at its next poll (`olympus keys`; a process that
+/// misses it reads them within [`POLL`]).
+pub async fn broadcast_keys_changed(
+    client: &async_nats::Client,
+    subjects: &olympus_contracts::Subjects,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let broadcast = Broadcast {
+        sessions: Vec::new(),
+        revoked_at: at,
+        keys_changed: true,
+    };
+    client
+        .publish(
+            subjects.internal("revocations"),
+            serde_json::to_vec(&broadcast)?.into(),
+        )
+        .await?;
+    client.flush().await?;
+    Ok(())
 }
 
 /// What keeps a process's knowledge current (see [`run`]).
@@ -247,6 +281,7 @@ pub async fn run(watch: Watch, stop: CancellationToken) {
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut last_forced: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -257,7 +292,17 @@ pub async fn run(watch: Watch, stop: CancellationToken) {
                 }
             } => {
                 match serde_json::from_slice::<Broadcast>(&message.payload) {
-                    Ok(b) => watch.revocations.record(&b.sessions, b.revoked_at),
+                    Ok(b) => {
+                        watch.revocations.record(&b.sessions, b.revoked_at);
+                        if b.keys_changed {
+                            // At once, or as soon as the last forced read
+                            // is FORCED_READ_EVERY old: never dropped.
+                            let at = last_forced
+                                .map_or_else(Instant::now, |last| (last + FORCED_READ_EVERY).max(Instant::now()));
+                            last_forced = Some(at);
+                            poll.reset_at(at.into());
+                        }
+                    }
                     Err(err) => tracing::warn!(error = %err, "ignoring a malformed revocation broadcast"),
                 }
             }
