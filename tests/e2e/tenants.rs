@@ -456,6 +456,15 @@ async fn an_invitation_is_mailed_accepted_once_and_replaced_by_a_newer_one() {
             .await
             .err(401, "invalid_token");
 
+        let revoked_events = app
+            .events(Some(&owner.tenant_id), Some("invitation.revoked"), 1)
+            .await;
+        let data = &revoked_events[0].body["data"];
+        assert_eq!(data["invitation_id"], revoked["invitation"]["id"]);
+        assert_eq!(data["email"], "rex@example.com");
+        assert_eq!(data["role"], "member");
+        assert_eq!(revoked_events[0].body["actor_id"], owner.user_id.as_str());
+
         let invited = app
             .events(Some(&owner.tenant_id), Some("member.invited"), 4)
             .await;
@@ -738,6 +747,32 @@ async fn update_me_changes_the_name_and_a_normalized_phone() {
                 .await
                 .err(400, "bad_request");
         }
+        // Each successful update is a user.updated (revision 3) with the
+        // user as they were then, by them; the refused ones are none.
+        app.update_me(&owner.access_token, json!({"display_name": "Marker"}))
+            .await
+            .ok();
+        let updated = app
+            .events(Some(&owner.tenant_id), Some("user.updated"), 7)
+            .await;
+        let names: Vec<&Value> = updated
+            .iter()
+            .map(|e| &e.body["data"]["user"]["display_name"])
+            .collect();
+        assert_eq!(
+            names.len(),
+            7,
+            "three per encoding, then the marker: {names:?}"
+        );
+        assert_eq!(
+            names[6], "Marker",
+            "no event for a refused update: {names:?}"
+        );
+        let first = &updated[0].body;
+        assert_eq!(first["actor_id"], owner.user_id.as_str());
+        assert_eq!(first["data"]["user"]["id"], owner.user_id.as_str());
+        assert_eq!(first["data"]["user"]["phone"], "+493012345678");
+        assert_eq!(updated[2].body["data"]["user"]["phone"], Value::Null);
     })
     .await;
 }

@@ -52,6 +52,8 @@ event_data! {
     MemberRoleChanged => MemberRoleChanged,
     MemberRemoved => MemberRemoved,
     MemberInvited => MemberInvited,
+    UserUpdated => UserUpdated,
+    InvitationRevoked => InvitationRevoked,
     ProductCreated => ProductCreated,
     ProductUpdated => ProductUpdated,
     InventoryAdjusted => InventoryAdjusted,
@@ -226,6 +228,22 @@ pub struct MemberInvited {
     pub email: String,
     pub role: Role,
     pub expires_at: DateTime<Utc>,
+}
+
+/// `user.updated` (revision 3): the user changed their profile
+/// (`auth.update_me`); the user as they are now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserUpdated {
+    pub user: User,
+}
+
+/// `invitation.revoked` (revision 3): a pending invitation was revoked; its
+/// token stopped working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InvitationRevoked {
+    pub invitation_id: Uuid,
+    pub email: String,
+    pub role: Role,
 }
 
 /// `product.created`.

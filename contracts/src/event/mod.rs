@@ -27,6 +27,8 @@ pub enum EventType {
     UserEmailVerified,
     #[serde(rename = "user.password_changed")]
     UserPasswordChanged,
+    #[serde(rename = "user.updated")]
+    UserUpdated,
     #[serde(rename = "session.revoked")]
     SessionRevoked,
     #[serde(rename = "tenant.created")]
@@ -43,6 +45,8 @@ pub enum EventType {
     MemberRemoved,
     #[serde(rename = "member.invited")]
     MemberInvited,
+    #[serde(rename = "invitation.revoked")]
+    InvitationRevoked,
     #[serde(rename = "product.created")]
     ProductCreated,
     #[serde(rename = "product.updated")]
@@ -73,7 +77,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 30] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -81,6 +85,7 @@ impl EventType {
         Self::UserLoggedOut,
         Self::UserEmailVerified,
         Self::UserPasswordChanged,
+        Self::UserUpdated,
         Self::SessionRevoked,
         Self::TenantCreated,
         Self::TenantUpdated,
@@ -89,6 +94,7 @@ impl EventType {
         Self::MemberRoleChanged,
         Self::MemberRemoved,
         Self::MemberInvited,
+        Self::InvitationRevoked,
         Self::ProductCreated,
         Self::ProductUpdated,
         Self::InventoryAdjusted,
@@ -114,6 +120,7 @@ impl EventType {
             Self::UserLoggedOut => "user.logged_out",
             Self::UserEmailVerified => "user.email_verified",
             Self::UserPasswordChanged => "user.password_changed",
+            Self::UserUpdated => "user.updated",
             Self::SessionRevoked => "session.revoked",
             Self::TenantCreated => "tenant.created",
             Self::TenantUpdated => "tenant.updated",
@@ -122,6 +129,7 @@ impl EventType {
             Self::MemberRoleChanged => "member.role_changed",
             Self::MemberRemoved => "member.removed",
             Self::MemberInvited => "member.invited",
+            Self::InvitationRevoked => "invitation.revoked",
             Self::ProductCreated => "product.created",
             Self::ProductUpdated => "product.updated",
             Self::InventoryAdjusted => "inventory.adjusted",

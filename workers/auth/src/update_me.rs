@@ -1,9 +1,9 @@
-//! `auth.update_me`: the caller changes their own display name and phone.
-//!
-//! The contract has no event type for a profile change before revision 3
-//! (`user.updated`), so none is recorded yet.
+//! `auth.update_me`: the caller changes their own display name and phone,
+//! recording `user.updated` (contract revision 3) with the user as they are
+//! now.
 
 use olympus_contracts::auth::{UpdateMeRequest, UserReply};
+use olympus_contracts::event::data;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
 use olympus_runtime::{phone, text, Ctx, Error};
@@ -25,6 +25,7 @@ pub async fn update_me(ctx: Ctx, request: UpdateMeRequest) -> Result<UserReply, 
         Some(Some(raw)) => v.check("phone", phone::parse(raw)).map(Some),
     };
     v.finish()?;
+    let mut tx = ctx.tx().await?;
     let row: Option<UserRow> = sqlx::query_as(&format!(
         "UPDATE users
             SET display_name = coalesce($2, display_name),
@@ -38,10 +39,12 @@ pub async fn update_me(ctx: Ctx, request: UpdateMeRequest) -> Result<UserReply, 
     .bind(phone.is_some())
     .bind(phone.flatten())
     .bind(ctx.now())
-    .fetch_optional(&mut *ctx.tx().await?)
+    .fetch_optional(&mut *tx)
     .await?;
     let user = row
         .ok_or_else(|| Error::new(ErrorCode::NotFound))?
         .into_user()?;
+    let updated = data::UserUpdated { user: user.clone() };
+    tx.emit(user.id, &updated).await?;
     Ok(UserReply { user })
 }

@@ -11,6 +11,7 @@
 
 use olympus_auth::email::Email;
 use olympus_auth::invitations::{self, InvitationRow, INVITATION_COLUMNS};
+use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Empty, Invitation, Page, PageRequest, Role};
 use olympus_contracts::tenant::{InvitationReply, InviteRequest, RevokeInvitationRequest};
 use olympus_contracts::ErrorCode;
@@ -70,17 +71,30 @@ pub async fn list(ctx: Ctx, page: PageRequest) -> Result<Page<Invitation>, Error
 
 /// Handles `tenant.members.invitations.revoke`: the token stops working.
 pub async fn revoke(ctx: Ctx, request: RevokeInvitationRequest) -> Result<Empty, Error> {
-    let revoked = sqlx::query(
+    let mut tx = ctx.tx().await?;
+    let revoked: Option<(String, String)> = sqlx::query_as(
         "UPDATE invitations SET revoked_at = $2
-          WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+          WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+      RETURNING email, role",
     )
     .bind(request.id)
     .bind(ctx.now())
-    .execute(&mut *ctx.tx().await?)
-    .await?
-    .rows_affected();
-    if revoked == 0 {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((email, role)) = revoked else {
         return Err(Error::not_found("no such pending invitation"));
-    }
+    };
+    let role = Role::parse(&role).ok_or_else(|| {
+        Error::internal(anyhow::anyhow!(
+            "invitation {} has role {role:?}",
+            request.id
+        ))
+    })?;
+    let event = data::InvitationRevoked {
+        invitation_id: request.id,
+        email,
+        role,
+    };
+    tx.emit(request.id, &event).await?;
     Ok(Empty {})
 }

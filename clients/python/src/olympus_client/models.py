@@ -209,6 +209,7 @@ class EventType(OpenEnum):
     USER_LOGGED_OUT = "user.logged_out"
     USER_EMAIL_VERIFIED = "user.email_verified"
     USER_PASSWORD_CHANGED = "user.password_changed"
+    USER_UPDATED = "user.updated"
     SESSION_REVOKED = "session.revoked"
     TENANT_CREATED = "tenant.created"
     TENANT_UPDATED = "tenant.updated"
@@ -217,6 +218,7 @@ class EventType(OpenEnum):
     MEMBER_ROLE_CHANGED = "member.role_changed"
     MEMBER_REMOVED = "member.removed"
     MEMBER_INVITED = "member.invited"
+    INVITATION_REVOKED = "invitation.revoked"
     PRODUCT_CREATED = "product.created"
     PRODUCT_UPDATED = "product.updated"
     INVENTORY_ADJUSTED = "inventory.adjusted"
@@ -335,6 +337,15 @@ class Invitation(Model):
 class InvitationReply(Reply):
     """Reply of `tenant.members.invite`."""
     invitation: Invitation
+
+
+class InvitationRevoked(Model):
+    """`invitation.revoked` (revision 3): a pending invitation was revoked; its
+    token stopped working.
+    """
+    email: str
+    invitation_id: UUID
+    role: Role
 
 
 class InviteRequest(Model):
@@ -911,6 +922,13 @@ class UserReply(Reply):
     user: User
 
 
+class UserUpdated(Model):
+    """`user.updated` (revision 3): the user changed their profile
+    (`auth.update_me`); the user as they are now.
+    """
+    user: User
+
+
 class VerifyEmailRequest(Model):
     """`auth.verify_email` (P)."""
     token: Secret
@@ -919,6 +937,7 @@ class VerifyEmailRequest(Model):
 # Each event type's `data` class.
 EVENT_DATA: dict[str, type[Model]] = {
     "inventory.adjusted": InventoryAdjusted,
+    "invitation.revoked": InvitationRevoked,
     "member.invited": MemberInvited,
     "member.removed": MemberRemoved,
     "member.role_changed": MemberRoleChanged,
@@ -946,11 +965,13 @@ EVENT_DATA: dict[str, type[Model]] = {
     "user.login_failed": UserLoginFailed,
     "user.password_changed": UserPasswordChanged,
     "user.registered": UserRegistered,
+    "user.updated": UserUpdated,
 }
 
 # The `data` of any event: narrow it with isinstance.
 EventData = Union[
     InventoryAdjusted,
+    InvitationRevoked,
     MemberInvited,
     MemberRemoved,
     MemberRoleChanged,
@@ -978,4 +999,5 @@ EventData = Union[
     UserLoginFailed,
     UserPasswordChanged,
     UserRegistered,
+    UserUpdated,
 ]
