@@ -45,7 +45,7 @@ pub async fn change_password(
         password::set(&mut tx, claims.sub, &new_hash, PasswordChange::Changed).await?;
     // The new session is the same login's: its `amr` and `auth_time` stay.
     let login = sessions::Login::of(&claims);
-    let (tokens, _) = sessions::open(&ctx, &mut tx, &user, login).await?;
+    let (tokens, _) = sessions::open(&ctx, &mut tx, &user, Some(login)).await?;
     tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "password changed");
     ctx.announce_revoked(revoked);
     Ok(RefreshReply { tokens })

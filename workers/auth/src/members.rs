@@ -14,8 +14,7 @@ use crate::{sessions, verification};
 /// tokens. A taken email is `conflict` on `email`.
 pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, new: NewUser<'_>) -> Result<(User, Tokens), Error> {
     let user = users::insert(tx, new).await?;
-    let login = sessions::Login::password(ctx.now());
-    let (tokens, _) = sessions::open(ctx, tx, &user, login).await?;
+    let (tokens, _) = sessions::open(ctx, tx, &user, None).await?;
     let registered = data::UserRegistered { user: user.clone() };
     tx.emit_by(user.id, user.id, &registered).await?;
     if !user.email_verified {

@@ -64,13 +64,16 @@ struct Opening {
 }
 
 impl Opening {
-    fn new(ctx: &Ctx, tenant_id: Uuid, session_id: Uuid, login: Login) -> Self {
+    /// A session opened now; `login: None` is a password login now (the
+    /// same instant as the session's, so `auth_time` equals `iat`).
+    fn new(ctx: &Ctx, tenant_id: Uuid, session_id: Uuid, login: Option<Login>) -> Self {
+        let now = ctx.now();
         Self {
             session_id,
             refresh: opaque::generate(tenant_id),
             ttl_secs: ctx.config().refresh_token_ttl,
-            now: ctx.now(),
-            login,
+            now,
+            login: login.unwrap_or_else(|| Login::password(now)),
         }
     }
 
@@ -114,13 +117,13 @@ impl Opening {
     }
 }
 
-/// Opens a session of `login` for `user` in `tx` (the user's tenant's) and
-/// returns its first token pair and its id.
+/// Opens a session of `login` (`None`: a password login now) for `user` in
+/// `tx` (the user's tenant's) and returns its first token pair and its id.
 pub async fn open(
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     user: &User,
-    login: Login,
+    login: Option<Login>,
 ) -> Result<(Tokens, Uuid), Error> {
     let opening = Opening::new(ctx, user.tenant_id, Uuid::now_v7(), login);
     let row = opening.row((user.tenant_id, user.id), ctx);
@@ -138,7 +141,7 @@ pub async fn open_at_login(
     (tenant_id, user_id, session_id): (Uuid, Uuid, Uuid),
     logged_in: &Prepared,
 ) -> Result<Option<(User, Tokens)>, Error> {
-    let opening = Opening::new(ctx, tenant_id, session_id, Login::password(ctx.now()));
+    let opening = Opening::new(ctx, tenant_id, session_id, None);
     let row = opening.row((tenant_id, user_id), ctx);
     let opened = store::open_at_login(ctx, row, opening.now, logged_in).await?;
     let Some(user) = opened else {
