@@ -374,29 +374,20 @@ pub async fn revoke(pool: &PgPool, kid: &str, now: DateTime<Utc>) -> Result<Vec<
                 why: "it is revoked already",
             });
         }
-        let mut moved = Vec::new();
-        if state == KeyState::Active {
-            let next = newest_standby(keys, kid)?;
-            moved.push(activate_row_after(tx, &next, kid, now).await?);
+        let next = match state {
+            KeyState::Active => Some(newest_standby(keys, kid)?),
+            _ => None,
+        };
+        // Revoked first: the active one out of the way of its successor.
+        revoke_row(tx, kid, now).await?;
+        let mut moved = vec![Moved {
+            kid: kid.to_owned(),
+            from: state,
+            to: KeyState::Revoked,
+        }];
+        if let Some(next) = next {
+            moved.push(activate_row(tx, &next, now).await?);
         }
-        sqlx::query(
-            "UPDATE signing_keys
-                SET state = 'revoked', revoked_at = $2, sealed_private_key = NULL
-              WHERE kid = $1",
-        )
-        .bind(kid)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .context("revoking a signing key")?;
-        moved.insert(
-            0,
-            Moved {
-                kid: kid.to_owned(),
-                from: state,
-                to: KeyState::Revoked,
-            },
-        );
         Ok(moved)
     })
     .await
@@ -414,10 +405,7 @@ async fn transition(
     ) -> Result<Vec<Moved>, Refused>,
 ) -> Result<Vec<Moved>, Refused> {
     let mut tx = pool.begin().await.context("starting a key change")?;
-    sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
-        .execute(&mut *tx)
-        .await
-        .context("locking the signing keys")?;
+    lock(&mut tx).await?;
     let rows: Vec<(String, String, DateTime<Utc>)> =
         sqlx::query_as("SELECT kid, state, created_at FROM signing_keys")
             .fetch_all(&mut *tx)
@@ -501,24 +489,32 @@ async fn activate_row(
     })
 }
 
-/// Activates `kid` once the active `leaving` is out of the way (revoked
-/// right after, in the same transaction).
-async fn activate_row_after(
+/// Revokes `kid` in `tx`: unpublished, its private key erased.
+async fn revoke_row(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     kid: &str,
-    leaving: &str,
     now: DateTime<Utc>,
-) -> Result<Moved, Refused> {
+) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE signing_keys SET state = 'revoked', revoked_at = $2, sealed_private_key = NULL
           WHERE kid = $1",
     )
-    .bind(leaving)
+    .bind(kid)
     .bind(now)
     .execute(&mut **tx)
     .await
-    .context("revoking the active signing key")?;
-    activate_row(tx, kid, now).await
+    .context("revoking a signing key")?;
+    Ok(())
+}
+
+/// Takes the signing keys' lock in `tx`: changes to them happen one at a
+/// time.
+async fn lock(tx: &mut sqlx::Transaction<'static, sqlx::Postgres>) -> anyhow::Result<()> {
+    sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+        .execute(&mut **tx)
+        .await
+        .context("locking the signing keys")?;
+    Ok(())
 }
 
 /// Makes the first key, active, when there is none (a new deployment, or
@@ -536,10 +532,7 @@ pub async fn ensure_active(
         .begin()
         .await
         .context("starting the first signing key")?;
-    sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
-        .execute(&mut *tx)
-        .await
-        .context("locking the signing keys")?;
+    lock(&mut tx).await?;
     let active: Option<(String, Option<Vec<u8>>)> =
         sqlx::query_as("SELECT kid, sealed_private_key FROM signing_keys WHERE state = 'active'")
             .fetch_optional(&mut *tx)
@@ -563,14 +556,7 @@ pub async fn ensure_active(
         None => None,
     };
     if let Some(kid) = stale {
-        sqlx::query(
-            "UPDATE signing_keys SET state = 'revoked', revoked_at = $2, sealed_private_key = NULL
-              WHERE kid = $1",
-        )
-        .bind(&kid)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        revoke_row(&mut tx, &kid, now).await?;
     }
     let key = NewKey::generate(kek, now)?;
     sqlx::query(
@@ -597,20 +583,42 @@ pub async fn ensure_active(
 /// request role cannot read the table): what the [`Signer`] signs with, and
 /// what `olympus doctor` checks opens.
 pub async fn open_stored(pool: &PgPool, kek: &Kek, kid: &str) -> anyhow::Result<EncodingKey> {
-    let sealed: Option<Option<Vec<u8>>> = tokio::time::timeout(
-        Duration::from_secs(2),
+    let sealed: Option<Option<Vec<u8>>> = read_within(
         sqlx::query_scalar("SELECT sealed_private_key FROM signing_keys WHERE kid = $1")
             .bind(kid)
             .fetch_optional(pool),
     )
-    .await
-    .context("reading a signing key timed out")?
-    .context("reading a signing key")?;
-    let sealed = sealed
-        .flatten()
-        .with_context(|| format!("signing key {kid:?} has no private key (any more)"))?;
-    let der = kek.open(kid, &sealed)?;
-    Ok(EncodingKey::from_ed_der(&der))
+    .await?;
+    open_sealed(kek, kid, sealed.flatten())
+}
+
+/// The key the table says is active now, opened with `kek`: one read.
+async fn open_active(pool: &PgPool, kek: &Kek) -> anyhow::Result<(String, EncodingKey)> {
+    let active: Option<(String, Option<Vec<u8>>)> = read_within(
+        sqlx::query_as("SELECT kid, sealed_private_key FROM signing_keys WHERE state = 'active'")
+            .fetch_optional(pool),
+    )
+    .await?;
+    let (kid, sealed) = active.context("no signing key is active")?;
+    let key = open_sealed(kek, &kid, sealed)?;
+    Ok((kid, key))
+}
+
+/// A read of the signing keys, bounded to 2 s.
+async fn read_within<T>(
+    read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(Duration::from_secs(2), read)
+        .await
+        .context("reading a signing key timed out")?
+        .context("reading a signing key")
+}
+
+/// The private key `sealed` of `kid`, opened with `kek`.
+fn open_sealed(kek: &Kek, kid: &str, sealed: Option<Vec<u8>>) -> anyhow::Result<EncodingKey> {
+    let sealed =
+        sealed.with_context(|| format!("signing key {kid:?} has no private key (any more)"))?;
+    Ok(EncodingKey::from_ed_der(&kek.open(kid, &sealed)?))
 }
 
 /// The auth worker's signer: the key-encryption key, and the active key
@@ -664,20 +672,9 @@ impl Signer {
         }
         // The key set changed: the key active now, as the table says (this
         // process's view may be a poll behind, and the key it names may
-        // have stopped signing meanwhile).
-        let kid: Option<String> = tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE state = 'active'")
-                .fetch_optional(app.db().pool()),
-        )
-        .await
-        .context("reading the active signing key timed out")?
-        .context("reading the active signing key")?;
-        let kid = kid.context("no signing key is active")?;
-        let opened = Arc::new(Opened {
-            key: open_stored(app.db().pool(), &self.kek, &kid).await?,
-            kid,
-        });
+        // have stopped signing meanwhile), in one read.
+        let (kid, key) = open_active(app.db().pool(), &self.kek).await?;
+        let opened = Arc::new(Opened { kid, key });
         *self.opened.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&opened));
         tracing::info!(kid = %opened.kid, "signing with key");
         Ok(opened)
