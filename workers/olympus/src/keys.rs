@@ -61,58 +61,47 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::List(args) => list(args).await,
         KeysCommand::Add(args) => add(args.config).await,
-        KeysCommand::Activate(args) => {
-            let db = crate::migrated_db(&args.config).await?;
-            check_successor(&db, &args.config, Some(&args.kid)).await?;
-            report(
-                &args.config,
-                keys::activate(db.pool(), &args.kid, chrono::Utc::now()).await,
-            )
-            .await
-        }
-        KeysCommand::Retire(args) => {
-            let db = crate::migrated_db(&args.config).await?;
-            check_successor(
-                &db,
-                &args.config,
-                successor(&db, &args.kid).await?.as_deref(),
-            )
-            .await?;
-            report(
-                &args.config,
-                keys::retire(db.pool(), &args.kid, chrono::Utc::now()).await,
-            )
-            .await
-        }
-        KeysCommand::Revoke(args) => {
-            let db = crate::migrated_db(&args.config).await?;
-            check_successor(
-                &db,
-                &args.config,
-                successor(&db, &args.kid).await?.as_deref(),
-            )
-            .await?;
-            report(
-                &args.config,
-                keys::revoke(db.pool(), &args.kid, chrono::Utc::now()).await,
-            )
-            .await
-        }
+        KeysCommand::Activate(args) => move_key(args, Move::Activate).await,
+        KeysCommand::Retire(args) => move_key(args, Move::Retire).await,
+        KeysCommand::Revoke(args) => move_key(args, Move::Revoke).await,
     }
 }
 
-/// The key that takes over signing when `kid` stops: the newest standby
-/// key, when `kid` is the active one.
-async fn successor(db: &olympus_runtime::Db, kid: &str) -> anyhow::Result<Option<String>> {
+/// A change of a key's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    Activate,
+    Retire,
+    Revoke,
+}
+
+/// Moves `args.kid`, after checking the key that starts signing by it:
+/// `kid` itself when activated; the newest standby key when the active
+/// `kid` is retired or revoked.
+async fn move_key(args: KidArgs, how: Move) -> anyhow::Result<()> {
+    let db = crate::migrated_db(&args.config).await?;
     let listed = keys::list(db.pool()).await?;
-    if !listed.iter().any(|k| k.kid == kid && k.state == "active") {
-        return Ok(None);
+    let successor = match how {
+        Move::Activate => Some(args.kid.as_str()),
+        Move::Retire | Move::Revoke => {
+            let active = listed
+                .iter()
+                .any(|k| k.kid == args.kid && k.state == "active");
+            // Newest first.
+            let newest = listed.iter().find(|k| k.state == "standby");
+            newest.filter(|_| active).map(|k| k.kid.as_str())
+        }
+    };
+    if let Some(kid) = successor {
+        check_successor(&db, &args.config, &listed, kid).await?;
     }
-    // Newest first.
-    Ok(listed
-        .into_iter()
-        .find(|k| k.state == "standby")
-        .map(|k| k.kid))
+    let now = chrono::Utc::now();
+    let moved = match how {
+        Move::Activate => keys::activate(db.pool(), &args.kid, now).await,
+        Move::Retire => keys::retire(db.pool(), &args.kid, now).await,
+        Move::Revoke => keys::revoke(db.pool(), &args.kid, now).await,
+    };
+    report(&args.config, moved).await
 }
 
 /// Before `kid` (a standby key) starts signing: refuses when it does not
@@ -122,12 +111,9 @@ async fn successor(db: &olympus_runtime::Db, kid: &str) -> anyhow::Result<Option
 async fn check_successor(
     db: &olympus_runtime::Db,
     config: &Config,
-    kid: Option<&str>,
+    listed: &[keys::KeyInfo],
+    kid: &str,
 ) -> anyhow::Result<()> {
-    let Some(kid) = kid else {
-        return Ok(());
-    };
-    let listed = keys::list(db.pool()).await?;
     let Some(key) = listed.iter().find(|k| k.kid == kid && k.state == "standby") else {
         return Ok(());
     };
