@@ -671,29 +671,7 @@ async fn the_key_set_is_published_and_local_verification_refuses_bad_tokens_befo
             .await
             .ok();
         let (kid, _) = app.signing_key().await;
-        let forged = {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            let der = ed25519_dalek::SigningKey::from_bytes(&[5; 32])
-                .to_pkcs8_der()
-                .unwrap();
-            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-            header.typ = Some("at+jwt".to_owned());
-            header.kid = Some(kid);
-            let payload = signup.access_token.split('.').nth(1).unwrap();
-            use base64::Engine;
-            let claims: Value = serde_json::from_slice(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(payload)
-                    .unwrap(),
-            )
-            .unwrap();
-            jsonwebtoken::encode(
-                &header,
-                &claims,
-                &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
-            )
-            .unwrap()
-        };
+        let forged = olympus_tests::jwt::forged_under(&kid, &signup.access_token);
         let reached = async || {
             crate::hostile::endpoint_stats(app, "olympus-auth", "me").await["num_requests"]
                 .as_u64()

@@ -855,9 +855,15 @@ async fn migrate_creates_a_missing_database_and_applies_every_migration() {
     .await;
 }
 
-/// `olympus serve` on `database_url` (this test's NATS and prefix) that is
-/// expected to refuse to start: its exit status and what it logged.
-async fn serve_refusing(app: &TestApp, database_url: &str, args: &[&str]) -> (bool, String) {
+/// `olympus serve` on `database_url` (this test's NATS and prefix, with the
+/// key-encryption key `kek`) that is expected to refuse to start: its exit
+/// status and what it logged.
+pub(crate) async fn serve_refusing(
+    app: &TestApp,
+    database_url: &str,
+    args: &[&str],
+    kek: &str,
+) -> (bool, String) {
     let output = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new(OLYMPUS)
@@ -867,10 +873,7 @@ async fn serve_refusing(app: &TestApp, database_url: &str, args: &[&str]) -> (bo
             .env("DATABASE_URL", database_url)
             .env("NATS_URL", &app.nats_url)
             .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
-            .env(
-                "OLYMPUS_KEY_ENCRYPTION_KEY",
-                olympus_tests::app::TEST_KEY_ENCRYPTION_KEY,
-            )
+            .env("OLYMPUS_KEY_ENCRYPTION_KEY", kek)
             .kill_on_drop(true)
             .output(),
     )
@@ -890,7 +893,8 @@ async fn serve_never_creates_a_mistyped_database_and_refuses_one_that_lacks_migr
         // creates nothing.
         let typo = format!("olympsu_{}", uuid::Uuid::new_v4().simple());
         let url = olympus_tests::infra::with_database(&app.database_url, &typo);
-        let (ok, log) = serve_refusing(app, &url, &[]).await;
+        let (ok, log) =
+            serve_refusing(app, &url, &[], olympus_tests::app::TEST_KEY_ENCRYPTION_KEY).await;
         assert!(!ok, "{log}");
         assert!(
             log.contains(&typo) && log.contains("does not exist"),
@@ -915,7 +919,13 @@ async fn serve_never_creates_a_mistyped_database_and_refuses_one_that_lacks_migr
             .execute(app.db.pool())
             .await
             .unwrap();
-        let (ok, log) = serve_refusing(app, &app.database_url, &[]).await;
+        let (ok, log) = serve_refusing(
+            app,
+            &app.database_url,
+            &[],
+            olympus_tests::app::TEST_KEY_ENCRYPTION_KEY,
+        )
+        .await;
         assert!(!ok, "{log}");
         assert!(
             log.contains(&newest.to_string()) && log.contains("olympus migrate"),

@@ -8,6 +8,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use olympus_tests::app::TEST_KEY_ENCRYPTION_KEY;
+use olympus_tests::jwt::{forged_under, part};
 use olympus_tests::{with_app, with_app_opts, Encoding, Options, TestApp};
 use serde_json::{json, Value};
 use std::process::{Output, Stdio};
@@ -15,11 +16,6 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 use crate::OLYMPUS;
-
-fn part(token: &str, index: usize) -> Value {
-    let part = token.split('.').nth(index).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
 
 fn kid_of(token: &str) -> String {
     part(token, 0)["kid"].as_str().unwrap().to_owned()
@@ -168,17 +164,8 @@ async fn tokens_are_eddsa_and_verify_in_python_from_the_published_set_alone() {
 
         // Python refuses what the workers refuse: another key under the
         // published kid, and HS256.
-        let stranger = {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            let der = ed25519_dalek::SigningKey::from_bytes(&[42; 32])
-                .to_pkcs8_der()
-                .unwrap();
-            EncodingKey::from_ed_der(der.as_bytes())
-        };
-        let mut ed = Header::new(Algorithm::EdDSA);
-        ed.typ = Some("at+jwt".to_owned());
-        ed.kid = Some(kid.clone());
-        let forged = jsonwebtoken::encode(&ed, &claims, &stranger).unwrap();
+        let ed = olympus_tests::jwt::header(Algorithm::EdDSA, Some("at+jwt"), Some(&kid));
+        let forged = forged_under(&kid, token);
         let hs = Header {
             alg: Algorithm::HS256,
             ..ed.clone()
@@ -519,27 +506,10 @@ async fn no_private_key_is_in_plain_text_anywhere_in_the_database() {
     .await;
 }
 
-/// `serve` on this test's database and prefix that should not start: its
-/// exit status and log.
+/// `serve` on this test's database and prefix, with `kek`, that should
+/// not start: its exit status and log.
 async fn serve_refusing(app: &TestApp, args: &[&str], kek: &str) -> (bool, String) {
-    let config = app.config();
-    let output = tokio::time::timeout(
-        Duration::from_secs(30),
-        tokio::process::Command::new(OLYMPUS)
-            .arg("serve")
-            .args(args)
-            .env_clear()
-            .env("DATABASE_URL", &config.database_url)
-            .env("NATS_URL", &app.nats_url)
-            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
-            .env("OLYMPUS_KEY_ENCRYPTION_KEY", kek)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("serve kept running instead of refusing to start")
-    .unwrap();
-    (output.status.success(), stderr(&output))
+    crate::processes::serve_refusing(app, &app.database_url, args, kek).await
 }
 
 #[tokio::test]
@@ -562,18 +532,7 @@ async fn only_processes_running_auth_need_the_key_encryption_key() {
         let product = app.new_product(&signup, "KEY-1", 500, 3).await;
         assert_eq!(product["sku"], "KEY-1");
         let (kid, _) = app.signing_key().await;
-        let mut forged = Header::new(Algorithm::EdDSA);
-        forged.typ = Some("at+jwt".to_owned());
-        forged.kid = Some(kid);
-        let stranger = {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            let der = ed25519_dalek::SigningKey::from_bytes(&[7; 32])
-                .to_pkcs8_der()
-                .unwrap();
-            EncodingKey::from_ed_der(der.as_bytes())
-        };
-        let forged =
-            jsonwebtoken::encode(&forged, &part(&signup.access_token, 1), &stranger).unwrap();
+        let forged = forged_under(&kid, &signup.access_token);
         app.list_products(&forged).await.err(401, "unauthenticated");
         assert!(commerce.terminate().await.success());
         let log = commerce.log.join("\n");

@@ -4,13 +4,13 @@
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use olympus_tests::jwt::{header, stranger};
 use olympus_tests::{with_app, Encoding, TestApp};
 use serde_json::{json, Value};
 
 /// The claims of a valid token, as JSON, to be spoiled by each case.
 fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    olympus_tests::jwt::part(token, 1)
 }
 
 fn sign(header: Header, claims: &Value, key: &EncodingKey) -> String {
@@ -19,22 +19,6 @@ fn sign(header: Header, claims: &Value, key: &EncodingKey) -> String {
 
 fn hs(secret: &[u8]) -> EncodingKey {
     EncodingKey::from_secret(secret).unwrap()
-}
-
-/// An Ed25519 key nobody published.
-fn stranger() -> EncodingKey {
-    use ed25519_dalek::pkcs8::EncodePrivateKey;
-    let der = ed25519_dalek::SigningKey::from_bytes(&[42; 32])
-        .to_pkcs8_der()
-        .unwrap();
-    EncodingKey::from_ed_der(der.as_bytes())
-}
-
-fn header(alg: Algorithm, typ: Option<&str>, kid: Option<&str>) -> Header {
-    let mut header = Header::new(alg);
-    header.typ = typ.map(str::to_owned);
-    header.kid = kid.map(str::to_owned);
-    header
 }
 
 async fn assert_refused(app: &TestApp, token: &str, case: &str) {

@@ -29,6 +29,7 @@ pub mod events;
 pub mod gateway;
 pub mod http;
 pub mod infra;
+pub mod jwt;
 pub mod nats_cluster;
 pub mod nats_server;
 pub mod ops;
