@@ -345,11 +345,6 @@ impl AccessTokens {
         &self.0.audience
     }
 
-    /// Whether HS256 tokens of revision 2 are still accepted.
-    pub fn accepts_legacy(&self) -> bool {
-        self.0.legacy.is_some()
-    }
-
     /// Takes the keys as stored (`rows`, any state) at `now`: publishes
     /// standby and active keys, and retired ones for one token lifetime
     /// after they stopped signing. A key that leaves the set stops
@@ -427,15 +422,6 @@ impl AccessTokens {
             .published
             .iter()
             .map(|k| Jwk::ed25519(&k.kid, &URL_SAFE_NO_PAD.encode(&k.public_key)))
-            .collect()
-    }
-
-    /// The ids and states of the published keys, newest first.
-    pub fn published_states(&self) -> Vec<(String, KeyState)> {
-        self.keys()
-            .published
-            .iter()
-            .map(|k| (k.kid.clone(), k.state))
             .collect()
     }
 
