@@ -18,7 +18,106 @@ pub struct LoginRequest {
     pub password: Secret,
 }
 
-/// Reply of `auth.login` and `auth.register`.
+/// Reply of `auth.login`: the session, or for a user with TOTP the
+/// challenge that `auth.login_mfa` answers.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LoginReply {
+    Session(SessionReply),
+    MfaRequired(MfaChallenge),
+}
+
+/// Reply of `auth.login` for a user with TOTP, after the right password
+/// (revision 3): no session yet; `auth.login_mfa` with `mfa_token` and a
+/// code opens it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MfaChallenge {
+    /// Always true.
+    pub mfa_required: bool,
+    /// Opaque, single use, dead after 5 wrong codes.
+    pub mfa_token: Secret,
+    /// `totp`, `recovery_code`.
+    pub methods: Vec<String>,
+    /// Seconds until `mfa_token` expires.
+    pub expires_in: u64,
+}
+
+/// `auth.login_mfa` (P, revision 3): the second step of a login, with
+/// exactly one of `code` (TOTP) and `recovery_code`. Every failure is
+/// `invalid_credentials`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginMfaRequest {
+    pub mfa_token: Secret,
+    /// A 6-digit TOTP code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Secret>,
+    /// One of the user's recovery codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<Secret>,
+}
+
+/// Reply of `auth.mfa.status` (B, revision 3).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct MfaStatusReply {
+    /// Whether TOTP is on.
+    pub totp: bool,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: u32,
+}
+
+/// Reply of `auth.mfa.totp.enroll` (B, revision 3): a new TOTP secret for
+/// an authenticator app, effective once confirmed with a code
+/// (`auth.mfa.totp.confirm`) within 10 minutes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct TotpEnrollReply {
+    pub enrollment_id: Uuid,
+    /// 160 bits, base32 without padding (RFC 4648).
+    pub secret: Secret,
+    /// `otpauth://totp/...` for a QR code (SHA1, 6 digits, 30 s).
+    pub otpauth_uri: Secret,
+}
+
+/// `auth.mfa.totp.confirm` (B, revision 3): turns TOTP on with a code
+/// from the enrolled authenticator.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfirmRequest {
+    pub enrollment_id: Uuid,
+    pub code: Secret,
+}
+
+/// Reply of `auth.mfa.totp.confirm` and
+/// `auth.mfa.recovery_codes.regenerate` (revision 3): ten single-use
+/// recovery codes, shown only here.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RecoveryCodesReply {
+    pub recovery_codes: Vec<Secret>,
+}
+
+/// `auth.mfa.disable` (B, revision 3): the password and exactly one of
+/// `code` (TOTP) and `recovery_code`. Every other session of the user is
+/// revoked.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaDisableRequest {
+    pub password: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<Secret>,
+}
+
+/// `auth.mfa.recovery_codes.regenerate` (B, revision 3): a fresh TOTP
+/// code for ten new recovery codes; the old ones stop working.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateRecoveryCodesRequest {
+    pub code: Secret,
+}
+
+/// Reply of `auth.register` and `auth.accept_invite`, and of `auth.login`
+/// and `auth.login_mfa` when they open a session.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SessionReply {
     pub user: User,

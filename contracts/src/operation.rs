@@ -105,6 +105,17 @@ impl Operation {
     pub fn access(&self) -> Access {
         self.who.access()
     }
+
+    /// Whether a token of a login without a second factor reaches it in a
+    /// tenant that requires MFA (contract §5, revision 3): `auth.me`,
+    /// `auth.mfa.*`, `auth.logout` and `auth.logout_all`, so that the
+    /// member can enroll; and every public operation, which takes no token.
+    pub fn reachable_without_mfa(&self) -> bool {
+        self.access() == Access::Public
+            || (self.service == Service::Auth
+                && (matches!(self.name, "me" | "logout" | "logout_all")
+                    || self.name.starts_with("mfa.")))
+    }
 }
 
 const fn op(service: Service, name: &'static str, who: Who, idempotent: bool) -> Operation {
@@ -196,7 +207,7 @@ use Who::{Admin as A, Anyone as P, Member as B, Owner as O, PlatformAdmin as PA}
 
 operations! {
     AuthRegister / AUTH_REGISTER: Auth "register", P, false, RegisterRequest => SessionReply;
-    AuthLogin / AUTH_LOGIN: Auth "login", P, false, LoginRequest => SessionReply;
+    AuthLogin / AUTH_LOGIN: Auth "login", P, false, LoginRequest => LoginReply;
     AuthRefresh / AUTH_REFRESH: Auth "refresh", P, false, RefreshRequest => RefreshReply;
     AuthLogout / AUTH_LOGOUT: Auth "logout", P, false, LogoutRequest => Empty;
     AuthLogoutAll / AUTH_LOGOUT_ALL: Auth "logout_all", B, false, Empty => LogoutAllReply;
@@ -219,7 +230,17 @@ operations! {
         IntrospectRequest => IntrospectReply;
     AuthAcceptInvite / AUTH_ACCEPT_INVITE: Auth "accept_invite", P, false,
         AcceptInviteRequest => SessionReply;
+    AuthLoginMfa / AUTH_LOGIN_MFA: Auth "login_mfa", P, false, LoginMfaRequest => SessionReply;
     AuthJwks / AUTH_JWKS: Auth "jwks", P, false, Empty => JwksReply;
+    AuthMfaStatus / AUTH_MFA_STATUS: Auth "mfa.status", B, false, Empty => MfaStatusReply;
+    AuthMfaTotpEnroll / AUTH_MFA_TOTP_ENROLL: Auth "mfa.totp.enroll", B, false,
+        Empty => TotpEnrollReply;
+    AuthMfaTotpConfirm / AUTH_MFA_TOTP_CONFIRM: Auth "mfa.totp.confirm", B, false,
+        TotpConfirmRequest => RecoveryCodesReply;
+    AuthMfaDisable / AUTH_MFA_DISABLE: Auth "mfa.disable", B, false, MfaDisableRequest => Empty;
+    AuthMfaRecoveryCodesRegenerate / AUTH_MFA_RECOVERY_CODES_REGENERATE:
+        Auth "mfa.recovery_codes.regenerate", B, false,
+        RegenerateRecoveryCodesRequest => RecoveryCodesReply;
 
     TenantCreate / TENANT_CREATE: Tenant "create", P, false,
         CreateTenantRequest => CreateTenantReply;

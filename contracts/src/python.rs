@@ -107,6 +107,16 @@ fn ordered(schemas: &BTreeMap<String, Value>) -> Vec<String> {
     out
 }
 
+/// The shapes of a reply that is one of several (`anyOf` of references).
+fn reply_union(schema: &Value) -> Option<Vec<&str>> {
+    schema
+        .get("anyOf")?
+        .as_array()?
+        .iter()
+        .map(|s| s.get("$ref").and_then(Value::as_str).map(ref_name))
+        .collect()
+}
+
 /// String values of an enum-like schema: `enum`, or `oneOf` of `const`s
 /// and `enum`s.
 fn enum_values(schema: &Value) -> Option<Vec<String>> {
@@ -297,18 +307,28 @@ from datetime import datetime
 from typing import Any, Literal, Union
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from ._base import Model, OpenEnum, Reply
 
 "#,
     );
-    let replies: BTreeSet<&str> = spec["operations"]
+    let mut replies: BTreeSet<&str> = spec["operations"]
         .as_array()
         .expect("operations")
         .iter()
         .filter_map(|op| op["reply"].as_str())
         .collect();
+    // A reply that is one of several shapes (`auth.login`'s): each shape is
+    // a reply too.
+    let unions: Vec<&str> = replies
+        .iter()
+        .copied()
+        .filter(|name| reply_union(&schemas[*name]).is_some())
+        .collect();
+    for union in unions {
+        replies.extend(reply_union(&schemas[union]).unwrap_or_default());
+    }
     for name in ordered(schemas) {
         let schema = &schemas[&name];
         o.push('\n');
@@ -336,6 +356,13 @@ from ._base import Model, OpenEnum, Reply
                 }
             }
             let _ = writeln!(o, "{name} = {ty}");
+            if replies.contains(name.as_str()) {
+                // What `Olympus.call` validates a reply of several shapes with.
+                let _ = writeln!(
+                    o,
+                    "{name}Adapter: TypeAdapter[{name}] = TypeAdapter({name})"
+                );
+            }
             continue;
         }
         let base = if replies.contains(name.as_str()) {
@@ -555,6 +582,11 @@ fn method(op: &Value, schemas: &BTreeMap<String, Value>) -> String {
             doc = format!("{doc}\n\n{}", first.trim());
         }
     }
+    let validator = if reply_union(&schemas[reply]).is_some() {
+        format!("{reply}Adapter")
+    } else {
+        reply.to_owned()
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -568,7 +600,7 @@ fn method(op: &Value, schemas: &BTreeMap<String, Value>) -> String {
     s.push_str(&docstring(Some(&doc), "        "));
     let _ = writeln!(
         s,
-        "        return await self._call(\n            {:?},\n            models.{request},\n            models.{reply},\n            {{{}}},\n            token={},\n            idempotency_key={},\n            correlation_id=correlation_id,\n            timeout=timeout,\n        )",
+        "        return await self._call(\n            {:?},\n            models.{request},\n            models.{validator},\n            {{{}}},\n            token={},\n            idempotency_key={},\n            correlation_id=correlation_id,\n            timeout=timeout,\n        )",
         format!("{service}.v1.{operation}"),
         fields.join(", "),
         if bearer { "token" } else { "None" },

@@ -78,6 +78,10 @@ pub struct User {
     pub phone: Option<String>,
     pub role: Role,
     pub email_verified: bool,
+    /// Whether the user confirmed a TOTP authenticator: their logins ask
+    /// for a code (revision 3; absent from events stored before it).
+    #[serde(default)]
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -93,6 +97,11 @@ pub struct Tenant {
     /// Whether anyone may `auth.register` into it; when false, users join
     /// only by invitation.
     pub self_registration: bool,
+    /// Whether its members need TOTP: tokens of a login without a code
+    /// reach only `auth.me`, `auth.mfa.*`, `auth.logout` and
+    /// `auth.logout_all` (revision 3; absent from events stored before it).
+    #[serde(default)]
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

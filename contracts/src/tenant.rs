@@ -58,6 +58,9 @@ pub struct UpdateTenantRequest {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_registration: Option<bool>,
+    /// Owners only: whether members need TOTP (revision 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_mfa: Option<bool>,
 }
 
 /// `tenant.members.set_role` (owner).

@@ -24,9 +24,10 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use olympus_contracts::auth::{
-    AcceptInviteRequest, ChangePasswordRequest, IntrospectRequest, LoginRequest, LogoutRequest,
-    RefreshRequest, RegisterRequest, RequestPasswordResetRequest, ResetPasswordRequest,
-    RevokeSessionRequest, UpdateMeRequest, VerifyEmailRequest,
+    AcceptInviteRequest, ChangePasswordRequest, IntrospectRequest, LoginMfaRequest, LoginRequest,
+    LogoutRequest, MfaDisableRequest, RefreshRequest, RegenerateRecoveryCodesRequest,
+    RegisterRequest, RequestPasswordResetRequest, ResetPasswordRequest, RevokeSessionRequest,
+    TotpConfirmRequest, UpdateMeRequest, VerifyEmailRequest,
 };
 use olympus_contracts::codec::DecodeError;
 use olympus_contracts::commerce::{
@@ -441,6 +442,22 @@ const REQUESTS: &[Request] = &[
         [],
     ),
     request!(
+        LoginMfaRequest,
+        r#"{"mfa_token": "mt-0123456789", "code": "123456", "recovery_code": "abcd-efgh-ijkl"}"#,
+        ["code", "recovery_code"],
+    ),
+    request!(
+        TotpConfirmRequest,
+        r#"{"enrollment_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a01", "code": "123456"}"#,
+        [],
+    ),
+    request!(
+        MfaDisableRequest,
+        r#"{"password": "velvet-orbit", "code": "123456", "recovery_code": "abcd-efgh-ijkl"}"#,
+        ["code", "recovery_code"],
+    ),
+    request!(RegenerateRecoveryCodesRequest, r#"{"code": "123456"}"#, [],),
+    request!(
         IntrospectRequest,
         r#"{"access_token": "at-0123456789"}"#,
         []
@@ -464,8 +481,8 @@ const REQUESTS: &[Request] = &[
     ),
     request!(
         UpdateTenantRequest,
-        r#"{"name": "Acme Ltd", "self_registration": true}"#,
-        ["name", "self_registration"],
+        r#"{"name": "Acme Ltd", "self_registration": true, "require_mfa": true}"#,
+        ["name", "self_registration", "require_mfa"],
     ),
     request!(
         PageRequest,

@@ -16,13 +16,14 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
-const USER_FIELDS: [&str; 10] = [
+const USER_FIELDS: [&str; 11] = [
     "created_at",
     "display_name",
     "email",
     "email_verified",
     "id",
     "last_login_at",
+    "mfa_enabled",
     "phone",
     "role",
     "tenant_id",
@@ -69,7 +70,16 @@ async fn signup_login_me_refresh_logout_in_both_encodings() {
             assert_eq!(keys(reply), ["owner", "tenant", "tokens"]);
             assert_eq!(
                 keys(&reply["tenant"]),
-                ["created_at", "id", "name", "self_registration", "slug", "status", "updated_at"]
+                [
+                    "created_at",
+                    "id",
+                    "name",
+                    "require_mfa",
+                    "self_registration",
+                    "slug",
+                    "status",
+                    "updated_at"
+                ]
             );
             assert_eq!(reply["tenant"]["self_registration"], true);
             assert_eq!(reply["tenant"]["slug"], signup.slug);
@@ -179,7 +189,7 @@ async fn msgpack_replies_are_maps_with_string_ids_and_times() {
         let bytes = &reply.payload[..];
         assert_eq!(bytes[0], 0x81, "a map of one entry");
         assert_eq!(&bytes[1..6], b"\xa4user");
-        assert_eq!(bytes[6], 0x8a, "user is a map of ten entries");
+        assert_eq!(bytes[6], 0x8b, "user is a map of eleven entries");
         // "id" then a 36-character str8, the canonical UUID text.
         let id_key = bytes.windows(3).position(|w| w == b"\xa2id").unwrap();
         assert_eq!(&bytes[id_key + 3..id_key + 5], b"\xd9\x24");

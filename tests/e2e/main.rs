@@ -22,6 +22,7 @@ mod insiders;
 mod limits;
 mod lockout;
 mod login;
+mod mfa;
 mod micro;
 mod nats_permissions;
 mod password_reset;

@@ -44,7 +44,7 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
             ["olympus-auth", "olympus-commerce", "olympus-tenant"]
         );
 
-        // Every operation of contract §5 (revision 2) that these workers
+        // Every operation of contract §5 (revision 3) that these workers
         // own is an endpoint, in the queue group `q`.
         let expected = [
             (
@@ -55,9 +55,15 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
                     "introspect",
                     "jwks",
                     "login",
+                    "login_mfa",
                     "logout",
                     "logout_all",
                     "me",
+                    "mfa.disable",
+                    "mfa.recovery_codes.regenerate",
+                    "mfa.status",
+                    "mfa.totp.confirm",
+                    "mfa.totp.enroll",
                     "refresh",
                     "register",
                     "request_password_reset",
@@ -308,7 +314,13 @@ async fn every_operation_of_the_catalog_has_a_helper() {
             app.revoke_session(t, id),
             app.introspect(t),
             app.accept_invite(t, t),
+            app.login_mfa(t),
             app.jwks(),
+            app.mfa_status(t),
+            app.enroll_totp(t),
+            app.confirm_totp(t, id, t),
+            app.disable_mfa(t, t),
+            app.regenerate_recovery_codes(t, t),
             app.create_tenant(t, t, t, t),
             app.get_tenant(t),
             app.update_tenant(t, serde_json::json!({})),

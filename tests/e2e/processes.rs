@@ -173,6 +173,10 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail() {
             "auth.request_password_reset",
             "auth.reset_password",
             "auth.login (new password)",
+            "auth.mfa.totp.confirm",
+            "auth.login_mfa (TOTP)",
+            "auth.login_mfa (recovery code)",
+            "auth.mfa.disable",
         ],
     )
     .await;

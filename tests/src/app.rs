@@ -322,6 +322,7 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         key_encryption_key: options.key_encryption_key.clone().map(Into::into),
         legacy_hs256_keys: options.legacy_hs256_keys.clone().map(Into::into),
         signing_key_max_age_days: 90,
+        totp_issuer: None,
         jwt_issuer: "olympus".to_owned(),
         jwt_audience: "olympus".to_owned(),
         access_token_ttl: 3600,

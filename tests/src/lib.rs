@@ -37,6 +37,7 @@ pub mod postgres_server;
 pub mod process;
 pub mod python;
 pub mod tcp_proxy;
+pub mod totp;
 
 pub use app::{with_app, with_app_opts, Options, TestApp};
 

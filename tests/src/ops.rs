@@ -245,6 +245,42 @@ impl TestApp {
         self.public("auth.v1.accept_invite", body)
     }
 
+    /// auth.login_mfa, with the `mfa_token` of a login's challenge; the
+    /// code goes in with `.with("code", ..)` or `.with("recovery_code", ..)`.
+    pub fn login_mfa(&self, mfa_token: &str) -> Call<'_> {
+        let body = json!({"mfa_token": mfa_token});
+        self.public("auth.v1.login_mfa", body)
+    }
+
+    /// auth.mfa.status
+    pub fn mfa_status(&self, token: &str) -> Call<'_> {
+        self.bearer("auth.v1.mfa.status", token, json!({}))
+    }
+
+    /// auth.mfa.totp.enroll
+    pub fn enroll_totp(&self, token: &str) -> Call<'_> {
+        self.bearer("auth.v1.mfa.totp.enroll", token, json!({}))
+    }
+
+    /// auth.mfa.totp.confirm
+    pub fn confirm_totp(&self, token: &str, enrollment_id: impl Serialize, code: &str) -> Call<'_> {
+        let body = json!({"enrollment_id": enrollment_id, "code": code});
+        self.bearer("auth.v1.mfa.totp.confirm", token, body)
+    }
+
+    /// auth.mfa.disable; the code goes in with `.with("code", ..)` or
+    /// `.with("recovery_code", ..)`.
+    pub fn disable_mfa(&self, token: &str, password: &str) -> Call<'_> {
+        let body = json!({"password": password});
+        self.bearer("auth.v1.mfa.disable", token, body)
+    }
+
+    /// auth.mfa.recovery_codes.regenerate
+    pub fn regenerate_recovery_codes(&self, token: &str, code: &str) -> Call<'_> {
+        let body = json!({"code": code});
+        self.bearer("auth.v1.mfa.recovery_codes.regenerate", token, body)
+    }
+
     // tenant
 
     /// tenant.create

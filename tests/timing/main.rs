@@ -5,6 +5,7 @@
 //! while it compares medians.
 
 use async_nats::HeaderMap;
+use olympus_tests::totp::Authenticator;
 use olympus_tests::{with_app_opts, Encoding, Options, TestApp};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -36,12 +37,22 @@ async fn failed_logins_are_byte_identical_and_take_the_same_time() {
             .execute(app.db.pool())
             .await
             .unwrap();
+        // A user with TOTP: a wrong password is the same for them as for
+        // anyone (the challenge comes only after the right one).
+        let mfa = app.signup(Encoding::Json).await;
+        let enrolled = app.enroll_totp(&mfa.access_token).await.ok();
+        let authenticator = Authenticator::new(enrolled["secret"].as_str().unwrap());
+        let code = authenticator.code_at(olympus_runtime::clock::Clock::now(&*app.clock));
+        app.confirm_totp(&mfa.access_token, &enrolled["enrollment_id"], &code)
+            .await
+            .ok();
         let cases = [
             ("unknown tenant", json!({"tenant": "no-such-tenant", "email": signup.email, "password": signup.password})),
             ("unknown email", json!({"tenant": signup.slug, "email": "nobody@example.com", "password": signup.password})),
             ("wrong password", json!({"tenant": signup.slug, "email": signup.email, "password": "not-the-password-at-all"})),
             ("malformed email", json!({"tenant": signup.slug, "email": "nobody", "password": signup.password})),
             ("locked account, right password", json!({"tenant": locked.slug, "email": locked.email, "password": locked.password})),
+            ("user with TOTP, wrong password", json!({"tenant": mfa.slug, "email": mfa.email, "password": "not-the-password-at-all"})),
         ];
         for enc in Encoding::BOTH {
             let mut first: Option<Vec<u8>> = None;

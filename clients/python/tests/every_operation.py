@@ -18,6 +18,8 @@ import tempfile
 import uuid
 
 import nats
+import pyotp
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -26,6 +28,7 @@ from olympus_client.errors import Forbidden, InvalidToken, NoResponders, Olympus
 from olympus_client.models import (
     Address,
     MailTemplate,
+    MfaChallenge,
     Money,
     NewOwner,
     OrderItemRequest,
@@ -36,6 +39,7 @@ from olympus_client.models import (
     PaymentStatus,
     ProductStatus,
     Role,
+    SessionReply,
 )
 from olympus_client.services import AuthService, CommerceService, TenantService
 
@@ -103,6 +107,7 @@ async def main() -> None:
         token = await mail_token(client, tenant_id, MailTemplate.VERIFY_EMAIL, member_email)
         await ok("auth.verify_email", auth.verify_email(token=token))
         session = await ok("auth.login", auth.login(tenant=slug, email=member_email, password=PASSWORD))
+        assert isinstance(session, SessionReply)
         refreshed = await ok("auth.refresh", auth.refresh(refresh_token=session.tokens.refresh_token))
         await ok("auth.me", auth.me(token=member))
         await ok("auth.update_me", auth.update_me(token=member, display_name="Every", phone="+4930123456"))
@@ -179,6 +184,35 @@ async def main() -> None:
         await ok("commerce.orders.cancel", commerce.orders_cancel(token=member, id=third.order.id))
 
         await ok("auth.logout_all", auth.logout_all(token=member))
+
+        # MFA: a TOTP authenticator (codes from pyotp), recovery codes, the
+        # login's challenge. Two codes now: this step's and the next (one
+        # step of drift is accepted, and a code works once).
+        mfa_email = f"mfa@{slug}.example.com"
+        mfa = (await ok("auth.register", auth.register(tenant=slug, email=mfa_email, password=PASSWORD))).tokens
+        enrolled = await ok("auth.mfa.totp.enroll", auth.mfa_totp_enroll(token=mfa.access_token))
+        authenticator = pyotp.TOTP(enrolled.secret)
+        assert pyotp.parse_uri(enrolled.otpauth_uri).secret == enrolled.secret, enrolled.otpauth_uri
+        now = int(time.time())
+        await ok(
+            "auth.mfa.totp.confirm",
+            auth.mfa_totp_confirm(token=mfa.access_token, enrollment_id=enrolled.enrollment_id, code=authenticator.at(now)),
+        )
+        status = await ok("auth.mfa.status", auth.mfa_status(token=mfa.access_token))
+        assert status.totp and status.recovery_codes_left == 10, status
+        codes = await ok(
+            "auth.mfa.recovery_codes.regenerate",
+            auth.mfa_recovery_codes_regenerate(token=mfa.access_token, code=authenticator.at(now + 30)),
+        )
+        challenge = await ok("auth.login", auth.login(tenant=slug, email=mfa_email, password=PASSWORD))
+        assert isinstance(challenge, MfaChallenge) and challenge.mfa_required, challenge
+        mfa_session = await ok(
+            "auth.login_mfa", auth.login_mfa(mfa_token=challenge.mfa_token, recovery_code=codes.recovery_codes[0])
+        )
+        await ok(
+            "auth.mfa.disable",
+            auth.mfa_disable(token=mfa_session.tokens.access_token, password=PASSWORD, recovery_code=codes.recovery_codes[1]),
+        )
 
         # The tenant's events, typed: two types filtered here, deduplicated
         # by a file of processed ids across consumers.

@@ -53,6 +53,9 @@ event_data! {
     MemberRemoved => MemberRemoved,
     MemberInvited => MemberInvited,
     UserUpdated => UserUpdated,
+    UserMfaEnabled => UserMfaEnabled,
+    UserMfaDisabled => UserMfaDisabled,
+    UserRecoveryCodesRegenerated => UserRecoveryCodesRegenerated,
     InvitationRevoked => InvitationRevoked,
     ProductCreated => ProductCreated,
     ProductUpdated => ProductUpdated,
@@ -103,6 +106,9 @@ pub enum LoginFailure {
     TenantSuspended,
     /// The account is locked: the password was not even compared.
     Locked,
+    /// The password was right, but the second factor (`auth.login_mfa`'s
+    /// TOTP or recovery code) was wrong (revision 3).
+    WrongCode,
 }
 
 /// `user.login_failed`: a login into an existing tenant failed.
@@ -169,6 +175,8 @@ pub enum RevocationReason {
     PasswordChanged,
     /// The member was removed from the tenant.
     MemberRemoved,
+    /// The user turned MFA off: every other session ends (revision 3).
+    MfaDisabled,
 }
 
 /// `session.revoked`: a session's tokens stopped working.
@@ -235,6 +243,36 @@ pub struct MemberInvited {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserUpdated {
     pub user: User,
+}
+
+/// `user.mfa_enabled` (revision 3): the user confirmed a TOTP
+/// authenticator (`auth.mfa.totp.confirm`); their logins now ask for a
+/// code. No secret, code or hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserMfaEnabled {
+    pub user_id: Uuid,
+    /// Recovery codes issued with it.
+    pub recovery_codes: u32,
+}
+
+/// `user.mfa_disabled` (revision 3): the user turned TOTP off
+/// (`auth.mfa.disable`, with their password and a code); their recovery
+/// codes are gone and their other sessions were revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserMfaDisabled {
+    pub user_id: Uuid,
+    /// Sessions revoked by it.
+    pub sessions_revoked: u64,
+}
+
+/// `user.recovery_codes_regenerated` (revision 3): the user's recovery
+/// codes were replaced (`auth.mfa.recovery_codes.regenerate`); the old
+/// ones stopped working. No code or hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserRecoveryCodesRegenerated {
+    pub user_id: Uuid,
+    /// Recovery codes issued.
+    pub recovery_codes: u32,
 }
 
 /// `invitation.revoked` (revision 3): a pending invitation was revoked; its

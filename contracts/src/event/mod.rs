@@ -29,6 +29,12 @@ pub enum EventType {
     UserPasswordChanged,
     #[serde(rename = "user.updated")]
     UserUpdated,
+    #[serde(rename = "user.mfa_enabled")]
+    UserMfaEnabled,
+    #[serde(rename = "user.mfa_disabled")]
+    UserMfaDisabled,
+    #[serde(rename = "user.recovery_codes_regenerated")]
+    UserRecoveryCodesRegenerated,
     #[serde(rename = "session.revoked")]
     SessionRevoked,
     #[serde(rename = "tenant.created")]
@@ -77,7 +83,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 33] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -86,6 +92,9 @@ impl EventType {
         Self::UserEmailVerified,
         Self::UserPasswordChanged,
         Self::UserUpdated,
+        Self::UserMfaEnabled,
+        Self::UserMfaDisabled,
+        Self::UserRecoveryCodesRegenerated,
         Self::SessionRevoked,
         Self::TenantCreated,
         Self::TenantUpdated,
@@ -121,6 +130,9 @@ impl EventType {
             Self::UserEmailVerified => "user.email_verified",
             Self::UserPasswordChanged => "user.password_changed",
             Self::UserUpdated => "user.updated",
+            Self::UserMfaEnabled => "user.mfa_enabled",
+            Self::UserMfaDisabled => "user.mfa_disabled",
+            Self::UserRecoveryCodesRegenerated => "user.recovery_codes_regenerated",
             Self::SessionRevoked => "session.revoked",
             Self::TenantCreated => "tenant.created",
             Self::TenantUpdated => "tenant.updated",

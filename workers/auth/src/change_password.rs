@@ -37,7 +37,13 @@ pub async fn change_password(
     let email = Email::parse(&email).ok();
     let new_password =
         NewPassword::parse_field("new_password", &request.new_password, email.as_ref())?;
-    lockout::confirm_password(&ctx, &slot, &request.current_password).await?;
+    lockout::confirm_password(
+        &ctx,
+        &slot,
+        &request.current_password,
+        lockout::OnMatch::Clear,
+    )
+    .await?;
     let new_hash = slot.hash(new_password.secret()).await?;
 
     let mut tx = ctx.tx().await?;

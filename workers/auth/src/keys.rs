@@ -166,6 +166,25 @@ impl Kek {
 
     /// `plain` sealed for the key `kid`.
     fn seal(&self, kid: &str, plain: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.seal_for(kid.as_bytes(), plain)
+            .with_context(|| format!("sealing signing key {kid:?}"))
+    }
+
+    /// What [`Kek::seal`] sealed for `kid`.
+    fn open(&self, kid: &str, sealed: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+        self.open_for(kid.as_bytes(), sealed).ok_or_else(|| {
+            anyhow::anyhow!(
+                "signing key {kid:?} does not open with this key-encryption key (it was sealed \
+                 under another OLYMPUS_KEY_ENCRYPTION_KEY)"
+            )
+        })
+    }
+
+    /// `plain` sealed (XChaCha20-Poly1305, a random nonce) with `owner` as
+    /// associated data: it opens only for the same owner (a signing key's
+    /// id, a user's TOTP secret), so a sealed value copied to another row
+    /// does not open there.
+    pub(crate) fn seal_for(&self, owner: &[u8], plain: &[u8]) -> anyhow::Result<Vec<u8>> {
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
@@ -174,10 +193,10 @@ impl Kek {
                 XNonce::from_slice(&nonce),
                 Payload {
                     msg: plain,
-                    aad: kid.as_bytes(),
+                    aad: owner,
                 },
             )
-            .map_err(|_| anyhow::anyhow!("sealing signing key {kid:?}"))?;
+            .map_err(|_| anyhow::anyhow!("the cipher refused to seal"))?;
         let mut out = Vec::with_capacity(1 + nonce.len() + sealed.len());
         out.push(SEALED_V1);
         out.extend_from_slice(&nonce);
@@ -185,17 +204,12 @@ impl Kek {
         Ok(out)
     }
 
-    /// What [`Kek::seal`] sealed for `kid`.
-    fn open(&self, kid: &str, sealed: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-        let wrong = || {
-            anyhow::anyhow!(
-                "signing key {kid:?} does not open with this key-encryption key (it was sealed \
-                 under another OLYMPUS_KEY_ENCRYPTION_KEY)"
-            )
-        };
-        let (&version, rest) = sealed.split_first().ok_or_else(wrong)?;
+    /// What [`Kek::seal_for`] sealed for `owner`; `None` when it does not
+    /// open (another key-encryption key, another owner, tampered).
+    pub(crate) fn open_for(&self, owner: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let (&version, rest) = sealed.split_first()?;
         if version != SEALED_V1 || rest.len() < 24 {
-            return Err(wrong());
+            return None;
         }
         let (nonce, body) = rest.split_at(24);
         self.cipher()
@@ -203,11 +217,27 @@ impl Kek {
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: body,
-                    aad: kid.as_bytes(),
+                    aad: owner,
                 },
             )
             .map(Zeroizing::new)
-            .map_err(|_| wrong())
+            .ok()
+    }
+
+    /// A key for `purpose` derived from this one (HMAC-SHA-256 of the
+    /// purpose under it, HKDF's extract step): keyed hashes use it, never
+    /// the key-encryption key itself.
+    pub(crate) fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        use hmac::{Mac, SimpleHmac};
+        let mut mac = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
+    /// This process's key-encryption key ([`Kek::from_config`]), read once.
+    pub fn of(app: &App) -> anyhow::Result<Arc<Self>> {
+        app.extension(|app| Self::from_config(app.config()))
     }
 }
 
@@ -624,7 +654,7 @@ fn open_sealed(kek: &Kek, kid: &str, sealed: Option<Vec<u8>>) -> anyhow::Result<
 /// The auth worker's signer: the key-encryption key, and the active key
 /// opened (made the first time it is asked for, see [`Signer::of`]).
 pub struct Signer {
-    kek: Kek,
+    kek: Arc<Kek>,
     opened: RwLock<Option<Arc<Opened>>>,
 }
 
@@ -645,9 +675,10 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// This process's signer.
     pub fn of(app: &App) -> anyhow::Result<Arc<Self>> {
-        app.extension(|app| {
+        let kek = Kek::of(app)?;
+        app.extension(|_| {
             Ok(Self {
-                kek: Kek::from_config(app.config())?,
+                kek,
                 opened: RwLock::default(),
             })
         })

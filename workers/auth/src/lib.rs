@@ -6,7 +6,9 @@
 //!   [`change_password`], [`password_reset`] (request and reset),
 //!   [`resend_verification`], [`introspect`], [`verification`]
 //!   (`verify_email`, and issuing the token), [`update_me`],
-//!   [`accept_invite`], [`jwks`];
+//!   [`accept_invite`], [`jwks`], [`login_mfa`];
+//! - [`mfa`]: TOTP and recovery codes, the login's challenge, and the
+//!   `mfa.*` operations;
 //! - [`keys`]: the signing keys (made, sealed, opened, moved through their
 //!   states) and the [`keys::Signer`], the only thing that signs access
 //!   tokens ([`tokens`]);
@@ -33,10 +35,12 @@ pub mod jwks;
 pub mod keys;
 pub mod lockout;
 pub mod login;
+pub mod login_mfa;
 pub mod logout;
 pub mod logout_all;
 pub mod me;
 pub mod members;
+pub mod mfa;
 pub mod opaque;
 pub mod password;
 pub mod password_reset;
@@ -64,8 +68,9 @@ pub const REVOKED_SESSIONS: &str = "SELECT id, revoked_at FROM sessions WHERE re
 /// (revoked or expired) longer than `OLYMPUS_SESSION_RETENTION` ago, with
 /// their rotated refresh tokens (`ON DELETE CASCADE`; kept longer than an
 /// access token lives, since a process starting later learns of
-/// revocations from them), and failed logins per address older than a day
-/// (the limit looks back a minute).
+/// revocations from them), failed logins per address older than a day
+/// (the limit looks back a minute), and MFA challenges and TOTP
+/// enrollments a day after they expired.
 pub fn housekeeping(config: &Config) -> Vec<Prune> {
     vec![
         Prune {
@@ -78,6 +83,18 @@ pub fn housekeeping(config: &Config) -> Vec<Prune> {
             what: "failed logins per address",
             statement: "DELETE FROM login_failures
                          WHERE failed_at < now() - make_interval(secs => $1)",
+            retention: Duration::from_secs(24 * 3600),
+        },
+        Prune {
+            what: "expired MFA challenges",
+            statement: "DELETE FROM mfa_challenges
+                         WHERE expires_at < now() - make_interval(secs => $1)",
+            retention: Duration::from_secs(24 * 3600),
+        },
+        Prune {
+            what: "expired TOTP enrollments",
+            statement: "DELETE FROM totp_enrollments
+                         WHERE expires_at < now() - make_interval(secs => $1)",
             retention: Duration::from_secs(24 * 3600),
         },
     ]
@@ -106,7 +123,16 @@ pub fn worker() -> Worker {
             endpoint(op::AuthSessionsRevoke, sessions_revoke::revoke),
             endpoint(op::AuthIntrospect, introspect::introspect),
             endpoint(op::AuthAcceptInvite, accept_invite::accept_invite),
+            endpoint(op::AuthLoginMfa, login_mfa::login_mfa),
             endpoint(op::AuthJwks, jwks::jwks),
+            endpoint(op::AuthMfaStatus, mfa::status::status),
+            endpoint(op::AuthMfaTotpEnroll, mfa::enroll::enroll),
+            endpoint(op::AuthMfaTotpConfirm, mfa::enroll::confirm),
+            endpoint(op::AuthMfaDisable, mfa::disable::disable),
+            endpoint(
+                op::AuthMfaRecoveryCodesRegenerate,
+                mfa::regenerate::regenerate,
+            ),
         ],
         prepare: Some(|app| Box::pin(keys::prepare(app))),
     }

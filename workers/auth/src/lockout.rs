@@ -16,6 +16,13 @@
 //! user for their password goes through [`confirm_password`], which takes
 //! the try by user id: a new operation that asks for the password calls it
 //! and cannot forget the count.
+//!
+//! **Second factors** (revision 3) share the budget: a wrong TOTP or
+//! recovery code counts as a wrong password does ([`crate::mfa::factor`]).
+//! For a user with TOTP a right password is only half a login, so it does
+//! not clear the count: it gives its own try back ([`give_back`]) and only
+//! a right code clears it. Otherwise password, four wrong codes, password,
+//! four more... would guess codes forever.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::event::data;
@@ -86,6 +93,26 @@ pub async fn failed(app: &App, tx: &mut Tx<'_>, user_id: Uuid, attempt: Try) -> 
     Ok(())
 }
 
+/// Gives back a try that a right password took when a code must follow
+/// (a user with TOTP): the count is what it was, not cleared.
+pub async fn give_back(conn: &mut PgConnection, user_id: Uuid) -> Result<(), Error> {
+    sqlx::query("UPDATE users SET failed_logins = greatest(failed_logins - 1, 0) WHERE id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What a right password does to the account's count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMatch {
+    /// Clears it: the password was all that was asked.
+    Clear,
+    /// Gives the try back ([`give_back`]): a code follows, which clears it
+    /// when right.
+    GiveBack,
+}
+
 /// What taking a try by user id found.
 #[derive(sqlx::FromRow)]
 struct Taken {
@@ -149,8 +176,13 @@ async fn take(ctx: &Ctx, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error>
 /// `mfa.disable`): `invalid_credentials` when it is wrong or the account is
 /// locked (a locked account's hash is not compared: the dummy costs the
 /// same), the wrong one counted toward the lockout, whatever becomes of the
-/// request.
-pub async fn confirm_password(ctx: &Ctx, slot: &Slot, password: &Secret) -> Result<(), Error> {
+/// request. A right one does `on_match` to the count.
+pub async fn confirm_password(
+    ctx: &Ctx,
+    slot: &Slot,
+    password: &Secret,
+    on_match: OnMatch,
+) -> Result<(), Error> {
     let claims = ctx.claims()?;
     let (tenant_id, user_id) = (claims.tid, claims.sub);
     let taken = take(ctx, tenant_id, user_id).await?;
@@ -158,6 +190,7 @@ pub async fn confirm_password(ctx: &Ctx, slot: &Slot, password: &Secret) -> Resu
     let stored = taken.password_hash.as_deref().filter(|_| attempt.is_some());
     let matches = slot.verify(password, stored).await?;
     ctx.apart(Some(tenant_id), async |tx| match attempt {
+        Some(_) if matches && on_match == OnMatch::GiveBack => give_back(tx, user_id).await,
         Some(_) if matches => {
             sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
                 .bind(user_id)

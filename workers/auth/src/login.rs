@@ -20,6 +20,12 @@
 //! parallel logins only wait, and a locked account refuses even the right
 //! password until the lock ends (or a password reset lifts it).
 //!
+//! **A second factor** (revision 3): a user with TOTP whose password is
+//! right gets no session but a challenge ([`crate::mfa::challenge`]), which
+//! `auth.login_mfa` redeems with a code. The right password gives its try
+//! back rather than clearing the count. A wrong password is the same for
+//! them as for anyone: same reply, same statements, same time.
+//!
 //! A login whose password matched a hash made with other Argon2
 //! parameters than the configured ones (`OLYMPUS_ARGON2_PARAMS`) stores a
 //! new hash after the reply (`Passwords::is_outdated`), unless the password
@@ -27,7 +33,7 @@
 //! parameters cost, not what the dummy's do: "the same time" holds for
 //! accounts hashed with the configured parameters.
 
-use olympus_contracts::auth::{LoginRequest, SessionReply};
+use olympus_contracts::auth::{LoginReply, LoginRequest, SessionReply};
 use olympus_contracts::event::data::{self, LoginFailure};
 use olympus_contracts::ErrorCode;
 use olympus_runtime::outbox::Event;
@@ -43,6 +49,8 @@ use crate::sessions;
 struct Candidate {
     user_id: Uuid,
     password_hash: String,
+    /// Whether a code must follow the password.
+    mfa_enabled: bool,
 }
 
 /// What a login's tenant and email name, as far as they exist.
@@ -56,7 +64,7 @@ struct Lookup {
 }
 
 /// Handles `auth.login`.
-pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<SessionReply, Error> {
+pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<LoginReply, Error> {
     let LoginRequest {
         tenant,
         email,
@@ -78,9 +86,9 @@ pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<SessionReply, Erro
         .filter(|stored| matches && passwords.is_outdated(stored))
         .map(str::to_owned);
     let tenant_active = lookup.tenant.is_some_and(|(_, active)| active);
-    let (user_id, tenant_id) = match (lookup.candidate, lookup.tenant) {
+    let (user_id, tenant_id, mfa_enabled) = match (lookup.candidate, lookup.tenant) {
         (Some(candidate), Some((tenant_id, _))) if matches && tenant_active => {
-            (candidate.user_id, tenant_id)
+            (candidate.user_id, tenant_id, candidate.mfa_enabled)
         }
         (candidate, _) => {
             let reason = match (&candidate, tenant_active, lookup.attempt) {
@@ -113,26 +121,6 @@ pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<SessionReply, Erro
         }
     };
 
-    // The session, the user's cleared failures and `user.logged_in`: one
-    // call, committed with it.
-    let session_id = Uuid::now_v7();
-    let logged_in = ctx.events().actor(user_id).prepare(Event::new(
-        tenant_id,
-        user_id,
-        &data::UserLoggedIn {
-            user_id,
-            session_id,
-            ip: ctx.request().client_ip.clone(),
-            user_agent: ctx.request().user_agent.clone(),
-        },
-    ))?;
-    let opened =
-        sessions::open_at_login(&ctx, (tenant_id, user_id, session_id), &logged_in).await?;
-    // Removed since its look-up: it exists no more.
-    let Some((user, tokens)) = opened else {
-        return Err(Error::new(ErrorCode::InvalidCredentials));
-    };
-    tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
     if let Some(address_try) = address_try {
         let after = ctx.clone();
         ctx.after_reply(async move {
@@ -149,7 +137,31 @@ pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<SessionReply, Erro
             }
         });
     }
-    Ok(SessionReply { user, tokens })
+    if mfa_enabled {
+        let challenge = crate::mfa::challenge::issue(&ctx, tenant_id, user_id).await?;
+        return Ok(LoginReply::MfaRequired(challenge));
+    }
+    // The session, the user's cleared failures and `user.logged_in`: one
+    // call, committed with it.
+    let session_id = Uuid::now_v7();
+    let logged_in = ctx.events().actor(user_id).prepare(Event::new(
+        tenant_id,
+        user_id,
+        &data::UserLoggedIn {
+            user_id,
+            session_id,
+            ip: ctx.request().client_ip.clone(),
+            user_agent: ctx.request().user_agent.clone(),
+        },
+    ))?;
+    let opened =
+        sessions::open_at_login(&ctx, (tenant_id, user_id, session_id), &logged_in).await?;
+    // Removed since its look-up, or turned TOTP on meanwhile: no session.
+    let Some((user, tokens)) = opened else {
+        return Err(Error::new(ErrorCode::InvalidCredentials));
+    };
+    tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");
+    Ok(LoginReply::Session(SessionReply { user, tokens }))
 }
 
 /// Stores a hash of `password` made as hashes are made now, in place of
@@ -268,6 +280,7 @@ async fn look_up_once(ctx: &Ctx, slug: &str, raw_email: &str) -> Result<(Lookup,
         .map(|(user_id, password_hash)| Candidate {
             user_id,
             password_hash,
+            mfa_enabled: row.mfa_enabled.unwrap_or(false),
         });
     // A try is granted; or refused: the account is locked (or there is no
     // such user); or the tries in flight use up the budget: wait for them.
@@ -296,6 +309,7 @@ struct LookedUp {
     password_hash: Option<String>,
     granted: Option<i32>,
     locked: Option<bool>,
+    mfa_enabled: Option<bool>,
 }
 
 /// Whether `slug` has the characters and length a tenant's slug can have.

@@ -11,7 +11,7 @@ use crate::email::Email;
 
 /// The columns of [`UserRow`], for `SELECT` and `RETURNING`.
 pub const USER_COLUMNS: &str =
-    "id, tenant_id, email, display_name, phone, role, email_verified, created_at, updated_at, last_login_at";
+    "id, tenant_id, email, display_name, phone, role, email_verified, mfa_enabled, created_at, updated_at, last_login_at";
 
 /// A `users` row as the contract shows it (no password hash).
 #[derive(Debug, sqlx::FromRow)]
@@ -23,6 +23,7 @@ pub struct UserRow {
     pub phone: Option<String>,
     pub role: String,
     pub email_verified: bool,
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -46,6 +47,7 @@ impl UserRow {
             phone: self.phone,
             role,
             email_verified: self.email_verified,
+            mfa_enabled: self.mfa_enabled,
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_login_at: self.last_login_at,

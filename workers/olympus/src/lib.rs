@@ -142,11 +142,12 @@ impl WorkerName {
 
 /// Where every process reads revocations and keys, whichever workers it
 /// runs: the auth worker's sessions and signing keys, the tenant worker's
-/// tenants.
+/// tenants (suspended, or requiring MFA).
 pub fn revocation_sources() -> olympus_runtime::revocation::Sources {
     olympus_runtime::revocation::Sources {
         revoked_sessions: olympus_auth::REVOKED_SESSIONS,
         suspended_tenants: olympus_tenant::SUSPENDED_TENANTS,
+        mfa_tenants: olympus_tenant::MFA_TENANTS,
         signing_keys: olympus_auth::keys::PUBLIC_KEYS,
     }
 }

@@ -103,8 +103,9 @@ pub struct Config {
     pub subject_prefix: String,
 
     /// Key-encryption key: 32 bytes, base64 (`openssl rand -base64 32`).
-    /// The private signing keys are stored sealed under it (never in plain
-    /// text) and only processes running the auth worker (and `olympus keys
+    /// The private signing keys and users' TOTP secrets are stored sealed
+    /// under it, and recovery codes hashed with a key derived from it (never
+    /// in plain text); only processes running the auth worker (and `olympus keys
     /// add`) need it. Never stored in Postgres. Unset: refused, except with
     /// the default DATABASE_URL (a development machine), where one is made
     /// and kept in `$XDG_DATA_HOME/olympus/key-encryption-key`.
@@ -123,6 +124,11 @@ pub struct Config {
     /// signing key should be rotated.
     #[arg(long, env = "OLYMPUS_SIGNING_KEY_MAX_AGE_DAYS", default_value_t = 90)]
     pub signing_key_max_age_days: u64,
+
+    /// The issuer authenticator apps show for a TOTP secret
+    /// (`auth.mfa.totp.enroll`'s `otpauth_uri`). Unset: the tenant's name.
+    #[arg(long, env = "OLYMPUS_TOTP_ISSUER")]
+    pub totp_issuer: Option<String>,
 
     /// `iss` of access tokens; other issuers are rejected.
     #[arg(long, env = "OLYMPUS_JWT_ISSUER", default_value = "olympus")]

@@ -19,6 +19,10 @@
 //!   away), bearer requests are answered `unavailable` rather than trusted
 //!   on stale knowledge.
 //!
+//! The same reads bring the tenants that require a second factor
+//! (`require_mfa`), so that the runtime refuses their members' tokens of a
+//! login without one (see [`crate::service`]) without a round trip.
+//!
 //! The same reads bring the signing keys' public halves and states (see
 //! [`crate::tokens`]): a key added, activated, retired or revoked anywhere
 //! is known here within a poll, or at once when `olympus keys` says so on
@@ -69,6 +73,8 @@ pub struct Sources {
     pub revoked_sessions: &'static str,
     /// `id` of every suspended tenant.
     pub suspended_tenants: &'static str,
+    /// `id` of every tenant that requires MFA of its members.
+    pub mfa_tenants: &'static str,
     /// Every signing key, as [`crate::tokens::KeyRow`]s.
     pub signing_keys: &'static str,
 }
@@ -101,6 +107,8 @@ pub struct Revocations {
 struct State {
     sessions: HashMap<Uuid, DateTime<Utc>>,
     suspended: HashSet<Uuid>,
+    /// Tenants that require MFA.
+    require_mfa: HashSet<Uuid>,
     /// Latest `revoked_at` read from Postgres.
     watermark: Option<DateTime<Utc>>,
     synced_at: Option<Instant>,
@@ -150,6 +158,24 @@ impl Revocations {
         }
     }
 
+    /// Whether `tenant` requires MFA of its members, as last read (a
+    /// stale knowledge is refused by [`Revocations::check`] first).
+    pub fn requires_mfa(&self, tenant: Uuid) -> bool {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.require_mfa.contains(&tenant)
+    }
+
+    /// Records at once what this process changed: whether `tenant`
+    /// requires MFA (the other processes read it within [`POLL`]).
+    pub fn set_require_mfa(&self, tenant: Uuid, required: bool) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if required {
+            state.require_mfa.insert(tenant);
+        } else {
+            state.require_mfa.remove(&tenant);
+        }
+    }
+
     /// Records sessions revoked at `at` (by this process or a broadcast).
     pub fn record(&self, sessions: &[Uuid], at: DateTime<Utc>) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
@@ -183,6 +209,10 @@ impl Revocations {
             .fetch_all(pool)
             .await
             .context("reading suspended tenants")?;
+        let require_mfa: Vec<Uuid> = sqlx::query_scalar(sources.mfa_tenants)
+            .fetch_all(pool)
+            .await
+            .context("reading the tenants that require MFA")?;
         let keys: Vec<KeyRow> = sqlx::query_as(sources.signing_keys)
             .fetch_all(pool)
             .await
@@ -197,6 +227,7 @@ impl Revocations {
             state.watermark = Some(since);
         }
         state.suspended = suspended.into_iter().collect();
+        state.require_mfa = require_mfa.into_iter().collect();
         let horizon = now - self.lifetime;
         state.sessions.retain(|_, at| *at > horizon);
         state.synced_at = Some(Instant::now());

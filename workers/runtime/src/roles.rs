@@ -7,14 +7,20 @@
 //! role, read when the request arrives in one round trip through the
 //! `olympus_member` function: a demoted admin loses admin rights on the next
 //! request, not when their token expires.
+//!
+//! A tenant that requires MFA ([`second_factor`]) confines tokens of a
+//! login without a second factor (`amr` without `otp`) to the operations
+//! that let its member enroll; which tenants do is known in memory with the
+//! revocations, so this costs no round trip either.
 
-use olympus_contracts::operation::Who;
+use olympus_contracts::operation::{Operation, Who};
 use olympus_contracts::shapes::Role;
 use olympus_contracts::ErrorCode;
 
 use crate::db::Db;
 use crate::error::Error;
-use crate::tokens::Claims;
+use crate::revocation::Revocations;
+use crate::tokens::{Claims, AMR_OTP};
 
 /// The caller as the database knows them now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,4 +78,30 @@ pub async fn check(db: &Db, who: Who, claims: &Claims) -> Result<Option<Caller>,
         );
     }
     Ok(Some(caller))
+}
+
+/// Checks that the caller of `claims` may reach `operation` with the second
+/// factor their login gave: `forbidden` with `details.reason:
+/// "mfa_required"` when their tenant requires MFA, their token's login gave
+/// no code, and the operation is not one that lets them enroll
+/// ([`Operation::reachable_without_mfa`]). Applies to tokens issued before
+/// the tenant turned the requirement on, too.
+pub fn second_factor(
+    revocations: &Revocations,
+    operation: &Operation,
+    claims: &Claims,
+) -> Result<(), Error> {
+    if operation.reachable_without_mfa()
+        || claims.amr.iter().any(|m| m == AMR_OTP)
+        || !revocations.requires_mfa(claims.tid)
+    {
+        return Ok(());
+    }
+    tracing::debug!(user_id = %claims.sub, "refused: the tenant requires MFA and the login gave no code");
+    Err(Error::new(ErrorCode::Forbidden)
+        .with_message(
+            "your tenant requires a second factor: set up TOTP (auth.mfa.totp.enroll, \
+             auth.mfa.totp.confirm) and log in again",
+        )
+        .with_detail("reason", "mfa_required"))
 }

@@ -619,6 +619,7 @@ async fn process(
                 app.now(),
                 header(message, headers::AUTHORIZATION),
             )?;
+            crate::roles::second_factor(app.revocations(), &endpoint.operation, &claims)?;
             let caller = crate::roles::check(app.db(), endpoint.operation.who, &claims).await?;
             (Some(claims), caller)
         }

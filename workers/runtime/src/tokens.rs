@@ -48,6 +48,9 @@ pub const LEEWAY_SECS: u64 = 5;
 
 /// `amr` of a password login (RFC 8176).
 pub const AMR_PASSWORD: &str = "pwd";
+/// `amr` of a login that also gave a one-time code (TOTP or recovery
+/// code, RFC 8176).
+pub const AMR_OTP: &str = "otp";
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,10 @@ use olympus_runtime::{endpoint, Worker};
 /// every suspended tenant.
 pub const SUSPENDED_TENANTS: &str = "SELECT id FROM tenants WHERE status = 'suspended'";
 
+/// Where the runtime reads which tenants require MFA of their members
+/// (`olympus_runtime::revocation::Sources`).
+pub const MFA_TENANTS: &str = "SELECT id FROM tenants WHERE require_mfa";
+
 /// The tenant worker and its endpoints.
 pub fn worker() -> Worker {
     Worker {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 /// The columns of [`TenantRow`].
 pub const TENANT_COLUMNS: &str =
-    "id, slug, name, status, self_registration, created_at, updated_at";
+    "id, slug, name, status, self_registration, require_mfa, created_at, updated_at";
 
 /// A `tenants` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -18,6 +18,7 @@ pub struct TenantRow {
     pub name: String,
     pub status: String,
     pub self_registration: bool,
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,6 +39,7 @@ impl TenantRow {
             name: self.name,
             status,
             self_registration: self.self_registration,
+            require_mfa: self.require_mfa,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

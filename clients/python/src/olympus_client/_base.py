@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter
 
 
 class Model(BaseModel):
@@ -67,7 +67,7 @@ class Caller(Protocol):
         self,
         operation: str,
         request: type[Model],
-        reply: type[R],
+        reply: type[R] | TypeAdapter[R],
         fields: dict[str, object],
         *,
         token: str | None,

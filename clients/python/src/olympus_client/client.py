@@ -11,6 +11,7 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from pydantic import TypeAdapter
 
 from . import events as _events
 from ._base import UNSET, Model, Reply
@@ -77,7 +78,7 @@ class Olympus:
         self,
         operation: str,
         request: type[Model],
-        reply: type[R],
+        reply: type[R] | TypeAdapter[R],
         fields: dict[str, object],
         *,
         token: str | None = None,
@@ -87,7 +88,8 @@ class Olympus:
     ) -> R:
         """Sends `operation` (e.g. `auth.v1.login`) with `fields` (arguments
         left `UNSET` are not sent), checked against the `request` model, and
-        returns the `reply` model. The service methods call this."""
+        returns the `reply` model (or, for a reply of several shapes, the
+        one its adapter finds). The service methods call this."""
         sent = {name: value for name, value in fields.items() if value is not UNSET}
         body = request.model_validate(sent).model_dump(
             mode="json", by_alias=True, exclude_unset=True
@@ -119,7 +121,11 @@ class Olympus:
         decoded = msgpack.unpackb(message.data) if message.data else {}
         if "Nats-Service-Error-Code" in replied:
             raise _error(decoded, replied, correlation_id)
-        result = reply.model_validate(decoded)
+        # A reply of several shapes (`auth.login`'s) comes with its adapter.
+        if isinstance(reply, TypeAdapter):
+            result = reply.validate_python(decoded)
+        else:
+            result = reply.model_validate(decoded)
         result._correlation_id = correlation_id
         return result
 

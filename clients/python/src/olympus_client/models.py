@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, Union
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from ._base import Model, OpenEnum, Reply
 
@@ -134,6 +134,11 @@ class Tenant(Model):
     slug: str
     status: TenantStatus
     updated_at: datetime
+    require_mfa: bool | None = None
+    """Whether its members need TOTP: tokens of a login without a code
+    reach only `auth.me`, `auth.mfa.*`, `auth.logout` and
+    `auth.logout_all` (revision 3; absent from events stored before it).
+    """
 
 
 class Tokens(Model):
@@ -170,6 +175,10 @@ class User(Model):
     tenant_id: UUID
     updated_at: datetime
     last_login_at: datetime | None = None
+    mfa_enabled: bool | None = None
+    """Whether the user confirmed a TOTP authenticator: their logins ask
+    for a code (revision 3; absent from events stored before it).
+    """
     phone: str | None = None
     """E.164 (`+4930123456`), when the user gave one."""
 
@@ -210,6 +219,9 @@ class EventType(OpenEnum):
     USER_EMAIL_VERIFIED = "user.email_verified"
     USER_PASSWORD_CHANGED = "user.password_changed"
     USER_UPDATED = "user.updated"
+    USER_MFA_ENABLED = "user.mfa_enabled"
+    USER_MFA_DISABLED = "user.mfa_disabled"
+    USER_RECOVERY_CODES_REGENERATED = "user.recovery_codes_regenerated"
     SESSION_REVOKED = "session.revoked"
     TENANT_CREATED = "tenant.created"
     TENANT_UPDATED = "tenant.updated"
@@ -429,6 +441,47 @@ class LoginFailure(OpenEnum):
     WRONG_PASSWORD = "wrong_password"
     TENANT_SUSPENDED = "tenant_suspended"
     LOCKED = "locked"
+    WRONG_CODE = "wrong_code"
+
+
+class LoginMfaRequest(Model):
+    """`auth.login_mfa` (P, revision 3): the second step of a login, with
+    exactly one of `code` (TOTP) and `recovery_code`. Every failure is
+    `invalid_credentials`.
+    """
+    mfa_token: Secret
+    code: Secret | None = None
+    """A 6-digit TOTP code."""
+    recovery_code: Secret | None = None
+    """One of the user's recovery codes."""
+
+
+class MfaChallenge(Reply):
+    """Reply of `auth.login` for a user with TOTP, after the right password
+    (revision 3): no session yet; `auth.login_mfa` with `mfa_token` and a
+    code opens it.
+    """
+    expires_in: int
+    """Seconds until `mfa_token` expires."""
+    methods: list[str]
+    """`totp`, `recovery_code`."""
+    mfa_required: bool
+    """Always true."""
+    mfa_token: Secret
+    """Opaque, single use, dead after 5 wrong codes."""
+
+
+class SessionReply(Reply):
+    """Reply of `auth.register` and `auth.accept_invite`, and of `auth.login`
+    and `auth.login_mfa` when they open a session.
+    """
+    tokens: Tokens
+    user: User
+
+# Reply of `auth.login`: the session, or for a user with TOTP the
+# challenge that `auth.login_mfa` answers.
+LoginReply = SessionReply | MfaChallenge
+LoginReplyAdapter: TypeAdapter[LoginReply] = TypeAdapter(LoginReply)
 
 
 class LoginRequest(Model):
@@ -493,6 +546,24 @@ class MemberRoleChanged(Model):
     from_: Role = Field(alias="from")
     to: Role
     user_id: UUID
+
+
+class MfaDisableRequest(Model):
+    """`auth.mfa.disable` (B, revision 3): the password and exactly one of
+    `code` (TOTP) and `recovery_code`. Every other session of the user is
+    revoked.
+    """
+    password: Secret
+    code: Secret | None = None
+    recovery_code: Secret | None = None
+
+
+class MfaStatusReply(Reply):
+    """Reply of `auth.mfa.status` (B, revision 3)."""
+    recovery_codes_left: int
+    """Recovery codes not used yet."""
+    totp: bool
+    """Whether TOTP is on."""
 
 
 class OrderLine(Model):
@@ -698,6 +769,14 @@ class ProductUpdated(Model):
     product: Product
 
 
+class RecoveryCodesReply(Reply):
+    """Reply of `auth.mfa.totp.confirm` and
+    `auth.mfa.recovery_codes.regenerate` (revision 3): ten single-use
+    recovery codes, shown only here.
+    """
+    recovery_codes: list[Secret]
+
+
 class RefreshReply(Reply):
     """Reply of `auth.refresh`."""
     tokens: Tokens
@@ -714,6 +793,13 @@ class RefundPaymentRequest(Model):
     """
     payment_id: UUID
     amount: Money | None = None
+
+
+class RegenerateRecoveryCodesRequest(Model):
+    """`auth.mfa.recovery_codes.regenerate` (B, revision 3): a fresh TOTP
+    code for ten new recovery codes; the old ones stop working.
+    """
+    code: Secret
 
 
 class RegisterRequest(Model):
@@ -755,6 +841,7 @@ class RevocationReason(OpenEnum):
     REVOKED = "revoked"
     PASSWORD_CHANGED = "password_changed"
     MEMBER_REMOVED = "member_removed"
+    MFA_DISABLED = "mfa_disabled"
 
 
 class RevokeInvitationRequest(Model):
@@ -776,12 +863,6 @@ class SessionInfo(Model):
     last_used_at: datetime
     ip: str | None = None
     user_agent: str | None = None
-
-
-class SessionReply(Reply):
-    """Reply of `auth.login` and `auth.register`."""
-    tokens: Tokens
-    user: User
 
 
 class SessionRevoked(Model):
@@ -834,6 +915,26 @@ class TenantUpdated(Model):
     tenant: Tenant
 
 
+class TotpConfirmRequest(Model):
+    """`auth.mfa.totp.confirm` (B, revision 3): turns TOTP on with a code
+    from the enrolled authenticator.
+    """
+    code: Secret
+    enrollment_id: UUID
+
+
+class TotpEnrollReply(Reply):
+    """Reply of `auth.mfa.totp.enroll` (B, revision 3): a new TOTP secret for
+    an authenticator app, effective once confirmed with a code
+    (`auth.mfa.totp.confirm`) within 10 minutes.
+    """
+    enrollment_id: UUID
+    otpauth_uri: Secret
+    """`otpauth://totp/...` for a QR code (SHA1, 6 digits, 30 s)."""
+    secret: Secret
+    """160 bits, base32 without padding (RFC 4648)."""
+
+
 class UpdateMeRequest(Model):
     """`auth.update_me` (B): changes the caller's own profile. An absent field
     is left as it is; `phone: nil` removes the phone.
@@ -855,6 +956,8 @@ class UpdateProductRequest(Model):
 class UpdateTenantRequest(Model):
     """`tenant.update` (owner, admin): an absent field is left as it is."""
     name: str | None = None
+    require_mfa: bool | None = None
+    """Owners only: whether members need TOTP (revision 3)."""
     self_registration: bool | None = None
 
 
@@ -900,6 +1003,26 @@ class UserLoginFailed(Model):
     """The user the email belongs to, if any."""
 
 
+class UserMfaDisabled(Model):
+    """`user.mfa_disabled` (revision 3): the user turned TOTP off
+    (`auth.mfa.disable`, with their password and a code); their recovery
+    codes are gone and their other sessions were revoked.
+    """
+    sessions_revoked: int
+    """Sessions revoked by it."""
+    user_id: UUID
+
+
+class UserMfaEnabled(Model):
+    """`user.mfa_enabled` (revision 3): the user confirmed a TOTP
+    authenticator (`auth.mfa.totp.confirm`); their logins now ask for a
+    code. No secret, code or hash.
+    """
+    recovery_codes: int
+    """Recovery codes issued with it."""
+    user_id: UUID
+
+
 class UserPasswordChanged(Model):
     """`user.password_changed`: the user's password changed; their other
     sessions were revoked.
@@ -907,6 +1030,16 @@ class UserPasswordChanged(Model):
     how: PasswordChange
     sessions_revoked: int
     """Sessions revoked by the change."""
+    user_id: UUID
+
+
+class UserRecoveryCodesRegenerated(Model):
+    """`user.recovery_codes_regenerated` (revision 3): the user's recovery
+    codes were replaced (`auth.mfa.recovery_codes.regenerate`); the old
+    ones stopped working. No code or hash.
+    """
+    recovery_codes: int
+    """Recovery codes issued."""
     user_id: UUID
 
 
@@ -963,7 +1096,10 @@ EVENT_DATA: dict[str, type[Model]] = {
     "user.logged_in": UserLoggedIn,
     "user.logged_out": UserLoggedOut,
     "user.login_failed": UserLoginFailed,
+    "user.mfa_disabled": UserMfaDisabled,
+    "user.mfa_enabled": UserMfaEnabled,
     "user.password_changed": UserPasswordChanged,
+    "user.recovery_codes_regenerated": UserRecoveryCodesRegenerated,
     "user.registered": UserRegistered,
     "user.updated": UserUpdated,
 }
@@ -997,7 +1133,10 @@ EventData = Union[
     UserLoggedIn,
     UserLoggedOut,
     UserLoginFailed,
+    UserMfaDisabled,
+    UserMfaEnabled,
     UserPasswordChanged,
+    UserRecoveryCodesRegenerated,
     UserRegistered,
     UserUpdated,
 ]

@@ -41,7 +41,13 @@ class AuthService:
         "sessions_revoke": "auth.sessions.revoke",
         "introspect": "auth.introspect",
         "accept_invite": "auth.accept_invite",
+        "login_mfa": "auth.login_mfa",
         "jwks": "auth.jwks",
+        "mfa_status": "auth.mfa.status",
+        "mfa_totp_enroll": "auth.mfa.totp.enroll",
+        "mfa_totp_confirm": "auth.mfa.totp.confirm",
+        "mfa_disable": "auth.mfa.disable",
+        "mfa_recovery_codes_regenerate": "auth.mfa.recovery_codes.regenerate",
     }
 
     def __init__(self, call: Caller) -> None:
@@ -80,7 +86,7 @@ class AuthService:
         tenant: str,
         correlation_id: str | None = None,
         timeout: float | None = None,
-    ) -> models.SessionReply:
+    ) -> models.LoginReply:
         """`auth.login` (public, anyone).
 
         `auth.login` (P).
@@ -88,7 +94,7 @@ class AuthService:
         return await self._call(
             "auth.v1.login",
             models.LoginRequest,
-            models.SessionReply,
+            models.LoginReplyAdapter,
             {"email": email, "password": password, "tenant": tenant},
             token=None,
             idempotency_key=None,
@@ -418,6 +424,32 @@ class AuthService:
             timeout=timeout,
         )
 
+    async def login_mfa(
+        self,
+        *,
+        mfa_token: Secret,
+        code: Secret | None | Unset = UNSET,
+        recovery_code: Secret | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.SessionReply:
+        """`auth.login_mfa` (public, anyone).
+
+        `auth.login_mfa` (P, revision 3): the second step of a login, with
+        exactly one of `code` (TOTP) and `recovery_code`. Every failure is
+        `invalid_credentials`.
+        """
+        return await self._call(
+            "auth.v1.login_mfa",
+            models.LoginMfaRequest,
+            models.SessionReply,
+            {"mfa_token": mfa_token, "code": code, "recovery_code": recovery_code},
+            token=None,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
     async def jwks(
         self,
         *,
@@ -434,6 +466,126 @@ class AuthService:
             models.JwksReply,
             {},
             token=None,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def mfa_status(
+        self,
+        *,
+        token: str,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.MfaStatusReply:
+        """`auth.mfa.status` (bearer, member).
+
+        The empty request or reply `{}`.
+        """
+        return await self._call(
+            "auth.v1.mfa.status",
+            models.Empty,
+            models.MfaStatusReply,
+            {},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def mfa_totp_enroll(
+        self,
+        *,
+        token: str,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.TotpEnrollReply:
+        """`auth.mfa.totp.enroll` (bearer, member).
+
+        The empty request or reply `{}`.
+        """
+        return await self._call(
+            "auth.v1.mfa.totp.enroll",
+            models.Empty,
+            models.TotpEnrollReply,
+            {},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def mfa_totp_confirm(
+        self,
+        *,
+        token: str,
+        code: Secret,
+        enrollment_id: UUID,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.RecoveryCodesReply:
+        """`auth.mfa.totp.confirm` (bearer, member).
+
+        `auth.mfa.totp.confirm` (B, revision 3): turns TOTP on with a code
+        from the enrolled authenticator.
+        """
+        return await self._call(
+            "auth.v1.mfa.totp.confirm",
+            models.TotpConfirmRequest,
+            models.RecoveryCodesReply,
+            {"code": code, "enrollment_id": enrollment_id},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def mfa_disable(
+        self,
+        *,
+        token: str,
+        password: Secret,
+        code: Secret | None | Unset = UNSET,
+        recovery_code: Secret | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.Empty:
+        """`auth.mfa.disable` (bearer, member).
+
+        `auth.mfa.disable` (B, revision 3): the password and exactly one of
+        `code` (TOTP) and `recovery_code`. Every other session of the user is
+        revoked.
+        """
+        return await self._call(
+            "auth.v1.mfa.disable",
+            models.MfaDisableRequest,
+            models.Empty,
+            {"password": password, "code": code, "recovery_code": recovery_code},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def mfa_recovery_codes_regenerate(
+        self,
+        *,
+        token: str,
+        code: Secret,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.RecoveryCodesReply:
+        """`auth.mfa.recovery_codes.regenerate` (bearer, member).
+
+        `auth.mfa.recovery_codes.regenerate` (B, revision 3): a fresh TOTP
+        code for ten new recovery codes; the old ones stop working.
+        """
+        return await self._call(
+            "auth.v1.mfa.recovery_codes.regenerate",
+            models.RegenerateRecoveryCodesRequest,
+            models.RecoveryCodesReply,
+            {"code": code},
+            token=token,
             idempotency_key=None,
             correlation_id=correlation_id,
             timeout=timeout,
@@ -514,6 +666,7 @@ class TenantService:
         *,
         token: str,
         name: str | None | Unset = UNSET,
+        require_mfa: bool | None | Unset = UNSET,
         self_registration: bool | None | Unset = UNSET,
         correlation_id: str | None = None,
         timeout: float | None = None,
@@ -526,7 +679,7 @@ class TenantService:
             "tenant.v1.update",
             models.UpdateTenantRequest,
             models.TenantReply,
-            {"name": name, "self_registration": self_registration},
+            {"name": name, "require_mfa": require_mfa, "self_registration": self_registration},
             token=token,
             idempotency_key=None,
             correlation_id=correlation_id,

@@ -226,8 +226,18 @@ pub async fn revoke_all(
     user_id: Uuid,
     reason: data::RevocationReason,
 ) -> Result<Vec<Uuid>, Error> {
+    revoke_all_but(tx, user_id, None, reason).await
+}
+
+/// [`revoke_all`] but the session `except` (the caller's own).
+pub async fn revoke_all_but(
+    tx: &mut Tx<'_>,
+    user_id: Uuid,
+    except: Option<Uuid>,
+    reason: data::RevocationReason,
+) -> Result<Vec<Uuid>, Error> {
     let now = tx.now();
-    let revoked = store::revoke_user(tx, user_id, now).await?;
+    let revoked = store::revoke_user(tx, user_id, except, now).await?;
     for &session_id in &revoked {
         let event = data::SessionRevoked {
             user_id,

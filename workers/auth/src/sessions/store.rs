@@ -202,15 +202,18 @@ pub async fn revoke_by_refresh(
 pub async fn revoke_user(
     conn: &mut PgConnection,
     user_id: Uuid,
+    except: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, Error> {
     Ok(sqlx::query_scalar(
         "UPDATE sessions SET revoked_at = $2
           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+            AND id IS DISTINCT FROM $3
       RETURNING id",
     )
     .bind(user_id)
     .bind(now)
+    .bind(except)
     .fetch_all(conn)
     .await?)
 }

@@ -1,0 +1,78 @@
+//! `auth.mfa.disable`: turns TOTP off, with the password and a code (TOTP
+//! or recovery code). Both count toward the lockout when wrong; a right
+//! password gives its try back rather than clearing the count, which only
+//! the right code does ([`crate::lockout`]). The secret, the recovery
+//! codes and any pending enrollment are erased, and every other session of
+//! the user is revoked (`user.mfa_disabled`, `session.revoked`). Nothing
+//! is mailed.
+
+use olympus_contracts::auth::MfaDisableRequest;
+use olympus_contracts::event::data;
+use olympus_contracts::shapes::Empty;
+use olympus_contracts::ErrorCode;
+use olympus_runtime::{Ctx, Error};
+
+use super::factor::{self, Checked, Factor};
+use crate::keys::Kek;
+use crate::lockout;
+use crate::sessions;
+
+/// Handles `auth.mfa.disable`.
+pub async fn disable(ctx: Ctx, request: MfaDisableRequest) -> Result<Empty, Error> {
+    let claims = ctx.claims()?.clone();
+    let factor = Factor::one_of(request.code.as_ref(), request.recovery_code.as_ref())?;
+    let kek = Kek::of(ctx.app()).map_err(Error::internal)?;
+    let enabled = ctx
+        .apart(Some(claims.tid), async |tx| {
+            super::enabled(tx, claims.sub).await
+        })
+        .await?;
+    if !enabled {
+        return Err(super::not_enabled());
+    }
+    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    lockout::confirm_password(&ctx, &slot, &request.password, lockout::OnMatch::GiveBack).await?;
+    let outcome = ctx
+        .apart(Some(claims.tid), async |tx| {
+            match factor::check(ctx.app(), &kek, tx, claims.sub, factor).await? {
+                Checked::Right => {}
+                checked => return Ok(Err(checked)),
+            }
+            sqlx::query(
+                "UPDATE users SET totp_secret = NULL, mfa_enabled = false, totp_last_step = NULL,
+                                  updated_at = $2
+                  WHERE id = $1",
+            )
+            .bind(claims.sub)
+            .bind(tx.now())
+            .execute(&mut **tx)
+            .await?;
+            for table in ["recovery_codes", "totp_enrollments"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                    .bind(claims.sub)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            let reason = data::RevocationReason::MfaDisabled;
+            let revoked =
+                sessions::revoke_all_but(tx, claims.sub, Some(claims.sid), reason).await?;
+            let disabled = data::UserMfaDisabled {
+                user_id: claims.sub,
+                sessions_revoked: revoked.len() as u64,
+            };
+            tx.emit(claims.sub, &disabled).await?;
+            Ok(Ok(revoked))
+        })
+        .await?;
+    match outcome {
+        Ok(revoked) => {
+            tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "TOTP turned off");
+            ctx.app().announce_revoked(&revoked).await;
+            Ok(Empty {})
+        }
+        Err(checked) => {
+            tracing::info!(user_id = %claims.sub, ?checked, "turning TOTP off: the code was refused");
+            Err(Error::new(ErrorCode::InvalidCredentials))
+        }
+    }
+}
