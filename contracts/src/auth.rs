@@ -324,3 +324,21 @@ pub struct AcceptInviteRequest {
     #[serde(default)]
     pub display_name: Option<String>,
 }
+
+/// `auth.change_email` (B, revision 3): mails a token confirming the move
+/// to `new_email`, only there; nothing changes until it is confirmed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEmailRequest {
+    pub new_email: String,
+    pub password: Secret,
+}
+
+/// `auth.confirm_email_change` (P, revision 3): the token of an
+/// `email_change` mail. The account moves to the new address (verified),
+/// every other session of the user ends, and the old address is told.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmEmailChangeRequest {
+    pub token: Secret,
+}

@@ -241,6 +241,10 @@ operations! {
     AuthMfaRecoveryCodesRegenerate / AUTH_MFA_RECOVERY_CODES_REGENERATE:
         Auth "mfa.recovery_codes.regenerate", B, false,
         RegenerateRecoveryCodesRequest => RecoveryCodesReply;
+    AuthChangeEmail / AUTH_CHANGE_EMAIL: Auth "change_email", B, false,
+        ChangeEmailRequest => Empty;
+    AuthConfirmEmailChange / AUTH_CONFIRM_EMAIL_CHANGE: Auth "confirm_email_change", P, false,
+        ConfirmEmailChangeRequest => UserReply;
 
     TenantCreate / TENANT_CREATE: Tenant "create", P, false,
         CreateTenantRequest => CreateTenantReply;

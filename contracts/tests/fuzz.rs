@@ -24,10 +24,11 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use olympus_contracts::auth::{
-    AcceptInviteRequest, ChangePasswordRequest, IntrospectRequest, LoginMfaRequest, LoginRequest,
-    LogoutRequest, MfaDisableRequest, RefreshRequest, RegenerateRecoveryCodesRequest,
-    RegisterRequest, RequestPasswordResetRequest, ResetPasswordRequest, RevokeSessionRequest,
-    TotpConfirmRequest, UpdateMeRequest, VerifyEmailRequest,
+    AcceptInviteRequest, ChangeEmailRequest, ChangePasswordRequest, ConfirmEmailChangeRequest,
+    IntrospectRequest, LoginMfaRequest, LoginRequest, LogoutRequest, MfaDisableRequest,
+    RefreshRequest, RegenerateRecoveryCodesRequest, RegisterRequest, RequestPasswordResetRequest,
+    ResetPasswordRequest, RevokeSessionRequest, TotpConfirmRequest, UpdateMeRequest,
+    VerifyEmailRequest,
 };
 use olympus_contracts::codec::DecodeError;
 use olympus_contracts::commerce::{
@@ -457,6 +458,16 @@ const REQUESTS: &[Request] = &[
         ["code", "recovery_code"],
     ),
     request!(RegenerateRecoveryCodesRequest, r#"{"code": "123456"}"#, [],),
+    request!(
+        ChangeEmailRequest,
+        r#"{"new_email": "ada@example.com", "password": "velvet-orbit"}"#,
+        [],
+    ),
+    request!(
+        ConfirmEmailChangeRequest,
+        r#"{"token": "ec-0123456789"}"#,
+        [],
+    ),
     request!(
         IntrospectRequest,
         r#"{"access_token": "at-0123456789"}"#,

@@ -8,6 +8,7 @@ mod cluster;
 mod commerce;
 mod containers;
 mod deploy;
+mod email_change;
 mod emails;
 mod errors;
 mod events;

@@ -51,7 +51,9 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
                 "auth",
                 &[
                     "accept_invite",
+                    "change_email",
                     "change_password",
+                    "confirm_email_change",
                     "introspect",
                     "jwks",
                     "login",
@@ -321,6 +323,8 @@ async fn every_operation_of_the_catalog_has_a_helper() {
             app.confirm_totp(t, id, t),
             app.disable_mfa(t, t),
             app.regenerate_recovery_codes(t, t),
+            app.change_email(t, t, t),
+            app.confirm_email_change(t),
             app.create_tenant(t, t, t, t),
             app.get_tenant(t),
             app.update_tenant(t, serde_json::json!({})),

@@ -281,6 +281,18 @@ impl TestApp {
         self.bearer("auth.v1.mfa.recovery_codes.regenerate", token, body)
     }
 
+    /// auth.change_email
+    pub fn change_email(&self, token: &str, new_email: &str, password: &str) -> Call<'_> {
+        let body = json!({"new_email": new_email, "password": password});
+        self.bearer("auth.v1.change_email", token, body)
+    }
+
+    /// auth.confirm_email_change, with the token of an `email_change` mail.
+    pub fn confirm_email_change(&self, mailed_token: &str) -> Call<'_> {
+        let body = json!({"token": mailed_token});
+        self.public("auth.v1.confirm_email_change", body)
+    }
+
     // tenant
 
     /// tenant.create

@@ -214,6 +214,16 @@ async def main() -> None:
             auth.mfa_disable(token=mfa_session.tokens.access_token, password=PASSWORD, recovery_code=codes.recovery_codes[1]),
         )
 
+        # Email change: the token mailed to the new address confirms it.
+        moved_email = f"moved@{slug}.example.com"
+        await ok(
+            "auth.change_email",
+            auth.change_email(token=mfa_session.tokens.access_token, new_email=moved_email, password=PASSWORD),
+        )
+        token = await mail_token(client, tenant_id, MailTemplate.EMAIL_CHANGE, moved_email)
+        moved = await ok("auth.confirm_email_change", auth.confirm_email_change(token=token))
+        assert moved.user.email == moved_email, moved
+
         # The tenant's events, typed: two types filtered here, deduplicated
         # by a file of processed ids across consumers.
         ids = os.path.join(tempfile.mkdtemp(), "processed")

@@ -56,6 +56,7 @@ event_data! {
     UserMfaEnabled => UserMfaEnabled,
     UserMfaDisabled => UserMfaDisabled,
     UserRecoveryCodesRegenerated => UserRecoveryCodesRegenerated,
+    UserEmailChanged => UserEmailChanged,
     InvitationRevoked => InvitationRevoked,
     ProductCreated => ProductCreated,
     ProductUpdated => ProductUpdated,
@@ -177,6 +178,8 @@ pub enum RevocationReason {
     MemberRemoved,
     /// The user turned MFA off: every other session ends (revision 3).
     MfaDisabled,
+    /// The user's email changed: every other session ends (revision 3).
+    EmailChanged,
 }
 
 /// `session.revoked`: a session's tokens stopped working.
@@ -273,6 +276,23 @@ pub struct UserRecoveryCodesRegenerated {
     pub user_id: Uuid,
     /// Recovery codes issued.
     pub recovery_codes: u32,
+}
+
+/// `user.email_changed` (revision 3): the user confirmed a new address
+/// (`auth.confirm_email_change`); it counts as verified, and their other
+/// sessions were revoked. The addresses are personal data: absent from the
+/// stored events of a user who was erased.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserEmailChanged {
+    pub user_id: Uuid,
+    /// The new address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The address before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_email: Option<String>,
+    /// Sessions revoked by the change.
+    pub sessions_revoked: u64,
 }
 
 /// `invitation.revoked` (revision 3): a pending invitation was revoked; its

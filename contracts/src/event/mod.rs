@@ -35,6 +35,8 @@ pub enum EventType {
     UserMfaDisabled,
     #[serde(rename = "user.recovery_codes_regenerated")]
     UserRecoveryCodesRegenerated,
+    #[serde(rename = "user.email_changed")]
+    UserEmailChanged,
     #[serde(rename = "session.revoked")]
     SessionRevoked,
     #[serde(rename = "tenant.created")]
@@ -83,7 +85,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 33] = [
+    pub const ALL: [EventType; 34] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -95,6 +97,7 @@ impl EventType {
         Self::UserMfaEnabled,
         Self::UserMfaDisabled,
         Self::UserRecoveryCodesRegenerated,
+        Self::UserEmailChanged,
         Self::SessionRevoked,
         Self::TenantCreated,
         Self::TenantUpdated,
@@ -133,6 +136,7 @@ impl EventType {
             Self::UserMfaEnabled => "user.mfa_enabled",
             Self::UserMfaDisabled => "user.mfa_disabled",
             Self::UserRecoveryCodesRegenerated => "user.recovery_codes_regenerated",
+            Self::UserEmailChanged => "user.email_changed",
             Self::SessionRevoked => "session.revoked",
             Self::TenantCreated => "tenant.created",
             Self::TenantUpdated => "tenant.updated",
@@ -195,11 +199,23 @@ pub enum MailTemplate {
     VerifyEmail,
     PasswordReset,
     Invite,
+    /// Revision 3: the token confirming an address change, to the new
+    /// address.
+    EmailChange,
+    /// Revision 3: a notice, without a token, to the old address that the
+    /// account moved.
+    EmailChanged,
 }
 
 impl MailTemplate {
     /// Every template.
-    pub const ALL: [MailTemplate; 3] = [Self::VerifyEmail, Self::PasswordReset, Self::Invite];
+    pub const ALL: [MailTemplate; 5] = [
+        Self::VerifyEmail,
+        Self::PasswordReset,
+        Self::Invite,
+        Self::EmailChange,
+        Self::EmailChanged,
+    ];
 
     /// The wire name and last subject token.
     pub fn as_str(self) -> &'static str {
@@ -207,6 +223,8 @@ impl MailTemplate {
             Self::VerifyEmail => "verify_email",
             Self::PasswordReset => "password_reset",
             Self::Invite => "invite",
+            Self::EmailChange => "email_change",
+            Self::EmailChanged => "email_changed",
         }
     }
 }
@@ -221,8 +239,12 @@ pub struct Mail {
     pub tenant_id: Uuid,
     /// The user the mail is about; nil for an invitation.
     pub user_id: Option<Uuid>,
-    pub token: Secret,
-    pub expires_at: DateTime<Utc>,
+    /// Absent from notices (`email_changed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+    /// When `token` stops working; absent with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
     pub correlation_id: String,
 }
 

@@ -112,8 +112,8 @@ pub async fn issue(
             to: email.as_str(),
             tenant_id,
             user_id: None,
-            token: &token.token,
-            expires_at,
+            token: Some(&token.token),
+            expires_at: Some(expires_at),
         })
         .await?;
     if let Mailed::Limited { retry_after_secs } = mailed {

@@ -6,7 +6,8 @@
 //!   [`change_password`], [`password_reset`] (request and reset),
 //!   [`resend_verification`], [`introspect`], [`verification`]
 //!   (`verify_email`, and issuing the token), [`update_me`],
-//!   [`accept_invite`], [`jwks`], [`login_mfa`];
+//!   [`accept_invite`], [`jwks`], [`login_mfa`], [`change_email`] (and
+//!   `confirm_email_change`);
 //! - [`mfa`]: TOTP and recovery codes, the login's challenge, and the
 //!   `mfa.*` operations;
 //! - [`keys`]: the signing keys (made, sealed, opened, moved through their
@@ -26,6 +27,7 @@
 
 pub mod accept_invite;
 pub mod address_limit;
+pub mod change_email;
 pub mod change_password;
 pub mod email;
 pub mod hashing;
@@ -69,8 +71,8 @@ pub const REVOKED_SESSIONS: &str = "SELECT id, revoked_at FROM sessions WHERE re
 /// their rotated refresh tokens (`ON DELETE CASCADE`; kept longer than an
 /// access token lives, since a process starting later learns of
 /// revocations from them), failed logins per address older than a day
-/// (the limit looks back a minute), and MFA challenges and TOTP
-/// enrollments a day after they expired.
+/// (the limit looks back a minute), and MFA challenges, TOTP enrollments
+/// and email changes a day after they expired.
 pub fn housekeeping(config: &Config) -> Vec<Prune> {
     vec![
         Prune {
@@ -94,6 +96,12 @@ pub fn housekeeping(config: &Config) -> Vec<Prune> {
         Prune {
             what: "expired TOTP enrollments",
             statement: "DELETE FROM totp_enrollments
+                         WHERE expires_at < now() - make_interval(secs => $1)",
+            retention: Duration::from_secs(24 * 3600),
+        },
+        Prune {
+            what: "expired email changes",
+            statement: "DELETE FROM email_changes
                          WHERE expires_at < now() - make_interval(secs => $1)",
             retention: Duration::from_secs(24 * 3600),
         },
@@ -133,6 +141,8 @@ pub fn worker() -> Worker {
                 op::AuthMfaRecoveryCodesRegenerate,
                 mfa::regenerate::regenerate,
             ),
+            endpoint(op::AuthChangeEmail, change_email::change_email),
+            endpoint(op::AuthConfirmEmailChange, change_email::confirm),
         ],
         prepare: Some(|app| Box::pin(keys::prepare(app))),
     }

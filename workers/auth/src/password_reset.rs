@@ -89,8 +89,8 @@ async fn send_token(ctx: &Ctx, slug: &str, raw_email: &str) -> Result<(), Error>
                 to: &address,
                 tenant_id,
                 user_id: Some(user_id),
-                token: &token.token,
-                expires_at,
+                token: Some(&token.token),
+                expires_at: Some(expires_at),
             })
             .await?;
         if let Mailed::Queued(_) = mailed {

@@ -38,8 +38,8 @@ pub async fn issue(tx: &mut Tx<'_>, user: &User, now: DateTime<Utc>) -> Result<M
         to: &user.email,
         tenant_id: user.tenant_id,
         user_id: Some(user.id),
-        token: &token.token,
-        expires_at,
+        token: Some(&token.token),
+        expires_at: Some(expires_at),
     })
     .await
 }

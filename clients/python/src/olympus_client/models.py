@@ -69,12 +69,28 @@ class AuthorizePaymentRequest(Model):
     order_id: UUID
 
 
+class ChangeEmailRequest(Model):
+    """`auth.change_email` (B, revision 3): mails a token confirming the move
+    to `new_email`, only there; nothing changes until it is confirmed.
+    """
+    new_email: str
+    password: Secret
+
+
 class ChangePasswordRequest(Model):
     """`auth.change_password` (B): every other session ends; the reply carries
     the tokens of a fresh one.
     """
     current_password: Secret
     new_password: Secret
+
+
+class ConfirmEmailChangeRequest(Model):
+    """`auth.confirm_email_change` (P, revision 3): the token of an
+    `email_change` mail. The account moves to the new address (verified),
+    every other session of the user ends, and the old address is told.
+    """
+    token: Secret
 
 
 class OrderItemRequest(Model):
@@ -222,6 +238,7 @@ class EventType(OpenEnum):
     USER_MFA_ENABLED = "user.mfa_enabled"
     USER_MFA_DISABLED = "user.mfa_disabled"
     USER_RECOVERY_CODES_REGENERATED = "user.recovery_codes_regenerated"
+    USER_EMAIL_CHANGED = "user.email_changed"
     SESSION_REVOKED = "session.revoked"
     TENANT_CREATED = "tenant.created"
     TENANT_UPDATED = "tenant.updated"
@@ -508,6 +525,8 @@ class MailTemplate(OpenEnum):
     VERIFY_EMAIL = "verify_email"
     PASSWORD_RESET = "password_reset"
     INVITE = "invite"
+    EMAIL_CHANGE = "email_change"
+    EMAIL_CHANGED = "email_changed"
 
 
 class Mail(Model):
@@ -515,12 +534,14 @@ class Mail(Model):
     verification or reset token travels.
     """
     correlation_id: str
-    expires_at: datetime
     id: UUID
     template: MailTemplate
     tenant_id: UUID
     to: str
-    token: Secret
+    expires_at: datetime | None = None
+    """When `token` stops working; absent with it."""
+    token: Secret | None = None
+    """Absent from notices (`email_changed`)."""
     user_id: UUID | None = None
     """The user the mail is about; nil for an invitation."""
 
@@ -842,6 +863,7 @@ class RevocationReason(OpenEnum):
     PASSWORD_CHANGED = "password_changed"
     MEMBER_REMOVED = "member_removed"
     MFA_DISABLED = "mfa_disabled"
+    EMAIL_CHANGED = "email_changed"
 
 
 class RevokeInvitationRequest(Model):
@@ -959,6 +981,21 @@ class UpdateTenantRequest(Model):
     require_mfa: bool | None = None
     """Owners only: whether members need TOTP (revision 3)."""
     self_registration: bool | None = None
+
+
+class UserEmailChanged(Model):
+    """`user.email_changed` (revision 3): the user confirmed a new address
+    (`auth.confirm_email_change`); it counts as verified, and their other
+    sessions were revoked. The addresses are personal data: absent from the
+    stored events of a user who was erased.
+    """
+    sessions_revoked: int
+    """Sessions revoked by the change."""
+    user_id: UUID
+    email: str | None = None
+    """The new address."""
+    previous_email: str | None = None
+    """The address before."""
 
 
 class UserEmailVerified(Model):
@@ -1091,6 +1128,7 @@ EVENT_DATA: dict[str, type[Model]] = {
     "tenant.reactivated": TenantReactivated,
     "tenant.suspended": TenantSuspended,
     "tenant.updated": TenantUpdated,
+    "user.email_changed": UserEmailChanged,
     "user.email_verified": UserEmailVerified,
     "user.locked": UserLocked,
     "user.logged_in": UserLoggedIn,
@@ -1128,6 +1166,7 @@ EventData = Union[
     TenantReactivated,
     TenantSuspended,
     TenantUpdated,
+    UserEmailChanged,
     UserEmailVerified,
     UserLocked,
     UserLoggedIn,

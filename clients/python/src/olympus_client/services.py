@@ -48,6 +48,8 @@ class AuthService:
         "mfa_totp_confirm": "auth.mfa.totp.confirm",
         "mfa_disable": "auth.mfa.disable",
         "mfa_recovery_codes_regenerate": "auth.mfa.recovery_codes.regenerate",
+        "change_email": "auth.change_email",
+        "confirm_email_change": "auth.confirm_email_change",
     }
 
     def __init__(self, call: Caller) -> None:
@@ -586,6 +588,55 @@ class AuthService:
             models.RecoveryCodesReply,
             {"code": code},
             token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def change_email(
+        self,
+        *,
+        token: str,
+        new_email: str,
+        password: Secret,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.Empty:
+        """`auth.change_email` (bearer, member).
+
+        `auth.change_email` (B, revision 3): mails a token confirming the move
+        to `new_email`, only there; nothing changes until it is confirmed.
+        """
+        return await self._call(
+            "auth.v1.change_email",
+            models.ChangeEmailRequest,
+            models.Empty,
+            {"new_email": new_email, "password": password},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def confirm_email_change(
+        self,
+        *,
+        token: Secret,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.UserReply:
+        """`auth.confirm_email_change` (public, anyone).
+
+        `auth.confirm_email_change` (P, revision 3): the token of an
+        `email_change` mail. The account moves to the new address (verified),
+        every other session of the user ends, and the old address is told.
+        """
+        return await self._call(
+            "auth.v1.confirm_email_change",
+            models.ConfirmEmailChangeRequest,
+            models.UserReply,
+            {"token": token},
+            token=None,
             idempotency_key=None,
             correlation_id=correlation_id,
             timeout=timeout,

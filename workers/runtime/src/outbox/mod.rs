@@ -226,7 +226,7 @@ impl<'a> Events<'a> {
             to: to.to_owned(),
             tenant_id,
             user_id,
-            token: olympus_contracts::Secret::new(token),
+            token: token.map(olympus_contracts::Secret::new),
             expires_at,
             correlation_id: self.correlation_id.to_owned(),
         };
@@ -264,9 +264,11 @@ pub struct NewMail<'a> {
     pub tenant_id: Uuid,
     /// The user the mail is about; `None` for an invitation.
     pub user_id: Option<Uuid>,
-    /// The secret: it travels only in the mail message.
-    pub token: &'a str,
-    pub expires_at: DateTime<Utc>,
+    /// The secret: it travels only in the mail message; `None` for a
+    /// notice.
+    pub token: Option<&'a str>,
+    /// When the token stops working.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// An outbox row about to be recorded: an event ([`Events::prepare`]) or
