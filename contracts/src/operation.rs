@@ -267,6 +267,8 @@ operations! {
     TenantSuspend / TENANT_SUSPEND: Tenant "suspend", PA, false, TenantIdRequest => TenantReply;
     TenantReactivate / TENANT_REACTIVATE: Tenant "reactivate", PA, false,
         TenantIdRequest => TenantReply;
+    TenantAuditList / TENANT_AUDIT_LIST: Tenant "audit.list", A, false,
+        AuditListRequest => Page<crate::event::Envelope>;
 
     CommerceProductsCreate / COMMERCE_PRODUCTS_CREATE: Commerce "products.create", A, true,
         CreateProductRequest => ProductReply;

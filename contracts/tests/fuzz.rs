@@ -39,8 +39,9 @@ use olympus_contracts::commerce::{
 use olympus_contracts::shapes::{Empty, PageRequest};
 use olympus_contracts::spec::Spec;
 use olympus_contracts::tenant::{
-    CreateTenantRequest, GetTenantRequest, InviteRequest, ListTenantsRequest, RemoveMemberRequest,
-    RevokeInvitationRequest, SetRoleRequest, TenantIdRequest, UpdateTenantRequest,
+    AuditListRequest, CreateTenantRequest, GetTenantRequest, InviteRequest, ListTenantsRequest,
+    RemoveMemberRequest, RevokeInvitationRequest, SetRoleRequest, TenantIdRequest,
+    UpdateTenantRequest,
 };
 use olympus_contracts::ContentType;
 use proptest::prelude::*;
@@ -496,6 +497,13 @@ const REQUESTS: &[Request] = &[
         ["name", "self_registration", "require_mfa"],
     ),
     request!(
+        AuditListRequest,
+        r#"{"limit": 20, "cursor": "c-0123456789", "type": "user.logged_in",
+            "actor_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a01",
+            "since": "2026-01-01T00:00:00Z", "until": "2026-02-01T00:00:00Z"}"#,
+        ["limit", "cursor", "type", "actor_id", "since", "until"],
+    ),
+    request!(
         PageRequest,
         r#"{"limit": 20, "cursor": "c-0123456789"}"#,
         ["limit", "cursor"],
@@ -628,6 +636,8 @@ enum Kind {
     List,
     Str,
     Uuid,
+    /// An RFC 3339 time.
+    DateTime,
     /// One of these strings.
     Enum(Vec<String>),
     /// An integer from .. to.
@@ -652,6 +662,7 @@ impl Kind {
             ("array", None) if Kind::of(&schema["items"]) == Kind::Object => Kind::List,
             ("string", None) => Kind::Str,
             ("string", Some("uuid")) => Kind::Uuid,
+            ("string", Some("date-time")) => Kind::DateTime,
             ("integer", Some("int64")) => Kind::Int(i64::MIN.into(), i64::MAX.into()),
             ("integer", Some("uint32")) => Kind::Int(0, u32::MAX.into()),
             ("boolean", None) => Kind::Bool,
@@ -812,6 +823,10 @@ fn wrong(kind: &Kind) -> BoxedStrategy<V> {
         Kind::Object => leaf(),
         Kind::Str => not_a_string(false),
         Kind::Uuid => not_a_string(true),
+        // Not a string, or a string that is no time.
+        Kind::DateTime => {
+            prop_oneof![not_a_string(false), "[a-z :]{0,16}".prop_map(V::Str)].boxed()
+        }
         Kind::Enum(values) => {
             // Anything but a string, a value's index in MessagePack included.
             let not_a_name = not_a_string(false);

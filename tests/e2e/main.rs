@@ -3,6 +3,7 @@
 
 mod account;
 mod atomicity;
+mod audit;
 mod cli;
 mod cluster;
 mod commerce;

@@ -80,6 +80,7 @@ async fn ping_and_info_find_both_services_and_their_endpoints() {
             (
                 "tenant",
                 &[
+                    "audit.list",
                     "create",
                     "get",
                     "list",
@@ -337,6 +338,7 @@ async fn every_operation_of_the_catalog_has_a_helper() {
             app.list_tenants(t),
             app.suspend_tenant(t, id),
             app.reactivate_tenant(t, id),
+            app.list_audit(t),
             app.create_product(t, t, t, price),
             app.get_product(t, id),
             app.list_products(t),

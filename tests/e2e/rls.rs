@@ -343,7 +343,8 @@ async fn a_login_session_opens_only_for_a_user_of_the_tenant_it_names() {
     with_app(async |app| {
         let a = app.signup(Encoding::Json).await;
         let b = app.signup(Encoding::Json).await;
-        let (a_id, b_id): (Uuid, Uuid) = (a.tenant_id.parse().unwrap(), b.tenant_id.parse().unwrap());
+        let (a_id, b_id): (Uuid, Uuid) =
+            (a.tenant_id.parse().unwrap(), b.tenant_id.parse().unwrap());
         let a_user: Uuid = a.user_id.parse().unwrap();
         let count = async |table: &str| -> i64 {
             sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
@@ -353,16 +354,24 @@ async fn a_login_session_opens_only_for_a_user_of_the_tenant_it_names() {
         };
         let (sessions, outbox) = (count("sessions").await, count("outbox").await);
         let open = async |tenant: Uuid, session: Uuid| -> Option<(Uuid, Uuid)> {
+            // An envelope as the runtime makes it (the audit log reads it).
+            let event = Uuid::now_v7();
+            let envelope = serde_json::json!({
+                "id": event, "type": "user.logged_in", "tenant_id": tenant,
+                "occurred_at": chrono::Utc::now(), "correlation_id": "rls-test",
+                "actor_id": a_user, "schema_version": 1, "data": {}
+            });
             sqlx::query_as(
                 "SELECT id, tenant_id FROM olympus_open_login_session(
                      $1, $2, now(), $3, $4, 60, NULL, NULL,
-                     $5, $1, $2, 'event', 'x.events.t.user.logged_in', 'rls-test', '{}', NULL, 'x')",
+                     $5, $1, $2, 'event', 'x.events.t.user.logged_in', 'rls-test', $6, NULL, 'x')",
             )
             .bind(tenant)
             .bind(a_user)
             .bind(session)
             .bind(session.as_bytes().as_slice())
-            .bind(Uuid::now_v7())
+            .bind(event)
+            .bind(serde_json::to_vec(&envelope).unwrap())
             .fetch_optional(app.db.app_pool())
             .await
             .unwrap()

@@ -341,6 +341,7 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         shutdown_timeout: 30,
         events_max_age: 3600,
         stream_replicas: 1,
+        audit_retention_days: 365,
         outbox_retention: 3600,
         session_retention: 604_800,
     }

@@ -363,6 +363,12 @@ impl TestApp {
         self.bearer("tenant.v1.reactivate", token, body)
     }
 
+    /// tenant.audit.list; filters (`type`, `actor_id`, `since`, `until`)
+    /// and paging go in with `.with`.
+    pub fn list_audit(&self, token: &str) -> Call<'_> {
+        self.bearer("tenant.v1.audit.list", token, json!({}))
+    }
+
     // commerce
 
     /// commerce.products.create (I), `price` being [`money`].

@@ -27,6 +27,7 @@ from olympus_client import FileStore, Olympus, Reply
 from olympus_client.errors import Forbidden, InvalidToken, NoResponders, OlympusError, Timeout
 from olympus_client.models import (
     Address,
+    EventType,
     MailTemplate,
     MfaChallenge,
     Money,
@@ -139,6 +140,9 @@ async def main() -> None:
         )
         await ok("tenant.members.invitations.list", tenant.members_invitations_list(token=owner, limit=10))
         await ok("tenant.members.invitations.revoke", tenant.members_invitations_revoke(token=owner, id=second.invitation.id))
+        audit = await ok("tenant.audit.list", tenant.audit_list(token=owner, type=EventType.MEMBER_INVITED, limit=5))
+        assert [e.type for e in audit.items] == [EventType.MEMBER_INVITED] * 2, audit
+        assert audit.items[0].id > audit.items[1].id, "newest first"
         await ok("tenant.members.list", tenant.members_list(token=owner, limit=2))
         await ok("tenant.members.set_role", tenant.members_set_role(token=owner, user_id=joined.user.id, role=Role.ADMIN))
         await ok("tenant.members.remove", tenant.members_remove(token=owner, user_id=joined.user.id))

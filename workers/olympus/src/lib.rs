@@ -154,7 +154,9 @@ pub fn revocation_sources() -> olympus_runtime::revocation::Sources {
 
 /// The workers' housekeeping, which the leading relay runs.
 pub fn housekeeping(config: &Config) -> Vec<olympus_runtime::outbox::Prune> {
-    olympus_auth::housekeeping(config)
+    let mut prunes = olympus_auth::housekeeping(config);
+    prunes.push(olympus_tenant::audit::housekeeping(config));
+    prunes
 }
 
 /// Parses the command line and runs the command.

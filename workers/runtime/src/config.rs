@@ -234,6 +234,11 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_OUTBOX_RETENTION", default_value_t = 86_400)]
     pub outbox_retention: u64,
 
+    /// Days the tenants' audit log (`tenant.audit.list`) keeps an event,
+    /// whatever the events stream keeps.
+    #[arg(long, env = "OLYMPUS_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u64,
+
     /// Seconds ended (revoked or expired) sessions are kept before they are
     /// pruned; at least the access token lifetime plus a minute.
     #[arg(long, env = "OLYMPUS_SESSION_RETENTION", default_value_t = 604_800)]
@@ -269,6 +274,11 @@ impl Config {
     /// lives (a process starting later learns of revocations from them).
     pub fn session_retention(&self) -> Duration {
         Duration::from_secs(self.session_retention.max(self.access_token_ttl + 60))
+    }
+
+    /// How long the audit log keeps an event.
+    pub fn audit_retention(&self) -> Duration {
+        Duration::from_secs(self.audit_retention_days.saturating_mul(86_400))
     }
 
     /// How long published outbox rows are kept.

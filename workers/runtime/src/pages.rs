@@ -94,6 +94,12 @@ impl Pager {
         self.after.unwrap_or(Uuid::nil())
     }
 
+    /// The last id of the previous page, `None` on the first: for a list
+    /// newest first, the id to list before.
+    pub fn last(&self) -> Option<Uuid> {
+        self.after
+    }
+
     /// How many rows to fetch: one more than the page, to know whether
     /// another follows.
     pub fn fetch(&self) -> i64 {

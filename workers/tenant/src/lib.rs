@@ -4,7 +4,8 @@
 //! # Layout
 //! - one module per operation or group: [`create`], [`get`], [`update`],
 //!   [`members`] (list, set_role, remove), [`invitations`] (invite, list,
-//!   revoke), [`platform`] (list, suspend, reactivate);
+//!   revoke), [`platform`] (list, suspend, reactivate), [`audit`] (the
+//!   audit log);
 //! - domain types: [`slug::Slug`];
 //! - storage: [`tenants`].
 //!
@@ -14,6 +15,7 @@
 //! invitation tokens come from the auth worker's library (`olympus_auth`),
 //! so there is one way to make a user, a session or an invitation.
 
+pub mod audit;
 pub mod create;
 pub mod get;
 pub mod invitations;
@@ -53,6 +55,7 @@ pub fn worker() -> Worker {
             endpoint(op::TenantList, platform::list),
             endpoint(op::TenantSuspend, platform::suspend),
             endpoint(op::TenantReactivate, platform::reactivate),
+            endpoint(op::TenantAuditList, audit::list),
         ],
         prepare: None,
     }

@@ -54,6 +54,60 @@ class AdjustInventoryRequest(Model):
     reason: str | None = None
 
 
+class EventType(OpenEnum):
+    """Every event type of the contract."""
+    USER_REGISTERED = "user.registered"
+    USER_LOGGED_IN = "user.logged_in"
+    USER_LOGIN_FAILED = "user.login_failed"
+    USER_LOCKED = "user.locked"
+    USER_LOGGED_OUT = "user.logged_out"
+    USER_EMAIL_VERIFIED = "user.email_verified"
+    USER_PASSWORD_CHANGED = "user.password_changed"
+    USER_UPDATED = "user.updated"
+    USER_MFA_ENABLED = "user.mfa_enabled"
+    USER_MFA_DISABLED = "user.mfa_disabled"
+    USER_RECOVERY_CODES_REGENERATED = "user.recovery_codes_regenerated"
+    USER_EMAIL_CHANGED = "user.email_changed"
+    SESSION_REVOKED = "session.revoked"
+    TENANT_CREATED = "tenant.created"
+    TENANT_UPDATED = "tenant.updated"
+    TENANT_SUSPENDED = "tenant.suspended"
+    TENANT_REACTIVATED = "tenant.reactivated"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_REMOVED = "member.removed"
+    MEMBER_INVITED = "member.invited"
+    INVITATION_REVOKED = "invitation.revoked"
+    PRODUCT_CREATED = "product.created"
+    PRODUCT_UPDATED = "product.updated"
+    INVENTORY_ADJUSTED = "inventory.adjusted"
+    ORDER_PLACED = "order.placed"
+    ORDER_CANCELLED = "order.cancelled"
+    ORDER_PAID = "order.paid"
+    ORDER_FULFILLED = "order.fulfilled"
+    ORDER_REFUNDED = "order.refunded"
+    PAYMENT_AUTHORIZED = "payment.authorized"
+    PAYMENT_CAPTURED = "payment.captured"
+    PAYMENT_FAILED = "payment.failed"
+    PAYMENT_VOIDED = "payment.voided"
+    PAYMENT_REFUNDED = "payment.refunded"
+
+
+class AuditListRequest(Model):
+    """`tenant.audit.list` (owner, admin; revision 3): the tenant's events,
+    newest first, a page at a time; each filter narrows it.
+    """
+    actor_id: UUID | None = None
+    """Only events by this actor."""
+    cursor: str | None = None
+    limit: int | None = None
+    since: datetime | None = None
+    """Only events that occurred at or after this time."""
+    type: EventType | None = None
+    """Only events of this type."""
+    until: datetime | None = None
+    """Only events that occurred before this time."""
+
+
 class PaymentMethod(Model):
     """How a payment is made: `{type: "card", token}` (the built-in `test`
     provider knows `tok_visa` and `tok_chargeDeclined`).
@@ -223,44 +277,6 @@ class CreateTenantRequest(Model):
 
 class Empty(Reply):
     """The empty request or reply `{}`."""
-
-
-class EventType(OpenEnum):
-    """Every event type of the contract."""
-    USER_REGISTERED = "user.registered"
-    USER_LOGGED_IN = "user.logged_in"
-    USER_LOGIN_FAILED = "user.login_failed"
-    USER_LOCKED = "user.locked"
-    USER_LOGGED_OUT = "user.logged_out"
-    USER_EMAIL_VERIFIED = "user.email_verified"
-    USER_PASSWORD_CHANGED = "user.password_changed"
-    USER_UPDATED = "user.updated"
-    USER_MFA_ENABLED = "user.mfa_enabled"
-    USER_MFA_DISABLED = "user.mfa_disabled"
-    USER_RECOVERY_CODES_REGENERATED = "user.recovery_codes_regenerated"
-    USER_EMAIL_CHANGED = "user.email_changed"
-    SESSION_REVOKED = "session.revoked"
-    TENANT_CREATED = "tenant.created"
-    TENANT_UPDATED = "tenant.updated"
-    TENANT_SUSPENDED = "tenant.suspended"
-    TENANT_REACTIVATED = "tenant.reactivated"
-    MEMBER_ROLE_CHANGED = "member.role_changed"
-    MEMBER_REMOVED = "member.removed"
-    MEMBER_INVITED = "member.invited"
-    INVITATION_REVOKED = "invitation.revoked"
-    PRODUCT_CREATED = "product.created"
-    PRODUCT_UPDATED = "product.updated"
-    INVENTORY_ADJUSTED = "inventory.adjusted"
-    ORDER_PLACED = "order.placed"
-    ORDER_CANCELLED = "order.cancelled"
-    ORDER_PAID = "order.paid"
-    ORDER_FULFILLED = "order.fulfilled"
-    ORDER_REFUNDED = "order.refunded"
-    PAYMENT_AUTHORIZED = "payment.authorized"
-    PAYMENT_CAPTURED = "payment.captured"
-    PAYMENT_FAILED = "payment.failed"
-    PAYMENT_VOIDED = "payment.voided"
-    PAYMENT_REFUNDED = "payment.refunded"
 
 
 class Envelope(Model):
@@ -643,6 +659,14 @@ class OrderRefunded(Model):
 class OrderReply(Reply):
     """Reply of the order operations."""
     order: Order
+
+
+class PageOfEnvelope(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[Envelope]
+    next_cursor: str | None = None
 
 
 class PageOfInvitation(Reply):

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from . import models
 from ._base import UNSET, Caller, Unset
-from .models import Address, Money, NewOwner, OrderItemRequest, OrderStatus, PaymentMethod, ProductStatus, Role, Secret, TenantStatus
+from .models import Address, EventType, Money, NewOwner, OrderItemRequest, OrderStatus, PaymentMethod, ProductStatus, Role, Secret, TenantStatus
 
 
 class AuthService:
@@ -660,6 +660,7 @@ class TenantService:
         "list": "tenant.list",
         "suspend": "tenant.suspend",
         "reactivate": "tenant.reactivate",
+        "audit_list": "tenant.audit.list",
     }
 
     def __init__(self, call: Caller) -> None:
@@ -950,6 +951,35 @@ class TenantService:
             models.TenantIdRequest,
             models.TenantReply,
             {"id": id},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def audit_list(
+        self,
+        *,
+        token: str,
+        actor_id: UUID | None | Unset = UNSET,
+        cursor: str | None | Unset = UNSET,
+        limit: int | None | Unset = UNSET,
+        since: datetime | None | Unset = UNSET,
+        type: EventType | None | Unset = UNSET,
+        until: datetime | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.PageOfEnvelope:
+        """`tenant.audit.list` (bearer, admin).
+
+        `tenant.audit.list` (owner, admin; revision 3): the tenant's events,
+        newest first, a page at a time; each filter narrows it.
+        """
+        return await self._call(
+            "tenant.v1.audit.list",
+            models.AuditListRequest,
+            models.PageOfEnvelope,
+            {"actor_id": actor_id, "cursor": cursor, "limit": limit, "since": since, "type": type, "until": until},
             token=token,
             idempotency_key=None,
             correlation_id=correlation_id,

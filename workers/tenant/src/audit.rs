@@ -1,0 +1,80 @@
+//! `tenant.audit.list` (owners and admins): the tenant's audit log, its
+//! events newest first (contract §5, revision 3).
+//!
+//! The log is the `audit_events` table, written with each event's outbox
+//! row by `olympus_outbox_record`, in the same transaction
+//! (`migrations/0027_audit_log.sql`), and kept `OLYMPUS_AUDIT_RETENTION_DAYS`
+//! whatever the events stream keeps. It is read in the caller's tenant,
+//! under row-level security: never another tenant's events. Pages go by
+//! event id (UUIDv7), newest first, so events recorded while someone pages
+//! appear before the first page, never in a later one.
+
+use olympus_contracts::event::Envelope;
+use olympus_contracts::shapes::Page;
+use olympus_contracts::tenant::AuditListRequest;
+use olympus_runtime::error::Validation;
+use olympus_runtime::outbox::Prune;
+use olympus_runtime::pages::Pager;
+use olympus_runtime::{Config, Ctx, Error};
+
+/// What the relay prunes of the log: events older than the retention.
+pub fn housekeeping(config: &Config) -> Prune {
+    Prune {
+        what: "audit log events past their retention",
+        statement: "DELETE FROM audit_events
+                     WHERE occurred_at < now() - make_interval(secs => $1)",
+        retention: config.audit_retention(),
+    }
+}
+
+/// Handles `tenant.audit.list`.
+pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>, Error> {
+    if let (Some(since), Some(until)) = (request.since, request.until) {
+        if since >= until {
+            return Err(Validation::failed("until", ["must be after since"]));
+        }
+    }
+    let event_type = request.event_type.map(|t| t.as_str());
+    // The filter is part of the cursor: a cursor of another filter is
+    // refused rather than answering a page of something else.
+    let filter = format!(
+        "type={};actor={};since={};until={}",
+        event_type.unwrap_or(""),
+        request.actor_id.map(|a| a.to_string()).unwrap_or_default(),
+        request.since.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        request.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    );
+    let pager = Pager::new(
+        &ctx.request().operation,
+        ctx.claims()?.tid,
+        &filter,
+        request.limit,
+        request.cursor.as_deref(),
+    )?;
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT envelope::text FROM audit_events
+          WHERE ($1::uuid IS NULL OR id < $1)
+            AND ($2::text IS NULL OR type = $2)
+            AND ($3::uuid IS NULL OR actor_id = $3)
+            AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+            AND ($5::timestamptz IS NULL OR occurred_at < $5)
+          ORDER BY id DESC LIMIT $6",
+    )
+    .bind(pager.last())
+    .bind(event_type)
+    .bind(request.actor_id)
+    .bind(request.since)
+    .bind(request.until)
+    .bind(pager.fetch())
+    .fetch_all(&mut *ctx.tx().await?)
+    .await?;
+    pager.page_of(
+        rows,
+        |text| {
+            serde_json::from_str(&text).map_err(|e| {
+                Error::internal(anyhow::anyhow!("an audit log row is not an envelope: {e}"))
+            })
+        },
+        |e: &Envelope| e.id,
+    )
+}
