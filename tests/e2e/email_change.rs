@@ -188,3 +188,54 @@ async fn an_address_taken_meanwhile_is_a_conflict_and_the_token_stays_usable() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_change_dies_with_the_session_that_asked_and_retires_the_old_addresss_tokens() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        // Asked for from a second session, which then logs out.
+        let other = app
+            .login(&signup.slug, &signup.email, &signup.password)
+            .await
+            .ok();
+        let other_token = other["tokens"]["access_token"].as_str().unwrap();
+        let first = format!("first@{}.example.com", signup.slug);
+        app.change_email(other_token, &first, &signup.password)
+            .await
+            .ok();
+        let mail = app
+            .mail(Some(&signup.tenant_id), Some("email_change"), 1)
+            .await;
+        let dead = mail[0].body["token"].as_str().unwrap().to_owned();
+        app.logout(other["tokens"]["refresh_token"].as_str().unwrap())
+            .await
+            .ok();
+        app.confirm_email_change(&dead)
+            .await
+            .err(401, "invalid_token");
+
+        // A reset mailed to the old address stops working once the account
+        // has moved.
+        app.request_password_reset(&signup.slug, &signup.email)
+            .await
+            .ok();
+        let reset = app
+            .mail(Some(&signup.tenant_id), Some("password_reset"), 1)
+            .await;
+        let reset = reset[0].body["token"].as_str().unwrap().to_owned();
+        let second = format!("second@{}.example.com", signup.slug);
+        app.change_email(&signup.access_token, &second, &signup.password)
+            .await
+            .ok();
+        let mail = app
+            .mail(Some(&signup.tenant_id), Some("email_change"), 1)
+            .await;
+        app.confirm_email_change(mail[0].body["token"].as_str().unwrap())
+            .await
+            .ok();
+        app.reset_password(&reset, "harbor-ginger-tulip-comet")
+            .await
+            .err(401, "invalid_token");
+    })
+    .await;
+}

@@ -146,7 +146,8 @@ async fn totp_turns_on_only_once_confirmed_with_a_code_from_the_enrolled_secret(
             .await;
         assert_eq!(
             enabled[0].body["data"],
-            json!({"user_id": signup.user_id, "recovery_codes": 10})
+            // The login made before confirming ended.
+            json!({"user_id": signup.user_id, "recovery_codes": 10, "sessions_revoked": 1})
         );
         assert_eq!(enabled[0].body["actor_id"], signup.user_id.as_str());
     })
@@ -716,6 +717,81 @@ async fn secrets_and_codes_rest_sealed_or_hashed_and_no_event_carries_one() {
         assert!(
             types.contains("user.mfa_enabled") && types.contains("user.recovery_codes_regenerated")
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn turning_totp_on_ends_every_other_session_of_the_password_alone() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        // A session opened with the password alone, say with a leaked one.
+        let other = app
+            .login(&signup.slug, &signup.email, &signup.password)
+            .await
+            .ok();
+        let other = text(&other["tokens"]["access_token"]);
+        enable(app, &signup.access_token).await;
+        app.me(&signup.access_token).await.ok();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while app.me(&other).await.status() != 401 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the other session still works"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let enabled = app
+            .events(Some(&signup.tenant_id), Some("user.mfa_enabled"), 1)
+            .await;
+        assert_eq!(enabled[0].body["data"]["sessions_revoked"], 1);
+        let revoked = app
+            .events(Some(&signup.tenant_id), Some("session.revoked"), 1)
+            .await;
+        assert_eq!(revoked[0].body["data"]["reason"], "mfa_enabled");
+    })
+    .await;
+}
+
+/// With TOTP on, no right password clears the count of wrong codes, through
+/// whichever operation asks for it: only a right code does.
+#[tokio::test]
+async fn no_operation_that_asks_for_the_password_clears_the_count_of_wrong_codes() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let token = signup.access_token.as_str();
+        let (authenticator, _) = enable(app, token).await;
+        for _ in 0..2 {
+            app.regenerate_recovery_codes(token, "000000")
+                .await
+                .err(401, "invalid_credentials");
+        }
+        assert_eq!(failed_logins(app, &signup.user_id).await, (2, false));
+        // The right password, given to three operations.
+        let elsewhere = format!("elsewhere@{}.example.com", signup.slug);
+        app.change_email(token, &elsewhere, &signup.password)
+            .await
+            .ok();
+        assert_eq!(failed_logins(app, &signup.user_id).await, (2, false));
+        challenge(app, &signup).await;
+        assert_eq!(failed_logins(app, &signup.user_id).await, (2, false));
+        let changed = app
+            .change_password(token, &signup.password, "harbor-ginger-tulip-comet")
+            .await
+            .ok();
+        assert_eq!(failed_logins(app, &signup.user_id).await, (2, false));
+        let token = text(&changed["tokens"]["access_token"]);
+        for _ in 0..3 {
+            app.regenerate_recovery_codes(&token, "000000")
+                .await
+                .err(401, "invalid_credentials");
+        }
+        assert_eq!(failed_logins(app, &signup.user_id).await, (5, true));
+        // Once the lock ends, a right code clears the count.
+        app.clock.advance(Duration::from_secs(1801));
+        let (_, next) = authenticator.two_codes(now(app));
+        app.regenerate_recovery_codes(&token, &next).await.ok();
+        assert_eq!(failed_logins(app, &signup.user_id).await, (0, false));
     })
     .await;
 }

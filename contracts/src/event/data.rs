@@ -176,6 +176,9 @@ pub enum RevocationReason {
     PasswordChanged,
     /// The member was removed from the tenant.
     MemberRemoved,
+    /// The user turned TOTP on: every other session ends, so that none
+    /// opened with the password alone stays (revision 3).
+    MfaEnabled,
     /// The user turned MFA off: every other session ends (revision 3).
     MfaDisabled,
     /// The user's email changed: every other session ends (revision 3).
@@ -250,12 +253,14 @@ pub struct UserUpdated {
 
 /// `user.mfa_enabled` (revision 3): the user confirmed a TOTP
 /// authenticator (`auth.mfa.totp.confirm`); their logins now ask for a
-/// code. No secret, code or hash.
+/// code, and their other sessions were revoked. No secret, code or hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserMfaEnabled {
     pub user_id: Uuid,
     /// Recovery codes issued with it.
     pub recovery_codes: u32,
+    /// Sessions revoked by it.
+    pub sessions_revoked: u64,
 }
 
 /// `user.mfa_disabled` (revision 3): the user turned TOTP off

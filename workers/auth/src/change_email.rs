@@ -9,8 +9,10 @@
 //! someone else in the tenant is not said then (members may not list
 //! members); confirming answers `conflict` on `email` if it does by then.
 //!
-//! Confirming moves the account (the address counts as verified), revokes
-//! every session of the user but the one that asked, records
+//! Confirming works while the session that asked is live, and moves the
+//! account (the address counts as verified), retires the reset and
+//! verification tokens mailed to the old address, revokes every session of
+//! the user but the one that asked, records
 //! `user.email_changed`, and mails `email_changed`, a notice without a
 //! token, to the old address, so that its owner learns of a change they
 //! did not make.
@@ -42,13 +44,15 @@ pub async fn change_email(ctx: Ctx, request: ChangeEmailRequest) -> Result<Empty
         return Err(Error::new(ErrorCode::ValidationFailed));
     };
     let slot = crate::hashing::passwords(ctx.app())?.admit()?;
-    lockout::confirm_password(&ctx, &slot, &request.password, lockout::OnMatch::Clear).await?;
+    lockout::confirm_password(&ctx, &slot, &request.password).await?;
 
     let mut tx = ctx.tx().await?;
-    let current: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
-        .bind(claims.sub)
-        .fetch_optional(&mut *tx)
-        .await?;
+    // Held, so that two requests of one user replace each other in turn.
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT email FROM users WHERE id = $1 FOR UPDATE")
+            .bind(claims.sub)
+            .fetch_optional(&mut *tx)
+            .await?;
     let current = current.ok_or_else(|| Error::new(ErrorCode::Unauthenticated))?;
     if current == new_email.as_str() {
         return Err(Validation::failed(
@@ -117,11 +121,15 @@ pub async fn confirm(ctx: Ctx, request: ConfirmEmailChangeRequest) -> Result<Use
     let now = ctx.now();
     let mut tx = ctx.tx_in(tenant_id).await?;
     // Single use, even against a concurrent confirmation with the token.
+    // Only while the session that asked is live: a change asked for from a
+    // session that was logged out, or revoked by a password change, dies
+    // with it.
     let pending: Option<Pending> = sqlx::query_as(
         "UPDATE email_changes c SET used_at = $2
-           FROM users u
+           FROM users u, sessions s
           WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > $2
             AND u.id = c.user_id
+            AND s.id = c.session_id AND s.revoked_at IS NULL AND s.expires_at > $2
       RETURNING c.user_id, c.new_email, c.session_id, u.email AS previous_email",
     )
     .bind(&hash)
@@ -149,6 +157,16 @@ pub async fn confirm(ctx: Ctx, request: ConfirmEmailChangeRequest) -> Result<Use
         }
     })?;
     let user = moved.into_user()?;
+    // Whatever was mailed to the old address stops working.
+    for table in ["password_resets", "email_verifications"] {
+        sqlx::query(&format!(
+            "UPDATE {table} SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     let reason = data::RevocationReason::EmailChanged;
     let revoked = sessions::revoke_all_but(&mut tx, user_id, pending.session_id, reason).await?;
     let changed = data::UserEmailChanged {

@@ -37,18 +37,18 @@ pub async fn change_password(
     let email = Email::parse(&email).ok();
     let new_password =
         NewPassword::parse_field("new_password", &request.new_password, email.as_ref())?;
-    lockout::confirm_password(
-        &ctx,
-        &slot,
-        &request.current_password,
-        lockout::OnMatch::Clear,
-    )
-    .await?;
+    lockout::confirm_password(&ctx, &slot, &request.current_password).await?;
     let new_hash = slot.hash(new_password.secret()).await?;
 
     let mut tx = ctx.tx().await?;
-    let (user, revoked) =
-        password::set(&mut tx, claims.sub, &new_hash, PasswordChange::Changed).await?;
+    let (user, revoked) = password::set(
+        ctx.app(),
+        &mut tx,
+        claims.sub,
+        &new_hash,
+        PasswordChange::Changed,
+    )
+    .await?;
     // The new session is the same login's: its `amr` and `auth_time` stay.
     let login = sessions::Login::of(&claims);
     let (tokens, _) = sessions::open(&ctx, &mut tx, &user, Some(login)).await?;

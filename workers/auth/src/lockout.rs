@@ -20,9 +20,11 @@
 //! **Second factors** (revision 3) share the budget: a wrong TOTP or
 //! recovery code counts as a wrong password does ([`crate::mfa::factor`]).
 //! For a user with TOTP a right password is only half a login, so it does
-//! not clear the count: it gives its own try back ([`give_back`]) and only
-//! a right code clears it. Otherwise password, four wrong codes, password,
-//! four more... would guess codes forever.
+//! not clear the count, whichever operation asked for it (`login`,
+//! `change_password`, `change_email`, `mfa.disable`): it gives its own try
+//! back ([`give_back`]) and only a right code clears it; setting a new
+//! password keeps it too ([`after_new_password`]). Otherwise password, four
+//! wrong codes, password, four more... would guess codes forever.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::event::data;
@@ -93,6 +95,18 @@ pub async fn failed(app: &App, tx: &mut Tx<'_>, user_id: Uuid, attempt: Try) -> 
     Ok(())
 }
 
+/// What a new password (a change or a reset) does to the count: the
+/// account unlocks, and the count clears, except for a user with TOTP,
+/// whose count of wrong codes stays (below the threshold, so that the
+/// unlocked account can be tried again): a new password is no right code.
+pub const AFTER_NEW_PASSWORD: &str = "locked_until = NULL, \
+     failed_logins = CASE WHEN mfa_enabled THEN least(failed_logins, $THRESHOLD - 1) ELSE 0 END";
+
+/// [`AFTER_NEW_PASSWORD`] for `app`'s threshold, as SQL assignments.
+pub fn after_new_password(app: &App) -> String {
+    AFTER_NEW_PASSWORD.replace("$THRESHOLD", &threshold(app).to_string())
+}
+
 /// Gives back a try that a right password took when a code must follow
 /// (a user with TOTP): the count is what it was, not cleared.
 pub async fn give_back(conn: &mut PgConnection, user_id: Uuid) -> Result<(), Error> {
@@ -103,16 +117,6 @@ pub async fn give_back(conn: &mut PgConnection, user_id: Uuid) -> Result<(), Err
     Ok(())
 }
 
-/// What a right password does to the account's count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnMatch {
-    /// Clears it: the password was all that was asked.
-    Clear,
-    /// Gives the try back ([`give_back`]): a code follows, which clears it
-    /// when right.
-    GiveBack,
-}
-
 /// What taking a try by user id found.
 #[derive(sqlx::FromRow)]
 struct Taken {
@@ -120,6 +124,9 @@ struct Taken {
     /// Whether the account is locked now.
     locked: Option<bool>,
     password_hash: Option<String>,
+    /// Whether the user has TOTP: a right password then gives its try back
+    /// rather than clearing the count.
+    mfa_enabled: Option<bool>,
 }
 
 /// Takes a try at `user_id`'s account (see [the module](self)), in a
@@ -132,7 +139,7 @@ async fn take(ctx: &Ctx, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error>
             .apart(Some(tenant_id), async |tx| {
                 Ok(sqlx::query_as(
                     "WITH target AS (
-                         SELECT id, failed_logins, locked_until, password_hash FROM users
+                         SELECT id, failed_logins, locked_until, password_hash, mfa_enabled FROM users
                           WHERE id = $1 FOR UPDATE
                      ), counted AS (
                          SELECT id, CASE WHEN locked_until <= $2 THEN 1 ELSE failed_logins + 1 END AS n
@@ -145,7 +152,8 @@ async fn take(ctx: &Ctx, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error>
                      )
                      SELECT (SELECT failed_logins FROM updated) AS granted,
                             (SELECT locked_until IS NOT NULL AND locked_until > $2 FROM target) AS locked,
-                            (SELECT password_hash FROM target) AS password_hash",
+                            (SELECT password_hash FROM target) AS password_hash,
+                            (SELECT mfa_enabled FROM target) AS mfa_enabled",
                 )
                 .bind(user_id)
                 .bind(app.now())
@@ -176,13 +184,10 @@ async fn take(ctx: &Ctx, tenant_id: Uuid, user_id: Uuid) -> Result<Taken, Error>
 /// `mfa.disable`): `invalid_credentials` when it is wrong or the account is
 /// locked (a locked account's hash is not compared: the dummy costs the
 /// same), the wrong one counted toward the lockout, whatever becomes of the
-/// request. A right one does `on_match` to the count.
-pub async fn confirm_password(
-    ctx: &Ctx,
-    slot: &Slot,
-    password: &Secret,
-    on_match: OnMatch,
-) -> Result<(), Error> {
+/// request. A right one clears the count, unless the user has TOTP: then
+/// it gives its try back, and only a right code clears the count (see [the
+/// module](self)), whatever operation asked.
+pub async fn confirm_password(ctx: &Ctx, slot: &Slot, password: &Secret) -> Result<(), Error> {
     let claims = ctx.claims()?;
     let (tenant_id, user_id) = (claims.tid, claims.sub);
     let taken = take(ctx, tenant_id, user_id).await?;
@@ -190,7 +195,7 @@ pub async fn confirm_password(
     let stored = taken.password_hash.as_deref().filter(|_| attempt.is_some());
     let matches = slot.verify(password, stored).await?;
     ctx.apart(Some(tenant_id), async |tx| match attempt {
-        Some(_) if matches && on_match == OnMatch::GiveBack => give_back(tx, user_id).await,
+        Some(_) if matches && taken.mfa_enabled == Some(true) => give_back(tx, user_id).await,
         Some(_) if matches => {
             sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
                 .bind(user_id)

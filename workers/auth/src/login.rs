@@ -156,8 +156,14 @@ pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<LoginReply, Error>
     ))?;
     let opened =
         sessions::open_at_login(&ctx, (tenant_id, user_id, session_id), &logged_in).await?;
-    // Removed since its look-up, or turned TOTP on meanwhile: no session.
+    // Removed since its look-up, or turned TOTP on meanwhile: no session,
+    // and the right password's try given back (the next login asks for a
+    // code).
     let Some((user, tokens)) = opened else {
+        ctx.apart(Some(tenant_id), async |tx| {
+            lockout::give_back(tx, user_id).await
+        })
+        .await?;
         return Err(Error::new(ErrorCode::InvalidCredentials));
     };
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "logged in");

@@ -14,12 +14,12 @@ use olympus_contracts::event::data::{self, PasswordChange, RevocationReason};
 use olympus_contracts::shapes::User;
 use olympus_contracts::Secret;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{Error, Tx};
+use olympus_runtime::{App, Error, Tx};
 use uuid::Uuid;
 
 use crate::email::Email;
-use crate::sessions;
 use crate::users::{UserRow, USER_COLUMNS};
+use crate::{lockout, sessions};
 
 /// The lowest zxcvbn score accepted.
 const MIN_SCORE: u8 = 3;
@@ -84,21 +84,26 @@ impl NewPassword {
 }
 
 /// Sets `user_id`'s password to `password_hash`, in `tx` (the user's
-/// tenant's): lifts a lockout, retires every outstanding reset token of the
-/// user, ends every session of the user and records
+/// tenant's): lifts a lockout, retires every outstanding reset token, login
+/// challenge and email change of the user, ends every session of the user
+/// and records
 /// `user.password_changed` (how) and `session.revoked` for each. Returns
 /// the user and the sessions ended (to announce once the transaction
 /// commits, [`olympus_runtime::Ctx::announce_revoked`]).
 pub async fn set(
+    app: &App,
     tx: &mut Tx<'_>,
     user_id: Uuid,
     password_hash: &str,
     how: PasswordChange,
 ) -> Result<(User, Vec<Uuid>), Error> {
     let now = tx.now();
+    // Unlocked; the count cleared, but for a user with TOTP
+    // (`lockout::after_new_password`).
     let user: UserRow = sqlx::query_as(&format!(
-        "UPDATE users SET password_hash = $2, updated_at = $3, failed_logins = 0, locked_until = NULL
-          WHERE id = $1 RETURNING {USER_COLUMNS}"
+        "UPDATE users SET password_hash = $2, updated_at = $3, {}
+          WHERE id = $1 RETURNING {USER_COLUMNS}",
+        lockout::after_new_password(app)
     ))
     .bind(user_id)
     .bind(password_hash)
@@ -108,6 +113,16 @@ pub async fn set(
     // A reset token mailed before must not set the password again: every
     // outstanding one of the user ends here (the one a reset used, too).
     sqlx::query("UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    // Nor may a login's challenge or an email change asked for before.
+    sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE email_changes SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
         .bind(user_id)
         .bind(now)
         .execute(&mut **tx)

@@ -154,8 +154,14 @@ pub async fn reset(ctx: Ctx, request: ResetPasswordRequest) -> Result<Empty, Err
     }
     // The user acts, though they hold no token.
     tx.act_as(user_id);
-    let (_, revoked) =
-        password::set(&mut tx, user_id, &password_hash, PasswordChange::Reset).await?;
+    let (_, revoked) = password::set(
+        ctx.app(),
+        &mut tx,
+        user_id,
+        &password_hash,
+        PasswordChange::Reset,
+    )
+    .await?;
     tracing::info!(%user_id, revoked = revoked.len(), "password reset");
     ctx.announce_revoked(revoked);
     Ok(Empty {})

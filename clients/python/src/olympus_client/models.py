@@ -886,6 +886,7 @@ class RevocationReason(OpenEnum):
     REVOKED = "revoked"
     PASSWORD_CHANGED = "password_changed"
     MEMBER_REMOVED = "member_removed"
+    MFA_ENABLED = "mfa_enabled"
     MFA_DISABLED = "mfa_disabled"
     EMAIL_CHANGED = "email_changed"
 
@@ -1077,10 +1078,12 @@ class UserMfaDisabled(Model):
 class UserMfaEnabled(Model):
     """`user.mfa_enabled` (revision 3): the user confirmed a TOTP
     authenticator (`auth.mfa.totp.confirm`); their logins now ask for a
-    code. No secret, code or hash.
+    code, and their other sessions were revoked. No secret, code or hash.
     """
     recovery_codes: int
     """Recovery codes issued with it."""
+    sessions_revoked: int
+    """Sessions revoked by it."""
     user_id: UUID
 
 

@@ -2,7 +2,7 @@
 //! or recovery code). Both count toward the lockout when wrong; a right
 //! password gives its try back rather than clearing the count, which only
 //! the right code does ([`crate::lockout`]). The secret, the recovery
-//! codes and any pending enrollment are erased, and every other session of
+//! codes, any pending enrollment and any login's challenge are erased, and every other session of
 //! the user is revoked (`user.mfa_disabled`, `session.revoked`). Nothing
 //! is mailed.
 
@@ -31,7 +31,7 @@ pub async fn disable(ctx: Ctx, request: MfaDisableRequest) -> Result<Empty, Erro
         return Err(super::not_enabled());
     }
     let slot = crate::hashing::passwords(ctx.app())?.admit()?;
-    lockout::confirm_password(&ctx, &slot, &request.password, lockout::OnMatch::GiveBack).await?;
+    lockout::confirm_password(&ctx, &slot, &request.password).await?;
     let outcome = ctx
         .apart(Some(claims.tid), async |tx| {
             match factor::check(ctx.app(), &kek, tx, claims.sub, factor).await? {
@@ -47,7 +47,7 @@ pub async fn disable(ctx: Ctx, request: MfaDisableRequest) -> Result<Empty, Erro
             .bind(tx.now())
             .execute(&mut **tx)
             .await?;
-            for table in ["recovery_codes", "totp_enrollments"] {
+            for table in ["recovery_codes", "totp_enrollments", "mfa_challenges"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                     .bind(claims.sub)
                     .execute(&mut **tx)

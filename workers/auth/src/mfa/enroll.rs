@@ -6,7 +6,10 @@
 //! previous); nothing changes for the caller's logins until they confirm it
 //! with a code from the app. Confirming turns TOTP on (`user.mfa_enabled`)
 //! and answers ten recovery codes, shown only then. The confirming code is
-//! spent: it cannot log in afterwards.
+//! spent: it cannot log in afterwards. Every other session of the user is
+//! revoked: one opened with a leaked password must not outlive the second
+//! factor that was set up against it. The caller's own session stays (its
+//! tokens still say `amr: ["pwd"]`).
 //!
 //! A wrong code at confirmation is `invalid_credentials` and does not count
 //! toward the lockout: whoever confirms was just given the secret.
@@ -21,6 +24,7 @@ use uuid::Uuid;
 
 use super::{recovery_codes, totp};
 use crate::keys::Kek;
+use crate::sessions;
 
 /// How long an enrollment waits for its confirmation.
 pub const ENROLLMENT_TTL_SECS: i64 = 600;
@@ -125,11 +129,15 @@ pub async fn confirm(ctx: Ctx, request: TotpConfirmRequest) -> Result<RecoveryCo
         .execute(&mut *tx)
         .await?;
     let recovery_codes = super::replace_recovery_codes(&kek, &mut tx, claims.sub).await?;
+    let reason = data::RevocationReason::MfaEnabled;
+    let revoked = sessions::revoke_all_but(&mut tx, claims.sub, Some(claims.sid), reason).await?;
     let enabled = data::UserMfaEnabled {
         user_id: claims.sub,
         recovery_codes: recovery_codes::COUNT as u32,
+        sessions_revoked: revoked.len() as u64,
     };
     tx.emit(claims.sub, &enabled).await?;
-    tracing::info!(user_id = %claims.sub, "TOTP turned on");
+    tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "TOTP turned on");
+    ctx.announce_revoked(revoked);
     Ok(RecoveryCodesReply { recovery_codes })
 }

@@ -65,7 +65,7 @@ pub enum Checked {
     /// Wrong (or no such factor): counted toward the lockout.
     Wrong,
     /// Not compared: the account is locked, or tries in flight use up its
-    /// budget, or the user is gone.
+    /// budget, or the user is gone or has no TOTP.
     Refused,
 }
 
@@ -100,7 +100,9 @@ pub async fn check(
     .bind(now)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(account) = account else {
+    // Gone, or without TOTP (turned off since a challenge was issued):
+    // there is nothing to compare, and nothing to count.
+    let Some(account) = account.filter(|a| a.totp_secret.is_some()) else {
         return Ok(Checked::Refused);
     };
     // The try this check takes, as `lockout` counts them.
