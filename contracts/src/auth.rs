@@ -342,3 +342,46 @@ pub struct ChangeEmailRequest {
 pub struct ConfirmEmailChangeRequest {
     pub token: Secret,
 }
+
+/// One of the caller's sessions as `auth.export_me` answers it: live or
+/// ended, as long as it is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ExportedSession {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked; nil while it is not.
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the access token making the request.
+    pub current: bool,
+}
+
+/// One of the caller's orders as `auth.export_me` answers it: the order
+/// with its items, and its payments.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ExportedOrder {
+    #[serde(flatten)]
+    pub order: crate::commerce::Order,
+    pub payments: Vec<crate::commerce::Payment>,
+}
+
+/// Reply of `auth.export_me` (B, revision 3): everything the tenant stores
+/// about the caller (GDPR articles 15 and 20), read in one consistent
+/// snapshot. No secret: no password hash, TOTP secret, recovery code or
+/// token.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ExportMeReply {
+    pub user: User,
+    /// Every stored session, newest first.
+    pub sessions: Vec<ExportedSession>,
+    /// The orders the caller placed, oldest first.
+    pub orders: Vec<ExportedOrder>,
+    /// The caller's carts; none are stored before carts exist (contract
+    /// §5, commerce, revision 3), so empty until then.
+    pub carts: Vec<serde_json::Value>,
+    pub mfa: MfaStatusReply,
+    pub exported_at: DateTime<Utc>,
+}

@@ -145,6 +145,10 @@ fn literal(values: &[String]) -> String {
 
 /// The Python type of `schema` (a property's, an item's), in `context`.
 fn py_type(schema: &Value, context: &str) -> String {
+    // `true`: any value.
+    if schema == &Value::Bool(true) {
+        return "Any".to_owned();
+    }
     let Some(map) = schema.as_object() else {
         panic!("{context}: a schema that is not an object: {schema}");
     };

@@ -13,6 +13,7 @@ mod email_change;
 mod emails;
 mod errors;
 mod events;
+mod export;
 mod failover;
 mod faults;
 mod fuzz;

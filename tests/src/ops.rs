@@ -293,6 +293,11 @@ impl TestApp {
         self.public("auth.v1.confirm_email_change", body)
     }
 
+    /// auth.export_me
+    pub fn export_me(&self, token: &str) -> Call<'_> {
+        self.bearer("auth.v1.export_me", token, json!({}))
+    }
+
     // tenant
 
     /// tenant.create

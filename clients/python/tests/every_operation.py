@@ -187,6 +187,9 @@ async def main() -> None:
         third = await ok("commerce.orders.create", commerce.orders_create(token=member, items=items))
         await ok("commerce.orders.cancel", commerce.orders_cancel(token=member, id=third.order.id))
 
+        exported = await ok("auth.export_me", auth.export_me(token=member))
+        assert [o.id for o in exported.orders] == [placed.order.id, another.order.id, third.order.id], exported
+        assert exported.orders[0].payments[0].id == paid.payment.id, exported
         await ok("auth.logout_all", auth.logout_all(token=member))
 
         # MFA: a TOTP authenticator (codes from pyotp), recovery codes, the

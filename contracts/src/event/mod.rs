@@ -10,8 +10,10 @@ pub mod data;
 
 pub use data::EventData;
 
-/// Every event type of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// Every event type of the contract. Read only from its wire name (a
+/// request's filter names one): not from serde's other forms of an enum,
+/// such as a map `{"user.registered": nil}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub enum EventType {
     #[serde(rename = "user.registered")]
     UserRegistered,
@@ -165,6 +167,24 @@ impl EventType {
     /// Parses a wire name.
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        static NAMES: std::sync::LazyLock<Vec<&'static str>> =
+            std::sync::LazyLock::new(|| EventType::ALL.iter().map(|t| t.as_str()).collect());
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = EventType;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event type's name, such as `order.placed`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<EventType, E> {
+                EventType::parse(value).ok_or_else(|| E::unknown_variant(value, &NAMES))
+            }
+        }
+        deserializer.deserialize_str(Name)
     }
 }
 

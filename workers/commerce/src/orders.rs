@@ -130,6 +130,18 @@ async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Or
         .collect()
 }
 
+/// Every order `customer_id` placed, oldest first, with its lines (for
+/// `auth.export_me`).
+pub async fn of_customer(conn: &mut PgConnection, customer_id: Uuid) -> Result<Vec<Order>, Error> {
+    let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = $1 ORDER BY id"
+    ))
+    .bind(customer_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    assemble(conn, rows).await
+}
+
 /// The order `id` as the caller may see it (locked when `lock`):
 /// `not_found` for another tenant's, and for a member, another member's.
 pub async fn find(

@@ -72,6 +72,18 @@ impl PaymentRow {
     }
 }
 
+/// The payments of the orders `order_ids`, oldest first (for
+/// `auth.export_me`).
+pub async fn of_orders(conn: &mut PgConnection, order_ids: &[Uuid]) -> Result<Vec<Payment>, Error> {
+    let rows: Vec<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = ANY($1) ORDER BY id"
+    ))
+    .bind(order_ids)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(PaymentRow::into_payment).collect()
+}
+
 fn provider_failed(err: anyhow::Error) -> Error {
     Error::new(ErrorCode::Unavailable)
         .with_message("the payment provider did not answer; retry")

@@ -146,8 +146,7 @@ impl WorkerName {
 pub fn revocation_sources() -> olympus_runtime::revocation::Sources {
     olympus_runtime::revocation::Sources {
         revoked_sessions: olympus_auth::REVOKED_SESSIONS,
-        suspended_tenants: olympus_tenant::SUSPENDED_TENANTS,
-        mfa_tenants: olympus_tenant::MFA_TENANTS,
+        tenants: olympus_tenant::FLAGGED_TENANTS,
         signing_keys: olympus_auth::keys::PUBLIC_KEYS,
     }
 }

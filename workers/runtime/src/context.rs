@@ -238,6 +238,29 @@ impl Ctx {
         self.open(scope).await
     }
 
+    /// The request's transaction as one consistent, read-only snapshot of
+    /// the caller's tenant (`REPEATABLE READ READ ONLY`): for an operation
+    /// that answers several reads that must agree (`auth.export_me`).
+    /// Call it before anything else begins the request's transaction;
+    /// [`Ctx::tx`] then gives the same snapshot.
+    pub async fn snapshot(&self) -> Result<Tx<'_>, Error> {
+        let tenant = self.claims()?.tid;
+        {
+            let mut slot = self.0.scope.lock().await;
+            if slot.is_some() {
+                return Err(Error::internal(anyhow::anyhow!(
+                    "a snapshot must begin the request's transaction, which had begun"
+                )));
+            }
+            let tx = self.db().tenant_snapshot(tenant).await?;
+            *slot = Some(Open {
+                tx,
+                tenant: Some(tenant),
+            });
+        }
+        self.open(Some(tenant)).await
+    }
+
     /// The request's transaction in `tenant`, which the request names (a
     /// public operation's tenant, read from a token or a slug; the tenant a
     /// platform administrator acts on). Begun on first use; once begun in

@@ -278,6 +278,17 @@ impl Db {
             .await
     }
 
+    /// [`Db::tenant`] as one consistent, read-only snapshot (`REPEATABLE
+    /// READ READ ONLY`): every statement sees the data as of the first.
+    pub async fn tenant_snapshot(&self, tenant_id: Uuid) -> Result<Tx, sqlx::Error> {
+        self.app
+            .begin_with(format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+                 SELECT set_config('olympus.tenant_id', '{tenant_id}', true)"
+            ))
+            .await
+    }
+
     /// A transaction as the request role that reads every tenant row (and
     /// no other tenant data): for platform administrators, whom the runtime
     /// has checked before the handler runs. One round trip, as [`Db::tenant`].

@@ -71,10 +71,9 @@ pub struct Sources {
     /// `(id uuid, revoked_at timestamptz)` of every session revoked after
     /// `$1` (a `timestamptz`).
     pub revoked_sessions: &'static str,
-    /// `id` of every suspended tenant.
-    pub suspended_tenants: &'static str,
-    /// `id` of every tenant that requires MFA of its members.
-    pub mfa_tenants: &'static str,
+    /// `(id uuid, suspended bool, require_mfa bool)` of every tenant that
+    /// is suspended or requires MFA of its members.
+    pub tenants: &'static str,
     /// Every signing key, as [`crate::tokens::KeyRow`]s.
     pub signing_keys: &'static str,
 }
@@ -205,14 +204,10 @@ impl Revocations {
             .fetch_all(pool)
             .await
             .context("reading revoked sessions")?;
-        let suspended: Vec<Uuid> = sqlx::query_scalar(sources.suspended_tenants)
+        let tenants: Vec<(Uuid, bool, bool)> = sqlx::query_as(sources.tenants)
             .fetch_all(pool)
             .await
-            .context("reading suspended tenants")?;
-        let require_mfa: Vec<Uuid> = sqlx::query_scalar(sources.mfa_tenants)
-            .fetch_all(pool)
-            .await
-            .context("reading the tenants that require MFA")?;
+            .context("reading suspended tenants and those that require MFA")?;
         let keys: Vec<KeyRow> = sqlx::query_as(sources.signing_keys)
             .fetch_all(pool)
             .await
@@ -226,8 +221,8 @@ impl Revocations {
         if state.watermark.is_none() {
             state.watermark = Some(since);
         }
-        state.suspended = suspended.into_iter().collect();
-        state.require_mfa = require_mfa.into_iter().collect();
+        state.suspended = tenants.iter().filter(|t| t.1).map(|t| t.0).collect();
+        state.require_mfa = tenants.iter().filter(|t| t.2).map(|t| t.0).collect();
         let horizon = now - self.lifetime;
         state.sessions.retain(|_, at| *at > horizon);
         state.synced_at = Some(Instant::now());

@@ -29,12 +29,9 @@ use olympus_contracts::operation::{self as op, Service};
 use olympus_runtime::{endpoint, Worker};
 
 /// Where revocations are read (`olympus_runtime::revocation::Sources`):
-/// every suspended tenant.
-pub const SUSPENDED_TENANTS: &str = "SELECT id FROM tenants WHERE status = 'suspended'";
-
-/// Where the runtime reads which tenants require MFA of their members
-/// (`olympus_runtime::revocation::Sources`).
-pub const MFA_TENANTS: &str = "SELECT id FROM tenants WHERE require_mfa";
+/// every tenant that is suspended, or requires MFA of its members.
+pub const FLAGGED_TENANTS: &str = "SELECT id, status = 'suspended', require_mfa FROM tenants
+                                    WHERE status = 'suspended' OR require_mfa";
 
 /// The tenant worker and its endpoints.
 pub fn worker() -> Worker {

@@ -55,7 +55,10 @@ class AdjustInventoryRequest(Model):
 
 
 class EventType(OpenEnum):
-    """Every event type of the contract."""
+    """Every event type of the contract. Read only from its wire name (a
+    request's filter names one): not from serde's other forms of an enum,
+    such as a map `{"user.registered": nil}`.
+    """
     USER_REGISTERED = "user.registered"
     USER_LOGGED_IN = "user.logged_in"
     USER_LOGIN_FAILED = "user.login_failed"
@@ -322,6 +325,111 @@ class ErrorBody(Model):
     details: dict[str, Any] | None = None
 
 
+class OrderLine(Model):
+    """One line of an order, priced when it was placed."""
+    line_total: Money
+    name: str
+    product_id: UUID
+    quantity: int
+    sku: str
+    unit_price: Money
+
+
+class OrderStatus(OpenEnum):
+    """Where an order is in its life."""
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class PaymentStatus(OpenEnum):
+    """Where a payment is in its life."""
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Payment(Model):
+    """A payment of an order."""
+    amount: Money
+    captured_amount: Money
+    created_at: datetime
+    id: UUID
+    order_id: UUID
+    provider: str
+    """The provider that handled it (`test`)."""
+    refunded_amount: Money
+    status: PaymentStatus
+    failure_reason: str | None = None
+
+
+class ExportedOrder(Model):
+    """One of the caller's orders as `auth.export_me` answers it: the order
+    with its items, and its payments.
+    """
+    created_at: datetime
+    customer_id: UUID
+    id: UUID
+    items: list[OrderLine]
+    number: int
+    """The tenant's order number: 1, 2, 3, ..."""
+    payments: list[Payment]
+    status: OrderStatus
+    total: Money
+    updated_at: datetime
+    billing_address: Address | None = None
+    contact_phone: str | None = None
+    shipping_address: Address | None = None
+
+
+class ExportedSession(Model):
+    """One of the caller's sessions as `auth.export_me` answers it: live or
+    ended, as long as it is stored.
+    """
+    created_at: datetime
+    current: bool
+    """The session of the access token making the request."""
+    expires_at: datetime
+    id: UUID
+    last_used_at: datetime
+    ip: str | None = None
+    revoked_at: datetime | None = None
+    """When it was revoked; nil while it is not."""
+    user_agent: str | None = None
+
+
+class MfaStatusReply(Reply):
+    """Reply of `auth.mfa.status` (B, revision 3)."""
+    recovery_codes_left: int
+    """Recovery codes not used yet."""
+    totp: bool
+    """Whether TOTP is on."""
+
+
+class ExportMeReply(Reply):
+    """Reply of `auth.export_me` (B, revision 3): everything the tenant stores
+    about the caller (GDPR articles 15 and 20), read in one consistent
+    snapshot. No secret: no password hash, TOTP secret, recovery code or
+    token.
+    """
+    carts: list[Any]
+    """The caller's carts; none are stored before carts exist (contract
+    §5, commerce, revision 3), so empty until then.
+    """
+    exported_at: datetime
+    mfa: MfaStatusReply
+    orders: list[ExportedOrder]
+    """The orders the caller placed, oldest first."""
+    sessions: list[ExportedSession]
+    """Every stored session, newest first."""
+    user: User
+
+
 class GetTenantRequest(Model):
     """`tenant.get` (B): the caller's own tenant when `id` is absent."""
     id: UUID | None = None
@@ -421,15 +529,6 @@ class JwksReply(Reply):
     which anyone verifies access tokens; newest first.
     """
     keys: list[Jwk]
-
-
-class OrderStatus(OpenEnum):
-    """Where an order is in its life."""
-    PENDING_PAYMENT = "pending_payment"
-    PAID = "paid"
-    FULFILLED = "fulfilled"
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
 
 
 class ListOrdersRequest(Model):
@@ -595,24 +694,6 @@ class MfaDisableRequest(Model):
     recovery_code: Secret | None = None
 
 
-class MfaStatusReply(Reply):
-    """Reply of `auth.mfa.status` (B, revision 3)."""
-    recovery_codes_left: int
-    """Recovery codes not used yet."""
-    totp: bool
-    """Whether TOTP is on."""
-
-
-class OrderLine(Model):
-    """One line of an order, priced when it was placed."""
-    line_total: Money
-    name: str
-    product_id: UUID
-    quantity: int
-    sku: str
-    unit_price: Money
-
-
 class Order(Model):
     """An order."""
     created_at: datetime
@@ -737,30 +818,6 @@ class PasswordChange(OpenEnum):
     """How a password changed."""
     CHANGED = "changed"
     RESET = "reset"
-
-
-class PaymentStatus(OpenEnum):
-    """Where a payment is in its life."""
-    AUTHORIZED = "authorized"
-    CAPTURED = "captured"
-    VOIDED = "voided"
-    FAILED = "failed"
-    REFUNDED = "refunded"
-    PARTIALLY_REFUNDED = "partially_refunded"
-
-
-class Payment(Model):
-    """A payment of an order."""
-    amount: Money
-    captured_amount: Money
-    created_at: datetime
-    id: UUID
-    order_id: UUID
-    provider: str
-    """The provider that handled it (`test`)."""
-    refunded_amount: Money
-    status: PaymentStatus
-    failure_reason: str | None = None
 
 
 class PaymentAuthorized(Model):

@@ -50,6 +50,7 @@ class AuthService:
         "mfa_recovery_codes_regenerate": "auth.mfa.recovery_codes.regenerate",
         "change_email": "auth.change_email",
         "confirm_email_change": "auth.confirm_email_change",
+        "export_me": "auth.export_me",
     }
 
     def __init__(self, call: Caller) -> None:
@@ -637,6 +638,28 @@ class AuthService:
             models.UserReply,
             {"token": token},
             token=None,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def export_me(
+        self,
+        *,
+        token: str,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.ExportMeReply:
+        """`auth.export_me` (bearer, member).
+
+        The empty request or reply `{}`.
+        """
+        return await self._call(
+            "auth.v1.export_me",
+            models.Empty,
+            models.ExportMeReply,
+            {},
+            token=token,
             idempotency_key=None,
             correlation_id=correlation_id,
             timeout=timeout,
