@@ -7,6 +7,7 @@ checks them with --strict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -44,13 +45,15 @@ async def read_mail(
     client: Olympus, tenant_id: UUID, template: MailTemplate, to: str, timeout: float = 10
 ) -> str:
     """The token of the `template` mail to `to` (each mail read is
-    acknowledged: the mail stream is a work queue)."""
-    async for mail in client.mail(
-        durable=None, tenant_id=tenant_id, template=template.value, stop_when_idle=timeout
-    ):
-        check(mail.template == template, "mail template", mail)
-        if mail.to == to and mail.token is not None:
-            return mail.token
+    acknowledged: the mail stream is a work queue). The reader is closed
+    when it returns, so that the next read of the same template may start
+    one (a work queue takes one reader per filter)."""
+    mails = client.mail(durable=None, tenant_id=tenant_id, template=template.value, stop_when_idle=timeout)
+    async with contextlib.aclosing(mails):
+        async for mail in mails:
+            check(mail.template == template, "mail template", mail)
+            if mail.to == to and mail.token is not None:
+                return mail.token
     fail(f"a {template.value} mail to {to}")
 
 

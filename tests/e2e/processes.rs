@@ -182,6 +182,23 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail() {
     .await;
 }
 
+/// email change (mail) -> confirm -> export with an order -> the audit
+/// log, from Python, on the typed package.
+#[tokio::test]
+async fn a_python_client_changes_its_email_exports_its_data_and_reads_the_audit_log() {
+    run_python_client(
+        "lifecycle_flow.py",
+        &[""],
+        &[
+            "auth.change_email",
+            "auth.confirm_email_change (taken)",
+            "auth.export_me",
+            "tenant.audit.list",
+        ],
+    )
+    .await;
+}
+
 /// invite (mail) -> accept -> members.list in pages -> set_role up and
 /// down -> remove, from Python, on the typed package.
 #[tokio::test]

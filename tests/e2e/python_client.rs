@@ -23,6 +23,7 @@ async fn mypy_strict_passes_on_the_package_and_the_examples_on_it() {
             "flows.py",
             "account_flow.py",
             "admin_flow.py",
+            "lifecycle_flow.py",
             "shop_flow.py",
             "subscriber.py",
             "verify_token.py",

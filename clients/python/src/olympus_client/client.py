@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, TypeVar
 
 import msgpack  # type: ignore[import-untyped]  # (no stubs published)
@@ -139,7 +139,7 @@ class Olympus:
         batch: int = 8,
         stop_when_idle: float | None = None,
         deliver_all: bool = True,
-    ) -> AsyncIterator[_events.Event]:
+    ) -> AsyncGenerator[_events.Event, None]:
         """The events stream's events as typed `Event`s, through the durable
         pull consumer `durable` (created when missing; a second run resumes
         where the first stopped). See `olympus_client.events.consume`."""
@@ -163,11 +163,13 @@ class Olympus:
         template: str | None = None,
         api_prefix: str | None = None,
         stop_when_idle: float | None = None,
-    ) -> AsyncIterator[Mail]:
+    ) -> AsyncGenerator[Mail, None]:
         """The mail stream's messages (a work queue: each is taken once), for
         the mailer. `api_prefix` is the mailer's JetStream API prefix in the
         production NATS layout (`$JS.olympus.API`). See
-        `olympus_client.events.consume_mail`."""
+        `olympus_client.events.consume_mail`. Leaving it early, close it
+        (`contextlib.aclosing`): its reader holds the work queue's filter
+        until then."""
         return _events.consume_mail(
             self.nc,
             self.prefix,

@@ -30,7 +30,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -205,7 +205,7 @@ async def consume(
     batch: int = 8,
     stop_when_idle: float | None = None,
     deliver_all: bool = True,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Events of one tenant (or all) and of some types (or all), through
     the durable pull consumer `durable` on the events stream. A new
     consumer starts from the stream's first event (`deliver_all`) or from
@@ -280,7 +280,7 @@ async def consume_mail(
     template: str | None = None,
     api_prefix: str | None = None,
     stop_when_idle: float | None = None,
-) -> AsyncIterator[Mail]:
+) -> AsyncGenerator[Mail, None]:
     """The mail stream's messages (of one tenant, one template, or all)
     through the pull consumer `durable` (created when missing, unless the
     deployment made it; None: one for this loop only), acknowledged once
@@ -300,4 +300,12 @@ async def consume_mail(
             yield Mail.model_validate_json(message.data)
             await message.ack()
     finally:
+        if durable is None:
+            # A consumer for this loop only goes with it: a work queue takes
+            # one consumer per filter, and the next loop needs the filter.
+            try:
+                info = await subscription.consumer_info()
+                await js.delete_consumer(stream_name(prefix, "MAIL"), info.name)
+            except NatsError:
+                pass
         await _unsubscribe(subscription)
