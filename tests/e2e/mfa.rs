@@ -456,17 +456,7 @@ async fn disabling_takes_the_password_and_a_code_and_ends_every_other_session() 
 
         // The caller's session stays; the other ends within a second.
         app.me(token).await.ok();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        loop {
-            if app.me(&other).await.status() == 401 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the other session still works"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        app.assert_refused_within_a_second(&other).await;
         let status = app.mfa_status(token).await.ok();
         assert_eq!(status, json!({"totp": false, "recovery_codes_left": 0}));
         let session = app
@@ -733,14 +723,7 @@ async fn turning_totp_on_ends_every_other_session_of_the_password_alone() {
         let other = text(&other["tokens"]["access_token"]);
         enable(app, &signup.access_token).await;
         app.me(&signup.access_token).await.ok();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        while app.me(&other).await.status() != 401 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the other session still works"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        app.assert_refused_within_a_second(&other).await;
         let enabled = app
             .events(Some(&signup.tenant_id), Some("user.mfa_enabled"), 1)
             .await;

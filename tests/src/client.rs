@@ -232,6 +232,20 @@ impl TestApp {
         self.raw(op, headers, encoding.encode(&body)).await
     }
 
+    /// Waits until `token` is refused (`unauthenticated` from `auth.me`),
+    /// as the contract wants of a revoked session's tokens within a second;
+    /// panics if it still works after that.
+    pub async fn assert_refused_within_a_second(&self, token: &str) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while self.me(token).await.status() != 401 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the revoked session's token still works after a second"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// A new member of `owner`'s tenant with `role` (`member`, `admin` or
     /// `owner`): registered, then given the role by the owner.
     pub async fn join(&self, owner: &Signup, email: &str, role: &str) -> Member {
