@@ -154,6 +154,30 @@ async fn totp_turns_on_only_once_confirmed_with_a_code_from_the_enrolled_secret(
     .await;
 }
 
+/// A deployment may name the issuer authenticator apps show
+/// (`OLYMPUS_TOTP_ISSUER`); a colon, which separates issuer and label in
+/// the URI, does not survive in it.
+#[tokio::test]
+async fn a_configured_issuer_names_the_secret_in_authenticator_apps() {
+    let options = Options {
+        totp_issuer: Some("Acme: Identity".to_owned()),
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let enrolled = app.enroll_totp(&signup.access_token).await.ok();
+        let uri = text(&enrolled["otpauth_uri"]);
+        let label = format!(
+            "otpauth://totp/Acme%20Identity:{}?",
+            signup.email.replace('@', "%40")
+        );
+        assert!(uri.starts_with(&label), "{uri}");
+        assert!(uri.contains("issuer=Acme%20Identity"), "{uri}");
+        assert!(!uri.contains("Corporation"), "not the tenant's name: {uri}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_unconfirmed_enrollment_expires_and_a_new_one_replaces_it() {
     with_app(async |app| {

@@ -38,6 +38,8 @@ pub struct Options {
     pub key_encryption_key: Option<String>,
     /// Revision 2's HS256 keys, still verifying (default none).
     pub legacy_hs256_keys: Option<String>,
+    /// `OLYMPUS_TOTP_ISSUER`: the issuer of TOTP secrets' URIs.
+    pub totp_issuer: Option<String>,
     /// Run an outbox relay in-process (as `serve` does).
     pub relay: bool,
 }
@@ -52,6 +54,7 @@ impl Default for Options {
             lockout_threshold: 5,
             key_encryption_key: Some(TEST_KEY_ENCRYPTION_KEY.to_owned()),
             legacy_hs256_keys: None,
+            totp_issuer: None,
             relay: true,
         }
     }
@@ -322,7 +325,7 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         key_encryption_key: options.key_encryption_key.clone().map(Into::into),
         legacy_hs256_keys: options.legacy_hs256_keys.clone().map(Into::into),
         signing_key_max_age_days: 90,
-        totp_issuer: None,
+        totp_issuer: options.totp_issuer.clone(),
         jwt_issuer: "olympus".to_owned(),
         jwt_audience: "olympus".to_owned(),
         access_token_ttl: 3600,
