@@ -9,10 +9,9 @@
 use olympus_contracts::auth::MfaDisableRequest;
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::Empty;
-use olympus_contracts::ErrorCode;
 use olympus_runtime::{Ctx, Error};
 
-use super::factor::{self, Checked, Factor};
+use super::factor::{self, Factor};
 use crate::keys::Kek;
 use crate::lockout;
 use crate::sessions;
@@ -22,57 +21,36 @@ pub async fn disable(ctx: Ctx, request: MfaDisableRequest) -> Result<Empty, Erro
     let claims = ctx.claims()?.clone();
     let factor = Factor::one_of(request.code.as_ref(), request.recovery_code.as_ref())?;
     let kek = Kek::of(ctx.app()).map_err(Error::internal)?;
-    let enabled = ctx
-        .apart(Some(claims.tid), async |tx| {
-            super::enabled(tx, claims.sub).await
-        })
-        .await?;
-    if !enabled {
-        return Err(super::not_enabled());
-    }
+    super::require_enabled(&ctx).await?;
     let slot = crate::hashing::passwords(ctx.app())?.admit()?;
     lockout::confirm_password(&ctx, &slot, &request.password).await?;
-    let outcome = ctx
-        .apart(Some(claims.tid), async |tx| {
-            match factor::check(ctx.app(), &kek, tx, claims.sub, factor).await? {
-                Checked::Right => {}
-                checked => return Ok(Err(checked)),
-            }
-            sqlx::query(
-                "UPDATE users SET totp_secret = NULL, mfa_enabled = false, totp_last_step = NULL,
-                                  updated_at = $2
-                  WHERE id = $1",
-            )
-            .bind(claims.sub)
-            .bind(tx.now())
-            .execute(&mut **tx)
-            .await?;
-            for table in ["recovery_codes", "totp_enrollments", "mfa_challenges"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-                    .bind(claims.sub)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            let reason = data::RevocationReason::MfaDisabled;
-            let revoked =
-                sessions::revoke_all_but(tx, claims.sub, Some(claims.sid), reason).await?;
-            let disabled = data::UserMfaDisabled {
-                user_id: claims.sub,
-                sessions_revoked: revoked.len() as u64,
-            };
-            tx.emit(claims.sub, &disabled).await?;
-            Ok(Ok(revoked))
-        })
+    let revoked = factor::spend(&ctx, &kek, factor, "turning TOTP off", async |tx| {
+        sqlx::query(
+            "UPDATE users SET totp_secret = NULL, mfa_enabled = false, totp_last_step = NULL,
+                              updated_at = $2
+              WHERE id = $1",
+        )
+        .bind(claims.sub)
+        .bind(tx.now())
+        .execute(&mut **tx)
         .await?;
-    match outcome {
-        Ok(revoked) => {
-            tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "TOTP turned off");
-            ctx.app().announce_revoked(&revoked).await;
-            Ok(Empty {})
+        for table in ["recovery_codes", "totp_enrollments", "mfa_challenges"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(claims.sub)
+                .execute(&mut **tx)
+                .await?;
         }
-        Err(checked) => {
-            tracing::info!(user_id = %claims.sub, ?checked, "turning TOTP off: the code was refused");
-            Err(Error::new(ErrorCode::InvalidCredentials))
-        }
-    }
+        let reason = data::RevocationReason::MfaDisabled;
+        let revoked = sessions::revoke_all_but(tx, claims.sub, Some(claims.sid), reason).await?;
+        let disabled = data::UserMfaDisabled {
+            user_id: claims.sub,
+            sessions_revoked: revoked.len() as u64,
+        };
+        tx.emit(claims.sub, &disabled).await?;
+        Ok(revoked)
+    })
+    .await?;
+    tracing::info!(user_id = %claims.sub, revoked = revoked.len(), "TOTP turned off");
+    ctx.app().announce_revoked(&revoked).await;
+    Ok(Empty {})
 }

@@ -17,7 +17,7 @@
 
 use olympus_contracts::{ErrorCode, Secret};
 use olympus_runtime::error::Validation;
-use olympus_runtime::{App, Error, Tx};
+use olympus_runtime::{App, Ctx, Error, Tx};
 use uuid::Uuid;
 
 use super::{recovery_codes, totp};
@@ -77,6 +77,34 @@ struct Account {
     lock_ended: bool,
     totp_secret: Option<Vec<u8>>,
     totp_last_step: Option<i64>,
+}
+
+/// Checks `factor` of the caller in a transaction apart from the request's
+/// and, when it is right, runs `then` in the same transaction, so that what
+/// the code unlocks commits with the code spent. A wrong code's count is
+/// committed all the same, and the request answered `invalid_credentials`;
+/// `what` names the operation in the log.
+pub async fn spend<T>(
+    ctx: &Ctx,
+    kek: &Kek,
+    factor: Factor<'_>,
+    what: &str,
+    then: impl AsyncFnOnce(&mut Tx<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let claims = ctx.claims()?;
+    let user_id = claims.sub;
+    let outcome = ctx
+        .apart(Some(claims.tid), async |tx| {
+            match check(ctx.app(), kek, tx, user_id, factor).await? {
+                Checked::Right => then(tx).await.map(Ok),
+                refused => Ok(Err(refused)),
+            }
+        })
+        .await?;
+    outcome.map_err(|checked| {
+        tracing::info!(%user_id, ?checked, "{what}: the code was refused");
+        Error::new(ErrorCode::InvalidCredentials)
+    })
 }
 
 /// Checks `factor` of `user_id` in `tx` (see [the module](self)).

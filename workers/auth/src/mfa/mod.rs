@@ -12,7 +12,8 @@
 //!
 //! Operations that check a code change what the code unlocks in the
 //! transaction that checked it, apart from the request's (`Ctx::apart`),
-//! because a wrong code's count must be kept when the request fails.
+//! because a wrong code's count must be kept when the request fails:
+//! [`factor::spend`].
 
 pub mod challenge;
 pub mod disable;
@@ -23,7 +24,7 @@ pub mod regenerate;
 pub mod status;
 pub mod totp;
 
-use olympus_runtime::{Error, Tx};
+use olympus_runtime::{Ctx, Error, Tx};
 use uuid::Uuid;
 
 use crate::keys::Kek;
@@ -56,20 +57,27 @@ pub async fn replace_recovery_codes(
     Ok(new.codes)
 }
 
-/// Whether `user_id` has TOTP on, in `tx`; `unauthenticated` when the user
-/// is gone.
-pub async fn enabled(tx: &mut Tx<'_>, user_id: Uuid) -> Result<bool, Error> {
-    let enabled: Option<bool> = sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut **tx)
+/// `invalid_state` (`mfa_not_enabled`) unless the caller has TOTP on, read
+/// apart from the request's transaction (an operation that needs a code
+/// checks this first); `unauthenticated` when the user is gone.
+pub async fn require_enabled(ctx: &Ctx) -> Result<(), Error> {
+    let claims = ctx.claims()?;
+    let enabled: Option<bool> = ctx
+        .apart(Some(claims.tid), async |tx| {
+            Ok(
+                sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1")
+                    .bind(claims.sub)
+                    .fetch_optional(&mut **tx)
+                    .await?,
+            )
+        })
         .await?;
-    enabled.ok_or_else(|| Error::new(olympus_contracts::ErrorCode::Unauthenticated))
-}
-
-/// `invalid_state` for an operation that needs TOTP on.
-pub fn not_enabled() -> Error {
-    Error::invalid_state(
-        "mfa_not_enabled",
-        "TOTP is not on: enroll with auth.mfa.totp.enroll first",
-    )
+    match enabled {
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::invalid_state(
+            "mfa_not_enabled",
+            "TOTP is not on: enroll with auth.mfa.totp.enroll first",
+        )),
+        None => Err(Error::new(olympus_contracts::ErrorCode::Unauthenticated)),
+    }
 }

@@ -5,10 +5,9 @@
 
 use olympus_contracts::auth::{RecoveryCodesReply, RegenerateRecoveryCodesRequest};
 use olympus_contracts::event::data;
-use olympus_contracts::ErrorCode;
 use olympus_runtime::{Ctx, Error};
 
-use super::factor::{self, Checked, Factor};
+use super::factor::{self, Factor};
 use super::recovery_codes;
 use crate::keys::Kek;
 
@@ -17,36 +16,26 @@ pub async fn regenerate(
     ctx: Ctx,
     request: RegenerateRecoveryCodesRequest,
 ) -> Result<RecoveryCodesReply, Error> {
-    let claims = ctx.claims()?.clone();
+    let user_id = ctx.claims()?.sub;
     let kek = Kek::of(ctx.app()).map_err(Error::internal)?;
-    let outcome = ctx
-        .apart(Some(claims.tid), async |tx| {
-            if !super::enabled(tx, claims.sub).await? {
-                return Ok(Err(None));
-            }
-            let factor = Factor::Totp(&request.code);
-            match factor::check(ctx.app(), &kek, tx, claims.sub, factor).await? {
-                Checked::Right => {}
-                checked => return Ok(Err(Some(checked))),
-            }
-            let codes = super::replace_recovery_codes(&kek, tx, claims.sub).await?;
+    super::require_enabled(&ctx).await?;
+    let factor = Factor::Totp(&request.code);
+    let recovery_codes = factor::spend(
+        &ctx,
+        &kek,
+        factor,
+        "regenerating recovery codes",
+        async |tx| {
+            let codes = super::replace_recovery_codes(&kek, tx, user_id).await?;
             let regenerated = data::UserRecoveryCodesRegenerated {
-                user_id: claims.sub,
+                user_id,
                 recovery_codes: recovery_codes::COUNT as u32,
             };
-            tx.emit(claims.sub, &regenerated).await?;
-            Ok(Ok(codes))
-        })
-        .await?;
-    match outcome {
-        Ok(recovery_codes) => {
-            tracing::info!(user_id = %claims.sub, "recovery codes regenerated");
-            Ok(RecoveryCodesReply { recovery_codes })
-        }
-        Err(None) => Err(super::not_enabled()),
-        Err(Some(checked)) => {
-            tracing::info!(user_id = %claims.sub, ?checked, "regenerating recovery codes: the code was refused");
-            Err(Error::new(ErrorCode::InvalidCredentials))
-        }
-    }
+            tx.emit(user_id, &regenerated).await?;
+            Ok(codes)
+        },
+    )
+    .await?;
+    tracing::info!(%user_id, "recovery codes regenerated");
+    Ok(RecoveryCodesReply { recovery_codes })
 }
