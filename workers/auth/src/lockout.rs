@@ -117,6 +117,16 @@ pub async fn give_back(conn: &mut PgConnection, user_id: Uuid) -> Result<(), Err
     Ok(())
 }
 
+/// Clears the count of a user whose credential was right (a password of a
+/// user without TOTP, or a code), and any lock that had ended.
+pub async fn succeeded(conn: &mut PgConnection, user_id: Uuid) -> Result<(), Error> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// What taking a try by user id found.
 #[derive(sqlx::FromRow)]
 struct Taken {
@@ -196,13 +206,7 @@ pub async fn confirm_password(ctx: &Ctx, slot: &Slot, password: &Secret) -> Resu
     let matches = slot.verify(password, stored).await?;
     ctx.apart(Some(tenant_id), async |tx| match attempt {
         Some(_) if matches && taken.mfa_enabled == Some(true) => give_back(tx, user_id).await,
-        Some(_) if matches => {
-            sqlx::query("UPDATE users SET failed_logins = 0 WHERE id = $1")
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
-            Ok(())
-        }
+        Some(_) if matches => succeeded(tx, user_id).await,
         Some(attempt) => failed(ctx.app(), tx, user_id, attempt).await,
         None => Ok(()),
     })

@@ -150,11 +150,7 @@ impl Revocations {
     /// reactivated (the other processes read it within [`POLL`]).
     pub fn set_suspended(&self, tenant: Uuid, suspended: bool) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        if suspended {
-            state.suspended.insert(tenant);
-        } else {
-            state.suspended.remove(&tenant);
-        }
+        mark(&mut state.suspended, tenant, suspended);
     }
 
     /// Whether `tenant` requires MFA of its members, as last read (a
@@ -168,11 +164,7 @@ impl Revocations {
     /// requires MFA (the other processes read it within [`POLL`]).
     pub fn set_require_mfa(&self, tenant: Uuid, required: bool) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        if required {
-            state.require_mfa.insert(tenant);
-        } else {
-            state.require_mfa.remove(&tenant);
-        }
+        mark(&mut state.require_mfa, tenant, required);
     }
 
     /// Records sessions revoked at `at` (by this process or a broadcast).
@@ -227,6 +219,15 @@ impl Revocations {
         state.sessions.retain(|_, at| *at > horizon);
         state.synced_at = Some(Instant::now());
         Ok(())
+    }
+}
+
+/// Puts `tenant` in `set` or takes it out.
+fn mark(set: &mut HashSet<Uuid>, tenant: Uuid, member: bool) {
+    if member {
+        set.insert(tenant);
+    } else {
+        set.remove(&tenant);
     }
 }
 

@@ -178,10 +178,7 @@ pub async fn check(
         },
     };
     if right {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut **tx)
-            .await?;
+        lockout::succeeded(tx, user_id).await?;
         return Ok(Checked::Right);
     }
     sqlx::query("UPDATE users SET failed_logins = $2, locked_until = NULL WHERE id = $1")
