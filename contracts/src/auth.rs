@@ -343,6 +343,17 @@ pub struct ConfirmEmailChangeRequest {
     pub token: Secret,
 }
 
+/// `auth.delete_me` (B, revision 3): erases the caller's personal data in
+/// this tenant, with their password and, when TOTP is on, a `code`: a
+/// TOTP code or one of their recovery codes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMeRequest {
+    pub password: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Secret>,
+}
+
 /// One of the caller's sessions as `auth.export_me` answers it: live or
 /// ended, as long as it is stored.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

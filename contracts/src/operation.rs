@@ -245,6 +245,7 @@ operations! {
         ChangeEmailRequest => Empty;
     AuthConfirmEmailChange / AUTH_CONFIRM_EMAIL_CHANGE: Auth "confirm_email_change", P, false,
         ConfirmEmailChangeRequest => UserReply;
+    AuthDeleteMe / AUTH_DELETE_ME: Auth "delete_me", B, false, DeleteMeRequest => Empty;
     AuthExportMe / AUTH_EXPORT_ME: Auth "export_me", B, false, Empty => ExportMeReply;
 
     TenantCreate / TENANT_CREATE: Tenant "create", P, false,

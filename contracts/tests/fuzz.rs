@@ -25,10 +25,10 @@
 
 use olympus_contracts::auth::{
     AcceptInviteRequest, ChangeEmailRequest, ChangePasswordRequest, ConfirmEmailChangeRequest,
-    IntrospectRequest, LoginMfaRequest, LoginRequest, LogoutRequest, MfaDisableRequest,
-    RefreshRequest, RegenerateRecoveryCodesRequest, RegisterRequest, RequestPasswordResetRequest,
-    ResetPasswordRequest, RevokeSessionRequest, TotpConfirmRequest, UpdateMeRequest,
-    VerifyEmailRequest,
+    DeleteMeRequest, IntrospectRequest, LoginMfaRequest, LoginRequest, LogoutRequest,
+    MfaDisableRequest, RefreshRequest, RegenerateRecoveryCodesRequest, RegisterRequest,
+    RequestPasswordResetRequest, ResetPasswordRequest, RevokeSessionRequest, TotpConfirmRequest,
+    UpdateMeRequest, VerifyEmailRequest,
 };
 use olympus_contracts::codec::DecodeError;
 use olympus_contracts::commerce::{
@@ -468,6 +468,11 @@ const REQUESTS: &[Request] = &[
         ConfirmEmailChangeRequest,
         r#"{"token": "ec-0123456789"}"#,
         [],
+    ),
+    request!(
+        DeleteMeRequest,
+        r#"{"password": "velvet-orbit", "code": "123456"}"#,
+        ["code"],
     ),
     request!(
         IntrospectRequest,

@@ -4,7 +4,10 @@ the typed client.
 change the email (its token read from the mail stream, sent to the new
 address only) -> confirm it (the old address gets a notice without a token)
 -> export everything the tenant stores about oneself, an order with its
-payment included -> the owner reads the audit log, filtered and paged:
+payment included -> the owner reads the audit log, filtered and paged ->
+the member deletes their account (the last owner may not): their tokens stop
+working, the log keeps the events without the person, and the address may
+register again:
 
     pip install -r examples/python/requirements.txt ./clients/python
     NATS_URL=nats://127.0.0.1:4222 OLYMPUS_SUBJECT_PREFIX=olympus \\
@@ -18,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from flows import PASSWORD, check, read_mail, run, slug, step
 from olympus_client import Olympus
-from olympus_client.errors import Conflict, InvalidToken
+from olympus_client.errors import Conflict, InvalidCredentials, InvalidState, InvalidToken, Unauthenticated
 from olympus_client.models import EventType, MailTemplate, Money, NewOwner, OrderItemRequest, PaymentMethod
 
 
@@ -100,6 +104,36 @@ async def flow(client: Olympus) -> None:
     check([e.id for e in seen] == sorted((e.id for e in seen), reverse=True), "newest first", seen)
     check(any(e.type == EventType.ORDER_PLACED for e in seen), "every event in the pages", [e.type for e in seen])
     step("tenant.audit.list", events=len(seen))
+
+    # Deletion: the password again; the last owner may not leave.
+    with contextlib.suppress(InvalidCredentials):
+        await client.auth.delete_me(token=member, password="not-the-password")
+        check(False, "a wrong password deletes nothing")
+    try:
+        await client.auth.delete_me(token=owner, password=PASSWORD)
+        check(False, "the last owner cannot delete their account")
+    except InvalidState as refused:
+        check(refused.details.get("state") == "last_owner", "the state named", refused.details)
+    await client.auth.delete_me(token=member, password=PASSWORD)
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            await client.auth.me(token=member)
+        except Unauthenticated:
+            break
+        check(time.monotonic() < deadline, "the deleted account's token is refused within a second")
+        await asyncio.sleep(0.05)
+    deleted = await client.tenant.audit_list(token=owner, type=EventType.USER_DELETED)
+    check(deleted.items[0].data["user_id"] == str(exported.user.id), "user.deleted", deleted.items[0])
+    changed = await client.tenant.audit_list(token=owner, type=EventType.USER_EMAIL_CHANGED)
+    check(
+        "previous_email" not in changed.items[0].data and "email" not in changed.items[0].data,
+        "the log keeps the event without the person",
+        changed.items[0].data,
+    )
+    again = await client.auth.register(tenant=name, email=new_email, password=PASSWORD)
+    check(again.user.id != exported.user.id, "the address registers again as a new account", again.user)
+    step("auth.delete_me", orders_kept=deleted.items[0].data["orders_kept"])
 
 
 if __name__ == "__main__":

@@ -270,7 +270,7 @@ fn test_events<'a>(
 fn verified(user_id: Uuid, n: usize) -> olympus_contracts::event::data::UserEmailVerified {
     olympus_contracts::event::data::UserEmailVerified {
         user_id,
-        email: format!("n{n}@order.example"),
+        email: Some(format!("n{n}@order.example")),
     }
 }
 

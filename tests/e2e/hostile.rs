@@ -383,7 +383,7 @@ async fn a_handler_cannot_record_an_event_too_large_to_publish() {
         let huge = olympus_contracts::event::data::UserEmailVerified {
             user_id: tenant,
             // Escaped in JSON, each quote takes two bytes.
-            email: "\"".repeat(olympus_runtime::outbox::MAX_PAYLOAD_BYTES / 2 + 1),
+            email: Some("\"".repeat(olympus_runtime::outbox::MAX_PAYLOAD_BYTES / 2 + 1)),
         };
         let err = events
             .emit(&mut tx, Event::new(tenant, tenant, &huge))

@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod commerce;
 mod containers;
+mod delete_me;
 mod deploy;
 mod email_change;
 mod emails;

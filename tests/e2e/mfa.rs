@@ -30,7 +30,7 @@ fn text(v: &Value) -> String {
 /// TOTP turned on for the holder of `token`: the authenticator, and the
 /// ten recovery codes confirming answered. The confirming code is this
 /// step's (see [`enable_at`]): a test's next code is a later step's.
-async fn enable(app: &TestApp, token: &str) -> (Authenticator, Vec<String>) {
+pub(crate) async fn enable(app: &TestApp, token: &str) -> (Authenticator, Vec<String>) {
     let (authenticator, codes, _) = enable_at(app, token).await;
     (authenticator, codes)
 }

@@ -183,9 +183,9 @@ async fn a_python_client_runs_an_accounts_life_with_its_mail() {
 }
 
 /// email change (mail) -> confirm -> export with an order -> the audit
-/// log, from Python, on the typed package.
+/// log -> deletion, from Python, on the typed package.
 #[tokio::test]
-async fn a_python_client_changes_its_email_exports_its_data_and_reads_the_audit_log() {
+async fn a_python_client_changes_its_email_exports_its_data_reads_the_audit_log_and_leaves() {
     run_python_client(
         "lifecycle_flow.py",
         &[""],
@@ -194,6 +194,7 @@ async fn a_python_client_changes_its_email_exports_its_data_and_reads_the_audit_
             "auth.confirm_email_change (taken)",
             "auth.export_me",
             "tenant.audit.list",
+            "auth.delete_me",
         ],
     )
     .await;

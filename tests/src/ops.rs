@@ -298,6 +298,11 @@ impl TestApp {
         self.bearer("auth.v1.export_me", token, json!({}))
     }
 
+    /// auth.delete_me; a code goes in with `.with("code", ..)`.
+    pub fn delete_me(&self, token: &str, password: &str) -> Call<'_> {
+        self.bearer("auth.v1.delete_me", token, json!({"password": password}))
+    }
+
     // tenant
 
     /// tenant.create

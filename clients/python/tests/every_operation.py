@@ -230,6 +230,9 @@ async def main() -> None:
         token = await mail_token(client, tenant_id, MailTemplate.EMAIL_CHANGE, moved_email)
         moved = await ok("auth.confirm_email_change", auth.confirm_email_change(token=token))
         assert moved.user.email == moved_email, moved
+        # Deletion: the moved account erases itself; the address is free.
+        await ok("auth.delete_me", auth.delete_me(token=mfa_session.tokens.access_token, password=PASSWORD))
+        await ok("auth.register", auth.register(tenant=slug, email=moved_email, password=PASSWORD))
 
         # The tenant's events, typed: two types filtered here, deduplicated
         # by a file of processed ids across consumers.

@@ -57,6 +57,7 @@ event_data! {
     UserMfaDisabled => UserMfaDisabled,
     UserRecoveryCodesRegenerated => UserRecoveryCodesRegenerated,
     UserEmailChanged => UserEmailChanged,
+    UserDeleted => UserDeleted,
     InvitationRevoked => InvitationRevoked,
     ProductCreated => ProductCreated,
     ProductUpdated => ProductUpdated,
@@ -79,11 +80,56 @@ pub struct TenantCreated {
     pub tenant: Tenant,
 }
 
+/// A user as events carry it: the fields of a [`User`], the personal ones
+/// (`email`, `display_name`, `phone`) absent from the stored events of a
+/// user who was erased (`auth.delete_me`, revision 3). Events already
+/// published keep what they carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EventUser {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// In its normal form; absent once the user was erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Absent once the user was erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// E.164, when the user gave one; absent once the user was erased.
+    #[serde(default)]
+    pub phone: Option<String>,
+    pub role: Role,
+    pub email_verified: bool,
+    /// Revision 3; absent from events stored before it.
+    #[serde(default)]
+    pub mfa_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for EventUser {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            email: Some(user.email),
+            display_name: Some(user.display_name),
+            phone: user.phone,
+            role: user.role,
+            email_verified: user.email_verified,
+            mfa_enabled: user.mfa_enabled,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
 /// `user.registered`: a user was created (the owner at signup, or later
 /// by registration or invitation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserRegistered {
-    pub user: User,
+    pub user: EventUser,
 }
 
 /// `user.logged_in`: a login opened a session.
@@ -183,6 +229,9 @@ pub enum RevocationReason {
     MfaDisabled,
     /// The user's email changed: every other session ends (revision 3).
     EmailChanged,
+    /// The user deleted their account (`auth.delete_me`): every session
+    /// ends (revision 3).
+    UserDeleted,
 }
 
 /// `session.revoked`: a session's tokens stopped working.
@@ -197,7 +246,9 @@ pub struct SessionRevoked {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserEmailVerified {
     pub user_id: Uuid,
-    pub email: String,
+    /// Absent from the stored events of a user who was erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// `tenant.updated`: the tenant's name or `self_registration` changed.
@@ -231,7 +282,9 @@ pub struct MemberRoleChanged {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemberRemoved {
     pub user_id: Uuid,
-    pub email: String,
+    /// Absent from the stored events of a user who was erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// `member.invited`: an invitation was mailed (the token is only in the
@@ -239,7 +292,10 @@ pub struct MemberRemoved {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemberInvited {
     pub invitation_id: Uuid,
-    pub email: String,
+    /// The invited address; absent from the stored events of a user of
+    /// that address who was erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub role: Role,
     pub expires_at: DateTime<Utc>,
 }
@@ -248,7 +304,7 @@ pub struct MemberInvited {
 /// (`auth.update_me`); the user as they are now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UserUpdated {
-    pub user: User,
+    pub user: EventUser,
 }
 
 /// `user.mfa_enabled` (revision 3): the user confirmed a TOTP
@@ -300,12 +356,28 @@ pub struct UserEmailChanged {
     pub sessions_revoked: u64,
 }
 
+/// `user.deleted` (revision 3): the user erased their account
+/// (`auth.delete_me`): their personal data is gone from the tenant, their
+/// sessions ended, and their orders keep `customer_id` without the person.
+/// It carries no personal data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserDeleted {
+    pub user_id: Uuid,
+    /// Sessions revoked by it.
+    pub sessions_revoked: u64,
+    /// Orders kept, without the person (addresses, contact phone).
+    pub orders_kept: u64,
+}
+
 /// `invitation.revoked` (revision 3): a pending invitation was revoked; its
 /// token stopped working.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InvitationRevoked {
     pub invitation_id: Uuid,
-    pub email: String,
+    /// The invited address; absent from the stored events of a user of
+    /// that address who was erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub role: Role,
 }
 

@@ -39,6 +39,8 @@ pub enum EventType {
     UserRecoveryCodesRegenerated,
     #[serde(rename = "user.email_changed")]
     UserEmailChanged,
+    #[serde(rename = "user.deleted")]
+    UserDeleted,
     #[serde(rename = "session.revoked")]
     SessionRevoked,
     #[serde(rename = "tenant.created")]
@@ -87,7 +89,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 34] = [
+    pub const ALL: [EventType; 35] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -100,6 +102,7 @@ impl EventType {
         Self::UserMfaDisabled,
         Self::UserRecoveryCodesRegenerated,
         Self::UserEmailChanged,
+        Self::UserDeleted,
         Self::SessionRevoked,
         Self::TenantCreated,
         Self::TenantUpdated,
@@ -139,6 +142,7 @@ impl EventType {
             Self::UserMfaDisabled => "user.mfa_disabled",
             Self::UserRecoveryCodesRegenerated => "user.recovery_codes_regenerated",
             Self::UserEmailChanged => "user.email_changed",
+            Self::UserDeleted => "user.deleted",
             Self::SessionRevoked => "session.revoked",
             Self::TenantCreated => "tenant.created",
             Self::TenantUpdated => "tenant.updated",

@@ -123,7 +123,7 @@ pub async fn issue(
     }
     let invited = data::MemberInvited {
         invitation_id: invitation.id,
-        email: invitation.email.clone(),
+        email: Some(invitation.email.clone()),
         role,
         expires_at,
     };

@@ -7,7 +7,7 @@
 //!   [`resend_verification`], [`introspect`], [`verification`]
 //!   (`verify_email`, and issuing the token), [`update_me`],
 //!   [`accept_invite`], [`jwks`], [`login_mfa`], [`change_email`] (and
-//!   `confirm_email_change`), [`export_me`];
+//!   `confirm_email_change`), [`export_me`], [`delete_me`];
 //! - [`mfa`]: TOTP and recovery codes, the login's challenge, and the
 //!   `mfa.*` operations;
 //! - [`keys`]: the signing keys (made, sealed, opened, moved through their
@@ -29,6 +29,7 @@ pub mod accept_invite;
 pub mod address_limit;
 pub mod change_email;
 pub mod change_password;
+pub mod delete_me;
 pub mod email;
 pub mod export_me;
 pub mod hashing;
@@ -145,6 +146,7 @@ pub fn worker() -> Worker {
             endpoint(op::AuthChangeEmail, change_email::change_email),
             endpoint(op::AuthConfirmEmailChange, change_email::confirm),
             endpoint(op::AuthExportMe, export_me::export_me),
+            endpoint(op::AuthDeleteMe, delete_me::delete_me),
         ],
         prepare: Some(|app| Box::pin(keys::prepare(app))),
     }

@@ -15,7 +15,9 @@ use crate::{sessions, verification};
 pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, new: NewUser<'_>) -> Result<(User, Tokens), Error> {
     let user = users::insert(tx, new).await?;
     let (tokens, _) = sessions::open(ctx, tx, &user, None).await?;
-    let registered = data::UserRegistered { user: user.clone() };
+    let registered = data::UserRegistered {
+        user: user.clone().into(),
+    };
     tx.emit_by(user.id, user.id, &registered).await?;
     if !user.email_verified {
         // A new member's first mail: never over the limit.

@@ -44,7 +44,9 @@ pub async fn update_me(ctx: Ctx, request: UpdateMeRequest) -> Result<UserReply, 
     let user = row
         .ok_or_else(|| Error::new(ErrorCode::NotFound))?
         .into_user()?;
-    let updated = data::UserUpdated { user: user.clone() };
+    let updated = data::UserUpdated {
+        user: user.clone().into(),
+    };
     tx.emit(user.id, &updated).await?;
     Ok(UserReply { user })
 }

@@ -70,7 +70,7 @@ pub async fn verify_email(ctx: Ctx, request: VerifyEmailRequest) -> Result<UserR
     let user = user.into_user()?;
     let verified = data::UserEmailVerified {
         user_id: user.id,
-        email: user.email.clone(),
+        email: Some(user.email.clone()),
     };
     tx.emit_by(user.id, user.id, &verified).await?;
     Ok(UserReply { user })

@@ -124,7 +124,7 @@ pub async fn run(
                 tenant_id,
                 admin.id,
                 &data::UserRegistered {
-                    user: admin.clone(),
+                    user: admin.clone().into(),
                 },
             ),
         )

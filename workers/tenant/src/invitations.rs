@@ -92,7 +92,7 @@ pub async fn revoke(ctx: Ctx, request: RevokeInvitationRequest) -> Result<Empty,
     })?;
     let event = data::InvitationRevoked {
         invitation_id: request.id,
-        email,
+        email: Some(email),
         role,
     };
     tx.emit(request.id, &event).await?;

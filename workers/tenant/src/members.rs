@@ -92,7 +92,7 @@ pub async fn remove(ctx: Ctx, request: RemoveMemberRequest) -> Result<Empty, Err
         .await?;
     let removed = data::MemberRemoved {
         user_id,
-        email: target.email,
+        email: Some(target.email),
     };
     tx.emit(user_id, &removed).await?;
     tracing::info!(%user_id, sessions = revoked.len(), "member removed");

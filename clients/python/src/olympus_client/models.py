@@ -71,6 +71,7 @@ class EventType(OpenEnum):
     USER_MFA_DISABLED = "user.mfa_disabled"
     USER_RECOVERY_CODES_REGENERATED = "user.recovery_codes_regenerated"
     USER_EMAIL_CHANGED = "user.email_changed"
+    USER_DELETED = "user.deleted"
     SESSION_REVOKED = "session.revoked"
     TENANT_CREATED = "tenant.created"
     TENANT_UPDATED = "tenant.updated"
@@ -278,6 +279,15 @@ class CreateTenantRequest(Model):
     """3-63 chars of `[a-z0-9-]`, not starting or ending with `-`."""
 
 
+class DeleteMeRequest(Model):
+    """`auth.delete_me` (B, revision 3): erases the caller's personal data in
+    this tenant, with their password and, when TOTP is on, a `code`: a
+    TOTP code or one of their recovery codes.
+    """
+    password: Secret
+    code: Secret | None = None
+
+
 class Empty(Reply):
     """The empty request or reply `{}`."""
 
@@ -323,6 +333,29 @@ class ErrorBody(Model):
     correlation_id: str
     message: str
     details: dict[str, Any] | None = None
+
+
+class EventUser(Model):
+    """A user as events carry it: the fields of a [`User`], the personal ones
+    (`email`, `display_name`, `phone`) absent from the stored events of a
+    user who was erased (`auth.delete_me`, revision 3). Events already
+    published keep what they carried.
+    """
+    created_at: datetime
+    email_verified: bool
+    id: UUID
+    role: Role
+    tenant_id: UUID
+    updated_at: datetime
+    display_name: str | None = None
+    """Absent once the user was erased."""
+    email: str | None = None
+    """In its normal form; absent once the user was erased."""
+    last_login_at: datetime | None = None
+    mfa_enabled: bool | None = None
+    """Revision 3; absent from events stored before it."""
+    phone: str | None = None
+    """E.164, when the user gave one; absent once the user was erased."""
 
 
 class OrderLine(Model):
@@ -496,9 +529,12 @@ class InvitationRevoked(Model):
     """`invitation.revoked` (revision 3): a pending invitation was revoked; its
     token stopped working.
     """
-    email: str
     invitation_id: UUID
     role: Role
+    email: str | None = None
+    """The invited address; absent from the stored events of a user of
+    that address who was erased.
+    """
 
 
 class InviteRequest(Model):
@@ -665,16 +701,20 @@ class MemberInvited(Model):
     """`member.invited`: an invitation was mailed (the token is only in the
     mail).
     """
-    email: str
     expires_at: datetime
     invitation_id: UUID
     role: Role
+    email: str | None = None
+    """The invited address; absent from the stored events of a user of
+    that address who was erased.
+    """
 
 
 class MemberRemoved(Model):
     """`member.removed`: a member left the tenant; their sessions ended."""
-    email: str
     user_id: UUID
+    email: str | None = None
+    """Absent from the stored events of a user who was erased."""
 
 
 class MemberRoleChanged(Model):
@@ -946,6 +986,7 @@ class RevocationReason(OpenEnum):
     MFA_ENABLED = "mfa_enabled"
     MFA_DISABLED = "mfa_disabled"
     EMAIL_CHANGED = "email_changed"
+    USER_DELETED = "user_deleted"
 
 
 class RevokeInvitationRequest(Model):
@@ -1065,6 +1106,19 @@ class UpdateTenantRequest(Model):
     self_registration: bool | None = None
 
 
+class UserDeleted(Model):
+    """`user.deleted` (revision 3): the user erased their account
+    (`auth.delete_me`): their personal data is gone from the tenant, their
+    sessions ended, and their orders keep `customer_id` without the person.
+    It carries no personal data.
+    """
+    orders_kept: int
+    """Orders kept, without the person (addresses, contact phone)."""
+    sessions_revoked: int
+    """Sessions revoked by it."""
+    user_id: UUID
+
+
 class UserEmailChanged(Model):
     """`user.email_changed` (revision 3): the user confirmed a new address
     (`auth.confirm_email_change`); it counts as verified, and their other
@@ -1082,8 +1136,9 @@ class UserEmailChanged(Model):
 
 class UserEmailVerified(Model):
     """`user.email_verified`: a user proved their address."""
-    email: str
     user_id: UUID
+    email: str | None = None
+    """Absent from the stored events of a user who was erased."""
 
 
 class UserLocked(Model):
@@ -1168,7 +1223,7 @@ class UserRegistered(Model):
     """`user.registered`: a user was created (the owner at signup, or later
     by registration or invitation).
     """
-    user: User
+    user: EventUser
 
 
 class UserReply(Reply):
@@ -1180,7 +1235,7 @@ class UserUpdated(Model):
     """`user.updated` (revision 3): the user changed their profile
     (`auth.update_me`); the user as they are now.
     """
-    user: User
+    user: EventUser
 
 
 class VerifyEmailRequest(Model):
@@ -1212,6 +1267,7 @@ EVENT_DATA: dict[str, type[Model]] = {
     "tenant.reactivated": TenantReactivated,
     "tenant.suspended": TenantSuspended,
     "tenant.updated": TenantUpdated,
+    "user.deleted": UserDeleted,
     "user.email_changed": UserEmailChanged,
     "user.email_verified": UserEmailVerified,
     "user.locked": UserLocked,
@@ -1250,6 +1306,7 @@ EventData = Union[
     TenantReactivated,
     TenantSuspended,
     TenantUpdated,
+    UserDeleted,
     UserEmailChanged,
     UserEmailVerified,
     UserLocked,

@@ -50,6 +50,7 @@ class AuthService:
         "mfa_recovery_codes_regenerate": "auth.mfa.recovery_codes.regenerate",
         "change_email": "auth.change_email",
         "confirm_email_change": "auth.confirm_email_change",
+        "delete_me": "auth.delete_me",
         "export_me": "auth.export_me",
     }
 
@@ -638,6 +639,32 @@ class AuthService:
             models.UserReply,
             {"token": token},
             token=None,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def delete_me(
+        self,
+        *,
+        token: str,
+        password: Secret,
+        code: Secret | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.Empty:
+        """`auth.delete_me` (bearer, member).
+
+        `auth.delete_me` (B, revision 3): erases the caller's personal data in
+        this tenant, with their password and, when TOTP is on, a `code`: a
+        TOTP code or one of their recovery codes.
+        """
+        return await self._call(
+            "auth.v1.delete_me",
+            models.DeleteMeRequest,
+            models.Empty,
+            {"password": password, "code": code},
+            token=token,
             idempotency_key=None,
             correlation_id=correlation_id,
             timeout=timeout,

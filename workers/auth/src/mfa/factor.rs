@@ -57,6 +57,27 @@ impl<'a> Factor<'a> {
     }
 }
 
+impl<'a> Factor<'a> {
+    /// A `code` that may be either (`auth.delete_me`): six digits, spaces
+    /// aside, are a TOTP code; anything else is taken for a recovery code.
+    pub fn of_code(code: &'a Secret) -> Self {
+        let mut digits = 0;
+        let only_digits = code
+            .expose()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .all(|c| {
+                digits += 1;
+                c.is_ascii_digit()
+            });
+        if only_digits && digits == totp::DIGITS {
+            Self::Totp(code)
+        } else {
+            Self::RecoveryCode(code)
+        }
+    }
+}
+
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {

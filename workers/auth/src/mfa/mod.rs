@@ -57,10 +57,10 @@ pub async fn replace_recovery_codes(
     Ok(new.codes)
 }
 
-/// `invalid_state` (`mfa_not_enabled`) unless the caller has TOTP on, read
-/// apart from the request's transaction (an operation that needs a code
-/// checks this first); `unauthenticated` when the user is gone.
-pub async fn require_enabled(ctx: &Ctx) -> Result<(), Error> {
+/// Whether the caller has TOTP on, read apart from the request's
+/// transaction (an operation that needs a code checks this first);
+/// `unauthenticated` when the user is gone.
+pub async fn enabled(ctx: &Ctx) -> Result<bool, Error> {
     let claims = ctx.claims()?;
     let enabled: Option<bool> = ctx
         .apart(Some(claims.tid), async |tx| {
@@ -72,12 +72,18 @@ pub async fn require_enabled(ctx: &Ctx) -> Result<(), Error> {
             )
         })
         .await?;
-    match enabled {
-        Some(true) => Ok(()),
-        Some(false) => Err(Error::invalid_state(
+    enabled.ok_or_else(|| Error::new(olympus_contracts::ErrorCode::Unauthenticated))
+}
+
+/// `invalid_state` (`mfa_not_enabled`) unless the caller has TOTP on
+/// ([`enabled`]).
+pub async fn require_enabled(ctx: &Ctx) -> Result<(), Error> {
+    if enabled(ctx).await? {
+        Ok(())
+    } else {
+        Err(Error::invalid_state(
             "mfa_not_enabled",
             "TOTP is not on: enroll with auth.mfa.totp.enroll first",
-        )),
-        None => Err(Error::new(olympus_contracts::ErrorCode::Unauthenticated)),
+        ))
     }
 }
