@@ -401,8 +401,20 @@ async fn a_user_with_totp_gives_a_code_or_a_recovery_code_and_wrong_ones_count()
             .ok();
         app.assert_refused_within_a_second(&a.access_token).await;
 
-        // A recovery code.
+        // A recovery code, with a login's challenge pending.
         let (b, _, codes) = &users[1];
+        app.login(&signup.slug, &b.email, GOOD_PASSWORD).await.ok();
+        let count = async |table: &str| -> i64 {
+            sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {table} WHERE user_id = $1::uuid"
+            ))
+            .bind(&b.user_id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap()
+        };
+        assert_eq!(count("mfa_challenges").await, 1);
+        assert_eq!(count("recovery_codes").await, 10);
         app.delete_me(&b.access_token, GOOD_PASSWORD)
             .with("code", &codes[0])
             .await
@@ -416,12 +428,8 @@ async fn a_user_with_totp_gives_a_code_or_a_recovery_code_and_wrong_ones_count()
                 .await
                 .unwrap();
         assert_eq!(left, 0);
-        for table in ["recovery_codes", "totp_enrollments", "mfa_challenges"] {
-            let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap();
-            assert_eq!(rows, 0, "{table}");
+        for table in ["recovery_codes", "mfa_challenges"] {
+            assert_eq!(count(table).await, 0, "{table}");
         }
     })
     .await;
@@ -469,6 +477,182 @@ async fn mail_still_waiting_for_the_person_is_not_sent() {
         assert_eq!(waiting(&member.email).await, 0);
         assert_eq!(waiting(&someone.email).await, 2, "another's mail stays");
         assert!(rows_naming(app, &member.email).await.is_empty());
+    })
+    .await;
+}
+
+/// An address is the person's only while it is theirs: one they gave up
+/// that another member took since, and one they only asked to move to
+/// (anyone may ask for any address), keep their owners' data.
+#[tokio::test]
+async fn addresses_of_other_members_keep_their_data() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let leaver = app
+            .join(&signup, &format!("leaver-{}", signup.email), "member")
+            .await;
+        // The leaver moves away from their first address; Quinn takes it.
+        let moved = format!("moved-{}", signup.email);
+        app.change_email(&leaver.access_token, &moved, GOOD_PASSWORD)
+            .await
+            .ok();
+        let mail = app
+            .mail(Some(&signup.tenant_id), Some("email_change"), 1)
+            .await;
+        app.confirm_email_change(mail[0].body["token"].as_str().unwrap())
+            .await
+            .ok();
+        let quinn = app.join(&signup, &leaver.email, "member").await;
+        app.update_me(
+            &quinn.access_token,
+            json!({"display_name": "Quinn Q", "phone": "+49 30 555 000"}),
+        )
+        .await
+        .ok();
+        app.login(&signup.slug, &quinn.email, "not-the-password")
+            .await
+            .err(401, "invalid_credentials");
+        // They ask to move to the owner's address, and leave.
+        app.change_email(&leaver.access_token, &signup.email, GOOD_PASSWORD)
+            .await
+            .ok();
+        let pending = format!("invitee-{}", signup.email);
+        app.invite_member(&signup.access_token, &pending, "member")
+            .await
+            .ok();
+        app.delete_me(&leaver.access_token, GOOD_PASSWORD)
+            .await
+            .ok();
+
+        // Quinn's and the owner's events still carry their addresses,
+        // names and phones; the owner's invitation is still pending.
+        let audit = app
+            .list_audit(&signup.access_token)
+            .with("limit", 100)
+            .await
+            .ok();
+        let items = audit["items"].as_array().unwrap();
+        let of = |kind: &str, user: &str| -> Vec<Value> {
+            items
+                .iter()
+                .filter(|e| e["type"] == kind && e.to_string().contains(user))
+                .cloned()
+                .collect()
+        };
+        let quinn_updated = &of("user.updated", &quinn.user_id)[0];
+        assert_eq!(quinn_updated["data"]["user"]["email"], quinn.email.as_str());
+        assert_eq!(quinn_updated["data"]["user"]["display_name"], "Quinn Q");
+        assert_eq!(quinn_updated["data"]["user"]["phone"], "+4930555000");
+        let quinn_failed = &of("user.login_failed", &quinn.user_id)[0];
+        assert_eq!(quinn_failed["data"]["email"], quinn.email.as_str());
+        let owner_registered = &of("user.registered", &signup.user_id)[0];
+        assert_eq!(
+            owner_registered["data"]["user"]["email"],
+            signup.email.as_str()
+        );
+        let invited = items
+            .iter()
+            .find(|e| e["type"] == "member.invited")
+            .unwrap();
+        assert_eq!(invited["data"]["email"], pending.as_str());
+        let invitations = app.list_invitations(&signup.access_token).await.ok();
+        assert_eq!(
+            invitations["items"][0]["email"],
+            pending.as_str(),
+            "{invitations}"
+        );
+        // The leaver's own are erased.
+        let changed = &of("user.email_changed", &leaver.user_id)[0];
+        assert_eq!(
+            changed["data"],
+            json!({"user_id": leaver.user_id, "sessions_revoked": 0})
+        );
+        assert!(rows_naming(app, &moved).await.is_empty());
+        app.me(&quinn.access_token).await.ok();
+    })
+    .await;
+}
+
+/// Deleting an account does not reset its address's mail limit: the
+/// limit's log keeps a hash of each recipient, whoever it belonged to.
+#[tokio::test]
+async fn deleting_an_account_does_not_reset_its_addresses_mail_limit() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let email = format!("often-{}", signup.email);
+        let first = app.register(&signup.slug, &email, GOOD_PASSWORD).await.ok();
+        let token = first["tokens"]["access_token"].as_str().unwrap();
+        // The registration's mail and four more: the hour's five.
+        for _ in 0..4 {
+            app.resend_verification(token).await.ok();
+        }
+        app.delete_me(token, GOOD_PASSWORD).await.ok();
+        let again = app.register(&signup.slug, &email, GOOD_PASSWORD).await.ok();
+        app.resend_verification(again["tokens"]["access_token"].as_str().unwrap())
+            .await
+            .err(429, "rate_limited");
+        // The log holds hashes, never the address.
+        let (plain, hashed): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE recipient = $1),
+                    count(*) FILTER (WHERE recipient = encode(sha256(convert_to($1, 'UTF8')), 'hex'))
+               FROM mail_log",
+        )
+        .bind(&email)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!((plain, hashed), (0, 5));
+    })
+    .await;
+}
+
+/// Orders in flight when the account is deleted: each either commits
+/// before the erasure reads (and loses the address with the rest) or finds
+/// its caller gone; no address survives either way.
+#[tokio::test]
+async fn orders_racing_the_deletion_leave_no_address() {
+    with_app(async |app| {
+        let signup = app.signup(Encoding::Json).await;
+        let product = app
+            .create_product(&signup.access_token, "RACE-1", "Race", money(100, "EUR"))
+            .with("stock", 1000)
+            .await
+            .ok();
+        let product_id = product["product"]["id"].clone();
+        let member = app
+            .join(&signup, &format!("racer-{}", signup.email), "member")
+            .await;
+        let orders = (0..12).map(|i| {
+            let product_id = product_id.clone();
+            let token = member.access_token.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(i * 3)).await;
+                app.create_order(&token, &[(&product_id, 1)])
+                    .with("shipping_address", address())
+                    .with("contact_phone", "+49 30 987654")
+                    .await
+                    .status()
+            }
+        });
+        let deletion = async {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            app.delete_me(&member.access_token, GOOD_PASSWORD)
+                .await
+                .status()
+        };
+        let (statuses, deleted) = tokio::join!(futures::future::join_all(orders), deletion);
+        assert_eq!(deleted, 200);
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 401),
+            "{statuses:?}"
+        );
+        for needle in [STREET, PHONE, NAME] {
+            let found = rows_naming(app, needle).await;
+            assert!(
+                found.is_empty(),
+                "{needle} is still in {found:?} ({statuses:?})"
+            );
+        }
     })
     .await;
 }

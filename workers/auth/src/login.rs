@@ -336,6 +336,12 @@ struct Failure {
     locked: Option<Try>,
 }
 
+/// Whether a failure of `reason` is of an address no account has (its
+/// email is kept; a failure of an account that is gone keeps none).
+fn failure_names_no_user(reason: LoginFailure) -> bool {
+    reason == LoginFailure::UnknownUser
+}
+
 /// After the reply, apart from the request (which failed): the failure's
 /// event, and the lock when its try reached the threshold.
 async fn record_failure(ctx: &Ctx, failure: Failure) -> Result<(), Error> {
@@ -347,9 +353,24 @@ async fn record_failure(ctx: &Ctx, failure: Failure) -> Result<(), Error> {
         locked,
     } = failure;
     ctx.apart(Some(tenant_id), async |tx| {
+        // The user may have deleted their account since the look-up: then
+        // the failure names no one (`auth.delete_me` erases what names
+        // them, and this would come after it). Held until this commits, so
+        // a deletion in progress waits for it, and erases it.
+        let user_id = match user_id {
+            Some(id) => {
+                sqlx::query_scalar("SELECT id FROM users WHERE id = $1 FOR KEY SHARE")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            None => None,
+        };
         let failed = data::UserLoginFailed {
             user_id,
-            email: email.map(|e| e.as_str().to_owned()),
+            email: email
+                .filter(|_| user_id.is_some() || failure_names_no_user(reason))
+                .map(|e| e.as_str().to_owned()),
             reason,
             ip: ctx.request().client_ip.clone(),
         };

@@ -276,11 +276,21 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     let mut ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
     ids.sort();
     // Locked together, in id order: concurrent orders queue, never deadlock.
+    // First the caller's gate, shared: an order stores the caller's
+    // address and phone, and `auth.delete_me` takes the gate exclusively
+    // before it erases (`olympus_person_gate`, migration 0028), so an
+    // order in flight commits before the erasure reads, and is erased with
+    // the rest, or waits for it and finds its caller gone (read below, in a
+    // later statement). A lock in memory: concurrent orders of one user
+    // share it without writing to the user's row.
     let products: Vec<Product> = sqlx::query_as(
-        "SELECT id, sku, name, price_amount, currency, stock, status FROM products
-          WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        "WITH gate AS MATERIALIZED (SELECT olympus_person_gate_shared($2))
+         SELECT p.id, p.sku, p.name, p.price_amount, p.currency, p.stock, p.status
+           FROM gate, products p
+          WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
     )
     .bind(&ids)
+    .bind(claims.sub)
     .fetch_all(&mut *tx)
     .await?;
     let product = |id: Uuid| products.iter().find(|p| p.id == id);
@@ -349,22 +359,28 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
         });
     }
     // The stock taken and the tenant's next number in one statement, last,
-    // so that the number row is locked only for the next one and the commit.
-    let number: i64 = sqlx::query_scalar(
+    // so that the number row is locked only for the next one and the commit;
+    // and whether the caller is still a member, read after the gate.
+    let (number, present): (i64, bool) = sqlx::query_as(
         "WITH taken AS (
              UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
                FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
               WHERE p.id = w.id)
          INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
          ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
-         RETURNING last",
+         RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5)",
     )
     .bind(wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(wanted.iter().map(|(_, q)| *q).collect::<Vec<_>>())
     .bind(now)
     .bind(claims.tid)
+    .bind(claims.sub)
     .fetch_one(&mut *tx)
     .await?;
+    if !present {
+        // Deleted (`auth.delete_me`) while this order was on its way.
+        return Err(Error::new(ErrorCode::Unauthenticated));
+    }
     let order = Order {
         id: Uuid::now_v7(),
         number,
