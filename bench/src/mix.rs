@@ -656,7 +656,8 @@ impl Caller {
     async fn order(&mut self, n: u64) -> anyhow::Result<()> {
         let body = CreateOrderRequest {
             items: vec![OrderItemRequest {
-                product_id: self.product_id,
+                variant_id: None,
+                product_id: Some(self.product_id),
                 quantity: 1,
             }],
             shipping_address: None,

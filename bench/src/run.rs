@@ -847,7 +847,8 @@ async fn bench_orders(
     let product_id = product.product.id;
     let order = CreateOrderRequest {
         items: vec![OrderItemRequest {
-            product_id,
+            variant_id: None,
+            product_id: Some(product_id),
             quantity: 1,
         }],
         shipping_address: None,
@@ -909,9 +910,9 @@ async fn bench_orders(
 /// a tenant transaction, without anything else the worker does (decoding,
 /// validation, pricing, building the event): five round trips, as the
 /// worker's (`processes::postgres_round_trips_per_operation`): the scope
-/// with `BEGIN`, the products locked in id order, the stock taken with the
-/// tenant's next number, the order with its lines and its outbox row, and
-/// the commit.
+/// with `BEGIN`, the customer's gate and the variants locked in id order,
+/// the stock taken with the tenant's next number and the customer's row
+/// read, the order with its lines and its outbox row, and the commit.
 async fn bare_order(
     db: &olympus_runtime::Db,
     tenant_id: uuid::Uuid,
@@ -922,25 +923,30 @@ async fn bare_order(
     let order_id = uuid::Uuid::now_v7();
     let mut tx = db.tenant(tenant_id).await?;
     sqlx::query(
-        "SELECT id, sku, name, price_amount, currency, stock, status FROM products
-          WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        "WITH gate AS MATERIALIZED (SELECT olympus_person_gate_shared($2))
+         SELECT v.id, v.product_id, v.sku, p.name, v.option_values, v.price_amount, v.currency,
+                v.stock, v.status, p.status
+           FROM gate, product_variants v JOIN products p ON p.id = v.product_id
+          WHERE v.id = ANY($1) ORDER BY v.id FOR UPDATE OF v",
     )
     .bind(vec![product_id])
+    .bind(customer_id)
     .execute(&mut *tx)
     .await?;
-    let number: i64 = sqlx::query_scalar(
+    let (number, _present): (i64, bool) = sqlx::query_as(
         "WITH taken AS (
-             UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
+             UPDATE product_variants v SET stock = v.stock - w.quantity, updated_at = $3
                FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
-              WHERE p.id = w.id)
+              WHERE v.id = w.id)
          INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
          ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
-         RETURNING last",
+         RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5)",
     )
     .bind(vec![product_id])
     .bind(vec![1_i64])
     .bind(now)
     .bind(tenant_id)
+    .bind(customer_id)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
@@ -949,9 +955,10 @@ async fn bare_order(
                                  total_amount, created_at, updated_at)
              VALUES ($1, $2, $3, $4, 'pending_payment', 'EUR', 1999, $5, $5)),
          lines AS (
-             INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
-                                      unit_amount, quantity, line_amount)
-             VALUES ($1, $2, 0, $6, 'BENCH-1', 'Bench product', 1999, 1, 1999))
+             INSERT INTO order_items (order_id, tenant_id, position, product_id, variant_id,
+                                      option_values, sku, name, unit_amount, quantity,
+                                      line_amount)
+             VALUES ($1, $2, 0, $6, $6, '{}', 'BENCH-1', 'Bench product', 1999, 1, 1999))
          INSERT INTO outbox (id, tenant_id, aggregate_id, kind, subject, correlation_id, payload,
                              published_at)
          VALUES ($7, $2, $1, 'event', 'bench.floor', 'bench', $8, now())",

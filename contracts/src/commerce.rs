@@ -8,7 +8,12 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use uuid::Uuid;
+
+/// A variant's option values (revision 3): `{option: value}`, e.g.
+/// `{"size": "M", "color": "red"}`; empty for a product's first variant.
+pub type OptionValues = BTreeMap<String, String>;
 
 /// An amount of money: minor units and an ISO 4217 code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -68,16 +73,85 @@ impl ProductStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Product {
     pub id: Uuid,
-    /// Unique within the tenant.
+    /// Unique within the tenant, across products and variants: the first
+    /// variant's.
     pub sku: String,
     pub name: String,
     pub description: String,
+    /// The first variant's.
     pub price: Money,
-    /// Units in stock, never below zero.
+    /// Units in stock of the first variant, never below zero.
     pub stock: i64,
     pub status: ProductStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Revision 3: 1 to 100, the first (made by `products.create`, with the
+    /// product's id, SKU, price and stock, and no option values) first,
+    /// then in the order they were added. Absent from events stored before
+    /// revision 3.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    /// Revision 3: the option names the variants use, with the values in
+    /// use, in the order the variants first use them.
+    #[serde(default)]
+    pub options: Vec<ProductOption>,
+}
+
+/// One variant of a product (revision 3): what an order line or a cart
+/// line buys, with its own SKU, price and stock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Variant {
+    pub id: Uuid,
+    /// Unique within the tenant, across products and variants.
+    pub sku: String,
+    pub option_values: OptionValues,
+    pub price: Money,
+    /// Units in stock, never below zero.
+    pub stock: i64,
+    /// An archived variant (or any variant of an archived product) cannot
+    /// be ordered.
+    pub status: ProductStatus,
+}
+
+/// An option of a product's variants (revision 3): its name and the values
+/// in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductOption {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// `commerce.products.variants.create` (owner, admin; I; revision 3): adds
+/// a variant with its option values (1 to 3 options, names and values of 1
+/// to 40 characters, at most 20 values per option; the same option names
+/// as the product's other variants with options), its own SKU, a price in
+/// the product's currency, and stock.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVariantRequest {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub option_values: OptionValues,
+    #[serde(deserialize_with = "crate::codec::map_only")]
+    pub price: Money,
+    #[serde(default)]
+    pub stock: Option<i64>,
+}
+
+/// `commerce.products.variants.update` (owner, admin; revision 3): absent
+/// fields stay.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVariantRequest {
+    pub id: Uuid,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProductStatus>,
 }
 
 /// `commerce.products.create` (owner, admin; I).
@@ -143,7 +217,12 @@ pub struct UpdateProductRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustInventoryRequest {
-    pub product_id: Uuid,
+    /// Revision 3: the variant whose stock changes; or `product_id`, for a
+    /// product with one variant. Exactly one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<Uuid>,
     pub delta: i64,
     #[serde(default)]
     pub reason: Option<String>,
@@ -196,7 +275,12 @@ impl OrderStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderItemRequest {
-    pub product_id: Uuid,
+    /// Revision 3: the variant bought; or `product_id`, for a product with
+    /// one variant. Exactly one of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<Uuid>,
     /// 1 to 10,000.
     pub quantity: i64,
 }
@@ -231,8 +315,15 @@ pub struct CreateOrderRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderLine {
     pub product_id: Uuid,
+    /// Revision 3 (absent from events stored before it).
+    #[serde(default)]
+    pub variant_id: Uuid,
+    /// The variant's SKU.
     pub sku: String,
     pub name: String,
+    /// Revision 3: the variant's option values.
+    #[serde(default)]
+    pub option_values: OptionValues,
     pub unit_price: Money,
     pub quantity: i64,
     pub line_total: Money,

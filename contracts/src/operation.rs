@@ -282,6 +282,10 @@ operations! {
         UpdateProductRequest => ProductReply;
     CommerceInventoryAdjust / COMMERCE_INVENTORY_ADJUST: Commerce "inventory.adjust", A, true,
         AdjustInventoryRequest => ProductReply;
+    CommerceProductsVariantsCreate / COMMERCE_PRODUCTS_VARIANTS_CREATE:
+        Commerce "products.variants.create", A, true, CreateVariantRequest => ProductReply;
+    CommerceProductsVariantsUpdate / COMMERCE_PRODUCTS_VARIANTS_UPDATE:
+        Commerce "products.variants.update", A, false, UpdateVariantRequest => ProductReply;
     CommerceOrdersCreate / COMMERCE_ORDERS_CREATE: Commerce "orders.create", B, true,
         CreateOrderRequest => OrderReply;
     CommerceOrdersGet / COMMERCE_ORDERS_GET: Commerce "orders.get", B, false,

@@ -33,8 +33,8 @@ use olympus_contracts::auth::{
 use olympus_contracts::codec::DecodeError;
 use olympus_contracts::commerce::{
     AdjustInventoryRequest, AuthorizePaymentRequest, CreateOrderRequest, CreateProductRequest,
-    IdRequest, ListOrdersRequest, ListProductsRequest, PaymentIdRequest, RefundPaymentRequest,
-    UpdateProductRequest,
+    CreateVariantRequest, IdRequest, ListOrdersRequest, ListProductsRequest, PaymentIdRequest,
+    RefundPaymentRequest, UpdateProductRequest, UpdateVariantRequest,
 };
 use olympus_contracts::shapes::{Empty, PageRequest};
 use olympus_contracts::spec::Spec;
@@ -569,13 +569,28 @@ const REQUESTS: &[Request] = &[
     ),
     request!(
         AdjustInventoryRequest,
-        r#"{"product_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08", "delta": -3,
+        r#"{"variant_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a07",
+            "product_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08", "delta": -3,
             "reason": "breakage"}"#,
-        ["reason"],
+        ["variant_id", "product_id", "reason"],
+    ),
+    request!(
+        CreateVariantRequest,
+        r#"{"product_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08", "sku": "MUG-1-L",
+            "option_values": {"size": "L", "color": "blue"},
+            "price": {"amount": 1500, "currency": "EUR"}, "stock": 4}"#,
+        ["stock"],
+    ),
+    request!(
+        UpdateVariantRequest,
+        r#"{"id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08",
+            "price": {"amount": 1500, "currency": "EUR"}, "status": "archived"}"#,
+        ["price", "status"],
     ),
     request!(
         CreateOrderRequest,
-        r#"{"items": [{"product_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a09", "quantity": 2}],
+        r#"{"items": [{"variant_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a0a",
+                       "product_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a09", "quantity": 2}],
             "shipping_address": {"name": "Ada Lovelace", "line1": "Unter den Linden 1",
                 "line2": "3rd floor", "city": "Berlin", "region": "Berlin",
                 "postal_code": "10117", "country": "DE"},
@@ -584,6 +599,8 @@ const REQUESTS: &[Request] = &[
                 "postal_code": "10117", "country": "DE"},
             "contact_phone": "+4930123456"}"#,
         [
+            "items[0].variant_id",
+            "items[0].product_id",
             "shipping_address",
             "shipping_address.line2",
             "shipping_address.region",
@@ -637,6 +654,9 @@ impl Field {
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
     Object,
+    /// A map of the caller's keys to values of one schema (option values):
+    /// no key is unknown.
+    Map,
     /// A list of objects.
     List,
     Str,
@@ -663,6 +683,12 @@ impl Kind {
         };
         let format = schema.get("format").and_then(Json::as_str);
         match (ty.as_str().unwrap(), format) {
+            ("object", None)
+                if schema.get("properties").is_none()
+                    && schema["additionalProperties"].is_object() =>
+            {
+                Kind::Map
+            }
             ("object", None) => Kind::Object,
             ("array", None) if Kind::of(&schema["items"]) == Kind::Object => Kind::List,
             ("string", None) => Kind::Str,
@@ -743,11 +769,15 @@ impl Request {
             let mut visit = |path: String, value: &V, field: &Json| {
                 assert!(!field.is_null(), "{path} is no field of the contract");
                 let kind = Kind::of(field);
+                // A map's entries are the caller's, not the contract's.
+                let entries = kind != Kind::Map;
                 out.push(Field {
                     path: path.clone(),
                     kind,
                 });
-                walk(value, field, &path, out);
+                if entries {
+                    walk(value, field, &path, out);
+                }
             };
             match value {
                 V::Map(entries) => {
@@ -757,7 +787,13 @@ impl Request {
                             "" => key.clone(),
                             _ => format!("{prefix}.{key}"),
                         };
-                        visit(path, value, &schema["properties"][key]);
+                        // A map of the caller's keys (option values) has
+                        // one schema for every value.
+                        let field = match &schema["properties"][key] {
+                            Json::Null => &schema["additionalProperties"],
+                            field => field,
+                        };
+                        visit(path, value, field);
                     }
                 }
                 V::Array(items) => {
@@ -825,7 +861,7 @@ fn not_a_string(uuid: bool) -> BoxedStrategy<V> {
 fn wrong(kind: &Kind) -> BoxedStrategy<V> {
     match kind {
         // Not a map where a map is expected: any leaf (arrays: see `mutations`).
-        Kind::Object => leaf(),
+        Kind::Object | Kind::Map => leaf(),
         Kind::Str => not_a_string(false),
         Kind::Uuid => not_a_string(true),
         // Not a string, or a string that is no time.
@@ -928,7 +964,7 @@ fn mutations(request: &'static Request) -> BoxedStrategy<(&'static str, String, 
             };
             all.push(Just((format!("{path} removed"), valid.with(&path, None), expect)).boxed());
         }
-        if field.kind == Kind::Object {
+        if matches!(field.kind, Kind::Object | Kind::Map) {
             let V::Map(entries) = valid.clone().get(&path).clone() else {
                 unreachable!()
             };

@@ -128,6 +128,9 @@ async fn request_for(app: &TestApp, owner: &Signup, op: &Operation) -> Value {
         "commerce.v1.inventory.adjust" => {
             json!({"product_id": product(app, owner, &sku).await["id"], "delta": 5})
         }
+        "commerce.v1.products.variants.create" => json!({
+            "product_id": product(app, owner, &sku).await["id"], "sku": format!("{sku}-M"),
+            "option_values": {"size": "M"}, "price": {"amount": 1300, "currency": "EUR"}}),
         "commerce.v1.orders.create" => json!({"items": [
             {"product_id": product(app, owner, &sku).await["id"], "quantity": 3}]}),
         "commerce.v1.orders.cancel" => json!({"id": order(app, owner, &sku).await["id"]}),

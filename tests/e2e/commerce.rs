@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 
 async fn stock(app: &TestApp, id: &Value) -> i64 {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1::uuid")
+    sqlx::query_scalar("SELECT stock FROM product_variants WHERE id = $1::uuid")
         .bind(id.as_str().unwrap())
         .fetch_one(app.db.pool())
         .await
@@ -49,11 +49,13 @@ async fn products_are_money_exact_unique_per_tenant_and_searchable() {
                     "description",
                     "id",
                     "name",
+                    "options",
                     "price",
                     "sku",
                     "status",
                     "stock",
-                    "updated_at"
+                    "updated_at",
+                    "variants"
                 ]
             );
             assert_eq!(product["price"], json!({"amount": 1299, "currency": "EUR"}));
@@ -145,8 +147,8 @@ async fn products_are_money_exact_unique_per_tenant_and_searchable() {
             .await;
         assert_eq!(
             events[0].body["data"],
-            json!({"product_id": teapot["id"], "sku": "TEA-1", "delta": -2, "stock": 0,
-                   "reason": "broken in transit"})
+            json!({"product_id": teapot["id"], "variant_id": teapot["id"], "sku": "TEA-1",
+                   "delta": -2, "stock": 0, "reason": "broken in transit"})
         );
     })
     .await;
@@ -176,7 +178,7 @@ async fn fifty_concurrent_orders_for_the_last_ten_units_sell_exactly_ten() {
                 let err = reply.err(409, "insufficient_stock");
                 assert_eq!(
                     err["details"]["items"],
-                    json!([{"product_id": last["id"], "requested": 1, "available": 0}])
+                    json!([{"product_id": last["id"], "variant_id": last["id"], "requested": 1, "available": 0}])
                 );
             }
         }
@@ -216,8 +218,8 @@ async fn an_order_with_one_short_line_changes_nothing_and_names_every_short_line
         assert_eq!(
             items,
             [
-                json!({"product_id": none["id"], "requested": 1, "available": 0}),
-                json!({"product_id": few["id"], "requested": 3, "available": 2}),
+                json!({"product_id": none["id"], "variant_id": none["id"], "requested": 1, "available": 0}),
+                json!({"product_id": few["id"], "variant_id": few["id"], "requested": 3, "available": 2}),
             ]
         );
         assert_eq!(stock(app, &plenty["id"]).await, 100, "nothing reserved");

@@ -158,7 +158,7 @@ async fn a_failover_to_a_synchronous_standby_loses_nothing_acknowledged() {
         }
         assert_eq!(orders.len(), seen.orders.len(), "orders made without an acknowledgement");
         let stock: i64 = standby
-            .sql_in("olympus", &format!("SELECT stock FROM products WHERE id = '{}'", product.as_str().unwrap()))
+            .sql_in("olympus", &format!("SELECT stock FROM product_variants WHERE id = '{}'", product.as_str().unwrap()))
             .await
             .trim()
             .parse()

@@ -290,10 +290,11 @@ async fn every_request_while_postgres_is_stopped_frozen_or_cut_off_is_answered_w
             .await
             .unwrap();
         assert_eq!(placed, orders, "orders in the database vs acknowledged");
-        let stock: i64 = sqlx::query_scalar("SELECT stock FROM products WHERE sku = 'DRILL'")
-            .fetch_one(&private)
-            .await
-            .unwrap();
+        let stock: i64 =
+            sqlx::query_scalar("SELECT stock FROM product_variants WHERE sku = 'DRILL'")
+                .fetch_one(&private)
+                .await
+                .unwrap();
         assert_eq!(
             1_000_000 - stock,
             orders,
@@ -322,7 +323,7 @@ async fn an_order_waiting_past_the_database_time_for_a_row_lock_succeeds() {
             .ok()["product"]["id"]
             .clone();
         let mut holder = app.db.pool().begin().await.unwrap();
-        sqlx::query("SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE")
+        sqlx::query("SELECT 1 FROM product_variants WHERE id = $1::uuid FOR UPDATE")
             .bind(product.as_str().unwrap())
             .execute(&mut *holder)
             .await

@@ -41,6 +41,7 @@ mod signing_keys;
 mod structure;
 mod tenants;
 mod tokens;
+mod variants;
 mod wire;
 
 /// The `olympus` command, built by this package.

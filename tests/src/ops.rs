@@ -387,6 +387,29 @@ impl TestApp {
         self.bearer("commerce.v1.products.create", token, body)
     }
 
+    /// commerce.products.variants.create (I), `price` being [`money`].
+    pub fn create_variant(
+        &self,
+        token: &str,
+        product_id: impl Serialize,
+        sku: &str,
+        option_values: Value,
+        price: Value,
+    ) -> Call<'_> {
+        let body = json!({"product_id": product_id, "sku": sku, "option_values": option_values,
+                          "price": price});
+        self.bearer("commerce.v1.products.variants.create", token, body)
+    }
+
+    /// commerce.products.variants.update; changes go in with `.with(..)`.
+    pub fn update_variant(&self, token: &str, id: impl Serialize) -> Call<'_> {
+        self.bearer(
+            "commerce.v1.products.variants.update",
+            token,
+            json!({"id": id}),
+        )
+    }
+
     /// commerce.products.get
     pub fn get_product(&self, token: &str, id: impl Serialize) -> Call<'_> {
         let body = json!({"id": id});

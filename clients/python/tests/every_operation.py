@@ -164,6 +164,26 @@ async def main() -> None:
             "commerce.inventory.adjust",
             commerce.inventory_adjust(token=owner, product_id=product_id, delta=5, reason="delivery", idempotency_key=str(uuid.uuid4())),
         )
+        # Variants, on a product of their own (orders below name EVERY-1 by product_id).
+        plate = await ok(
+            "commerce.products.create",
+            commerce.products_create(token=owner, sku="EVERY-2", name="Every Plate", price=eur(500)),
+        )
+        sized = await ok(
+            "commerce.products.variants.create",
+            commerce.products_variants_create(
+                token=owner,
+                product_id=plate.product.id,
+                sku="EVERY-2-L",
+                option_values={"size": "L"},
+                price=eur(600),
+                stock=2,
+                idempotency_key=str(uuid.uuid4()),
+            ),
+        )
+        large = next(v for v in sized.product.variants or [] if v.sku == "EVERY-2-L")
+        assert large.option_values == {"size": "L"} and (sized.product.options or [])[0].values == ["L"], sized
+        await ok("commerce.products.variants.update", commerce.products_variants_update(token=owner, id=large.id, price=eur(650)))
         address = Address(name="Ada", line1="1 Main St", city="Berlin", postal_code="10115", country="DE")
         items = [OrderItemRequest(product_id=product_id, quantity=1)]
         placed = await ok(

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::EventType;
-use crate::commerce::{Money, Order, Payment, Product};
+use crate::commerce::{Money, Order, Payment, Product, Variant};
 use crate::shapes::{Role, Tenant, User};
 
 /// The `data` of one event type.
@@ -62,6 +62,8 @@ event_data! {
     ProductCreated => ProductCreated,
     ProductUpdated => ProductUpdated,
     InventoryAdjusted => InventoryAdjusted,
+    ProductVariantCreated => ProductVariantCreated,
+    ProductVariantUpdated => ProductVariantUpdated,
     OrderPlaced => OrderPlaced,
     OrderCancelled => OrderCancelled,
     OrderPaid => OrderPaid,
@@ -398,11 +400,33 @@ pub struct ProductUpdated {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InventoryAdjusted {
     pub product_id: Uuid,
+    /// Revision 3: the variant whose stock changed (absent from events
+    /// stored before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<Uuid>,
+    /// The variant's SKU.
     pub sku: String,
     pub delta: i64,
     /// The stock after the change.
     pub stock: i64,
     pub reason: Option<String>,
+}
+
+/// `product.variant_created` (revision 3): a variant was added
+/// (`products.variants.create`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductVariantCreated {
+    pub product_id: Uuid,
+    pub variant: Variant,
+}
+
+/// `product.variant_updated` (revision 3): a variant's price or status
+/// changed (`products.variants.update`; a product's price, which is its
+/// first variant's, changes by `products.update`, as `product.updated`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProductVariantUpdated {
+    pub product_id: Uuid,
+    pub variant: Variant,
 }
 
 /// `order.placed`: an order with its lines; their stock is reserved.

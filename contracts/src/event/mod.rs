@@ -65,6 +65,10 @@ pub enum EventType {
     ProductUpdated,
     #[serde(rename = "inventory.adjusted")]
     InventoryAdjusted,
+    #[serde(rename = "product.variant_created")]
+    ProductVariantCreated,
+    #[serde(rename = "product.variant_updated")]
+    ProductVariantUpdated,
     #[serde(rename = "order.placed")]
     OrderPlaced,
     #[serde(rename = "order.cancelled")]
@@ -89,7 +93,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 35] = [
+    pub const ALL: [EventType; 37] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -115,6 +119,8 @@ impl EventType {
         Self::ProductCreated,
         Self::ProductUpdated,
         Self::InventoryAdjusted,
+        Self::ProductVariantCreated,
+        Self::ProductVariantUpdated,
         Self::OrderPlaced,
         Self::OrderCancelled,
         Self::OrderPaid,
@@ -155,6 +161,8 @@ impl EventType {
             Self::ProductCreated => "product.created",
             Self::ProductUpdated => "product.updated",
             Self::InventoryAdjusted => "inventory.adjusted",
+            Self::ProductVariantCreated => "product.variant_created",
+            Self::ProductVariantUpdated => "product.variant_updated",
             Self::OrderPlaced => "order.placed",
             Self::OrderCancelled => "order.cancelled",
             Self::OrderPaid => "order.paid",

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`products`]: `products.create/get/list/update`, `inventory.adjust`;
+//! - [`variants`]: `products.variants.create/update` (revision 3);
 //! - [`orders`]: `orders.create/get/list/cancel/fulfill` and the order
 //!   state machine;
 //! - [`payments`]: `payments.authorize/capture/void/refund`, through a
@@ -22,6 +23,7 @@ pub mod payments;
 pub mod products;
 pub mod provider;
 pub mod stock;
+pub mod variants;
 
 use olympus_contracts::operation::{self as op, Service};
 use olympus_runtime::{endpoint, Worker};
@@ -53,6 +55,8 @@ pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
             endpoint(op::CommerceProductsList, products::list),
             endpoint(op::CommerceProductsUpdate, products::update),
             endpoint(op::CommerceInventoryAdjust, products::adjust),
+            endpoint(op::CommerceProductsVariantsCreate, variants::create),
+            endpoint(op::CommerceProductsVariantsUpdate, variants::update),
             endpoint(op::CommerceOrdersCreate, orders::create),
             endpoint(op::CommerceOrdersGet, orders::get),
             endpoint(op::CommerceOrdersList, orders::list),

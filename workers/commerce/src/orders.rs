@@ -1,11 +1,12 @@
 //! Orders: `orders.create`, `get`, `list`, `cancel`, `fulfill`.
 //!
-//! An order is priced on the server from the products as they are when it
-//! is placed. Its stock is reserved for all lines or none, in one
-//! transaction: the products are locked in one statement in id order (so
-//! concurrent orders queue instead of deadlocking), every line is checked
-//! (each short one is named in `insufficient_stock`), then the stock goes
-//! down in one statement; the table's `CHECK (stock >= 0)` stands behind it.
+//! An order is priced on the server from the variants as they are when it
+//! is placed (a line names a variant, or a product with one variant). Its
+//! stock is reserved for all lines or none, in one transaction: the
+//! variants are locked in one statement in id order (so concurrent orders
+//! queue instead of deadlocking), every line is checked (each short one is
+//! named in `insufficient_stock`), then the stock goes down in one
+//! statement; the table's `CHECK (stock >= 0)` stands behind it.
 //!
 //! States and the only transitions (contract §5): `pending_payment` →
 //! `paid` (capture) or `cancelled` (cancel, stock released; an authorized
@@ -16,8 +17,8 @@
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
-    Address, CreateOrderRequest, IdRequest, ListOrdersRequest, Order, OrderLine, OrderReply,
-    OrderStatus,
+    Address, CreateOrderRequest, IdRequest, ListOrdersRequest, OptionValues, Order, OrderLine,
+    OrderReply, OrderStatus,
 };
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Page, Role};
@@ -61,6 +62,8 @@ struct OrderRow {
 struct LineRow {
     order_id: Uuid,
     product_id: Uuid,
+    variant_id: Uuid,
+    option_values: sqlx::types::Json<OptionValues>,
     sku: String,
     name: String,
     unit_amount: i64,
@@ -81,7 +84,8 @@ async fn sees_all(ctx: &Ctx) -> Result<bool, Error> {
 async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Order>, Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let lines: Vec<LineRow> = sqlx::query_as(
-        "SELECT order_id, product_id, sku, name, unit_amount, quantity, line_amount
+        "SELECT order_id, product_id, variant_id, option_values, sku, name, unit_amount,
+                quantity, line_amount
            FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, position",
     )
     .bind(&ids)
@@ -97,8 +101,10 @@ async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Or
         let currency = currencies.get(&line.order_id).cloned().unwrap_or_default();
         by_order.entry(line.order_id).or_default().push(OrderLine {
             product_id: line.product_id,
+            variant_id: line.variant_id,
             sku: line.sku,
             name: line.name,
+            option_values: line.option_values.0,
             unit_price: money::of(line.unit_amount, &currency),
             quantity: line.quantity,
             line_total: money::of(line.line_amount, &currency),
@@ -214,16 +220,42 @@ pub async fn transition(
     })
 }
 
-/// A product as `orders.create` prices and checks it, locked.
+/// A variant as `orders.create` prices and checks it, locked.
 #[derive(sqlx::FromRow)]
-struct Product {
+struct Variant {
     id: Uuid,
+    product_id: Uuid,
     sku: String,
     name: String,
+    option_values: sqlx::types::Json<OptionValues>,
     price_amount: i64,
     currency: String,
     stock: i64,
     status: String,
+    product_status: String,
+    /// Variants of its product.
+    siblings: i64,
+}
+
+/// One line of a request, its variant named.
+struct Wanted {
+    /// The variant: `variant_id`, or the `product_id` of a product with one
+    /// variant (its first, which has its id).
+    id: Uuid,
+    /// Whether the line named a product.
+    by_product: bool,
+    quantity: i64,
+}
+
+impl Wanted {
+    fn field(&self, i: usize) -> String {
+        let name = if self.by_product {
+            "product_id"
+        } else {
+            "variant_id"
+        };
+        format!("items[{i}].{name}")
+    }
 }
 
 /// Handles `commerce.orders.create`.
@@ -233,10 +265,10 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     if request.items.is_empty() || request.items.len() > MAX_LINES {
         v.add("items", format!("must have 1 to {MAX_LINES} lines"));
     }
-    // One line per product (contract revision 3): a second line of the
-    // same product is refused, naming it, rather than merged past the
-    // quantity bound.
-    let mut wanted: Vec<(Uuid, i64)> = Vec::new();
+    // One line per variant (contract revision 3): a second line of the
+    // same variant (or product) is refused, naming it, rather than merged
+    // past the quantity bound.
+    let mut wanted: Vec<Wanted> = Vec::new();
     for (i, item) in request.items.iter().enumerate() {
         if !(1..=MAX_QUANTITY).contains(&item.quantity) {
             v.add(
@@ -244,12 +276,30 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
                 format!("must be 1 to {MAX_QUANTITY}"),
             );
         }
-        match wanted.iter().position(|(id, _)| *id == item.product_id) {
+        let line = match (item.variant_id, item.product_id) {
+            (Some(id), None) => Wanted {
+                id,
+                by_product: false,
+                quantity: item.quantity,
+            },
+            (None, Some(id)) => Wanted {
+                id,
+                by_product: true,
+                quantity: item.quantity,
+            },
+            _ => {
+                let message = "give exactly one of variant_id and product_id";
+                v.add(format!("items[{i}].variant_id"), message);
+                v.add(format!("items[{i}].product_id"), message);
+                continue;
+            }
+        };
+        match wanted.iter().position(|w| w.id == line.id) {
             Some(first) => v.add(
-                format!("items[{i}].product_id"),
-                format!("names the product of items[{first}]: one line per product"),
+                line.field(i),
+                format!("names the variant of items[{first}]: one line per variant"),
             ),
-            None => wanted.push((item.product_id, item.quantity)),
+            None => wanted.push(line),
         }
     }
     let shipping = request
@@ -273,7 +323,7 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
 
     let now = ctx.now();
     let mut tx = ctx.tx().await?;
-    let mut ids: Vec<Uuid> = wanted.iter().map(|(id, _)| *id).collect();
+    let mut ids: Vec<Uuid> = wanted.iter().map(|w| w.id).collect();
     ids.sort();
     // Locked together, in id order: concurrent orders queue, never deadlock.
     // First the caller's gate, shared: an order stores the caller's
@@ -283,45 +333,59 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     // the rest, or waits for it and finds its caller gone (read below, in a
     // later statement). A lock in memory: concurrent orders of one user
     // share it without writing to the user's row.
-    let products: Vec<Product> = sqlx::query_as(
+    let variants: Vec<Variant> = sqlx::query_as(
         "WITH gate AS MATERIALIZED (SELECT olympus_person_gate_shared($2))
-         SELECT p.id, p.sku, p.name, p.price_amount, p.currency, p.stock, p.status
-           FROM gate, products p
-          WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p",
+         SELECT v.id, v.product_id, v.sku, p.name, v.option_values, v.price_amount, v.currency,
+                v.stock, v.status, p.status AS product_status,
+                (SELECT count(*) FROM product_variants w WHERE w.product_id = v.product_id)
+                    AS siblings
+           FROM gate, product_variants v JOIN products p ON p.id = v.product_id
+          WHERE v.id = ANY($1) ORDER BY v.id FOR UPDATE OF v",
     )
     .bind(&ids)
     .bind(claims.sub)
     .fetch_all(&mut *tx)
     .await?;
-    let product = |id: Uuid| products.iter().find(|p| p.id == id);
+    let found = |line: &Wanted| {
+        variants
+            .iter()
+            .find(|v| v.id == line.id && (!line.by_product || v.product_id == line.id))
+    };
     let mut v = Validation::default();
     let mut short = Vec::new();
     let mut currency: Option<&str> = None;
-    for (i, (id, quantity)) in wanted.iter().enumerate() {
-        let Some(Product {
-            currency: product_currency,
-            stock,
-            status,
-            ..
-        }) = product(*id)
-        else {
-            return Err(
-                Error::not_found("no such product").with_detail("product_id", id.to_string())
-            );
+    for (i, line) in wanted.iter().enumerate() {
+        let Some(variant) = found(line) else {
+            let (what, key) = if line.by_product {
+                ("no such product", "product_id")
+            } else {
+                ("no such variant", "variant_id")
+            };
+            return Err(Error::not_found(what).with_detail(key, line.id.to_string()));
         };
-        if status != "active" {
-            v.add(format!("items[{i}].product_id"), "is archived");
+        if line.by_product && variant.siblings > 1 {
+            v.add(
+                line.field(i),
+                format!(
+                    "names a product of {} variants: name one as variant_id",
+                    variant.siblings
+                ),
+            );
+        }
+        if variant.status != "active" || variant.product_status != "active" {
+            v.add(line.field(i), "is archived");
         }
         match currency {
-            None => currency = Some(product_currency),
-            Some(c) if c != product_currency => {
+            None => currency = Some(&variant.currency),
+            Some(c) if c != variant.currency => {
                 v.add("items", "must all be priced in one currency");
             }
             Some(_) => {}
         }
-        if stock < quantity {
+        if variant.stock < line.quantity {
             short.push(serde_json::json!({
-                "product_id": id, "requested": quantity, "available": stock,
+                "product_id": variant.product_id, "variant_id": variant.id,
+                "requested": line.quantity, "available": variant.stock,
             }));
         }
     }
@@ -334,27 +398,24 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     let currency = currency.unwrap_or_default().to_owned();
     let mut lines = Vec::with_capacity(wanted.len());
     let mut total: i64 = 0;
-    for (id, quantity) in &wanted {
-        let Some(Product {
-            sku,
-            name,
-            price_amount: price,
-            ..
-        }) = product(*id)
-        else {
+    for line in &wanted {
+        let Some(variant) = found(line) else {
             return Err(Error::internal(anyhow::anyhow!(
-                "a priced product vanished"
+                "a priced variant vanished"
             )));
         };
         // Bounded: 10^15 per unit at most, 10^4 units, 100 lines.
-        let line_total = money::times(*price, *quantity).ok_or_else(|| too_large("items"))?;
+        let line_total =
+            money::times(variant.price_amount, line.quantity).ok_or_else(|| too_large("items"))?;
         total = money::plus(total, line_total).ok_or_else(|| too_large("items"))?;
         lines.push(OrderLine {
-            product_id: *id,
-            sku: sku.clone(),
-            name: name.clone(),
-            unit_price: money::of(*price, &currency),
-            quantity: *quantity,
+            product_id: variant.product_id,
+            variant_id: variant.id,
+            sku: variant.sku.clone(),
+            name: variant.name.clone(),
+            option_values: variant.option_values.0.clone(),
+            unit_price: money::of(variant.price_amount, &currency),
+            quantity: line.quantity,
             line_total: money::of(line_total, &currency),
         });
     }
@@ -363,15 +424,15 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     // and whether the caller is still a member, read after the gate.
     let (number, present): (i64, bool) = sqlx::query_as(
         "WITH taken AS (
-             UPDATE products p SET stock = p.stock - w.quantity, updated_at = $3
+             UPDATE product_variants v SET stock = v.stock - w.quantity, updated_at = $3
                FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
-              WHERE p.id = w.id)
+              WHERE v.id = w.id)
          INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
          ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
          RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5)",
     )
-    .bind(wanted.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(wanted.iter().map(|(_, q)| *q).collect::<Vec<_>>())
+    .bind(wanted.iter().map(|w| w.id).collect::<Vec<_>>())
+    .bind(wanted.iter().map(|w| w.quantity).collect::<Vec<_>>())
     .bind(now)
     .bind(claims.tid)
     .bind(claims.sub)
@@ -447,11 +508,18 @@ async fn insert(
                 .iter()
                 .map(|l| l.line_total.amount)
                 .collect::<Vec<_>>(),
+        )?;
+        args.add(lines.iter().map(|l| l.variant_id).collect::<Vec<_>>())?;
+        args.add(
+            lines
+                .iter()
+                .map(|l| sqlx::types::Json(&l.option_values))
+                .collect::<Vec<_>>(),
         )
     })();
     added.map_err(|e| Error::internal(anyhow::anyhow!("binding an order: {e}")))?;
     placed.add_to(&mut args)?;
-    // Built once: the outbox call's arguments follow the order's 17.
+    // Built once: the outbox call's arguments follow the order's 19.
     static INSERT: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH placed AS (
@@ -461,14 +529,17 @@ async fn insert(
              VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)),
          lines AS (
              INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
-                                      unit_amount, quantity, line_amount)
+                                      unit_amount, quantity, line_amount, variant_id,
+                                      option_values)
              SELECT $1, $2, l.position, l.product_id, l.sku, l.name, l.unit_amount,
-                    l.quantity, l.line_amount
+                    l.quantity, l.line_amount, l.variant_id, l.option_values
                FROM unnest($11::int[], $12::uuid[], $13::text[], $14::text[],
-                           $15::bigint[], $16::bigint[], $17::bigint[])
-                 AS l(position, product_id, sku, name, unit_amount, quantity, line_amount))
+                           $15::bigint[], $16::bigint[], $17::bigint[], $18::uuid[],
+                           $19::jsonb[])
+                 AS l(position, product_id, sku, name, unit_amount, quantity, line_amount,
+                      variant_id, option_values))
          SELECT {}",
-            Prepared::record_call(18)
+            Prepared::record_call(20)
         )
     });
     sqlx::query_with(&INSERT, args).execute(conn).await?;
@@ -543,30 +614,30 @@ pub async fn cancel(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
         .with_detail("payment_id", payment_id.to_string()));
     }
     let order = transition(&mut tx, order, OrderStatus::Cancelled, now).await?;
-    // The products first, in id order, as orders.create locks them; their
+    // The variants first, in id order, as orders.create locks them; their
     // units go back only where the stock stays within its bound.
-    let restock: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-        "SELECT p.id, p.stock, i.quantity FROM products p
-           JOIN (SELECT product_id, sum(quantity)::bigint AS quantity FROM order_items
-                  WHERE order_id = $1 GROUP BY product_id) i ON i.product_id = p.id
-          ORDER BY p.id FOR UPDATE OF p",
+    let restock: Vec<(Uuid, Uuid, i64, i64)> = sqlx::query_as(
+        "SELECT v.id, v.product_id, v.stock, i.quantity FROM product_variants v
+           JOIN (SELECT variant_id, sum(quantity)::bigint AS quantity FROM order_items
+                  WHERE order_id = $1 GROUP BY variant_id) i ON i.variant_id = v.id
+          ORDER BY v.id FOR UPDATE OF v",
     )
     .bind(order.id)
     .fetch_all(&mut *tx)
     .await?;
-    if let Some((id, current, quantity)) = restock
+    if let Some((id, product_id, current, quantity)) = restock
         .iter()
-        .find(|(_, current, quantity)| !stock::fits(*current, *quantity))
+        .find(|(_, _, current, quantity)| !stock::fits(*current, *quantity))
     {
-        return Err(stock::out_of_range(*id, *current, *quantity));
+        return Err(stock::out_of_range(*product_id, *id, *current, *quantity));
     }
     sqlx::query(
-        "UPDATE products p SET stock = p.stock + r.quantity, updated_at = $3
+        "UPDATE product_variants v SET stock = v.stock + r.quantity, updated_at = $3
            FROM unnest($1::uuid[], $2::bigint[]) AS r(id, quantity)
-          WHERE p.id = r.id",
+          WHERE v.id = r.id",
     )
     .bind(restock.iter().map(|r| r.0).collect::<Vec<_>>())
-    .bind(restock.iter().map(|r| r.2).collect::<Vec<_>>())
+    .bind(restock.iter().map(|r| r.3).collect::<Vec<_>>())
     .bind(now)
     .execute(&mut *tx)
     .await?;

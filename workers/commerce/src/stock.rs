@@ -1,7 +1,7 @@
 //! Stock on hand: one bound, kept the same way by every path that changes
 //! it.
 //!
-//! A product holds 0 to [`MAX_STOCK`] units. A change that would take its
+//! A variant holds 0 to [`MAX_STOCK`] units. A change that would take its
 //! stock below zero or above the maximum is refused, whichever operation
 //! makes it (`inventory.adjust`, `orders.cancel` giving units back, an order
 //! taking them), with one error ([`out_of_range`]): `invalid_state`, naming
@@ -59,9 +59,9 @@ pub fn fits(stock: i64, change: i64) -> bool {
     after >= 0 && (change <= 0 || after <= i128::from(MAX_STOCK))
 }
 
-/// The refusal of a change of `product_id`'s stock, now `stock`, by
-/// `change`.
-pub fn out_of_range(product_id: Uuid, stock: i64, change: i64) -> Error {
+/// The refusal of a change of the stock of `variant_id` (of `product_id`),
+/// now `stock`, by `change`.
+pub fn out_of_range(product_id: Uuid, variant_id: Uuid, stock: i64, change: i64) -> Error {
     let state = if i128::from(stock) + i128::from(change) < 0 {
         "insufficient_stock"
     } else {
@@ -72,6 +72,7 @@ pub fn out_of_range(product_id: Uuid, stock: i64, change: i64) -> Error {
         format!("the stock is {stock}: it cannot change by {change} (it stays 0 to {MAX_STOCK})"),
     )
     .with_detail("product_id", product_id.to_string())
+    .with_detail("variant_id", variant_id.to_string())
     .with_detail("stock", stock)
     .with_detail("max_stock", MAX_STOCK)
 }

@@ -50,8 +50,12 @@ class AdjustInventoryRequest(Model):
     `stock_limit`, otherwise; `orders.cancel` keeps the same bound).
     """
     delta: int
-    product_id: UUID
+    product_id: UUID | None = None
     reason: str | None = None
+    variant_id: UUID | None = None
+    """Revision 3: the variant whose stock changes; or `product_id`, for a
+    product with one variant. Exactly one of the two.
+    """
 
 
 class EventType(OpenEnum):
@@ -84,6 +88,8 @@ class EventType(OpenEnum):
     PRODUCT_CREATED = "product.created"
     PRODUCT_UPDATED = "product.updated"
     INVENTORY_ADJUSTED = "inventory.adjusted"
+    PRODUCT_VARIANT_CREATED = "product.variant_created"
+    PRODUCT_VARIANT_UPDATED = "product.variant_updated"
     ORDER_PLACED = "order.placed"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_PAID = "order.paid"
@@ -153,9 +159,13 @@ class ConfirmEmailChangeRequest(Model):
 
 class OrderItemRequest(Model):
     """One line of an order request."""
-    product_id: UUID
     quantity: int
     """1 to 10,000."""
+    product_id: UUID | None = None
+    variant_id: UUID | None = None
+    """Revision 3: the variant bought; or `product_id`, for a product with
+    one variant. Exactly one of the two.
+    """
 
 
 class CreateOrderRequest(Model):
@@ -279,6 +289,20 @@ class CreateTenantRequest(Model):
     """3-63 chars of `[a-z0-9-]`, not starting or ending with `-`."""
 
 
+class CreateVariantRequest(Model):
+    """`commerce.products.variants.create` (owner, admin; I; revision 3): adds
+    a variant with its option values (1 to 3 options, names and values of 1
+    to 40 characters, at most 20 values per option; the same option names
+    as the product's other variants with options), its own SKU, a price in
+    the product's currency, and stock.
+    """
+    option_values: dict[str, Any]
+    price: Money
+    product_id: UUID
+    sku: str
+    stock: int | None = None
+
+
 class DeleteMeRequest(Model):
     """`auth.delete_me` (B, revision 3): erases the caller's personal data in
     this tenant, with their password and, when TOTP is on, a `code`: a
@@ -365,7 +389,12 @@ class OrderLine(Model):
     product_id: UUID
     quantity: int
     sku: str
+    """The variant's SKU."""
     unit_price: Money
+    option_values: dict[str, Any] | None = None
+    """Revision 3: the variant's option values."""
+    variant_id: UUID | None = None
+    """Revision 3 (absent from events stored before it)."""
 
 
 class OrderStatus(OpenEnum):
@@ -505,9 +534,14 @@ class InventoryAdjusted(Model):
     delta: int
     product_id: UUID
     sku: str
+    """The variant's SKU."""
     stock: int
     """The stock after the change."""
     reason: str | None = None
+    variant_id: UUID | None = None
+    """Revision 3: the variant whose stock changed (absent from events
+    stored before it).
+    """
 
 
 class Invitation(Model):
@@ -806,6 +840,31 @@ class PageOfOrder(Reply):
     next_cursor: str | None = None
 
 
+class ProductOption(Model):
+    """An option of a product's variants (revision 3): its name and the values
+    in use.
+    """
+    name: str
+    values: list[str]
+
+
+class Variant(Model):
+    """One variant of a product (revision 3): what an order line or a cart
+    line buys, with its own SKU, price and stock.
+    """
+    id: UUID
+    option_values: dict[str, Any]
+    price: Money
+    sku: str
+    """Unique within the tenant, across products and variants."""
+    status: ProductStatus
+    """An archived variant (or any variant of an archived product) cannot
+    be ordered.
+    """
+    stock: int
+    """Units in stock, never below zero."""
+
+
 class Product(Model):
     """A product of the tenant's catalog."""
     created_at: datetime
@@ -813,12 +872,25 @@ class Product(Model):
     id: UUID
     name: str
     price: Money
+    """The first variant's."""
     sku: str
-    """Unique within the tenant."""
+    """Unique within the tenant, across products and variants: the first
+    variant's.
+    """
     status: ProductStatus
     stock: int
-    """Units in stock, never below zero."""
+    """Units in stock of the first variant, never below zero."""
     updated_at: datetime
+    options: list[ProductOption] | None = None
+    """Revision 3: the option names the variants use, with the values in
+    use, in the order the variants first use them.
+    """
+    variants: list[Variant] | None = None
+    """Revision 3: 1 to 100, the first (made by `products.create`, with the
+    product's id, SKU, price and stock, and no option values) first,
+    then in the order they were added. Absent from events stored before
+    revision 3.
+    """
 
 
 class PageOfProduct(Reply):
@@ -909,6 +981,23 @@ class ProductReply(Reply):
 class ProductUpdated(Model):
     """`product.updated`: the product as it is now."""
     product: Product
+
+
+class ProductVariantCreated(Model):
+    """`product.variant_created` (revision 3): a variant was added
+    (`products.variants.create`).
+    """
+    product_id: UUID
+    variant: Variant
+
+
+class ProductVariantUpdated(Model):
+    """`product.variant_updated` (revision 3): a variant's price or status
+    changed (`products.variants.update`; a product's price, which is its
+    first variant's, changes by `products.update`, as `product.updated`).
+    """
+    product_id: UUID
+    variant: Variant
 
 
 class RecoveryCodesReply(Reply):
@@ -1106,6 +1195,15 @@ class UpdateTenantRequest(Model):
     self_registration: bool | None = None
 
 
+class UpdateVariantRequest(Model):
+    """`commerce.products.variants.update` (owner, admin; revision 3): absent
+    fields stay.
+    """
+    id: UUID
+    price: Money | None = None
+    status: ProductStatus | None = None
+
+
 class UserDeleted(Model):
     """`user.deleted` (revision 3): the user erased their account
     (`auth.delete_me`): their personal data is gone from the tenant, their
@@ -1262,6 +1360,8 @@ EVENT_DATA: dict[str, type[Model]] = {
     "payment.voided": PaymentVoided,
     "product.created": ProductCreated,
     "product.updated": ProductUpdated,
+    "product.variant_created": ProductVariantCreated,
+    "product.variant_updated": ProductVariantUpdated,
     "session.revoked": SessionRevoked,
     "tenant.created": TenantCreated,
     "tenant.reactivated": TenantReactivated,
@@ -1301,6 +1401,8 @@ EventData = Union[
     PaymentVoided,
     ProductCreated,
     ProductUpdated,
+    ProductVariantCreated,
+    ProductVariantUpdated,
     SessionRevoked,
     TenantCreated,
     TenantReactivated,

@@ -1047,6 +1047,8 @@ class CommerceService:
         "products_list": "commerce.products.list",
         "products_update": "commerce.products.update",
         "inventory_adjust": "commerce.inventory.adjust",
+        "products_variants_create": "commerce.products.variants.create",
+        "products_variants_update": "commerce.products.variants.update",
         "orders_create": "commerce.orders.create",
         "orders_get": "commerce.orders.get",
         "orders_list": "commerce.orders.list",
@@ -1172,8 +1174,9 @@ class CommerceService:
         *,
         token: str,
         delta: int,
-        product_id: UUID,
+        product_id: UUID | None | Unset = UNSET,
         reason: str | None | Unset = UNSET,
+        variant_id: UUID | None | Unset = UNSET,
         idempotency_key: str | None = None,
         correlation_id: str | None = None,
         timeout: float | None = None,
@@ -1189,9 +1192,67 @@ class CommerceService:
             "commerce.v1.inventory.adjust",
             models.AdjustInventoryRequest,
             models.ProductReply,
-            {"delta": delta, "product_id": product_id, "reason": reason},
+            {"delta": delta, "product_id": product_id, "reason": reason, "variant_id": variant_id},
             token=token,
             idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def products_variants_create(
+        self,
+        *,
+        token: str,
+        option_values: dict[str, Any],
+        price: Money,
+        product_id: UUID,
+        sku: str,
+        stock: int | None | Unset = UNSET,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.ProductReply:
+        """`commerce.products.variants.create` (bearer, Idempotency-Key, admin).
+
+        `commerce.products.variants.create` (owner, admin; I; revision 3): adds
+        a variant with its option values (1 to 3 options, names and values of 1
+        to 40 characters, at most 20 values per option; the same option names
+        as the product's other variants with options), its own SKU, a price in
+        the product's currency, and stock.
+        """
+        return await self._call(
+            "commerce.v1.products.variants.create",
+            models.CreateVariantRequest,
+            models.ProductReply,
+            {"option_values": option_values, "price": price, "product_id": product_id, "sku": sku, "stock": stock},
+            token=token,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def products_variants_update(
+        self,
+        *,
+        token: str,
+        id: UUID,
+        price: Money | None | Unset = UNSET,
+        status: ProductStatus | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.ProductReply:
+        """`commerce.products.variants.update` (bearer, admin).
+
+        `commerce.products.variants.update` (owner, admin; revision 3): absent
+        fields stay.
+        """
+        return await self._call(
+            "commerce.v1.products.variants.update",
+            models.UpdateVariantRequest,
+            models.ProductReply,
+            {"id": id, "price": price, "status": status},
+            token=token,
+            idempotency_key=None,
             correlation_id=correlation_id,
             timeout=timeout,
         )
