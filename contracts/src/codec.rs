@@ -691,7 +691,9 @@ mod tests {
 
     #[test]
     fn names_only_enums_take_their_names() {
-        use crate::commerce::{OrderStatus, PaymentStatus, ProductStatus};
+        use crate::commerce::{
+            OrderStatus, PaymentStatus, ProductStatus, PromotionKind, PromotionStatus,
+        };
         use crate::shapes::{Role, TenantStatus};
         macro_rules! check {
             ($($ty:ty),*) => {$(
@@ -711,7 +713,9 @@ mod tests {
             TenantStatus,
             ProductStatus,
             OrderStatus,
-            PaymentStatus
+            PaymentStatus,
+            PromotionKind,
+            PromotionStatus
         );
 
         #[derive(Debug, Deserialize)]

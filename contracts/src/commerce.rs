@@ -472,3 +472,152 @@ crate::names_only!(ProductStatus: "active", "archived");
 crate::names_only!(OrderStatus: "pending_payment", "paid", "fulfilled", "cancelled", "refunded");
 
 crate::names_only!(PaymentStatus: "authorized", "captured", "voided", "failed", "refunded", "partially_refunded");
+
+/// How a promotion takes its discount off a subtotal (revision 3):
+/// `percentage`, `percent` of the subtotal rounded down to the minor unit;
+/// `fixed_amount`, `amount` off, never below zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionKind {
+    Percentage,
+    FixedAmount,
+}
+
+impl PromotionKind {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Percentage => "percentage",
+            Self::FixedAmount => "fixed_amount",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Percentage, Self::FixedAmount]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+/// Whether a promotion's code may be used (revision 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromotionStatus {
+    Active,
+    Disabled,
+}
+
+impl PromotionStatus {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Active, Self::Disabled]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+/// A promotion (revision 3): a code that takes a percentage or a fixed
+/// amount off a cart's subtotal, within its dates, limits and minimum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Promotion {
+    pub id: Uuid,
+    /// 3 to 32 characters of `A-Z`, `0-9` and `-`, upper case; matched
+    /// case-insensitively, unique per tenant.
+    pub code: String,
+    pub kind: PromotionKind,
+    /// 1 to 100, for `percentage`.
+    pub percent: Option<u32>,
+    /// For `fixed_amount`.
+    pub amount: Option<Money>,
+    /// The least subtotal it applies to.
+    pub min_subtotal: Option<Money>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Uses in all, never exceeded.
+    pub usage_limit: Option<u32>,
+    /// Uses per customer, never exceeded.
+    pub per_customer_limit: Option<u32>,
+    /// Orders that use it now (a cancelled order gives its use back).
+    pub times_used: u32,
+    pub status: PromotionStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `commerce.promotions.create` (owner, admin; I; revision 3): `percent`
+/// for a `percentage`, `amount` for a `fixed_amount`, not the other.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePromotionRequest {
+    pub code: String,
+    pub kind: PromotionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount: Option<Money>,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_subtotal: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_customer_limit: Option<u32>,
+}
+
+/// `commerce.promotions.update` (owner, admin; revision 3): absent fields
+/// stay.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePromotionRequest {
+    pub id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PromotionStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// At least the uses it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<u32>,
+}
+
+/// `commerce.promotions.list` (owner, admin; revision 3): a page, newest
+/// last, optionally of one status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListPromotionsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PromotionStatus>,
+}
+
+/// Reply of the promotion operations.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionReply {
+    pub promotion: Promotion,
+}
+
+crate::names_only!(PromotionKind: "percentage", "fixed_amount");
+
+crate::names_only!(PromotionStatus: "active", "disabled");

@@ -286,6 +286,14 @@ operations! {
         Commerce "products.variants.create", A, true, CreateVariantRequest => ProductReply;
     CommerceProductsVariantsUpdate / COMMERCE_PRODUCTS_VARIANTS_UPDATE:
         Commerce "products.variants.update", A, false, UpdateVariantRequest => ProductReply;
+    CommercePromotionsCreate / COMMERCE_PROMOTIONS_CREATE: Commerce "promotions.create", A, true,
+        CreatePromotionRequest => PromotionReply;
+    CommercePromotionsGet / COMMERCE_PROMOTIONS_GET: Commerce "promotions.get", A, false,
+        IdRequest => PromotionReply;
+    CommercePromotionsList / COMMERCE_PROMOTIONS_LIST: Commerce "promotions.list", A, false,
+        ListPromotionsRequest => Page<Promotion>;
+    CommercePromotionsUpdate / COMMERCE_PROMOTIONS_UPDATE: Commerce "promotions.update", A, false,
+        UpdatePromotionRequest => PromotionReply;
     CommerceOrdersCreate / COMMERCE_ORDERS_CREATE: Commerce "orders.create", B, true,
         CreateOrderRequest => OrderReply;
     CommerceOrdersGet / COMMERCE_ORDERS_GET: Commerce "orders.get", B, false,

@@ -191,7 +191,14 @@ fn py_type(schema: &Value, context: &str) -> String {
                     map.get("properties").is_none(),
                     "{context}: an inline object with properties (give it a name)"
                 );
-                "dict[str, Any]".to_owned()
+                // A map of the caller's keys to values of one schema
+                // (option values): typed by that schema.
+                match map.get("additionalProperties") {
+                    Some(values @ Value::Object(_)) => {
+                        format!("dict[str, {}]", py_type(values, context))
+                    }
+                    _ => "dict[str, Any]".to_owned(),
+                }
             }
             other => panic!("{context}: type {other:?}"),
         }

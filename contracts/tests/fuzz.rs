@@ -33,8 +33,9 @@ use olympus_contracts::auth::{
 use olympus_contracts::codec::DecodeError;
 use olympus_contracts::commerce::{
     AdjustInventoryRequest, AuthorizePaymentRequest, CreateOrderRequest, CreateProductRequest,
-    CreateVariantRequest, IdRequest, ListOrdersRequest, ListProductsRequest, PaymentIdRequest,
-    RefundPaymentRequest, UpdateProductRequest, UpdateVariantRequest,
+    CreatePromotionRequest, CreateVariantRequest, IdRequest, ListOrdersRequest,
+    ListProductsRequest, ListPromotionsRequest, PaymentIdRequest, RefundPaymentRequest,
+    UpdateProductRequest, UpdatePromotionRequest, UpdateVariantRequest,
 };
 use olympus_contracts::shapes::{Empty, PageRequest};
 use olympus_contracts::spec::Spec;
@@ -586,6 +587,34 @@ const REQUESTS: &[Request] = &[
         r#"{"id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08",
             "price": {"amount": 1500, "currency": "EUR"}, "status": "archived"}"#,
         ["price", "status"],
+    ),
+    request!(
+        CreatePromotionRequest,
+        r#"{"code": "SUMMER-25", "kind": "percentage", "percent": 25,
+            "amount": {"amount": 500, "currency": "EUR"},
+            "min_subtotal": {"amount": 2000, "currency": "EUR"},
+            "starts_at": "2026-06-01T00:00:00Z", "ends_at": "2026-09-01T00:00:00Z",
+            "usage_limit": 100, "per_customer_limit": 1}"#,
+        [
+            "percent",
+            "amount",
+            "min_subtotal",
+            "starts_at",
+            "ends_at",
+            "usage_limit",
+            "per_customer_limit",
+        ],
+    ),
+    request!(
+        ListPromotionsRequest,
+        r#"{"limit": 50, "cursor": "c-0123456789", "status": "active"}"#,
+        ["limit", "cursor", "status"],
+    ),
+    request!(
+        UpdatePromotionRequest,
+        r#"{"id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08", "status": "disabled",
+            "ends_at": "2026-09-01T00:00:00Z", "usage_limit": 10}"#,
+        ["status", "ends_at", "usage_limit"],
     ),
     request!(
         CreateOrderRequest,

@@ -131,6 +131,8 @@ async fn request_for(app: &TestApp, owner: &Signup, op: &Operation) -> Value {
         "commerce.v1.products.variants.create" => json!({
             "product_id": product(app, owner, &sku).await["id"], "sku": format!("{sku}-M"),
             "option_values": {"size": "M"}, "price": {"amount": 1300, "currency": "EUR"}}),
+        "commerce.v1.promotions.create" => json!({"code": "ATOM-10", "kind": "percentage",
+            "percent": 10}),
         "commerce.v1.orders.create" => json!({"items": [
             {"product_id": product(app, owner, &sku).await["id"], "quantity": 3}]}),
         "commerce.v1.orders.cancel" => json!({"id": order(app, owner, &sku).await["id"]}),

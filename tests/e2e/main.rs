@@ -31,6 +31,7 @@ mod micro;
 mod nats_permissions;
 mod password_reset;
 mod processes;
+mod promotions;
 mod python_client;
 mod readme;
 mod relay;

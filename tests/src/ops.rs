@@ -410,6 +410,28 @@ impl TestApp {
         )
     }
 
+    /// commerce.promotions.create (I): a percentage off; other fields go in
+    /// with `.with(..)` (`kind: fixed_amount` with an `amount` instead).
+    pub fn create_promotion(&self, token: &str, code: &str, percent: u32) -> Call<'_> {
+        let body = json!({"code": code, "kind": "percentage", "percent": percent});
+        self.bearer("commerce.v1.promotions.create", token, body)
+    }
+
+    /// commerce.promotions.get
+    pub fn get_promotion(&self, token: &str, id: impl Serialize) -> Call<'_> {
+        self.bearer("commerce.v1.promotions.get", token, json!({"id": id}))
+    }
+
+    /// commerce.promotions.list
+    pub fn list_promotions(&self, token: &str) -> Call<'_> {
+        self.bearer("commerce.v1.promotions.list", token, json!({}))
+    }
+
+    /// commerce.promotions.update; changes go in with `.with(..)`.
+    pub fn update_promotion(&self, token: &str, id: impl Serialize) -> Call<'_> {
+        self.bearer("commerce.v1.promotions.update", token, json!({"id": id}))
+    }
+
     /// commerce.products.get
     pub fn get_product(&self, token: &str, id: impl Serialize) -> Call<'_> {
         let body = json!({"id": id});

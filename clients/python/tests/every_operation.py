@@ -39,6 +39,8 @@ from olympus_client.models import (
     PaymentMethod,
     PaymentStatus,
     ProductStatus,
+    PromotionKind,
+    PromotionStatus,
     Role,
     SessionReply,
 )
@@ -184,6 +186,19 @@ async def main() -> None:
         large = next(v for v in sized.product.variants or [] if v.sku == "EVERY-2-L")
         assert large.option_values == {"size": "L"} and (sized.product.options or [])[0].values == ["L"], sized
         await ok("commerce.products.variants.update", commerce.products_variants_update(token=owner, id=large.id, price=eur(650)))
+        promotion = await ok(
+            "commerce.promotions.create",
+            commerce.promotions_create(
+                token=owner, code="every-10", kind=PromotionKind.PERCENTAGE, percent=10, idempotency_key=str(uuid.uuid4())
+            ),
+        )
+        assert promotion.promotion.code == "EVERY-10", promotion
+        await ok("commerce.promotions.get", commerce.promotions_get(token=owner, id=promotion.promotion.id))
+        await ok("commerce.promotions.list", commerce.promotions_list(token=owner, status=PromotionStatus.ACTIVE))
+        await ok(
+            "commerce.promotions.update",
+            commerce.promotions_update(token=owner, id=promotion.promotion.id, status=PromotionStatus.DISABLED),
+        )
         address = Address(name="Ada", line1="1 Main St", city="Berlin", postal_code="10115", country="DE")
         items = [OrderItemRequest(product_id=product_id, quantity=1)]
         placed = await ok(

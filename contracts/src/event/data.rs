@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::EventType;
-use crate::commerce::{Money, Order, Payment, Product, Variant};
+use crate::commerce::{Money, Order, Payment, Product, Promotion, Variant};
 use crate::shapes::{Role, Tenant, User};
 
 /// The `data` of one event type.
@@ -64,6 +64,8 @@ event_data! {
     InventoryAdjusted => InventoryAdjusted,
     ProductVariantCreated => ProductVariantCreated,
     ProductVariantUpdated => ProductVariantUpdated,
+    PromotionCreated => PromotionCreated,
+    PromotionUpdated => PromotionUpdated,
     OrderPlaced => OrderPlaced,
     OrderCancelled => OrderCancelled,
     OrderPaid => OrderPaid,
@@ -427,6 +429,20 @@ pub struct ProductVariantCreated {
 pub struct ProductVariantUpdated {
     pub product_id: Uuid,
     pub variant: Variant,
+}
+
+/// `promotion.created` (revision 3): a promotion's code exists
+/// (`promotions.create`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionCreated {
+    pub promotion: Promotion,
+}
+
+/// `promotion.updated` (revision 3): a promotion's status, end or usage
+/// limit changed (`promotions.update`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotionUpdated {
+    pub promotion: Promotion,
 }
 
 /// `order.placed`: an order with its lines; their stock is reserved.

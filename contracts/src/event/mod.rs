@@ -69,6 +69,10 @@ pub enum EventType {
     ProductVariantCreated,
     #[serde(rename = "product.variant_updated")]
     ProductVariantUpdated,
+    #[serde(rename = "promotion.created")]
+    PromotionCreated,
+    #[serde(rename = "promotion.updated")]
+    PromotionUpdated,
     #[serde(rename = "order.placed")]
     OrderPlaced,
     #[serde(rename = "order.cancelled")]
@@ -93,7 +97,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 37] = [
+    pub const ALL: [EventType; 39] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -121,6 +125,8 @@ impl EventType {
         Self::InventoryAdjusted,
         Self::ProductVariantCreated,
         Self::ProductVariantUpdated,
+        Self::PromotionCreated,
+        Self::PromotionUpdated,
         Self::OrderPlaced,
         Self::OrderCancelled,
         Self::OrderPaid,
@@ -163,6 +169,8 @@ impl EventType {
             Self::InventoryAdjusted => "inventory.adjusted",
             Self::ProductVariantCreated => "product.variant_created",
             Self::ProductVariantUpdated => "product.variant_updated",
+            Self::PromotionCreated => "promotion.created",
+            Self::PromotionUpdated => "promotion.updated",
             Self::OrderPlaced => "order.placed",
             Self::OrderCancelled => "order.cancelled",
             Self::OrderPaid => "order.paid",

@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`products`]: `products.create/get/list/update`, `inventory.adjust`;
 //! - [`variants`]: `products.variants.create/update` (revision 3);
+//! - [`promotions`]: `promotions.create/get/list/update` (revision 3), and
+//!   the discount a promotion gives;
 //! - [`orders`]: `orders.create/get/list/cancel/fulfill` and the order
 //!   state machine;
 //! - [`payments`]: `payments.authorize/capture/void/refund`, through a
@@ -21,6 +23,7 @@ pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod promotions;
 pub mod provider;
 pub mod stock;
 pub mod variants;
@@ -57,6 +60,10 @@ pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
             endpoint(op::CommerceInventoryAdjust, products::adjust),
             endpoint(op::CommerceProductsVariantsCreate, variants::create),
             endpoint(op::CommerceProductsVariantsUpdate, variants::update),
+            endpoint(op::CommercePromotionsCreate, promotions::create),
+            endpoint(op::CommercePromotionsGet, promotions::get),
+            endpoint(op::CommercePromotionsList, promotions::list),
+            endpoint(op::CommercePromotionsUpdate, promotions::update),
             endpoint(op::CommerceOrdersCreate, orders::create),
             endpoint(op::CommerceOrdersGet, orders::get),
             endpoint(op::CommerceOrdersList, orders::list),

@@ -90,6 +90,8 @@ class EventType(OpenEnum):
     INVENTORY_ADJUSTED = "inventory.adjusted"
     PRODUCT_VARIANT_CREATED = "product.variant_created"
     PRODUCT_VARIANT_UPDATED = "product.variant_updated"
+    PROMOTION_CREATED = "promotion.created"
+    PROMOTION_UPDATED = "promotion.updated"
     ORDER_PLACED = "order.placed"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_PAID = "order.paid"
@@ -200,6 +202,30 @@ class CreateProductRequest(Model):
     stock: int | None = None
 
 
+class PromotionKind(OpenEnum):
+    """How a promotion takes its discount off a subtotal (revision 3):
+    `percentage`, `percent` of the subtotal rounded down to the minor unit;
+    `fixed_amount`, `amount` off, never below zero.
+    """
+    PERCENTAGE = "percentage"
+    FIXED_AMOUNT = "fixed_amount"
+
+
+class CreatePromotionRequest(Model):
+    """`commerce.promotions.create` (owner, admin; I; revision 3): `percent`
+    for a `percentage`, `amount` for a `fixed_amount`, not the other.
+    """
+    code: str
+    kind: PromotionKind
+    amount: Money | None = None
+    ends_at: datetime | None = None
+    min_subtotal: Money | None = None
+    per_customer_limit: int | None = None
+    percent: int | None = None
+    starts_at: datetime | None = None
+    usage_limit: int | None = None
+
+
 class TenantStatus(OpenEnum):
     """Whether a tenant's users may work."""
     ACTIVE = "active"
@@ -296,7 +322,7 @@ class CreateVariantRequest(Model):
     as the product's other variants with options), its own SKU, a price in
     the product's currency, and stock.
     """
-    option_values: dict[str, Any]
+    option_values: dict[str, str]
     price: Money
     product_id: UUID
     sku: str
@@ -391,7 +417,7 @@ class OrderLine(Model):
     sku: str
     """The variant's SKU."""
     unit_price: Money
-    option_values: dict[str, Any] | None = None
+    option_values: dict[str, str] | None = None
     """Revision 3: the variant's option values."""
     variant_id: UUID | None = None
     """Revision 3 (absent from events stored before it)."""
@@ -626,6 +652,21 @@ class ListProductsRequest(Model):
     status: ProductStatus | None = None
 
 
+class PromotionStatus(OpenEnum):
+    """Whether a promotion's code may be used (revision 3)."""
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class ListPromotionsRequest(Model):
+    """`commerce.promotions.list` (owner, admin; revision 3): a page, newest
+    last, optionally of one status.
+    """
+    cursor: str | None = None
+    limit: int | None = None
+    status: PromotionStatus | None = None
+
+
 class ListTenantsRequest(Model):
     """`tenant.list` (platform admin): a page of tenants, optionally of one
     status.
@@ -853,7 +894,7 @@ class Variant(Model):
     line buys, with its own SKU, price and stock.
     """
     id: UUID
-    option_values: dict[str, Any]
+    option_values: dict[str, str]
     price: Money
     sku: str
     """Unique within the tenant, across products and variants."""
@@ -898,6 +939,43 @@ class PageOfProduct(Reply):
     last page.
     """
     items: list[Product]
+    next_cursor: str | None = None
+
+
+class Promotion(Model):
+    """A promotion (revision 3): a code that takes a percentage or a fixed
+    amount off a cart's subtotal, within its dates, limits and minimum.
+    """
+    code: str
+    """3 to 32 characters of `A-Z`, `0-9` and `-`, upper case; matched
+    case-insensitively, unique per tenant.
+    """
+    created_at: datetime
+    id: UUID
+    kind: PromotionKind
+    status: PromotionStatus
+    times_used: int
+    """Orders that use it now (a cancelled order gives its use back)."""
+    updated_at: datetime
+    amount: Money | None = None
+    """For `fixed_amount`."""
+    ends_at: datetime | None = None
+    min_subtotal: Money | None = None
+    """The least subtotal it applies to."""
+    per_customer_limit: int | None = None
+    """Uses per customer, never exceeded."""
+    percent: int | None = None
+    """1 to 100, for `percentage`."""
+    starts_at: datetime | None = None
+    usage_limit: int | None = None
+    """Uses in all, never exceeded."""
+
+
+class PageOfPromotion(Reply):
+    """A page of a list: `{items, next_cursor}`; `next_cursor` is nil on the
+    last page.
+    """
+    items: list[Promotion]
     next_cursor: str | None = None
 
 
@@ -998,6 +1076,25 @@ class ProductVariantUpdated(Model):
     """
     product_id: UUID
     variant: Variant
+
+
+class PromotionCreated(Model):
+    """`promotion.created` (revision 3): a promotion's code exists
+    (`promotions.create`).
+    """
+    promotion: Promotion
+
+
+class PromotionReply(Reply):
+    """Reply of the promotion operations."""
+    promotion: Promotion
+
+
+class PromotionUpdated(Model):
+    """`promotion.updated` (revision 3): a promotion's status, end or usage
+    limit changed (`promotions.update`).
+    """
+    promotion: Promotion
 
 
 class RecoveryCodesReply(Reply):
@@ -1187,6 +1284,17 @@ class UpdateProductRequest(Model):
     status: ProductStatus | None = None
 
 
+class UpdatePromotionRequest(Model):
+    """`commerce.promotions.update` (owner, admin; revision 3): absent fields
+    stay.
+    """
+    id: UUID
+    ends_at: datetime | None = None
+    status: PromotionStatus | None = None
+    usage_limit: int | None = None
+    """At least the uses it has."""
+
+
 class UpdateTenantRequest(Model):
     """`tenant.update` (owner, admin): an absent field is left as it is."""
     name: str | None = None
@@ -1362,6 +1470,8 @@ EVENT_DATA: dict[str, type[Model]] = {
     "product.updated": ProductUpdated,
     "product.variant_created": ProductVariantCreated,
     "product.variant_updated": ProductVariantUpdated,
+    "promotion.created": PromotionCreated,
+    "promotion.updated": PromotionUpdated,
     "session.revoked": SessionRevoked,
     "tenant.created": TenantCreated,
     "tenant.reactivated": TenantReactivated,
@@ -1403,6 +1513,8 @@ EventData = Union[
     ProductUpdated,
     ProductVariantCreated,
     ProductVariantUpdated,
+    PromotionCreated,
+    PromotionUpdated,
     SessionRevoked,
     TenantCreated,
     TenantReactivated,

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from . import models
 from ._base import UNSET, Caller, Unset
-from .models import Address, EventType, Money, NewOwner, OrderItemRequest, OrderStatus, PaymentMethod, ProductStatus, Role, Secret, TenantStatus
+from .models import Address, EventType, Money, NewOwner, OrderItemRequest, OrderStatus, PaymentMethod, ProductStatus, PromotionKind, PromotionStatus, Role, Secret, TenantStatus
 
 
 class AuthService:
@@ -1049,6 +1049,10 @@ class CommerceService:
         "inventory_adjust": "commerce.inventory.adjust",
         "products_variants_create": "commerce.products.variants.create",
         "products_variants_update": "commerce.products.variants.update",
+        "promotions_create": "commerce.promotions.create",
+        "promotions_get": "commerce.promotions.get",
+        "promotions_list": "commerce.promotions.list",
+        "promotions_update": "commerce.promotions.update",
         "orders_create": "commerce.orders.create",
         "orders_get": "commerce.orders.get",
         "orders_list": "commerce.orders.list",
@@ -1203,7 +1207,7 @@ class CommerceService:
         self,
         *,
         token: str,
-        option_values: dict[str, Any],
+        option_values: dict[str, str],
         price: Money,
         product_id: UUID,
         sku: str,
@@ -1251,6 +1255,116 @@ class CommerceService:
             models.UpdateVariantRequest,
             models.ProductReply,
             {"id": id, "price": price, "status": status},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def promotions_create(
+        self,
+        *,
+        token: str,
+        code: str,
+        kind: PromotionKind,
+        amount: Money | None | Unset = UNSET,
+        ends_at: datetime | None | Unset = UNSET,
+        min_subtotal: Money | None | Unset = UNSET,
+        per_customer_limit: int | None | Unset = UNSET,
+        percent: int | None | Unset = UNSET,
+        starts_at: datetime | None | Unset = UNSET,
+        usage_limit: int | None | Unset = UNSET,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.PromotionReply:
+        """`commerce.promotions.create` (bearer, Idempotency-Key, admin).
+
+        `commerce.promotions.create` (owner, admin; I; revision 3): `percent`
+        for a `percentage`, `amount` for a `fixed_amount`, not the other.
+        """
+        return await self._call(
+            "commerce.v1.promotions.create",
+            models.CreatePromotionRequest,
+            models.PromotionReply,
+            {"code": code, "kind": kind, "amount": amount, "ends_at": ends_at, "min_subtotal": min_subtotal, "per_customer_limit": per_customer_limit, "percent": percent, "starts_at": starts_at, "usage_limit": usage_limit},
+            token=token,
+            idempotency_key=idempotency_key,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def promotions_get(
+        self,
+        *,
+        token: str,
+        id: UUID,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.PromotionReply:
+        """`commerce.promotions.get` (bearer, admin).
+
+        `commerce.products.get`, `commerce.orders.get`, `orders.cancel`,
+        `orders.fulfill`: one resource by id.
+        """
+        return await self._call(
+            "commerce.v1.promotions.get",
+            models.IdRequest,
+            models.PromotionReply,
+            {"id": id},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def promotions_list(
+        self,
+        *,
+        token: str,
+        cursor: str | None | Unset = UNSET,
+        limit: int | None | Unset = UNSET,
+        status: PromotionStatus | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.PageOfPromotion:
+        """`commerce.promotions.list` (bearer, admin).
+
+        `commerce.promotions.list` (owner, admin; revision 3): a page, newest
+        last, optionally of one status.
+        """
+        return await self._call(
+            "commerce.v1.promotions.list",
+            models.ListPromotionsRequest,
+            models.PageOfPromotion,
+            {"cursor": cursor, "limit": limit, "status": status},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def promotions_update(
+        self,
+        *,
+        token: str,
+        id: UUID,
+        ends_at: datetime | None | Unset = UNSET,
+        status: PromotionStatus | None | Unset = UNSET,
+        usage_limit: int | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.PromotionReply:
+        """`commerce.promotions.update` (bearer, admin).
+
+        `commerce.promotions.update` (owner, admin; revision 3): absent fields
+        stay.
+        """
+        return await self._call(
+            "commerce.v1.promotions.update",
+            models.UpdatePromotionRequest,
+            models.PromotionReply,
+            {"id": id, "ends_at": ends_at, "status": status, "usage_limit": usage_limit},
             token=token,
             idempotency_key=None,
             correlation_id=correlation_id,
