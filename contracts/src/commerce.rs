@@ -585,18 +585,27 @@ pub struct CreatePromotionRequest {
 }
 
 /// `commerce.promotions.update` (owner, admin; revision 3): absent fields
-/// stay.
+/// stay; nil removes an end or a limit.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePromotionRequest {
     pub id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PromotionStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ends_at: Option<DateTime<Utc>>,
-    /// At least the uses it has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage_limit: Option<u32>,
+    /// Absent: unchanged; nil: no end.
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ends_at: Option<Option<DateTime<Utc>>>,
+    /// Absent: unchanged; nil: no limit; else at least the uses it has.
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub usage_limit: Option<Option<u32>>,
 }
 
 /// `commerce.promotions.list` (owner, admin; revision 3): a page, newest

@@ -105,8 +105,14 @@ async fn promotions_are_created_read_listed_and_updated_by_owners_and_admins() {
             (
                 json!({"code": "BOTH", "kind": "fixed_amount", "percent": 5,
                     "amount": {"amount": 5, "currency": "EUR"}}),
+                "percent",
+            ),
+            (
+                json!({"code": "ALSO", "kind": "percentage", "percent": 5,
+                    "amount": {"amount": 5, "currency": "EUR"}}),
                 "amount",
             ),
+            (json!({"code": "LACKING", "kind": "fixed_amount"}), "amount"),
             (
                 json!({"code": "FREE", "kind": "fixed_amount",
                     "amount": {"amount": 0, "currency": "EUR"}}),
@@ -160,10 +166,32 @@ async fn promotions_are_created_read_listed_and_updated_by_owners_and_admins() {
         assert_eq!(updated["promotion"]["usage_limit"], 5);
         assert_eq!(updated["promotion"]["ends_at"], "2026-08-01T00:00:00Z");
         assert_eq!(updated["promotion"]["percent"], 25, "the rest stays");
-        app.update_promotion(token, id)
-            .with("usage_limit", 0)
+        for limit in [0_u64, 3_000_000_000] {
+            let refused = app
+                .update_promotion(token, id)
+                .with("usage_limit", limit)
+                .await
+                .err(422, "validation_failed");
+            assert!(
+                refused["details"]["fields"]["usage_limit"].is_array(),
+                "{refused}"
+            );
+        }
+        // Nil removes the end and the limit; absent fields stay.
+        let cleared = app
+            .update_promotion(token, id)
+            .with("usage_limit", Value::Null)
+            .with("ends_at", Value::Null)
             .await
-            .err(422, "validation_failed");
+            .ok();
+        assert_eq!(cleared["promotion"]["usage_limit"], Value::Null);
+        assert_eq!(cleared["promotion"]["ends_at"], Value::Null);
+        assert_eq!(cleared["promotion"]["status"], "disabled");
+        app.update_promotion(token, id)
+            .with("usage_limit", 5)
+            .with("ends_at", "2026-08-01T00:00:00Z")
+            .await
+            .ok();
         app.update_promotion(token, id)
             .with("ends_at", "2026-05-01T00:00:00Z")
             .await

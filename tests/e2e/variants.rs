@@ -469,3 +469,71 @@ async fn fifty_concurrent_orders_for_the_last_ten_units_of_a_variant_sell_exactl
     })
     .await;
 }
+
+/// The rules of a product's variants hold under concurrent requests: with
+/// 19 values of an option, of 8 variants adding a new value at once one is
+/// added; two updates of one variant at once both take effect.
+#[tokio::test]
+async fn variant_rules_and_updates_hold_under_concurrency() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let token = owner.access_token.as_str();
+        let plate = new_product(app, &owner, "PLATE-1").await;
+        for n in 1..=19 {
+            app.create_variant(
+                token,
+                &plate["id"],
+                &format!("PLATE-N{n}"),
+                json!({"n": n.to_string()}),
+                money(1200, "EUR"),
+            )
+            .await
+            .ok();
+        }
+        let adds = (0..8).map(|i| {
+            app.create_variant(
+                token,
+                &plate["id"],
+                &format!("PLATE-X{i}"),
+                json!({"n": format!("x{i}")}),
+                money(1200, "EUR"),
+            )
+            .send()
+        });
+        let replies = futures::future::join_all(adds).await;
+        let added = replies.iter().filter(|r| r.status() == 200).count();
+        let refused = replies
+            .iter()
+            .filter(|r| {
+                r.status() == 422 && r.body()["details"]["fields"]["option_values"].is_array()
+            })
+            .count();
+        assert_eq!((added, refused), (1, 7));
+        let product = app.get_product(token, &plate["id"]).await.ok();
+        assert_eq!(
+            product["product"]["options"][0]["values"]
+                .as_array()
+                .unwrap()
+                .len(),
+            20
+        );
+
+        let one = variant(&product["product"], "PLATE-N1")["id"].clone();
+        let (price, status) = tokio::join!(
+            app.update_variant(token, &one)
+                .with("price", money(999, "EUR"))
+                .send(),
+            app.update_variant(token, &one)
+                .with("status", "archived")
+                .send(),
+        );
+        assert_eq!((price.status(), status.status()), (200, 200));
+        let product = app.get_product(token, &plate["id"]).await.ok();
+        let one = variant(&product["product"], "PLATE-N1");
+        assert_eq!(
+            (one["price"]["amount"].clone(), one["status"].clone()),
+            (json!(999), json!("archived"))
+        );
+    })
+    .await;
+}

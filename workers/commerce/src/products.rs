@@ -226,15 +226,24 @@ pub async fn create(ctx: Ctx, request: CreateProductRequest) -> Result<ProductRe
     Ok(ProductReply { product })
 }
 
-/// The product `id` of the connection's tenant, locked when `lock`.
+/// The product `id` of the connection's tenant with its variants, its row
+/// locked first when `lock` (every change of a product's variants but their
+/// stock holds it: `products.update`, `products.variants.*`).
 pub async fn find(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Product, Error> {
-    let row: Option<ProductRow> = sqlx::query_as(&format!(
-        "{PRODUCT_SELECT} WHERE p.id = $1{}",
-        if lock { " FOR UPDATE OF p" } else { "" }
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
+    if lock {
+        // Locked first, read after, in a statement of its own: a statement
+        // that waits for the lock reads the rows it did not lock as they
+        // were when it began (READ COMMITTED), so the variants another
+        // request added or changed under the lock would be missed.
+        sqlx::query("SELECT 1 FROM products WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let row: Option<ProductRow> = sqlx::query_as(&format!("{PRODUCT_SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.ok_or_else(|| Error::not_found("no such product"))?
         .into_product()
 }

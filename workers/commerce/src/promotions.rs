@@ -118,15 +118,22 @@ pub async fn create(ctx: Ctx, request: CreatePromotionRequest) -> Result<Promoti
                 v.add("percent", "must be 1 to 100");
             }
         }
-        (PromotionKind::Percentage, _, _) => {
-            v.add(
-                "percent",
-                "a percentage gives percent (1 to 100), and no amount",
-            );
+        (PromotionKind::Percentage, percent, amount) => {
+            if percent.is_none() {
+                v.add("percent", "a percentage gives percent, 1 to 100");
+            }
+            if amount.is_some() {
+                v.add("amount", "a percentage gives no amount");
+            }
         }
         (PromotionKind::FixedAmount, None, Some(_)) => {}
-        (PromotionKind::FixedAmount, _, _) => {
-            v.add("amount", "a fixed amount gives amount, and no percent");
+        (PromotionKind::FixedAmount, percent, amount) => {
+            if amount.is_none() {
+                v.add("amount", "a fixed amount gives amount");
+            }
+            if percent.is_some() {
+                v.add("percent", "a fixed amount gives no percent");
+            }
         }
     }
     let amount = request
@@ -259,27 +266,29 @@ pub async fn update(ctx: Ctx, request: UpdatePromotionRequest) -> Result<Promoti
     let mut tx = ctx.tx().await?;
     let current = find(&mut tx, request.id, true).await?;
     let mut v = Validation::default();
-    let ends_at = request.ends_at.or(current.ends_at);
-    if let (Some(starts), Some(ends)) = (current.starts_at, request.ends_at) {
+    let ends_at = request.ends_at.unwrap_or(current.ends_at);
+    if let (Some(starts), Some(Some(ends))) = (current.starts_at, request.ends_at) {
         if ends <= starts {
             v.add("ends_at", "must be after starts_at");
         }
     }
-    let usage_limit = match request.usage_limit {
-        Some(limit) if limit < current.times_used.max(1) => {
+    let usage_limit = request.usage_limit.unwrap_or(current.usage_limit);
+    let usage_limit = match usage_limit.map(i32::try_from) {
+        None => None,
+        Some(Ok(limit)) if limit >= 1 && i64::from(limit) >= i64::from(current.times_used) => {
+            Some(limit)
+        }
+        Some(_) => {
             v.add(
                 "usage_limit",
                 format!(
-                    "must be at least 1 and the uses it has, {}",
-                    current.times_used
+                    "must be at least 1 and the uses it has ({}), at most {}",
+                    current.times_used,
+                    i32::MAX
                 ),
             );
             None
         }
-        Some(limit) => Some(i32::try_from(limit).unwrap_or(i32::MAX)),
-        None => current
-            .usage_limit
-            .map(|l| i32::try_from(l).unwrap_or(i32::MAX)),
     };
     v.finish()?;
     let row: PromotionRow = sqlx::query_as(&format!(

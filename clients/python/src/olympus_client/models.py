@@ -1286,13 +1286,14 @@ class UpdateProductRequest(Model):
 
 class UpdatePromotionRequest(Model):
     """`commerce.promotions.update` (owner, admin; revision 3): absent fields
-    stay.
+    stay; nil removes an end or a limit.
     """
     id: UUID
     ends_at: datetime | None = None
+    """Absent: unchanged; nil: no end."""
     status: PromotionStatus | None = None
     usage_limit: int | None = None
-    """At least the uses it has."""
+    """Absent: unchanged; nil: no limit; else at least the uses it has."""
 
 
 class UpdateTenantRequest(Model):

@@ -1358,7 +1358,7 @@ class CommerceService:
         """`commerce.promotions.update` (bearer, admin).
 
         `commerce.promotions.update` (owner, admin; revision 3): absent fields
-        stay.
+        stay; nil removes an end or a limit.
         """
         return await self._call(
             "commerce.v1.promotions.update",
