@@ -286,12 +286,12 @@ pub struct OrderItemRequest {
 }
 
 /// `commerce.orders.create` (any member; I): priced on the server; 1 to
-/// 100 lines, one per product (a second line of the same product is
-/// `validation_failed` naming it).
+/// 100 lines, one per variant (a second line of the same variant, or
+/// product, is `validation_failed` naming it).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderRequest {
-    /// 1 to 100 lines of active products in one currency.
+    /// 1 to 100 lines of active variants in one currency.
     #[serde(deserialize_with = "crate::codec::seq_of_maps")]
     pub items: Vec<OrderItemRequest>,
     #[serde(

@@ -172,11 +172,11 @@ class OrderItemRequest(Model):
 
 class CreateOrderRequest(Model):
     """`commerce.orders.create` (any member; I): priced on the server; 1 to
-    100 lines, one per product (a second line of the same product is
-    `validation_failed` naming it).
+    100 lines, one per variant (a second line of the same variant, or
+    product, is `validation_failed` naming it).
     """
     items: list[OrderItemRequest]
-    """1 to 100 lines of active products in one currency."""
+    """1 to 100 lines of active variants in one currency."""
     billing_address: Address | None = None
     contact_phone: str | None = None
     """E.164."""

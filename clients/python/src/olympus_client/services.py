@@ -1386,8 +1386,8 @@ class CommerceService:
         """`commerce.orders.create` (bearer, Idempotency-Key, member).
 
         `commerce.orders.create` (any member; I): priced on the server; 1 to
-        100 lines, one per product (a second line of the same product is
-        `validation_failed` naming it).
+        100 lines, one per variant (a second line of the same variant, or
+        product, is `validation_failed` naming it).
         """
         return await self._call(
             "commerce.v1.orders.create",
