@@ -336,8 +336,23 @@ pub struct Order {
     /// The tenant's order number: 1, 2, 3, ...
     pub number: i64,
     pub customer_id: Uuid,
+    /// Revision 3: the cart it was checked out from; nil for an order of
+    /// `orders.create`.
+    #[serde(default)]
+    pub cart_id: Option<Uuid>,
     pub status: OrderStatus,
     pub items: Vec<OrderLine>,
+    /// Revision 3: the lines' sum (absent from events stored before it).
+    #[serde(default)]
+    pub subtotal: Option<Money>,
+    /// Revision 3: what a promotion took off the subtotal (absent from
+    /// events stored before it).
+    #[serde(default)]
+    pub discount_total: Option<Money>,
+    /// Revision 3: the code of the promotion applied, if any.
+    #[serde(default)]
+    pub promotion_code: Option<String>,
+    /// `subtotal` less `discount_total`.
     pub total: Money,
     pub shipping_address: Option<Address>,
     pub billing_address: Option<Address>,

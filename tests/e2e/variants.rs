@@ -341,6 +341,17 @@ async fn orders_and_inventory_name_variants_and_products_of_one_variant_keep_wor
                    "line_total": {"amount": 4500, "currency": "EUR"}})
         );
         assert_eq!(placed["order"]["total"]["amount"], 4500 + 1200);
+        // Revision 3's totals: no cart, no promotion, nothing off.
+        assert_eq!(
+            placed["order"]["subtotal"],
+            json!({"amount": 5700, "currency": "EUR"})
+        );
+        assert_eq!(
+            placed["order"]["discount_total"],
+            json!({"amount": 0, "currency": "EUR"})
+        );
+        assert_eq!(placed["order"]["promotion_code"], Value::Null);
+        assert_eq!(placed["order"]["cart_id"], Value::Null);
         assert_eq!((stock(app, &large).await, stock(app, plain).await), (1, 9));
         let adjusted = app
             .call(

@@ -40,17 +40,23 @@ pub const MAX_LINES: usize = 100;
 /// Units per line.
 pub const MAX_QUANTITY: i64 = 10_000;
 
-const ORDER_COLUMNS: &str = "id, number, customer_id, status, currency, total_amount, \
-     shipping_address, billing_address, contact_phone, created_at, updated_at";
+const ORDER_COLUMNS: &str = "id, number, customer_id, cart_id, status, currency, total_amount, \
+     coalesce(subtotal_amount, total_amount + discount_amount) AS subtotal_amount, \
+     discount_amount, promotion_code, shipping_address, billing_address, contact_phone, \
+     created_at, updated_at";
 
 #[derive(Debug, sqlx::FromRow)]
 struct OrderRow {
     id: Uuid,
     number: i64,
     customer_id: Uuid,
+    cart_id: Option<Uuid>,
     status: String,
     currency: String,
     total_amount: i64,
+    subtotal_amount: i64,
+    discount_amount: i64,
+    promotion_code: Option<String>,
     shipping_address: Option<sqlx::types::Json<Address>>,
     billing_address: Option<sqlx::types::Json<Address>>,
     contact_phone: Option<String>,
@@ -123,8 +129,12 @@ async fn assemble(conn: &mut PgConnection, rows: Vec<OrderRow>) -> Result<Vec<Or
                 id: row.id,
                 number: row.number,
                 customer_id: row.customer_id,
+                cart_id: row.cart_id,
                 status,
                 items: by_order.remove(&row.id).unwrap_or_default(),
+                subtotal: Some(money::of(row.subtotal_amount, &row.currency)),
+                discount_total: Some(money::of(row.discount_amount, &row.currency)),
+                promotion_code: row.promotion_code,
                 total: money::of(row.total_amount, &row.currency),
                 shipping_address: row.shipping_address.map(|a| a.0),
                 billing_address: row.billing_address.map(|a| a.0),
@@ -446,8 +456,12 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
         id: Uuid::now_v7(),
         number,
         customer_id: claims.sub,
+        cart_id: None,
         status: OrderStatus::PendingPayment,
         items: lines,
+        subtotal: Some(money::of(total, &currency)),
+        discount_total: Some(money::of(0, &currency)),
+        promotion_code: None,
         total: money::of(total, &currency),
         shipping_address: shipping,
         billing_address: billing,
@@ -515,18 +529,24 @@ async fn insert(
                 .iter()
                 .map(|l| sqlx::types::Json(&l.option_values))
                 .collect::<Vec<_>>(),
-        )
+        )?;
+        args.add(order.subtotal.as_ref().map(|m| m.amount))?;
+        args.add(order.discount_total.as_ref().map_or(0, |m| m.amount))?;
+        args.add(order.cart_id)?;
+        args.add(order.promotion_code.as_deref())
     })();
     added.map_err(|e| Error::internal(anyhow::anyhow!("binding an order: {e}")))?;
     placed.add_to(&mut args)?;
-    // Built once: the outbox call's arguments follow the order's 19.
+    // Built once: the outbox call's arguments follow the order's 23.
     static INSERT: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH placed AS (
              INSERT INTO orders (id, tenant_id, number, customer_id, status, currency,
                                  total_amount, shipping_address, billing_address,
-                                 contact_phone, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10)),
+                                 contact_phone, created_at, updated_at, subtotal_amount,
+                                 discount_amount, cart_id, promotion_code)
+             VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10, $20,
+                     $21, $22, $23)),
          lines AS (
              INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
                                       unit_amount, quantity, line_amount, variant_id,
@@ -539,7 +559,7 @@ async fn insert(
                  AS l(position, product_id, sku, name, unit_amount, quantity, line_amount,
                       variant_id, option_values))
          SELECT {}",
-            Prepared::record_call(20)
+            Prepared::record_call(24)
         )
     });
     sqlx::query_with(&INSERT, args).execute(conn).await?;

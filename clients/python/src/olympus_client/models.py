@@ -469,10 +469,23 @@ class ExportedOrder(Model):
     payments: list[Payment]
     status: OrderStatus
     total: Money
+    """`subtotal` less `discount_total`."""
     updated_at: datetime
     billing_address: Address | None = None
+    cart_id: UUID | None = None
+    """Revision 3: the cart it was checked out from; nil for an order of
+    `orders.create`.
+    """
     contact_phone: str | None = None
+    discount_total: Money | None = None
+    """Revision 3: what a promotion took off the subtotal (absent from
+    events stored before it).
+    """
+    promotion_code: str | None = None
+    """Revision 3: the code of the promotion applied, if any."""
     shipping_address: Address | None = None
+    subtotal: Money | None = None
+    """Revision 3: the lines' sum (absent from events stored before it)."""
 
 
 class ExportedSession(Model):
@@ -819,10 +832,23 @@ class Order(Model):
     """The tenant's order number: 1, 2, 3, ..."""
     status: OrderStatus
     total: Money
+    """`subtotal` less `discount_total`."""
     updated_at: datetime
     billing_address: Address | None = None
+    cart_id: UUID | None = None
+    """Revision 3: the cart it was checked out from; nil for an order of
+    `orders.create`.
+    """
     contact_phone: str | None = None
+    discount_total: Money | None = None
+    """Revision 3: what a promotion took off the subtotal (absent from
+    events stored before it).
+    """
+    promotion_code: str | None = None
+    """Revision 3: the code of the promotion applied, if any."""
     shipping_address: Address | None = None
+    subtotal: Money | None = None
+    """Revision 3: the lines' sum (absent from events stored before it)."""
 
 
 class OrderCancelled(Model):
