@@ -548,3 +548,119 @@ async fn variant_rules_and_updates_hold_under_concurrency() {
     })
     .await;
 }
+
+/// Migrations 0029 (variants) and 0031 (order totals) on data stored
+/// before them: each product becomes its first variant with its price and
+/// stock, each order line names that variant, and an order's subtotal reads
+/// as its total.
+#[tokio::test]
+async fn a_catalog_and_orders_stored_before_variants_migrate_into_them() {
+    with_app(async |app| {
+        let name = format!("olympus_premigration_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+        let url = match app.database_url.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("a database URL: {}", app.database_url),
+        };
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let mut before = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../migrations"
+        )))
+        .await
+        .unwrap();
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 28)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.unwrap();
+        let (tenant, product, order) = (
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+        );
+        for statement in [
+            "INSERT INTO tenants (id, slug, name, created_at, updated_at)
+             VALUES ($1, 'old-shop', 'Old shop', now(), now())",
+            "INSERT INTO products (id, tenant_id, sku, name, description, price_amount, currency,
+                                   stock, status, created_at, updated_at)
+             VALUES ($2, $1, 'OLD-1', 'Old mug', '', 1250, 'EUR', 7, 'archived', now(), now())",
+            "INSERT INTO orders (id, tenant_id, number, customer_id, status, currency, total_amount,
+                                 created_at, updated_at)
+             VALUES ($3, $1, 1, $1, 'paid', 'EUR', 2500, now(), now())",
+            "INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
+                                      unit_amount, quantity, line_amount)
+             VALUES ($3, $1, 0, $2, 'OLD-1', 'Old mug', 1250, 2, 2500)",
+        ] {
+            sqlx::query(statement)
+                .bind(tenant)
+                .bind(product)
+                .bind(order)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+
+        let output = tokio::process::Command::new(crate::OLYMPUS)
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let variant: (uuid::Uuid, String, i64, String, i64, String, Value) = sqlx::query_as(
+            "SELECT product_id, sku, price_amount, currency, stock, status, option_values::json
+               FROM product_variants WHERE id = $1",
+        )
+        .bind(product)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            variant,
+            (product, "OLD-1".into(), 1250, "EUR".into(), 7, "active".into(), json!({}))
+        );
+        let line: (uuid::Uuid, Value) = sqlx::query_as(
+            "SELECT variant_id, option_values::json FROM order_items WHERE order_id = $1",
+        )
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(line, (product, json!({})));
+        let totals: (i64, i64, i64) = sqlx::query_as(
+            "SELECT coalesce(subtotal_amount, total_amount + discount_amount), discount_amount,
+                    total_amount
+               FROM orders WHERE id = $1",
+        )
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(totals, (2500, 0, 2500));
+        let dropped: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.columns
+              WHERE table_name = 'products' AND column_name IN ('price_amount', 'currency', 'stock')",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(dropped, 0, "prices and stock live on the variants");
+        pool.close().await;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(app.db.pool())
+            .await
+            .unwrap();
+    })
+    .await;
+}
