@@ -167,7 +167,7 @@ async fn fifty_concurrent_orders_for_the_last_ten_units_sell_exactly_ten() {
             };
             app.create_order(&owner.access_token, &[(&last["id"], 1)])
                 .encoded(enc)
-                .send()
+                .send_until_served()
         }))
         .await;
         let mut sold = 0;

@@ -457,12 +457,10 @@ async fn fifty_concurrent_orders_for_the_last_ten_units_of_a_variant_sell_exactl
             .ok();
         let xl = variant(&added["product"], "MUG-1-XL")["id"].clone();
         let orders = (0..50).map(|_| {
-            app.call(
-                Encoding::Json,
-                "commerce.v1.orders.create",
-                Some(token),
-                json!({"items": [{"variant_id": xl, "quantity": 1}]}),
-            )
+            // Overload's `unavailable` is sent again, as a client would.
+            app.create_order(token, &[])
+                .with("items", json!([{"variant_id": xl, "quantity": 1}]))
+                .send_until_served()
         });
         let replies = futures::future::join_all(orders).await;
         let sold = replies.iter().filter(|r| r.status() == 200).count();

@@ -111,6 +111,23 @@ impl<'a> Call<'a> {
         let payload = self.encoding.encode(&self.body);
         Box::pin(self.app.raw(self.op, headers, payload))
     }
+
+    /// Sends it again while it is answered `unavailable` (overload: a full
+    /// pool or queue), as a client is told to, for up to 30 s: for tests
+    /// whose claim is about what the requests do (50 orders for 10 units
+    /// sell 10), not about how a loaded machine sheds them.
+    pub fn send_until_served(self) -> BoxFuture<'a, Reply> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                let reply = self.clone().send().await;
+                if reply.status() != 503 || tokio::time::Instant::now() > deadline {
+                    return reply;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+    }
 }
 
 impl<'a> IntoFuture for Call<'a> {
