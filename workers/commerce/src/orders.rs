@@ -298,9 +298,10 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
                 quantity: item.quantity,
             },
             _ => {
-                let message = "give exactly one of variant_id and product_id";
-                v.add(format!("items[{i}].variant_id"), message);
-                v.add(format!("items[{i}].product_id"), message);
+                v.add_one_of(
+                    &format!("items[{i}].variant_id"),
+                    &format!("items[{i}].product_id"),
+                );
                 continue;
             }
         };

@@ -479,15 +479,6 @@ pub async fn variant_of(
                 )),
             }
         }
-        _ => {
-            let message = format!("give exactly one of {variant_field} and {product_field}");
-            let mut v = Validation::default();
-            v.add(variant_field, &message);
-            v.add(product_field, &message);
-            Err(v
-                .finish()
-                .err()
-                .unwrap_or_else(|| Error::new(olympus_contracts::ErrorCode::ValidationFailed)))
-        }
+        _ => Err(Validation::one_of(variant_field, product_field)),
     }
 }

@@ -55,6 +55,24 @@ impl Validation {
         Err(self.into_error())
     }
 
+    /// Records, on both fields, that a request gives exactly one of `first`
+    /// and `second` (paths such as `items[0].variant_id`; the message names
+    /// their last parts).
+    pub fn add_one_of(&mut self, first: &str, second: &str) {
+        let name = |field: &'_ str| field.rsplit('.').next().unwrap_or(field).to_owned();
+        let message = format!("give exactly one of {} and {}", name(first), name(second));
+        self.add(first, &message);
+        self.add(second, message);
+    }
+
+    /// `validation_failed` on both `first` and `second`: exactly one of
+    /// them must be given ([`Validation::add_one_of`]).
+    pub fn one_of(first: &str, second: &str) -> Error {
+        let mut v = Self::default();
+        v.add_one_of(first, second);
+        v.into_error()
+    }
+
     /// `validation_failed` with `messages` on `field` alone.
     pub fn failed<M: Into<String>>(field: &str, messages: impl IntoIterator<Item = M>) -> Error {
         let mut v = Self::default();

@@ -43,16 +43,7 @@ impl<'a> Factor<'a> {
         match (code, recovery_code) {
             (Some(code), None) => Ok(Self::Totp(code)),
             (None, Some(recovery)) => Ok(Self::RecoveryCode(recovery)),
-            _ => {
-                let mut v = Validation::default();
-                let message = "give exactly one of code and recovery_code";
-                v.add("code", message);
-                v.add("recovery_code", message);
-                Err(v
-                    .finish()
-                    .err()
-                    .unwrap_or_else(|| Error::new(ErrorCode::ValidationFailed)))
-            }
+            _ => Err(Validation::one_of("code", "recovery_code")),
         }
     }
 }
