@@ -15,7 +15,9 @@
 //! handler returns: committed on success, rolled back on a coded error.
 //! An idempotent request's stored reply is written in the same transaction
 //! ([`crate::idempotency`]), so the change, its events and its reply always
-//! share one commit. Never commit it, nor begin another.
+//! share one commit. Never commit it, nor begin another; the one
+//! exception, [`Ctx::commit_now`], keeps an order before its payment is
+//! authorized.
 //!
 //! **Events and mail** are recorded on the transaction: [`Tx::emit`] takes
 //! the aggregate and the event's data, and the tenant, the actor (the
@@ -82,6 +84,8 @@ struct Inner {
     /// The caller's current role, when the runtime or the handler read it.
     caller: Mutex<Option<Caller>>,
     scope: tokio::sync::Mutex<Option<Open>>,
+    /// An idempotent request's key, held again after [`Ctx::commit_now`].
+    relock: Mutex<Option<crate::idempotency::Relock>>,
     /// Work for once the request's transaction has committed.
     on_commit: Mutex<Vec<BoxFuture<'static, ()>>>,
     after_reply: AfterReply,
@@ -143,6 +147,7 @@ impl Ctx {
             claims,
             caller: Mutex::new(caller),
             scope: tokio::sync::Mutex::new(None),
+            relock: Mutex::new(None),
             on_commit: Mutex::new(Vec::new()),
             after_reply,
         }))
@@ -308,6 +313,46 @@ impl Ctx {
     /// begun by the runtime).
     pub(crate) async fn put_tx(&self, open: Open) {
         *self.0.scope.lock().await = Some(open);
+    }
+
+    /// Puts an idempotent request's key in place, to hold again after
+    /// [`Ctx::commit_now`].
+    pub(crate) fn set_relock(&self, relock: crate::idempotency::Relock) {
+        *self.0.relock.lock().unwrap_or_else(|e| e.into_inner()) = Some(relock);
+    }
+
+    /// Commits the request's transaction now, for an operation whose
+    /// change must be kept before it calls out (the order of
+    /// `carts.checkout`, before its payment is authorized): what follows
+    /// runs in a new request transaction, which ends as the request's
+    /// always does. An idempotent request holds its key again (waiting
+    /// while a retry holds it), and its reply is stored with that second
+    /// transaction: a retry between the two commits finds the first part
+    /// done, without a stored reply, and must finish the work itself (a
+    /// handler that commits early records how to). A failure after this is
+    /// `unavailable` with an unknown outcome, never "nothing was made".
+    pub async fn commit_now(&self) -> Result<(), Error> {
+        let mut slot = self.0.scope.lock().await;
+        let Some(open) = slot.take() else {
+            return Ok(());
+        };
+        let tenant = open.tenant;
+        db::commit(open.tx).await?;
+        let relock = self
+            .0
+            .relock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let (Some(relock), Some(tenant)) = (relock, tenant) {
+            let mut tx = self.db().tenant(tenant).await?;
+            relock.retake(&mut tx).await?;
+            *slot = Some(Open {
+                tx,
+                tenant: Some(tenant),
+            });
+        }
+        Ok(())
     }
 
     /// Runs `work` in a transaction of its own, apart from the request's,

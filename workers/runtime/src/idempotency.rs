@@ -106,17 +106,13 @@ pub async fn begin(
     let key = key.to_owned();
     let operation = format!("{}.{}", operation.service.as_str(), operation.name);
     let mut tx = db.tenant(tenant_id).await?;
-    let locked: bool = sqlx::query_scalar(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended(
-             'idempotency:' || $1::text || ':' || $2::text || ':' || $3 || ':' || $4, 0))",
-    )
-    .bind(tenant_id)
-    .bind(caller_id)
-    .bind(&operation)
-    .bind(&key)
-    .fetch_one(&mut *tx)
-    .await?;
-    if !locked {
+    let held = Relock {
+        tenant_id,
+        caller_id,
+        operation: operation.clone(),
+        key: key.clone(),
+    };
+    if !held.lock(&mut tx, false).await? {
         return Err(Error::new(ErrorCode::IdempotencyKeyInUse).with_detail("retry_after_secs", 1));
     }
     // A statement of its own, after the lock: its snapshot is taken once the
@@ -175,6 +171,50 @@ pub async fn begin(
     ))
 }
 
+/// A claimed key, to take again in a later transaction of the same request
+/// (see [`crate::context::Ctx::commit_now`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Relock {
+    tenant_id: Uuid,
+    caller_id: Uuid,
+    operation: String,
+    key: String,
+}
+
+impl Relock {
+    /// Takes the key's transaction-level advisory lock in `conn`'s
+    /// transaction: waiting for it when `wait`, else whether it was free.
+    async fn lock(&self, conn: &mut PgConnection, wait: bool) -> Result<bool, Error> {
+        const KEY: &str =
+            "hashtextextended('idempotency:' || $1::text || ':' || $2::text || ':' || $3 || ':' || $4, 0)";
+        let statement = if wait {
+            format!("SELECT true FROM (SELECT pg_advisory_xact_lock({KEY})) AS held")
+        } else {
+            format!("SELECT pg_try_advisory_xact_lock({KEY})")
+        };
+        let locked: bool = sqlx::query_scalar(&statement)
+            .bind(self.tenant_id)
+            .bind(self.caller_id)
+            .bind(&self.operation)
+            .bind(&self.key)
+            .fetch_one(conn)
+            .await?;
+        Ok(locked)
+    }
+
+    /// Holds the key again in a new transaction of the request, once the
+    /// first committed part of its work: waits while a retry runs (which
+    /// finds that work and finishes it, see `carts.checkout`), then takes
+    /// the savepoint [`Claim::finish`] rolls back to.
+    pub(crate) async fn retake(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        self.lock(conn, true).await?;
+        sqlx::query(&format!("SAVEPOINT {SAVEPOINT}"))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
 /// A key's stored outcome, as `begin` reads it.
 #[derive(sqlx::FromRow)]
 struct StoredOutcome {
@@ -186,6 +226,16 @@ struct StoredOutcome {
 }
 
 impl Claim {
+    /// The key, to hold again after [`crate::context::Ctx::commit_now`].
+    pub(crate) fn relock(&self) -> Relock {
+        Relock {
+            tenant_id: self.tenant_id,
+            caller_id: self.caller_id,
+            operation: self.operation.clone(),
+            key: self.key.clone(),
+        }
+    }
+
     /// Stores the handler's outcome with its change and commits; the reply
     /// to send, encoded in `content_type`.
     pub async fn finish(

@@ -138,6 +138,7 @@ where
                             }
                             idempotency::Begun::Fresh(claim, tx) => {
                                 ctx.put_tx(Open::in_tenant(tx, claims.tid)).await;
+                                ctx.set_relock(claim.relock());
                                 Some(claim)
                             }
                         }
