@@ -390,9 +390,8 @@ pub struct ExportMeReply {
     pub sessions: Vec<ExportedSession>,
     /// The orders the caller placed, oldest first.
     pub orders: Vec<ExportedOrder>,
-    /// The caller's carts; none are stored before carts exist (contract
-    /// §5, commerce, revision 3), so empty until then.
-    pub carts: Vec<serde_json::Value>,
+    /// The caller's carts, oldest first, priced as they are now.
+    pub carts: Vec<crate::commerce::Cart>,
     pub mfa: MfaStatusReply,
     pub exported_at: DateTime<Utc>,
 }

@@ -397,6 +397,17 @@ where
     <Option<MapOnly<T>> as serde::Deserialize>::deserialize(deserializer).map(|o| o.map(|m| m.0))
 }
 
+/// [`present`] for an optional nested object of an update (`Option<Option<T>>`):
+/// absent stays `None`, nil becomes `Some(None)`, a map `Some(Some(v))`.
+pub fn present_map_only<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<MapOnly<T>> as serde::Deserialize>::deserialize(deserializer)
+        .map(|o| Some(o.map(|m| m.0)))
+}
+
 /// [`map_only`] for each object of a list (`Vec<T>`).
 pub fn seq_of_maps<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where

@@ -645,3 +645,147 @@ pub struct PromotionReply {
 crate::names_only!(PromotionKind: "percentage", "fixed_amount");
 
 crate::names_only!(PromotionStatus: "active", "disabled");
+
+/// Where a cart is in its life (revision 3): `expired` is an open cart
+/// left 30 days without a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CartStatus {
+    Open,
+    CheckedOut,
+    Expired,
+}
+
+impl CartStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::CheckedOut => "checked_out",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Open, Self::CheckedOut, Self::Expired]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+crate::names_only!(CartStatus: "open", "checked_out", "expired");
+
+/// One line of a cart, priced as its variant is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CartLine {
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    /// The variant's SKU.
+    pub sku: String,
+    pub name: String,
+    pub option_values: OptionValues,
+    pub unit_price: Money,
+    pub quantity: i64,
+    pub line_total: Money,
+}
+
+/// A cart (revision 3): its member's alone, priced live on every read.
+/// An empty cart's amounts are in `XXX` (ISO 4217: no currency).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Cart {
+    pub id: Uuid,
+    pub status: CartStatus,
+    pub customer_id: Uuid,
+    /// In the order they were added.
+    pub items: Vec<CartLine>,
+    /// Upper case, as the promotion has it.
+    pub promotion_code: Option<String>,
+    /// Whether `promotion_code` applies now (its discount is in
+    /// `discount_total`).
+    pub promotion_applies: bool,
+    pub subtotal: Money,
+    pub discount_total: Money,
+    /// `subtotal` less `discount_total`.
+    pub total: Money,
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
+    pub contact_phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// 30 days after `updated_at`.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Reply of the cart operations.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CartReply {
+    pub cart: Cart,
+}
+
+/// `commerce.carts.items.set` (revision 3): the line of `variant_id` gets
+/// `quantity` (1 to 10,000); 0 removes it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCartItemRequest {
+    pub cart_id: Uuid,
+    pub variant_id: Uuid,
+    pub quantity: i64,
+}
+
+/// `commerce.carts.update` (revision 3): absent fields stay; nil removes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCartRequest {
+    pub cart_id: Uuid,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub shipping_address: Option<Option<Address>>,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub billing_address: Option<Option<Address>>,
+    /// E.164.
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contact_phone: Option<Option<String>>,
+    /// Matched case-insensitively; `validation_failed` when it does not
+    /// apply to the cart.
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub promotion_code: Option<Option<String>>,
+}
+
+/// `commerce.carts.checkout` (I; revision 3): the cart becomes an order;
+/// with `payment_method`, its total is then authorized.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub cart_id: Uuid,
+    #[serde(
+        default,
+        deserialize_with = "crate::codec::option_map_only",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub payment_method: Option<PaymentMethod>,
+}
+
+/// Reply of `commerce.carts.checkout`: the order, and the payment when a
+/// method was given (`failed` when the card was declined).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CheckoutReply {
+    pub order: Order,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Payment>,
+}

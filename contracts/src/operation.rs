@@ -294,6 +294,16 @@ operations! {
         ListPromotionsRequest => Page<Promotion>;
     CommercePromotionsUpdate / COMMERCE_PROMOTIONS_UPDATE: Commerce "promotions.update", A, false,
         UpdatePromotionRequest => PromotionReply;
+    CommerceCartsCreate / COMMERCE_CARTS_CREATE: Commerce "carts.create", B, false,
+        Empty => CartReply;
+    CommerceCartsGet / COMMERCE_CARTS_GET: Commerce "carts.get", B, false,
+        IdRequest => CartReply;
+    CommerceCartsItemsSet / COMMERCE_CARTS_ITEMS_SET: Commerce "carts.items.set", B, false,
+        SetCartItemRequest => CartReply;
+    CommerceCartsUpdate / COMMERCE_CARTS_UPDATE: Commerce "carts.update", B, false,
+        UpdateCartRequest => CartReply;
+    CommerceCartsCheckout / COMMERCE_CARTS_CHECKOUT: Commerce "carts.checkout", B, true,
+        CheckoutRequest => CheckoutReply;
     CommerceOrdersCreate / COMMERCE_ORDERS_CREATE: Commerce "orders.create", B, true,
         CreateOrderRequest => OrderReply;
     CommerceOrdersGet / COMMERCE_ORDERS_GET: Commerce "orders.get", B, false,

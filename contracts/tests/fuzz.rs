@@ -32,10 +32,11 @@ use olympus_contracts::auth::{
 };
 use olympus_contracts::codec::DecodeError;
 use olympus_contracts::commerce::{
-    AdjustInventoryRequest, AuthorizePaymentRequest, CreateOrderRequest, CreateProductRequest,
-    CreatePromotionRequest, CreateVariantRequest, IdRequest, ListOrdersRequest,
-    ListProductsRequest, ListPromotionsRequest, PaymentIdRequest, RefundPaymentRequest,
-    UpdateProductRequest, UpdatePromotionRequest, UpdateVariantRequest,
+    AdjustInventoryRequest, AuthorizePaymentRequest, CheckoutRequest, CreateOrderRequest,
+    CreateProductRequest, CreatePromotionRequest, CreateVariantRequest, IdRequest,
+    ListOrdersRequest, ListProductsRequest, ListPromotionsRequest, PaymentIdRequest,
+    RefundPaymentRequest, SetCartItemRequest, UpdateCartRequest, UpdateProductRequest,
+    UpdatePromotionRequest, UpdateVariantRequest,
 };
 use olympus_contracts::shapes::{Empty, PageRequest};
 use olympus_contracts::spec::Spec;
@@ -615,6 +616,39 @@ const REQUESTS: &[Request] = &[
         r#"{"id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a08", "status": "disabled",
             "ends_at": "2026-09-01T00:00:00Z", "usage_limit": 10}"#,
         ["status", "ends_at", "usage_limit"],
+    ),
+    request!(
+        SetCartItemRequest,
+        r#"{"cart_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a0d",
+            "variant_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a0a", "quantity": 2}"#,
+        [],
+    ),
+    request!(
+        UpdateCartRequest,
+        r#"{"cart_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a0d",
+            "shipping_address": {"name": "Ada Lovelace", "line1": "Unter den Linden 1",
+                "line2": "3rd floor", "city": "Berlin", "region": "Berlin",
+                "postal_code": "10117", "country": "DE"},
+            "billing_address": {"name": "Acme GmbH", "line1": "Friedrichstr. 2",
+                "line2": "c/o Ada", "city": "Berlin", "region": "BE",
+                "postal_code": "10117", "country": "DE"},
+            "contact_phone": "+4930123456", "promotion_code": "summer-25"}"#,
+        [
+            "shipping_address",
+            "shipping_address.line2",
+            "shipping_address.region",
+            "billing_address",
+            "billing_address.line2",
+            "billing_address.region",
+            "contact_phone",
+            "promotion_code",
+        ],
+    ),
+    request!(
+        CheckoutRequest,
+        r#"{"cart_id": "0193a5a0-7b7e-7c8e-9a1b-2c3d4e5f6a0d",
+            "payment_method": {"type": "card", "token": "tok_visa"}}"#,
+        ["payment_method"],
     ),
     request!(
         CreateOrderRequest,

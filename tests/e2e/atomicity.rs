@@ -133,6 +133,17 @@ async fn request_for(app: &TestApp, owner: &Signup, op: &Operation) -> Value {
             "option_values": {"size": "M"}, "price": {"amount": 1300, "currency": "EUR"}}),
         "commerce.v1.promotions.create" => json!({"code": "ATOM-10", "kind": "percentage",
             "percent": 10}),
+        "commerce.v1.carts.checkout" => {
+            let variant = product(app, owner, &sku).await["id"].clone();
+            let cart = ok(app, owner, "commerce.v1.carts.create", json!({})).await;
+            let id = cart["cart"]["id"].clone();
+            let line = json!({"cart_id": id, "variant_id": variant, "quantity": 2});
+            ok(app, owner, "commerce.v1.carts.items.set", line).await;
+            // Without a card: one commit. With one, the order commits
+            // before the payment by design (contract §5), and a retry with
+            // the key finishes it (carts.rs, the lost reply).
+            json!({"cart_id": id})
+        }
         "commerce.v1.orders.create" => json!({"items": [
             {"product_id": product(app, owner, &sku).await["id"], "quantity": 3}]}),
         "commerce.v1.orders.cancel" => json!({"id": order(app, owner, &sku).await["id"]}),

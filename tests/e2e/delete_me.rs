@@ -135,6 +135,22 @@ async fn deleting_an_account_erases_the_person_everywhere_and_keeps_the_orders()
             .await
             .ok();
         assert_eq!(cancelled["order"]["shipping_address"]["line1"], STREET);
+        // An open cart with their address and phone, and one checked out
+        // (its order keeps the billing address until the erasure).
+        let open = app.create_cart(&token).await.ok()["cart"]["id"].clone();
+        app.set_cart_item(&token, &open, product_id, 1).await.ok();
+        app.update_cart(&token, &open)
+            .with("shipping_address", address())
+            .with("contact_phone", "+49 30 987654")
+            .await
+            .ok();
+        let sold = app.create_cart(&token).await.ok()["cart"]["id"].clone();
+        app.set_cart_item(&token, &sold, product_id, 1).await.ok();
+        app.update_cart(&token, &sold)
+            .with("billing_address", address())
+            .await
+            .ok();
+        app.checkout(&token, &sold).key("checkout-1").await.ok();
 
         // They move to another address: the old one is in the change's
         // event and got its notice.
@@ -255,13 +271,22 @@ async fn deleting_an_account_erases_the_person_everywhere_and_keeps_the_orders()
         assert_eq!(retried["order"]["id"], orders[1]);
         assert!(retried["order"]["shipping_address"].is_null(), "{retried}");
 
-        // user.deleted, with ids and counts only; every session revoked.
+        // Their carts are gone with the account.
+        let carts: i64 = sqlx::query_scalar("SELECT count(*) FROM carts WHERE customer_id = $1::uuid")
+            .bind(&user_id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(carts, 0);
+
+        // user.deleted, with ids and counts only (the checkout's order
+        // too); every session revoked.
         let event = app
             .events(Some(&signup.tenant_id), Some("user.deleted"), 1)
             .await;
         assert_eq!(
             event[0].body["data"],
-            json!({"user_id": user_id, "sessions_revoked": 2, "orders_kept": 2})
+            json!({"user_id": user_id, "sessions_revoked": 2, "orders_kept": 3})
         );
         assert_eq!(event[0].body["actor_id"], user_id.as_str());
         let revoked = app

@@ -4,6 +4,7 @@
 mod account;
 mod atomicity;
 mod audit;
+mod carts;
 mod cli;
 mod cluster;
 mod commerce;

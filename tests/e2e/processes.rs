@@ -218,8 +218,9 @@ async fn a_python_client_administers_members() {
     .await;
 }
 
-/// products -> order (key retried) -> authorize -> capture (key retried)
-/// -> refunds, from Python, on the typed package.
+/// products and a promotion -> a cart with the code -> checkout with a
+/// card (key retried) -> the refusals -> capture (key retried) -> refunds,
+/// from Python, on the typed package.
 #[tokio::test]
 async fn a_python_client_runs_a_shop() {
     run_python_client(
@@ -227,8 +228,10 @@ async fn a_python_client_runs_a_shop() {
         &[""],
         &[
             "commerce.products.create",
-            "commerce.orders.create",
-            "commerce.payments.authorize",
+            "commerce.promotions.create",
+            "commerce.carts.update",
+            "commerce.carts.checkout",
+            "commerce.carts.checkout refused",
             "commerce.payments.capture",
             "commerce.payments.refund",
         ],

@@ -449,6 +449,41 @@ impl TestApp {
         self.bearer("commerce.v1.promotions.update", token, json!({"id": id}))
     }
 
+    /// commerce.carts.create
+    pub fn create_cart(&self, token: &str) -> Call<'_> {
+        self.bearer("commerce.v1.carts.create", token, json!({}))
+    }
+
+    /// commerce.carts.get
+    pub fn get_cart(&self, token: &str, id: impl Serialize) -> Call<'_> {
+        self.bearer("commerce.v1.carts.get", token, json!({"id": id}))
+    }
+
+    /// commerce.carts.items.set: `quantity` of the variant (0 removes it).
+    pub fn set_cart_item(
+        &self,
+        token: &str,
+        cart_id: impl Serialize,
+        variant_id: impl Serialize,
+        quantity: i64,
+    ) -> Call<'_> {
+        let body = json!({"cart_id": cart_id, "variant_id": variant_id, "quantity": quantity});
+        self.bearer("commerce.v1.carts.items.set", token, body)
+    }
+
+    /// commerce.carts.update; changes go in with `.with(..)`.
+    pub fn update_cart(&self, token: &str, cart_id: impl Serialize) -> Call<'_> {
+        let body = json!({"cart_id": cart_id});
+        self.bearer("commerce.v1.carts.update", token, body)
+    }
+
+    /// commerce.carts.checkout (I); a payment method goes in with
+    /// `.with("payment_method", ..)`.
+    pub fn checkout(&self, token: &str, cart_id: impl Serialize) -> Call<'_> {
+        let body = json!({"cart_id": cart_id});
+        self.bearer("commerce.v1.carts.checkout", token, body)
+    }
+
     /// commerce.products.get
     pub fn get_product(&self, token: &str, id: impl Serialize) -> Call<'_> {
         let body = json!({"id": id});

@@ -27,6 +27,7 @@ from olympus_client import FileStore, Olympus, Reply
 from olympus_client.errors import Forbidden, InvalidToken, NoResponders, OlympusError, Timeout
 from olympus_client.models import (
     Address,
+    CartStatus,
     EventType,
     MailTemplate,
     MfaChallenge,
@@ -222,8 +223,26 @@ async def main() -> None:
         third = await ok("commerce.orders.create", commerce.orders_create(token=member, items=items))
         await ok("commerce.orders.cancel", commerce.orders_cancel(token=member, id=third.order.id))
 
+        cart = await ok("commerce.carts.create", commerce.carts_create(token=member))
+        cart_id = cart.cart.id
+        await ok("commerce.carts.items.set", commerce.carts_items_set(token=member, cart_id=cart_id, variant_id=product_id, quantity=2))
+        await ok(
+            "commerce.carts.update",
+            commerce.carts_update(token=member, cart_id=cart_id, shipping_address=address, contact_phone=None),
+        )
+        got = await ok("commerce.carts.get", commerce.carts_get(token=member, id=cart_id))
+        assert got.cart.status == CartStatus.OPEN and got.cart.items[0].quantity == 2, got
+        checked = await ok(
+            "commerce.carts.checkout",
+            commerce.carts_checkout(token=member, cart_id=cart_id, payment_method=card, idempotency_key=str(uuid.uuid4())),
+        )
+        assert checked.order.cart_id == cart_id and checked.payment is not None, checked
+        assert checked.payment.status == PaymentStatus.AUTHORIZED, checked
+
         exported = await ok("auth.export_me", auth.export_me(token=member))
-        assert [o.id for o in exported.orders] == [placed.order.id, another.order.id, third.order.id], exported
+        orders = [placed.order.id, another.order.id, third.order.id, checked.order.id]
+        assert [o.id for o in exported.orders] == orders, exported
+        assert [(c.id, c.status) for c in exported.carts] == [(cart_id, CartStatus.CHECKED_OUT)], exported
         assert exported.orders[0].payments[0].id == paid.payment.id, exported
         await ok("auth.logout_all", auth.logout_all(token=member))
 
@@ -281,7 +300,7 @@ async def main() -> None:
                 print(json.dumps({"failed": "a typed event", "got": repr(event)}))
                 sys.exit(1)
             seen.append(event.type.value)
-        if sorted(seen) != ["order.placed"] * 3 + ["payment.captured"]:
+        if sorted(seen) != ["order.placed"] * 4 + ["payment.captured"]:
             print(json.dumps({"failed": "the events of two types", "got": seen}))
             sys.exit(1)
         again = [e async for e in client.events(

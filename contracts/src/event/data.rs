@@ -66,6 +66,7 @@ event_data! {
     ProductVariantUpdated => ProductVariantUpdated,
     PromotionCreated => PromotionCreated,
     PromotionUpdated => PromotionUpdated,
+    CartCheckedOut => CartCheckedOut,
     OrderPlaced => OrderPlaced,
     OrderCancelled => OrderCancelled,
     OrderPaid => OrderPaid,
@@ -443,6 +444,21 @@ pub struct PromotionCreated {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PromotionUpdated {
     pub promotion: Promotion,
+}
+
+/// `cart.checked_out` (revision 3): a cart became the order `order_id`
+/// (whose `order.placed` carries its lines and totals); the cart is
+/// closed. No address: they are the order's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CartCheckedOut {
+    pub cart_id: Uuid,
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    /// The code applied, if any.
+    pub promotion_code: Option<String>,
+    pub subtotal: Money,
+    pub discount_total: Money,
+    pub total: Money,
 }
 
 /// `order.placed`: an order with its lines; their stock is reserved.

@@ -73,6 +73,8 @@ pub enum EventType {
     PromotionCreated,
     #[serde(rename = "promotion.updated")]
     PromotionUpdated,
+    #[serde(rename = "cart.checked_out")]
+    CartCheckedOut,
     #[serde(rename = "order.placed")]
     OrderPlaced,
     #[serde(rename = "order.cancelled")]
@@ -97,7 +99,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type, in the contract's order.
-    pub const ALL: [EventType; 39] = [
+    pub const ALL: [EventType; 40] = [
         Self::UserRegistered,
         Self::UserLoggedIn,
         Self::UserLoginFailed,
@@ -127,6 +129,7 @@ impl EventType {
         Self::ProductVariantUpdated,
         Self::PromotionCreated,
         Self::PromotionUpdated,
+        Self::CartCheckedOut,
         Self::OrderPlaced,
         Self::OrderCancelled,
         Self::OrderPaid,
@@ -171,6 +174,7 @@ impl EventType {
             Self::ProductVariantUpdated => "product.variant_updated",
             Self::PromotionCreated => "promotion.created",
             Self::PromotionUpdated => "promotion.updated",
+            Self::CartCheckedOut => "cart.checked_out",
             Self::OrderPlaced => "order.placed",
             Self::OrderCancelled => "order.cancelled",
             Self::OrderPaid => "order.paid",

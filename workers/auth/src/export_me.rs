@@ -75,6 +75,7 @@ pub async fn export_me(ctx: Ctx, _: Empty) -> Result<ExportMeReply, Error> {
             order,
         })
         .collect();
+    let carts = olympus_commerce::carts::of_customer(&mut tx, claims.sub, ctx.now()).await?;
     tracing::info!(user_id = %claims.sub, "personal data exported");
     Ok(ExportMeReply {
         mfa: MfaStatusReply {
@@ -84,7 +85,7 @@ pub async fn export_me(ctx: Ctx, _: Empty) -> Result<ExportMeReply, Error> {
         user,
         sessions,
         orders,
-        carts: Vec::new(),
+        carts,
         exported_at: ctx.now(),
     })
 }

@@ -6,6 +6,8 @@
 //! - [`variants`]: `products.variants.create/update` (revision 3);
 //! - [`promotions`]: `promotions.create/get/list/update` (revision 3), and
 //!   the discount a promotion gives;
+//! - [`carts`]: `carts.create/get/items.set/update/checkout` (revision 3):
+//!   carts priced live, checked out into orders;
 //! - [`orders`]: `orders.create/get/list/cancel/fulfill` and the order
 //!   state machine;
 //! - [`payments`]: `payments.authorize/capture/void/refund`, through a
@@ -19,6 +21,7 @@
 //! checked by the runtime against the caller's current role.
 
 pub mod address;
+pub mod carts;
 pub mod money;
 pub mod orders;
 pub mod payments;
@@ -42,7 +45,8 @@ pub fn worker() -> Worker {
 /// The commerce worker with another payment provider.
 pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
     let with = |provider: &Arc<dyn PaymentProvider>| Arc::clone(provider);
-    let (authorize, capture, void, refund) = (
+    let (checkout, authorize, capture, void, refund) = (
+        with(&provider),
         with(&provider),
         with(&provider),
         with(&provider),
@@ -51,7 +55,7 @@ pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
     Worker {
         service: Service::Commerce,
         version: env!("CARGO_PKG_VERSION"),
-        description: "Olympus commerce: catalog, inventory, orders and payments",
+        description: "Olympus commerce: catalog, inventory, carts, orders and payments",
         endpoints: vec![
             endpoint(op::CommerceProductsCreate, products::create),
             endpoint(op::CommerceProductsGet, products::get),
@@ -64,6 +68,13 @@ pub fn worker_with(provider: Arc<dyn PaymentProvider>) -> Worker {
             endpoint(op::CommercePromotionsGet, promotions::get),
             endpoint(op::CommercePromotionsList, promotions::list),
             endpoint(op::CommercePromotionsUpdate, promotions::update),
+            endpoint(op::CommerceCartsCreate, carts::create),
+            endpoint(op::CommerceCartsGet, carts::get),
+            endpoint(op::CommerceCartsItemsSet, carts::set_item),
+            endpoint(op::CommerceCartsUpdate, carts::update),
+            endpoint(op::CommerceCartsCheckout, move |ctx, request| {
+                carts::checkout(ctx, request, Arc::clone(&checkout))
+            }),
             endpoint(op::CommerceOrdersCreate, orders::create),
             endpoint(op::CommerceOrdersGet, orders::get),
             endpoint(op::CommerceOrdersList, orders::list),

@@ -18,7 +18,7 @@
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
     Address, CreateOrderRequest, IdRequest, ListOrdersRequest, OptionValues, Order, OrderLine,
-    OrderReply, OrderStatus,
+    OrderReply, OrderStatus, Promotion,
 };
 use olympus_contracts::event::data;
 use olympus_contracts::shapes::{Page, Role};
@@ -26,13 +26,14 @@ use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::{Event, Prepared};
 use olympus_runtime::pages::Pager;
-use olympus_runtime::{phone, Ctx, Error};
+use olympus_runtime::{phone, Ctx, Error, Tx};
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
+use crate::promotions::{self, Usage};
 use crate::{address, money, stock};
 
 /// Lines per order.
@@ -247,14 +248,14 @@ struct Variant {
     siblings: i64,
 }
 
-/// One line of a request, its variant named.
-struct Wanted {
+/// One line of a request or a cart, its variant named.
+pub(crate) struct Wanted {
     /// The variant: `variant_id`, or the `product_id` of a product with one
     /// variant (its first, which has its id).
-    id: Uuid,
+    pub id: Uuid,
     /// Whether the line named a product.
-    by_product: bool,
-    quantity: i64,
+    pub by_product: bool,
+    pub quantity: i64,
 }
 
 impl Wanted {
@@ -270,7 +271,6 @@ impl Wanted {
 
 /// Handles `commerce.orders.create`.
 pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply, Error> {
-    let claims = ctx.claims()?;
     let mut v = Validation::default();
     if request.items.is_empty() || request.items.len() > MAX_LINES {
         v.add("items", format!("must have 1 to {MAX_LINES} lines"));
@@ -326,14 +326,51 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
         .as_deref()
         .map(|p| v.check("contact_phone", phone::parse(p)));
     v.finish()?;
-    let (shipping, billing, contact_phone) = (
-        shipping.flatten(),
-        billing.flatten(),
-        contact_phone.flatten(),
-    );
-
-    let now = ctx.now();
+    let placement = Placement {
+        lines: wanted,
+        shipping_address: shipping.flatten(),
+        billing_address: billing.flatten(),
+        contact_phone: contact_phone.flatten(),
+        cart_id: None,
+        promotion: None,
+    };
     let mut tx = ctx.tx().await?;
+    let order = place(&ctx, &mut tx, placement).await?;
+    Ok(OrderReply { order })
+}
+
+/// What an order is placed from: the lines of `orders.create` or of a
+/// cart, checked; a cart's promotion.
+pub(crate) struct Placement {
+    pub lines: Vec<Wanted>,
+    pub shipping_address: Option<Address>,
+    pub billing_address: Option<Address>,
+    pub contact_phone: Option<String>,
+    pub cart_id: Option<Uuid>,
+    /// Applied to the subtotal, and counted, under its lock: when it no
+    /// longer applies, `invalid_state` (`promotion_unavailable`).
+    pub promotion: Option<Promotion>,
+}
+
+/// The refusal of a promotion that stopped applying at checkout.
+pub(crate) fn promotion_unavailable(why: &str) -> Error {
+    Error::invalid_state(
+        "promotion_unavailable",
+        format!("the cart's promotion no longer applies: it {why}; remove it or set another"),
+    )
+}
+
+/// Places an order in `tx`: prices its lines from their variants as they
+/// are now, applies its promotion, reserves the stock of every line or
+/// none, counts the promotion's use, and records `order.placed`.
+pub(crate) async fn place(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    placement: Placement,
+) -> Result<Order, Error> {
+    let claims = ctx.claims()?;
+    let now = ctx.now();
+    let wanted = placement.lines;
     let mut ids: Vec<Uuid> = wanted.iter().map(|w| w.id).collect();
     ids.sort();
     // Locked together, in id order: concurrent orders queue, never deadlock.
@@ -355,7 +392,7 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     )
     .bind(&ids)
     .bind(claims.sub)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     let found = |line: &Wanted| {
         variants
@@ -408,7 +445,7 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
     }
     let currency = currency.unwrap_or_default().to_owned();
     let mut lines = Vec::with_capacity(wanted.len());
-    let mut total: i64 = 0;
+    let mut subtotal: i64 = 0;
     for line in &wanted {
         let Some(variant) = found(line) else {
             return Err(Error::internal(anyhow::anyhow!(
@@ -418,7 +455,7 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
         // Bounded: 10^15 per unit at most, 10^4 units, 100 lines.
         let line_total =
             money::times(variant.price_amount, line.quantity).ok_or_else(|| too_large("items"))?;
-        total = money::plus(total, line_total).ok_or_else(|| too_large("items"))?;
+        subtotal = money::plus(subtotal, line_total).ok_or_else(|| too_large("items"))?;
         lines.push(OrderLine {
             product_id: variant.product_id,
             variant_id: variant.id,
@@ -430,43 +467,94 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
             line_total: money::of(line_total, &currency),
         });
     }
-    // The stock taken and the tenant's next number in one statement, last,
-    // so that the number row is locked only for the next one and the commit;
-    // and whether the caller is still a member, read after the gate.
-    let (number, present): (i64, bool) = sqlx::query_as(
+    // The promotion as the cart showed it; whether it is still active, in
+    // its dates and within its limits is decided under its lock, below.
+    let discount = match &placement.promotion {
+        None => 0,
+        Some(promotion) => {
+            if let Some(why) =
+                promotions::refusal(promotion, subtotal, Some(&currency), now, Usage::Unknown)
+            {
+                return Err(promotion_unavailable(why));
+            }
+            promotions::discount_of(promotion, subtotal)
+        }
+    };
+    // The stock taken, the promotion's use counted and the tenant's next
+    // number in one statement, last, so that the number and promotion rows
+    // are locked only for the next one and the commit; and whether the
+    // caller is still a member, read after the gate. A promotion is
+    // counted only while active, in its dates and below its limit (checked
+    // on its row as it is once locked), and a customer's use only below
+    // theirs (on their row, locked by the upsert).
+    let promotion = placement.promotion.as_ref();
+    let (number, present, counted, counted_for_customer): (i64, bool, i64, i64) = sqlx::query_as(
         "WITH taken AS (
              UPDATE product_variants v SET stock = v.stock - w.quantity, updated_at = $3
                FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
-              WHERE v.id = w.id)
+              WHERE v.id = w.id),
+         counted AS (
+             UPDATE promotions p SET times_used = p.times_used + 1
+              WHERE p.id = $6 AND p.status = 'active'
+                AND (p.usage_limit IS NULL OR p.times_used < p.usage_limit)
+                AND (p.starts_at IS NULL OR p.starts_at <= $3)
+                AND (p.ends_at IS NULL OR p.ends_at > $3)
+             RETURNING p.id),
+         counted_for_customer AS (
+             INSERT INTO promotion_customer_uses AS u (promotion_id, customer_id, tenant_id, uses)
+             SELECT id, $5, $4, 1 FROM counted
+             ON CONFLICT (promotion_id, customer_id) DO UPDATE SET uses = u.uses + 1
+              WHERE $7::int IS NULL OR u.uses < $7
+             RETURNING 1)
          INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
          ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
-         RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5)",
+         RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5),
+                   (SELECT count(*) FROM counted), (SELECT count(*) FROM counted_for_customer)",
     )
     .bind(wanted.iter().map(|w| w.id).collect::<Vec<_>>())
     .bind(wanted.iter().map(|w| w.quantity).collect::<Vec<_>>())
     .bind(now)
     .bind(claims.tid)
     .bind(claims.sub)
-    .fetch_one(&mut *tx)
+    .bind(promotion.map(|p| p.id))
+    .bind(
+        promotion
+            .and_then(|p| p.per_customer_limit)
+            .map(|n| n as i32),
+    )
+    .fetch_one(&mut **tx)
     .await?;
     if !present {
         // Deleted (`auth.delete_me`) while this order was on its way.
         return Err(Error::new(ErrorCode::Unauthenticated));
     }
+    if promotion.is_some() {
+        if counted == 0 {
+            return Err(promotion_unavailable(
+                "is disabled, out of its dates or used up",
+            ));
+        }
+        if counted_for_customer == 0 {
+            return Err(promotion_unavailable(
+                "has been used by you as often as it allows",
+            ));
+        }
+    }
+    let total = subtotal - discount;
     let order = Order {
         id: Uuid::now_v7(),
         number,
         customer_id: claims.sub,
-        cart_id: None,
+        cart_id: placement.cart_id,
         status: OrderStatus::PendingPayment,
         items: lines,
-        subtotal: Some(money::of(total, &currency)),
-        discount_total: Some(money::of(0, &currency)),
-        promotion_code: None,
+        subtotal: Some(money::of(subtotal, &currency)),
+        discount_total: Some(money::of(discount, &currency)),
+        promotion_code: promotion.map(|p| p.code.clone()),
         total: money::of(total, &currency),
-        shipping_address: shipping,
-        billing_address: billing,
-        contact_phone,
+        shipping_address: placement.shipping_address,
+        billing_address: placement.billing_address,
+        contact_phone: placement.contact_phone,
         created_at: now,
         updated_at: now,
     };
@@ -477,9 +565,9 @@ pub async fn create(ctx: Ctx, request: CreateOrderRequest) -> Result<OrderReply,
             order: order.clone(),
         },
     ))?;
-    insert(&mut tx, claims.tid, &order, &placed).await?;
+    insert(tx, claims.tid, &order, promotion.map(|p| p.id), &placed).await?;
     tracing::info!(order_id = %order.id, number, lines = order.items.len(), "order placed");
-    Ok(OrderReply { order })
+    Ok(order)
 }
 
 fn too_large(field: &str) -> Error {
@@ -492,6 +580,7 @@ async fn insert(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     order: &Order,
+    promotion_id: Option<Uuid>,
     placed: &Prepared,
 ) -> Result<(), Error> {
     let lines = &order.items;
@@ -534,20 +623,21 @@ async fn insert(
         args.add(order.subtotal.as_ref().map(|m| m.amount))?;
         args.add(order.discount_total.as_ref().map_or(0, |m| m.amount))?;
         args.add(order.cart_id)?;
-        args.add(order.promotion_code.as_deref())
+        args.add(order.promotion_code.as_deref())?;
+        args.add(promotion_id)
     })();
     added.map_err(|e| Error::internal(anyhow::anyhow!("binding an order: {e}")))?;
     placed.add_to(&mut args)?;
-    // Built once: the outbox call's arguments follow the order's 23.
+    // Built once: the outbox call's arguments follow the order's 24.
     static INSERT: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH placed AS (
              INSERT INTO orders (id, tenant_id, number, customer_id, status, currency,
                                  total_amount, shipping_address, billing_address,
                                  contact_phone, created_at, updated_at, subtotal_amount,
-                                 discount_amount, cart_id, promotion_code)
+                                 discount_amount, cart_id, promotion_code, promotion_id)
              VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $10, $20,
-                     $21, $22, $23)),
+                     $21, $22, $23, $24)),
          lines AS (
              INSERT INTO order_items (order_id, tenant_id, position, product_id, sku, name,
                                       unit_amount, quantity, line_amount, variant_id,
@@ -560,7 +650,7 @@ async fn insert(
                  AS l(position, product_id, sku, name, unit_amount, quantity, line_amount,
                       variant_id, option_values))
          SELECT {}",
-            Prepared::record_call(24)
+            Prepared::record_call(25)
         )
     });
     sqlx::query_with(&INSERT, args).execute(conn).await?;
@@ -660,6 +750,19 @@ pub async fn cancel(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
     .bind(restock.iter().map(|r| r.0).collect::<Vec<_>>())
     .bind(restock.iter().map(|r| r.3).collect::<Vec<_>>())
     .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // Its promotion's use goes back, in all and for its customer.
+    sqlx::query(
+        "WITH used AS (SELECT promotion_id, customer_id FROM orders
+                        WHERE id = $1 AND promotion_id IS NOT NULL),
+              back AS (UPDATE promotions p SET times_used = p.times_used - 1
+                         FROM used WHERE p.id = used.promotion_id)
+         UPDATE promotion_customer_uses u SET uses = u.uses - 1
+           FROM used WHERE u.promotion_id = used.promotion_id
+                       AND u.customer_id = used.customer_id",
+    )
+    .bind(order.id)
     .execute(&mut *tx)
     .await?;
     let cancelled = data::OrderCancelled {

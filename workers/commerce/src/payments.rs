@@ -16,13 +16,13 @@
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
-    AuthorizePaymentRequest, Money, OrderStatus, Payment, PaymentIdRequest, PaymentReply,
-    PaymentStatus, RefundPaymentRequest,
+    AuthorizePaymentRequest, Money, Order, OrderStatus, Payment, PaymentIdRequest, PaymentMethod,
+    PaymentReply, PaymentStatus, RefundPaymentRequest,
 };
 use olympus_contracts::event::data;
 use olympus_contracts::ErrorCode;
 use olympus_runtime::error::Validation;
-use olympus_runtime::{Ctx, Error};
+use olympus_runtime::{Ctx, Error, Tx};
 use sqlx::PgConnection;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -91,6 +91,16 @@ fn provider_failed(err: anyhow::Error) -> Error {
         .with_source(err)
 }
 
+/// Checks a payment method (`{type: "card", token}`) given as `field`.
+pub(crate) fn check_method(v: &mut Validation, field: &str, method: &PaymentMethod) {
+    if method.kind != "card" {
+        v.add(format!("{field}.type"), "must be card");
+    }
+    if method.token.is_empty() || method.token.len() > 255 {
+        v.add(format!("{field}.token"), "must be 1 to 255 characters");
+    }
+}
+
 /// Handles `commerce.payments.authorize`: for the whole of a pending
 /// order the caller may see. A declined card is a `failed` payment (and
 /// `payment.failed`), not an error.
@@ -100,16 +110,9 @@ pub async fn authorize(
     provider: Arc<dyn PaymentProvider>,
 ) -> Result<PaymentReply, Error> {
     let mut v = Validation::default();
-    if request.method.kind != "card" {
-        v.add("method.type", "must be card");
-    }
-    if request.method.token.is_empty() || request.method.token.len() > 255 {
-        v.add("method.token", "must be 1 to 255 characters");
-    }
+    check_method(&mut v, "method", &request.method);
     v.finish()?;
-    let now = ctx.now();
     let mut tx = ctx.tx().await?;
-    let tenant_id = tx.tenant()?;
     let order = orders::find(&ctx, &mut tx, request.order_id, true).await?;
     if order.status != OrderStatus::PendingPayment {
         return Err(Error::invalid_state(
@@ -130,13 +133,32 @@ pub async fn authorize(
         );
     }
     let payment_id = Uuid::now_v7();
+    let key = format!("{payment_id}:authorize");
+    let payment =
+        authorize_locked(&mut tx, &order, payment_id, key, &request.method, &provider).await?;
+    Ok(PaymentReply { payment })
+}
+
+/// Authorizes the total of `order` (locked in `tx`, pending payment)
+/// through the provider with `key`, and records the payment `payment_id`
+/// and its event.
+async fn authorize_locked(
+    tx: &mut Tx<'_>,
+    order: &Order,
+    payment_id: Uuid,
+    key: String,
+    method: &PaymentMethod,
+    provider: &Arc<dyn PaymentProvider>,
+) -> Result<Payment, Error> {
+    let now = tx.now();
+    let tenant_id = tx.tenant()?;
     let outcome = olympus_runtime::deadline::exempt(provider.authorize(
         ProviderCall {
-            key: format!("{payment_id}:authorize"),
+            key,
             amount: &order.total,
             reference: "",
         },
-        &request.method.token,
+        &method.token,
     ))
     .await
     .map_err(provider_failed)?;
@@ -160,7 +182,7 @@ pub async fn authorize(
     .bind(reference)
     .bind(failure)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
     let payment = row.into_payment()?;
     match status {
@@ -177,7 +199,39 @@ pub async fn authorize(
             tx.emit(order.id, &failed).await?
         }
     };
-    Ok(PaymentReply { payment })
+    Ok(payment)
+}
+
+/// The payment of the order `order_id` a checkout made, in the request's
+/// transaction, once the order committed (`carts.checkout`): its first
+/// payment when it has one (a retry's, or the checkout's own before a lost
+/// reply), else the authorization of its total with a provider key
+/// derived from the order (`{order_id}:authorize`), so that a provider
+/// reached twice for it charges once. `None` when the order is no longer
+/// pending payment (cancelled meanwhile).
+pub(crate) async fn authorize_checkout(
+    ctx: &Ctx,
+    order_id: Uuid,
+    method: &PaymentMethod,
+    provider: &Arc<dyn PaymentProvider>,
+) -> Result<(Order, Option<Payment>), Error> {
+    let mut tx = ctx.tx().await?;
+    let order = orders::find(ctx, &mut tx, order_id, true).await?;
+    let first: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1 ORDER BY id LIMIT 1"
+    ))
+    .bind(order.id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(first) = first {
+        return Ok((order, Some(first.into_payment()?)));
+    }
+    if order.status != OrderStatus::PendingPayment {
+        return Ok((order, None));
+    }
+    let key = format!("{}:authorize", order.id);
+    let payment = authorize_locked(&mut tx, &order, Uuid::now_v7(), key, method, provider).await?;
+    Ok((order, Some(payment)))
 }
 
 /// The payment `id`, locked, with its provider reference.

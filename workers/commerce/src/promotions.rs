@@ -9,6 +9,11 @@
 //! `min_subtotal` is of their one currency. `usage_limit` is never
 //! exceeded: the table refuses a count past it (migration 0030), and it
 //! cannot be lowered below the uses a promotion has.
+//!
+//! Carts apply a promotion ([`refusal`] says why one does not) and a
+//! checkout counts its use (`orders::place`, under the promotion's lock,
+//! with the customer's count in `promotion_customer_uses`); cancelling
+//! the order gives the use back.
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::commerce::{
@@ -105,6 +110,103 @@ pub fn discount(kind: PromotionKind, percent: u32, amount: i64, subtotal: i64) -
         }
         PromotionKind::FixedAmount => amount.clamp(0, subtotal.max(0)),
     }
+}
+
+/// [`discount`] of `promotion` on `subtotal`.
+pub fn discount_of(promotion: &Promotion, subtotal: i64) -> i64 {
+    discount(
+        promotion.kind,
+        promotion.percent.unwrap_or(0),
+        promotion.amount.as_ref().map_or(0, |a| a.amount),
+        subtotal,
+    )
+}
+
+/// How often the customer has used a promotion, when it is known.
+#[derive(Debug, Clone, Copy)]
+pub enum Usage {
+    /// Read, unlocked: a cart's view.
+    Known(u32),
+    /// Counted under its lock by the checkout.
+    Unknown,
+}
+
+/// Why `promotion` does not apply, now, to a subtotal of `subtotal` minor
+/// units in `currency` (`None`: an empty cart, of no currency yet), for a
+/// customer who used it as `usage` says; `None` when it applies. The words
+/// follow "the promotion ...".
+pub fn refusal(
+    promotion: &Promotion,
+    subtotal: i64,
+    currency: Option<&str>,
+    now: DateTime<Utc>,
+    usage: Usage,
+) -> Option<&'static str> {
+    let own_currency = promotion
+        .amount
+        .as_ref()
+        .or(promotion.min_subtotal.as_ref())
+        .map(|m| m.currency.as_str());
+    if promotion.status != PromotionStatus::Active {
+        return Some("is disabled");
+    }
+    if promotion.starts_at.is_some_and(|starts| now < starts) {
+        return Some("has not started");
+    }
+    if promotion.ends_at.is_some_and(|ends| now >= ends) {
+        return Some("has ended");
+    }
+    if promotion
+        .usage_limit
+        .is_some_and(|limit| promotion.times_used >= limit)
+    {
+        return Some("is used up");
+    }
+    if let (Usage::Known(uses), Some(limit)) = (usage, promotion.per_customer_limit) {
+        if uses >= limit {
+            return Some("has been used by you as often as it allows");
+        }
+    }
+    if let (Some(own), Some(currency)) = (own_currency, currency) {
+        if own != currency {
+            return Some("is in another currency");
+        }
+    }
+    if promotion
+        .min_subtotal
+        .as_ref()
+        .is_some_and(|min| subtotal < min.amount)
+    {
+        return Some("needs a larger subtotal");
+    }
+    None
+}
+
+/// The promotion of `code` (stored upper case), unlocked.
+pub async fn by_code(conn: &mut PgConnection, code: &str) -> Result<Option<Promotion>, Error> {
+    let row: Option<PromotionRow> = sqlx::query_as(&format!(
+        "SELECT {PROMOTION_COLUMNS} FROM promotions WHERE code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(conn)
+    .await?;
+    row.map(PromotionRow::into_promotion).transpose()
+}
+
+/// How often `customer_id` has used `promotion_id` (orders not cancelled).
+pub async fn uses_of(
+    conn: &mut PgConnection,
+    promotion_id: Uuid,
+    customer_id: Uuid,
+) -> Result<u32, Error> {
+    let uses: Option<i32> = sqlx::query_scalar(
+        "SELECT uses FROM promotion_customer_uses WHERE promotion_id = $1 AND customer_id = $2",
+    )
+    .bind(promotion_id)
+    .bind(customer_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(uses.map_or(0, |n| n.max(0) as u32))
 }
 
 /// Handles `commerce.promotions.create`.

@@ -92,6 +92,7 @@ class EventType(OpenEnum):
     PRODUCT_VARIANT_UPDATED = "product.variant_updated"
     PROMOTION_CREATED = "promotion.created"
     PROMOTION_UPDATED = "promotion.updated"
+    CART_CHECKED_OUT = "cart.checked_out"
     ORDER_PLACED = "order.placed"
     ORDER_CANCELLED = "order.cancelled"
     ORDER_PAID = "order.paid"
@@ -135,6 +136,86 @@ class AuthorizePaymentRequest(Model):
     order_id: UUID
 
 
+class Money(Model):
+    """An amount of money: minor units and an ISO 4217 code."""
+    amount: int
+    """In the currency's minor unit (e.g. cents), as the currency's
+    exponent says (`JPY` has none, `BHD` three).
+    """
+    currency: str
+    """ISO 4217, e.g. `EUR`."""
+
+
+class CartLine(Model):
+    """One line of a cart, priced as its variant is now."""
+    line_total: Money
+    name: str
+    option_values: dict[str, str]
+    product_id: UUID
+    quantity: int
+    sku: str
+    """The variant's SKU."""
+    unit_price: Money
+    variant_id: UUID
+
+
+class CartStatus(OpenEnum):
+    """Where a cart is in its life (revision 3): `expired` is an open cart
+    left 30 days without a change.
+    """
+    OPEN = "open"
+    CHECKED_OUT = "checked_out"
+    EXPIRED = "expired"
+
+
+class Cart(Model):
+    """A cart (revision 3): its member's alone, priced live on every read.
+    An empty cart's amounts are in `XXX` (ISO 4217: no currency).
+    """
+    created_at: datetime
+    customer_id: UUID
+    discount_total: Money
+    expires_at: datetime
+    """30 days after `updated_at`."""
+    id: UUID
+    items: list[CartLine]
+    """In the order they were added."""
+    promotion_applies: bool
+    """Whether `promotion_code` applies now (its discount is in
+    `discount_total`).
+    """
+    status: CartStatus
+    subtotal: Money
+    total: Money
+    """`subtotal` less `discount_total`."""
+    updated_at: datetime
+    billing_address: Address | None = None
+    contact_phone: str | None = None
+    promotion_code: str | None = None
+    """Upper case, as the promotion has it."""
+    shipping_address: Address | None = None
+
+
+class CartCheckedOut(Model):
+    """`cart.checked_out` (revision 3): a cart became the order `order_id`
+    (whose `order.placed` carries its lines and totals); the cart is
+    closed. No address: they are the order's.
+    """
+    cart_id: UUID
+    customer_id: UUID
+    discount_total: Money
+    order_id: UUID
+    subtotal: Money
+    total: Money
+    promotion_code: str | None = None
+    """The code applied, if any."""
+
+
+class CartReply(Reply):
+    """Reply of the cart operations."""
+    cart: Cart
+
+
 class ChangeEmailRequest(Model):
     """`auth.change_email` (B, revision 3): mails a token confirming the move
     to `new_email`, only there; nothing changes until it is confirmed.
@@ -149,6 +230,99 @@ class ChangePasswordRequest(Model):
     """
     current_password: Secret
     new_password: Secret
+
+
+class OrderLine(Model):
+    """One line of an order, priced when it was placed."""
+    line_total: Money
+    name: str
+    product_id: UUID
+    quantity: int
+    sku: str
+    """The variant's SKU."""
+    unit_price: Money
+    option_values: dict[str, str] | None = None
+    """Revision 3: the variant's option values."""
+    variant_id: UUID | None = None
+    """Revision 3 (absent from events stored before it)."""
+
+
+class OrderStatus(OpenEnum):
+    """Where an order is in its life."""
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+
+
+class Order(Model):
+    """An order."""
+    created_at: datetime
+    customer_id: UUID
+    id: UUID
+    items: list[OrderLine]
+    number: int
+    """The tenant's order number: 1, 2, 3, ..."""
+    status: OrderStatus
+    total: Money
+    """`subtotal` less `discount_total`."""
+    updated_at: datetime
+    billing_address: Address | None = None
+    cart_id: UUID | None = None
+    """Revision 3: the cart it was checked out from; nil for an order of
+    `orders.create`.
+    """
+    contact_phone: str | None = None
+    discount_total: Money | None = None
+    """Revision 3: what a promotion took off the subtotal (absent from
+    events stored before it).
+    """
+    promotion_code: str | None = None
+    """Revision 3: the code of the promotion applied, if any."""
+    shipping_address: Address | None = None
+    subtotal: Money | None = None
+    """Revision 3: the lines' sum (absent from events stored before it)."""
+
+
+class PaymentStatus(OpenEnum):
+    """Where a payment is in its life."""
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class Payment(Model):
+    """A payment of an order."""
+    amount: Money
+    captured_amount: Money
+    created_at: datetime
+    id: UUID
+    order_id: UUID
+    provider: str
+    """The provider that handled it (`test`)."""
+    refunded_amount: Money
+    status: PaymentStatus
+    failure_reason: str | None = None
+
+
+class CheckoutReply(Reply):
+    """Reply of `commerce.carts.checkout`: the order, and the payment when a
+    method was given (`failed` when the card was declined).
+    """
+    order: Order
+    payment: Payment | None = None
+
+
+class CheckoutRequest(Model):
+    """`commerce.carts.checkout` (I; revision 3): the cart becomes an order;
+    with `payment_method`, its total is then authorized.
+    """
+    cart_id: UUID
+    payment_method: PaymentMethod | None = None
 
 
 class ConfirmEmailChangeRequest(Model):
@@ -181,16 +355,6 @@ class CreateOrderRequest(Model):
     contact_phone: str | None = None
     """E.164."""
     shipping_address: Address | None = None
-
-
-class Money(Model):
-    """An amount of money: minor units and an ISO 4217 code."""
-    amount: int
-    """In the currency's minor unit (e.g. cents), as the currency's
-    exponent says (`JPY` has none, `BHD` three).
-    """
-    currency: str
-    """ISO 4217, e.g. `EUR`."""
 
 
 class CreateProductRequest(Model):
@@ -408,54 +572,6 @@ class EventUser(Model):
     """E.164, when the user gave one; absent once the user was erased."""
 
 
-class OrderLine(Model):
-    """One line of an order, priced when it was placed."""
-    line_total: Money
-    name: str
-    product_id: UUID
-    quantity: int
-    sku: str
-    """The variant's SKU."""
-    unit_price: Money
-    option_values: dict[str, str] | None = None
-    """Revision 3: the variant's option values."""
-    variant_id: UUID | None = None
-    """Revision 3 (absent from events stored before it)."""
-
-
-class OrderStatus(OpenEnum):
-    """Where an order is in its life."""
-    PENDING_PAYMENT = "pending_payment"
-    PAID = "paid"
-    FULFILLED = "fulfilled"
-    CANCELLED = "cancelled"
-    REFUNDED = "refunded"
-
-
-class PaymentStatus(OpenEnum):
-    """Where a payment is in its life."""
-    AUTHORIZED = "authorized"
-    CAPTURED = "captured"
-    VOIDED = "voided"
-    FAILED = "failed"
-    REFUNDED = "refunded"
-    PARTIALLY_REFUNDED = "partially_refunded"
-
-
-class Payment(Model):
-    """A payment of an order."""
-    amount: Money
-    captured_amount: Money
-    created_at: datetime
-    id: UUID
-    order_id: UUID
-    provider: str
-    """The provider that handled it (`test`)."""
-    refunded_amount: Money
-    status: PaymentStatus
-    failure_reason: str | None = None
-
-
 class ExportedOrder(Model):
     """One of the caller's orders as `auth.export_me` answers it: the order
     with its items, and its payments.
@@ -518,10 +634,8 @@ class ExportMeReply(Reply):
     snapshot. No secret: no password hash, TOTP secret, recovery code or
     token.
     """
-    carts: list[Any]
-    """The caller's carts; none are stored before carts exist (contract
-    §5, commerce, revision 3), so empty until then.
-    """
+    carts: list[Cart]
+    """The caller's carts, oldest first, priced as they are now."""
     exported_at: datetime
     mfa: MfaStatusReply
     orders: list[ExportedOrder]
@@ -820,35 +934,6 @@ class MfaDisableRequest(Model):
     password: Secret
     code: Secret | None = None
     recovery_code: Secret | None = None
-
-
-class Order(Model):
-    """An order."""
-    created_at: datetime
-    customer_id: UUID
-    id: UUID
-    items: list[OrderLine]
-    number: int
-    """The tenant's order number: 1, 2, 3, ..."""
-    status: OrderStatus
-    total: Money
-    """`subtotal` less `discount_total`."""
-    updated_at: datetime
-    billing_address: Address | None = None
-    cart_id: UUID | None = None
-    """Revision 3: the cart it was checked out from; nil for an order of
-    `orders.create`.
-    """
-    contact_phone: str | None = None
-    discount_total: Money | None = None
-    """Revision 3: what a promotion took off the subtotal (absent from
-    events stored before it).
-    """
-    promotion_code: str | None = None
-    """Revision 3: the code of the promotion applied, if any."""
-    shipping_address: Address | None = None
-    subtotal: Money | None = None
-    """Revision 3: the lines' sum (absent from events stored before it)."""
 
 
 class OrderCancelled(Model):
@@ -1234,6 +1319,15 @@ class SessionsReply(Reply):
     items: list[SessionInfo]
 
 
+class SetCartItemRequest(Model):
+    """`commerce.carts.items.set` (revision 3): the line of `variant_id` gets
+    `quantity` (1 to 10,000); 0 removes it.
+    """
+    cart_id: UUID
+    quantity: int
+    variant_id: UUID
+
+
 class SetRoleRequest(Model):
     """`tenant.members.set_role` (owner)."""
     role: Role
@@ -1290,6 +1384,19 @@ class TotpEnrollReply(Reply):
     """`otpauth://totp/...` for a QR code (SHA1, 6 digits, 30 s)."""
     secret: Secret
     """160 bits, base32 without padding (RFC 4648)."""
+
+
+class UpdateCartRequest(Model):
+    """`commerce.carts.update` (revision 3): absent fields stay; nil removes."""
+    cart_id: UUID
+    billing_address: Address | None = None
+    contact_phone: str | None = None
+    """E.164."""
+    promotion_code: str | None = None
+    """Matched case-insensitively; `validation_failed` when it does not
+    apply to the cart.
+    """
+    shipping_address: Address | None = None
 
 
 class UpdateMeRequest(Model):
@@ -1478,6 +1585,7 @@ class VerifyEmailRequest(Model):
 
 # Each event type's `data` class.
 EVENT_DATA: dict[str, type[Model]] = {
+    "cart.checked_out": CartCheckedOut,
     "inventory.adjusted": InventoryAdjusted,
     "invitation.revoked": InvitationRevoked,
     "member.invited": MemberInvited,
@@ -1521,6 +1629,7 @@ EVENT_DATA: dict[str, type[Model]] = {
 
 # The `data` of any event: narrow it with isinstance.
 EventData = Union[
+    CartCheckedOut,
     InventoryAdjusted,
     InvitationRevoked,
     MemberInvited,

@@ -1053,6 +1053,11 @@ class CommerceService:
         "promotions_get": "commerce.promotions.get",
         "promotions_list": "commerce.promotions.list",
         "promotions_update": "commerce.promotions.update",
+        "carts_create": "commerce.carts.create",
+        "carts_get": "commerce.carts.get",
+        "carts_items_set": "commerce.carts.items.set",
+        "carts_update": "commerce.carts.update",
+        "carts_checkout": "commerce.carts.checkout",
         "orders_create": "commerce.orders.create",
         "orders_get": "commerce.orders.get",
         "orders_list": "commerce.orders.list",
@@ -1367,6 +1372,131 @@ class CommerceService:
             {"id": id, "ends_at": ends_at, "status": status, "usage_limit": usage_limit},
             token=token,
             idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def carts_create(
+        self,
+        *,
+        token: str,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.CartReply:
+        """`commerce.carts.create` (bearer, member).
+
+        The empty request or reply `{}`.
+        """
+        return await self._call(
+            "commerce.v1.carts.create",
+            models.Empty,
+            models.CartReply,
+            {},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def carts_get(
+        self,
+        *,
+        token: str,
+        id: UUID,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.CartReply:
+        """`commerce.carts.get` (bearer, member).
+
+        `commerce.products.get`, `commerce.orders.get`, `orders.cancel`,
+        `orders.fulfill`: one resource by id.
+        """
+        return await self._call(
+            "commerce.v1.carts.get",
+            models.IdRequest,
+            models.CartReply,
+            {"id": id},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def carts_items_set(
+        self,
+        *,
+        token: str,
+        cart_id: UUID,
+        quantity: int,
+        variant_id: UUID,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.CartReply:
+        """`commerce.carts.items.set` (bearer, member).
+
+        `commerce.carts.items.set` (revision 3): the line of `variant_id` gets
+        `quantity` (1 to 10,000); 0 removes it.
+        """
+        return await self._call(
+            "commerce.v1.carts.items.set",
+            models.SetCartItemRequest,
+            models.CartReply,
+            {"cart_id": cart_id, "quantity": quantity, "variant_id": variant_id},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def carts_update(
+        self,
+        *,
+        token: str,
+        cart_id: UUID,
+        billing_address: Address | None | Unset = UNSET,
+        contact_phone: str | None | Unset = UNSET,
+        promotion_code: str | None | Unset = UNSET,
+        shipping_address: Address | None | Unset = UNSET,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.CartReply:
+        """`commerce.carts.update` (bearer, member).
+
+        `commerce.carts.update` (revision 3): absent fields stay; nil removes.
+        """
+        return await self._call(
+            "commerce.v1.carts.update",
+            models.UpdateCartRequest,
+            models.CartReply,
+            {"cart_id": cart_id, "billing_address": billing_address, "contact_phone": contact_phone, "promotion_code": promotion_code, "shipping_address": shipping_address},
+            token=token,
+            idempotency_key=None,
+            correlation_id=correlation_id,
+            timeout=timeout,
+        )
+
+    async def carts_checkout(
+        self,
+        *,
+        token: str,
+        cart_id: UUID,
+        payment_method: PaymentMethod | None | Unset = UNSET,
+        idempotency_key: str | None = None,
+        correlation_id: str | None = None,
+        timeout: float | None = None,
+    ) -> models.CheckoutReply:
+        """`commerce.carts.checkout` (bearer, Idempotency-Key, member).
+
+        `commerce.carts.checkout` (I; revision 3): the cart becomes an order;
+        with `payment_method`, its total is then authorized.
+        """
+        return await self._call(
+            "commerce.v1.carts.checkout",
+            models.CheckoutRequest,
+            models.CheckoutReply,
+            {"cart_id": cart_id, "payment_method": payment_method},
+            token=token,
+            idempotency_key=idempotency_key,
             correlation_id=correlation_id,
             timeout=timeout,
         )
