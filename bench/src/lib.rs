@@ -6,12 +6,15 @@
 //!
 //! # Layout
 //! - `run`: the command's arguments, one operation under load, the report;
+//! - `checkout`: `--op checkout`, carts checked out against their bare-SQL
+//!   floor;
 //! - `mix`: a blend of operations for a duration, for fault drills
 //!   (`olympus drill` makes the fault with shell commands at set moments);
 //! - `floors`: what the machine can do at best (NATS echo, a Postgres point
 //!   select, an order's writes as bare SQL, Argon2), measured around a run;
 //! - `cpu`: the CPU each process spent per request, from `/proc`.
 
+mod checkout;
 mod cpu;
 mod floors;
 mod mix;

@@ -89,11 +89,11 @@ pub struct BenchArgs {
 
     /// Requests to send (at most 1,000,000).
     #[arg(long, default_value_t = 2000)]
-    requests: usize,
+    pub(crate) requests: usize,
 
     /// Concurrent callers.
     #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
 
     /// Callers logging in continuously meanwhile (at most 64).
     #[arg(long, default_value_t = 0)]
@@ -108,7 +108,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Encoding::Msgpack)]
     encoding: Encoding,
 
-    /// Postgres of the workers, for `--op orders-create`'s bare-SQL floor
+    /// Postgres of the workers, for the bare-SQL floors of `--op
+    /// orders-create` and `--op checkout`
     /// (as the owner; the floor runs as the request role, like the workers).
     #[arg(
         long,
@@ -133,6 +134,23 @@ pub struct BenchArgs {
     argon2_params: Argon2Params,
 }
 
+impl BenchArgs {
+    /// The encoding of the requests, for the report.
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Postgres of the workers, as the owner.
+    pub(crate) fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
+    /// The request role's URL, when it is not `DATABASE_URL` as olympus_app.
+    pub(crate) fn app_database_url(&self) -> Option<&str> {
+        self.app_database_url.as_deref()
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum BenchOp {
     /// `auth.me` (bearer token check + one query).
@@ -153,10 +171,14 @@ enum BenchOp {
     /// same writes as bare SQL transactions from as many callers (needs
     /// `DATABASE_URL`).
     OrdersCreate,
+    /// `commerce.carts.checkout` of carts of 3 lines with a 10 % promotion
+    /// (made first, unmeasured); then, as a floor, the same statements as
+    /// bare SQL transactions from as many callers (needs `DATABASE_URL`).
+    Checkout,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Encoding {
+pub(crate) enum Encoding {
     Msgpack,
     Json,
 }
@@ -318,6 +340,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let requests: Vec<Request> = match args.op {
         BenchOp::Signup => return bench_signups(&client, &args).await,
         BenchOp::OrdersCreate => return bench_orders(&client, &args, &signup).await,
+        BenchOp::Checkout => {
+            return crate::checkout::bench_checkout(&client, &args, &signup).await
+        }
         BenchOp::Refresh => return bench_refresh(&client, &args, &login).await,
         BenchOp::Me => vec![Request::new(
             operation::AUTH_ME,
@@ -1124,7 +1149,7 @@ fn report(name: &str, samples: Vec<Sample>) {
 
 /// Prints percentiles (and throughput, given the wall time); returns the
 /// throughput.
-fn report_throughput(name: &str, mut samples: Vec<Sample>, elapsed: Option<Duration>) -> f64 {
+pub(crate) fn report_throughput(name: &str, mut samples: Vec<Sample>, elapsed: Option<Duration>) -> f64 {
     let throughput = elapsed.map_or(0.0, |e| samples.len() as f64 / e.as_secs_f64());
     let errors = samples.iter().filter(|(_, ok)| !ok).count();
     samples.sort_unstable_by_key(|(d, _)| *d);
@@ -1225,7 +1250,7 @@ impl Client {
 
     /// One measured request; a transport error (no reply in time, no
     /// responders) stops the caller.
-    async fn send(&self, request: &Request) -> anyhow::Result<Sample> {
+    pub(crate) async fn send(&self, request: &Request) -> anyhow::Result<Sample> {
         let (elapsed, reply) = self.exchange(request, None).await;
         let ok = reply?
             .headers
