@@ -340,9 +340,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let requests: Vec<Request> = match args.op {
         BenchOp::Signup => return bench_signups(&client, &args).await,
         BenchOp::OrdersCreate => return bench_orders(&client, &args, &signup).await,
-        BenchOp::Checkout => {
-            return crate::checkout::bench_checkout(&client, &args, &signup).await
-        }
+        BenchOp::Checkout => return crate::checkout::bench_checkout(&client, &args, &signup).await,
         BenchOp::Refresh => return bench_refresh(&client, &args, &login).await,
         BenchOp::Me => vec![Request::new(
             operation::AUTH_ME,
@@ -1149,7 +1147,11 @@ fn report(name: &str, samples: Vec<Sample>) {
 
 /// Prints percentiles (and throughput, given the wall time); returns the
 /// throughput.
-pub(crate) fn report_throughput(name: &str, mut samples: Vec<Sample>, elapsed: Option<Duration>) -> f64 {
+pub(crate) fn report_throughput(
+    name: &str,
+    mut samples: Vec<Sample>,
+    elapsed: Option<Duration>,
+) -> f64 {
     let throughput = elapsed.map_or(0.0, |e| samples.len() as f64 / e.as_secs_f64());
     let errors = samples.iter().filter(|(_, ok)| !ok).count();
     samples.sort_unstable_by_key(|(d, _)| *d);

@@ -170,6 +170,21 @@ async fn a_cart_is_its_members_alone_and_priced_live() {
         assert_eq!(after["items"], cart["items"]);
         assert_eq!(after["contact_phone"], Value::Null);
 
+        // A line whose price moves to another currency shows it, is not
+        // summed (no sum of two currencies), and stops the checkout.
+        let swap = app.new_product(&owner, "SWAP", 100, 5).await;
+        app.set_cart_item(token, &id, &swap["id"], 1).await.ok();
+        app.update_product(&owner.access_token, &swap["id"])
+            .with("price", money(200, "USD"))
+            .await
+            .ok();
+        let mixed = app.get_cart(token, &id).await.ok()["cart"].clone();
+        assert_eq!(mixed["items"][1]["unit_price"], money(200, "USD"));
+        assert_eq!(mixed["subtotal"], cart["subtotal"]);
+        let err = app.checkout(token, &id).await.err(422, "validation_failed");
+        assert!(err["details"]["fields"]["items"].is_array(), "{err}");
+        app.set_cart_item(token, &id, &swap["id"], 0).await.ok();
+
         // 100 lines at most.
         let big = self::cart(app, token).await;
         for i in 0..100 {

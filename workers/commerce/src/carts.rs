@@ -36,10 +36,13 @@ use olympus_contracts::event::data;
 use olympus_contracts::shapes::Empty;
 use olympus_runtime::error::Validation;
 use olympus_runtime::idempotency;
+use olympus_runtime::outbox::{Event, Prepared};
 use olympus_runtime::{phone, Ctx, Error};
 use sha2::{Digest, Sha256};
+use sqlx::postgres::PgArguments;
+use sqlx::Arguments;
 use sqlx::PgConnection;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use uuid::Uuid;
 
 use crate::orders::{self, Placement, Wanted};
@@ -129,6 +132,27 @@ async fn lines(conn: &mut PgConnection, cart_id: Uuid) -> Result<Vec<LineRow>, E
     .await?)
 }
 
+/// The currency of a cart's `lines` and their subtotal in it: the first
+/// line's currency (`XXX` for no line). A line whose price has moved to
+/// another currency since it was added is not summed (money of two
+/// currencies has no sum); it shows its own price, and the checkout
+/// refuses the cart as `orders.create` refuses mixed currencies.
+fn sum(lines: &[LineRow]) -> Result<(String, i64), Error> {
+    let currency = lines
+        .first()
+        .map_or(NO_CURRENCY, |l| l.currency.as_str())
+        .to_owned();
+    let too_large = || Validation::failed("items", ["the cart's total is too large"]);
+    let mut subtotal: i64 = 0;
+    for line in lines {
+        let line_total = money::times(line.price_amount, line.quantity).ok_or_else(too_large)?;
+        if line.currency == currency {
+            subtotal = money::plus(subtotal, line_total).ok_or_else(too_large)?;
+        }
+    }
+    Ok((currency, subtotal))
+}
+
 /// A cart as priced now, with the promotion that applies to it.
 struct Priced {
     cart: Cart,
@@ -138,24 +162,11 @@ struct Priced {
 /// Prices `row` with its lines and promotion as they are at `now`.
 async fn price(conn: &mut PgConnection, row: CartRow, now: DateTime<Utc>) -> Result<Priced, Error> {
     let lines = lines(conn, row.id).await?;
-    // One currency: the first line's (a price moved to another currency
-    // since is refused at checkout, as orders.create refuses it).
-    let currency = lines
-        .first()
-        .map_or(NO_CURRENCY, |l| l.currency.as_str())
-        .to_owned();
-    let mut subtotal: i64 = 0;
+    let (currency, subtotal) = sum(&lines)?;
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
-        let line_total = money::times(line.price_amount, line.quantity)
-            .and_then(|t| money::plus(subtotal, t).map(|s| (t, s)));
-        let Some((line_total, sum)) = line_total else {
-            return Err(Validation::failed(
-                "items",
-                ["the cart's total is too large"],
-            ));
-        };
-        subtotal = sum;
+        // Bounded by `sum`.
+        let line_total = line.price_amount.saturating_mul(line.quantity);
         items.push(CartLine {
             variant_id: line.variant_id,
             product_id: line.product_id,
@@ -401,13 +412,8 @@ pub async fn update(ctx: Ctx, request: UpdateCartRequest) -> Result<CartReply, E
             Some(promotion) => {
                 let uses = promotions::uses_of(&mut tx, promotion.id, claims.sub).await?;
                 let lines = lines(&mut tx, cart.id).await?;
-                let mut subtotal: i64 = 0;
-                for line in &lines {
-                    subtotal = money::times(line.price_amount, line.quantity)
-                        .and_then(|t| money::plus(subtotal, t))
-                        .unwrap_or(i64::MAX);
-                }
-                let currency = lines.first().map(|l| l.currency.as_str());
+                let (currency, subtotal) = sum(&lines)?;
+                let currency = (!lines.is_empty()).then_some(currency.as_str());
                 promotions::refusal(&promotion, subtotal, currency, now, Usage::Known(uses))
             }
         };
@@ -529,17 +535,6 @@ pub async fn checkout(
             promotion,
         };
         let order = orders::place(&ctx, &mut tx, placement).await?;
-        sqlx::query(
-            "UPDATE carts SET status = 'checked_out', order_id = $2, checkout_request = $3,
-                              updated_at = $4
-              WHERE id = $1",
-        )
-        .bind(cart_id)
-        .bind(order.id)
-        .bind(&recorded)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         let checked_out = data::CartCheckedOut {
             cart_id,
             order_id: order.id,
@@ -555,7 +550,30 @@ pub async fn checkout(
                 .unwrap_or_else(|| money::of(0, &order.total.currency)),
             total: order.total.clone(),
         };
-        tx.emit(cart_id, &checked_out).await?;
+        let event = tx
+            .events()
+            .prepare(Event::new(claims.tid, cart_id, &checked_out))?;
+        // The cart closed and its event recorded in one round trip.
+        let mut args = PgArguments::default();
+        let added = (|| {
+            args.add(cart_id)?;
+            args.add(order.id)?;
+            args.add(recorded.as_deref())?;
+            args.add(now)
+        })();
+        added.map_err(|e| Error::internal(anyhow::anyhow!("binding a cart: {e}")))?;
+        event.add_to(&mut args)?;
+        static CLOSE: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH closed AS (
+                     UPDATE carts SET status = 'checked_out', order_id = $2,
+                                      checkout_request = $3, updated_at = $4
+                      WHERE id = $1)
+                 SELECT {}",
+                Prepared::record_call(5)
+            )
+        });
+        sqlx::query_with(&CLOSE, args).execute(&mut *tx).await?;
         tracing::info!(cart_id = %cart_id, order_id = %order.id, "cart checked out");
         order
     };
