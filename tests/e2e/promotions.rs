@@ -542,3 +542,99 @@ async fn twenty_concurrent_checkouts_of_a_code_limited_to_five_give_exactly_five
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_customers_concurrent_checkouts_use_a_code_only_as_often_as_it_allows() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let admin = owner.access_token.as_str();
+        let bob = app.join(&owner, "bob@example.com", "member").await;
+        let token = bob.access_token.as_str();
+        let mug = app.new_product(&owner, "MUG", 1000, 100).await;
+        let once = app
+            .create_promotion(admin, "ONCE-EACH", 10)
+            .with("per_customer_limit", 1)
+            .await
+            .ok()["promotion"]["id"]
+            .clone();
+        // Every cart shows the code applying: only the locked count can
+        // refuse the others.
+        let mut carts = Vec::new();
+        for _ in 0..10 {
+            let id = cart_with(app, token, &mug["id"], 1).await;
+            let cart = set_code(app, token, &id, "ONCE-EACH").await.ok()["cart"].clone();
+            assert_eq!(cart["promotion_applies"], true);
+            carts.push(id);
+        }
+        let replies = futures::future::join_all(carts.iter().enumerate().map(|(i, id)| {
+            app.checkout(token, id)
+                .key(&format!("once-{i}"))
+                .send_until_served()
+        }))
+        .await;
+        let used: Vec<_> = replies.iter().filter(|r| r.status() == 200).collect();
+        assert_eq!(used.len(), 1, "one use per customer");
+        assert_eq!(used[0].ok()["order"]["total"], money(900, "EUR"));
+        for reply in replies.iter().filter(|r| r.status() != 200) {
+            let err = reply.err(409, "invalid_state");
+            assert_eq!(err["details"]["state"], "promotion_unavailable");
+        }
+        assert_eq!(
+            times_used(app, admin, &once).await,
+            1,
+            "nothing counted for the refused"
+        );
+        assert_eq!(
+            app.get_product(admin, &mug["id"]).await.ok()["product"]["stock"],
+            99
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cancels_and_checkouts_of_one_code_run_together_without_deadlock() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let admin = owner.access_token.as_str();
+        let bob = app.join(&owner, "bob@example.com", "member").await;
+        let token = bob.access_token.as_str();
+        let code =
+            app.create_promotion(admin, "TOGETHER", 10).await.ok()["promotion"]["id"].clone();
+        // Orders and carts of other variants: they share only the code's
+        // rows (the promotion's, and Bob's count).
+        let mut orders = Vec::new();
+        let mut carts = Vec::new();
+        for i in 0..8 {
+            let sold = app
+                .new_product(&owner, &format!("SOLD-{i}"), 1000, 10)
+                .await;
+            let id = cart_with(app, token, &sold["id"], 1).await;
+            set_code(app, token, &id, "TOGETHER").await.ok();
+            orders.push(app.checkout(token, &id).await.ok()["order"]["id"].clone());
+            let open = app
+                .new_product(&owner, &format!("OPEN-{i}"), 1000, 10)
+                .await;
+            let id = cart_with(app, token, &open["id"], 1).await;
+            set_code(app, token, &id, "TOGETHER").await.ok();
+            carts.push(id);
+        }
+        assert_eq!(times_used(app, admin, &code).await, 8);
+        let cancels = futures::future::join_all(
+            orders
+                .iter()
+                .map(|id| app.cancel_order(token, id).send_until_served()),
+        );
+        let checkouts = futures::future::join_all(
+            carts
+                .iter()
+                .map(|id| app.checkout(token, id).send_until_served()),
+        );
+        let (cancelled, checked_out) = tokio::join!(cancels, checkouts);
+        for reply in cancelled.iter().chain(&checked_out) {
+            reply.ok();
+        }
+        assert_eq!(times_used(app, admin, &code).await, 8);
+    })
+    .await;
+}

@@ -93,9 +93,14 @@ impl CartRow {
     fn open(&self, now: DateTime<Utc>) -> Result<(), Error> {
         match self.status(now) {
             CartStatus::Open => Ok(()),
+            // The caller's own cart: its order is theirs to find.
             CartStatus::CheckedOut => Err(Error::invalid_state(
                 "checked_out",
                 "the cart is checked out: create another",
+            )
+            .with_detail(
+                "order_id",
+                self.order_id.map(|id| id.to_string()).unwrap_or_default(),
             )),
             CartStatus::Expired => Err(Error::invalid_state(
                 "expired",
@@ -136,21 +141,27 @@ async fn lines(conn: &mut PgConnection, cart_id: Uuid) -> Result<Vec<LineRow>, E
 /// line's currency (`XXX` for no line). A line whose price has moved to
 /// another currency since it was added is not summed (money of two
 /// currencies has no sum); it shows its own price, and the checkout
-/// refuses the cart as `orders.create` refuses mixed currencies.
-fn sum(lines: &[LineRow]) -> Result<(String, i64), Error> {
+/// refuses the cart as `orders.create` refuses mixed currencies. A read
+/// never fails on its sums: past [`money::MAX_AMOUNT`] (prices raised on
+/// a cart of 10,000 units) a line or the subtotal shows that bound, and
+/// the checkout refuses the total as too large.
+fn sum(lines: &[LineRow]) -> (String, i64) {
     let currency = lines
         .first()
         .map_or(NO_CURRENCY, |l| l.currency.as_str())
         .to_owned();
-    let too_large = || Validation::failed("items", ["the cart's total is too large"]);
-    let mut subtotal: i64 = 0;
-    for line in lines {
-        let line_total = money::times(line.price_amount, line.quantity).ok_or_else(too_large)?;
-        if line.currency == currency {
-            subtotal = money::plus(subtotal, line_total).ok_or_else(too_large)?;
-        }
-    }
-    Ok((currency, subtotal))
+    let subtotal = lines
+        .iter()
+        .filter(|l| l.currency == currency)
+        .fold(0, |sum, l| {
+            money::plus(sum, line_total(l)).unwrap_or(money::MAX_AMOUNT)
+        });
+    (currency, subtotal)
+}
+
+/// A line's total, at most [`money::MAX_AMOUNT`] (see [`sum`]).
+fn line_total(line: &LineRow) -> i64 {
+    money::times(line.price_amount, line.quantity).unwrap_or(money::MAX_AMOUNT)
 }
 
 /// A cart as priced now, with the promotion that applies to it.
@@ -162,11 +173,10 @@ struct Priced {
 /// Prices `row` with its lines and promotion as they are at `now`.
 async fn price(conn: &mut PgConnection, row: CartRow, now: DateTime<Utc>) -> Result<Priced, Error> {
     let lines = lines(conn, row.id).await?;
-    let (currency, subtotal) = sum(&lines)?;
+    let (currency, subtotal) = sum(&lines);
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
-        // Bounded by `sum`.
-        let line_total = line.price_amount.saturating_mul(line.quantity);
+        let line_total = line_total(&line);
         items.push(CartLine {
             variant_id: line.variant_id,
             product_id: line.product_id,
@@ -219,10 +229,19 @@ async fn find(
     customer_id: Uuid,
     lock: bool,
 ) -> Result<CartRow, Error> {
-    let row: Option<CartRow> = sqlx::query_as(&format!(
-        "SELECT {CART_COLUMNS} FROM carts WHERE id = $1 AND customer_id = $2{}",
-        if lock { " FOR UPDATE" } else { "" }
-    ))
+    // Locked after the caller's gate (shared), which a checkout takes
+    // anyway (`orders::place`): `auth.delete_me` holds it exclusively
+    // while its cascade deletes the carts, so the cart's lock must never
+    // be held while waiting for the gate.
+    let row: Option<CartRow> = sqlx::query_as(&if lock {
+        format!(
+            "WITH gate AS MATERIALIZED (SELECT olympus_person_gate_shared($2))
+             SELECT {CART_COLUMNS} FROM gate, carts
+              WHERE id = $1 AND customer_id = $2 FOR UPDATE OF carts"
+        )
+    } else {
+        format!("SELECT {CART_COLUMNS} FROM carts WHERE id = $1 AND customer_id = $2")
+    })
     .bind(id)
     .bind(customer_id)
     .fetch_optional(conn)
@@ -412,7 +431,7 @@ pub async fn update(ctx: Ctx, request: UpdateCartRequest) -> Result<CartReply, E
             Some(promotion) => {
                 let uses = promotions::uses_of(&mut tx, promotion.id, claims.sub).await?;
                 let lines = lines(&mut tx, cart.id).await?;
-                let (currency, subtotal) = sum(&lines)?;
+                let (currency, subtotal) = sum(&lines);
                 let currency = (!lines.is_empty()).then_some(currency.as_str());
                 promotions::refusal(&promotion, subtotal, currency, now, Usage::Known(uses))
             }
@@ -588,8 +607,29 @@ pub async fn checkout(
     finish_payment(&ctx, &request, order.id, provider).await
 }
 
-/// The payment of a checkout whose order committed, and the reply.
+/// The payment of a checkout whose order committed, and the reply; any
+/// failure now is `unavailable` with an unknown outcome (the order is
+/// made), which the retry with the same key finishes.
 async fn finish_payment(
+    ctx: &Ctx,
+    request: &CheckoutRequest,
+    order_id: Uuid,
+    provider: Arc<dyn PaymentProvider>,
+) -> Result<CheckoutReply, Error> {
+    pay(ctx, request, order_id, provider).await.map_err(|err| {
+        if err.details().is_some_and(|d| d.contains_key("outcome")) {
+            err
+        } else {
+            Error::outcome_unknown(anyhow::anyhow!(
+                "paying the checked-out order {order_id}: {}",
+                err.message()
+            ))
+        }
+    })
+}
+
+/// [`finish_payment`]'s work.
+async fn pay(
     ctx: &Ctx,
     request: &CheckoutRequest,
     order_id: Uuid,
@@ -600,14 +640,6 @@ async fn finish_payment(
             "a checkout's payment without a method"
         )));
     };
-    match payments::authorize_checkout(ctx, order_id, method, &provider).await {
-        Ok((order, payment)) => Ok(CheckoutReply { order, payment }),
-        // The order is kept: nothing but "try again" may be answered (and
-        // stored) now; the retry, with the same key, finishes the payment.
-        Err(err) if err.code().status() < 500 => Err(Error::internal(anyhow::anyhow!(
-            "paying a checked-out order: {}",
-            err.message()
-        ))),
-        Err(err) => Err(err),
-    }
+    let (order, payment) = payments::authorize_checkout(ctx, order_id, method, &provider).await?;
+    Ok(CheckoutReply { order, payment })
 }

@@ -752,15 +752,17 @@ pub async fn cancel(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    // Its promotion's use goes back, in all and for its customer.
+    // Its promotion's use goes back, in all and for its customer: the
+    // promotion's row first (the customer's update reads `back`, so it
+    // runs after), in the order a checkout locks them.
     sqlx::query(
         "WITH used AS (SELECT promotion_id, customer_id FROM orders
                         WHERE id = $1 AND promotion_id IS NOT NULL),
               back AS (UPDATE promotions p SET times_used = p.times_used - 1
-                         FROM used WHERE p.id = used.promotion_id)
+                         FROM used WHERE p.id = used.promotion_id
+                       RETURNING p.id, used.customer_id)
          UPDATE promotion_customer_uses u SET uses = u.uses - 1
-           FROM used WHERE u.promotion_id = used.promotion_id
-                       AND u.customer_id = used.customer_id",
+           FROM back WHERE u.promotion_id = back.id AND u.customer_id = back.customer_id",
     )
     .bind(order.id)
     .execute(&mut *tx)

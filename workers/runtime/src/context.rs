@@ -345,8 +345,16 @@ impl Ctx {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let (Some(relock), Some(tenant)) = (relock, tenant) {
-            let mut tx = self.db().tenant(tenant).await?;
-            relock.retake(&mut tx).await?;
+            // Committed: a failure now cannot say that nothing was made.
+            let mut tx = self
+                .db()
+                .tenant(tenant)
+                .await
+                .map_err(Error::outcome_unknown)?;
+            relock
+                .retake(&mut tx)
+                .await
+                .map_err(|err| Error::outcome_unknown(anyhow::anyhow!("{}", err.message())))?;
             *slot = Some(Open {
                 tx,
                 tenant: Some(tenant),
