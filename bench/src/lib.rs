@@ -8,6 +8,8 @@
 //! - `run`: the command's arguments, one operation under load, the report;
 //! - `checkout`: `--op checkout`, carts checked out against their bare-SQL
 //!   floor;
+//! - `noisy`: `--op noisy`, a quiet tenant alone and beside a flooding
+//!   one;
 //! - `mix`: a blend of operations for a duration, for fault drills
 //!   (`olympus drill` makes the fault with shell commands at set moments);
 //! - `floors`: what the machine can do at best (NATS echo, a Postgres point
@@ -18,6 +20,7 @@ mod checkout;
 mod cpu;
 mod floors;
 mod mix;
+mod noisy;
 mod run;
 
 pub use run::{bench, drill, BenchArgs, DrillArgs};

@@ -54,7 +54,7 @@ pub struct BenchArgs {
     server_pid: Option<u32>,
 
     #[command(flatten)]
-    mesh: olympus_runtime::config::Mesh,
+    pub(crate) mesh: olympus_runtime::config::Mesh,
 
     /// The operation to measure.
     #[arg(long, value_enum, default_value_t = BenchOp::Me)]
@@ -175,6 +175,11 @@ enum BenchOp {
     /// (made first, unmeasured); then, as a floor, the same statements as
     /// bare SQL transactions from as many callers (needs `DATABASE_URL`).
     Checkout,
+    /// `auth.me` of a quiet tenant (4 callers, `--requests` requests) alone,
+    /// then beside another tenant flooding `auth.me` from `--concurrency`
+    /// callers: the quiet tenant's throughput and p50/p99 in both, and the
+    /// flood's replies (shed or answered).
+    Noisy,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -341,6 +346,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         BenchOp::Signup => return bench_signups(&client, &args).await,
         BenchOp::OrdersCreate => return bench_orders(&client, &args, &signup).await,
         BenchOp::Checkout => return crate::checkout::bench_checkout(&client, &args, &signup).await,
+        BenchOp::Noisy => return crate::noisy::bench_noisy(&client, &args, &signup).await,
         BenchOp::Refresh => return bench_refresh(&client, &args, &login).await,
         BenchOp::Me => vec![Request::new(
             operation::AUTH_ME,

@@ -1,4 +1,5 @@
-//! Failed logins reveal nothing: the same bytes, the same time.
+//! Failed logins reveal nothing: the same bytes, the same time; and one
+//! tenant's flood does not shed another tenant's requests.
 //!
 //! This is its own test binary because it measures time: `cargo test` runs
 //! test binaries one after another, so no other test competes for the CPU
@@ -182,4 +183,112 @@ async fn assert_same_time(
             ratios.len()
         );
     }
+}
+
+/// `auth.me`'s counters in the workers' `$SRV.STATS`: (requests, shed).
+async fn me_stats(app: &TestApp) -> (u64, u64) {
+    use futures::StreamExt;
+    let inbox = app.nats.new_inbox();
+    let mut replies = app.nats.subscribe(inbox.clone()).await.unwrap();
+    app.nats
+        .publish_with_reply("$SRV.STATS.olympus-auth", inbox, "".into())
+        .await
+        .unwrap();
+    let (mut requests, mut shed) = (0, 0);
+    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(Some(reply)) = tokio::time::timeout_at(until, replies.next()).await {
+        let body: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+        for endpoint in body["endpoints"].as_array().into_iter().flatten() {
+            // Only this test's workers: its prefix.
+            if endpoint["name"] == "me"
+                && endpoint["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&format!("{}.", app.prefix)))
+            {
+                requests += endpoint["num_requests"].as_u64().unwrap_or(0);
+                shed += endpoint["data"]["shed"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    (requests, shed)
+}
+
+/// `count` `auth.me` of `token` from 4 callers: every reply's status,
+/// the throughput and the p99.
+async fn quiet(app: &TestApp, token: &str, count: usize) -> (Vec<u16>, f64, Duration) {
+    let started = Instant::now();
+    let callers = (0..4).map(|_| async {
+        let mut seen = Vec::new();
+        for _ in 0..count / 4 {
+            let sent = Instant::now();
+            let status = app.me(token).encoded(Encoding::MsgPack).await.status();
+            seen.push((status, sent.elapsed()));
+        }
+        seen
+    });
+    let seen: Vec<(u16, Duration)> = futures::future::join_all(callers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let per_second = seen.len() as f64 / started.elapsed().as_secs_f64();
+    let mut latencies: Vec<Duration> = seen.iter().map(|(_, d)| *d).collect();
+    latencies.sort_unstable();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    (seen.into_iter().map(|(s, _)| s).collect(), per_second, p99)
+}
+
+/// Fairness between tenants (issue 37): another tenant floods `auth.me`
+/// from another process (`olympus bench`, 400 callers) against an
+/// `olympus serve`; the quiet tenant's 4 callers are never shed, and the
+/// flood is. The ratios to the quiet tenant alone are printed (and
+/// measured by `olympus bench --op noisy`); bounded here only loosely, as
+/// this machine runs the flood, the server and the test on two cores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_tenant_is_shed_and_a_quiet_tenant_is_not() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let olympus = env!("CARGO_BIN_EXE_olympus-e2e");
+        let mut serve = app.serve_process(olympus, &[]).await;
+        let tenant = app.signup(Encoding::MsgPack).await;
+        let token = tenant.access_token.as_str();
+        let (statuses, alone, alone_p99) = quiet(app, token, 2000).await;
+        assert!(statuses.iter().all(|s| *s == 200), "alone: {statuses:?}");
+
+        let before = me_stats(app).await;
+        let mut flood = tokio::process::Command::new(olympus)
+            .args(["bench", "--op", "me", "--no-floors", "--requests", "1000000"])
+            .args(["--concurrency", "400"])
+            .env("NATS_URL", &app.nats_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", &app.prefix)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while me_stats(app).await.0 < before.0 + 4000 {
+            assert!(Instant::now() < deadline, "the flood never started");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let during = me_stats(app).await;
+        let (statuses, beside, beside_p99) = quiet(app, token, 2000).await;
+        let after = me_stats(app).await;
+        flood.kill().await.unwrap();
+        assert!(serve.terminate().await.success());
+
+        let refused: Vec<_> = statuses.iter().filter(|s| **s != 200).collect();
+        assert!(refused.is_empty(), "the quiet tenant was refused: {refused:?}");
+        let shed = after.1 - during.1;
+        println!(
+            "quiet tenant beside the flood / alone: throughput {:.2} ({beside:.0}/s, {alone:.0}/s), \
+             p99 {:.1}x ({beside_p99:?}, {alone_p99:?}); flood shed {shed} of {}",
+            beside / alone,
+            beside_p99.as_secs_f64() / alone_p99.as_secs_f64(),
+            after.0 - during.0
+        );
+        assert!(shed > 0, "the flood was never shed");
+        assert!(beside >= alone / 20.0, "{beside:.0}/s beside the flood, {alone:.0}/s alone");
+    })
+    .await;
 }

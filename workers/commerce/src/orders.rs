@@ -28,7 +28,7 @@ use olympus_runtime::outbox::{Event, Prepared};
 use olympus_runtime::pages::Pager;
 use olympus_runtime::{phone, Ctx, Error, Tx};
 use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, PgConnection};
+use sqlx::{Arguments, PgConnection, Row};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use uuid::Uuid;
@@ -488,47 +488,61 @@ pub(crate) async fn place(
     // on its row as it is once locked), and a customer's use only below
     // theirs (on their row, locked by the upsert).
     let promotion = placement.promotion.as_ref();
-    let (number, present, counted, counted_for_customer): (i64, bool, i64, i64) = sqlx::query_as(
-        "WITH taken AS (
+    // Without a promotion, the statement without its two parts (an order
+    // of orders.create pays for no promotion's planning).
+    const TAKE: &str = "taken AS (
              UPDATE product_variants v SET stock = v.stock - w.quantity, updated_at = $3
                FROM unnest($1::uuid[], $2::bigint[]) AS w(id, quantity)
-              WHERE v.id = w.id),
-         counted AS (
-             UPDATE promotions p SET times_used = p.times_used + 1
-              WHERE p.id = $6 AND p.status = 'active'
-                AND (p.usage_limit IS NULL OR p.times_used < p.usage_limit)
-                AND (p.starts_at IS NULL OR p.starts_at <= $3)
-                AND (p.ends_at IS NULL OR p.ends_at > $3)
-             RETURNING p.id),
-         counted_for_customer AS (
-             INSERT INTO promotion_customer_uses AS u (promotion_id, customer_id, tenant_id, uses)
-             SELECT id, $5, $4, 1 FROM counted
-             ON CONFLICT (promotion_id, customer_id) DO UPDATE SET uses = u.uses + 1
-              WHERE $7::int IS NULL OR u.uses < $7
-             RETURNING 1)
-         INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
+              WHERE v.id = w.id)";
+    const NUMBER: &str = "INSERT INTO order_numbers (tenant_id, last) VALUES ($4, 1)
          ON CONFLICT (tenant_id) DO UPDATE SET last = order_numbers.last + 1
-         RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5),
-                   (SELECT count(*) FROM counted), (SELECT count(*) FROM counted_for_customer)",
-    )
+         RETURNING last, EXISTS (SELECT 1 FROM users WHERE id = $5)";
+    static PLAIN: LazyLock<String> = LazyLock::new(|| format!("WITH {TAKE} {NUMBER}"));
+    static COUNTING: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH {TAKE},
+             counted AS (
+                 UPDATE promotions p SET times_used = p.times_used + 1
+                  WHERE p.id = $6 AND p.status = 'active'
+                    AND (p.usage_limit IS NULL OR p.times_used < p.usage_limit)
+                    AND (p.starts_at IS NULL OR p.starts_at <= $3)
+                    AND (p.ends_at IS NULL OR p.ends_at > $3)
+                 RETURNING p.id),
+             counted_for_customer AS (
+                 INSERT INTO promotion_customer_uses AS u
+                        (promotion_id, customer_id, tenant_id, uses)
+                 SELECT id, $5, $4, 1 FROM counted
+                 ON CONFLICT (promotion_id, customer_id) DO UPDATE SET uses = u.uses + 1
+                  WHERE $7::int IS NULL OR u.uses < $7
+                 RETURNING 1)
+             {NUMBER}, (SELECT count(*) FROM counted),
+                       (SELECT count(*) FROM counted_for_customer)"
+        )
+    });
+    let query = sqlx::query(if promotion.is_some() {
+        &COUNTING
+    } else {
+        &PLAIN
+    })
     .bind(wanted.iter().map(|w| w.id).collect::<Vec<_>>())
     .bind(wanted.iter().map(|w| w.quantity).collect::<Vec<_>>())
     .bind(now)
     .bind(claims.tid)
-    .bind(claims.sub)
-    .bind(promotion.map(|p| p.id))
-    .bind(
-        promotion
-            .and_then(|p| p.per_customer_limit)
-            .map(|n| n as i32),
-    )
-    .fetch_one(&mut **tx)
-    .await?;
+    .bind(claims.sub);
+    let query = match promotion {
+        None => query,
+        Some(p) => query
+            .bind(p.id)
+            .bind(p.per_customer_limit.map(|n| n as i32)),
+    };
+    let row = query.fetch_one(&mut **tx).await?;
+    let (number, present): (i64, bool) = (row.try_get(0)?, row.try_get(1)?);
     if !present {
         // Deleted (`auth.delete_me`) while this order was on its way.
         return Err(Error::new(ErrorCode::Unauthenticated));
     }
     if promotion.is_some() {
+        let (counted, counted_for_customer): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
         if counted == 0 {
             return Err(promotion_unavailable(
                 "is disabled, out of its dates or used up",
@@ -755,18 +769,20 @@ pub async fn cancel(ctx: Ctx, request: IdRequest) -> Result<OrderReply, Error> {
     // Its promotion's use goes back, in all and for its customer: the
     // promotion's row first (the customer's update reads `back`, so it
     // runs after), in the order a checkout locks them.
-    sqlx::query(
-        "WITH used AS (SELECT promotion_id, customer_id FROM orders
+    if order.promotion_code.is_some() {
+        sqlx::query(
+            "WITH used AS (SELECT promotion_id, customer_id FROM orders
                         WHERE id = $1 AND promotion_id IS NOT NULL),
               back AS (UPDATE promotions p SET times_used = p.times_used - 1
                          FROM used WHERE p.id = used.promotion_id
                        RETURNING p.id, used.customer_id)
          UPDATE promotion_customer_uses u SET uses = u.uses - 1
            FROM back WHERE u.promotion_id = back.id AND u.customer_id = back.customer_id",
-    )
-    .bind(order.id)
-    .execute(&mut *tx)
-    .await?;
+        )
+        .bind(order.id)
+        .execute(&mut *tx)
+        .await?;
+    }
     let cancelled = data::OrderCancelled {
         order: order.clone(),
     };

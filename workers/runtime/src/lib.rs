@@ -29,7 +29,8 @@
 //!    for), [`db`] (the pools, migrations, tenant-scoped transactions,
 //!    commits), [`tokens`] (verifying access tokens, the signing keys),
 //!    [`revocation`] (revoked sessions and suspended tenants, in memory),
-//!    [`metrics`] (request counters).
+//!    [`fairness`] (an operation's capacity shared among the tenants
+//!    asking), [`metrics`] (request counters).
 //! 3. **Per-request machinery**: [`auth`] (bearer checks), [`roles`] (who
 //!    may call an operation, against the current role), [`pages`] (page
 //!    requests and cursors), [`idempotency`] (`Idempotency-Key`, stored
@@ -50,6 +51,7 @@ pub mod context;
 pub mod db;
 pub mod deadline;
 pub mod error;
+pub mod fairness;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;

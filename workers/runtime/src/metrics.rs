@@ -3,6 +3,8 @@
 //! Prometheus text for `GET /metrics` (see [`crate::health`]).
 
 use olympus_contracts::operation::Operation;
+
+use crate::fairness::{Fair, Label};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,9 +56,52 @@ impl OperationMetrics {
 #[derive(Debug, Default)]
 pub struct Metrics {
     operations: Mutex<BTreeMap<String, Arc<OperationMetrics>>>,
+    /// Each operation's scheduler, whose counts per party are rendered.
+    schedulers: Mutex<Vec<Arc<Fair>>>,
 }
 
 impl Metrics {
+    /// Renders the counts per party of `fair` too.
+    pub fn watch(&self, fair: &Arc<Fair>) {
+        self.schedulers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::clone(fair));
+    }
+
+    /// Requests received and shed per party (see
+    /// [`crate::fairness::Label`]), all operations together: the first 32
+    /// tenants each operation serves by id, then `other`.
+    fn render_parties(&self, out: &mut String) {
+        let mut totals: BTreeMap<Label, (u64, u64)> = BTreeMap::new();
+        for fair in self
+            .schedulers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            for (label, (requests, shed)) in fair.counts() {
+                let total = totals.entry(label).or_default();
+                total.0 += requests;
+                total.1 += shed;
+            }
+        }
+        out.push_str("# HELP olympus_tenant_requests_total Requests received, by tenant (the first 32 of each operation, then other).\n# TYPE olympus_tenant_requests_total counter\n");
+        for (label, (requests, _)) in &totals {
+            let _ = writeln!(
+                out,
+                "olympus_tenant_requests_total{{tenant=\"{label}\"}} {requests}"
+            );
+        }
+        out.push_str("# HELP olympus_tenant_shed_total Requests shed beyond the tenant's fair share, by tenant.\n# TYPE olympus_tenant_shed_total counter\n");
+        for (label, (_, shed)) in &totals {
+            let _ = writeln!(
+                out,
+                "olympus_tenant_shed_total{{tenant=\"{label}\"}} {shed}"
+            );
+        }
+    }
+
     /// The counters of `operation` (made on first use).
     pub fn of(&self, operation: Operation) -> Arc<OperationMetrics> {
         let name = format!("{}.{}", operation.service.as_str(), operation.name);
@@ -65,6 +110,7 @@ impl Metrics {
     }
 
     pub(crate) fn render(&self, out: &mut String) {
+        self.render_parties(out);
         let operations = self.operations.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP olympus_requests_total Requests answered, by operation.\n# TYPE olympus_requests_total counter\n");
         for (name, m) in operations.iter() {

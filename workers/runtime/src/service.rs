@@ -12,9 +12,11 @@
 //! anywhere else. The micro library's own `$SRV.PING/INFO/STATS` requests
 //! are held to the same check (dropped and logged) by a filter it calls
 //! before answering (our patch of it: vendor/async-nats/PATCHED.md). An
-//! operation may hold at most half of the process's in-flight permits;
-//! beyond that its requests are answered at once with `unavailable`
-//! (counted as `shed`), so one flooded operation cannot starve the others.
+//! operation may hold at most half of the process's in-flight permits,
+//! shared fairly among the tenants asking ([`crate::fairness`]); beyond
+//! that the requests of a tenant above its share are answered at once
+//! with `unavailable` (counted as `shed`), so one flooded operation cannot
+//! starve the others, nor one tenant's flood another tenant.
 //!
 //! Every other request, in its own task and its own `request` span:
 //! 1. headers the NATS client could not parse (bytes that are not NATS
@@ -57,6 +59,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+
+use crate::fairness::Party;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{field, Instrument};
@@ -300,6 +304,8 @@ pub async fn start(
                 .add(operation.name)
                 .await
                 .map_err(|e| anyhow::anyhow!("adding endpoint {}: {e}", operation.name))?;
+            let fair = crate::fairness::Fair::new(max_in_flight / 2, max_in_flight / 32);
+            app.metrics().watch(&fair);
             loops.spawn(request_loop(
                 app.clone(),
                 Arc::new(endpoint),
@@ -307,7 +313,7 @@ pub async fn start(
                 Limits {
                     in_flight: in_flight.clone(),
                     permits: Arc::clone(&permits),
-                    own_permits: Arc::new(Semaphore::new((max_in_flight / 2).max(1))),
+                    fair,
                     refusals: refusals.get(&name).cloned().unwrap_or_default(),
                     metrics: app.metrics().of(operation),
                 },
@@ -391,8 +397,9 @@ struct Limits {
     in_flight: TaskTracker,
     /// The process's in-flight permits.
     permits: Arc<Semaphore>,
-    /// This operation's share of them.
-    own_permits: Arc<Semaphore>,
+    /// This operation's share of them, shared fairly by the parties
+    /// asking (see [`crate::fairness`]).
+    fair: Arc<crate::fairness::Fair>,
     refusals: Arc<Refusals>,
     /// Its counters (see [`crate::metrics`]).
     metrics: Arc<OperationMetrics>,
@@ -421,25 +428,41 @@ async fn request_loop(
             );
             continue;
         }
-        let admitted = Arc::clone(&limits.own_permits).try_acquire_owned().ok();
-        let global = match admitted {
-            Some(_) => match Arc::clone(&limits.permits).acquire_owned().await {
-                Ok(permit) => Some(permit),
-                Err(_) => break,
-            },
-            None => {
-                // A malformed request is answered `bad_request` all the same.
-                if message.malformed().is_none() {
-                    limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
-                }
-                None
-            }
-        };
+        let token = header(message, headers::AUTHORIZATION)
+            .and_then(|v| v.split_once(' '))
+            .map(|(_, token)| token.trim());
+        let party = Party::of(
+            endpoint.operation.access() == Access::Bearer,
+            token,
+            header(message, headers::CLIENT_IP),
+            |token| app.tokens().remembered_tenant(token),
+        );
+        let admission = limits.fair.admit(party.clone());
+        let shed = admission.is_shed();
+        // A malformed request is answered `bad_request` all the same.
+        if shed && message.malformed().is_none() {
+            limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
+        }
         let app = app.clone();
         let endpoint = Arc::clone(&endpoint);
         let metrics = Arc::clone(&limits.metrics);
+        let permits = Arc::clone(&limits.permits);
+        let arrived = Instant::now();
         limits.in_flight.spawn(async move {
-            handle(app, &endpoint, &metrics, request, admitted.is_some()).await;
+            // Its party's turn, then one of the process's permits.
+            let admitted = admission.ready().await;
+            let global = match admitted {
+                Some(_) => permits.acquire_owned().await.ok(),
+                None => None,
+            };
+            handle(
+                app,
+                &endpoint,
+                &metrics,
+                request,
+                (arrived, global.is_some()),
+            )
+            .await;
             drop((admitted, global));
         });
     }
@@ -500,16 +523,17 @@ pub fn is_valid_correlation_id(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-/// Answers one request; when it was not `admitted` (its operation holds its
-/// share of the in-flight permits), with `unavailable` at once.
+/// Answers one request, which arrived when `started` says (its wait for
+/// its party's turn counts in its latency); when it was not `admitted`
+/// (its party holds its share of the operation's capacity), with
+/// `unavailable` at once.
 async fn handle(
     app: App,
     endpoint: &Endpoint,
     metrics: &OperationMetrics,
     mut request: service::Request,
-    admitted: bool,
+    (started, admitted): (Instant, bool),
 ) {
-    let started = Instant::now();
     let message = request.message.clone();
     let message = &message;
     let correlation_id = header(message, headers::CORRELATION_ID)
@@ -532,7 +556,15 @@ async fn handle(
             // No retry can fix it, so it is not shed.
             _ if message.malformed().is_some() => Err(Error::new(ErrorCode::BadRequest)
                 .with_message("the request headers are not valid NATS headers")),
-            _ if !admitted => Err(Error::overloaded()),
+            _ if !admitted => {
+                // Held a moment before it is answered: a caller that
+                // ignores `retry_after_secs` and sends again at once would
+                // otherwise churn through the worker's one queue of
+                // requests, ahead of every other tenant's (see
+                // [`crate::fairness`]).
+                tokio::time::sleep(crate::fairness::SHED_DELAY).await;
+                Err(Error::overloaded())
+            }
             None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
             Some(content_type) => {
                 crate::deadline::bound(

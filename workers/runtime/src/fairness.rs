@@ -1,0 +1,463 @@
+//! Scheduling by party: an operation's capacity shared fairly among the
+//! tenants (and anonymous callers) that are asking, so that one tenant's
+//! flood waits and is shed in its own line, never in another's.
+//!
+//! Each operation holds at most `cap` requests admitted, running or
+//! waiting (half of the process's `OLYMPUS_MAX_IN_FLIGHT`). A party alone
+//! runs them all at once, as it always did; once several parties hold
+//! requests (and for [`SHARED_FOR`] after), about `running_cap` run at once (1/32 of
+//! `OLYMPUS_MAX_IN_FLIGHT`, 16 by default: more running would only share
+//! the same cores among more requests, each slower). A request runs at
+//! once while the operation has room and nobody waits, or when its party
+//! runs fewer than its share of `running_cap` (the parties running
+//! counted; all together then under twice the running cap); otherwise it
+//! waits in its party's line, and the lines take turns, one request each,
+//! as running requests end (round robin): a quiet tenant's request runs at
+//! once, not behind a flood's line.
+//! Once the operation holds `cap` requests, a request of a party holding
+//! its fair share of them (`cap` divided among the parties with requests
+//! admitted, this one counted) or more is shed (`unavailable`, with
+//! `retry_after_secs`): the flood is shed, a party within its share never.
+//! All parties together hold under twice the cap (each admitted past it
+//! holds at most its share).
+//!
+//! A shed request is answered after [`SHED_DELAY`]. All of an operation's
+//! requests reach the worker in one queue (one subject, in arrival order),
+//! so a flood answered at once and sent again at once, ignoring
+//! `retry_after_secs`, would keep that queue full ahead of every other
+//! tenant's request; held a moment, its callers wait instead of churning.
+//!
+//! Who a request's party is ([`Party::of`]) is read before anything else
+//! runs, without trusting the request: a bearer request's tenant is the
+//! one its token names only when this process has already verified that
+//! token's signature (the tokens it remembers, see
+//! [`crate::tokens::AccessTokens`]); a token seen for the first time, or a
+//! forged one, is the party "unverified", never the tenant it claims (a
+//! flood of forged tokens naming a tenant cannot use that tenant's share).
+//! A public request (no token) is its client's address as the gateway
+//! forwards it (`X-Client-Ip`), or "anonymous".
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// How long the running cap holds after several parties were last seen
+/// with requests at once.
+pub const SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a shed request is held before its `unavailable` (see [the
+/// module](self)).
+pub const SHED_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Who a request counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Party {
+    /// A tenant, from a token this process has verified.
+    Tenant(Uuid),
+    /// A bearer request whose token this process has not verified yet.
+    Unverified,
+    /// A public request from this client address.
+    Client(String),
+    /// A public request without a client address.
+    Anonymous,
+}
+
+impl Party {
+    /// The party of a request: `token` for a bearer operation (`None` for a
+    /// public one), `client_ip` as the gateway forwards it, and
+    /// `remembered`, the tenant of a token this process has verified.
+    pub fn of(
+        bearer: bool,
+        token: Option<&str>,
+        client_ip: Option<&str>,
+        remembered: impl FnOnce(&str) -> Option<Uuid>,
+    ) -> Self {
+        if bearer {
+            return token
+                .and_then(remembered)
+                .map_or(Self::Unverified, Self::Tenant);
+        }
+        crate::bounds::client_ip(client_ip).map_or(Self::Anonymous, Self::Client)
+    }
+
+    /// A bounded label for metrics: the tenant's id, or the kind.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Tenant(id) => id.to_string(),
+            Self::Unverified => "unverified".to_owned(),
+            Self::Client(_) => "public".to_owned(),
+            Self::Anonymous => "anonymous".to_owned(),
+        }
+    }
+}
+
+/// One operation's scheduler (see [the module](self)).
+#[derive(Debug)]
+pub struct Fair {
+    /// Requests admitted at most (running and waiting), before the share
+    /// rule sheds.
+    cap: usize,
+    /// Requests running at most; the others wait their party's turn.
+    running_cap: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    running: usize,
+    /// Requests running per party; a party with none has no entry.
+    running_by: HashMap<Party, usize>,
+    /// Requests admitted per party (running and waiting); a party with
+    /// none has no entry.
+    held: HashMap<Party, usize>,
+    /// Each party's waiting requests, first come first served.
+    waiting: HashMap<Party, VecDeque<oneshot::Sender<()>>>,
+    /// The parties with waiting requests, in turn.
+    turns: VecDeque<Party>,
+    /// Until when the running cap holds after several parties were last
+    /// seen together: a quiet tenant's requests come and go, and a flood
+    /// must not run all of the cap in between.
+    shared_until: Option<Instant>,
+    /// Requests received and shed per party label (see [`Fair::counts`]).
+    counts: HashMap<Label, (u64, u64)>,
+}
+
+/// A party as metrics name it: a tenant (the first [`LABELED_TENANTS`]),
+/// or a kind (`other`, `unverified`, `public`, `anonymous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Label {
+    Tenant(Uuid),
+    Kind(&'static str),
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tenant(id) => write!(f, "{id}"),
+            Self::Kind(kind) => f.write_str(kind),
+        }
+    }
+}
+
+/// Tenants counted by name per operation, at most; the others together
+/// as `other`.
+pub const LABELED_TENANTS: usize = 32;
+
+impl State {
+    fn count(&mut self, party: &Party, shed: bool) {
+        let mut label = match party {
+            Party::Tenant(id) => Label::Tenant(*id),
+            Party::Unverified => Label::Kind("unverified"),
+            Party::Client(_) => Label::Kind("public"),
+            Party::Anonymous => Label::Kind("anonymous"),
+        };
+        if matches!(label, Label::Tenant(_))
+            && !self.counts.contains_key(&label)
+            && self
+                .counts
+                .keys()
+                .filter(|l| matches!(l, Label::Tenant(_)))
+                .count()
+                >= LABELED_TENANTS
+        {
+            label = Label::Kind("other");
+        }
+        let entry = self.counts.entry(label).or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(shed);
+    }
+}
+
+impl State {
+    fn admitted(&self) -> usize {
+        self.held.values().sum()
+    }
+
+    fn start(&mut self, party: &Party) {
+        self.running += 1;
+        *self.running_by.entry(party.clone()).or_default() += 1;
+    }
+
+    fn finish(&mut self, party: &Party) {
+        self.running = self.running.saturating_sub(1);
+        if let Some(running) = self.running_by.get_mut(party) {
+            *running -= 1;
+            if *running == 0 {
+                self.running_by.remove(party);
+            }
+        }
+    }
+
+    fn release(&mut self, party: &Party) {
+        if let Some(held) = self.held.get_mut(party) {
+            *held -= 1;
+            if *held == 0 {
+                self.held.remove(party);
+            }
+        }
+    }
+}
+
+/// What [`Fair::admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Run now.
+    Run(Admitted),
+    /// Wait for the party's turn ([`Admission::ready`]).
+    Wait(Arc<Fair>, Party, oneshot::Receiver<()>),
+    /// Shed: the operation is at its cap and the party holds its share.
+    Shed,
+}
+
+impl Admission {
+    /// Waits for the request's turn; `None` if the scheduler is gone.
+    pub async fn ready(self) -> Option<Admitted> {
+        match self {
+            Self::Run(admitted) => Some(admitted),
+            Self::Wait(fair, party, turn) => {
+                turn.await.ok()?;
+                Some(Admitted { fair, party })
+            }
+            Self::Shed => None,
+        }
+    }
+
+    /// Whether the request was shed.
+    pub fn is_shed(&self) -> bool {
+        matches!(self, Self::Shed)
+    }
+}
+
+impl Fair {
+    /// A scheduler admitting `cap` requests (at least 1), of which
+    /// `running_cap` (at least 1) run at once.
+    pub fn new(cap: usize, running_cap: usize) -> Arc<Self> {
+        Arc::new(Self {
+            cap: cap.max(1),
+            running_cap: running_cap.clamp(1, cap.max(1)),
+            state: Mutex::default(),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Each use is a few map operations: a panic cannot leave it torn.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admits a request of `party`: to run now while fewer than
+    /// `running_cap` run and nobody waits; to wait its party's turn
+    /// otherwise; shed when the operation holds `cap` requests and `party`
+    /// its share of them or more.
+    pub fn admit(self: &Arc<Self>, party: Party) -> Admission {
+        let mut state = self.state();
+        let holds = state.held.get(&party).copied().unwrap_or(0);
+        let parties = state.held.len() + usize::from(holds == 0);
+        let share = (self.cap / parties).max(1);
+        let shed = state.admitted() >= self.cap && holds >= share;
+        state.count(&party, shed);
+        if shed {
+            return Admission::Shed;
+        }
+        *state.held.entry(party.clone()).or_default() += 1;
+        if state.held.len() > 1 {
+            state.shared_until = Some(Instant::now() + SHARED_FOR);
+        }
+        // Room, and nobody waiting; or, past the running cap, a party
+        // running less than its share of it (so that a quiet tenant never
+        // waits for a flood's line to move: all together run under twice
+        // the running cap).
+        let runs = state.running_by.get(&party).copied().unwrap_or(0);
+        let running_parties = state.running_by.len() + usize::from(runs == 0);
+        let running_share = (self.running_cap / running_parties).max(1);
+        if (state.running < self.running_limit(&state) && state.turns.is_empty())
+            || (runs < running_share && !state.waiting.contains_key(&party))
+        {
+            state.start(&party);
+            return Admission::Run(Admitted {
+                fair: Arc::clone(self),
+                party,
+            });
+        }
+        let (turn, wait) = oneshot::channel();
+        let queue = state.waiting.entry(party.clone()).or_default();
+        queue.push_back(turn);
+        if queue.len() == 1 {
+            state.turns.push_back(party.clone());
+        }
+        Admission::Wait(Arc::clone(self), party, wait)
+    }
+
+    /// How many may run: `cap` for one party alone (nobody to be fair
+    /// to), `running_cap` once several hold requests.
+    fn running_limit(&self, state: &State) -> usize {
+        let shared = state.held.len() > 1
+            || state
+                .shared_until
+                .is_some_and(|until| Instant::now() < until);
+        if shared {
+            self.running_cap
+        } else {
+            self.cap
+        }
+    }
+
+    /// Starts waiting requests, one per party in turn, while fewer than
+    /// the running limit run.
+    fn dispatch(&self, state: &mut State) {
+        while state.running < self.running_limit(state) {
+            let Some(party) = state.turns.pop_front() else {
+                return;
+            };
+            let Some(queue) = state.waiting.get_mut(&party) else {
+                continue;
+            };
+            let next = queue.pop_front();
+            if queue.is_empty() {
+                state.waiting.remove(&party);
+            } else {
+                state.turns.push_back(party.clone());
+            }
+            if let Some(turn) = next {
+                if turn.send(()).is_ok() {
+                    state.start(&party);
+                } else {
+                    // Its request is gone (the process is stopping).
+                    state.release(&party);
+                }
+            }
+        }
+    }
+
+    /// Requests received and shed so far, per party label.
+    pub fn counts(&self) -> Vec<(Label, (u64, u64))> {
+        self.state().counts.iter().map(|(l, c)| (*l, *c)).collect()
+    }
+
+    /// Requests admitted, all parties together (running and waiting).
+    pub fn in_flight(&self) -> usize {
+        self.state().admitted()
+    }
+}
+
+/// A running request, counted against its party until dropped; then the
+/// next waiting request runs.
+#[derive(Debug)]
+pub struct Admitted {
+    fair: Arc<Fair>,
+    party: Party,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut state = self.fair.state();
+        state.finish(&self.party);
+        state.release(&self.party);
+        self.fair.dispatch(&mut state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(n: u128) -> Party {
+        Party::Tenant(Uuid::from_u128(n))
+    }
+
+    fn run(fair: &Arc<Fair>, party: Party) -> Option<Admitted> {
+        match fair.admit(party) {
+            Admission::Run(admitted) => Some(admitted),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_lone_party_runs_up_to_the_cap_and_is_shed_beyond() {
+        let fair = Fair::new(8, 2);
+        let running: Vec<_> = (0..8).filter_map(|_| run(&fair, tenant(1))).collect();
+        assert_eq!(running.len(), 8);
+        assert!(fair.admit(tenant(1)).is_shed());
+        drop(running);
+        assert_eq!(fair.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn beside_another_party_a_flood_waits_in_its_line_and_is_shed_past_its_share() {
+        let fair = Fair::new(8, 2);
+        let quiet = run(&fair, tenant(2)).expect("alone, it runs");
+        // Two parties: two run at once; the flood's second waits.
+        let flood_running = run(&fair, tenant(1)).expect("room for one more");
+        let flood: Vec<_> = (0..6).map(|_| fair.admit(tenant(1))).collect();
+        assert!(flood.iter().all(|a| matches!(a, Admission::Wait(..))));
+        // At the cap, the flood holds more than its share (4): shed.
+        assert!(fair.admit(tenant(1)).is_shed());
+        // The quiet party, within its share, is admitted; it runs its
+        // share of the running cap (1) already, so it waits its turn,
+        // which comes before the flood's second: the lines take turns.
+        let second = fair.admit(tenant(2));
+        assert!(matches!(second, Admission::Wait(..)));
+        drop(quiet);
+        let turn = std::time::Duration::from_secs(1);
+        let mut flood = flood.into_iter();
+        let first_flood = tokio::time::timeout(turn, flood.next().unwrap().ready()).await;
+        assert!(first_flood.unwrap().is_some());
+        drop(flood_running);
+        let second_quiet = tokio::time::timeout(turn, second.ready()).await;
+        assert!(second_quiet.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_quiet_party_runs_at_once_past_a_floods_line() {
+        let fair = Fair::new(8, 2);
+        let a = run(&fair, tenant(1)).unwrap();
+        let b = run(&fair, tenant(3)).unwrap();
+        let waiting: Vec<_> = (0..3).map(|_| fair.admit(tenant(1))).collect();
+        assert!(waiting.iter().all(|a| matches!(a, Admission::Wait(..))));
+        // Tenant 2 runs nothing: its share of the running cap is free.
+        assert!(
+            run(&fair, tenant(2)).is_some(),
+            "not behind the flood's line"
+        );
+        drop((a, b));
+    }
+
+    #[tokio::test]
+    async fn requests_gone_before_their_turn_give_their_place_back() {
+        let fair = Fair::new(4, 1);
+        let first = run(&fair, tenant(1)).unwrap();
+        let second = run(&fair, tenant(2)).unwrap();
+        let gone = fair.admit(tenant(1));
+        let next = fair.admit(tenant(2));
+        assert!(matches!(gone, Admission::Wait(..)) && matches!(next, Admission::Wait(..)));
+        drop(gone);
+        drop((first, second));
+        assert!(next.ready().await.is_some());
+        assert_eq!(fair.in_flight(), 0);
+        assert!(fair.state().held.is_empty() && fair.state().waiting.is_empty());
+    }
+
+    #[test]
+    fn a_request_counts_against_what_this_process_verified() {
+        let id = Uuid::from_u128(7);
+        let known = |t: &str| (t == "verified").then_some(id);
+        assert_eq!(
+            Party::of(true, Some("verified"), None, known),
+            Party::Tenant(id)
+        );
+        assert_eq!(
+            Party::of(true, Some("forged"), None, known),
+            Party::Unverified
+        );
+        assert_eq!(Party::of(true, None, None, known), Party::Unverified);
+        assert_eq!(
+            Party::of(false, None, Some(" 192.0.2.1 "), known),
+            Party::Client("192.0.2.1".into())
+        );
+        assert_eq!(
+            Party::of(false, None, Some("not an ip"), known),
+            Party::Anonymous
+        );
+    }
+}
