@@ -199,8 +199,9 @@ pub struct Config {
     pub metrics_addr: Option<String>,
 
     /// Requests handled at once per process; beyond that NATS buffers them.
-    /// One operation may hold at most half of them: the rest of its
-    /// requests are answered at once with `unavailable`.
+    /// One operation may hold at most half of them, shared among the
+    /// tenants asking: beyond a tenant's share, its requests are answered
+    /// `unavailable`.
     #[arg(long, env = "OLYMPUS_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
 
