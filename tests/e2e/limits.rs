@@ -46,3 +46,49 @@ async fn thirty_failures_a_minute_from_one_address_rate_limit_it() {
     })
     .await;
 }
+
+/// `OLYMPUS_TENANT_RATE` (issue 37): a tenant past its rate gets
+/// `rate_limited` with `retry_after_secs`, for every bearer operation
+/// together; another tenant keeps its own rate.
+#[tokio::test]
+async fn a_tenant_past_its_rate_is_limited_and_another_is_not() {
+    let options = olympus_tests::Options {
+        tenant_rate: (2, 5),
+        ..olympus_tests::Options::default()
+    };
+    olympus_tests::with_app_opts(options, async |app| {
+        let busy = app.signup(Encoding::Json).await;
+        let quiet = app.signup(Encoding::Json).await;
+        // The first request verifies the token (before that, the process
+        // cannot tell the tenant); then the bucket of 5 is spent at once.
+        app.me(&busy.access_token).await.ok();
+        let replies = futures::future::join_all((0..10).map(|i| {
+            if i % 2 == 0 {
+                app.me(&busy.access_token).send()
+            } else {
+                app.get_tenant(&busy.access_token).send()
+            }
+        }))
+        .await;
+        let limited: Vec<_> = replies
+            .iter()
+            .filter(|r| r.status() != 200)
+            .map(|r| r.err(429, "rate_limited"))
+            .collect();
+        assert_eq!(limited.len(), 5, "a burst of 5, then limited");
+        for err in &limited {
+            assert!(
+                err["details"]["retry_after_secs"].as_u64().unwrap() >= 1,
+                "{err}"
+            );
+        }
+        // The other tenant's bucket is its own.
+        app.me(&quiet.access_token).await.ok();
+        app.me(&quiet.access_token).await.ok();
+        app.me(&quiet.access_token).await.ok();
+        // Refilled at 2 a second.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        app.me(&busy.access_token).await.ok();
+    })
+    .await;
+}

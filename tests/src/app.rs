@@ -42,6 +42,8 @@ pub struct Options {
     pub totp_issuer: Option<String>,
     /// Run an outbox relay in-process (as `serve` does).
     pub relay: bool,
+    /// `OLYMPUS_TENANT_RATE` and `OLYMPUS_TENANT_BURST` (default none).
+    pub tenant_rate: (u32, u32),
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             legacy_hs256_keys: None,
             totp_issuer: None,
             relay: true,
+            tenant_rate: (0, 0),
         }
     }
 }
@@ -338,6 +341,8 @@ fn test_config(database_url: &str, nats_url: &str, prefix: &str, options: &Optio
         mail_limit_per_hour: 5,
         login_failures_per_minute: 30,
         max_in_flight: 256,
+        tenant_rate: options.tenant_rate.0,
+        tenant_burst: options.tenant_rate.1,
         metrics_addr: None,
         reply_prefixes: vec!["_INBOX.".to_owned()],
         db_max_connections: 8,

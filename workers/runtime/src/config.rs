@@ -205,6 +205,18 @@ pub struct Config {
     #[arg(long, env = "OLYMPUS_MAX_IN_FLIGHT", default_value_t = 512)]
     pub max_in_flight: usize,
 
+    /// Requests a second each tenant may send to this process, all bearer
+    /// operations together (a token bucket per tenant, in each process: N
+    /// processes let a tenant send up to N times as many); beyond it,
+    /// `rate_limited` with `retry_after_secs`. 0: no limit.
+    #[arg(long, env = "OLYMPUS_TENANT_RATE", default_value_t = 0)]
+    pub tenant_rate: u32,
+
+    /// Requests a tenant may send at once above its rate (the bucket's
+    /// size); 0: one second's worth.
+    #[arg(long, env = "OLYMPUS_TENANT_BURST", default_value_t = 0)]
+    pub tenant_burst: u32,
+
     /// Reply subject prefixes that requests may name, comma-separated. A
     /// request whose reply subject starts with none of them, or holds a
     /// wildcard, is dropped unanswered: a caller cannot make a worker

@@ -43,6 +43,55 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// Each tenant's rate of requests to this process (`OLYMPUS_TENANT_RATE`,
+/// `OLYMPUS_TENANT_BURST`): a token bucket per tenant, refilled at `rate`
+/// a second up to `burst`. Kept in each process (a tenant may send up to
+/// N times the rate to N processes); at most [`MAX_BUCKETS`] tenants are
+/// remembered, full buckets (idle tenants) forgotten first.
+#[derive(Debug)]
+pub struct Rates {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<Uuid, (f64, Instant)>>,
+}
+
+/// Tenants whose buckets a process remembers at most.
+pub const MAX_BUCKETS: usize = 100_000;
+
+impl Rates {
+    /// The limits, or `None` when `rate` is 0 (no limit).
+    pub fn new(rate: u32, burst: u32) -> Option<Arc<Self>> {
+        (rate > 0).then(|| {
+            Arc::new(Self {
+                rate: f64::from(rate),
+                burst: f64::from(if burst == 0 { rate } else { burst }),
+                buckets: Mutex::default(),
+            })
+        })
+    }
+
+    /// Takes one request of `tenant` at `now`: `Err` with the seconds
+    /// until one is allowed when its bucket is empty.
+    pub fn take(&self, tenant: Uuid, now: Instant) -> Result<(), u64> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&tenant) {
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = buckets.entry(tenant).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+}
+
 /// How long the running cap holds after several parties were last seen
 /// with requests at once.
 pub const SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
@@ -120,8 +169,9 @@ struct State {
     /// seen together: a quiet tenant's requests come and go, and a flood
     /// must not run all of the cap in between.
     shared_until: Option<Instant>,
-    /// Requests received and shed per party label (see [`Fair::counts`]).
-    counts: HashMap<Label, (u64, u64)>,
+    /// Requests received, shed and limited per party label (see
+    /// [`Fair::counts`]).
+    counts: HashMap<Label, (u64, u64, u64)>,
 }
 
 /// A party as metrics name it: a tenant (the first [`LABELED_TENANTS`]),
@@ -146,7 +196,7 @@ impl std::fmt::Display for Label {
 pub const LABELED_TENANTS: usize = 32;
 
 impl State {
-    fn count(&mut self, party: &Party, shed: bool) {
+    fn count(&mut self, party: &Party, (shed, limited): (bool, bool)) {
         let mut label = match party {
             Party::Tenant(id) => Label::Tenant(*id),
             Party::Unverified => Label::Kind("unverified"),
@@ -167,6 +217,7 @@ impl State {
         let entry = self.counts.entry(label).or_default();
         entry.0 += 1;
         entry.1 += u64::from(shed);
+        entry.2 += u64::from(limited);
     }
 }
 
@@ -256,7 +307,7 @@ impl Fair {
         let parties = state.held.len() + usize::from(holds == 0);
         let share = (self.cap / parties).max(1);
         let shed = state.admitted() >= self.cap && holds >= share;
-        state.count(&party, shed);
+        state.count(&party, (shed, false));
         if shed {
             return Admission::Shed;
         }
@@ -330,8 +381,13 @@ impl Fair {
         }
     }
 
-    /// Requests received and shed so far, per party label.
-    pub fn counts(&self) -> Vec<(Label, (u64, u64))> {
+    /// Counts a request of `party` refused by its tenant's rate.
+    pub fn count_limited(&self, party: &Party) {
+        self.state().count(party, (false, true));
+    }
+
+    /// Requests received, shed and limited so far, per party label.
+    pub fn counts(&self) -> Vec<(Label, (u64, u64, u64))> {
         self.state().counts.iter().map(|(l, c)| (*l, *c)).collect()
     }
 
@@ -436,6 +492,25 @@ mod tests {
         assert!(next.ready().await.is_some());
         assert_eq!(fair.in_flight(), 0);
         assert!(fair.state().held.is_empty() && fair.state().waiting.is_empty());
+    }
+
+    #[test]
+    fn a_tenants_rate_refills_and_other_tenants_keep_their_own() {
+        assert!(Rates::new(0, 5).is_none(), "0: no limit");
+        let rates = Rates::new(2, 3).unwrap();
+        let start = Instant::now();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        for _ in 0..3 {
+            assert!(rates.take(a, start).is_ok(), "the burst");
+        }
+        assert_eq!(rates.take(a, start), Err(1));
+        assert!(rates.take(b, start).is_ok(), "another tenant's bucket");
+        let later = start + std::time::Duration::from_millis(500);
+        assert!(
+            rates.take(a, later).is_ok(),
+            "one refilled in half a second at 2/s"
+        );
+        assert!(rates.take(a, later).is_err());
     }
 
     #[test]

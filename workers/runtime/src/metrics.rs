@@ -52,6 +52,9 @@ impl OperationMetrics {
     }
 }
 
+/// Which of a tenant's counts (requests, shed, limited) a family shows.
+type Pick = fn(&(u64, u64, u64)) -> u64;
+
 /// The request counters of a process.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -73,32 +76,42 @@ impl Metrics {
     /// [`crate::fairness::Label`]), all operations together: the first 32
     /// tenants each operation serves by id, then `other`.
     fn render_parties(&self, out: &mut String) {
-        let mut totals: BTreeMap<Label, (u64, u64)> = BTreeMap::new();
+        let mut totals: BTreeMap<Label, (u64, u64, u64)> = BTreeMap::new();
         for fair in self
             .schedulers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
         {
-            for (label, (requests, shed)) in fair.counts() {
+            for (label, (requests, shed, limited)) in fair.counts() {
                 let total = totals.entry(label).or_default();
                 total.0 += requests;
                 total.1 += shed;
+                total.2 += limited;
             }
         }
-        out.push_str("# HELP olympus_tenant_requests_total Requests received, by tenant (the first 32 of each operation, then other).\n# TYPE olympus_tenant_requests_total counter\n");
-        for (label, (requests, _)) in &totals {
-            let _ = writeln!(
-                out,
-                "olympus_tenant_requests_total{{tenant=\"{label}\"}} {requests}"
-            );
-        }
-        out.push_str("# HELP olympus_tenant_shed_total Requests shed beyond the tenant's fair share, by tenant.\n# TYPE olympus_tenant_shed_total counter\n");
-        for (label, (_, shed)) in &totals {
-            let _ = writeln!(
-                out,
-                "olympus_tenant_shed_total{{tenant=\"{label}\"}} {shed}"
-            );
+        let families: [(&str, &str, Pick); 3] = [
+            (
+                "olympus_tenant_requests_total",
+                "Requests received, by tenant (the first 32 of each operation, then other).",
+                |t| t.0,
+            ),
+            (
+                "olympus_tenant_shed_total",
+                "Requests shed beyond the tenant's fair share, by tenant.",
+                |t| t.1,
+            ),
+            (
+                "olympus_tenant_limited_total",
+                "Requests refused by the tenant's rate (OLYMPUS_TENANT_RATE), by tenant.",
+                |t| t.2,
+            ),
+        ];
+        for (name, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (label, total) in &totals {
+                let _ = writeln!(out, "{name}{{tenant=\"{label}\"}} {}", value(total));
+            }
         }
     }
 

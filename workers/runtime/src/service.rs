@@ -249,6 +249,7 @@ pub async fn start(
     let in_flight = TaskTracker::new();
     let max_in_flight = app.config().max_in_flight.max(1);
     let permits = Arc::new(Semaphore::new(max_in_flight));
+    let rates = crate::fairness::Rates::new(app.config().tenant_rate, app.config().tenant_burst);
     let mut services = Vec::with_capacity(workers.len());
     for worker in workers {
         let name = worker.service.micro_name();
@@ -314,6 +315,7 @@ pub async fn start(
                     in_flight: in_flight.clone(),
                     permits: Arc::clone(&permits),
                     fair,
+                    rates: rates.clone(),
                     refusals: refusals.get(&name).cloned().unwrap_or_default(),
                     metrics: app.metrics().of(operation),
                 },
@@ -400,6 +402,8 @@ struct Limits {
     /// This operation's share of them, shared fairly by the parties
     /// asking (see [`crate::fairness`]).
     fair: Arc<crate::fairness::Fair>,
+    /// Each tenant's rate, when limited (`OLYMPUS_TENANT_RATE`).
+    rates: Option<Arc<crate::fairness::Rates>>,
     refusals: Arc<Refusals>,
     /// Its counters (see [`crate::metrics`]).
     metrics: Arc<OperationMetrics>,
@@ -437,8 +441,20 @@ async fn request_loop(
             header(message, headers::CLIENT_IP),
             |token| app.tokens().remembered_tenant(token),
         );
-        let admission = limits.fair.admit(party.clone());
-        let shed = admission.is_shed();
+        // Past its tenant's rate (`OLYMPUS_TENANT_RATE`), refused before
+        // it takes a place.
+        let limited = match (&limits.rates, &party) {
+            (Some(rates), Party::Tenant(tenant)) => rates.take(*tenant, Instant::now()).err(),
+            _ => None,
+        };
+        let admission = match limited {
+            Some(_) => {
+                limits.fair.count_limited(&party);
+                crate::fairness::Admission::Shed
+            }
+            None => limits.fair.admit(party.clone()),
+        };
+        let shed = admission.is_shed() && limited.is_none();
         // A malformed request is answered `bad_request` all the same.
         if shed && message.malformed().is_none() {
             limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
@@ -455,14 +471,16 @@ async fn request_loop(
                 Some(_) => permits.acquire_owned().await.ok(),
                 None => None,
             };
-            handle(
-                app,
-                &endpoint,
-                &metrics,
-                request,
-                (arrived, global.is_some()),
-            )
-            .await;
+            let refused = match (limited, global.is_some()) {
+                (Some(after), _) => Some(
+                    Error::new(ErrorCode::RateLimited)
+                        .with_message("the tenant's request rate is spent; retry later")
+                        .with_detail("retry_after_secs", after),
+                ),
+                (None, true) => None,
+                (None, false) => Some(Error::overloaded()),
+            };
+            handle(app, &endpoint, &metrics, request, (arrived, refused)).await;
             drop((admitted, global));
         });
     }
@@ -532,7 +550,7 @@ async fn handle(
     endpoint: &Endpoint,
     metrics: &OperationMetrics,
     mut request: service::Request,
-    (started, admitted): (Instant, bool),
+    (started, mut refused): (Instant, Option<Error>),
 ) {
     let message = request.message.clone();
     let message = &message;
@@ -556,14 +574,14 @@ async fn handle(
             // No retry can fix it, so it is not shed.
             _ if message.malformed().is_some() => Err(Error::new(ErrorCode::BadRequest)
                 .with_message("the request headers are not valid NATS headers")),
-            _ if !admitted => {
+            _ if refused.is_some() => {
                 // Held a moment before it is answered: a caller that
                 // ignores `retry_after_secs` and sends again at once would
                 // otherwise churn through the worker's one queue of
                 // requests, ahead of every other tenant's (see
                 // [`crate::fairness`]).
                 tokio::time::sleep(crate::fairness::SHED_DELAY).await;
-                Err(Error::overloaded())
+                Err(refused.take().unwrap_or_else(Error::overloaded))
             }
             None => Err(Error::new(ErrorCode::UnsupportedMediaType)),
             Some(content_type) => {
