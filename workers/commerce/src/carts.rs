@@ -164,16 +164,45 @@ fn line_total(line: &LineRow) -> i64 {
     money::times(line.price_amount, line.quantity).unwrap_or(money::MAX_AMOUNT)
 }
 
-/// A cart as priced now, with the promotion that applies to it.
+/// The promotion of `code` as it stands for `customer_id`'s cart of
+/// `lines` at `now`: the promotion when it applies, or why it does not
+/// (the words follow "the promotion ...").
+async fn applying(
+    conn: &mut PgConnection,
+    code: &str,
+    customer_id: Uuid,
+    lines: &[LineRow],
+    now: DateTime<Utc>,
+) -> Result<Result<Promotion, &'static str>, Error> {
+    let Some(promotion) = promotions::by_code(conn, code).await? else {
+        return Ok(Err("does not exist"));
+    };
+    let uses = promotions::uses_of(conn, promotion.id, customer_id).await?;
+    let (currency, subtotal) = sum(lines);
+    let currency = (!lines.is_empty()).then_some(currency.as_str());
+    Ok(
+        match promotions::refusal(&promotion, subtotal, currency, now, Usage::Known(uses)) {
+            None => Ok(promotion),
+            Some(why) => Err(why),
+        },
+    )
+}
+
+/// A cart as priced now, with its promotion: `None` without a code, else
+/// the promotion that applies or why the code does not.
 struct Priced {
     cart: Cart,
-    promotion: Option<Promotion>,
+    promotion: Option<Result<Promotion, &'static str>>,
 }
 
 /// Prices `row` with its lines and promotion as they are at `now`.
 async fn price(conn: &mut PgConnection, row: CartRow, now: DateTime<Utc>) -> Result<Priced, Error> {
     let lines = lines(conn, row.id).await?;
     let (currency, subtotal) = sum(&lines);
+    let promotion = match &row.promotion_code {
+        Some(code) => Some(applying(conn, code, row.customer_id, &lines, now).await?),
+        None => None,
+    };
     let mut items = Vec::with_capacity(lines.len());
     for line in lines {
         let line_total = line_total(&line);
@@ -188,26 +217,18 @@ async fn price(conn: &mut PgConnection, row: CartRow, now: DateTime<Utc>) -> Res
             line_total: money::of(line_total, &line.currency),
         });
     }
-    let mut promotion = None;
-    if let Some(code) = &row.promotion_code {
-        if let Some(found) = promotions::by_code(conn, code).await? {
-            let uses = promotions::uses_of(conn, found.id, row.customer_id).await?;
-            let currency = (!items.is_empty()).then_some(currency.as_str());
-            if promotions::refusal(&found, subtotal, currency, now, Usage::Known(uses)).is_none() {
-                promotion = Some(found);
-            }
-        }
-    }
-    let discount = promotion
-        .as_ref()
-        .map_or(0, |p| promotions::discount_of(p, subtotal));
+    let applies = matches!(promotion, Some(Ok(_)));
+    let discount = match &promotion {
+        Some(Ok(p)) => promotions::discount_of(p, subtotal),
+        _ => 0,
+    };
     let cart = Cart {
         id: row.id,
         status: row.status(now),
         customer_id: row.customer_id,
         items,
         promotion_code: row.promotion_code.clone(),
-        promotion_applies: promotion.is_some(),
+        promotion_applies: applies,
         subtotal: money::of(subtotal, &currency),
         discount_total: money::of(discount, &currency),
         total: money::of(subtotal - discount, &currency),
@@ -426,17 +447,8 @@ pub async fn update(ctx: Ctx, request: UpdateCartRequest) -> Result<CartReply, E
     let cart = find(&mut tx, request.cart_id, claims.sub, true).await?;
     cart.open(now)?;
     if let Some(Some(code)) = &code {
-        let refused = match promotions::by_code(&mut tx, code).await? {
-            None => Some("does not exist"),
-            Some(promotion) => {
-                let uses = promotions::uses_of(&mut tx, promotion.id, claims.sub).await?;
-                let lines = lines(&mut tx, cart.id).await?;
-                let (currency, subtotal) = sum(&lines);
-                let currency = (!lines.is_empty()).then_some(currency.as_str());
-                promotions::refusal(&promotion, subtotal, currency, now, Usage::Known(uses))
-            }
-        };
-        if let Some(why) = refused {
+        let lines = lines(&mut tx, cart.id).await?;
+        if let Err(why) = applying(&mut tx, code, claims.sub, &lines, now).await? {
             return Err(Validation::failed(
                 "promotion_code",
                 [format!("does not apply to this cart: the promotion {why}")],
@@ -514,27 +526,14 @@ pub async fn checkout(
             cart.billing_address.as_ref().map(|a| a.0.clone()),
             cart.contact_phone.clone(),
         );
-        let code = cart.promotion_code.clone();
         let priced = price(&mut tx, cart, now).await?;
         if priced.cart.items.is_empty() {
             return Err(Error::invalid_state("empty", "the cart has no lines"));
         }
-        let promotion = match (&code, priced.promotion) {
-            (None, _) => None,
-            (Some(_), Some(promotion)) => Some(promotion),
-            (Some(code), None) => {
-                let why = match promotions::by_code(&mut tx, code).await? {
-                    None => "no longer exists",
-                    Some(promotion) => {
-                        let uses = promotions::uses_of(&mut tx, promotion.id, claims.sub).await?;
-                        let subtotal = priced.cart.subtotal.amount;
-                        let currency = Some(priced.cart.subtotal.currency.as_str());
-                        promotions::refusal(&promotion, subtotal, currency, now, Usage::Known(uses))
-                            .unwrap_or("does not apply")
-                    }
-                };
-                return Err(orders::promotion_unavailable(why));
-            }
+        let promotion = match priced.promotion {
+            None => None,
+            Some(Ok(promotion)) => Some(promotion),
+            Some(Err(why)) => return Err(orders::promotion_unavailable(why)),
         };
         let placement = Placement {
             lines: priced
