@@ -66,10 +66,8 @@ pub struct Key<'a> {
 /// A key this request holds, in its transaction.
 #[derive(Debug)]
 pub struct Claim {
-    tenant_id: Uuid,
-    caller_id: Uuid,
-    operation: String,
-    key: String,
+    /// The key, which this request holds.
+    held: Relock,
     fingerprint: Vec<u8>,
 }
 
@@ -109,8 +107,8 @@ pub async fn begin(
     let held = Relock {
         tenant_id,
         caller_id,
-        operation: operation.clone(),
-        key: key.clone(),
+        operation,
+        key,
     };
     if !held.lock(&mut tx, false).await? {
         return Err(Error::new(ErrorCode::IdempotencyKeyInUse).with_detail("retry_after_secs", 1));
@@ -127,8 +125,8 @@ pub async fn begin(
             AND created_at > $4::timestamptz - make_interval(hours => $5)
           ORDER BY caller_id NULLS FIRST LIMIT 1",
     )
-    .bind(&operation)
-    .bind(&key)
+    .bind(&held.operation)
+    .bind(&held.key)
     .bind(caller_id)
     .bind(now)
     .bind(TTL_HOURS as i32)
@@ -159,16 +157,7 @@ pub async fn begin(
     sqlx::query(&format!("SAVEPOINT {SAVEPOINT}"))
         .execute(&mut *tx)
         .await?;
-    Ok(Begun::Fresh(
-        Claim {
-            tenant_id,
-            caller_id,
-            operation,
-            key,
-            fingerprint,
-        },
-        tx,
-    ))
+    Ok(Begun::Fresh(Claim { held, fingerprint }, tx))
 }
 
 /// A claimed key, to take again in a later transaction of the same request
@@ -228,12 +217,7 @@ struct StoredOutcome {
 impl Claim {
     /// The key, to hold again after [`crate::context::Ctx::commit_now`].
     pub(crate) fn relock(&self) -> Relock {
-        Relock {
-            tenant_id: self.tenant_id,
-            caller_id: self.caller_id,
-            operation: self.operation.clone(),
-            key: self.key.clone(),
-        }
+        self.held.clone()
     }
 
     /// Stores the handler's outcome with its change and commits; the reply
@@ -290,10 +274,10 @@ impl Claim {
                 SET fingerprint = excluded.fingerprint, status = excluded.status,
                     reply = excluded.reply, created_at = excluded.created_at",
         )
-        .bind(self.tenant_id)
-        .bind(self.caller_id)
-        .bind(&self.operation)
-        .bind(&self.key)
+        .bind(self.held.tenant_id)
+        .bind(self.held.caller_id)
+        .bind(&self.held.operation)
+        .bind(&self.held.key)
         .bind(&self.fingerprint)
         .bind(status as i16)
         .bind(reply)
