@@ -27,12 +27,16 @@ pub fn authenticate(
         Error::new(ErrorCode::Unauthenticated)
     };
     let value = authorization.ok_or_else(|| unauthenticated("no Authorization header"))?;
-    let token = value
+    let token = bearer_token(value).ok_or_else(|| unauthenticated("not a Bearer authorization"))?;
+    check(tokens, revocations, now, token)
+}
+
+/// The token of a `Bearer <token>` authorization (the scheme in any case).
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or_else(|| unauthenticated("not a Bearer authorization"))?;
-    check(tokens, revocations, now, token)
 }
 
 /// Checks an access token: its claims when it is valid and its session
