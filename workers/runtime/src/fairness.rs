@@ -150,6 +150,9 @@ pub struct Fair {
     cap: usize,
     /// Requests running at most; the others wait their party's turn.
     running_cap: usize,
+    /// Each tenant's rate, when limited (`OLYMPUS_TENANT_RATE`), shared by
+    /// the process's operations.
+    rates: Option<Arc<Rates>>,
     state: Mutex<State>,
 }
 
@@ -260,6 +263,8 @@ pub enum Admission {
     Wait(Arc<Fair>, Party, oneshot::Receiver<()>),
     /// Shed: the operation is at its cap and the party holds its share.
     Shed,
+    /// Refused: its tenant's rate is spent, for this many seconds.
+    Limited(u64),
 }
 
 impl Admission {
@@ -271,11 +276,11 @@ impl Admission {
                 turn.await.ok()?;
                 Some(Admitted { fair, party })
             }
-            Self::Shed => None,
+            Self::Shed | Self::Limited(_) => None,
         }
     }
 
-    /// Whether the request was shed.
+    /// Whether the request was shed (not limited).
     pub fn is_shed(&self) -> bool {
         matches!(self, Self::Shed)
     }
@@ -284,10 +289,11 @@ impl Admission {
 impl Fair {
     /// A scheduler admitting `cap` requests (at least 1), of which
     /// `running_cap` (at least 1) run at once.
-    pub fn new(cap: usize, running_cap: usize) -> Arc<Self> {
+    pub fn new(cap: usize, running_cap: usize, rates: Option<Arc<Rates>>) -> Arc<Self> {
         Arc::new(Self {
             cap: cap.max(1),
             running_cap: running_cap.clamp(1, cap.max(1)),
+            rates,
             state: Mutex::default(),
         })
     }
@@ -300,9 +306,16 @@ impl Fair {
     /// Admits a request of `party`: to run now while fewer than
     /// `running_cap` run and nobody waits; to wait its party's turn
     /// otherwise; shed when the operation holds `cap` requests and `party`
-    /// its share of them or more.
+    /// its share of them or more; limited, before all that, when its
+    /// tenant's rate is spent.
     pub fn admit(self: &Arc<Self>, party: Party) -> Admission {
         let mut state = self.state();
+        if let (Some(rates), Party::Tenant(tenant)) = (&self.rates, &party) {
+            if let Err(after) = rates.take(*tenant, Instant::now()) {
+                state.count(&party, (false, true));
+                return Admission::Limited(after);
+            }
+        }
         let holds = state.held.get(&party).copied().unwrap_or(0);
         let parties = state.held.len() + usize::from(holds == 0);
         let share = (self.cap / parties).max(1);
@@ -381,11 +394,6 @@ impl Fair {
         }
     }
 
-    /// Counts a request of `party` refused by its tenant's rate.
-    pub fn count_limited(&self, party: &Party) {
-        self.state().count(party, (false, true));
-    }
-
     /// Requests received, shed and limited so far, per party label.
     pub fn counts(&self) -> Vec<(Label, (u64, u64, u64))> {
         self.state().counts.iter().map(|(l, c)| (*l, *c)).collect()
@@ -431,7 +439,7 @@ mod tests {
 
     #[test]
     fn a_lone_party_runs_up_to_the_cap_and_is_shed_beyond() {
-        let fair = Fair::new(8, 2);
+        let fair = Fair::new(8, 2, None);
         let running: Vec<_> = (0..8).filter_map(|_| run(&fair, tenant(1))).collect();
         assert_eq!(running.len(), 8);
         assert!(fair.admit(tenant(1)).is_shed());
@@ -441,7 +449,7 @@ mod tests {
 
     #[tokio::test]
     async fn beside_another_party_a_flood_waits_in_its_line_and_is_shed_past_its_share() {
-        let fair = Fair::new(8, 2);
+        let fair = Fair::new(8, 2, None);
         let quiet = run(&fair, tenant(2)).expect("alone, it runs");
         // Two parties: two run at once; the flood's second waits.
         let flood_running = run(&fair, tenant(1)).expect("room for one more");
@@ -466,7 +474,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_quiet_party_runs_at_once_past_a_floods_line() {
-        let fair = Fair::new(8, 2);
+        let fair = Fair::new(8, 2, None);
         let a = run(&fair, tenant(1)).unwrap();
         let b = run(&fair, tenant(3)).unwrap();
         let waiting: Vec<_> = (0..3).map(|_| fair.admit(tenant(1))).collect();
@@ -481,7 +489,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_gone_before_their_turn_give_their_place_back() {
-        let fair = Fair::new(4, 1);
+        let fair = Fair::new(4, 1, None);
         let first = run(&fair, tenant(1)).unwrap();
         let second = run(&fair, tenant(2)).unwrap();
         let gone = fair.admit(tenant(1));

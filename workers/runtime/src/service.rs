@@ -60,7 +60,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-use crate::fairness::Party;
+use crate::fairness::{Admission, Party};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{field, Instrument};
@@ -305,7 +305,8 @@ pub async fn start(
                 .add(operation.name)
                 .await
                 .map_err(|e| anyhow::anyhow!("adding endpoint {}: {e}", operation.name))?;
-            let fair = crate::fairness::Fair::new(max_in_flight / 2, max_in_flight / 32);
+            let fair =
+                crate::fairness::Fair::new(max_in_flight / 2, max_in_flight / 32, rates.clone());
             app.metrics().watch(&fair);
             loops.spawn(request_loop(
                 app.clone(),
@@ -315,7 +316,6 @@ pub async fn start(
                     in_flight: in_flight.clone(),
                     permits: Arc::clone(&permits),
                     fair,
-                    rates: rates.clone(),
                     refusals: refusals.get(&name).cloned().unwrap_or_default(),
                     metrics: app.metrics().of(operation),
                 },
@@ -402,8 +402,6 @@ struct Limits {
     /// This operation's share of them, shared fairly by the parties
     /// asking (see [`crate::fairness`]).
     fair: Arc<crate::fairness::Fair>,
-    /// Each tenant's rate, when limited (`OLYMPUS_TENANT_RATE`).
-    rates: Option<Arc<crate::fairness::Rates>>,
     refusals: Arc<Refusals>,
     /// Its counters (see [`crate::metrics`]).
     metrics: Arc<OperationMetrics>,
@@ -432,31 +430,16 @@ async fn request_loop(
             );
             continue;
         }
-        let token = header(message, headers::AUTHORIZATION)
-            .and_then(|v| v.split_once(' '))
-            .map(|(_, token)| token.trim());
+        let token = header(message, headers::AUTHORIZATION).and_then(crate::auth::bearer_token);
         let party = Party::of(
             endpoint.operation.access() == Access::Bearer,
             token,
             header(message, headers::CLIENT_IP),
             |token| app.tokens().remembered_tenant(token),
         );
-        // Past its tenant's rate (`OLYMPUS_TENANT_RATE`), refused before
-        // it takes a place.
-        let limited = match (&limits.rates, &party) {
-            (Some(rates), Party::Tenant(tenant)) => rates.take(*tenant, Instant::now()).err(),
-            _ => None,
-        };
-        let admission = match limited {
-            Some(_) => {
-                limits.fair.count_limited(&party);
-                crate::fairness::Admission::Shed
-            }
-            None => limits.fair.admit(party.clone()),
-        };
-        let shed = admission.is_shed() && limited.is_none();
+        let admission = limits.fair.admit(party);
         // A malformed request is answered `bad_request` all the same.
-        if shed && message.malformed().is_none() {
+        if admission.is_shed() && message.malformed().is_none() {
             limits.refusals.shed.fetch_add(1, Ordering::Relaxed);
         }
         let app = app.clone();
@@ -465,6 +448,10 @@ async fn request_loop(
         let permits = Arc::clone(&limits.permits);
         let arrived = Instant::now();
         limits.in_flight.spawn(async move {
+            let limited = match admission {
+                Admission::Limited(after) => Some(after),
+                _ => None,
+            };
             // Its party's turn, then one of the process's permits.
             let admitted = admission.ready().await;
             let global = match admitted {
