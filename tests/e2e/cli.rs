@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::OLYMPUS;
 
 /// Runs `olympus ARGS` with only `env` (and PATH, HOME) set.
-async fn olympus(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn olympus(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = std::env::temp_dir().join(format!("olympus-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&home).unwrap();
     let output = tokio::process::Command::new(OLYMPUS)
@@ -25,7 +25,7 @@ async fn olympus(args: &[&str], env: &[(&str, &str)]) -> Output {
     output
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

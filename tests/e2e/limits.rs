@@ -92,3 +92,93 @@ async fn a_tenant_past_its_rate_is_limited_and_another_is_not() {
     })
     .await;
 }
+
+/// `olympus admin tenant-rate` (issue 37): a platform operator gives a
+/// tenant a rate of its own, or lifts it; every process applies it within
+/// a second (read with the revocations), other tenants keep the default.
+#[tokio::test]
+async fn an_operator_sets_a_tenants_own_rate_and_takes_it_away() {
+    with_app(async |app| {
+        let busy = app.signup(Encoding::Json).await;
+        let quiet = app.signup(Encoding::Json).await;
+        let env = [("DATABASE_URL", app.database_url.as_str())];
+        let rate = |args: &'static [&'static str], tenant: String| async move {
+            let mut all = vec!["admin", "tenant-rate", tenant.as_str()];
+            all.extend_from_slice(args);
+            let out = crate::cli::olympus(&all, &env).await;
+            assert!(out.status.success(), "{}", crate::cli::stderr(&out));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+        // No default limit: a burst of 20 is answered.
+        app.me(&busy.access_token).await.ok();
+        let burst = |token: &str| futures::future::join_all((0..20).map(|_| app.me(token).send()));
+        assert!(burst(&busy.access_token)
+            .await
+            .iter()
+            .all(|r| r.status() == 200));
+        let set = rate(&["--rate", "1", "--burst", "2"], busy.slug.clone()).await;
+        assert_eq!(set["tenant_id"], busy.tenant_id.as_str());
+        assert_eq!(
+            (set["request_rate"].as_i64(), set["request_burst"].as_i64()),
+            (Some(1), Some(2))
+        );
+        // Applied within a second or so: then at most its burst of 2 and
+        // what refilled pass out of 20.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let replies = burst(&busy.access_token).await;
+            let passed = replies.iter().filter(|r| r.status() == 200).count();
+            if passed <= 3 {
+                for reply in replies.iter().filter(|r| r.status() != 200) {
+                    let err = reply.err(429, "rate_limited");
+                    assert!(err["details"]["retry_after_secs"].as_u64().unwrap() >= 1);
+                }
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the tenant's rate was not applied"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Another tenant keeps the default (none).
+        assert!(burst(&quiet.access_token)
+            .await
+            .iter()
+            .all(|r| r.status() == 200));
+        // Shown as set, by id too.
+        let shown = rate(&[], busy.tenant_id.clone()).await;
+        assert_eq!(shown["slug"], busy.slug.as_str());
+        assert_eq!(shown["request_rate"], 1);
+        // Taken away: the default again, no limit.
+        let cleared = rate(&["--default"], busy.slug.clone()).await;
+        assert!(cleared["request_rate"].is_null() && cleared["request_burst"].is_null());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !burst(&busy.access_token)
+            .await
+            .iter()
+            .all(|r| r.status() == 200)
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the tenant's rate was not lifted"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Mistakes are named.
+        let out = crate::cli::olympus(&["admin", "tenant-rate", "no-such-slug"], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            crate::cli::stderr(&out).contains("no tenant has the slug or id \"no-such-slug\""),
+            "{}",
+            crate::cli::stderr(&out)
+        );
+        let out =
+            crate::cli::olympus(&["admin", "tenant-rate", &busy.slug, "--burst", "5"], &env).await;
+        assert_eq!(out.status.code(), Some(2), "--burst needs --rate");
+        let out =
+            crate::cli::olympus(&["admin", "tenant-rate", &busy.slug, "--rate", "-1"], &env).await;
+        assert_eq!(out.status.code(), Some(2));
+    })
+    .await;
+}

@@ -15,6 +15,36 @@ pub enum AdminCommand {
     /// from the command line. An address that already has an account there
     /// is an error.
     Bootstrap(BootstrapArgs),
+    /// Show or set a tenant's own request rate: requests a second it may
+    /// send to each process (all bearer operations together) and the burst
+    /// above it, instead of OLYMPUS_TENANT_RATE and OLYMPUS_TENANT_BURST.
+    /// Beyond it, its requests get `rate_limited`. Every process applies a
+    /// change within a second. Prints the tenant's setting as one JSON line
+    /// (`request_rate` null: the default).
+    TenantRate(TenantRateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TenantRateArgs {
+    /// The tenant: its slug or its id.
+    tenant: String,
+
+    /// Requests a second to each process; 0: no limit for this tenant,
+    /// whatever the default.
+    #[arg(long, conflicts_with = "default", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    rate: Option<u32>,
+
+    /// Requests at once above the rate (the bucket's size); without it, one
+    /// second's worth.
+    #[arg(long, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    burst: Option<u32>,
+
+    /// Take the tenant's own rate away: the default applies again.
+    #[arg(long)]
+    default: bool,
+
+    #[command(flatten)]
+    config: Config,
 }
 
 #[derive(Debug, Args)]
@@ -37,7 +67,64 @@ pub struct BootstrapArgs {
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::Bootstrap(args) => bootstrap(args).await,
+        AdminCommand::TenantRate(args) => tenant_rate(args).await,
     }
+}
+
+async fn tenant_rate(args: TenantRateArgs) -> anyhow::Result<()> {
+    let db = crate::migrated_db(&args.config).await?;
+    let id = match uuid::Uuid::parse_str(&args.tenant) {
+        Ok(id) => Some(id),
+        Err(_) => sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+            .bind(&args.tenant)
+            .fetch_optional(db.pool())
+            .await
+            .context("reading the tenant")?,
+    };
+    let setting = match (args.rate, args.default) {
+        (Some(rate), _) => Some((Some(rate as i32), args.burst.map(|b| b as i32))),
+        (None, true) => Some((None, None)),
+        (None, false) => None,
+    };
+    let query = match setting {
+        Some((rate, burst)) => sqlx::query_as(
+            "UPDATE tenants SET request_rate = $1, request_burst = $2 WHERE id = $3
+             RETURNING id, slug, request_rate, request_burst",
+        )
+        .bind(rate)
+        .bind(burst),
+        None => sqlx::query_as(
+            "SELECT id, slug, request_rate, request_burst FROM tenants WHERE id = $1",
+        ),
+    };
+    let row: Option<(uuid::Uuid, String, Option<i32>, Option<i32>)> = query
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+        .context("reading the tenant")?;
+    db.close().await;
+    let Some((id, slug, rate, burst)) = row else {
+        anyhow::bail!("no tenant has the slug or id {:?}", args.tenant);
+    };
+    if setting.is_some() {
+        tracing::info!(
+            tenant_id = %id,
+            slug = %slug,
+            request_rate = ?rate,
+            request_burst = ?burst,
+            "tenant rate set: every process applies it within a second"
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "tenant_id": id,
+            "slug": slug,
+            "request_rate": rate,
+            "request_burst": burst,
+        })
+    );
+    Ok(())
 }
 
 async fn bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {

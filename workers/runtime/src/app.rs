@@ -90,6 +90,7 @@ impl App {
             config.access_ttl(),
             legacy,
         )?;
+        let rates = crate::fairness::Rates::new(config.tenant_rate, config.tenant_burst);
         Ok(Self(Arc::new(Inner {
             config,
             db,
@@ -100,7 +101,7 @@ impl App {
             tokens,
             extensions: RwLock::default(),
             clock,
-            revocations: Arc::new(Revocations::new(access_ttl)),
+            revocations: Arc::new(Revocations::new(access_ttl, rates)),
             metrics: crate::metrics::Metrics::default(),
             background: TaskTracker::new(),
         })))

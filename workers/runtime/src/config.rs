@@ -208,7 +208,8 @@ pub struct Config {
     /// Requests a second each tenant may send to this process, all bearer
     /// operations together (a token bucket per tenant, in each process: N
     /// processes let a tenant send up to N times as many); beyond it,
-    /// `rate_limited` with `retry_after_secs`. 0: no limit.
+    /// `rate_limited` with `retry_after_secs`. 0: no limit. A tenant given
+    /// a rate of its own (`olympus admin tenant-rate`) has that instead.
     #[arg(long, env = "OLYMPUS_TENANT_RATE", default_value_t = 0)]
     pub tenant_rate: u32,
 

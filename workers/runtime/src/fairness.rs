@@ -43,51 +43,96 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-/// Each tenant's rate of requests to this process (`OLYMPUS_TENANT_RATE`,
-/// `OLYMPUS_TENANT_BURST`): a token bucket per tenant, refilled at `rate`
-/// a second up to `burst`. Kept in each process (a tenant may send up to
-/// N times the rate to N processes); at most [`MAX_BUCKETS`] tenants are
-/// remembered, full buckets (idle tenants) forgotten first.
+/// Each tenant's rate of requests to this process: a token bucket per
+/// tenant, refilled at its rate a second up to its burst. A tenant's own
+/// limit, set by a platform operator (`olympus admin tenant-rate`, stored
+/// on the tenant and read with the revocations, see
+/// [`crate::revocation`]), or else the configured default
+/// (`OLYMPUS_TENANT_RATE`, `OLYMPUS_TENANT_BURST`). Kept in each process (a
+/// tenant may send up to N times its rate to N processes); at most
+/// [`MAX_BUCKETS`] tenants are remembered, full buckets (idle tenants)
+/// forgotten first.
 #[derive(Debug)]
 pub struct Rates {
+    default: Option<Limit>,
+    /// Tenants with a limit of their own: `None` for no limit.
+    own: std::sync::RwLock<HashMap<Uuid, Option<Limit>>>,
+    /// Each tenant's tokens, when last taken, under which limit.
+    buckets: Mutex<HashMap<Uuid, (f64, Instant, Limit)>>,
+}
+
+/// A steady rate a second and a burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<Uuid, (f64, Instant)>>,
+}
+
+impl Limit {
+    /// `rate` requests a second, `burst` at once (0: one second's worth);
+    /// `None` when `rate` is 0 (no limit).
+    pub fn new(rate: u32, burst: u32) -> Option<Self> {
+        (rate > 0).then(|| Self {
+            rate: f64::from(rate),
+            burst: f64::from(if burst == 0 { rate } else { burst }),
+        })
+    }
 }
 
 /// Tenants whose buckets a process remembers at most.
 pub const MAX_BUCKETS: usize = 100_000;
 
 impl Rates {
-    /// The limits, or `None` when `rate` is 0 (no limit).
-    pub fn new(rate: u32, burst: u32) -> Option<Arc<Self>> {
-        (rate > 0).then(|| {
-            Arc::new(Self {
-                rate: f64::from(rate),
-                burst: f64::from(if burst == 0 { rate } else { burst }),
-                buckets: Mutex::default(),
-            })
+    /// Every tenant at `rate` and `burst` (see [`Limit::new`]) unless it
+    /// has its own.
+    pub fn new(rate: u32, burst: u32) -> Arc<Self> {
+        Arc::new(Self {
+            default: Limit::new(rate, burst),
+            own: std::sync::RwLock::default(),
+            buckets: Mutex::default(),
         })
+    }
+
+    /// The tenants with a limit of their own, as last read: `(rate,
+    /// burst)` each, a rate of 0 for no limit (see [`Limit::new`]).
+    pub fn set_own(&self, own: impl IntoIterator<Item = (Uuid, u32, u32)>) {
+        let own = own
+            .into_iter()
+            .map(|(tenant, rate, burst)| (tenant, Limit::new(rate, burst)))
+            .collect();
+        *self.own.write().unwrap_or_else(|e| e.into_inner()) = own;
+    }
+
+    /// `tenant`'s limit: its own, or the default.
+    fn limit(&self, tenant: Uuid) -> Option<Limit> {
+        let own = self.own.read().unwrap_or_else(|e| e.into_inner());
+        own.get(&tenant).copied().unwrap_or(self.default)
     }
 
     /// Takes one request of `tenant` at `now`: `Err` with the seconds
     /// until one is allowed when its bucket is empty.
     pub fn take(&self, tenant: Uuid, now: Instant) -> Result<(), u64> {
+        let Some(limit) = self.limit(tenant) else {
+            return Ok(());
+        };
+        let Limit { rate, burst } = limit;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&tenant) {
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            // Full again: idle long enough that forgetting it changes
+            // nothing.
+            buckets.retain(|_, (tokens, at, limit)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * limit.rate < limit.burst
             });
         }
-        let (tokens, at) = buckets.entry(tenant).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        let (tokens, at, kept) = buckets.entry(tenant).or_insert((burst, now, limit));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
         *at = now;
+        *kept = limit;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
             Ok(())
         } else {
-            Err(((1.0 - *tokens) / self.rate).ceil().max(1.0) as u64)
+            Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64)
         }
     }
 }
@@ -150,9 +195,9 @@ pub struct Fair {
     cap: usize,
     /// Requests running at most; the others wait their party's turn.
     running_cap: usize,
-    /// Each tenant's rate, when limited (`OLYMPUS_TENANT_RATE`), shared by
-    /// the process's operations.
-    rates: Option<Arc<Rates>>,
+    /// Each tenant's rate (see [`Rates`]), shared by the process's
+    /// operations.
+    rates: Arc<Rates>,
     state: Mutex<State>,
 }
 
@@ -289,7 +334,7 @@ impl Admission {
 impl Fair {
     /// A scheduler admitting `cap` requests (at least 1), of which
     /// `running_cap` (at least 1) run at once.
-    pub fn new(cap: usize, running_cap: usize, rates: Option<Arc<Rates>>) -> Arc<Self> {
+    pub fn new(cap: usize, running_cap: usize, rates: Arc<Rates>) -> Arc<Self> {
         Arc::new(Self {
             cap: cap.max(1),
             running_cap: running_cap.clamp(1, cap.max(1)),
@@ -310,8 +355,8 @@ impl Fair {
     /// tenant's rate is spent.
     pub fn admit(self: &Arc<Self>, party: Party) -> Admission {
         let mut state = self.state();
-        if let (Some(rates), Party::Tenant(tenant)) = (&self.rates, &party) {
-            if let Err(after) = rates.take(*tenant, Instant::now()) {
+        if let Party::Tenant(tenant) = &party {
+            if let Err(after) = self.rates.take(*tenant, Instant::now()) {
                 state.count(&party, (false, true));
                 return Admission::Limited(after);
             }
@@ -439,7 +484,7 @@ mod tests {
 
     #[test]
     fn a_lone_party_runs_up_to_the_cap_and_is_shed_beyond() {
-        let fair = Fair::new(8, 2, None);
+        let fair = Fair::new(8, 2, Rates::new(0, 0));
         let running: Vec<_> = (0..8).filter_map(|_| run(&fair, tenant(1))).collect();
         assert_eq!(running.len(), 8);
         assert!(fair.admit(tenant(1)).is_shed());
@@ -449,7 +494,7 @@ mod tests {
 
     #[tokio::test]
     async fn beside_another_party_a_flood_waits_in_its_line_and_is_shed_past_its_share() {
-        let fair = Fair::new(8, 2, None);
+        let fair = Fair::new(8, 2, Rates::new(0, 0));
         let quiet = run(&fair, tenant(2)).expect("alone, it runs");
         // Two parties: two run at once; the flood's second waits.
         let flood_running = run(&fair, tenant(1)).expect("room for one more");
@@ -474,7 +519,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_quiet_party_runs_at_once_past_a_floods_line() {
-        let fair = Fair::new(8, 2, None);
+        let fair = Fair::new(8, 2, Rates::new(0, 0));
         let a = run(&fair, tenant(1)).unwrap();
         let b = run(&fair, tenant(3)).unwrap();
         let waiting: Vec<_> = (0..3).map(|_| fair.admit(tenant(1))).collect();
@@ -489,7 +534,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_gone_before_their_turn_give_their_place_back() {
-        let fair = Fair::new(4, 1, None);
+        let fair = Fair::new(4, 1, Rates::new(0, 0));
         let first = run(&fair, tenant(1)).unwrap();
         let second = run(&fair, tenant(2)).unwrap();
         let gone = fair.admit(tenant(1));
@@ -504,10 +549,14 @@ mod tests {
 
     #[test]
     fn a_tenants_rate_refills_and_other_tenants_keep_their_own() {
-        assert!(Rates::new(0, 5).is_none(), "0: no limit");
-        let rates = Rates::new(2, 3).unwrap();
         let start = Instant::now();
         let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let unlimited = Rates::new(0, 5);
+        assert!(
+            (0..1000).all(|_| unlimited.take(a, start).is_ok()),
+            "0: no limit"
+        );
+        let rates = Rates::new(2, 3);
         for _ in 0..3 {
             assert!(rates.take(a, start).is_ok(), "the burst");
         }
@@ -519,6 +568,27 @@ mod tests {
             "one refilled in half a second at 2/s"
         );
         assert!(rates.take(a, later).is_err());
+    }
+
+    #[test]
+    fn a_tenants_own_limit_replaces_the_default_and_can_lift_it() {
+        let start = Instant::now();
+        let (strict, exempt, other) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let rates = Rates::new(2, 2);
+        rates.set_own([(strict, 1, 1), (exempt, 0, 0)]);
+        assert!(rates.take(strict, start).is_ok());
+        assert_eq!(rates.take(strict, start), Err(1), "its own burst of 1");
+        assert!(
+            (0..100).all(|_| rates.take(exempt, start).is_ok()),
+            "0: no limit"
+        );
+        assert!(rates.take(other, start).is_ok() && rates.take(other, start).is_ok());
+        assert!(rates.take(other, start).is_err(), "the default burst of 2");
+        // Cleared: the default again, from a full bucket of its size.
+        rates.set_own([]);
+        let later = start + std::time::Duration::from_secs(5);
+        assert!(rates.take(strict, later).is_ok() && rates.take(strict, later).is_ok());
+        assert!(rates.take(strict, later).is_err());
     }
 
     #[test]

@@ -21,7 +21,9 @@
 //!
 //! The same reads bring the tenants that require a second factor
 //! (`require_mfa`), so that the runtime refuses their members' tokens of a
-//! login without one (see [`crate::service`]) without a round trip.
+//! login without one (see [`crate::service`]) without a round trip, and
+//! the tenants with a request rate of their own (`olympus admin
+//! tenant-rate`), for [`crate::fairness::Rates`].
 //!
 //! The same reads bring the signing keys' public halves and states (see
 //! [`crate::tokens`]): a key added, activated, retired or revoked anywhere
@@ -45,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::fairness::Rates;
 use crate::tokens::{AccessTokens, KeyRow};
 
 /// How often Postgres is read.
@@ -71,8 +74,10 @@ pub struct Sources {
     /// `(id uuid, revoked_at timestamptz)` of every session revoked after
     /// `$1` (a `timestamptz`).
     pub revoked_sessions: &'static str,
-    /// `(id uuid, suspended bool, require_mfa bool)` of every tenant that
-    /// is suspended or requires MFA of its members.
+    /// `(id uuid, suspended bool, require_mfa bool, request_rate int4,
+    /// request_burst int4)` of every tenant that is suspended, requires MFA
+    /// of its members or has a request rate of its own (the rate and burst
+    /// NULL when it has none).
     pub tenants: &'static str,
     /// Every signing key, as [`crate::tokens::KeyRow`]s.
     pub signing_keys: &'static str,
@@ -99,6 +104,8 @@ const FORCED_READ_EVERY: Duration = Duration::from_millis(100);
 pub struct Revocations {
     /// How long an access token lives, with the verification leeway.
     lifetime: TimeDelta,
+    /// Each tenant's request rate, given the tenants' own as read.
+    rates: std::sync::Arc<Rates>,
     state: RwLock<State>,
 }
 
@@ -114,14 +121,21 @@ struct State {
 }
 
 impl Revocations {
-    /// Knowledge for access tokens living `token_ttl`.
-    pub fn new(token_ttl: Duration) -> Self {
+    /// Knowledge for access tokens living `token_ttl`, keeping `rates`
+    /// current.
+    pub fn new(token_ttl: Duration, rates: std::sync::Arc<Rates>) -> Self {
         let lifetime = TimeDelta::from_std(token_ttl).unwrap_or(TimeDelta::MAX)
             + TimeDelta::seconds(crate::tokens::LEEWAY_SECS as i64);
         Self {
             lifetime,
+            rates,
             state: RwLock::default(),
         }
+    }
+
+    /// Each tenant's request rate (see [`crate::fairness`]).
+    pub fn rates(&self) -> &std::sync::Arc<Rates> {
+        &self.rates
     }
 
     /// Time since the last successful read of Postgres (`None` before the
@@ -196,7 +210,7 @@ impl Revocations {
             .fetch_all(pool)
             .await
             .context("reading revoked sessions")?;
-        let tenants: Vec<(Uuid, bool, bool)> = sqlx::query_as(sources.tenants)
+        let tenants: Vec<TenantRow> = sqlx::query_as(sources.tenants)
             .fetch_all(pool)
             .await
             .context("reading suspended tenants and those that require MFA")?;
@@ -205,6 +219,14 @@ impl Revocations {
             .await
             .context("reading the signing keys")?;
         tokens.set_keys(&keys, now);
+        self.rates.set_own(tenants.iter().filter_map(|t| {
+            let rate = u32::try_from(t.3?).ok()?;
+            Some((
+                t.0,
+                rate,
+                t.4.and_then(|b| u32::try_from(b).ok()).unwrap_or(0),
+            ))
+        }));
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         for (id, at) in revoked {
             state.watermark = Some(state.watermark.map_or(at, |mark| mark.max(at)));
@@ -221,6 +243,9 @@ impl Revocations {
         Ok(())
     }
 }
+
+/// A tenant as [`Sources::tenants`] reads it.
+type TenantRow = (Uuid, bool, bool, Option<i32>, Option<i32>);
 
 /// Puts `tenant` in `set` or takes it out.
 fn mark(set: &mut HashSet<Uuid>, tenant: Uuid, member: bool) {

@@ -249,7 +249,7 @@ pub async fn start(
     let in_flight = TaskTracker::new();
     let max_in_flight = app.config().max_in_flight.max(1);
     let permits = Arc::new(Semaphore::new(max_in_flight));
-    let rates = crate::fairness::Rates::new(app.config().tenant_rate, app.config().tenant_burst);
+    let rates = Arc::clone(app.revocations().rates());
     let mut services = Vec::with_capacity(workers.len());
     for worker in workers {
         let name = worker.service.micro_name();
@@ -305,8 +305,11 @@ pub async fn start(
                 .add(operation.name)
                 .await
                 .map_err(|e| anyhow::anyhow!("adding endpoint {}: {e}", operation.name))?;
-            let fair =
-                crate::fairness::Fair::new(max_in_flight / 2, max_in_flight / 32, rates.clone());
+            let fair = crate::fairness::Fair::new(
+                max_in_flight / 2,
+                max_in_flight / 32,
+                Arc::clone(&rates),
+            );
             app.metrics().watch(&fair);
             loops.spawn(request_loop(
                 app.clone(),

@@ -29,9 +29,11 @@ use olympus_contracts::operation::{self as op, Service};
 use olympus_runtime::{endpoint, Worker};
 
 /// Where revocations are read (`olympus_runtime::revocation::Sources`):
-/// every tenant that is suspended, or requires MFA of its members.
-pub const FLAGGED_TENANTS: &str = "SELECT id, status = 'suspended', require_mfa FROM tenants
-                                    WHERE status = 'suspended' OR require_mfa";
+/// every tenant that is suspended, requires MFA of its members, or has a
+/// request rate of its own (`olympus admin tenant-rate`).
+pub const FLAGGED_TENANTS: &str =
+    "SELECT id, status = 'suspended', require_mfa, request_rate, request_burst FROM tenants
+      WHERE status = 'suspended' OR require_mfa OR request_rate IS NOT NULL";
 
 /// The tenant worker and its endpoints.
 pub fn worker() -> Worker {
