@@ -178,7 +178,7 @@ async fn hasher(
     let passwords = olympus_auth::hashing::Passwords::new(threads, threads, params)?;
     let secret = olympus_contracts::Secret::new("bench-velvet-orbit-cactus-harmonica");
     let hash = passwords
-        .admit()
+        .admit(olympus_runtime::fairness::Party::Anonymous)
         .map_err(|_| anyhow::anyhow!("the hasher is busy"))?
         .hash(&secret)
         .await?;
@@ -192,7 +192,7 @@ pub async fn argon2_verify(params: Argon2Params) -> anyhow::Result<Duration> {
     let mut times = Vec::new();
     for _ in 0..9 {
         let slot = passwords
-            .admit()
+            .admit(olympus_runtime::fairness::Party::Anonymous)
             .map_err(|_| anyhow::anyhow!("the hasher is busy"))?;
         let started = Instant::now();
         slot.verify(&secret, Some(&hash)).await?;
@@ -318,7 +318,7 @@ async fn argon2_parallel(
             let mut done = 0u32;
             while started.elapsed() < duration {
                 let slot = passwords
-                    .admit()
+                    .admit(olympus_runtime::fairness::Party::Anonymous)
                     .map_err(|_| anyhow::anyhow!("the hasher is busy"))?;
                 slot.verify(&secret, Some(&hash)).await?;
                 done += 1;

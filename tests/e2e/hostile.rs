@@ -582,6 +582,59 @@ async fn a_login_flood_is_shed_with_unavailable_while_cheap_requests_flow() {
     .await;
 }
 
+/// Issue 37: the hashing queue is shared among the parties asking. A flood
+/// of logins from one address keeps every place taken; logins from another
+/// address still get a place (and a turn on the hashing thread), never
+/// `unavailable`, while the flood's are shed.
+#[tokio::test]
+async fn a_login_flood_from_one_address_does_not_shed_another_addresss_logins() {
+    let options = Options {
+        argon2_concurrency: 1,
+        argon2_queue: 3,
+        ..Options::default()
+    };
+    with_app_opts(options, async |app| {
+        let signup = app.signup(Encoding::MsgPack).await;
+        let login = |ip: &'static str| {
+            app.login(&signup.slug, &signup.email, &signup.password)
+                .header("X-Client-Ip", ip)
+                .encoded(Encoding::MsgPack)
+        };
+        let quiet_done = std::sync::atomic::AtomicBool::new(false);
+        let flood = futures::future::join_all((0..8).map(|_| async {
+            let (mut answered, mut shed) = (0, 0);
+            while !quiet_done.load(std::sync::atomic::Ordering::Relaxed) {
+                match login("203.0.113.9").await {
+                    reply if reply.status() == 503 => {
+                        reply.err(503, "unavailable");
+                        shed += 1;
+                    }
+                    reply => {
+                        reply.ok();
+                        answered += 1;
+                    }
+                }
+            }
+            (answered, shed)
+        }));
+        let quiet = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            for _ in 0..5 {
+                login("198.51.100.7").await.ok();
+            }
+            quiet_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        };
+        let (flood, ()) = tokio::join!(flood, quiet);
+        let shed: u32 = flood.iter().map(|f| f.1).sum();
+        let answered: u32 = flood.iter().map(|f| f.0).sum();
+        assert!(
+            shed > 0 && answered > 0,
+            "the flood filled the queue: {flood:?}"
+        );
+    })
+    .await;
+}
+
 /// The shipped NATS configuration keeps replies out of JetStream's API and
 /// the event subjects too, a fence of its own beside the workers' reply
 /// allow-list (which covers `$SRV.PING/INFO/STATS` since the micro library

@@ -17,7 +17,7 @@ use crate::users::NewUser;
 /// Handles `auth.accept_invite`.
 pub async fn accept_invite(ctx: Ctx, request: AcceptInviteRequest) -> Result<SessionReply, Error> {
     // First, so that a request shed for a full hashing queue costs nothing.
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     let invalid = || Error::new(ErrorCode::InvalidToken);
     let (tenant_id, hash) = opaque::parse(request.token.expose()).ok_or_else(invalid)?;
 

@@ -43,7 +43,7 @@ pub async fn change_email(ctx: Ctx, request: ChangeEmailRequest) -> Result<Empty
     let Some(new_email) = new_email else {
         return Err(Error::new(ErrorCode::ValidationFailed));
     };
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     lockout::confirm_password(&ctx, &slot, &request.password).await?;
 
     let mut tx = ctx.tx().await?;

@@ -21,7 +21,7 @@ pub async fn change_password(
     ctx: Ctx,
     request: ChangePasswordRequest,
 ) -> Result<RefreshReply, Error> {
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     let claims = ctx.claims()?.clone();
     // Apart from the request's transaction, which is not held while
     // passwords are hashed.

@@ -50,7 +50,7 @@ pub async fn delete_me(ctx: Ctx, request: DeleteMeRequest) -> Result<Empty, Erro
         return Err(code_required());
     }
     let owner = ctx.caller().await?.role == Role::Owner;
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     lockout::confirm_password(&ctx, &slot, &request.password).await?;
     let outcome = ctx
         .apart(Some(claims.tid), async |tx| {

@@ -23,6 +23,15 @@
 //! `concurrency + queue`), before any other work; when none is left it is
 //! answered at once with `unavailable`, so a flood of logins gets quick
 //! answers instead of time-outs and never holds the requests behind it.
+//!
+//! Both are shared fairly among the parties asking (issue 37; a request's
+//! party is its tenant for a bearer request, its client address for a
+//! public one, [`olympus_runtime::Ctx::party`]): once the places are
+//! taken, only a party holding its share of them or more is shed
+//! ([`olympus_runtime::fairness::Fair::places`]), and the hashing threads
+//! take the parties' hashes in turns, one each (round robin), so that a
+//! flood of logins from one address neither takes another's places nor
+//! makes its hashes wait behind the flood's line.
 //! [`Slot::verify`] with no stored hash verifies against a dummy hash, so a
 //! login for an unknown user costs the same as a wrong password.
 //!
@@ -38,8 +47,9 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use olympus_contracts::Secret;
-use std::sync::Arc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use olympus_runtime::fairness::{Admission, Admitted, Fair, Party};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
 
 pub use olympus_runtime::config::Argon2Params;
 use olympus_runtime::{App, Error};
@@ -78,9 +88,9 @@ pub fn prepare(app: &App) -> anyhow::Result<Arc<Passwords>> {
 #[derive(Clone)]
 pub struct Passwords {
     /// Work for the hashing threads.
-    jobs: std::sync::mpsc::Sender<Job>,
-    /// Hashes running or waiting.
-    places: Arc<Semaphore>,
+    jobs: Arc<Jobs>,
+    /// Hashes running or waiting, by party.
+    places: Arc<Fair>,
     dummy_hash: Arc<str>,
     params: Argon2Params,
 }
@@ -90,14 +100,90 @@ pub struct Passwords {
 #[derive(Debug)]
 pub struct Slot {
     passwords: Passwords,
-    _place: OwnedSemaphorePermit,
+    party: Party,
+    _place: Admitted,
 }
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Passwords")
-            .field("available_places", &self.places.available_permits())
+            .field("places_taken", &self.places.in_flight())
             .finish_non_exhaustive()
+    }
+}
+
+/// The hashes waiting for a thread, one line per party, the lines taking
+/// turns (see [the module](self)).
+#[derive(Default)]
+struct Lines {
+    state: Mutex<LinesState>,
+    /// Signalled when a job is added or the lines close.
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct LinesState {
+    lines: HashMap<Party, VecDeque<Job>>,
+    /// The parties with jobs waiting, in turn.
+    turns: VecDeque<Party>,
+    /// No hasher is left: the threads end.
+    closed: bool,
+}
+
+impl Lines {
+    fn state(&self) -> std::sync::MutexGuard<'_, LinesState> {
+        // A few queue operations at a time: a panic cannot leave it torn.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts `job` at the end of `party`'s line.
+    fn push(&self, party: &Party, job: Job) {
+        let mut state = self.state();
+        let line = state.lines.entry(party.clone()).or_default();
+        line.push_back(job);
+        if line.len() == 1 {
+            state.turns.push_back(party.clone());
+        }
+        drop(state);
+        self.ready.notify_one();
+    }
+
+    /// The next party's first job, waiting for one; `None` once closed.
+    fn next(&self) -> Option<Job> {
+        let mut state = self.state();
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(party) = state.turns.pop_front() {
+                let Some(line) = state.lines.get_mut(&party) else {
+                    continue;
+                };
+                let job = line.pop_front();
+                if line.is_empty() {
+                    state.lines.remove(&party);
+                } else {
+                    state.turns.push_back(party);
+                }
+                if let Some(job) = job {
+                    return Some(job);
+                }
+                continue;
+            }
+            state = self.ready.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// The lines, as the hasher holds them: when the last hasher is gone, the
+/// lines close and the threads end (a waiting hash answers that they
+/// stopped).
+struct Jobs(Arc<Lines>);
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        self.0.state().closed = true;
+        self.0.ready.notify_all();
     }
 }
 
@@ -198,18 +284,10 @@ fn verify_into(password: &Secret, stored: &str, blocks: &mut [Block]) -> anyhow:
 
 /// One hashing thread: its memory is allocated once and reused for every
 /// hash, so memory does not grow with load.
-fn hashing_thread(
-    jobs: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<Job>>>,
-    params: Argon2Params,
-) {
+fn hashing_thread(lines: Arc<Lines>, params: Argon2Params) {
     let Ok(argon2) = argon2(params) else { return };
     let mut blocks = vec![Block::default(); argon2.params().block_count()];
-    loop {
-        let job = {
-            let Ok(jobs) = jobs.lock() else { return };
-            jobs.recv()
-        };
-        let Ok(job) = job else { return };
+    while let Some(job) = lines.next() {
         let done = match job.work {
             Work::Hash(password) => hash_into(&argon2, &password, &mut blocks).map(Done::Hashed),
             Work::Verify(password, stored) => {
@@ -229,18 +307,17 @@ impl Passwords {
         let mut blocks = vec![Block::default(); argon2.params().block_count()];
         let dummy_hash = hash_into(&argon2, &Secret::new("olympus dummy password"), &mut blocks)?;
         drop(blocks);
-        let (jobs, receiver) = std::sync::mpsc::channel();
-        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let lines = Arc::new(Lines::default());
         for i in 0..concurrency.max(1) {
-            let receiver = Arc::clone(&receiver);
+            let lines = Arc::clone(&lines);
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || hashing_thread(receiver, params))
+                .spawn(move || hashing_thread(lines, params))
                 .context("starting a password hashing thread")?;
         }
         Ok(Self {
-            jobs,
-            places: Arc::new(Semaphore::new(concurrency.max(1) + queue)),
+            jobs: Arc::new(Jobs(lines)),
+            places: Fair::places(concurrency.max(1) + queue),
             dummy_hash: dummy_hash.into(),
             params,
         })
@@ -272,18 +349,23 @@ impl Passwords {
                 )
     }
 
-    /// Takes a place in the hashing queue, or `unavailable` (with
-    /// `retry_after_secs`) when it is full. Take it before the request's
-    /// other work, so that a shed request costs next to nothing.
-    pub fn admit(&self) -> Result<Slot, Error> {
-        let place = Arc::clone(&self.places).try_acquire_owned().map_err(|_| {
-            tracing::debug!("password hashing queue full: shedding the request");
-            Error::overloaded()
-        })?;
-        Ok(Slot {
-            passwords: self.clone(),
-            _place: place,
-        })
+    /// Takes a place in the hashing queue for `party`, or `unavailable`
+    /// (with `retry_after_secs`) when it is full and `party` holds its
+    /// share of it. Take it before the request's other work, so that a
+    /// shed request costs next to nothing.
+    pub fn admit(&self, party: Party) -> Result<Slot, Error> {
+        match self.places.admit(party.clone()) {
+            Admission::Run(place) => Ok(Slot {
+                passwords: self.clone(),
+                party,
+                _place: place,
+            }),
+            // Places never wait (Fair::places); a rate never applies.
+            _ => {
+                tracing::debug!("password hashing queue full: shedding the request");
+                Err(Error::overloaded())
+            }
+        }
     }
 }
 
@@ -312,10 +394,7 @@ impl Slot {
 
     async fn run(&self, work: Work) -> anyhow::Result<Done> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.passwords
-            .jobs
-            .send(Job { work, done })
-            .map_err(|_| anyhow::anyhow!("the password hashing threads have stopped"))?;
+        self.passwords.jobs.0.push(&self.party, Job { work, done });
         // Not the database's time: a hash waiting its turn behind a burst of
         // logins must not use up the request's database time.
         olympus_runtime::deadline::exempt(answer)
@@ -334,10 +413,15 @@ mod tests {
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
         let passwords = Passwords::new(2, 4, DEFAULT).unwrap();
         let secret = Secret::new("correct horse battery staple");
-        let hash = passwords.admit().unwrap().hash(&secret).await.unwrap();
+        let hash = passwords
+            .admit(Party::Anonymous)
+            .unwrap()
+            .hash(&secret)
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{hash}");
         let verify = |password: Secret, stored: Option<String>| {
-            let slot = passwords.admit().unwrap();
+            let slot = passwords.admit(Party::Anonymous).unwrap();
             async move { slot.verify(&password, stored.as_deref()).await.unwrap() }
         };
         assert!(verify(secret.clone(), Some(hash.clone())).await);
@@ -350,7 +434,12 @@ mod tests {
         use argon2::password_hash::{PasswordHasher, PasswordVerifier};
         let passwords = Passwords::new(1, 1, DEFAULT).unwrap();
         let secret = Secret::new("correct horse battery staple");
-        let ours = passwords.admit().unwrap().hash(&secret).await.unwrap();
+        let ours = passwords
+            .admit(Party::Anonymous)
+            .unwrap()
+            .hash(&secret)
+            .await
+            .unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(argon2(DEFAULT)
             .unwrap()
@@ -397,7 +486,7 @@ mod tests {
 
     /// `stored` verifies `secret`, and not a wrong password.
     async fn verifies_only(passwords: &Passwords, secret: &Secret, stored: &str) {
-        let slot = passwords.admit().unwrap();
+        let slot = passwords.admit(Party::Anonymous).unwrap();
         assert!(slot.verify(secret, Some(stored)).await.unwrap(), "{stored}");
         assert!(
             !slot
@@ -412,7 +501,7 @@ mod tests {
     async fn only_hashes_made_otherwise_are_outdated() {
         let passwords = Passwords::new(1, 1, DEFAULT).unwrap();
         let current = passwords
-            .admit()
+            .admit(Party::Anonymous)
             .unwrap()
             .hash(&Secret::new("correct horse battery staple"))
             .await
@@ -432,7 +521,12 @@ mod tests {
         let mut made = Vec::new();
         for params in Argon2Params::ALL {
             let passwords = Passwords::new(1, 1, params).unwrap();
-            let hash = passwords.admit().unwrap().hash(&secret).await.unwrap();
+            let hash = passwords
+                .admit(Party::Anonymous)
+                .unwrap()
+                .hash(&secret)
+                .await
+                .unwrap();
             let (m, t) = (params.memory_kib(), params.passes());
             assert!(
                 hash.starts_with(&format!("$argon2id$v=19$m={m},t={t},p=1$")),
@@ -456,11 +550,44 @@ mod tests {
     #[test]
     fn a_full_queue_sheds_with_unavailable_and_frees_its_places() {
         let passwords = Passwords::new(1, 2, DEFAULT).unwrap();
-        let held: Vec<Slot> = (0..3).map(|_| passwords.admit().unwrap()).collect();
-        let refused = passwords.admit().unwrap_err();
+        let held: Vec<Slot> = (0..3)
+            .map(|_| passwords.admit(Party::Anonymous).unwrap())
+            .collect();
+        let refused = passwords.admit(Party::Anonymous).unwrap_err();
         assert_eq!(refused.code(), olympus_contracts::ErrorCode::Unavailable);
         assert_eq!(refused.details().unwrap()["retry_after_secs"], 1);
-        drop(held);
-        assert!(passwords.admit().is_ok());
+        // Another party, below its share, still gets a place.
+        let other = passwords.admit(Party::Client("192.0.2.1".into()));
+        assert!(other.is_ok());
+        drop((held, other));
+        assert!(passwords.admit(Party::Anonymous).is_ok());
+    }
+
+    /// The threads take the parties' hashes in turns: another party's
+    /// hash waits for at most one of the flood's, not for its whole line.
+    #[tokio::test]
+    async fn a_partys_hash_does_not_wait_behind_another_partys_line() {
+        let passwords = Passwords::new(1, 16, DEFAULT).unwrap();
+        let flood = Party::Client("192.0.2.1".into());
+        let quiet = Party::Client("198.51.100.7".into());
+        let done = Mutex::new(Vec::new());
+        let secret = Secret::new("correct horse battery staple");
+        let parties = std::iter::repeat_n(&flood, 6).chain([&quiet]);
+        // Polled in order: each puts its hash in its party's line first.
+        futures::future::join_all(parties.enumerate().map(|(i, party)| {
+            let slot = passwords.admit(party.clone()).unwrap();
+            let (done, secret) = (&done, &secret);
+            async move {
+                slot.hash(secret).await.unwrap();
+                done.lock().unwrap().push(i);
+            }
+        }))
+        .await;
+        let done = done.into_inner().unwrap();
+        let quiet_at = done.iter().position(|&i| i == 6).unwrap();
+        assert!(
+            quiet_at <= 2,
+            "after the flood's running hash and one turn: {done:?}"
+        );
     }
 }

@@ -72,7 +72,7 @@ pub async fn login(ctx: Ctx, request: LoginRequest) -> Result<LoginReply, Error>
     } = request;
     // First, so that a login shed for a full hashing queue costs nothing.
     let passwords = crate::hashing::passwords(ctx.app())?;
-    let slot = passwords.admit()?;
+    let slot = passwords.admit(ctx.party())?;
     let address_try = address_limit::take(&ctx, ctx.request().client_ip.as_deref()).await?;
     let lookup = look_up(&ctx, &tenant, &email).await?;
     // A locked account's hash is not compared: the dummy costs the same.
@@ -180,7 +180,7 @@ async fn rehash(
     password: &olympus_contracts::Secret,
     outdated: &str,
 ) -> Result<(), Error> {
-    let Ok(slot) = crate::hashing::passwords(ctx.app())?.admit() else {
+    let Ok(slot) = crate::hashing::passwords(ctx.app())?.admit(ctx.party()) else {
         return Ok(());
     };
     let hash = slot.hash(password).await?;

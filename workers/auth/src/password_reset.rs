@@ -115,7 +115,7 @@ async fn send_token(ctx: &Ctx, slug: &str, raw_email: &str) -> Result<(), Error>
 /// expired or used; `validation_failed` on `new_password` (the token stays
 /// usable) for a password the policy refuses.
 pub async fn reset(ctx: Ctx, request: ResetPasswordRequest) -> Result<Empty, Error> {
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     let invalid = || Error::new(ErrorCode::InvalidToken);
     let (tenant_id, hash) = opaque::parse(request.token.expose()).ok_or_else(invalid)?;
     let now = ctx.now();

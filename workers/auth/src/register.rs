@@ -16,7 +16,7 @@ use crate::users::NewUser;
 /// Handles `auth.register`.
 pub async fn register(ctx: Ctx, request: RegisterRequest) -> Result<SessionReply, Error> {
     // First, so that a registration shed for a full hashing queue costs nothing.
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     let mut v = Validation::default();
     let email = v.check("email", Email::parse(&request.email));
     let password = v.check(

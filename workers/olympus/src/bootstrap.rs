@@ -52,7 +52,7 @@ pub async fn run(
         .map_err(|problems| anyhow::anyhow!("the password {}", problems.join("; ")))?;
     let passwords = Passwords::new(1, 1, params)?;
     let slot = passwords
-        .admit()
+        .admit(olympus_runtime::fairness::Party::Anonymous)
         .map_err(|_| anyhow::anyhow!("the password hasher is busy"))?;
     let password_hash = slot.hash(password.secret()).await?;
 

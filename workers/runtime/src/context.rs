@@ -175,6 +175,19 @@ impl Ctx {
         &self.0.request
     }
 
+    /// Whom the request counts against where capacity is shared (see
+    /// [`crate::fairness`]): the tenant of a bearer request's verified
+    /// token; a public request's client address, or anonymous.
+    pub fn party(&self) -> crate::fairness::Party {
+        match &self.0.claims {
+            Some(claims) => crate::fairness::Party::Tenant(claims.tid),
+            None => self.0.request.client_ip.clone().map_or(
+                crate::fairness::Party::Anonymous,
+                crate::fairness::Party::Client,
+            ),
+        }
+    }
+
     /// The verified claims of a bearer operation's caller.
     pub fn claims(&self) -> Result<&Claims, Error> {
         self.0

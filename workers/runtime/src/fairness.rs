@@ -343,6 +343,15 @@ impl Fair {
         })
     }
 
+    /// A scheduler of places rather than turns: up to `cap` requests at
+    /// once, none waiting ([`Fair::admit`] answers `Run` or `Shed`); past
+    /// the cap a party holding its share of it is shed and one below its
+    /// share admitted (all together under twice the cap). No rate
+    /// applies. The password hashing queue's places.
+    pub fn places(cap: usize) -> Arc<Self> {
+        Self::new(cap, cap, Rates::new(0, 0))
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // Each use is a few map operations: a panic cannot leave it torn.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -568,6 +577,19 @@ mod tests {
             "one refilled in half a second at 2/s"
         );
         assert!(rates.take(a, later).is_err());
+    }
+
+    #[test]
+    fn places_never_wait_and_past_the_cap_only_the_party_over_its_share_is_shed() {
+        let fair = Fair::places(4);
+        let flood: Vec<_> = (0..4).filter_map(|_| run(&fair, tenant(1))).collect();
+        assert_eq!(flood.len(), 4, "alone, all of the places");
+        assert!(fair.admit(tenant(1)).is_shed());
+        let quiet = run(&fair, tenant(2)).expect("below its share: a place at once");
+        let second = run(&fair, tenant(2)).expect("its share is 2 of 4");
+        assert!(fair.admit(tenant(2)).is_shed(), "past its share");
+        drop((flood, quiet, second));
+        assert_eq!(fair.in_flight(), 0);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::tenants::{TenantRow, TENANT_COLUMNS};
 /// Handles `tenant.create`.
 pub async fn create(ctx: Ctx, request: CreateTenantRequest) -> Result<CreateTenantReply, Error> {
     // First, so that a signup shed for a full hashing queue costs nothing.
-    let slot = olympus_auth::hashing::passwords(ctx.app())?.admit()?;
+    let slot = olympus_auth::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     let mut v = Validation::default();
     let slug = v.check("slug", Slug::parse(&request.slug));
     let name = v.check("name", text::line(&request.name, 1, 100));

@@ -22,7 +22,7 @@ pub async fn disable(ctx: Ctx, request: MfaDisableRequest) -> Result<Empty, Erro
     let factor = Factor::one_of(request.code.as_ref(), request.recovery_code.as_ref())?;
     let kek = Kek::of(ctx.app()).map_err(Error::internal)?;
     super::require_enabled(&ctx).await?;
-    let slot = crate::hashing::passwords(ctx.app())?.admit()?;
+    let slot = crate::hashing::passwords(ctx.app())?.admit(ctx.party())?;
     lockout::confirm_password(&ctx, &slot, &request.password).await?;
     let revoked = factor::spend(&ctx, &kek, factor, "turning TOTP off", async |tx| {
         sqlx::query(
