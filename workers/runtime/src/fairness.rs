@@ -4,16 +4,24 @@
 //!
 //! Each operation holds at most `cap` requests admitted, running or
 //! waiting (half of the process's `OLYMPUS_MAX_IN_FLIGHT`). A party alone
-//! runs them all at once, as it always did; once several parties hold
-//! requests (and for [`SHARED_FOR`] after), about `running_cap` run at once (1/32 of
-//! `OLYMPUS_MAX_IN_FLIGHT`, 16 by default: more running would only share
-//! the same cores among more requests, each slower). A request runs at
-//! once while the operation has room and nobody waits, or when its party
-//! runs fewer than its share of `running_cap` (the parties running
-//! counted; all together then under twice the running cap); otherwise it
-//! waits in its party's line, and the lines take turns, one request each,
-//! as running requests end (round robin): a quiet tenant's request runs at
-//! once, not behind a flood's line.
+//! runs them all at once, as it always did. Once several parties are
+//! active (each running [`ACTIVE_FROM`] requests or more on average over
+//! about [`AVERAGED_OVER`]: not a party that asks now and then, such as a
+//! new token's first request), about `running_cap` run
+//! at once (1/64 of `OLYMPUS_MAX_IN_FLIGHT`, 8 by default: more running
+//! would only share the same cores among more requests, each slower), and
+//! each party runs at most its part of them (`running_cap` divided among
+//! the active parties, at least one), even while the others leave theirs
+//! unused: a quiet tenant's requests come and go, and each request a flood
+//! runs costs the cores beyond the worker too (its client, NATS, Postgres),
+//! so a flood running all that the quiet tenant leaves would make the
+//! quiet tenant's next requests slow. A request runs at once while its
+//! party runs fewer than its part and waits for nothing, and the operation
+//! has room or its party runs fewer than its share of the parties running;
+//! otherwise it waits in its party's line, and the lines take turns, one
+//! request each, as running requests end (round robin), skipping the
+//! parties running their part: a quiet tenant's request runs at once, not
+//! behind a flood's line.
 //! Once the operation holds `cap` requests, a request of a party holding
 //! its fair share of them (`cap` divided among the parties with requests
 //! admitted, this one counted) or more is shed (`unavailable`, with
@@ -137,9 +145,17 @@ impl Rates {
     }
 }
 
-/// How long the running cap holds after several parties were last seen
-/// with requests at once.
-pub const SHARED_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+/// Over how long a party's requests running are averaged (the time
+/// constant of an exponential moving average, see [the module](self)).
+pub const AVERAGED_OVER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A party is active while it runs at least this many requests on
+/// average: one running a request now and then (a new token's first
+/// request, a start-up burst of a few milliseconds) is not.
+pub const ACTIVE_FROM: f64 = 0.5;
+
+/// How often the active parties are counted again.
+pub const COUNTED_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// How long a shed request is held before its `unavailable` (see [the
 /// module](self)).
@@ -195,6 +211,9 @@ pub struct Fair {
     cap: usize,
     /// Requests running at most; the others wait their party's turn.
     running_cap: usize,
+    /// Whether a party beside others runs only its part of the running
+    /// cap ([`Fair::party_limit`]); not for places, which never wait.
+    parts: bool,
     /// Each tenant's rate (see [`Rates`]), shared by the process's
     /// operations.
     rates: Arc<Rates>,
@@ -204,8 +223,11 @@ pub struct Fair {
 #[derive(Debug, Default)]
 struct State {
     running: usize,
-    /// Requests running per party; a party with none has no entry.
-    running_by: HashMap<Party, usize>,
+    /// Each party's requests running, now and on average; a party with
+    /// none and an average near 0 has no entry.
+    usage: HashMap<Party, Usage>,
+    /// Parties with requests running.
+    running_parties: usize,
     /// Requests admitted per party (running and waiting); a party with
     /// none has no entry.
     held: HashMap<Party, usize>,
@@ -213,13 +235,35 @@ struct State {
     waiting: HashMap<Party, VecDeque<oneshot::Sender<()>>>,
     /// The parties with waiting requests, in turn.
     turns: VecDeque<Party>,
-    /// Until when the running cap holds after several parties were last
-    /// seen together: a quiet tenant's requests come and go, and a flood
+    /// Parties running [`ACTIVE_FROM`] requests or more on average, as
+    /// last counted. A quiet tenant's requests come and go, and a flood
     /// must not run all of the cap in between.
-    shared_until: Option<Instant>,
+    active: usize,
+    /// When the active parties are next counted.
+    count_at: Option<Instant>,
     /// Requests received, shed and limited per party label (see
     /// [`Fair::counts`]).
     counts: HashMap<Label, (u64, u64, u64)>,
+}
+
+/// One party's requests running: now, and on average over about
+/// [`AVERAGED_OVER`] (as of `at`).
+#[derive(Debug, Default)]
+struct Usage {
+    runs: usize,
+    average: f64,
+    at: Option<Instant>,
+}
+
+impl Usage {
+    /// Brings the average to `now`, `runs` having run since `at`.
+    fn settle(&mut self, now: Instant) {
+        if let Some(at) = self.at {
+            let kept = (-now.duration_since(at).as_secs_f64() / AVERAGED_OVER.as_secs_f64()).exp();
+            self.average = self.average * kept + self.runs as f64 * (1.0 - kept);
+        }
+        self.at = Some(now);
+    }
 }
 
 /// A party as metrics name it: a tenant (the first [`LABELED_TENANTS`]),
@@ -270,21 +314,53 @@ impl State {
 }
 
 impl State {
+    /// Counts the active parties again, at most every [`COUNTED_EVERY`],
+    /// and forgets the parties idle long enough.
+    fn recount(&mut self, now: Instant) {
+        if self.count_at.is_some_and(|at| now < at) {
+            return;
+        }
+        self.count_at = Some(now + COUNTED_EVERY);
+        self.usage.retain(|_, usage| {
+            usage.settle(now);
+            usage.runs > 0 || usage.average >= 0.01
+        });
+        self.active = self
+            .usage
+            .values()
+            .filter(|usage| usage.average >= ACTIVE_FROM)
+            .count();
+    }
+
     fn admitted(&self) -> usize {
         self.held.values().sum()
     }
 
-    fn start(&mut self, party: &Party) {
-        self.running += 1;
-        *self.running_by.entry(party.clone()).or_default() += 1;
+    /// Requests of `party` running.
+    fn runs(&self, party: &Party) -> usize {
+        self.usage.get(party).map_or(0, |usage| usage.runs)
     }
 
-    fn finish(&mut self, party: &Party) {
+    fn start(&mut self, party: &Party, now: Instant) {
+        self.running += 1;
+        let usage = match self.usage.get_mut(party) {
+            Some(usage) => usage,
+            None => self.usage.entry(party.clone()).or_default(),
+        };
+        usage.settle(now);
+        usage.runs += 1;
+        if usage.runs == 1 {
+            self.running_parties += 1;
+        }
+    }
+
+    fn finish(&mut self, party: &Party, now: Instant) {
         self.running = self.running.saturating_sub(1);
-        if let Some(running) = self.running_by.get_mut(party) {
-            *running -= 1;
-            if *running == 0 {
-                self.running_by.remove(party);
+        if let Some(usage) = self.usage.get_mut(party) {
+            usage.settle(now);
+            usage.runs = usage.runs.saturating_sub(1);
+            if usage.runs == 0 {
+                self.running_parties = self.running_parties.saturating_sub(1);
             }
         }
     }
@@ -338,6 +414,7 @@ impl Fair {
         Arc::new(Self {
             cap: cap.max(1),
             running_cap: running_cap.clamp(1, cap.max(1)),
+            parts: true,
             rates,
             state: Mutex::default(),
         })
@@ -349,7 +426,11 @@ impl Fair {
     /// share admitted (all together under twice the cap). No rate
     /// applies. The password hashing queue's places.
     pub fn places(cap: usize) -> Arc<Self> {
-        Self::new(cap, cap, Rates::new(0, 0))
+        let mut fair = Self::new(cap, cap, Rates::new(0, 0));
+        if let Some(fair) = Arc::get_mut(&mut fair) {
+            fair.parts = false;
+        }
+        fair
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -363,9 +444,10 @@ impl Fair {
     /// its share of them or more; limited, before all that, when its
     /// tenant's rate is spent.
     pub fn admit(self: &Arc<Self>, party: Party) -> Admission {
+        let now = Instant::now();
         let mut state = self.state();
         if let Party::Tenant(tenant) = &party {
-            if let Err(after) = self.rates.take(*tenant, Instant::now()) {
+            if let Err(after) = self.rates.take(*tenant, now) {
                 state.count(&party, (false, true));
                 return Admission::Limited(after);
             }
@@ -379,20 +461,20 @@ impl Fair {
             return Admission::Shed;
         }
         *state.held.entry(party.clone()).or_default() += 1;
-        if state.held.len() > 1 {
-            state.shared_until = Some(Instant::now() + SHARED_FOR);
-        }
-        // Room, and nobody waiting; or, past the running cap, a party
-        // running less than its share of it (so that a quiet tenant never
-        // waits for a flood's line to move: all together run under twice
-        // the running cap).
-        let runs = state.running_by.get(&party).copied().unwrap_or(0);
-        let running_parties = state.running_by.len() + usize::from(runs == 0);
+        state.recount(now);
+        // Its share of the running cap, while it runs fewer and has none
+        // waiting (so that a quiet tenant never waits for a flood's line to
+        // move); and the room of the running cap, or more than its share
+        // of the running parties (all together under twice the cap).
+        let runs = state.runs(&party);
+        let running_parties = state.running_parties + usize::from(runs == 0);
         let running_share = (self.running_cap / running_parties).max(1);
-        if (state.running < self.running_limit(&state) && state.turns.is_empty())
-            || (runs < running_share && !state.waiting.contains_key(&party))
+        if runs < self.party_limit(&state)
+            && !state.waiting.contains_key(&party)
+            && ((state.running < self.running_limit(&state) && state.turns.is_empty())
+                || runs < running_share)
         {
-            state.start(&party);
+            state.start(&party, now);
             return Admission::Run(Admitted {
                 fair: Arc::clone(self),
                 party,
@@ -408,26 +490,43 @@ impl Fair {
     }
 
     /// How many may run: `cap` for one party alone (nobody to be fair
-    /// to), `running_cap` once several hold requests.
+    /// to), `running_cap` once several are active.
     fn running_limit(&self, state: &State) -> usize {
-        let shared = state.held.len() > 1
-            || state
-                .shared_until
-                .is_some_and(|until| Instant::now() < until);
-        if shared {
+        if state.active > 1 {
             self.running_cap
         } else {
             self.cap
         }
     }
 
+    /// How many one party may run: all of [`Fair::running_limit`] alone;
+    /// beside others active, an equal part of the running cap, even while
+    /// they leave theirs unused (their next requests run at once, and the
+    /// cores are not all the flood's in between).
+    fn party_limit(&self, state: &State) -> usize {
+        match state.active {
+            _ if !self.parts => self.cap,
+            0 | 1 => self.cap,
+            active => (self.running_cap / active).max(1),
+        }
+    }
+
     /// Starts waiting requests, one per party in turn, while fewer than
     /// the running limit run.
-    fn dispatch(&self, state: &mut State) {
-        while state.running < self.running_limit(state) {
+    fn dispatch(&self, state: &mut State, now: Instant) {
+        // Parties at their limit keep their turn for later; once every
+        // party with a turn was passed over, nobody more may run now.
+        let mut passed = 0;
+        while state.running < self.running_limit(state) && passed < state.turns.len() {
             let Some(party) = state.turns.pop_front() else {
                 return;
             };
+            if state.runs(&party) >= self.party_limit(state) {
+                state.turns.push_back(party);
+                passed += 1;
+                continue;
+            }
+            passed = 0;
             let Some(queue) = state.waiting.get_mut(&party) else {
                 continue;
             };
@@ -439,7 +538,7 @@ impl Fair {
             }
             if let Some(turn) = next {
                 if turn.send(()).is_ok() {
-                    state.start(&party);
+                    state.start(&party, now);
                 } else {
                     // Its request is gone (the process is stopping).
                     state.release(&party);
@@ -470,9 +569,10 @@ pub struct Admitted {
 impl Drop for Admitted {
     fn drop(&mut self) {
         let mut state = self.fair.state();
-        state.finish(&self.party);
+        let now = Instant::now();
+        state.finish(&self.party, now);
         state.release(&self.party);
-        self.fair.dispatch(&mut state);
+        self.fair.dispatch(&mut state, now);
     }
 }
 
@@ -482,6 +582,14 @@ mod tests {
 
     fn tenant(n: u128) -> Party {
         Party::Tenant(Uuid::from_u128(n))
+    }
+
+    /// Counts the active parties as if their requests had run this long.
+    fn later(fair: &Arc<Fair>, secs: u64) {
+        let at = Instant::now() + std::time::Duration::from_secs(secs);
+        let mut state = fair.state();
+        state.count_at = None;
+        state.recount(at);
     }
 
     fn run(fair: &Arc<Fair>, party: Party) -> Option<Admitted> {
@@ -505,25 +613,30 @@ mod tests {
     async fn beside_another_party_a_flood_waits_in_its_line_and_is_shed_past_its_share() {
         let fair = Fair::new(8, 2, Rates::new(0, 0));
         let quiet = run(&fair, tenant(2)).expect("alone, it runs");
-        // Two parties: two run at once; the flood's second waits.
         let flood_running = run(&fair, tenant(1)).expect("room for one more");
+        // Two parties active: two run at once, one each; the flood's
+        // second waits.
+        later(&fair, 2);
         let flood: Vec<_> = (0..6).map(|_| fair.admit(tenant(1))).collect();
         assert!(flood.iter().all(|a| matches!(a, Admission::Wait(..))));
         // At the cap, the flood holds more than its share (4): shed.
         assert!(fair.admit(tenant(1)).is_shed());
         // The quiet party, within its share, is admitted; it runs its
-        // share of the running cap (1) already, so it waits its turn,
-        // which comes before the flood's second: the lines take turns.
+        // part of the running cap (1 of 2) already, so it waits.
         let second = fair.admit(tenant(2));
         assert!(matches!(second, Admission::Wait(..)));
+        // The quiet party's request ends: its part is its own again, its
+        // second runs, and the flood, running its part, keeps waiting.
         drop(quiet);
         let turn = std::time::Duration::from_secs(1);
-        let mut flood = flood.into_iter();
-        let first_flood = tokio::time::timeout(turn, flood.next().unwrap().ready()).await;
-        assert!(first_flood.unwrap().is_some());
-        drop(flood_running);
         let second_quiet = tokio::time::timeout(turn, second.ready()).await;
         assert!(second_quiet.unwrap().is_some());
+        let mut flood = flood.into_iter();
+        let mut first_flood = Box::pin(flood.next().unwrap().ready());
+        assert!(futures::poll!(&mut first_flood).is_pending());
+        drop(flood_running);
+        let first_flood = tokio::time::timeout(turn, first_flood).await;
+        assert!(first_flood.unwrap().is_some());
     }
 
     #[tokio::test]
@@ -531,6 +644,7 @@ mod tests {
         let fair = Fair::new(8, 2, Rates::new(0, 0));
         let a = run(&fair, tenant(1)).unwrap();
         let b = run(&fair, tenant(3)).unwrap();
+        later(&fair, 2);
         let waiting: Vec<_> = (0..3).map(|_| fair.admit(tenant(1))).collect();
         assert!(waiting.iter().all(|a| matches!(a, Admission::Wait(..))));
         // Tenant 2 runs nothing: its share of the running cap is free.
@@ -546,6 +660,7 @@ mod tests {
         let fair = Fair::new(4, 1, Rates::new(0, 0));
         let first = run(&fair, tenant(1)).unwrap();
         let second = run(&fair, tenant(2)).unwrap();
+        later(&fair, 2);
         let gone = fair.admit(tenant(1));
         let next = fair.admit(tenant(2));
         assert!(matches!(gone, Admission::Wait(..)) && matches!(next, Admission::Wait(..)));
@@ -577,6 +692,29 @@ mod tests {
             "one refilled in half a second at 2/s"
         );
         assert!(rates.take(a, later).is_err());
+    }
+
+    #[test]
+    fn a_party_asking_now_and_then_does_not_hold_back_a_busy_one() {
+        let fair = Fair::new(16, 2, Rates::new(0, 0));
+        let busy: Vec<_> = (0..4).filter_map(|_| run(&fair, tenant(1))).collect();
+        drop(run(&fair, tenant(2)).expect("a one-off request"));
+        later(&fair, 2);
+        assert_eq!(fair.state().active, 1, "only the busy party is active");
+        let more: Vec<_> = (0..4).filter_map(|_| run(&fair, tenant(1))).collect();
+        assert_eq!(more.len(), 4, "alone in effect: past the running cap");
+        // Another party busy as long: both active, one running each.
+        let other: Vec<_> = (0..2).filter_map(|_| run(&fair, tenant(2))).collect();
+        assert_eq!(other.len(), 2);
+        later(&fair, 2);
+        assert_eq!(fair.state().active, 2);
+        drop((busy, more));
+        assert!(matches!(fair.admit(tenant(1)), Admission::Run(_)));
+        assert!(
+            matches!(fair.admit(tenant(2)), Admission::Wait(..)),
+            "runs its part (1 of 2) already"
+        );
+        drop(other);
     }
 
     #[test]
