@@ -241,9 +241,11 @@ async fn quiet(app: &TestApp, token: &str, count: usize) -> (Vec<u16>, f64, Dura
 /// Fairness between tenants (issue 37): another tenant floods `auth.me`
 /// from another process (`olympus bench`, 400 callers) against an
 /// `olympus serve`; the quiet tenant's 4 callers are never shed, and the
-/// flood is. The ratios to the quiet tenant alone are printed (and
-/// measured by `olympus bench --op noisy`); bounded here only loosely, as
-/// this machine runs the flood, the server and the test on two cores.
+/// flood is, and the quiet tenant keeps at least a quarter of its
+/// throughput alone and a p99 within ten times its p99 alone (issue 37;
+/// the flood, the server and the test share this machine's two cores; in
+/// this debug build it measured 0.36-0.37 and 4.1-4.3x, and `olympus bench
+/// --op noisy` measures the release build).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_tenant_is_shed_and_a_quiet_tenant_is_not() {
     with_app_opts(Options::without_workers(), async |app| {
@@ -288,7 +290,14 @@ async fn a_flooding_tenant_is_shed_and_a_quiet_tenant_is_not() {
             after.0 - during.0
         );
         assert!(shed > 0, "the flood was never shed");
-        assert!(beside >= alone / 20.0, "{beside:.0}/s beside the flood, {alone:.0}/s alone");
+        assert!(
+            beside >= alone / 4.0,
+            "{beside:.0}/s beside the flood, {alone:.0}/s alone"
+        );
+        assert!(
+            beside_p99 <= alone_p99 * 10,
+            "p99 {beside_p99:?} beside the flood, {alone_p99:?} alone"
+        );
     })
     .await;
 }

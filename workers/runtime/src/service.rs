@@ -307,7 +307,7 @@ pub async fn start(
                 .map_err(|e| anyhow::anyhow!("adding endpoint {}: {e}", operation.name))?;
             let fair = crate::fairness::Fair::new(
                 max_in_flight / 2,
-                max_in_flight / 64,
+                max_in_flight / 128,
                 Arc::clone(&rates),
             );
             app.metrics().watch(&fair);
