@@ -6,8 +6,8 @@
 //! waiting (half of the process's `OLYMPUS_MAX_IN_FLIGHT`). A party alone
 //! runs them all at once, as it always did. Once several parties are
 //! active (each running [`ACTIVE_FROM`] requests or more on average over
-//! about [`AVERAGED_OVER`]: not a party that asks now and then, such as a
-//! new token's first request), about `running_cap` run
+//! about [`AVERAGED_OVER`]: not a party that asks now and then, nor the
+//! first requests of new tokens, "unverified" below), about `running_cap` run
 //! at once (1/128 of `OLYMPUS_MAX_IN_FLIGHT`, 4 by default: more running
 //! would only share the same cores among more requests, each slower; two
 //! tenants' `orders.create` at once, bound by Postgres, went as fast with
@@ -327,10 +327,15 @@ impl State {
             usage.settle(now);
             usage.runs > 0 || usage.average >= 0.01
         });
+        // Tokens seen for the first time are never active: every new
+        // token's first requests count there, a burst of them when many
+        // callers start at once, and a busy tenant would be held back
+        // each time (a flood of forged tokens is refused at the signature
+        // check, and sheds in its own line).
         self.active = self
             .usage
-            .values()
-            .filter(|usage| usage.average >= ACTIVE_FROM)
+            .iter()
+            .filter(|(party, usage)| **party != Party::Unverified && usage.average >= ACTIVE_FROM)
             .count();
     }
 
@@ -703,6 +708,13 @@ mod tests {
         drop(run(&fair, tenant(2)).expect("a one-off request"));
         later(&fair, 2);
         assert_eq!(fair.state().active, 1, "only the busy party is active");
+        // New tokens' first requests, however many, are never active.
+        let first: Vec<_> = (0..4)
+            .filter_map(|_| run(&fair, Party::Unverified))
+            .collect();
+        later(&fair, 2);
+        assert_eq!(fair.state().active, 1);
+        drop(first);
         let more: Vec<_> = (0..4).filter_map(|_| run(&fair, tenant(1))).collect();
         assert_eq!(more.len(), 4, "alone in effect: past the running cap");
         // Another party busy as long: both active, one running each.
