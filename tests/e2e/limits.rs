@@ -173,11 +173,30 @@ async fn an_operator_sets_a_tenants_own_rate_and_takes_it_away() {
             "{}",
             crate::cli::stderr(&out)
         );
+        // A slug that is another tenant's id is refused, not guessed.
+        app.create_tenant(
+            &busy.tenant_id,
+            "Lookalike",
+            "look@example.com",
+            "correct-horse-battery",
+        )
+        .await
+        .ok();
+        let out = crate::cli::olympus(&["admin", "tenant-rate", &busy.tenant_id], &env).await;
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            crate::cli::stderr(&out).contains("is one tenant's slug and another tenant's id"),
+            "{}",
+            crate::cli::stderr(&out)
+        );
         let out =
             crate::cli::olympus(&["admin", "tenant-rate", &busy.slug, "--burst", "5"], &env).await;
         assert_eq!(out.status.code(), Some(2), "--burst needs --rate");
-        let out =
-            crate::cli::olympus(&["admin", "tenant-rate", &busy.slug, "--rate", "-1"], &env).await;
+        let out = crate::cli::olympus(
+            &["admin", "tenant-rate", &busy.slug, "--rate", "2000000"],
+            &env,
+        )
+        .await;
         assert_eq!(out.status.code(), Some(2));
     })
     .await;

@@ -20,14 +20,16 @@
 //! allocator kept them), and the async threads stay free for cheap requests
 //! while logins pour in. The queue in
 //! front of it is bounded too: a request first takes a [`Slot`] (one of
-//! `concurrency + queue`), before any other work; when none is left it is
-//! answered at once with `unavailable`, so a flood of logins gets quick
-//! answers instead of time-outs and never holds the requests behind it.
+//! `concurrency + queue`, below), before any other work; when none is left
+//! it is answered at once with `unavailable`, so a flood of logins gets
+//! quick answers instead of time-outs and never holds the requests behind
+//! it.
 //!
 //! Both are shared fairly among the parties asking (issue 37; a request's
 //! party is its tenant for a bearer request, its client address for a
 //! public one, [`olympus_runtime::Ctx::party`]): once the places are
-//! taken, only a party holding its share of them or more is shed
+//! taken, only a party holding its share of them or more is shed, and
+//! every request once twice as many are taken (many parties at once)
 //! ([`olympus_runtime::fairness::Fair::places`]), and the hashing threads
 //! take the parties' hashes in turns, one each (round robin), so that a
 //! flood of logins from one address neither takes another's places nor
@@ -308,6 +310,8 @@ impl Passwords {
         let dummy_hash = hash_into(&argon2, &Secret::new("olympus dummy password"), &mut blocks)?;
         drop(blocks);
         let lines = Arc::new(Lines::default());
+        // Made first: if a thread cannot start, dropping it ends the others.
+        let jobs = Arc::new(Jobs(Arc::clone(&lines)));
         for i in 0..concurrency.max(1) {
             let lines = Arc::clone(&lines);
             std::thread::Builder::new()
@@ -316,7 +320,7 @@ impl Passwords {
                 .context("starting a password hashing thread")?;
         }
         Ok(Self {
-            jobs: Arc::new(Jobs(lines)),
+            jobs,
             places: Fair::places(concurrency.max(1) + queue),
             dummy_hash: dummy_hash.into(),
             params,

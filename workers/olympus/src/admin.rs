@@ -73,14 +73,24 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
 
 async fn tenant_rate(args: TenantRateArgs) -> anyhow::Result<()> {
     let db = crate::migrated_db(&args.config).await?;
-    let id = match uuid::Uuid::parse_str(&args.tenant) {
-        Ok(id) => Some(id),
-        Err(_) => sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+    // A slug may look like an id (signup is public): one tenant's slug
+    // and another's id is refused rather than guessed.
+    let found: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1 OR id = $2")
             .bind(&args.tenant)
-            .fetch_optional(db.pool())
+            .bind(uuid::Uuid::parse_str(&args.tenant).ok())
+            .fetch_all(db.pool())
             .await
-            .context("reading the tenant")?,
-    };
+            .context("reading the tenant")?;
+    if found.len() > 1 {
+        db.close().await;
+        anyhow::bail!(
+            "{:?} is one tenant's slug and another tenant's id: name the tenant you mean by its \
+             other name (`olympus call tenant.get` shows both)",
+            args.tenant
+        );
+    }
+    let id = found.first().copied();
     let setting = match (args.rate, args.default) {
         (Some(rate), _) => Some((Some(rate as i32), args.burst.map(|b| b as i32))),
         (None, true) => Some((None, None)),

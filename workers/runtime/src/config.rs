@@ -189,8 +189,9 @@ pub struct Config {
 
     /// Password hashes that may wait for one of the hashing slots; when
     /// that many wait, further logins and signups of a tenant or client
-    /// address holding its share of the places are answered at once with
-    /// `unavailable` (and `details.retry_after_secs`) instead of queueing.
+    /// address holding its share of the places (and all of them, once
+    /// twice as many hold places) are answered at once with `unavailable`
+    /// (and `details.retry_after_secs`) instead of queueing.
     #[arg(long, env = "OLYMPUS_ARGON2_QUEUE", default_value_t = 64)]
     pub argon2_queue: usize,
 

@@ -28,8 +28,9 @@
 //! its fair share of them (`cap` divided among the parties with requests
 //! admitted, this one counted) or more is shed (`unavailable`, with
 //! `retry_after_secs`): the flood is shed, a party within its share never.
-//! All parties together hold under twice the cap (each admitted past it
-//! holds at most its share).
+//! All parties together hold at most twice the cap: past that, every
+//! request is shed (only when more parties ask at once than the cap has
+//! places).
 //!
 //! A shed request is answered after [`SHED_DELAY`]. All of an operation's
 //! requests reach the worker in one queue (one subject, in arrival order),
@@ -430,7 +431,7 @@ impl Fair {
     /// A scheduler of places rather than turns: up to `cap` requests at
     /// once, none waiting ([`Fair::admit`] answers `Run` or `Shed`); past
     /// the cap a party holding its share of it is shed and one below its
-    /// share admitted (all together under twice the cap). No rate
+    /// share admitted (all together at most twice the cap). No rate
     /// applies. The password hashing queue's places.
     pub fn places(cap: usize) -> Arc<Self> {
         let mut fair = Self::new(cap, cap, Rates::new(0, 0));
@@ -462,7 +463,8 @@ impl Fair {
         let holds = state.held.get(&party).copied().unwrap_or(0);
         let parties = state.held.len() + usize::from(holds == 0);
         let share = (self.cap / parties).max(1);
-        let shed = state.admitted() >= self.cap && holds >= share;
+        let admitted = state.admitted();
+        let shed = admitted >= 2 * self.cap || (admitted >= self.cap && holds >= share);
         state.count(&party, (shed, false));
         if shed {
             return Admission::Shed;
@@ -471,15 +473,13 @@ impl Fair {
         state.recount(now);
         // Its share of the running cap, while it runs fewer and has none
         // waiting (so that a quiet tenant never waits for a flood's line to
-        // move); and the room of the running cap, or more than its share
-        // of the running parties (all together under twice the cap).
+        // move); and the room of the running cap, or fewer than its share
+        // of the running parties.
         let runs = state.runs(&party);
-        let running_parties = state.running_parties + usize::from(runs == 0);
-        let running_share = (self.running_cap / running_parties).max(1);
         if runs < self.party_limit(&state)
             && !state.waiting.contains_key(&party)
             && ((state.running < self.running_limit(&state) && state.turns.is_empty())
-                || runs < running_share)
+                || runs < self.running_share(&state, runs))
         {
             state.start(&party, now);
             return Admission::Run(Admitted {
@@ -506,6 +506,13 @@ impl Fair {
         }
     }
 
+    /// A party's share of the running cap among the parties running, this
+    /// one counted (running `runs`).
+    fn running_share(&self, state: &State, runs: usize) -> usize {
+        let running_parties = state.running_parties + usize::from(runs == 0);
+        (self.running_cap / running_parties).max(1)
+    }
+
     /// How many one party may run: all of [`Fair::running_limit`] alone;
     /// beside others active, an equal part of the running cap, even while
     /// they leave theirs unused (their next requests run at once, and the
@@ -524,11 +531,20 @@ impl Fair {
         // Parties at their limit keep their turn for later; once every
         // party with a turn was passed over, nobody more may run now.
         let mut passed = 0;
-        while state.running < self.running_limit(state) && passed < state.turns.len() {
+        while passed < state.turns.len() {
             let Some(party) = state.turns.pop_front() else {
                 return;
             };
-            if state.runs(&party) >= self.party_limit(state) {
+            // As a new request of its party would (but behind its line):
+            // within its part, and under the running limit or below its
+            // share of the parties running (a party whose requests come
+            // one at a time would otherwise start past the limit every
+            // time, and a line never move).
+            let runs = state.runs(&party);
+            if runs >= self.party_limit(state)
+                || (state.running >= self.running_limit(state)
+                    && runs >= self.running_share(state, runs))
+            {
                 state.turns.push_back(party);
                 passed += 1;
                 continue;
@@ -729,6 +745,24 @@ mod tests {
             "runs its part (1 of 2) already"
         );
         drop(other);
+    }
+
+    #[tokio::test]
+    async fn a_line_moves_when_more_parties_run_one_each_than_the_running_cap() {
+        let fair = Fair::new(64, 4, Rates::new(0, 0));
+        let running: Vec<_> = (1..=6).filter_map(|n| run(&fair, tenant(n))).collect();
+        assert_eq!(running.len(), 6);
+        later(&fair, 2);
+        // Six active, a part of one each: tenant 1's second waits.
+        let second = fair.admit(tenant(1));
+        assert!(matches!(second, Admission::Wait(..)));
+        let mut running = running.into_iter();
+        drop(running.next());
+        // Five still run, past the running cap of 4; tenant 1 runs none,
+        // below its share of the parties running: its line moves.
+        let turn = std::time::Duration::from_secs(1);
+        let started = tokio::time::timeout(turn, second.ready()).await;
+        assert!(started.unwrap().is_some());
     }
 
     #[test]
