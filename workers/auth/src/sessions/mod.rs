@@ -5,15 +5,9 @@
 //! [`crate::opaque`]), stored only as a hash, and replaced on every refresh
 //! by a single conditional `UPDATE`: of concurrent refreshes with one
 //! token, the first to update the row wins and the others find the hash
-//! already changed. The token names its session, so that update finds
-//! the row by primary key and rewrites it in place (a heap-only update,
-//! see `migrations/0034_refresh_by_session.sql`). The last 8 rotated-away
-//! hashes are kept on the row (and those of tokens issued before tokens
-//! named their session, in `rotated_refresh_tokens`): one presented again
-//! after the grace period means a token leaked, and the whole session is
-//! revoked. A token older than that is refused without more; one forged
-//! with a known session id and other random bytes is refused, and revokes
-//! nothing.
+//! already changed. Every rotated-away hash is kept
+//! (`rotated_refresh_tokens`): one presented again after the grace period
+//! means a token leaked, and the whole session is revoked.
 
 pub mod store;
 
@@ -76,7 +70,7 @@ impl Opening {
         let now = ctx.now();
         Self {
             session_id,
-            refresh: opaque::generate_refresh(tenant_id, session_id),
+            refresh: opaque::generate(tenant_id),
             ttl_secs: ctx.config().refresh_token_ttl,
             now,
             login: login.unwrap_or_else(|| Login::password(now)),
@@ -165,36 +159,16 @@ fn invalid_token() -> Error {
 /// Exchanges a refresh token for a new pair, invalidating it. A token
 /// rotated away longer than the grace period ago revokes its session.
 pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
-    let presented = opaque::parse_refresh(presented.expose()).ok_or_else(invalid_token)?;
-    let tenant_id = presented.tenant_id;
+    let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
+    let next = opaque::generate(tenant_id);
     let now = ctx.now();
-    // A token issued before names no session: found by its hash (indexed),
-    // its session rotates to a token that names it.
-    let session_id = match presented.session_id {
-        Some(session_id) => Some(session_id),
-        None => {
-            ctx.apart(Some(tenant_id), async |tx| {
-                store::session_of(tx, &presented.hash).await
-            })
-            .await?
-        }
-    };
-    let rotated = match session_id {
-        Some(session_id) => {
-            let next = opaque::generate_refresh(tenant_id, session_id);
-            let key = (tenant_id, session_id, presented.hash.as_slice());
-            store::rotate(ctx, key, &next.hash, now)
-                .await?
-                .map(|rotated| (rotated, next))
-        }
-        None => None,
-    };
-    let Some((rotated, next)) = rotated else {
+    let rotated = store::rotate(ctx, (tenant_id, &hash), &next.hash, now).await?;
+    let Some(rotated) = rotated else {
         // Rare: a token that is no session's current one. Was it one? Its
         // session is revoked even though this request fails.
         let reused = ctx
             .apart(Some(tenant_id), async |tx| {
-                let reused = store::revoke_reused(tx, &presented, REUSE_GRACE_SECS, now).await?;
+                let reused = store::revoke_reused(tx, &hash, REUSE_GRACE_SECS, now).await?;
                 if let Some((session_id, user_id)) = reused {
                     tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
                     let reason = data::RevocationReason::RefreshTokenReused;
@@ -224,9 +198,9 @@ pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
 /// `user.logged_out` and `session.revoked`, in the request's transaction;
 /// returns the session and user.
 pub async fn revoke(ctx: &Ctx, presented: &Secret) -> Result<(Uuid, Uuid), Error> {
-    let presented = opaque::parse_refresh(presented.expose()).ok_or_else(invalid_token)?;
-    let mut tx = ctx.tx_in(presented.tenant_id).await?;
-    let (session_id, user_id) = store::revoke_by_refresh(&mut tx, &presented, ctx.now())
+    let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
+    let mut tx = ctx.tx_in(tenant_id).await?;
+    let (session_id, user_id) = store::revoke_by_refresh(&mut tx, &hash, ctx.now())
         .await?
         .ok_or_else(invalid_token)?;
     let logged_out = data::UserLoggedOut {

@@ -12,7 +12,6 @@ use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgConnection};
 use uuid::Uuid;
 
-use crate::opaque::Refresh;
 use crate::users::{UserRow, USER_COLUMNS};
 
 /// A session about to be opened.
@@ -100,29 +99,17 @@ pub struct Rotated {
     pub login: super::Login,
 }
 
-/// The session whose current refresh hash is `hash` in the indexed column
-/// (a token issued before refresh tokens named their session).
-pub async fn session_of(conn: &mut PgConnection, hash: &[u8]) -> Result<Option<Uuid>, Error> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM sessions WHERE refresh_hash = $1")
-            .bind(hash)
-            .fetch_optional(conn)
-            .await?,
-    )
-}
-
-/// Replaces the refresh hash `hash` of the live session `session_id` of an
-/// active tenant by `next`, in one conditional statement: of concurrent
-/// rotations of one hash, exactly one finds it. The old hash is kept
-/// among the session's `rotated_digests` for reuse detection.
+/// Replaces the refresh hash `hash` of a live session of an active tenant
+/// by `next`, in one conditional statement: of concurrent rotations of one
+/// hash, exactly one finds it. The old hash is kept in
+/// `rotated_refresh_tokens` for reuse detection.
 ///
 /// One round trip on the app pool, outside any transaction: the call
-/// enters the tenant, rotates and commits; once the session has rotated
-/// so, as a heap-only update of its row
-/// (`migrations/0034_refresh_by_session.sql`).
+/// enters the tenant, rotates and commits
+/// (`migrations/0017_refresh_in_one_statement.sql`).
 pub async fn rotate(
     ctx: &Ctx,
-    (tenant_id, session_id, hash): (Uuid, Uuid, &[u8]),
+    (tenant_id, hash): (Uuid, &[u8]),
     next: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Rotated>, Error> {
@@ -140,10 +127,9 @@ pub async fn rotate(
         .autocommit(|pool| {
             sqlx::query_as(
                 "SELECT session_id, user_id, role, remaining, auth_time, amr
-                   FROM olympus_rotate_session($1, $2, $3, $4, $5)",
+                   FROM olympus_rotate_session($1, $2, $3, $4)",
             )
             .bind(tenant_id)
-            .bind(session_id)
             .bind(hash)
             .bind(next)
             .bind(now)
@@ -172,68 +158,44 @@ pub async fn rotate(
     }))
 }
 
-/// Revokes the live session that once had the refresh token `presented`,
-/// unless it rotated within `grace_secs` (a client retrying concurrently);
-/// its session and user. A token naming its session is looked for among
-/// the session's last rotated tokens; one issued before, among
-/// `rotated_refresh_tokens`.
+/// Revokes the live session that once had the refresh hash `hash`, when
+/// it was rotated away more than `grace_secs` ago; its session and user.
 pub async fn revoke_reused(
     conn: &mut PgConnection,
-    presented: &Refresh,
+    hash: &[u8],
     grace_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<(Uuid, Uuid)>, Error> {
-    let query = match presented.session_id {
-        Some(session_id) => sqlx::query_as(
-            "UPDATE sessions SET revoked_at = $3
-              WHERE id = $4 AND $1 = ANY (rotated_digests) AND revoked_at IS NULL
-                AND rotated_at < $3::timestamptz - make_interval(secs => $2)
-          RETURNING id, user_id",
-        )
-        .bind(presented.hash.as_slice())
-        .bind(grace_secs as f64)
-        .bind(now)
-        .bind(session_id),
-        None => sqlx::query_as(
-            "UPDATE sessions s SET revoked_at = $3
-               FROM rotated_refresh_tokens r
-              WHERE r.token_hash = $1 AND s.id = r.session_id AND s.revoked_at IS NULL
-                AND r.rotated_at < $3::timestamptz - make_interval(secs => $2)
-          RETURNING s.id, s.user_id",
-        )
-        .bind(presented.hash.as_slice())
-        .bind(grace_secs as f64)
-        .bind(now),
-    };
-    Ok(query.fetch_optional(conn).await?)
+    Ok(sqlx::query_as(
+        "UPDATE sessions s SET revoked_at = $3
+           FROM rotated_refresh_tokens r
+          WHERE r.token_hash = $1 AND s.id = r.session_id AND s.revoked_at IS NULL
+            AND r.rotated_at < $3::timestamptz - make_interval(secs => $2)
+      RETURNING s.id, s.user_id",
+    )
+    .bind(hash)
+    .bind(grace_secs as f64)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
 }
 
-/// Revokes the live session whose current refresh token is `presented`;
-/// its session and user.
+/// Revokes the live session whose current refresh hash is `hash`; its
+/// session and user.
 pub async fn revoke_by_refresh(
     conn: &mut PgConnection,
-    presented: &Refresh,
+    hash: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<(Uuid, Uuid)>, Error> {
-    let query = match presented.session_id {
-        Some(session_id) => sqlx::query_as(
-            "UPDATE sessions SET revoked_at = $2
-              WHERE id = $3 AND (refresh_digest = $1 OR refresh_hash = $1)
-                AND revoked_at IS NULL AND expires_at > $2
-          RETURNING id, user_id",
-        )
-        .bind(presented.hash.as_slice())
-        .bind(now)
-        .bind(session_id),
-        None => sqlx::query_as(
-            "UPDATE sessions SET revoked_at = $2
-              WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2
-          RETURNING id, user_id",
-        )
-        .bind(presented.hash.as_slice())
-        .bind(now),
-    };
-    Ok(query.fetch_optional(conn).await?)
+    Ok(sqlx::query_as(
+        "UPDATE sessions SET revoked_at = $2
+          WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+      RETURNING id, user_id",
+    )
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Revokes every live session of `user_id`; their ids.
