@@ -14,7 +14,8 @@
 //!   (`olympus drill` makes the fault with shell commands at set moments);
 //! - `floors`: what the machine can do at best (NATS echo, a Postgres point
 //!   select, an order's writes as bare SQL, Argon2), measured around a run;
-//! - `cpu`: the CPU each process spent per request, from `/proc`.
+//! - `cpu`: the CPU each process spent per request, from `/proc`;
+//! - `seed`: `olympus bench seed`, a database filled at a chosen scale.
 
 mod checkout;
 mod cpu;
@@ -22,5 +23,6 @@ mod floors;
 mod mix;
 mod noisy;
 mod run;
+pub mod seed;
 
-pub use run::{bench, drill, BenchArgs, DrillArgs};
+pub use run::{bench, bench_cli, drill, BenchArgs, BenchCli, DrillArgs};

@@ -35,7 +35,27 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Options of `olympus bench`.
+/// `olympus bench`: a run ([`BenchArgs`]), or `seed`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchCli {
+    /// Instead of a run: fill a database for one (`seed`).
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+
+    #[command(flatten)]
+    run: BenchArgs,
+}
+
+/// Runs `olympus bench`.
+pub async fn bench_cli(cli: BenchCli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(BenchCommand::Seed(seed)) => crate::seed::run(seed).await,
+        None => bench(cli.run).await,
+    }
+}
+
+/// Options of an `olympus bench` run.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Skip measuring the machine's floors after the operation (a NATS
@@ -132,6 +152,16 @@ pub struct BenchArgs {
         default_value_t = Argon2Params::DEFAULT
     )]
     argon2_params: Argon2Params,
+}
+
+/// What `olympus bench` does besides a run.
+#[derive(Debug, clap::Subcommand)]
+enum BenchCommand {
+    /// Fill a new database at a chosen scale through COPY (issue 34): at
+    /// `--scale 1`, 10,000 tenants, a million users and sessions, 100,000
+    /// products, two million orders with their lines and payments, a
+    /// million audit events, a day's idempotency keys and outbox rows.
+    Seed(crate::seed::SeedArgs),
 }
 
 impl BenchArgs {

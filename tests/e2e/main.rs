@@ -38,6 +38,7 @@ mod readme;
 mod relay;
 mod revocation;
 mod rls;
+mod seed;
 mod sessions;
 mod signing_keys;
 mod structure;

@@ -77,7 +77,7 @@ enum Command {
         config: Config,
     },
     /// Measure latency percentiles of running workers under load.
-    Bench(olympus_bench::BenchArgs),
+    Bench(olympus_bench::BenchCli),
     /// Run a fault drill against a deployment: a mixed load (as `bench
     /// --mix`) while shell commands make a fault and end it, then what
     /// callers saw second by second and whether any event was lost or
@@ -223,7 +223,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(database = %config.database_url_redacted(), "migrations applied");
             Ok(())
         }
-        Command::Bench(args) => olympus_bench::bench(args).await,
+        Command::Bench(args) => olympus_bench::bench_cli(args).await,
         Command::Drill(args) => olympus_bench::drill(args).await,
         Command::Admin { command } => admin::run(command).await,
         Command::Keys { command } => keys::run(command).await,
