@@ -99,13 +99,15 @@ const GROWING: &[&str] = &[
     "promotion_customer_uses",
 ];
 
-/// Statements known to read more than they keep, each with why; still
-/// listed by the test, not failed. Remove an entry with its fix.
-const KNOWN: &[(&str, &str)] = &[(
+/// Statements known to read more than they keep (by file and a piece of
+/// their text), each with why; still listed by the test, not failed.
+/// Remove an entry with its fix.
+const KNOWN: &[(&str, &str, &str)] = &[(
     "workers/tenant/src/audit.rs",
-    "audit.list's filters are optional parameters of one statement, planned once for every \
-     combination: with a type, an actor or a time range it reads the tenant's events newest \
-     first and filters them (issue 34: a statement per filter, on its index)",
+    "WHERE id < coalesce($1",
+    "audit.list without a type or an actor reads the tenant's events by id, newest first (at this \
+     scale the planner reads them all and sorts); a time range alone filters them (issue 34: a \
+     bound on the id from the time range, or an index on the time within the tenant)",
 )];
 
 /// Issue 34: every static statement of the workers (each string literal
@@ -172,8 +174,11 @@ async fn every_static_statement_is_on_an_index() {
                 .into_iter()
                 .filter(|t| seeded.iter().any(|s| t.starts_with(&format!("{s} ("))));
             for table in judged {
-                match KNOWN.iter().find(|(file, _)| at.starts_with(file)) {
-                    Some((_, why)) => println!("known: {at}: {table}: {why}"),
+                let known = KNOWN
+                    .iter()
+                    .find(|(file, text, _)| at.starts_with(file) && statement.contains(text));
+                match known {
+                    Some((_, _, why)) => println!("known: {at}: {table}: {why}"),
                     None => scans.push(format!("{at}: {table}:\n{statement}")),
                 }
             }

@@ -51,23 +51,47 @@ pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>,
         request.limit,
         request.cursor.as_deref(),
     )?;
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT envelope::text FROM audit_events
-          WHERE ($1::uuid IS NULL OR id < $1)
-            AND ($2::text IS NULL OR type = $2)
-            AND ($3::uuid IS NULL OR actor_id = $3)
-            AND ($4::timestamptz IS NULL OR occurred_at >= $4)
-            AND ($5::timestamptz IS NULL OR occurred_at < $5)
-          ORDER BY id DESC LIMIT $6",
-    )
-    .bind(pager.last())
-    .bind(event_type)
-    .bind(request.actor_id)
-    .bind(request.since)
-    .bind(request.until)
-    .bind(pager.fetch())
-    .fetch_all(&mut *ctx.tx().await?)
-    .await?;
+    // One statement per leading filter, each on its index: the type's,
+    // the actor's, or the tenant's by id. (One statement with every filter
+    // optional is planned once for all of them, and reads the tenant's
+    // events newest first, filtering.) A time range alone reads the
+    // tenant's events newest first down to its end.
+    let query = match (event_type, request.actor_id) {
+        (Some(_), _) => sqlx::query_scalar(
+            "SELECT envelope::text FROM audit_events
+              WHERE type = $2 AND id < coalesce($1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+                AND ($3::uuid IS NULL OR actor_id = $3)
+                AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+                AND ($5::timestamptz IS NULL OR occurred_at < $5)
+              ORDER BY id DESC LIMIT $6",
+        ),
+        (None, Some(_)) => sqlx::query_scalar(
+            "SELECT envelope::text FROM audit_events
+              WHERE actor_id = $3 AND id < coalesce($1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+                AND ($2::text IS NULL OR type = $2)
+                AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+                AND ($5::timestamptz IS NULL OR occurred_at < $5)
+              ORDER BY id DESC LIMIT $6",
+        ),
+        (None, None) => sqlx::query_scalar(
+            "SELECT envelope::text FROM audit_events
+              WHERE id < coalesce($1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+                AND ($2::text IS NULL OR type = $2)
+                AND ($3::uuid IS NULL OR actor_id = $3)
+                AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+                AND ($5::timestamptz IS NULL OR occurred_at < $5)
+              ORDER BY id DESC LIMIT $6",
+        ),
+    };
+    let rows: Vec<String> = query
+        .bind(pager.last())
+        .bind(event_type)
+        .bind(request.actor_id)
+        .bind(request.since)
+        .bind(request.until)
+        .bind(pager.fetch())
+        .fetch_all(&mut *ctx.tx().await?)
+        .await?;
     pager.page_of(
         rows,
         |text| {
