@@ -111,11 +111,11 @@ const KNOWN: &[(&str, &str, &str)] = &[(
 )];
 
 /// Issue 34: every static statement of the workers (each string literal
-/// given to `sqlx::query*`) is planned against a seeded database with
-/// sequential scans disabled, generically (as after a few executions), as
-/// the role the workers run as, inside a tenant: a sequential scan left in
-/// the plan means no index can serve it, and the statement's cost grows
-/// with the table. The statements that cannot be planned alone (their
+/// given to `sqlx::query*`, [`crate::structure::statements_under`]) is
+/// planned against a seeded database with sequential scans disabled,
+/// generically (as after a few executions), as the role the workers run
+/// as, inside a tenant: a sequential scan left in the plan means no index
+/// can serve it, and the statement's cost grows with the table. The statements that cannot be planned alone (their
 /// parameters' types need their call) are counted and shown.
 #[tokio::test]
 async fn every_static_statement_is_on_an_index() {
@@ -151,7 +151,7 @@ async fn every_static_statement_is_on_an_index() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-        let statements = static_statements();
+        let statements = crate::structure::statements_under(&["workers"]);
         assert!(
             statements.len() > 100,
             "found {} statements",
@@ -291,71 +291,4 @@ fn seq_scans(plan: &serde_json::Value, found: &mut Vec<String>) {
         serde_json::Value::Array(items) => items.iter().for_each(|v| seq_scans(v, found)),
         _ => {}
     }
-}
-
-/// Every string literal given to `sqlx::query`, `query_as` or
-/// `query_scalar` in the workers' sources, with where it is.
-fn static_statements() -> Vec<(String, String)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers");
-    let mut files = Vec::new();
-    let mut dirs = vec![root.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    let mut statements = Vec::new();
-    for file in files {
-        let source = std::fs::read_to_string(&file).unwrap();
-        let name = file.strip_prefix(&root).unwrap().display().to_string();
-        for (offset, _) in source.match_indices("sqlx::query") {
-            let rest = &source[offset..];
-            // `sqlx::query(`, `query_as(`, `query_scalar(`, turbofish or not.
-            let Some(open) = rest.find('(') else { continue };
-            let head = &rest[..open];
-            if !["sqlx::query", "sqlx::query_as", "sqlx::query_scalar"]
-                .iter()
-                .any(|f| head == *f || head.starts_with(&format!("{f}::<")))
-            {
-                continue;
-            }
-            let after = rest[open + 1..].trim_start();
-            let Some(literal) = after.strip_prefix('"') else {
-                continue;
-            };
-            let line = source[..offset].lines().count();
-            statements.push((format!("workers/{name}:{line}"), unescape(literal)));
-        }
-    }
-    statements
-}
-
-/// A Rust string literal's text, up to its closing quote.
-fn unescape(literal: &str) -> String {
-    let mut text = String::new();
-    let mut chars = literal.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => break,
-            '\\' => match chars.next() {
-                Some('n') => text.push('\n'),
-                Some('t') => text.push('\t'),
-                Some('\n') => {
-                    while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                        chars.next();
-                    }
-                }
-                Some(other) => text.push(other),
-                None => break,
-            },
-            c => text.push(c),
-        }
-    }
-    text
 }

@@ -76,32 +76,72 @@ fn no_handler_opens_or_commits_a_transaction() {
     );
 }
 
-/// The string literals handed to sqlx's `query*` functions in `text`:
-/// every statement written out whole in the source. (Statements built with
-/// `format!` are not found; they are few, and the suite runs each.)
+/// The string literals handed to sqlx's `query*` functions in `text`
+/// (turbofish or not): every statement written out whole in the source.
+/// (Statements built with `format!` are not found; they are few, and the
+/// suite runs each.)
 fn static_statements(text: &str) -> Vec<String> {
+    const CALLS: [&str; 6] = [
+        "query",
+        "query_as",
+        "query_scalar",
+        "query_as_with",
+        "query_scalar_with",
+        "query_with",
+    ];
     let mut statements = Vec::new();
-    for call in [
-        "query(",
-        "query_as(",
-        "query_scalar(",
-        "query_as_with(",
-        "query_scalar_with(",
-        "query_with(",
-    ] {
-        let mut rest = text;
-        while let Some(at) = rest.find(call) {
-            let before = &rest[..at];
-            rest = &rest[at + call.len()..];
-            if !(before.ends_with("sqlx::") || before.ends_with('.') || before.ends_with(' ')) {
+    let mut rest = text;
+    while let Some(at) = rest.find("query") {
+        let before = &rest[..at];
+        let call = &rest[at..];
+        rest = &rest[at + "query".len()..];
+        if !(before.ends_with("sqlx::") || before.ends_with('.') || before.ends_with(' ')) {
+            continue;
+        }
+        let name = call
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(call.len());
+        if !CALLS.contains(&&call[..name]) {
+            continue;
+        }
+        let mut arguments = &call[name..];
+        if let Some(types) = arguments.strip_prefix("::<") {
+            let Some(end) = types.find(">(") else {
                 continue;
-            }
-            let literal = rest.trim_start();
-            if let Some(body) = literal.strip_prefix("r#\"") {
-                statements.push(body[..body.find("\"#").unwrap()].to_owned());
-            } else if let Some(body) = literal.strip_prefix('"') {
-                statements.push(unescape(body));
-            }
+            };
+            arguments = &types[end + 1..];
+        }
+        let Some(arguments) = arguments.strip_prefix('(') else {
+            continue;
+        };
+        let literal = arguments.trim_start();
+        if let Some(body) = literal.strip_prefix("r#\"") {
+            statements.push(body[..body.find("\"#").unwrap()].to_owned());
+        } else if let Some(body) = literal.strip_prefix('"') {
+            statements.push(unescape(body));
+        }
+    }
+    statements
+}
+
+/// Every statement written out whole (see [`static_statements`]) in the
+/// Rust sources under each of `dirs` (from the repository's root), with
+/// its file.
+pub(crate) fn statements_under(dirs: &[&str]) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in dirs {
+        rust_files(&root.join(dir), &mut files);
+    }
+    files.sort();
+    let mut statements = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for statement in static_statements(&text) {
+            statements.push((
+                file.strip_prefix(&root).unwrap().display().to_string(),
+                statement,
+            ));
         }
     }
     statements
@@ -137,21 +177,7 @@ fn unescape(body: &str) -> String {
 #[tokio::test]
 async fn every_static_statement_prepares_against_the_migrated_schema() {
     use sqlx::Executor;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    rust_files(&root.join("workers"), &mut files);
-    rust_files(&root.join("bench").join("src"), &mut files);
-    files.sort();
-    let mut statements = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
-        for statement in static_statements(&text) {
-            statements.push((
-                file.strip_prefix(&root).unwrap().display().to_string(),
-                statement,
-            ));
-        }
-    }
+    let statements = statements_under(&["workers", "bench/src"]);
     assert!(
         statements.len() > 60,
         "only {} statements found",
