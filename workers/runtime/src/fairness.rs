@@ -434,11 +434,13 @@ impl Fair {
     /// share admitted (all together at most twice the cap). No rate
     /// applies. The password hashing queue's places.
     pub fn places(cap: usize) -> Arc<Self> {
-        let mut fair = Self::new(cap, cap, Rates::new(0, 0));
-        if let Some(fair) = Arc::get_mut(&mut fair) {
-            fair.parts = false;
-        }
-        fair
+        Arc::new(Self {
+            cap: cap.max(1),
+            running_cap: cap.max(1),
+            parts: false,
+            rates: Rates::new(0, 0),
+            state: Mutex::default(),
+        })
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
