@@ -311,16 +311,26 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
             let user = tenant.users[e % tenant.users.len()];
             let occurred = now - TimeDelta::seconds((e as i64 * 631) % (365 * 86_400));
             let at = ts(occurred);
-            let envelope = serde_json::json!({
-                "id": id, "type": "user.logged_in", "tenant_id": tenant.id,
-                "occurred_at": occurred, "correlation_id": format!("seed-{e}"), "actor_id": user,
-                "schema_version": olympus_contracts::event::SCHEMA_VERSION,
-                "data": {"user_id": user, "session_id": Uuid::now_v7(), "ip": null, "user_agent": null},
-            });
+            let data = olympus_contracts::event::data::UserLoggedIn {
+                user_id: user,
+                session_id: Uuid::now_v7(),
+                ip: None,
+                user_agent: None,
+            };
+            let envelope = serde_json::to_string(&olympus_contracts::event::Envelope {
+                id,
+                event_type: olympus_contracts::event::EventType::UserLoggedIn,
+                tenant_id: tenant.id,
+                occurred_at: occurred,
+                correlation_id: format!("seed-{e}"),
+                actor_id: Some(user),
+                schema_version: olympus_contracts::event::SCHEMA_VERSION,
+                data: serde_json::to_value(data)?,
+            })?;
             events.row(format_args!(
                 "{id}\t{}\tuser.logged_in\t{user}\t{at}\t{}",
                 tenant.id,
-                envelope.to_string().replace('\\', "\\\\")
+                envelope.replace('\\', "\\\\")
             ));
         }
     }
