@@ -71,7 +71,15 @@ pub(crate) async fn bench_checkout(
         .context("creating the bench promotion")?;
 
     let started = Instant::now();
-    let carts = carts(client, args, token, &variants, args.requests * 2).await?;
+    let carts = carts(
+        client,
+        args.concurrency,
+        token,
+        &variants,
+        CODE,
+        args.requests * 2,
+    )
+    .await?;
     println!(
         "{} carts of 3 lines with {CODE} made in {:.1}s (unmeasured)",
         carts.len(),
@@ -80,7 +88,7 @@ pub(crate) async fn bench_checkout(
     let (measured, floor) = carts.split_at(args.requests);
     let pool = Arc::new(std::sync::Mutex::new(measured.to_vec()));
     let content_type = client.content_type;
-    let (elapsed, samples) = run_callers(args, {
+    let (elapsed, samples) = run_callers(args.load(), {
         let client = client.clone();
         let token = token.to_owned();
         move |_| {
@@ -126,7 +134,7 @@ pub(crate) async fn bench_checkout(
         customer: signup.owner.id,
         promotion: promotion.promotion.id,
     };
-    let (elapsed, samples) = run_callers(args, {
+    let (elapsed, samples) = run_callers(args.load(), {
         let db = db.clone();
         move |_| {
             let db = db.clone();
@@ -162,20 +170,22 @@ fn take(pool: &std::sync::Mutex<Vec<Uuid>>) -> anyhow::Result<Uuid> {
         .context("no cart left")
 }
 
-/// `count` carts of `token`'s, each with one unit of every variant and the
-/// code, made by `--concurrency` callers.
-async fn carts(
+/// `count` carts of `token`'s, each with one unit of every variant and
+/// the promotion `code`, made by `concurrency` callers.
+pub(crate) async fn carts(
     client: &Client,
-    args: &BenchArgs,
+    concurrency: usize,
     token: &str,
     variants: &[Uuid],
+    code: &str,
     count: usize,
 ) -> anyhow::Result<Vec<Uuid>> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let makers: Vec<_> = (0..args.concurrency)
+    let makers: Vec<_> = (0..concurrency)
         .map(|_| {
             let client = client.clone();
             let token = token.to_owned();
+            let code = code.to_owned();
             let variants = variants.to_vec();
             let next = Arc::clone(&next);
             tokio::spawn(async move {
@@ -207,7 +217,7 @@ async fn carts(
                                 shipping_address: None,
                                 billing_address: None,
                                 contact_phone: None,
-                                promotion_code: Some(Some(CODE.into())),
+                                promotion_code: Some(Some(code.clone())),
                             },
                         )
                         .await?;

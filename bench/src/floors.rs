@@ -9,16 +9,16 @@
 use olympus_auth::hashing::Argon2Params;
 use std::time::{Duration, Instant};
 
-use crate::run::{run_callers, BenchArgs, Sample};
+use crate::run::{run_callers, Load, Sample};
 
 /// A bare NATS echo: a responder on its own connection answers each
 /// request with its payload, as fast as NATS lets it.
 pub async fn nats_echo(
-    args: &BenchArgs,
+    load: Load,
     nats_url: &str,
     client: &async_nats::Client,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
-    request_reply(args, nats_url, client, None).await
+    request_reply(load, nats_url, client, None).await
 }
 
 /// A NATS request-reply whose responder runs the point select of
@@ -26,24 +26,24 @@ pub async fn nats_echo(
 /// one NATS round trip and one Postgres round trip, with nothing else, on
 /// the same cores. The least a bearer read can cost on this machine.
 pub async fn nats_through_postgres(
-    args: &BenchArgs,
+    load: Load,
     nats_url: &str,
     client: &async_nats::Client,
     database_url: &str,
     pool_size: u32,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
     let select = PointSelect::connect(database_url, pool_size).await?;
-    let result = request_reply(args, nats_url, client, Some(select.clone())).await;
+    let result = request_reply(load, nats_url, client, Some(select.clone())).await;
     select.pool.close().await;
     result
 }
 
-/// Requests from `args.concurrency` callers to a responder on its own
+/// Requests from `load.concurrency` callers to a responder on its own
 /// connection: the echo answers on its subscription's task; with a
 /// `select`, each request runs it on a task of its own (as a worker runs
 /// each request) and the reply says whether it succeeded.
 async fn request_reply(
-    args: &BenchArgs,
+    load: Load,
     nats_url: &str,
     client: &async_nats::Client,
     select: Option<PointSelect>,
@@ -94,7 +94,7 @@ async fn request_reply(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let result = run_callers(args, {
+    let result = run_callers(load, {
         let client = client.clone();
         move |_| {
             let client = client.clone();
@@ -113,12 +113,12 @@ async fn request_reply(
 
 /// A primary-key select on a pool of `pool_size` connections.
 pub async fn postgres_point_select(
-    args: &BenchArgs,
+    load: Load,
     database_url: &str,
     pool_size: u32,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
     let select = PointSelect::connect(database_url, pool_size).await?;
-    let result = run_callers(args, {
+    let result = run_callers(load, {
         let select = select.clone();
         move |_| {
             let select = select.clone();

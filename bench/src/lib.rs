@@ -15,7 +15,9 @@
 //! - `floors`: what the machine can do at best (NATS echo, a Postgres point
 //!   select, an order's writes as bare SQL, Argon2), measured around a run;
 //! - `cpu`: the CPU each process spent per request, from `/proc`;
-//! - `seed`: `olympus bench seed`, a database filled at a chosen scale.
+//! - `seed`: `olympus bench seed`, a database filled at a chosen scale;
+//! - `scale`: `olympus bench scale`, every operation on a seeded database
+//!   against an empty one.
 
 mod checkout;
 mod cpu;
@@ -23,6 +25,7 @@ mod floors;
 mod mix;
 mod noisy;
 mod run;
+pub mod scale;
 pub mod seed;
 
 pub use run::{bench, bench_cli, drill, BenchArgs, BenchCli, DrillArgs};

@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct BenchCli {
-    /// Instead of a run: fill a database for one (`seed`).
+    /// Instead of a run: fill a database for one (`seed`), or compare a
+    /// seeded database with an empty one (`scale`).
     #[command(subcommand)]
     command: Option<BenchCommand>,
 
@@ -51,6 +52,7 @@ pub struct BenchCli {
 pub async fn bench_cli(cli: BenchCli) -> anyhow::Result<()> {
     match cli.command {
         Some(BenchCommand::Seed(seed)) => crate::seed::run(seed).await,
+        Some(BenchCommand::Scale(scale)) => crate::scale::run(scale).await,
         None => bench(cli.run).await,
     }
 }
@@ -160,11 +162,26 @@ enum BenchCommand {
     /// Fill a new database at a chosen scale through COPY (issue 34): at
     /// `--scale 1`, 10,000 tenants, a million users and sessions, 100,000
     /// products, two million orders with their lines and payments, a
-    /// million audit events, a day's idempotency keys and outbox rows.
+    /// million audit events, a day's idempotency keys, outbox rows and failed
+    /// logins.
     Seed(crate::seed::SeedArgs),
+    /// Every operation of issue 34 on a seeded database (`DATABASE_URL`,
+    /// from `seed`) against the same on an empty one made for the run, in
+    /// one run: each side's throughput, p50 and p99, the ratio, and the
+    /// floors. It starts an `olympus serve` for each (they need
+    /// `OLYMPUS_KEY_ENCRYPTION_KEY`).
+    Scale(crate::scale::ScaleArgs),
 }
 
 impl BenchArgs {
+    /// `--requests` from `--concurrency` callers.
+    pub(crate) fn load(&self) -> Load {
+        Load {
+            requests: self.requests,
+            concurrency: self.concurrency,
+        }
+    }
+
     /// The encoding of the requests, for the report.
     pub(crate) fn encoding(&self) -> Encoding {
         self.encoding
@@ -452,7 +469,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     let server = args.server_pid.or_else(crate::floors::find_server);
     let cpu = crate::cpu::Snapshot::take(server);
-    let (elapsed, samples) = run_requests(&args, &client, requests).await?;
+    let (elapsed, samples) = run_requests(args.load(), &client, requests).await?;
     let cpu = cpu.report(server, samples.len(), elapsed);
     stop.store(true, Ordering::Relaxed);
     let mut login_samples = Vec::new();
@@ -577,9 +594,10 @@ async fn floors(
 ) -> anyhow::Result<()> {
     let login = argon2_before.is_some();
     println!("floors (same run, same concurrency):");
-    let (elapsed, samples) = crate::floors::nats_echo(args, &args.mesh.nats_url, nats).await?;
+    let (elapsed, samples) =
+        crate::floors::nats_echo(args.load(), &args.mesh.nats_url, nats).await?;
     let echo = report_throughput("bare NATS echo", samples, Some(elapsed));
-    let select = crate::floors::postgres_point_select(args, &args.database_url, 16).await;
+    let select = crate::floors::postgres_point_select(args.load(), &args.database_url, 16).await;
     report_floor(
         label,
         measured,
@@ -592,7 +610,7 @@ async fn floors(
         // What one NATS and one Postgres round trip cost together here,
         // where they share the cores: the least a bearer read can cost.
         let both = crate::floors::nats_through_postgres(
-            args,
+            args.load(),
             &args.mesh.nats_url,
             nats,
             &args.database_url,
@@ -921,7 +939,7 @@ async fn bench_orders(
         client.content_type,
         true,
     )?;
-    let (elapsed, samples) = run_request(args, client, request).await?;
+    let (elapsed, samples) = run_request(args.load(), client, request).await?;
     println!(
         "OrdersCreate x{} from {} callers in {:.2}s ({:.0}/s), {:?}",
         samples.len(),
@@ -941,7 +959,7 @@ async fn bench_orders(
     .await?;
     let tenant_id = signup.tenant.id;
     let customer_id = signup.owner.id;
-    let (elapsed, samples) = run_callers(args, {
+    let (elapsed, samples) = run_callers(args.load(), {
         let db = db.clone();
         move |_| {
             let db = db.clone();
@@ -1057,7 +1075,7 @@ async fn bench_refresh(
         chains.push(session.tokens.refresh_token);
     }
     let pool = Arc::new(tokio::sync::Mutex::new(chains));
-    let (elapsed, samples) = run_callers(args, {
+    let (elapsed, samples) = run_callers(args.load(), {
         let client = client.clone();
         move |_| {
             let client = client.clone();
@@ -1115,23 +1133,29 @@ async fn bench_refresh(
     Ok(())
 }
 
-/// Runs `--requests` calls of `one` from `--concurrency` callers (`one`
-/// gets the caller's number, from 0); the wall time and each call's sample.
-pub async fn run_callers<F, Fut>(
-    args: &BenchArgs,
-    one: F,
-) -> anyhow::Result<(Duration, Vec<Sample>)>
+/// How much a measurement sends: `requests` calls in all, from
+/// `concurrency` callers.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub requests: usize,
+    pub concurrency: usize,
+}
+
+/// Runs `load.requests` calls of `one` from `load.concurrency` callers
+/// (`one` gets the caller's number, from 0); the wall time and each call's
+/// sample.
+pub async fn run_callers<F, Fut>(load: Load, one: F) -> anyhow::Result<(Duration, Vec<Sample>)>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Sample>> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let callers: Vec<_> = (0..args.concurrency)
+    let callers: Vec<_> = (0..load.concurrency)
         .map(|caller| {
             let one = one.clone();
             let next = Arc::clone(&next);
-            let total = args.requests;
+            let total = load.requests;
             tokio::spawn(async move {
                 let mut samples = Vec::new();
                 while next.fetch_add(1, Ordering::Relaxed) < total {
@@ -1141,7 +1165,7 @@ where
             })
         })
         .collect();
-    let mut samples = Vec::with_capacity(args.requests);
+    let mut samples = Vec::with_capacity(load.requests);
     for caller in callers {
         samples.extend(caller.await??);
     }
@@ -1150,23 +1174,23 @@ where
 
 /// [`run_callers`] sending the same `request` every time.
 async fn run_request(
-    args: &BenchArgs,
+    load: Load,
     client: &Client,
     request: Request,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
-    run_requests(args, client, vec![request]).await
+    run_requests(load, client, vec![request]).await
 }
 
 /// [`run_callers`], caller `i` sending `requests[i % requests.len()]`
 /// every time.
-async fn run_requests(
-    args: &BenchArgs,
+pub(crate) async fn run_requests(
+    load: Load,
     client: &Client,
     requests: Vec<Request>,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
     let client = client.clone();
     let requests = Arc::new(requests);
-    run_callers(args, move |caller| {
+    run_callers(load, move |caller| {
         let client = client.clone();
         let requests = Arc::clone(&requests);
         async move { client.send(&requests[caller % requests.len()]).await }

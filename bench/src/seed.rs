@@ -6,10 +6,12 @@
 //! per user; 100,000 products (50,000 in the first tenant, `seed-0`), one
 //! variant each; 2,000,000 orders of 1 to 3 lines (50,000 in `seed-0`),
 //! a captured payment for every paid, fulfilled or refunded one;
-//! 1,000,000 audit events over a year; and as a day of traffic leaves
-//! them, 200,000 idempotency keys and 50,000 published outbox rows. Every
-//! figure scales with `--scale` (at least 3 tenants and one of everything
-//! per tenant that has any).
+//! 1,000,000 audit events over a year (as many per tenant as it has
+//! members; one in ten a logout, the rest logins); and as a day of
+//! traffic leaves them, 200,000 idempotency keys, 50,000 published
+//! outbox rows and 100,000 failed logins. Every figure scales with
+//! `--scale` (at least 3 tenants and one of everything per tenant that
+//! has any).
 //!
 //! Every seeded user's password is [`PASSWORD`], hashed once (seeding is
 //! not a hashing benchmark). `seed-0`'s owner is `owner@seed-0.example`,
@@ -20,6 +22,7 @@
 use anyhow::{bail, Context};
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use clap::Args;
+use olympus_contracts::event::EventType;
 use olympus_runtime::config::Argon2Params;
 use sqlx::PgConnection;
 use std::fmt::Write as _;
@@ -69,10 +72,12 @@ struct Shape {
     products: (usize, usize),
     /// Orders of `seed-0`, and of each other tenant.
     orders: (usize, usize),
-    /// Audit events of each tenant.
+    /// Audit events in all, shared by the tenants as their members are.
     events: usize,
+    users: usize,
     idempotency_keys: usize,
     outbox: usize,
+    login_failures: usize,
 }
 
 impl Shape {
@@ -89,9 +94,11 @@ impl Shape {
             members,
             products: (n(50_000.0), (n(50_000.0) / others).max(1)),
             orders: (n(50_000.0), (n(1_950_000.0) / others).max(1)),
-            events: (n(1_000_000.0) / tenants).max(1),
+            events: n(1_000_000.0),
+            users,
             idempotency_keys: n(200_000.0),
             outbox: n(50_000.0),
+            login_failures: n(100_000.0),
         }
     }
 
@@ -109,6 +116,10 @@ impl Shape {
         } else {
             self.products.1
         }
+    }
+
+    fn events_of(&self, tenant: usize) -> usize {
+        (self.members_of(tenant) * self.events / self.users).max(1)
     }
 
     fn orders_of(&self, tenant: usize) -> usize {
@@ -305,31 +316,43 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
 
     let mut events =
         Table::new("audit_events (id, tenant_id, type, actor_id, occurred_at, envelope)");
-    for tenant in &tenants {
-        for e in 0..shape.events {
-            let id = Uuid::now_v7();
+    for (t, tenant) in tenants.iter().enumerate() {
+        for e in 0..shape.events_of(t) {
             let user = tenant.users[e % tenant.users.len()];
             let occurred = now - TimeDelta::seconds((e as i64 * 631) % (365 * 86_400));
+            let id = olympus_contracts::event::event_id(occurred);
             let at = ts(occurred);
-            let data = olympus_contracts::event::data::UserLoggedIn {
-                user_id: user,
-                session_id: Uuid::now_v7(),
-                ip: None,
-                user_agent: None,
+            let session_id = Uuid::now_v7();
+            // One in ten a logout, the rest logins.
+            let (event_type, data) = if e % 10 == 9 {
+                let data = olympus_contracts::event::data::UserLoggedOut {
+                    user_id: user,
+                    session_id,
+                };
+                (EventType::UserLoggedOut, serde_json::to_value(data)?)
+            } else {
+                let data = olympus_contracts::event::data::UserLoggedIn {
+                    user_id: user,
+                    session_id,
+                    ip: None,
+                    user_agent: None,
+                };
+                (EventType::UserLoggedIn, serde_json::to_value(data)?)
             };
             let envelope = serde_json::to_string(&olympus_contracts::event::Envelope {
                 id,
-                event_type: olympus_contracts::event::EventType::UserLoggedIn,
+                event_type,
                 tenant_id: tenant.id,
                 occurred_at: occurred,
                 correlation_id: format!("seed-{e}"),
                 actor_id: Some(user),
                 schema_version: olympus_contracts::event::SCHEMA_VERSION,
-                data: serde_json::to_value(data)?,
+                data,
             })?;
             events.row(format_args!(
-                "{id}\t{}\tuser.logged_in\t{user}\t{at}\t{}",
+                "{id}\t{}\t{}\t{user}\t{at}\t{}",
                 tenant.id,
+                event_type.as_str(),
                 envelope.replace('\\', "\\\\")
             ));
         }
@@ -353,6 +376,16 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     }
     counts.push(outbox.copy(&mut conn).await?);
 
+    let mut failures = Table::new("login_failures (ip, failed_at)");
+    for f in 0..shape.login_failures {
+        failures.row(format_args!(
+            "203.0.113.{}\t{}",
+            f % 250,
+            ts(now - TimeDelta::seconds((f % 86_400) as i64))
+        ));
+    }
+    counts.push(failures.copy(&mut conn).await?);
+
     sqlx::query("ANALYZE").execute(&mut *conn).await?;
     drop(conn);
     db.close().await;
@@ -369,7 +402,8 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-const WORDS: [&str; 8] = [
+/// The first word of the seeded products' names, in turn.
+pub(crate) const WORDS: [&str; 8] = [
     "Lamp", "Chair", "Kettle", "Blanket", "Mug", "Shelf", "Candle", "Rug",
 ];
 

@@ -154,6 +154,99 @@ async fn products_are_money_exact_unique_per_tenant_and_searchable() {
     .await;
 }
 
+/// A search matches the name, the SKU or a variant's SKU, each product
+/// once, and pages through every match in id order (issue 34: each of the
+/// three is read on its own index and the pages are their union); another
+/// tenant's products never.
+#[tokio::test]
+async fn a_search_pages_through_every_match_once_by_name_sku_or_variant_sku() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let token = &owner.access_token;
+        let other = app.signup(Encoding::Json).await;
+        app.create_product(&other.access_token, "LAMP-OTHER", "Lamp", money(1, "EUR"))
+            .await
+            .ok();
+        let mut ids = Vec::new();
+        for (sku, name) in [
+            ("A-1", "Desk lamp"),
+            ("LAMP-2", "Chair"),
+            ("T-3", "Table"),
+            ("S-4", "Sofa"),
+            ("F-5", "Floor LAMP"),
+            ("M-6", "Mirror"),
+            ("L-7", "Lamp%shade"),
+        ] {
+            let reply = app
+                .create_product(token, sku, name, money(100, "EUR"))
+                .await;
+            ids.push(reply.ok()["product"]["id"].clone());
+        }
+        let variant = async |product: &Value, sku: &str, color: &str| {
+            app.create_variant(
+                token,
+                product,
+                sku,
+                json!({"color": color}),
+                money(100, "EUR"),
+            )
+            .await
+            .ok();
+        };
+        variant(&ids[2], "T-3-LAMP-RED", "red").await;
+        variant(&ids[5], "M-6-lamp", "red").await;
+        variant(&ids[5], "M-6-LAMP-2", "blue").await;
+        app.update_product(token, &ids[4])
+            .with("status", "archived")
+            .await
+            .ok();
+        let all_pages = async |q: &str, status: Option<&str>| {
+            let (mut found, mut cursor) = (Vec::new(), None::<Value>);
+            loop {
+                let mut call = app.list_products(token).with("q", q).with("limit", 2);
+                if let Some(status) = status {
+                    call = call.with("status", status);
+                }
+                if let Some(cursor) = cursor {
+                    call = call.with("cursor", cursor);
+                }
+                let page = call.await.ok();
+                found.extend(
+                    page["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["id"].clone()),
+                );
+                cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
+                if cursor.is_none() {
+                    return found;
+                }
+            }
+        };
+        let pick = |which: &[usize]| which.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>();
+        assert_eq!(all_pages("lamp", None).await, pick(&[0, 1, 2, 4, 5, 6]));
+        assert_eq!(
+            all_pages("LAMP", Some("active")).await,
+            pick(&[0, 1, 2, 5, 6])
+        );
+        assert_eq!(all_pages("lamp", Some("archived")).await, pick(&[4]));
+        assert_eq!(
+            all_pages("p%s", None).await,
+            pick(&[6]),
+            "wildcards are literal"
+        );
+        assert_eq!(all_pages("m-6-l", None).await, pick(&[5]));
+        assert_eq!(
+            all_pages("la", None).await,
+            pick(&[0, 1, 2, 4, 5, 6]),
+            "shorter than a trigram"
+        );
+        assert!(all_pages("lamp_", None).await.is_empty(), "_ is literal");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn fifty_concurrent_orders_for_the_last_ten_units_sell_exactly_ten() {
     with_app(async |app| {

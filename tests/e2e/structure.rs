@@ -1,6 +1,7 @@
 //! How the code is built, checked where a reviewer would otherwise have to
 //! remember it (docs/architecture.md).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, files: &mut Vec<PathBuf>) {
@@ -77,10 +78,13 @@ fn no_handler_opens_or_commits_a_transaction() {
 }
 
 /// The string literals handed to sqlx's `query*` functions in `text`
-/// (turbofish or not): every statement written out whole in the source.
-/// (Statements built with `format!` are not found; they are few, and the
+/// (turbofish or not), and the housekeeping's (`Prune`'s `statement`):
+/// every statement written out whole in the source;
+/// and those built by `format!` from a literal whose every placeholder is
+/// one of `constants` (`{PRODUCT_SELECT}`), written out with them. (Other
+/// statements built with `format!` are not found; they are few, and the
 /// suite runs each.)
-fn static_statements(text: &str) -> Vec<String> {
+fn static_statements(text: &str, constants: &HashMap<String, String>) -> Vec<String> {
     const CALLS: [&str; 6] = [
         "query",
         "query_as",
@@ -115,18 +119,78 @@ fn static_statements(text: &str) -> Vec<String> {
             continue;
         };
         let literal = arguments.trim_start();
+        if let Some(format) = literal.strip_prefix("&format!(") {
+            let format = format.trim_start();
+            let body = if let Some(body) = format.strip_prefix("r#\"") {
+                body[..body.find("\"#").unwrap()].to_owned()
+            } else if let Some(body) = format.strip_prefix('"') {
+                unescape(body)
+            } else {
+                continue;
+            };
+            if let Some(statement) = with_constants(&body, constants) {
+                statements.push(statement);
+            }
+            continue;
+        }
         if let Some(body) = literal.strip_prefix("r#\"") {
             statements.push(body[..body.find("\"#").unwrap()].to_owned());
         } else if let Some(body) = literal.strip_prefix('"') {
             statements.push(unescape(body));
         }
     }
+    // The relay's housekeeping: `Prune { statement: "DELETE ..." }`.
+    for (at, _) in text.match_indices("statement: \"") {
+        statements.push(unescape(&text[at + "statement: \"".len()..]));
+    }
     statements
+}
+
+/// `format`, a `format!` string, with each `{NAME}` one of `constants`
+/// and `{{`, `}}` as braces; `None` when a placeholder is anything else.
+fn with_constants(format: &str, constants: &HashMap<String, String>) -> Option<String> {
+    let mut text = String::new();
+    let mut rest = format;
+    while let Some(at) = rest.find(['{', '}']) {
+        text.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("{{").or_else(|| tail.strip_prefix("}}")) {
+            text.push(tail.as_bytes()[0] as char);
+            rest = after;
+            continue;
+        }
+        let end = tail.find('}')?;
+        text.push_str(constants.get(&tail[1..end])?);
+        rest = &tail[end + 1..];
+    }
+    text.push_str(rest);
+    Some(text)
+}
+
+/// The `const NAME: &str = "...";` of `text` (plain or raw literals).
+fn str_constants(text: &str, constants: &mut HashMap<String, String>) {
+    for line_start in text.match_indices("const ").map(|(at, _)| at) {
+        let declaration = &text[line_start + "const ".len()..];
+        let Some((name, rest)) = declaration.split_once(": &str = ") else {
+            continue;
+        };
+        if !name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            continue;
+        }
+        let value = if let Some(body) = rest.strip_prefix("r#\"") {
+            body[..body.find("\"#").unwrap()].to_owned()
+        } else if let Some(body) = rest.strip_prefix('"') {
+            unescape(body)
+        } else {
+            continue;
+        };
+        constants.insert(name.to_owned(), value);
+    }
 }
 
 /// Every statement written out whole (see [`static_statements`]) in the
 /// Rust sources under each of `dirs` (from the repository's root), with
-/// its file.
+/// its file; those built from the sources' string constants too.
 pub(crate) fn statements_under(dirs: &[&str]) -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
@@ -134,10 +198,17 @@ pub(crate) fn statements_under(dirs: &[&str]) -> Vec<(String, String)> {
         rust_files(&root.join(dir), &mut files);
     }
     files.sort();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect();
+    let mut constants = HashMap::new();
+    for text in &texts {
+        str_constants(text, &mut constants);
+    }
     let mut statements = Vec::new();
-    for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
-        for statement in static_statements(&text) {
+    for (file, text) in files.iter().zip(&texts) {
+        for statement in static_statements(text, &constants) {
             statements.push((
                 file.strip_prefix(&root).unwrap().display().to_string(),
                 statement,

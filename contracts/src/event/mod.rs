@@ -220,10 +220,50 @@ pub const CONTENT_TYPE: &str = "application/json";
 /// The version of every envelope and `data` shape in contract v1.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A new event's id: a UUIDv7 whose time is `occurred_at`, to the
+/// millisecond, and the rest random. Ids then order events by their time,
+/// and a time range bounds their ids ([`ids_before`], [`ids_from`]), so the audit log
+/// reads a range of a tenant's events on its id index.
+pub fn event_id(occurred_at: DateTime<Utc>) -> Uuid {
+    let seconds = u64::try_from(occurred_at.timestamp()).unwrap_or(0);
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        seconds,
+        occurred_at.timestamp_subsec_nanos(),
+    ))
+}
+
+/// An upper bound of the ids of events that occurred before `at`: the
+/// least UUIDv7 of the millisecond after `at`'s. Every [`event_id`] of an
+/// event that occurred before `at` is less (as Postgres compares uuids,
+/// byte by byte), and so is every id `Uuid::now_v7()` made before `at`
+/// on the same clock (the ids of events recorded before [`event_id`]).
+pub fn ids_before(at: DateTime<Utc>) -> Uuid {
+    least_of_millisecond(at.timestamp_millis().saturating_add(1))
+}
+
+/// A lower bound of the ids of events that occurred at `at` or after: the
+/// least UUIDv7 of `at`'s millisecond, less `slack`. Exact for every
+/// [`event_id`] with no slack; events recorded before it have ids made
+/// just before their time, on the same clock, so a slack of far more than
+/// that holds them too.
+pub fn ids_from(at: DateTime<Utc>, slack: chrono::Duration) -> Uuid {
+    least_of_millisecond(
+        at.timestamp_millis()
+            .saturating_sub(slack.num_milliseconds()),
+    )
+}
+
+fn least_of_millisecond(ms: i64) -> Uuid {
+    let ms = u128::try_from(ms).unwrap_or(0).min(0xFFFF_FFFF_FFFF);
+    Uuid::from_u128(ms << 80)
+}
+
 /// The envelope of every event on `{prefix}.events.{tenant_id}.{type}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Envelope {
-    /// UUIDv7; also the `Nats-Msg-Id` header.
+    /// UUIDv7 whose time is `occurred_at`'s millisecond ([`event_id`]);
+    /// also the `Nats-Msg-Id` header.
     pub id: Uuid,
     #[serde(rename = "type")]
     pub event_type: EventType,
@@ -295,6 +335,33 @@ pub struct Mail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Postgres compares uuids byte by byte, as `Uuid`'s `Ord` does.
+    #[test]
+    fn a_time_range_bounds_the_ids_of_its_events_and_no_others() {
+        let at: DateTime<Utc> = "2026-12-06T10:00:00.000500Z".parse().unwrap();
+        let ms = chrono::Duration::milliseconds(1);
+        let us = chrono::Duration::microseconds(1);
+        for _ in 0..100 {
+            // Before `at`, in its millisecond too: below the bound.
+            assert!(event_id(at - us) < ids_before(at));
+            assert!(event_id(at - ms * 2) < ids_before(at));
+            assert!(Uuid::now_v7() < ids_before(Utc::now() + us));
+            // A millisecond after `at`'s: above it.
+            assert!(event_id(at + ms) >= ids_before(at));
+            // At `at` or after: at or above the lower bound, without slack.
+            let slack = chrono::Duration::zero();
+            assert!(event_id(at) >= ids_from(at, slack));
+            assert!(event_id(at + us) >= ids_from(at, slack));
+            assert!(event_id(at - ms) < ids_from(at, slack));
+            assert!(event_id(at - ms) >= ids_from(at, ms));
+        }
+        assert_eq!(event_id(at).get_version_num(), 7);
+        assert_eq!(
+            event_id(at).get_timestamp().unwrap().to_unix(),
+            (at.timestamp() as u64, 0)
+        );
+    }
 
     #[test]
     fn serde_names_match_wire_names() {

@@ -285,20 +285,35 @@ pub async fn list(ctx: Ctx, request: ListProductsRequest) -> Result<Page<Product
         format!("%{escaped}%")
     });
     let mut tx = ctx.tx().await?;
-    let rows: Vec<ProductRow> = sqlx::query_as(&format!(
-        "{PRODUCT_SELECT}
-          WHERE p.id > $1 AND ($3::text IS NULL OR p.status = $3)
-            AND ($4::text IS NULL OR p.name ILIKE $4 OR p.sku ILIKE $4
-                 OR EXISTS (SELECT 1 FROM product_variants v
-                             WHERE v.product_id = p.id AND v.sku ILIKE $4))
-          ORDER BY p.id LIMIT $2"
-    ))
-    .bind(pager.after())
-    .bind(pager.fetch())
-    .bind(status)
-    .bind(pattern)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<ProductRow> = match pattern {
+        None => {
+            sqlx::query_as(&format!(
+                "{PRODUCT_SELECT}
+                  WHERE p.id > $1 AND ($3::text IS NULL OR p.status = $3)
+                  ORDER BY p.id LIMIT $2"
+            ))
+            .bind(pager.after())
+            .bind(pager.fetch())
+            .bind(status)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        // On the trigram indexes or in id order, whichever suits the term
+        // (migrations/0034_product_search.sql).
+        Some(pattern) => {
+            sqlx::query_as(&format!(
+                "{PRODUCT_SELECT}
+                  WHERE p.id = ANY (ARRAY(SELECT olympus_product_search($4, $1, $3, $2)))
+                  ORDER BY p.id LIMIT $2"
+            ))
+            .bind(pager.after())
+            .bind(pager.fetch())
+            .bind(status)
+            .bind(pattern)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+    };
     pager.page_of(rows, ProductRow::into_product, |p| p.id)
 }
 

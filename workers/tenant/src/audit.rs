@@ -16,6 +16,7 @@ use olympus_runtime::error::Validation;
 use olympus_runtime::outbox::Prune;
 use olympus_runtime::pages::Pager;
 use olympus_runtime::{Config, Ctx, Error};
+use uuid::Uuid;
 
 /// What the relay prunes of the log: events older than the retention.
 pub fn housekeeping(config: &Config) -> Prune {
@@ -26,6 +27,11 @@ pub fn housekeeping(config: &Config) -> Prune {
         retention: config.audit_retention(),
     }
 }
+
+/// How much earlier than its time an event recorded before event ids
+/// carried their event's time may have had its id made (they were made
+/// microseconds before it, on the same clock).
+const ID_SLACK: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Handles `tenant.audit.list`.
 pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>, Error> {
@@ -55,11 +61,21 @@ pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>,
     // the actor's, or the tenant's by id. (One statement with every filter
     // optional is planned once for all of them, and reads the tenant's
     // events newest first, filtering.) A time range alone reads the
-    // tenant's events newest first down to its end.
+    // tenant's events by id from the range's end down to its start.
+    // A time range also bounds the ids (UUIDv7 of the events' times), so
+    // that a range long ago is read from its end, not from the newest
+    // event down, and stops at its start.
+    let ids_before = request
+        .until
+        .map_or(Uuid::max(), olympus_contracts::event::ids_before);
+    let ids_from = request.since.map_or(Uuid::nil(), |since| {
+        olympus_contracts::event::ids_from(since, ID_SLACK)
+    });
     let query = match (event_type, request.actor_id) {
         (Some(_), _) => sqlx::query_scalar(
             "SELECT envelope::text FROM audit_events
               WHERE type = $2 AND id < coalesce($1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+                AND id < $7 AND id >= $8
                 AND ($3::uuid IS NULL OR actor_id = $3)
                 AND ($4::timestamptz IS NULL OR occurred_at >= $4)
                 AND ($5::timestamptz IS NULL OR occurred_at < $5)
@@ -68,6 +84,7 @@ pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>,
         (None, Some(_)) => sqlx::query_scalar(
             "SELECT envelope::text FROM audit_events
               WHERE actor_id = $3 AND id < coalesce($1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+                AND id < $7 AND id >= $8
                 AND ($2::text IS NULL OR type = $2)
                 AND ($4::timestamptz IS NULL OR occurred_at >= $4)
                 AND ($5::timestamptz IS NULL OR occurred_at < $5)
@@ -76,6 +93,7 @@ pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>,
         (None, None) => sqlx::query_scalar(
             "SELECT envelope::text FROM audit_events
               WHERE id < coalesce($1, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+                AND id < $7 AND id >= $8
                 AND ($2::text IS NULL OR type = $2)
                 AND ($3::uuid IS NULL OR actor_id = $3)
                 AND ($4::timestamptz IS NULL OR occurred_at >= $4)
@@ -90,6 +108,8 @@ pub async fn list(ctx: Ctx, request: AuditListRequest) -> Result<Page<Envelope>,
         .bind(request.since)
         .bind(request.until)
         .bind(pager.fetch())
+        .bind(ids_before)
+        .bind(ids_from)
         .fetch_all(&mut *ctx.tx().await?)
         .await?;
     pager.page_of(

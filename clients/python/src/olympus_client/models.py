@@ -512,7 +512,9 @@ class Envelope(Model):
     data: Any
     """The type's shape: see [`data`] and `spec/v1.json`'s `event_data`."""
     id: UUID
-    """UUIDv7; also the `Nats-Msg-Id` header."""
+    """UUIDv7 whose time is `occurred_at`'s millisecond ([`event_id`]);
+    also the `Nats-Msg-Id` header.
+    """
     occurred_at: datetime
     schema_version: int
     tenant_id: UUID

@@ -156,11 +156,12 @@ impl<'a> Events<'a> {
     /// with the arguments [`Prepared::add_to`] adds, in the caller's
     /// tenant scope and transaction (see `olympus_open_login_session`).
     pub fn prepare(&self, event: Event) -> Result<Prepared, Error> {
+        let occurred_at = self.clock.now();
         let envelope = Envelope {
-            id: Uuid::now_v7(),
+            id: olympus_contracts::event::event_id(occurred_at),
             event_type: event.event_type,
             tenant_id: event.tenant_id,
-            occurred_at: self.clock.now(),
+            occurred_at,
             correlation_id: self.correlation_id.to_owned(),
             actor_id: self.actor_id,
             schema_version: SCHEMA_VERSION,

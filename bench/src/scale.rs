@@ -1,0 +1,1106 @@
+//! `olympus bench scale`: every operation issue 34 lists, on a seeded
+//! database (`olympus bench seed`) against the same on an empty one, in
+//! one run, as the ratio of the two.
+//!
+//! It starts two `olympus serve` of this binary, each on its own subject
+//! prefix: one on the seeded database, one on a new, empty database made
+//! for the run (and dropped after it). On the seeded side it works inside
+//! the biggest tenant, `seed-0` (100,000 members, 50,000 products and
+//! 50,000 orders at full scale), as its admin and as one of its members;
+//! on the empty side inside a tenant it signs up, with a handful of
+//! products, orders and events, so that every list has a page to give.
+//! Each operation then runs on both sides in turn, `--rounds` times, the
+//! order swapped every round (a virtual machine's speed drifts within
+//! minutes); the report gives each side's throughput, p50 and p99 over
+//! all its rounds, the ratio seeded / empty, and the machine's floors.
+//!
+//! Login is measured around Argon2: one caller at a time, its median
+//! latency less the median of an Argon2id verification measured here just
+//! before (the hash costs the same whatever the data; the rest, finding
+//! the user and writing the session, is what may grow with it).
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use clap::{Args, ValueEnum};
+use olympus_contracts::auth::{
+    LoginRequest, LogoutRequest, RefreshReply, RefreshRequest, RegisterRequest, SessionReply,
+};
+use olympus_contracts::commerce::{
+    CheckoutRequest, CreateOrderRequest, CreateProductRequest, CreatePromotionRequest,
+    ListOrdersRequest, ListProductsRequest, Money, OrderItemRequest, OrderReply, Product,
+    ProductReply, PromotionKind, PromotionReply,
+};
+use olympus_contracts::event::EventType;
+use olympus_contracts::operation::{self, Operation};
+use olympus_contracts::shapes::{Empty, Page, PageRequest, User};
+use olympus_contracts::tenant::{
+    AuditListRequest, CreateTenantReply, CreateTenantRequest, NewOwner, TenantReply,
+    UpdateTenantRequest,
+};
+use olympus_contracts::{ContentType, Secret, Subjects};
+use olympus_runtime::config::Argon2Params;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+use crate::run::{run_callers, Client, Load, Request, Sample};
+
+/// Options of `olympus bench scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The seeded database (`olympus bench seed`), as its owner. The run
+    /// adds its own rows to it in `seed-0` (orders, sessions, carts, a
+    /// promotion), as a day of traffic would. The empty database is made
+    /// beside it on the same server, and dropped after the run.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/olympus",
+        hide_env_values = true
+    )]
+    database_url: String,
+
+    /// NATS server URL of both servers and the bench.
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        hide_env_values = true
+    )]
+    nats_url: String,
+
+    /// Requests per operation, side and round; a third of it for the
+    /// writes (refresh, orders.create, carts.checkout), a thirtieth for
+    /// logins (one at a time). Before its rounds, each operation runs
+    /// unmeasured on each side (four requests per caller), to warm the
+    /// connections and the plans.
+    #[arg(long, default_value_t = 3000)]
+    requests: usize,
+
+    /// Concurrent callers (logins: one).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+
+    /// How many times each operation runs on each side, the order of the
+    /// sides swapped every time.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+
+    /// Only these operations (comma-separated); all of them by default.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<ScaleOp>,
+
+    /// The Argon2id cost the servers hash with (their
+    /// `OLYMPUS_ARGON2_PARAMS`, which they inherit): login's Argon2 part is
+    /// measured at it.
+    #[arg(
+        long,
+        env = "OLYMPUS_ARGON2_PARAMS",
+        value_enum,
+        default_value_t = Argon2Params::DEFAULT
+    )]
+    argon2_params: Argon2Params,
+}
+
+/// The operations of `olympus bench scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScaleOp {
+    /// `auth.me` of a member.
+    Me,
+    /// `tenant.get` of a member.
+    TenantGet,
+    /// `auth.refresh`, each caller along its own chain of a member's
+    /// sessions.
+    Refresh,
+    /// `auth.login` less its Argon2id verification, one caller at a time,
+    /// each login as one of a few members in turn.
+    Login,
+    /// `commerce.orders.create` of one unit, by a member.
+    OrdersCreate,
+    /// `commerce.orders.list`, a member's first page (their own orders).
+    OrdersListMember,
+    /// `commerce.orders.list`, an admin's first page (every order).
+    OrdersListAdmin,
+    /// `tenant.members.list`, the first page (20 members).
+    Members,
+    /// `tenant.members.list`, page 500 (members 9,981 to 10,000); on the
+    /// empty side, its only page.
+    MembersPage500,
+    /// `commerce.products.list` with `q` = `lamp`, which an eighth of the
+    /// seeded products match.
+    ProductsSearch,
+    /// `commerce.products.list` with `q` = `rug 49999`, which one product
+    /// matches.
+    ProductsSearchRare,
+    /// `tenant.audit.list` of one event type (`user.logged_out`).
+    AuditType,
+    /// `tenant.audit.list` of one day (100 days ago on the seeded side,
+    /// today on the empty one).
+    AuditRange,
+    /// `commerce.carts.checkout` of carts of 3 lines with a 10 % promotion
+    /// (made first, unmeasured).
+    Checkout,
+}
+
+/// The unmeasured run of each operation on each side before its rounds.
+fn warm_up(args: &ScaleArgs) -> Load {
+    Load {
+        requests: args.concurrency * 4,
+        concurrency: args.concurrency,
+    }
+}
+
+impl ScaleOp {
+    /// One measured run's requests and callers.
+    fn load(self, args: &ScaleArgs) -> Load {
+        let (requests, concurrency) = match self {
+            Self::Refresh | Self::OrdersCreate | Self::Checkout => {
+                (args.requests / 3, args.concurrency)
+            }
+            Self::Login => (args.requests / 30, 1),
+            _ => (args.requests, args.concurrency),
+        };
+        Load {
+            requests: requests.max(LOGIN_USERS),
+            concurrency,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Me => "auth.me",
+            Self::TenantGet => "tenant.get",
+            Self::Refresh => "auth.refresh",
+            Self::Login => "auth.login less Argon2",
+            Self::OrdersCreate => "orders.create",
+            Self::OrdersListMember => "orders.list, member",
+            Self::OrdersListAdmin => "orders.list, admin",
+            Self::Members => "members.list, page 1",
+            Self::MembersPage500 => "members.list, page 500",
+            Self::ProductsSearch => "products.list q=lamp",
+            Self::ProductsSearchRare => "products.list q=rug 49999",
+            Self::AuditType => "audit.list type",
+            Self::AuditRange => "audit.list one day",
+            Self::Checkout => "carts.checkout",
+        }
+    }
+}
+
+/// The seeded tenant the seeded side works in, and its users.
+const SEEDED_TENANT: &str = "seed-0";
+const SEEDED_ADMIN: &str = "admin@seed-0.example";
+/// A member with one seeded order.
+const SEEDED_MEMBER: &str = "user2@seed-0.example";
+/// The bench's own users' password on the empty side.
+const PASSWORD: &str = "bench-scale-velvet-orbit-cactus";
+/// Members each side's logins take turns with.
+const LOGIN_USERS: usize = 8;
+/// What the empty side has of each listed thing at least: more than a
+/// page of the default 20, so that both sides answer full pages.
+const FULL_PAGE: usize = 24;
+/// Members page 500 is after this many pages of the default 20.
+const DEEP_PAGE: usize = 500;
+
+/// Runs `olympus bench scale`.
+pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
+    if args.requests == 0 || args.requests > 100_000 {
+        bail!("--requests must be 1 to 100000");
+    }
+    if args.concurrency == 0 || args.concurrency > 256 {
+        bail!("--concurrency must be 1 to 256");
+    }
+    if args.rounds == 0 || args.rounds > 20 {
+        bail!("--rounds must be 1 to 20");
+    }
+    if std::env::var_os("OLYMPUS_KEY_ENCRYPTION_KEY").is_none() {
+        bail!(
+            "set OLYMPUS_KEY_ENCRYPTION_KEY: the servers it starts need one, and the seeded \
+             database's signing keys are sealed under the first one it was served with (use \
+             the same one every run)"
+        );
+    }
+    let ops: Vec<ScaleOp> = if args.only.is_empty() {
+        ScaleOp::value_variants().to_vec()
+    } else {
+        args.only.clone()
+    };
+    let run_id = &Uuid::now_v7().simple().to_string()[20..];
+    let empty_url = database_beside(&args.database_url, &format!("olympus_scale_empty_{run_id}"))?;
+    let nats = olympus_runtime::nats::options(&args.nats_url)?
+        .request_timeout(Some(Duration::from_secs(30)))
+        .connect(olympus_runtime::nats::addresses(&args.nats_url)?)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to NATS at {}",
+                olympus_runtime::config::redact_url_credentials(&args.nats_url)
+            )
+        })?;
+
+    let mut servers = Servers {
+        nats: nats.clone(),
+        running: Vec::new(),
+    };
+    let result = async {
+        let seeded = servers
+            .start(&args, &args.database_url, &format!("scale-s-{run_id}"))
+            .await?;
+        let empty = servers
+            .start(&args, &empty_url, &format!("scale-e-{run_id}"))
+            .await?;
+        let client = |subjects: Subjects| Client {
+            nats: nats.clone(),
+            subjects,
+            content_type: ContentType::MsgPack,
+        };
+        let carts = if ops.contains(&ScaleOp::Checkout) {
+            ScaleOp::Checkout.load(&args).requests * args.rounds + warm_up(&args).requests
+        } else {
+            0
+        };
+        let started = Instant::now();
+        let seeded = Side::seeded(client(seeded), &args, carts)
+            .await
+            .context("preparing the seeded side (is it seeded? `olympus bench seed`)")?;
+        let empty = Side::empty(client(empty), &args, run_id, carts)
+            .await
+            .context("preparing the empty side")?;
+        println!(
+            "both sides ready in {:.1}s: seeded {}, empty {}; {} requests per operation, side \
+             and round (writes a third, logins a thirtieth), from {} callers, {} rounds",
+            started.elapsed().as_secs_f64(),
+            seeded.slug,
+            empty.slug,
+            args.requests,
+            args.concurrency,
+            args.rounds,
+        );
+        measure(&args, &ops, (&empty, &empty_url), &seeded).await
+    }
+    .await;
+    servers.stop(result.is_err()).await;
+    let dropped = drop_database(&args.database_url, &empty_url).await;
+    result?;
+    dropped
+}
+
+/// Every operation on both sides, then the report and the floors.
+async fn measure(
+    args: &ScaleArgs,
+    ops: &[ScaleOp],
+    (empty, empty_url): (&Side, &str),
+    seeded: &Side,
+) -> anyhow::Result<()> {
+    // The empty database's statistics, as autovacuum keeps them (the
+    // seeder analyzed the seeded one): without them, it is planned as if
+    // its tables were as empty as when they were made.
+    let analyze = async || -> anyhow::Result<()> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(empty_url).await?;
+        sqlx::query("ANALYZE").execute(&mut conn).await?;
+        Ok(())
+    };
+    analyze().await.context("analyzing the empty database")?;
+    println!(
+        "{:<26} {:>27} {:>27} {:>8}",
+        "operation", "empty: /s p50 p99 (ms)", "seeded: /s p50 p99 (ms)", "seeded/empty"
+    );
+    let mut refresh_seeded = None;
+    for &op in ops {
+        for side in [empty, seeded] {
+            side.run(op, args, warm_up(args)).await.with_context(|| {
+                format!("{} on the {} side (warming up)", op.label(), side.name)
+            })?;
+        }
+        let mut runs = [Runs::default(), Runs::default()];
+        for round in 0..args.rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for which in order {
+                let side = [empty, seeded][which];
+                runs[which].add(
+                    side.run(op, args, op.load(args))
+                        .await
+                        .with_context(|| format!("{} on the {} side", op.label(), side.name))?,
+                );
+            }
+        }
+        let [empty_runs, seeded_runs] = runs;
+        let (e, s) = (empty_runs.figures(), seeded_runs.figures());
+        let ratio = if op == ScaleOp::Login {
+            e.net_p50 / s.net_p50
+        } else {
+            s.per_second / e.per_second
+        };
+        println!(
+            "{:<26} {:>27} {:>27} {:>8.2}{}",
+            op.label(),
+            e.summary(op),
+            s.summary(op),
+            ratio,
+            if ratio < 0.9 { "  < 0.9" } else { "" }
+        );
+        for (side, figures) in [("empty", &e), ("seeded", &s)] {
+            if figures.unexpected > 0 {
+                println!(
+                    "    {side}: {} replies were not what was asked for",
+                    figures.unexpected
+                );
+            }
+        }
+        if op == ScaleOp::Refresh {
+            refresh_seeded = Some(s.per_second);
+        }
+        if matches!(op, ScaleOp::OrdersCreate | ScaleOp::Checkout) {
+            analyze().await.context("analyzing the empty database")?;
+        }
+    }
+    println!("floors (same run, {} callers):", args.concurrency);
+    let load = Load {
+        requests: args.requests,
+        concurrency: args.concurrency,
+    };
+    let (elapsed, samples) =
+        crate::floors::nats_echo(load, &args.nats_url, &empty.client.nats).await?;
+    crate::run::report_throughput("bare NATS echo", samples, Some(elapsed));
+    match crate::floors::postgres_point_select(load, &args.database_url, 16).await {
+        Ok((elapsed, samples)) => {
+            let select = crate::run::report_throughput(
+                "Postgres point select (pool of 16, seeded database)",
+                samples,
+                Some(elapsed),
+            );
+            if let Some(refresh) = refresh_seeded {
+                println!(
+                    "  auth.refresh (seeded) / Postgres point select: {:.2}",
+                    refresh / select
+                );
+            }
+        }
+        Err(err) => println!("  Postgres point select: not measured ({err:#})"),
+    }
+    let verify = crate::floors::argon2_verify(args.argon2_params).await?;
+    println!(
+        "  Argon2id verify ({}): {:.1} ms alone",
+        args.argon2_params,
+        verify.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// One run of an operation on one side.
+struct Run {
+    elapsed: Duration,
+    samples: Vec<Sample>,
+    /// For logins: the Argon2id verification measured just before.
+    argon2: Option<Duration>,
+}
+
+/// A side's runs of one operation.
+#[derive(Default)]
+struct Runs {
+    elapsed: Duration,
+    samples: Vec<Sample>,
+    net: Vec<f64>,
+}
+
+impl Runs {
+    fn add(&mut self, run: Run) {
+        self.elapsed += run.elapsed;
+        if let Some(argon2) = run.argon2 {
+            let mut times: Vec<f64> = run.samples.iter().map(|s| s.0.as_secs_f64()).collect();
+            times.sort_by(f64::total_cmp);
+            self.net.push(times[times.len() / 2] - argon2.as_secs_f64());
+        }
+        self.samples.extend(run.samples);
+    }
+
+    fn figures(mut self) -> Figures {
+        self.samples.sort_unstable_by_key(|(d, _)| *d);
+        let ms = |q: f64| {
+            let i = ((self.samples.len() as f64 * q).ceil() as usize).clamp(1, self.samples.len());
+            self.samples[i - 1].0.as_secs_f64() * 1e3
+        };
+        self.net.sort_by(f64::total_cmp);
+        Figures {
+            per_second: self.samples.len() as f64 / self.elapsed.as_secs_f64(),
+            p50: ms(0.50),
+            p99: ms(0.99),
+            net_p50: self
+                .net
+                .get(self.net.len() / 2)
+                .map_or(f64::NAN, |s| s * 1e3),
+            unexpected: self.samples.iter().filter(|(_, ok)| !ok).count(),
+        }
+    }
+}
+
+/// A side's figures of one operation.
+struct Figures {
+    per_second: f64,
+    p50: f64,
+    p99: f64,
+    /// Logins: the median of the rounds' p50 less Argon2, in ms.
+    net_p50: f64,
+    unexpected: usize,
+}
+
+impl Figures {
+    fn summary(&self, op: ScaleOp) -> String {
+        if op == ScaleOp::Login {
+            format!(
+                "{:.0}/s {:.2} (less Argon2 {:.2})",
+                self.per_second, self.p50, self.net_p50
+            )
+        } else {
+            format!("{:.0}/s {:.2} {:.2}", self.per_second, self.p50, self.p99)
+        }
+    }
+}
+
+/// One side: its workers, its tenant and what each operation needs.
+struct Side {
+    name: &'static str,
+    client: Client,
+    slug: String,
+    admin: String,
+    member: String,
+    /// Whom logins take turns with.
+    logins: Vec<LoginRequest>,
+    /// The member's refresh chains, one per caller.
+    chains: Arc<Mutex<Vec<Secret>>>,
+    /// Three products' first variants: orders buy the first, carts all.
+    variants: Vec<Uuid>,
+    /// The cursor of members page 500 (none on the empty side).
+    deep_cursor: Option<String>,
+    /// The day `AuditRange` asks for.
+    day: (DateTime<Utc>, DateTime<Utc>),
+    /// Carts ready for checkout.
+    carts: Arc<Mutex<Vec<Uuid>>>,
+}
+
+impl Side {
+    /// `seed-0` of the seeded database.
+    async fn seeded(client: Client, args: &ScaleArgs, carts: usize) -> anyhow::Result<Self> {
+        let login = |email: &str| LoginRequest {
+            tenant: SEEDED_TENANT.into(),
+            email: email.into(),
+            password: Secret::new(crate::seed::PASSWORD),
+        };
+        let admin: SessionReply = client
+            .call(operation::AUTH_LOGIN, None, &login(SEEDED_ADMIN))
+            .await
+            .context("logging in as the seeded admin")?;
+        let admin = admin.tokens.access_token.expose().to_owned();
+        let member_login = login(SEEDED_MEMBER);
+        let member: SessionReply = client
+            .call(operation::AUTH_LOGIN, None, &member_login)
+            .await
+            .context("logging in as a seeded member")?;
+        let logins = (0..LOGIN_USERS)
+            .map(|i| login(&format!("user{}@seed-0.example", 10 + i)))
+            .collect();
+        // Page 500 of the members, walked to once.
+        let mut cursor = None;
+        for page in 1..DEEP_PAGE {
+            let members: Page<User> = client
+                .call(
+                    operation::TENANT_MEMBERS_LIST,
+                    Some(&admin),
+                    &PageRequest {
+                        limit: None,
+                        cursor: cursor.clone(),
+                    },
+                )
+                .await?;
+            cursor = members.next_cursor;
+            if cursor.is_none() {
+                bail!("{SEEDED_TENANT} has fewer than {page} pages of members: seed at scale 0.1 or more");
+            }
+        }
+        let products: Page<Product> = client
+            .call(
+                operation::COMMERCE_PRODUCTS_LIST,
+                Some(&admin),
+                &ListProductsRequest {
+                    limit: Some(3),
+                    cursor: None,
+                    status: None,
+                    q: None,
+                },
+            )
+            .await?;
+        let variants: Vec<Uuid> = products.items.iter().map(|p| p.id).collect();
+        if variants.len() < 3 {
+            bail!("{SEEDED_TENANT} has fewer than 3 products");
+        }
+        let now = Utc::now();
+        let mut side = Self {
+            name: "seeded",
+            client,
+            slug: SEEDED_TENANT.into(),
+            member: member.tokens.access_token.expose().to_owned(),
+            admin,
+            logins,
+            chains: Arc::default(),
+            variants,
+            deep_cursor: cursor,
+            day: (now - TimeDelta::days(100), now - TimeDelta::days(99)),
+            carts: Arc::default(),
+        };
+        side.prepare(args, &member_login, carts).await?;
+        Ok(side)
+    }
+
+    /// A new tenant of the empty database, with a few of everything.
+    async fn empty(
+        client: Client,
+        args: &ScaleArgs,
+        run_id: &str,
+        carts: usize,
+    ) -> anyhow::Result<Self> {
+        let slug = format!("scale-{run_id}");
+        let email = |local: &str| format!("{local}@{slug}.example.com");
+        let signup: CreateTenantReply = client
+            .call(
+                operation::TENANT_CREATE,
+                None,
+                &CreateTenantRequest {
+                    slug: slug.clone(),
+                    name: "Scale bench".into(),
+                    owner: NewOwner {
+                        email: email("owner"),
+                        password: Secret::new(PASSWORD),
+                        display_name: None,
+                    },
+                },
+            )
+            .await?;
+        let admin = signup.tokens.access_token.expose().to_owned();
+        let _: TenantReply = client
+            .call(
+                operation::TENANT_UPDATE,
+                Some(&admin),
+                &UpdateTenantRequest {
+                    self_registration: Some(true),
+                    ..UpdateTenantRequest::default()
+                },
+            )
+            .await?;
+        let login = |local: &str| LoginRequest {
+            tenant: slug.clone(),
+            email: email(local),
+            password: Secret::new(PASSWORD),
+        };
+        let mut registered = Vec::new();
+        for local in ["member".to_owned()]
+            .into_iter()
+            .chain((0..FULL_PAGE).map(|i| format!("caller{i}")))
+        {
+            let session: SessionReply = client
+                .call(
+                    operation::AUTH_REGISTER,
+                    None,
+                    &RegisterRequest {
+                        tenant: slug.clone(),
+                        email: email(&local),
+                        password: Secret::new(PASSWORD),
+                        display_name: None,
+                    },
+                )
+                .await
+                .with_context(|| format!("registering {local}"))?;
+            registered.push(session);
+        }
+        let member = registered[0].tokens.access_token.expose().to_owned();
+        // The seeded names, a word and a number, as many as make a full
+        // page of lamps; and the one rare name.
+        let mut variants = Vec::new();
+        let words = crate::seed::WORDS;
+        let names = (0..words.len() * FULL_PAGE)
+            .map(|p| format!("{} {p}", words[p % words.len()]))
+            .chain(["Rug 49999".to_owned()]);
+        for (p, name) in names.enumerate() {
+            let product: ProductReply = client
+                .call(
+                    operation::COMMERCE_PRODUCTS_CREATE,
+                    Some(&admin),
+                    &CreateProductRequest {
+                        sku: format!("SKU-{p}"),
+                        name,
+                        description: Some(format!("Bench product {p}")),
+                        price: Money {
+                            amount: 100 + p as i64 * 37,
+                            currency: "EUR".into(),
+                        },
+                        stock: Some(1_000_000_000),
+                    },
+                )
+                .await?;
+            variants.push(product.product.id);
+        }
+        // Orders of the member's, and logouts: `AuditType`'s events.
+        for _ in 0..FULL_PAGE {
+            let _: OrderReply = client
+                .call(
+                    operation::COMMERCE_ORDERS_CREATE,
+                    Some(&member),
+                    &order(variants[0]),
+                )
+                .await?;
+        }
+        for session in &registered[1..] {
+            let _: Empty = client
+                .call(
+                    operation::AUTH_LOGOUT,
+                    None,
+                    &LogoutRequest {
+                        refresh_token: session.tokens.refresh_token.clone(),
+                    },
+                )
+                .await?;
+        }
+        let now = Utc::now();
+        let mut side = Self {
+            name: "empty",
+            client,
+            slug: slug.clone(),
+            admin,
+            member,
+            logins: (0..LOGIN_USERS)
+                .map(|i| login(&format!("caller{i}")))
+                .collect(),
+            chains: Arc::default(),
+            variants: variants[..3].to_vec(),
+            deep_cursor: None,
+            day: (now - TimeDelta::days(1), now + TimeDelta::hours(1)),
+            carts: Arc::default(),
+        };
+        side.prepare(args, &login("member"), carts).await?;
+        Ok(side)
+    }
+
+    /// What both sides make the same way: the member's refresh chains,
+    /// the promotion and the carts.
+    async fn prepare(
+        &mut self,
+        args: &ScaleArgs,
+        member: &LoginRequest,
+        carts: usize,
+    ) -> anyhow::Result<()> {
+        let mut chains = Vec::with_capacity(args.concurrency);
+        for _ in 0..args.concurrency {
+            let session: SessionReply = self
+                .client
+                .call(operation::AUTH_LOGIN, None, member)
+                .await
+                .context("logging in to start a refresh chain")?;
+            chains.push(session.tokens.refresh_token);
+        }
+        self.chains = Arc::new(Mutex::new(chains));
+        if carts > 0 {
+            let code = format!("SCALE-{}", &Uuid::now_v7().simple().to_string()[20..]);
+            let _: PromotionReply = self
+                .client
+                .call(
+                    operation::COMMERCE_PROMOTIONS_CREATE,
+                    Some(&self.admin),
+                    &CreatePromotionRequest {
+                        code: code.clone(),
+                        kind: PromotionKind::Percentage,
+                        percent: Some(10),
+                        amount: None,
+                        min_subtotal: None,
+                        starts_at: None,
+                        ends_at: None,
+                        usage_limit: None,
+                        per_customer_limit: None,
+                    },
+                )
+                .await
+                .context("creating the promotion")?;
+            let made = crate::checkout::carts(
+                &self.client,
+                args.concurrency,
+                &self.member,
+                &self.variants,
+                &code,
+                carts,
+            )
+            .await
+            .context("making the carts")?;
+            self.carts = Arc::new(Mutex::new(made));
+        }
+        Ok(())
+    }
+
+    /// One run of `op`, of `load` (logins: one caller at a time).
+    async fn run(&self, op: ScaleOp, args: &ScaleArgs, load: Load) -> anyhow::Result<Run> {
+        let (admin, member) = (Some(self.admin.as_str()), Some(self.member.as_str()));
+        let (elapsed, samples) = match op {
+            ScaleOp::Me => {
+                self.same(load, operation::AUTH_ME, member, &Empty {})
+                    .await?
+            }
+            ScaleOp::TenantGet => {
+                self.same(load, operation::TENANT_GET, member, &Empty {})
+                    .await?
+            }
+            ScaleOp::Refresh => self.refreshes(load).await?,
+            ScaleOp::Login => {
+                let argon2 = crate::floors::argon2_verify(args.argon2_params).await?;
+                let load = Load {
+                    requests: load.requests,
+                    concurrency: 1,
+                };
+                let requests = self
+                    .logins
+                    .iter()
+                    .map(|login| {
+                        Request::new(
+                            operation::AUTH_LOGIN,
+                            None,
+                            login,
+                            ContentType::MsgPack,
+                            true,
+                        )
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let (elapsed, samples) = self.rotating(load, requests).await?;
+                return Ok(Run {
+                    elapsed,
+                    samples,
+                    argon2: Some(argon2),
+                });
+            }
+            ScaleOp::OrdersCreate => {
+                self.same(
+                    load,
+                    operation::COMMERCE_ORDERS_CREATE,
+                    member,
+                    &order(self.variants[0]),
+                )
+                .await?
+            }
+            ScaleOp::OrdersListMember | ScaleOp::OrdersListAdmin => {
+                let token = if op == ScaleOp::OrdersListMember {
+                    member
+                } else {
+                    admin
+                };
+                let request = ListOrdersRequest {
+                    limit: None,
+                    cursor: None,
+                    status: None,
+                };
+                self.same(load, operation::COMMERCE_ORDERS_LIST, token, &request)
+                    .await?
+            }
+            ScaleOp::Members | ScaleOp::MembersPage500 => {
+                let cursor = if op == ScaleOp::MembersPage500 {
+                    self.deep_cursor.clone()
+                } else {
+                    None
+                };
+                let request = PageRequest {
+                    limit: None,
+                    cursor,
+                };
+                self.same(load, operation::TENANT_MEMBERS_LIST, admin, &request)
+                    .await?
+            }
+            ScaleOp::ProductsSearch | ScaleOp::ProductsSearchRare => {
+                let q = if op == ScaleOp::ProductsSearch {
+                    "lamp"
+                } else {
+                    "rug 49999"
+                };
+                let request = ListProductsRequest {
+                    limit: None,
+                    cursor: None,
+                    status: None,
+                    q: Some(q.into()),
+                };
+                self.same(load, operation::COMMERCE_PRODUCTS_LIST, member, &request)
+                    .await?
+            }
+            ScaleOp::AuditType | ScaleOp::AuditRange => {
+                let mut request = AuditListRequest {
+                    limit: None,
+                    cursor: None,
+                    event_type: None,
+                    actor_id: None,
+                    since: None,
+                    until: None,
+                };
+                if op == ScaleOp::AuditType {
+                    request.event_type = Some(EventType::UserLoggedOut);
+                } else {
+                    (request.since, request.until) = (Some(self.day.0), Some(self.day.1));
+                }
+                self.same(load, operation::TENANT_AUDIT_LIST, admin, &request)
+                    .await?
+            }
+            ScaleOp::Checkout => self.checkouts(load).await?,
+        };
+        Ok(Run {
+            elapsed,
+            samples,
+            argon2: None,
+        })
+    }
+
+    /// `load` of the same request.
+    async fn same<T: Serialize>(
+        &self,
+        load: Load,
+        op: Operation,
+        token: Option<&str>,
+        body: &T,
+    ) -> anyhow::Result<(Duration, Vec<Sample>)> {
+        let request = Request::new(op, token, body, ContentType::MsgPack, true)?;
+        self.rotating(load, vec![request]).await
+    }
+
+    /// `load` of `requests`, caller `i` sending the `i`-th in turn.
+    async fn rotating(
+        &self,
+        load: Load,
+        requests: Vec<Request>,
+    ) -> anyhow::Result<(Duration, Vec<Sample>)> {
+        let requests = Arc::new(requests);
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let client = self.client.clone();
+        run_callers(load, move |_| {
+            let client = client.clone();
+            let requests = Arc::clone(&requests);
+            let i = sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move { client.send(&requests[i % requests.len()]).await }
+        })
+        .await
+    }
+
+    /// `load` of refreshes along the member's chains.
+    async fn refreshes(&self, load: Load) -> anyhow::Result<(Duration, Vec<Sample>)> {
+        let client = self.client.clone();
+        let chains = Arc::clone(&self.chains);
+        run_callers(load, move |_| {
+            let client = client.clone();
+            let chains = Arc::clone(&chains);
+            async move {
+                let token = take(&chains).context("no refresh chain left (one broke)")?;
+                let request = Request::new(
+                    operation::AUTH_REFRESH,
+                    None,
+                    &RefreshRequest {
+                        refresh_token: token,
+                    },
+                    ContentType::MsgPack,
+                    true,
+                )?;
+                let (elapsed, reply) = client.exchange(&request, None).await;
+                let rotated: RefreshReply = ContentType::MsgPack
+                    .decode(&reply?.payload)
+                    .map_err(|e| anyhow::anyhow!("a refresh failed: {e}"))?;
+                chains
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(rotated.tokens.refresh_token);
+                anyhow::Ok((elapsed, true))
+            }
+        })
+        .await
+    }
+
+    /// `load` of checkouts of the carts made before.
+    async fn checkouts(&self, load: Load) -> anyhow::Result<(Duration, Vec<Sample>)> {
+        let client = self.client.clone();
+        let carts = Arc::clone(&self.carts);
+        let member = self.member.clone();
+        run_callers(load, move |_| {
+            let client = client.clone();
+            let carts = Arc::clone(&carts);
+            let member = member.clone();
+            async move {
+                let cart_id = take(&carts).context("no cart left")?;
+                let request = Request::new(
+                    operation::COMMERCE_CARTS_CHECKOUT,
+                    Some(&member),
+                    &CheckoutRequest {
+                        cart_id,
+                        payment_method: None,
+                    },
+                    ContentType::MsgPack,
+                    true,
+                )?;
+                client.send(&request).await
+            }
+        })
+        .await
+    }
+}
+
+/// One unit of `variant`.
+fn order(variant: Uuid) -> CreateOrderRequest {
+    CreateOrderRequest {
+        items: vec![OrderItemRequest {
+            variant_id: Some(variant),
+            product_id: None,
+            quantity: 1,
+        }],
+        shipping_address: None,
+        billing_address: None,
+        contact_phone: None,
+    }
+}
+
+fn take<T>(pool: &Mutex<Vec<T>>) -> Option<T> {
+    pool.lock().unwrap_or_else(|e| e.into_inner()).pop()
+}
+
+/// `database_url` with its database named `name` instead.
+fn database_beside(database_url: &str, name: &str) -> anyhow::Result<String> {
+    let (base, query) = match database_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (database_url, None),
+    };
+    let Some((server, _)) = base.rsplit_once('/').filter(|(s, _)| s.contains("://")) else {
+        bail!("DATABASE_URL names no database");
+    };
+    Ok(match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    })
+}
+
+/// Drops the empty database the run made.
+async fn drop_database(owner_url: &str, empty_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let name = empty_url
+        .split('?')
+        .next()
+        .and_then(|base| base.rsplit('/').next())
+        .unwrap_or_default();
+    let mut conn = sqlx::PgConnection::connect(owner_url)
+        .await
+        .context("connecting to drop the empty database")?;
+    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("dropping the empty database {name}"))?;
+    Ok(())
+}
+
+/// The `olympus serve` processes of the run.
+struct Servers {
+    nats: async_nats::Client,
+    running: Vec<(tokio::process::Child, Subjects, PathBuf)>,
+}
+
+impl Servers {
+    /// Starts `olympus serve --migrate` of this binary on `database_url`
+    /// and `prefix`, its log in a file of the temporary directory; its
+    /// subjects once all three workers answer.
+    async fn start(
+        &mut self,
+        args: &ScaleArgs,
+        database_url: &str,
+        prefix: &str,
+    ) -> anyhow::Result<Subjects> {
+        let subjects = Subjects::new(prefix)?;
+        let log = std::env::temp_dir().join(format!("olympus-bench-{prefix}.log"));
+        let file =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--migrate"])
+            .env("DATABASE_URL", database_url)
+            .env("OLYMPUS_SUBJECT_PREFIX", prefix)
+            .env("NATS_URL", &args.nats_url)
+            .env_remove("OLYMPUS_APP_DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting olympus serve")?;
+        let mut child = child;
+        let ready = self.ready(&mut child, &subjects, &log).await;
+        self.running.push((child, subjects.clone(), log));
+        ready.map(|()| subjects)
+    }
+
+    /// Waits until `child`'s three workers answer on `subjects`.
+    async fn ready(
+        &self,
+        child: &mut tokio::process::Child,
+        subjects: &Subjects,
+        log: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        let prefix = subjects.prefix();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for op in [
+            operation::AUTH_ME,
+            operation::TENANT_GET,
+            operation::COMMERCE_PRODUCTS_LIST,
+        ] {
+            let subject = subjects.endpoint(op.service, op.name);
+            loop {
+                // Any reply (here: unauthenticated) means the worker serves.
+                if self
+                    .nats
+                    .request(subject.clone(), "{}".into())
+                    .await
+                    .is_ok()
+                {
+                    break;
+                }
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "olympus serve on {prefix} stopped ({status}); its log: {}",
+                        log.display()
+                    );
+                }
+                if Instant::now() > deadline {
+                    bail!(
+                        "olympus serve on {prefix} did not answer in 120 s; its log: {}",
+                        log.display()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every server (SIGTERM, then SIGKILL after 10 s) and deletes
+    /// its streams, and its log unless `keep_logs`.
+    async fn stop(&mut self, keep_logs: bool) {
+        let js = async_nats::jetstream::new(self.nats.clone());
+        for (mut child, subjects, log) in self.running.drain(..) {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+            for stream in [subjects.events_stream(), subjects.mail_stream()] {
+                let _ = js.delete_stream(&stream).await;
+            }
+            if keep_logs {
+                eprintln!(
+                    "the log of olympus serve on {}: {}",
+                    subjects.prefix(),
+                    log.display()
+                );
+            } else {
+                let _ = std::fs::remove_file(log);
+            }
+        }
+    }
+}
