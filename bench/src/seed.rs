@@ -187,8 +187,8 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
          created_at, updated_at)",
     );
     let mut sessions = Table::new(
-        "sessions (id, tenant_id, user_id, refresh_hash, created_at, last_used_at, expires_at, \
-         auth_time, amr)",
+        "sessions (id, tenant_id, user_id, refresh_digest, refresh_generation, created_at, \
+         last_used_at, expires_at, auth_time, amr)",
     );
     for (t, tenant) in tenants.iter_mut().enumerate() {
         for u in 0..shape.members_of(t) {
@@ -203,7 +203,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
                 tenant.id
             ));
             sessions.row(format_args!(
-                "{}\t{}\t{id}\t\\\\x{}\t{at_now}\t{at_now}\t{}\t{at_now}\t{{pwd}}",
+                "{}\t{}\t{id}\t\\\\x{}\t0\t{at_now}\t{at_now}\t{}\t{at_now}\t{{pwd}}",
                 Uuid::now_v7(),
                 tenant.id,
                 Uuid::new_v4().simple().to_string() + &Uuid::new_v4().simple().to_string(),

@@ -653,6 +653,15 @@ async fn ended_sessions_are_pruned_with_their_rotated_tokens() {
         let refresh = live["tokens"]["refresh_token"].as_str().unwrap();
         app.refresh(refresh).await.ok();
         app.logout(&signup.refresh_token).await.ok();
+        // Sessions opened before migration 0036 kept their rotated tokens'
+        // hashes: one for each session.
+        sqlx::query(
+            "INSERT INTO rotated_refresh_tokens (token_hash, tenant_id, session_id)
+             SELECT sha256(convert_to(id::text, 'UTF8')), tenant_id, id FROM sessions",
+        )
+        .execute(app.db.pool())
+        .await
+        .unwrap();
         let relay = TestRelay::start_relay(
             olympus_runtime::outbox::Relay::new(
                 app.db.pool().clone(),

@@ -1,15 +1,21 @@
 //! Sessions and their refresh tokens: what opening, rotating and revoking
 //! mean (tokens, events, announcements); the statements are in [`store`].
 //!
-//! A session is one login. Its refresh token is opaque (see
-//! [`crate::opaque`]), stored only as a hash, and replaced on every refresh
-//! by a single conditional `UPDATE`: of concurrent refreshes with one
-//! token, the first to update the row wins and the others find the hash
-//! already changed. Every rotated-away hash is kept
-//! (`rotated_refresh_tokens`): one presented again after the grace period
-//! means a token leaked, and the whole session is revoked.
+//! A session is one login. Its refresh token names it and its generation
+//! ([`token`]); the session stores only the token's digest, replaced with
+//! the next generation's on every refresh by a single conditional `UPDATE`
+//! of the session's row, in place: of concurrent refreshes with one
+//! token, the first to update the row wins and the others find it already
+//! changed. A genuine token of an earlier generation presented after the
+//! grace period means a token leaked, and the whole session is revoked.
+//!
+//! Sessions opened before migration 0036 have opaque refresh tokens
+//! ([`crate::opaque`]), stored as a unique hash and rotated as they were,
+//! each rotated-away hash kept (`rotated_refresh_tokens`) to recognise its
+//! reuse, until they expire.
 
 pub mod store;
+pub mod token;
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::event::data;
@@ -20,6 +26,7 @@ use olympus_runtime::tokens::{Claims, AMR_PASSWORD};
 use olympus_runtime::{Ctx, Error, Tx};
 use uuid::Uuid;
 
+use crate::keys::Kek;
 use crate::opaque;
 use crate::tokens::{self, Holder};
 
@@ -57,7 +64,7 @@ impl Login {
 /// opens and how long it lives, and its login.
 struct Opening {
     session_id: Uuid,
-    refresh: opaque::NewToken,
+    refresh: token::Issued,
     ttl_secs: u64,
     now: DateTime<Utc>,
     login: Login,
@@ -66,15 +73,20 @@ struct Opening {
 impl Opening {
     /// A session opened now; `login: None` is a password login now (the
     /// same instant as the session's, so `auth_time` equals `iat`).
-    fn new(ctx: &Ctx, tenant_id: Uuid, session_id: Uuid, login: Option<Login>) -> Self {
+    fn new(
+        ctx: &Ctx,
+        tenant_id: Uuid,
+        session_id: Uuid,
+        login: Option<Login>,
+    ) -> Result<Self, Error> {
         let now = ctx.now();
-        Self {
+        Ok(Self {
             session_id,
-            refresh: opaque::generate(tenant_id),
+            refresh: token::issue(&*kek(ctx)?, tenant_id, session_id, 0),
             ttl_secs: ctx.config().refresh_token_ttl,
             now,
             login: login.unwrap_or_else(|| Login::password(now)),
-        }
+        })
     }
 
     /// The session's row, of `user_id` in `tenant_id`, from the request's
@@ -88,7 +100,7 @@ impl Opening {
             id: self.session_id,
             tenant_id,
             user_id,
-            refresh_hash: &self.refresh.hash,
+            refresh_digest: &self.refresh.digest,
             ttl_secs: self.ttl_secs,
             ip: ctx.request().client_ip.as_deref(),
             user_agent: ctx.request().user_agent.as_deref(),
@@ -125,7 +137,7 @@ pub async fn open(
     user: &User,
     login: Option<Login>,
 ) -> Result<(Tokens, Uuid), Error> {
-    let opening = Opening::new(ctx, user.tenant_id, Uuid::now_v7(), login);
+    let opening = Opening::new(ctx, user.tenant_id, Uuid::now_v7(), login)?;
     let row = opening.row((user.tenant_id, user.id), ctx);
     store::insert(tx, row, opening.now).await?;
     let session_id = opening.session_id;
@@ -141,7 +153,7 @@ pub async fn open_at_login(
     (tenant_id, user_id, session_id): (Uuid, Uuid, Uuid),
     logged_in: &Prepared,
 ) -> Result<Option<(User, Tokens)>, Error> {
-    let opening = Opening::new(ctx, tenant_id, session_id, None);
+    let opening = Opening::new(ctx, tenant_id, session_id, None)?;
     let row = opening.row((tenant_id, user_id), ctx);
     let opened = store::open_at_login(ctx, row, opening.now, logged_in).await?;
     let Some(user) = opened else {
@@ -156,9 +168,17 @@ fn invalid_token() -> Error {
     Error::new(ErrorCode::InvalidToken)
 }
 
+fn kek(ctx: &Ctx) -> Result<std::sync::Arc<Kek>, Error> {
+    Kek::of(ctx.app()).map_err(Error::internal)
+}
+
 /// Exchanges a refresh token for a new pair, invalidating it. A token
 /// rotated away longer than the grace period ago revokes its session.
 pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
+    let kek = kek(ctx)?;
+    if let Some(presented) = token::parse(&kek, presented.expose()) {
+        return rotate_in_place(ctx, &kek, presented).await;
+    }
     let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
     let next = opaque::generate(tenant_id);
     let now = ctx.now();
@@ -170,10 +190,7 @@ pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
             .apart(Some(tenant_id), async |tx| {
                 let reused = store::revoke_reused(tx, &hash, REUSE_GRACE_SECS, now).await?;
                 if let Some((session_id, user_id)) = reused {
-                    tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
-                    let reason = data::RevocationReason::RefreshTokenReused;
-                    let revoked = data::SessionRevoked { user_id, session_id, reason };
-                    tx.emit(user_id, &revoked).await?;
+                    record_reuse(tx, session_id, user_id).await?;
                 }
                 Ok(reused)
             })
@@ -183,6 +200,70 @@ pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
         }
         return Err(invalid_token());
     };
+    pair(ctx, tenant_id, rotated, now, next.token).await
+}
+
+/// [`rotate`] of a token that names its session ([`token`]).
+async fn rotate_in_place(
+    ctx: &Ctx,
+    kek: &Kek,
+    presented: token::Presented,
+) -> Result<Tokens, Error> {
+    let (tenant_id, session_id) = (presented.tenant_id, presented.session_id);
+    // No token the server issued is of the last generation.
+    let generation = presented.generation.checked_add(1).ok_or_else(invalid_token)?;
+    let next = token::issue(kek, tenant_id, session_id, generation);
+    let now = ctx.now();
+    let rotated = store::rotate_in_place(ctx, &presented, &next.digest, now).await?;
+    let Some(rotated) = rotated else {
+        // Not the session's current token. One the server issued, of an
+        // earlier generation, was rotated away: its session is revoked
+        // even though this request fails. One it did not issue (naming a
+        // session is not knowing its token) revokes nothing.
+        if !presented.authentic {
+            return Err(invalid_token());
+        }
+        let generation = presented.generation;
+        let reused = ctx
+            .apart(Some(tenant_id), async |tx| {
+                let stale = (session_id, generation);
+                let reused = store::revoke_stale(tx, stale, REUSE_GRACE_SECS, now).await?;
+                if let Some((session_id, user_id)) = reused {
+                    record_reuse(tx, session_id, user_id).await?;
+                }
+                Ok(reused)
+            })
+            .await?;
+        if let Some((session_id, _)) = reused {
+            ctx.app().announce_revoked(&[session_id]).await;
+        }
+        return Err(invalid_token());
+    };
+    pair(ctx, tenant_id, rotated, now, next.token).await
+}
+
+/// Logs and records the revocation of a session whose rotated-away
+/// refresh token was presented again.
+async fn record_reuse(tx: &mut Tx<'_>, session_id: Uuid, user_id: Uuid) -> Result<(), Error> {
+    tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
+    let reason = data::RevocationReason::RefreshTokenReused;
+    let revoked = data::SessionRevoked {
+        user_id,
+        session_id,
+        reason,
+    };
+    tx.emit(user_id, &revoked).await?;
+    Ok(())
+}
+
+/// The token pair of a rotated session, its refresh token `refresh`.
+async fn pair(
+    ctx: &Ctx,
+    tenant_id: Uuid,
+    rotated: store::Rotated,
+    now: DateTime<Utc>,
+    refresh: String,
+) -> Result<Tokens, Error> {
     let holder = Holder {
         user_id: rotated.user_id,
         tenant_id,
@@ -191,18 +272,25 @@ pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
         amr: rotated.login.amr,
         auth_time: rotated.login.at,
     };
-    tokens::pair(ctx.app(), holder, now, next.token, rotated.remaining_secs).await
+    tokens::pair(ctx.app(), holder, now, refresh, rotated.remaining_secs).await
 }
 
 /// Logs out: revokes the session of a refresh token and records
 /// `user.logged_out` and `session.revoked`, in the request's transaction;
 /// returns the session and user.
 pub async fn revoke(ctx: &Ctx, presented: &Secret) -> Result<(Uuid, Uuid), Error> {
-    let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
-    let mut tx = ctx.tx_in(tenant_id).await?;
-    let (session_id, user_id) = store::revoke_by_refresh(&mut tx, &hash, ctx.now())
-        .await?
-        .ok_or_else(invalid_token)?;
+    let revoked = if let Some(presented) = token::parse(&*kek(ctx)?, presented.expose()) {
+        let mut tx = ctx.tx_in(presented.tenant_id).await?;
+        let current = (presented.session_id, presented.digest.as_slice());
+        let revoked = store::revoke_by_token(&mut tx, current, ctx.now()).await?;
+        revoked.map(|revoked| (tx, revoked))
+    } else {
+        let (tenant_id, hash) = opaque::parse(presented.expose()).ok_or_else(invalid_token)?;
+        let mut tx = ctx.tx_in(tenant_id).await?;
+        let revoked = store::revoke_by_refresh(&mut tx, &hash, ctx.now()).await?;
+        revoked.map(|revoked| (tx, revoked))
+    };
+    let (mut tx, (session_id, user_id)) = revoked.ok_or_else(invalid_token)?;
     let logged_out = data::UserLoggedOut {
         user_id,
         session_id,

@@ -1,8 +1,13 @@
 //! The `sessions` and `rotated_refresh_tokens` tables: every statement on
 //! them, each taking a connection in the session's tenant scope (or, for
-//! [`rotate`] and [`open_at_login`], the app pool and the tenant) and the time from the caller
-//! (the app's clock). What they mean (events, tokens,
-//! announcements) is in [`super`].
+//! [`rotate`], [`rotate_in_place`] and [`open_at_login`], the app pool
+//! and the tenant) and the time from the caller (the app's clock). What
+//! they mean (events, tokens, announcements) is in [`super`].
+//!
+//! Sessions are opened in the form whose refresh tokens name them
+//! ([`super::token`]: a digest and a generation, updated in place);
+//! sessions of the former form (a unique `refresh_hash`) rotate as they
+//! did until they expire (migration 0036).
 
 use chrono::{DateTime, Utc};
 use olympus_contracts::shapes::Role;
@@ -20,7 +25,8 @@ pub struct NewSession<'a> {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub user_id: Uuid,
-    pub refresh_hash: &'a [u8],
+    /// The digest of its first refresh token (generation 0).
+    pub refresh_digest: &'a [u8],
     pub ttl_secs: u64,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -34,15 +40,16 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO sessions (id, tenant_id, user_id, refresh_hash, created_at, last_used_at,
-                               expires_at, ip, user_agent, auth_time, amr)
-         VALUES ($1, $2, $3, $4, $5, $5, $5::timestamptz + make_interval(secs => $6), $7, $8,
+        "INSERT INTO sessions (id, tenant_id, user_id, refresh_digest, refresh_generation,
+                               created_at, last_used_at, expires_at, ip, user_agent, auth_time,
+                               amr)
+         VALUES ($1, $2, $3, $4, 0, $5, $5, $5::timestamptz + make_interval(secs => $6), $7, $8,
                  $9, $10)",
     )
     .bind(new.id)
     .bind(new.tenant_id)
     .bind(new.user_id)
-    .bind(new.refresh_hash)
+    .bind(new.refresh_digest)
     .bind(now)
     .bind(new.ttl_secs as f64)
     .bind(new.ip)
@@ -54,8 +61,9 @@ pub async fn insert(
     Ok(())
 }
 
-/// Opens a login's session in one call (`olympus_open_login_session`,
-/// migration 0020), committed with it: the user's failures cleared and
+/// Opens a login's session in one call
+/// (`olympus_open_login_session_in_place`, migrations 0020 and 0036),
+/// committed with it: the user's failures cleared and
 /// login time recorded, the session inserted, `logged_in` recorded. The
 /// user as the contract shows them; `None`, with nothing written, when the
 /// user is gone.
@@ -71,7 +79,7 @@ pub async fn open_at_login(
         args.add(new.user_id)?;
         args.add(now)?;
         args.add(new.id)?;
-        args.add(new.refresh_hash)?;
+        args.add(new.refresh_digest)?;
         args.add(new.ttl_secs as f64)?;
         args.add(new.ip)?;
         args.add(new.user_agent)
@@ -79,7 +87,7 @@ pub async fn open_at_login(
     added.map_err(|e| Error::internal(anyhow::anyhow!("binding a login's session: {e}")))?;
     logged_in.add_to(&mut args)?;
     let statement = format!(
-        "SELECT {USER_COLUMNS} FROM olympus_open_login_session(
+        "SELECT {USER_COLUMNS} FROM olympus_open_login_session_in_place(
              $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
     // It commits by itself: cut or lost in flight, its outcome is unknown.
@@ -99,8 +107,9 @@ pub struct Rotated {
     pub login: super::Login,
 }
 
-/// Replaces the refresh hash `hash` of a live session of an active tenant
-/// by `next`, in one conditional statement: of concurrent rotations of one
+/// Replaces the refresh hash `hash` of a live session of the former form
+/// (migration 0036) of an active tenant by `next`, in one conditional
+/// statement: of concurrent rotations of one
 /// hash, exactly one finds it. The old hash is kept in
 /// `rotated_refresh_tokens` for reuse detection.
 ///
@@ -113,15 +122,6 @@ pub async fn rotate(
     next: &[u8],
     now: DateTime<Utc>,
 ) -> Result<Option<Rotated>, Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        session_id: Uuid,
-        user_id: Uuid,
-        role: String,
-        remaining: f64,
-        auth_time: DateTime<Utc>,
-        amr: Vec<String>,
-    }
     // It commits by itself: cut or lost in flight, its outcome is unknown.
     let rotated: Option<Row> = ctx
         .autocommit(|pool| {
@@ -136,26 +136,123 @@ pub async fn rotate(
             .fetch_optional(pool)
         })
         .await?;
-    let Some(Row {
-        session_id,
-        user_id,
-        role,
-        remaining,
-        auth_time,
-        amr,
-    }) = rotated
-    else {
-        return Ok(None);
-    };
-    let role = Role::parse(&role)
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("user {user_id} has role {role:?}")))?;
-    Ok(Some(Rotated {
-        session_id,
-        user_id,
-        role,
-        remaining_secs: remaining.max(0.0) as u64,
-        login: super::Login { amr, at: auth_time },
-    }))
+    rotated.map(Row::into_rotated).transpose()
+}
+
+/// Replaces the current refresh token of the session `presented` names,
+/// when it is `presented` (its generation and digest) and the session is
+/// live in an active tenant, by the next generation's, `next`: one
+/// `UPDATE` of the session's row by its id, of columns no index covers
+/// (`olympus_rotate_session_in_place`, migration 0036). Of concurrent
+/// rotations of one token, exactly one finds it.
+///
+/// One round trip on the app pool, outside any transaction, as
+/// [`rotate`].
+pub async fn rotate_in_place(
+    ctx: &Ctx,
+    presented: &super::token::Presented,
+    next: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<Rotated>, Error> {
+    // It commits by itself: cut or lost in flight, its outcome is unknown.
+    let rotated: Option<Row> = ctx
+        .autocommit(|pool| {
+            sqlx::query_as(
+                "SELECT session_id, user_id, role, remaining, auth_time, amr
+                   FROM olympus_rotate_session_in_place($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(presented.tenant_id)
+            .bind(presented.session_id)
+            .bind(presented.generation)
+            .bind(&presented.digest)
+            .bind(next)
+            .bind(now)
+            .fetch_optional(pool)
+        })
+        .await?;
+    rotated.map(Row::into_rotated).transpose()
+}
+
+/// What both rotations return.
+#[derive(sqlx::FromRow)]
+struct Row {
+    session_id: Uuid,
+    user_id: Uuid,
+    role: String,
+    remaining: f64,
+    auth_time: DateTime<Utc>,
+    amr: Vec<String>,
+}
+
+impl Row {
+    fn into_rotated(self) -> Result<Rotated, Error> {
+        let Self {
+            session_id,
+            user_id,
+            role,
+            remaining,
+            auth_time,
+            amr,
+        } = self;
+        let role = Role::parse(&role)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("user {user_id} has role {role:?}")))?;
+        Ok(Rotated {
+            session_id,
+            user_id,
+            role,
+            remaining_secs: remaining.max(0.0) as u64,
+            login: super::Login { amr, at: auth_time },
+        })
+    }
+}
+
+/// Revokes the live (unexpired, unrevoked) session `session_id` when its
+/// refresh token is of a later generation than `generation`: a token rotated away presented
+/// again. Not within `grace_secs` of that token's own rotation (a client
+/// retrying a refresh it sent concurrently), when it is one of the last
+/// 8 rotated away (`recent_rotations`: element `i` of `n` is generation
+/// `refresh_generation - n + i - 1`'s). Its session and user.
+pub async fn revoke_stale(
+    conn: &mut PgConnection,
+    (session_id, generation): (Uuid, i64),
+    grace_secs: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, Uuid)>, Error> {
+    Ok(sqlx::query_as(
+        "UPDATE sessions SET revoked_at = $4
+          WHERE id = $1 AND revoked_at IS NULL AND expires_at > $4
+            AND refresh_generation > $2
+            AND NOT coalesce(
+                recent_rotations[$2 - (refresh_generation - cardinality(recent_rotations)) + 1]
+                    >= $4::timestamptz - make_interval(secs => $3),
+                false)
+      RETURNING id, user_id",
+    )
+    .bind(session_id)
+    .bind(generation)
+    .bind(grace_secs as f64)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Revokes the live session `session_id` whose current refresh token has
+/// the digest `digest`; its session and user.
+pub async fn revoke_by_token(
+    conn: &mut PgConnection,
+    (session_id, digest): (Uuid, &[u8]),
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, Uuid)>, Error> {
+    Ok(sqlx::query_as(
+        "UPDATE sessions SET revoked_at = $3
+          WHERE id = $1 AND refresh_digest = $2 AND revoked_at IS NULL AND expires_at > $3
+      RETURNING id, user_id",
+    )
+    .bind(session_id)
+    .bind(digest)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// Revokes the live session that once had the refresh hash `hash`, when
