@@ -268,10 +268,12 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
             .await
             .context("preparing the empty side")?;
         println!(
-            "both sides ready in {:.1}s: seeded {}, empty {}; {} requests per operation, side \
-             and round (writes a third, logins a thirtieth), from {} callers, {} rounds",
+            "both sides ready in {:.1}s: seeded {} (members page {} for page {DEEP_PAGE}), empty \
+             {}; {} requests per operation, side and round (writes a third, logins a \
+             thirtieth), from {} callers, {} rounds",
             started.elapsed().as_secs_f64(),
             seeded.slug,
+            seeded.deep_page,
             empty.slug,
             args.requests,
             args.concurrency,
@@ -472,8 +474,10 @@ struct Side {
     chains: Arc<Mutex<Vec<Secret>>>,
     /// Three products' first variants: orders buy the first, carts all.
     variants: Vec<Uuid>,
-    /// The cursor of members page 500 (none on the empty side).
+    /// The cursor of members page 500 (none on the empty side), and its
+    /// number (the last page's, when there are fewer).
     deep_cursor: Option<String>,
+    deep_page: usize,
     /// The day `AuditRange` asks for.
     day: (DateTime<Utc>, DateTime<Utc>),
     /// Carts ready for checkout.
@@ -501,9 +505,10 @@ impl Side {
         let logins = (0..LOGIN_USERS)
             .map(|i| login(&format!("user{}@seed-0.example", 10 + i)))
             .collect();
-        // Page 500 of the members, walked to once.
-        let mut cursor = None;
-        for page in 1..DEEP_PAGE {
+        // Page 500 of the members (or the last, below scale 0.1), walked
+        // to once.
+        let (mut cursor, mut deep_page) = (None, 1);
+        while deep_page < DEEP_PAGE {
             let members: Page<User> = client
                 .call(
                     operation::TENANT_MEMBERS_LIST,
@@ -514,10 +519,11 @@ impl Side {
                     },
                 )
                 .await?;
-            cursor = members.next_cursor;
-            if cursor.is_none() {
-                bail!("{SEEDED_TENANT} has fewer than {page} pages of members: seed at scale 0.1 or more");
-            }
+            let Some(next) = members.next_cursor else {
+                break;
+            };
+            cursor = Some(next);
+            deep_page += 1;
         }
         let products: Page<Product> = client
             .call(
@@ -546,6 +552,7 @@ impl Side {
             chains: Arc::default(),
             variants,
             deep_cursor: cursor,
+            deep_page,
             day: (now - TimeDelta::days(100), now - TimeDelta::days(99)),
             carts: Arc::default(),
         };
@@ -674,6 +681,7 @@ impl Side {
             chains: Arc::default(),
             variants: variants[..3].to_vec(),
             deep_cursor: None,
+            deep_page: 1,
             day: (now - TimeDelta::days(1), now + TimeDelta::hours(1)),
             carts: Arc::default(),
         };

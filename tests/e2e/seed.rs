@@ -3,7 +3,7 @@
 //! seeded password, see their tenant's products, orders, members and audit
 //! events, and nothing of another tenant.
 
-use olympus_tests::with_app;
+use olympus_tests::{with_app, with_app_opts, Options};
 
 use crate::cli::{olympus, stderr};
 
@@ -311,4 +311,64 @@ fn seq_scans(plan: &serde_json::Value, found: &mut Vec<String>) {
         serde_json::Value::Array(items) => items.iter().for_each(|v| seq_scans(v, found)),
         _ => {}
     }
+}
+
+/// `olympus bench scale` on a small seeded database: it serves both sides
+/// itself, measures every operation on each (every reply as asked for),
+/// prints each one's ratio and the floors, and drops the empty database it
+/// made.
+#[tokio::test]
+async fn bench_scale_measures_every_operation_on_both_sides() {
+    with_app_opts(Options::without_workers(), async |app| {
+        let seeded = [("DATABASE_URL", app.database_url.as_str())];
+        let out = olympus(&["bench", "seed", "--scale", "0.001"], &seeded).await;
+        assert!(out.status.success(), "{}", stderr(&out));
+        let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let env = [
+            ("DATABASE_URL", app.database_url.as_str()),
+            ("NATS_URL", app.nats_url.as_str()),
+            ("OLYMPUS_KEY_ENCRYPTION_KEY", kek),
+        ];
+        let args = ["bench", "scale", "--requests", "30", "--concurrency", "4"];
+        let out = olympus(&[&args[..], &["--rounds", "1"]].concat(), &env).await;
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{report}\n{}", stderr(&out));
+        for label in [
+            "auth.me",
+            "tenant.get",
+            "auth.refresh",
+            "auth.login less Argon2",
+            "orders.create",
+            "orders.list, member",
+            "orders.list, admin",
+            "members.list, page 1",
+            "members.list, page 500",
+            "products.list q=lamp",
+            "products.list q=rug 49999",
+            "audit.list type",
+            "audit.list one day",
+            "carts.checkout",
+        ] {
+            let line = report
+                .lines()
+                .find(|l| l.starts_with(label))
+                .unwrap_or_else(|| panic!("no {label} in\n{report}"));
+            let ratio = line
+                .split_whitespace()
+                .rev()
+                .find_map(|word| word.parse::<f64>().ok())
+                .unwrap();
+            assert!(ratio > 0.0, "{line}");
+        }
+        assert!(!report.contains("not what was asked for"), "{report}");
+        assert!(report.contains("Postgres point select"), "{report}");
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'olympus_scale_empty_%'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "the empty database is dropped");
+    })
+    .await;
 }

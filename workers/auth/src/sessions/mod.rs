@@ -211,7 +211,10 @@ async fn rotate_in_place(
 ) -> Result<Tokens, Error> {
     let (tenant_id, session_id) = (presented.tenant_id, presented.session_id);
     // No token the server issued is of the last generation.
-    let generation = presented.generation.checked_add(1).ok_or_else(invalid_token)?;
+    let generation = presented
+        .generation
+        .checked_add(1)
+        .ok_or_else(invalid_token)?;
     let next = token::issue(kek, tenant_id, session_id, generation);
     let now = ctx.now();
     let rotated = store::rotate_in_place(ctx, &presented, &next.digest, now).await?;
