@@ -55,17 +55,7 @@ pub(crate) async fn bench_checkout(
         .call(
             operation::COMMERCE_PROMOTIONS_CREATE,
             Some(token),
-            &CreatePromotionRequest {
-                code: CODE.into(),
-                kind: PromotionKind::Percentage,
-                percent: Some(10),
-                amount: None,
-                min_subtotal: None,
-                starts_at: None,
-                ends_at: None,
-                usage_limit: None,
-                per_customer_limit: None,
-            },
+            &ten_percent_off(CODE),
         )
         .await
         .context("creating the bench promotion")?;
@@ -163,11 +153,27 @@ pub(crate) async fn bench_checkout(
     Ok(())
 }
 
-fn take(pool: &std::sync::Mutex<Vec<Uuid>>) -> anyhow::Result<Uuid> {
+/// A cart made before, for one checkout.
+pub(crate) fn take(pool: &std::sync::Mutex<Vec<Uuid>>) -> anyhow::Result<Uuid> {
     pool.lock()
         .unwrap_or_else(|e| e.into_inner())
         .pop()
         .context("no cart left")
+}
+
+/// The benches' promotion: 10 % off with `code`, no limits.
+pub(crate) fn ten_percent_off(code: &str) -> CreatePromotionRequest {
+    CreatePromotionRequest {
+        code: code.into(),
+        kind: PromotionKind::Percentage,
+        percent: Some(10),
+        amount: None,
+        min_subtotal: None,
+        starts_at: None,
+        ends_at: None,
+        usage_limit: None,
+        per_customer_limit: None,
+    }
 }
 
 /// `count` carts of `token`'s, each with one unit of every variant and

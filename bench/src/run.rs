@@ -1057,15 +1057,13 @@ async fn bare_order(
     Ok(())
 }
 
-/// `auth.refresh` along `--concurrency` chains: each call takes a refresh
-/// token from the pool, presents it, and puts the rotated one back, so no
-/// token is presented twice (which would revoke its session as stolen).
+/// `auth.refresh` along `--concurrency` chains ([`Chains`]).
 async fn bench_refresh(
     client: &Client,
     args: &BenchArgs,
     login: &LoginRequest,
 ) -> anyhow::Result<()> {
-    use olympus_contracts::auth::{RefreshReply, RefreshRequest, SessionReply};
+    use olympus_contracts::auth::SessionReply;
     let mut chains = Vec::with_capacity(args.concurrency);
     for _ in 0..args.concurrency {
         let session: SessionReply = client
@@ -1074,47 +1072,13 @@ async fn bench_refresh(
             .context("logging in to start a refresh chain")?;
         chains.push(session.tokens.refresh_token);
     }
-    let pool = Arc::new(tokio::sync::Mutex::new(chains));
+    let chains = Arc::new(Chains::new(chains));
     let (elapsed, samples) = run_callers(args.load(), {
         let client = client.clone();
         move |_| {
             let client = client.clone();
-            let pool = Arc::clone(&pool);
-            async move {
-                let token = pool
-                    .lock()
-                    .await
-                    .pop()
-                    .context("no refresh chain left (one broke)")?;
-                let request = Request::new(
-                    operation::AUTH_REFRESH,
-                    None,
-                    &RefreshRequest {
-                        refresh_token: token,
-                    },
-                    client.content_type,
-                    true,
-                )?;
-                let (elapsed, reply) = client.exchange(&request, None).await;
-                let reply = reply?;
-                if reply
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
-                    .is_some()
-                {
-                    bail!(
-                        "a refresh failed: {}",
-                        String::from_utf8_lossy(&reply.payload)
-                    );
-                }
-                let rotated: RefreshReply = client
-                    .content_type
-                    .decode(&reply.payload)
-                    .map_err(|e| anyhow::anyhow!("decoding a refresh reply: {e}"))?;
-                pool.lock().await.push(rotated.tokens.refresh_token);
-                anyhow::Ok((elapsed, true))
-            }
+            let chains = Arc::clone(&chains);
+            async move { chains.refresh(&client).await }
         }
     })
     .await?;
@@ -1139,6 +1103,60 @@ async fn bench_refresh(
 pub struct Load {
     pub requests: usize,
     pub concurrency: usize,
+}
+
+/// Refresh-token chains: each refresh takes a token, presents it, and puts
+/// the rotated one back, so no token is presented twice (which would
+/// revoke its session as stolen).
+#[derive(Default)]
+pub(crate) struct Chains(std::sync::Mutex<Vec<olympus_contracts::Secret>>);
+
+impl Chains {
+    pub(crate) fn new(tokens: Vec<olympus_contracts::Secret>) -> Self {
+        Self(std::sync::Mutex::new(tokens))
+    }
+
+    /// One measured refresh along a chain; a failed one stops the caller.
+    pub(crate) async fn refresh(&self, client: &Client) -> anyhow::Result<Sample> {
+        use olympus_contracts::auth::{RefreshReply, RefreshRequest};
+        let token = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .context("no refresh chain left (one broke)")?;
+        let request = Request::new(
+            operation::AUTH_REFRESH,
+            None,
+            &RefreshRequest {
+                refresh_token: token,
+            },
+            client.content_type,
+            true,
+        )?;
+        let (elapsed, reply) = client.exchange(&request, None).await;
+        let reply = reply?;
+        if reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::SERVICE_ERROR_CODE))
+            .is_some()
+        {
+            bail!(
+                "a refresh failed: {}",
+                String::from_utf8_lossy(&reply.payload)
+            );
+        }
+        let rotated: RefreshReply = client
+            .content_type
+            .decode(&reply.payload)
+            .map_err(|e| anyhow::anyhow!("decoding a refresh reply: {e}"))?;
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rotated.tokens.refresh_token);
+        Ok((elapsed, true))
+    }
 }
 
 /// Runs `load.requests` calls of `one` from `load.concurrency` callers

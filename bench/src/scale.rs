@@ -22,13 +22,11 @@
 use anyhow::{bail, Context};
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use clap::{Args, ValueEnum};
-use olympus_contracts::auth::{
-    LoginRequest, LogoutRequest, RefreshReply, RefreshRequest, RegisterRequest, SessionReply,
-};
+use olympus_contracts::auth::{LoginRequest, LogoutRequest, RegisterRequest, SessionReply};
 use olympus_contracts::commerce::{
-    CheckoutRequest, CreateOrderRequest, CreateProductRequest, CreatePromotionRequest,
-    ListOrdersRequest, ListProductsRequest, Money, OrderItemRequest, OrderReply, Product,
-    ProductReply, PromotionKind, PromotionReply,
+    CheckoutRequest, CreateOrderRequest, CreateProductRequest, ListOrdersRequest,
+    ListProductsRequest, Money, OrderItemRequest, OrderReply, Product, ProductReply,
+    PromotionReply,
 };
 use olympus_contracts::event::EventType;
 use olympus_contracts::operation::{self, Operation};
@@ -45,7 +43,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-use crate::run::{run_callers, Client, Load, Request, Sample};
+use crate::run::{run_callers, Chains, Client, Load, Request, Sample};
 
 /// Options of `olympus bench scale`.
 #[derive(Debug, Args)]
@@ -471,7 +469,7 @@ struct Side {
     /// Whom logins take turns with.
     logins: Vec<LoginRequest>,
     /// The member's refresh chains, one per caller.
-    chains: Arc<Mutex<Vec<Secret>>>,
+    chains: Arc<Chains>,
     /// Three products' first variants: orders buy the first, carts all.
     variants: Vec<Uuid>,
     /// The cursor of members page 500 (none on the empty side), and its
@@ -706,7 +704,7 @@ impl Side {
                 .context("logging in to start a refresh chain")?;
             chains.push(session.tokens.refresh_token);
         }
-        self.chains = Arc::new(Mutex::new(chains));
+        self.chains = Arc::new(Chains::new(chains));
         if carts > 0 {
             let code = format!("SCALE-{}", &Uuid::now_v7().simple().to_string()[20..]);
             let _: PromotionReply = self
@@ -714,17 +712,7 @@ impl Side {
                 .call(
                     operation::COMMERCE_PROMOTIONS_CREATE,
                     Some(&self.admin),
-                    &CreatePromotionRequest {
-                        code: code.clone(),
-                        kind: PromotionKind::Percentage,
-                        percent: Some(10),
-                        amount: None,
-                        min_subtotal: None,
-                        starts_at: None,
-                        ends_at: None,
-                        usage_limit: None,
-                        per_customer_limit: None,
-                    },
+                    &crate::checkout::ten_percent_off(&code),
                 )
                 .await
                 .context("creating the promotion")?;
@@ -896,27 +884,7 @@ impl Side {
         run_callers(load, move |_| {
             let client = client.clone();
             let chains = Arc::clone(&chains);
-            async move {
-                let token = take(&chains).context("no refresh chain left (one broke)")?;
-                let request = Request::new(
-                    operation::AUTH_REFRESH,
-                    None,
-                    &RefreshRequest {
-                        refresh_token: token,
-                    },
-                    ContentType::MsgPack,
-                    true,
-                )?;
-                let (elapsed, reply) = client.exchange(&request, None).await;
-                let rotated: RefreshReply = ContentType::MsgPack
-                    .decode(&reply?.payload)
-                    .map_err(|e| anyhow::anyhow!("a refresh failed: {e}"))?;
-                chains
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(rotated.tokens.refresh_token);
-                anyhow::Ok((elapsed, true))
-            }
+            async move { chains.refresh(&client).await }
         })
         .await
     }
@@ -931,7 +899,7 @@ impl Side {
             let carts = Arc::clone(&carts);
             let member = member.clone();
             async move {
-                let cart_id = take(&carts).context("no cart left")?;
+                let cart_id = crate::checkout::take(&carts)?;
                 let request = Request::new(
                     operation::COMMERCE_CARTS_CHECKOUT,
                     Some(&member),
@@ -961,10 +929,6 @@ fn order(variant: Uuid) -> CreateOrderRequest {
         billing_address: None,
         contact_phone: None,
     }
-}
-
-fn take<T>(pool: &Mutex<Vec<T>>) -> Option<T> {
-    pool.lock().unwrap_or_else(|e| e.into_inner()).pop()
 }
 
 /// `database_url` with its database named `name` instead.

@@ -186,18 +186,7 @@ pub async fn rotate(ctx: &Ctx, presented: &Secret) -> Result<Tokens, Error> {
     let Some(rotated) = rotated else {
         // Rare: a token that is no session's current one. Was it one? Its
         // session is revoked even though this request fails.
-        let reused = ctx
-            .apart(Some(tenant_id), async |tx| {
-                let reused = store::revoke_reused(tx, &hash, REUSE_GRACE_SECS, now).await?;
-                if let Some((session_id, user_id)) = reused {
-                    record_reuse(tx, session_id, user_id).await?;
-                }
-                Ok(reused)
-            })
-            .await?;
-        if let Some((session_id, _)) = reused {
-            ctx.app().announce_revoked(&[session_id]).await;
-        }
+        revoke_for_reuse(ctx, tenant_id, Reused::Hash(&hash), now).await?;
         return Err(invalid_token());
     };
     pair(ctx, tenant_id, rotated, now, next.token).await
@@ -223,39 +212,57 @@ async fn rotate_in_place(
         // earlier generation, was rotated away: its session is revoked
         // even though this request fails. One it did not issue (naming a
         // session is not knowing its token) revokes nothing.
-        if !presented.authentic {
-            return Err(invalid_token());
-        }
-        let generation = presented.generation;
-        let reused = ctx
-            .apart(Some(tenant_id), async |tx| {
-                let stale = (session_id, generation);
-                let reused = store::revoke_stale(tx, stale, REUSE_GRACE_SECS, now).await?;
-                if let Some((session_id, user_id)) = reused {
-                    record_reuse(tx, session_id, user_id).await?;
-                }
-                Ok(reused)
-            })
-            .await?;
-        if let Some((session_id, _)) = reused {
-            ctx.app().announce_revoked(&[session_id]).await;
+        if presented.authentic {
+            let stale = Reused::Generation(session_id, presented.generation);
+            revoke_for_reuse(ctx, tenant_id, stale, now).await?;
         }
         return Err(invalid_token());
     };
     pair(ctx, tenant_id, rotated, now, next.token).await
 }
 
-/// Logs and records the revocation of a session whose rotated-away
-/// refresh token was presented again.
-async fn record_reuse(tx: &mut Tx<'_>, session_id: Uuid, user_id: Uuid) -> Result<(), Error> {
-    tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
-    let reason = data::RevocationReason::RefreshTokenReused;
-    let revoked = data::SessionRevoked {
-        user_id,
-        session_id,
-        reason,
-    };
-    tx.emit(user_id, &revoked).await?;
+/// A refresh token that is no session's current one, in either form.
+enum Reused<'a> {
+    /// The hash of a token of the former form.
+    Hash(&'a [u8]),
+    /// A genuine token naming its session, of this generation.
+    Generation(Uuid, i64),
+}
+
+/// Revokes the session `reused` was rotated away from, if it was and its
+/// grace period is over, in `tenant_id`, recording `session.revoked`
+/// (`refresh_token_reused`) with it and announcing it once committed.
+async fn revoke_for_reuse(
+    ctx: &Ctx,
+    tenant_id: Uuid,
+    reused: Reused<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let revoked = ctx
+        .apart(Some(tenant_id), async |tx| {
+            let revoked = match reused {
+                Reused::Hash(hash) => store::revoke_reused(tx, hash, REUSE_GRACE_SECS, now).await?,
+                Reused::Generation(session_id, generation) => {
+                    let stale = (session_id, generation);
+                    store::revoke_stale(tx, stale, REUSE_GRACE_SECS, now).await?
+                }
+            };
+            if let Some((session_id, user_id)) = revoked {
+                tracing::warn!(%session_id, "a rotated refresh token was reused: session revoked");
+                let reason = data::RevocationReason::RefreshTokenReused;
+                let event = data::SessionRevoked {
+                    user_id,
+                    session_id,
+                    reason,
+                };
+                tx.emit(user_id, &event).await?;
+            }
+            Ok(revoked)
+        })
+        .await?;
+    if let Some((session_id, _)) = revoked {
+        ctx.app().announce_revoked(&[session_id]).await;
+    }
     Ok(())
 }
 
