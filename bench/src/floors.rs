@@ -1,11 +1,14 @@
 //! The machine's floors, measured by `olympus bench` in the same run as an
 //! operation, so its figures read as ratios rather than absolute numbers:
 //! a bare NATS request-reply echo on the same server and client, a
-//! Postgres point select on a pool of the workers' size, the two together
+//! Postgres point select on a pool of the workers' size, a one-row update
+//! committed by itself (the least a write costs: a refresh's or an
+//! order's floor, where the point select is a read's), the two together
 //! (an echo whose responder runs the select), and Argon2id at the
 //! workers' parameters: one verification alone, and one per core side by
 //! side (the login limit).
 
+use anyhow::Context as _;
 use olympus_auth::hashing::Argon2Params;
 use std::time::{Duration, Instant};
 
@@ -132,6 +135,64 @@ pub async fn postgres_point_select(
     .await;
     select.pool.close().await;
     result
+}
+
+/// A one-row `UPDATE` committed by itself, on a pool of `pool_size`: each
+/// caller updates its own row of a table made for the measurement and
+/// dropped after it, so no two wait on one row. Its commit is flushed to
+/// disk as every write of the workers' is; what a write costs beyond a
+/// read on this machine, whatever else it does.
+pub async fn postgres_committed_update(
+    load: Load,
+    database_url: &str,
+    pool_size: u32,
+) -> anyhow::Result<(Duration, Vec<Sample>)> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(pool_size)
+        .connect(database_url)
+        .await?;
+    let table = format!("olympus_bench_update_floor_{}", std::process::id());
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id integer PRIMARY KEY, n bigint NOT NULL)"
+    ))
+    .execute(&pool)
+    .await?;
+    let measured = async {
+        let rows = i32::try_from(load.concurrency)?;
+        sqlx::query(&format!(
+            "INSERT INTO {table} SELECT i, 0 FROM generate_series(0, $1 - 1) i"
+        ))
+        .bind(rows)
+        .execute(&pool)
+        .await?;
+        let open = (0..pool_size).map(|_| pool.acquire());
+        drop(futures::future::try_join_all(open).await?);
+        let update: std::sync::Arc<str> =
+            format!("UPDATE {table} SET n = n + 1 WHERE id = $1").into();
+        run_callers(load, {
+            let pool = pool.clone();
+            move |caller| {
+                let (pool, update) = (pool.clone(), std::sync::Arc::clone(&update));
+                async move {
+                    let started = Instant::now();
+                    let updated = sqlx::query(&update)
+                        .bind(i32::try_from(caller)?)
+                        .execute(&pool)
+                        .await?;
+                    anyhow::Ok((started.elapsed(), updated.rows_affected() == 1))
+                }
+            }
+        })
+        .await
+    }
+    .await;
+    let dropped = sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&pool)
+        .await;
+    pool.close().await;
+    let result = measured?;
+    dropped.with_context(|| format!("dropping {table}"))?;
+    Ok(result)
 }
 
 /// A tenant's slug by its primary key, on a pool of its own whose

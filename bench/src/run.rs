@@ -61,7 +61,8 @@ pub async fn bench_cli(cli: BenchCli) -> anyhow::Result<()> {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Skip measuring the machine's floors after the operation (a NATS
-    /// echo, a Postgres point select, the two together: an echo whose
+    /// echo, a Postgres point select, a one-row update committed by itself
+    /// on a table made for it and dropped after, an echo whose
     /// responder runs the select, not for logins; an Argon2id verify alone,
     /// and for logins also one per core side by side for 3 s, the login
     /// limit, both before the run and after it; after `--mix`, 2,000
@@ -605,6 +606,15 @@ async fn floors(
         select,
         "; set DATABASE_URL",
     );
+    let update =
+        crate::floors::postgres_committed_update(args.load(), &args.database_url, 16).await;
+    report_floor(
+        label,
+        measured,
+        ("Postgres one-row update, committed", " (pool of 16)"),
+        update,
+        "",
+    );
     println!("  {label} / NATS echo: {:.2}", measured / echo);
     if !login {
         // What one NATS and one Postgres round trip cost together here,
@@ -1073,6 +1083,8 @@ async fn bench_refresh(
         chains.push(session.tokens.refresh_token);
     }
     let chains = Arc::new(Chains::new(chains));
+    let server = args.server_pid.or_else(crate::floors::find_server);
+    let cpu = crate::cpu::Snapshot::take(server);
     let (elapsed, samples) = run_callers(args.load(), {
         let client = client.clone();
         move |_| {
@@ -1082,6 +1094,7 @@ async fn bench_refresh(
         }
     })
     .await?;
+    let cpu = cpu.report(server, samples.len(), elapsed);
     println!(
         "Refresh (chained) x{} from {} callers in {:.2}s ({:.0}/s), {:?}",
         samples.len(),
@@ -1091,6 +1104,7 @@ async fn bench_refresh(
         args.encoding,
     );
     let measured = report_throughput("auth.refresh", samples, Some(elapsed));
+    println!("  {cpu}");
     if !args.no_floors {
         floors(args, &client.nats, "auth.refresh", measured, None).await?;
     }

@@ -380,6 +380,22 @@ async fn measure(
         }
         Err(err) => println!("  Postgres point select: not measured ({err:#})"),
     }
+    match crate::floors::postgres_committed_update(load, &args.database_url, 16).await {
+        Ok((elapsed, samples)) => {
+            let update = crate::run::report_throughput(
+                "Postgres one-row update, committed (pool of 16, seeded database)",
+                samples,
+                Some(elapsed),
+            );
+            if let Some(refresh) = refresh_seeded {
+                println!(
+                    "  auth.refresh (seeded) / Postgres one-row update: {:.2}",
+                    refresh / update
+                );
+            }
+        }
+        Err(err) => println!("  Postgres one-row update: not measured ({err:#})"),
+    }
     let verify = crate::floors::argon2_verify(args.argon2_params).await?;
     println!(
         "  Argon2id verify ({}): {:.1} ms alone",

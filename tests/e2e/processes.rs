@@ -1061,9 +1061,10 @@ fn before_and_after(line: &str, unit: &str) -> (f64, f64) {
 }
 
 /// `olympus bench --op me` with its floors: a NATS echo, a Postgres point
-/// select, and the two together (an echo whose responder runs the select,
-/// the least a bearer read can cost), each answered every time, with
-/// `auth.me`'s ratio to each.
+/// select, a committed one-row update (on a table of its own, dropped
+/// after), and an echo whose responder runs the select (the least a
+/// bearer read can cost), each answered every time, with `auth.me`'s
+/// ratio to each.
 #[tokio::test]
 async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
     with_app_opts(Options::without_workers(), async |app| {
@@ -1075,6 +1076,7 @@ async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
         for floor in [
             "bare NATS echo",
             "Postgres point select (pool of 16)",
+            "Postgres one-row update, committed (pool of 16)",
             "NATS echo through a point select",
         ] {
             let line = olympus_tests::process::report_fields(&stdout, &format!("  {floor}: "));
@@ -1084,10 +1086,18 @@ async fn bench_me_reports_each_floor_and_the_ratio_to_it() {
         for ratio in [
             "Me / NATS echo:",
             "Me / Postgres point select:",
+            "Me / Postgres one-row update, committed:",
             "Me / NATS echo through a point select:",
         ] {
             assert!(number_after(&stdout, ratio) > 0.0, "{ratio}\n{stdout}");
         }
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'olympus_bench_update_floor_%'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "the update floor's table is dropped");
         // Each process's CPU per request, named; no Argon2 for `me`.
         let cpu = cpu_line(&stdout);
         for part in [

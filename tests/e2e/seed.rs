@@ -362,6 +362,21 @@ async fn bench_scale_measures_every_operation_on_both_sides() {
         }
         assert!(!report.contains("not what was asked for"), "{report}");
         assert!(report.contains("Postgres point select"), "{report}");
+        assert!(
+            report.contains("Postgres one-row update, committed"),
+            "{report}"
+        );
+        for ratio in [
+            "auth.refresh (seeded) / Postgres point select: ",
+            "auth.refresh (seeded) / Postgres one-row update: ",
+        ] {
+            let line = report
+                .lines()
+                .find(|l| l.trim_start().starts_with(ratio))
+                .unwrap_or_else(|| panic!("no {ratio} in\n{report}"));
+            let value: f64 = line.trim_start()[ratio.len()..].parse().unwrap();
+            assert!(value > 0.0, "{line}");
+        }
         let left: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_database WHERE datname LIKE 'olympus_scale_empty_%'",
         )
