@@ -517,8 +517,9 @@ async fn olympus_call_speaks_json_and_keeps_the_login_token() {
 }
 
 /// `OLYMPUS_METRICS_ADDR`: Prometheus text with each operation's requests,
-/// errors by code and latency histogram, the outbox, the revocation age and
-/// the pools; `/healthz` and `/readyz`.
+/// errors by code and latency histogram, the time requests waited for
+/// password hashing, the outbox, the revocation age and the pools;
+/// `/healthz` and `/readyz`.
 #[tokio::test]
 async fn the_metrics_port_serves_prometheus_text_and_health() {
     with_app_opts(Options::without_workers(), async |app| {
@@ -559,6 +560,8 @@ async fn the_metrics_port_serves_prometheus_text_and_health() {
             "olympus_request_duration_seconds_bucket{operation=\"auth.me\",le=\"+Inf\"} 4",
             "olympus_requests_total{operation=\"tenant.create\"} 1",
             "olympus_outbox_dead_letters 0",
+            // The owner's password, hashed at the sign-up.
+            "olympus_password_hashings_total 1",
         ] {
             assert!(
                 metrics.lines().any(|l| l == line),
@@ -573,6 +576,13 @@ async fn the_metrics_port_serves_prometheus_text_and_health() {
         ] {
             assert!(metrics.contains(name), "no {name} in:\n{metrics}");
         }
+        let hashing: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("olympus_password_hashing_seconds_total "))
+            .unwrap_or_else(|| panic!("no hashing time in:\n{metrics}"))
+            .parse()
+            .unwrap();
+        assert!(hashing > 0.0, "{metrics}");
         assert!(get("/healthz").await.0.contains("200"));
         assert!(get("/readyz").await.0.contains("200"));
         assert!(get("/nothing").await.0.contains("404"));

@@ -50,6 +50,7 @@ use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use olympus_contracts::Secret;
 use olympus_runtime::fairness::{Admission, Admitted, Fair, Party};
+use olympus_runtime::metrics::Spent;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -75,7 +76,8 @@ pub fn prepare(app: &App) -> anyhow::Result<Arc<Passwords>> {
                 .unwrap_or(2)
         });
         let params = config.argon2_params;
-        let passwords = Passwords::new(concurrency, config.argon2_queue, params)?;
+        let passwords = Passwords::new(concurrency, config.argon2_queue, params)?
+            .counting_in(app.metrics().password_hashing());
         tracing::info!(
             concurrency,
             queue = config.argon2_queue,
@@ -95,6 +97,8 @@ pub struct Passwords {
     places: Arc<Fair>,
     dummy_hash: Arc<str>,
     params: Argon2Params,
+    /// What requests waited for hashing, for `/metrics`.
+    spent: Arc<Spent>,
 }
 
 /// A place among the hashes running or waiting, held by one request (for
@@ -324,7 +328,15 @@ impl Passwords {
             places: Fair::places(concurrency.max(1) + queue),
             dummy_hash: dummy_hash.into(),
             params,
+            spent: Arc::default(),
         })
+    }
+
+    /// The same hasher, counting the time requests wait for it in `spent`
+    /// (the process's `olympus_password_hashing_seconds_total`).
+    pub fn counting_in(mut self, spent: Arc<Spent>) -> Self {
+        self.spent = spent;
+        self
     }
 
     /// The parameters new hashes are made with.
@@ -397,13 +409,14 @@ impl Slot {
     }
 
     async fn run(&self, work: Work) -> anyhow::Result<Done> {
+        let started = std::time::Instant::now();
         let (done, answer) = tokio::sync::oneshot::channel();
         self.passwords.jobs.0.push(&self.party, Job { work, done });
         // Not the database's time: a hash waiting its turn behind a burst of
         // logins must not use up the request's database time.
-        olympus_runtime::deadline::exempt(answer)
-            .await
-            .context("a password hashing thread stopped")?
+        let answered = olympus_runtime::deadline::exempt(answer).await;
+        self.passwords.spent.record(started.elapsed());
+        answered.context("a password hashing thread stopped")?
     }
 }
 

@@ -55,15 +55,41 @@ impl OperationMetrics {
 /// Which of a tenant's counts (requests, shed, limited) a family shows.
 type Pick = fn(&(u64, u64, u64)) -> u64;
 
+/// Time spent on one kind of work, and how many times: what requests
+/// waited for password hashing (its queue and Argon2), so that a
+/// request's latency splits into hashing and the rest.
+#[derive(Debug, Default)]
+pub struct Spent {
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl Spent {
+    /// Counts one wait of `took`.
+    pub fn record(&self, took: Duration) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// The request counters of a process.
 #[derive(Debug, Default)]
 pub struct Metrics {
     operations: Mutex<BTreeMap<String, Arc<OperationMetrics>>>,
     /// Each operation's scheduler, whose counts per party are rendered.
     schedulers: Mutex<Vec<Arc<Fair>>>,
+    password_hashing: Arc<Spent>,
 }
 
 impl Metrics {
+    /// Where the password hasher counts the time requests wait for it.
+    pub fn password_hashing(&self) -> Arc<Spent> {
+        Arc::clone(&self.password_hashing)
+    }
+
     /// Renders the counts per party of `fair` too.
     pub fn watch(&self, fair: &Arc<Fair>) {
         self.schedulers
@@ -124,6 +150,18 @@ impl Metrics {
 
     pub(crate) fn render(&self, out: &mut String) {
         self.render_parties(out);
+        let hashing = &self.password_hashing;
+        let _ = writeln!(
+            out,
+            "# HELP olympus_password_hashing_seconds_total Time requests waited for a password hash or verification: the hashing queue and Argon2.\n\
+             # TYPE olympus_password_hashing_seconds_total counter\n\
+             olympus_password_hashing_seconds_total {}\n\
+             # HELP olympus_password_hashings_total Password hashes and verifications requests waited for.\n\
+             # TYPE olympus_password_hashings_total counter\n\
+             olympus_password_hashings_total {}",
+            hashing.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            hashing.count.load(Ordering::Relaxed)
+        );
         let operations = self.operations.lock().unwrap_or_else(|e| e.into_inner());
         out.push_str("# HELP olympus_requests_total Requests answered, by operation.\n# TYPE olympus_requests_total counter\n");
         for (name, m) in operations.iter() {
