@@ -638,7 +638,8 @@ impl Side {
                         tenant: slug.clone(),
                         email: email(&local),
                         password: Secret::new(PASSWORD),
-                        display_name: None,
+                        // Named as the seeder names its users.
+                        display_name: Some(format!("{local} of {slug}")),
                     },
                 )
                 .await
@@ -672,14 +673,21 @@ impl Side {
                 .await?;
             variants.push(product.product.id);
         }
-        // Orders of the member's, and logouts: `AuditType`'s events.
-        for _ in 0..FULL_PAGE {
+        // Orders of the member's, of one to three lines as the seeder's
+        // (a page of them weighs the same on both sides), and logouts:
+        // `AuditType`'s events.
+        for i in 0..FULL_PAGE {
+            let mut request = order(variants[0]);
+            request.items = variants[..1 + i % 3]
+                .iter()
+                .map(|&variant| OrderItemRequest {
+                    variant_id: Some(variant),
+                    product_id: None,
+                    quantity: 1,
+                })
+                .collect();
             let _: OrderReply = client
-                .call(
-                    operation::COMMERCE_ORDERS_CREATE,
-                    Some(&member),
-                    &order(variants[0]),
-                )
+                .call(operation::COMMERCE_ORDERS_CREATE, Some(&member), &request)
                 .await?;
         }
         for session in &registered[1..] {
