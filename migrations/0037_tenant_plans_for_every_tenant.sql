@@ -20,7 +20,8 @@
 --
 -- 1. Postgres keeps no statistics of `tenant_id` (`SET STATISTICS 0`): it
 --    estimates `tenant_id = <a tenant>` at 1/200 of a table (its default
---    for a column it knows nothing of) for every tenant. Big enough that a
+--    for a column it knows nothing of; a table of fewer than 200 rows, at
+--    one row) for every tenant. Big enough that a
 --    key's own index wins over reading a tenant's rows, small enough that
 --    reading a table in key order until a page of one tenant's rows turns
 --    up does not: every plan is the one for a big tenant, and costs a
@@ -28,13 +29,17 @@
 --
 --    A column's statistics outlive `SET STATISTICS 0` (ANALYZE skips the
 --    column from then on) and only a superuser may delete them; without
---    one, a warning says what a superuser has to run.
+--    one (a managed Postgres), a warning says what to run, and until then
+--    plans are made as before (docs/operations.md, "Migrations and streams").
 --
 -- 2. Except products and their variants: product search
 --    (`olympus_product_search`, migration 0034) plans each search with its
 --    tenant and term, and needs the tenant's size to choose between the
 --    tenant's products in id order (a common term, in a big tenant) and
---    the trigram indexes (a rare one). Their statistics stay; their
+--    the trigram indexes (a rare one). Their statistics stay (a tenant
+--    among the most common values is estimated at its size; any other at
+--    the rest's average over a hundredth as many tenants as rows, more
+--    than it holds, which errs towards the indexes that bound a read); their
 --    policies compare with a scalar subquery, `(SELECT
 --    olympus_current_tenant())`, an init plan that Postgres evaluates once
 --    per execution and never while planning, and `n_distinct` of -0.01

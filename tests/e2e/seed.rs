@@ -218,6 +218,7 @@ async fn every_static_statement_is_on_an_index() {
                 continue;
             }
             planned += 1;
+            found.sort();
             found.dedup();
             let judged = found
                 .into_iter()
