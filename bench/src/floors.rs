@@ -147,10 +147,7 @@ pub async fn postgres_committed_update(
     database_url: &str,
     pool_size: u32,
 ) -> anyhow::Result<(Duration, Vec<Sample>)> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(pool_size)
-        .connect(database_url)
-        .await?;
+    let pool = open_pool(database_url, pool_size).await?;
     let table = format!("olympus_bench_update_floor_{}", std::process::id());
     sqlx::query(&format!(
         "CREATE TABLE {table} (id integer PRIMARY KEY, n bigint NOT NULL)"
@@ -165,8 +162,6 @@ pub async fn postgres_committed_update(
         .bind(rows)
         .execute(&pool)
         .await?;
-        let open = (0..pool_size).map(|_| pool.acquire());
-        drop(futures::future::try_join_all(open).await?);
         let update: std::sync::Arc<str> =
             format!("UPDATE {table} SET n = n + 1 WHERE id = $1").into();
         run_callers(load, {
@@ -195,6 +190,18 @@ pub async fn postgres_committed_update(
     Ok(result)
 }
 
+/// A pool of `pool_size` connections to `database_url`, all of them open,
+/// so that none is opened while a floor is timed.
+async fn open_pool(database_url: &str, pool_size: u32) -> anyhow::Result<sqlx::PgPool> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(pool_size)
+        .connect(database_url)
+        .await?;
+    let open = (0..pool_size).map(|_| pool.acquire());
+    drop(futures::future::try_join_all(open).await?);
+    Ok(pool)
+}
+
 /// A tenant's slug by its primary key, on a pool of its own whose
 /// connections are all open before the first is timed.
 #[derive(Clone)]
@@ -205,12 +212,7 @@ struct PointSelect {
 
 impl PointSelect {
     async fn connect(database_url: &str, pool_size: u32) -> anyhow::Result<Self> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(pool_size)
-            .connect(database_url)
-            .await?;
-        let open = (0..pool_size).map(|_| pool.acquire());
-        drop(futures::future::try_join_all(open).await?);
+        let pool = open_pool(database_url, pool_size).await?;
         let id = sqlx::query_scalar("SELECT id FROM tenants LIMIT 1")
             .fetch_one(&pool)
             .await?;

@@ -715,17 +715,12 @@ impl Side {
         // (a page of them weighs the same on both sides), and logouts:
         // `AuditType`'s events.
         for i in 0..FULL_PAGE {
-            let mut request = order(variants[0]);
-            request.items = variants[..1 + i % 3]
-                .iter()
-                .map(|&variant| OrderItemRequest {
-                    variant_id: Some(variant),
-                    product_id: None,
-                    quantity: 1,
-                })
-                .collect();
             let _: OrderReply = client
-                .call(operation::COMMERCE_ORDERS_CREATE, Some(&member), &request)
+                .call(
+                    operation::COMMERCE_ORDERS_CREATE,
+                    Some(&member),
+                    &order(&variants[..1 + i % 3]),
+                )
                 .await?;
         }
         for session in &registered[1..] {
@@ -883,7 +878,7 @@ impl Side {
                     load,
                     operation::COMMERCE_ORDERS_CREATE,
                     member,
-                    &order(self.variants[0]),
+                    &order(&self.variants[..1]),
                 )
                 .await?
             }
@@ -1025,14 +1020,17 @@ impl Side {
     }
 }
 
-/// One unit of `variant`.
-fn order(variant: Uuid) -> CreateOrderRequest {
+/// An order of one unit of each of `variants`.
+fn order(variants: &[Uuid]) -> CreateOrderRequest {
     CreateOrderRequest {
-        items: vec![OrderItemRequest {
-            variant_id: Some(variant),
-            product_id: None,
-            quantity: 1,
-        }],
+        items: variants
+            .iter()
+            .map(|&variant| OrderItemRequest {
+                variant_id: Some(variant),
+                product_id: None,
+                quantity: 1,
+            })
+            .collect(),
         shipping_address: None,
         billing_address: None,
         contact_phone: None,
