@@ -58,32 +58,82 @@ impl Snapshot {
     }
 
     /// Reads the times again (threads before their process, see
-    /// [`Snapshot::take`]) and formats what was spent since, per request.
-    /// A Postgres or nats-server process that ended in between is not
+    /// [`Snapshot::take`]) and gives what each group spent since. A
+    /// Postgres or nats-server process that ended in between is not
     /// counted; one that started is, from its start.
-    pub fn report(&self, server: Option<u32>, requests: usize, elapsed: Duration) -> String {
+    pub fn spent(&self, server: Option<u32>) -> Spent {
         let argon2 = server.map_or(0, argon2_ticks);
         let now = Snapshot {
             argon2,
             ..Snapshot::take(server)
         };
-        let per_request = |ticks: u64| {
-            let spent = TICK * u32::try_from(ticks).unwrap_or(u32::MAX);
-            format_time(spent.div_f64(requests.max(1) as f64))
+        let time = |ticks: u64| TICK * u32::try_from(ticks).unwrap_or(u32::MAX);
+        let group = |before: &HashMap<u32, u64>, after: &HashMap<u32, u64>| {
+            (!after.is_empty()).then(|| time(spent(before, after)))
         };
-        let since = |before: &HashMap<u32, u64>, after: &HashMap<u32, u64>, what: &str| {
-            if after.is_empty() {
-                return format!("{what}: not on this machine");
-            }
-            format!("{what} {}", per_request(spent(before, after)))
+        Spent {
+            server: match (self.server, now.server) {
+                (Some(before), Some(after)) => Some(time(after.saturating_sub(before))),
+                _ => None,
+            },
+            argon2: time(now.argon2.saturating_sub(self.argon2)),
+            postgres: group(&self.postgres, &now.postgres),
+            nats: group(&self.nats, &now.nats),
+            bench: time(now.bench.saturating_sub(self.bench)),
+            machine: time(now.machine_busy.saturating_sub(self.machine_busy)),
+        }
+    }
+
+    /// [`Snapshot::spent`], formatted per request.
+    pub fn report(&self, server: Option<u32>, requests: usize, elapsed: Duration) -> String {
+        self.spent(server).report(requests, elapsed)
+    }
+}
+
+/// CPU time (user + system) spent by each group of processes between two
+/// moments; `None` where the group has no process on this machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Spent {
+    pub server: Option<Duration>,
+    /// Of `server`, its hashing threads'.
+    pub argon2: Duration,
+    pub postgres: Option<Duration>,
+    pub nats: Option<Duration>,
+    pub bench: Duration,
+    pub machine: Duration,
+}
+
+impl std::ops::AddAssign for Spent {
+    fn add_assign(&mut self, other: Spent) {
+        let add = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or_default() + b.unwrap_or_default()),
         };
-        let server_part = match (self.server, now.server) {
-            (Some(before), Some(after)) => format!(
+        self.server = add(self.server, other.server);
+        self.argon2 += other.argon2;
+        self.postgres = add(self.postgres, other.postgres);
+        self.nats = add(self.nats, other.nats);
+        self.bench += other.bench;
+        self.machine += other.machine;
+    }
+}
+
+impl Spent {
+    /// Per request, with what `elapsed` gave the machine's cores per
+    /// request beside it.
+    pub fn report(&self, requests: usize, elapsed: Duration) -> String {
+        let per_request = |time: Duration| format_time(time.div_f64(requests.max(1) as f64));
+        let group = |time: Option<Duration>, what: &str| match time {
+            Some(time) => format!("{what} {}", per_request(time)),
+            None => format!("{what}: not on this machine"),
+        };
+        let server_part = match self.server {
+            Some(server) => format!(
                 "server {} (Argon2 threads {})",
-                per_request(after.saturating_sub(before)),
-                per_request(now.argon2.saturating_sub(self.argon2))
+                per_request(server),
+                per_request(self.argon2)
             ),
-            _ => "server: not measured (no `olympus` process here with --server-pid's pid)"
+            None => "server: not measured (no `olympus` process here with --server-pid's pid)"
                 .to_owned(),
         };
         let cores = cores();
@@ -91,23 +141,23 @@ impl Snapshot {
             (elapsed * u32::try_from(cores).unwrap_or(1)).div_f64(requests.max(1) as f64);
         format!(
             "CPU per request (user + system): {server_part}, {}, {}, this bench {}, the machine {} of the {} its {cores} cores had per request",
-            since(&self.postgres, &now.postgres, "Postgres"),
-            since(&self.nats, &now.nats, "nats-server"),
-            per_request(now.bench.saturating_sub(self.bench)),
-            per_request(now.machine_busy.saturating_sub(self.machine_busy)),
+            group(self.postgres, "Postgres"),
+            group(self.nats, "nats-server"),
+            per_request(self.bench),
+            per_request(self.machine),
             format_time(capacity),
         )
     }
 }
 
-/// The ticks processes spent from `before` to `after`: each one's own
-/// difference; all of one that started in between (or whose pid a younger
-/// process took: it has fewer ticks); nothing of one that ended.
 /// The cores this machine has (1 when it cannot tell).
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// The ticks processes spent from `before` to `after`: each one's own
+/// difference; all of one that started in between (or whose pid a younger
+/// process took: it has fewer ticks); nothing of one that ended.
 fn spent(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
     after
         .iter()
@@ -245,6 +295,33 @@ mod tests {
         assert!(!comm.starts_with("olympus"), "pid 1 is {comm}");
         let line = Snapshot::take(Some(1)).report(Some(1), 1, Duration::from_secs(1));
         assert!(line.contains("server: not measured"), "{line}");
+    }
+
+    #[test]
+    fn sums_what_each_group_spent_and_keeps_an_unmeasured_one_unmeasured() {
+        let ms = Duration::from_millis;
+        let mut total = Spent::default();
+        total += Spent {
+            server: Some(ms(10)),
+            postgres: Some(ms(20)),
+            bench: ms(1),
+            ..Spent::default()
+        };
+        total += Spent {
+            server: None,
+            postgres: Some(ms(5)),
+            nats: None,
+            bench: ms(2),
+            ..Spent::default()
+        };
+        assert_eq!(total.server, Some(ms(10)));
+        assert_eq!(total.postgres, Some(ms(25)));
+        assert_eq!(total.nats, None);
+        assert_eq!(total.bench, ms(3));
+        let line = total.report(5, ms(10));
+        assert!(line.contains("server 2.0 ms"), "{line}");
+        assert!(line.contains("Postgres 5.0 ms"), "{line}");
+        assert!(line.contains("nats-server: not on this machine"), "{line}");
     }
 
     #[test]

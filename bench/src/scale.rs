@@ -13,6 +13,9 @@
 //! order swapped every round (a virtual machine's speed drifts within
 //! minutes); the report gives each side's throughput, p50 and p99 over
 //! all its rounds, the ratio seeded / empty, and the machine's floors.
+//! Under each operation, the CPU per request its side's server, Postgres
+//! and nats-server spent (from `/proc`, where they run on this machine),
+//! empty against seeded: whose cost grew with the data.
 //!
 //! Login is measured around Argon2: one caller at a time, its mean latency
 //! less the mean time each login waited for its password verification, as
@@ -45,6 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+use crate::cpu::Spent;
 use crate::run::{run_callers, Chains, Client, Load, Request, Sample};
 
 /// Options of `olympus bench scale`.
@@ -264,12 +268,12 @@ pub async fn run(args: ScaleArgs) -> anyhow::Result<()> {
         let mut seeded_side = Side::seeded(client(seeded.0), &args, carts)
             .await
             .context("preparing the seeded side (is it seeded? `olympus bench seed`)")?;
-        seeded_side.metrics = Some(seeded.1);
+        (seeded_side.metrics, seeded_side.pid) = (Some(seeded.1), seeded.2);
         let seeded = seeded_side;
         let mut empty_side = Side::empty(client(empty.0), &args, run_id, carts)
             .await
             .context("preparing the empty side")?;
-        empty_side.metrics = Some(empty.1);
+        (empty_side.metrics, empty_side.pid) = (Some(empty.1), empty.2);
         let empty = empty_side;
         println!(
             "both sides ready in {:.1}s: seeded {} (members page {} for page {DEEP_PAGE}), empty \
@@ -360,11 +364,13 @@ async fn measure(
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for which in order {
                 let side = [empty, seeded][which];
-                runs[which].add(
-                    side.run(op, op.load(args))
-                        .await
-                        .with_context(|| format!("{} on the {} side", op.label(), side.name))?,
-                );
+                let cpu = crate::cpu::Snapshot::take(side.pid);
+                let mut run = side
+                    .run(op, op.load(args))
+                    .await
+                    .with_context(|| format!("{} on the {} side", op.label(), side.name))?;
+                run.cpu = cpu.spent(side.pid);
+                runs[which].add(run);
             }
         }
         let [empty_runs, seeded_runs] = runs;
@@ -382,6 +388,7 @@ async fn measure(
             ratio,
             if ratio < 0.9 { "  < 0.9" } else { "" }
         );
+        println!("    {}", cpu_growth(&e, &s));
         for (side, figures) in [("empty", &e), ("seeded", &s)] {
             if figures.unexpected > 0 {
                 println!(
@@ -449,6 +456,35 @@ async fn measure(
     Ok(())
 }
 
+/// The CPU per request of each process group, empty against seeded: which
+/// one's cost grew with the data.
+fn cpu_growth(empty: &Figures, seeded: &Figures) -> String {
+    let per_request = |time: Option<Duration>, figures: &Figures| {
+        time.map(|time| time.as_secs_f64() * 1e6 / figures.requests.max(1) as f64)
+    };
+    let groups = [
+        ("server", empty.cpu.server, seeded.cpu.server),
+        ("Postgres", empty.cpu.postgres, seeded.cpu.postgres),
+        ("nats-server", empty.cpu.nats, seeded.cpu.nats),
+    ];
+    let parts: Vec<String> = groups
+        .into_iter()
+        .map(
+            |(what, e, s)| match (per_request(e, empty), per_request(s, seeded)) {
+                (Some(e), Some(s)) if e > 0.0 => {
+                    format!("{what} {e:.0} -> {s:.0} us ({:.2})", s / e)
+                }
+                (Some(e), Some(s)) => format!("{what} {e:.0} -> {s:.0} us"),
+                _ => format!("{what}: not measured"),
+            },
+        )
+        .collect();
+    format!(
+        "CPU per request, empty -> seeded (user + system, 10 ms ticks): {}",
+        parts.join(", ")
+    )
+}
+
 /// One run of an operation on one side.
 struct Run {
     elapsed: Duration,
@@ -456,6 +492,8 @@ struct Run {
     /// For logins: the mean time each waited for its password
     /// verification, as the side's server counted it.
     hashing: Option<Duration>,
+    /// The CPU its server, Postgres and nats-server spent on it.
+    cpu: Spent,
 }
 
 /// A side's runs of one operation.
@@ -464,6 +502,7 @@ struct Runs {
     elapsed: Duration,
     samples: Vec<Sample>,
     net: Vec<f64>,
+    cpu: Spent,
 }
 
 impl Runs {
@@ -475,6 +514,7 @@ impl Runs {
             self.net.push(mean - hashing.as_secs_f64());
         }
         self.samples.extend(run.samples);
+        self.cpu += run.cpu;
     }
 
     fn figures(mut self) -> Figures {
@@ -493,6 +533,8 @@ impl Runs {
                 .get(self.net.len() / 2)
                 .map_or(f64::NAN, |s| s * 1e3),
             unexpected: self.samples.iter().filter(|(_, ok)| !ok).count(),
+            cpu: self.cpu,
+            requests: self.samples.len(),
         }
     }
 }
@@ -506,6 +548,9 @@ struct Figures {
     /// each waited for its password verification, in ms.
     net_p50: f64,
     unexpected: usize,
+    /// The CPU spent on all `requests`.
+    cpu: Spent,
+    requests: usize,
 }
 
 impl Figures {
@@ -544,6 +589,8 @@ struct Side {
     carts: Arc<Mutex<Vec<Uuid>>>,
     /// Its server's `/metrics`.
     metrics: Option<std::net::SocketAddr>,
+    /// Its server's process, for the CPU it spends.
+    pid: Option<u32>,
 }
 
 impl Side {
@@ -618,6 +665,7 @@ impl Side {
             day: (now - TimeDelta::days(100), now - TimeDelta::days(99)),
             carts: Arc::default(),
             metrics: None,
+            pid: None,
         };
         side.prepare(args, &member_login, carts).await?;
         Ok(side)
@@ -751,6 +799,7 @@ impl Side {
             day: (now - TimeDelta::days(1), now + TimeDelta::hours(1)),
             carts: Arc::default(),
             metrics: None,
+            pid: None,
         };
         side.prepare(args, &login("member"), carts).await?;
         Ok(side)
@@ -871,6 +920,7 @@ impl Side {
                     elapsed,
                     samples,
                     hashing: Some(hashing),
+                    cpu: Spent::default(),
                 });
             }
             ScaleOp::OrdersCreate => {
@@ -947,6 +997,7 @@ impl Side {
             elapsed,
             samples,
             hashing: None,
+            cpu: Spent::default(),
         })
     }
 
@@ -1085,7 +1136,7 @@ impl Servers {
         args: &ScaleArgs,
         database_url: &str,
         prefix: &str,
-    ) -> anyhow::Result<(Subjects, std::net::SocketAddr)> {
+    ) -> anyhow::Result<(Subjects, std::net::SocketAddr, Option<u32>)> {
         let subjects = Subjects::new(prefix)?;
         // A port free now, for its `/metrics`.
         let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
@@ -1107,8 +1158,9 @@ impl Servers {
             .context("starting olympus serve")?;
         let mut child = child;
         let ready = self.ready(&mut child, &subjects, &log).await;
+        let pid = child.id();
         self.running.push((child, subjects.clone(), log));
-        ready.map(|()| (subjects, metrics))
+        ready.map(|()| (subjects, metrics, pid))
     }
 
     /// Waits until `child`'s three workers answer on `subjects`.
