@@ -431,3 +431,75 @@ async fn a_login_session_opens_only_for_a_user_of_the_tenant_it_names() {
     })
     .await;
 }
+
+/// A request's transaction plans each statement once per connection
+/// (`plan_cache_mode = force_generic_plan`, olympus_runtime::db): a page's
+/// `LIMIT $2` is not planned again at every execution, as Postgres chose to
+/// in a big tenant (issue 34). Only the transaction's: the connection
+/// serves the next one as Postgres would. Every PL/pgSQL function keeps
+/// `auto` (migration 0038): one of their generic plans reads a tenant's
+/// rows.
+#[tokio::test]
+async fn requests_plan_once_and_functions_as_before() {
+    with_app(async |app| {
+        let a = app.signup(Encoding::Json).await;
+        let tenant: Uuid = a.tenant_id.parse().unwrap();
+        let page = "SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2 -- a page";
+        let plans = async |tx: &mut sqlx::PgConnection| -> (i64, i64) {
+            sqlx::query_as(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+                  WHERE statement = $1",
+            )
+            .bind(page)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+        };
+        let mut tx = app.db.tenant(tenant).await.unwrap();
+        for _ in 0..7 {
+            let ids: Vec<Uuid> = sqlx::query_scalar(page)
+                .bind(Uuid::nil())
+                .bind(21_i64)
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+            assert_eq!(ids.len(), 1);
+        }
+        assert_eq!(plans(&mut tx).await, (7, 0));
+        tx.rollback().await.unwrap();
+        // After it, on the pool's connections (that one among them):
+        // Postgres's own choice, which plans the first five executions
+        // with their values.
+        let mut conn = app.db.app_pool().acquire().await.unwrap();
+        let setting: String = sqlx::query_scalar("SHOW plan_cache_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(setting, "auto");
+
+        let functions: Vec<String> = sqlx::query_scalar(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p
+               JOIN pg_language l ON l.oid = p.prolang
+              WHERE p.pronamespace = 'public'::regnamespace AND l.lanname = 'plpgsql'
+                AND NOT coalesce(p.proconfig @> ARRAY['plan_cache_mode=auto'], false)
+              ORDER BY 1",
+        )
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            functions,
+            Vec::<String>::new(),
+            "add SET plan_cache_mode = auto"
+        );
+        let all: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+              WHERE p.pronamespace = 'public'::regnamespace AND l.lanname = 'plpgsql'",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+        assert!(all >= 15, "{all} functions");
+    })
+    .await;
+}
