@@ -14,7 +14,8 @@
 --
 -- The setting is the transaction's, so it would reach the statements of
 -- the functions a request calls. Those are not in that test: every
--- PL/pgSQL function keeps `auto`, and plans as it did. A function added
+-- PL/pgSQL function of Olympus's (the migrating role's, and no
+-- extension's) keeps `auto`, and plans as it did. A function added
 -- later says so too (`SET plan_cache_mode = auto`);
 -- `rls::requests_plan_once_and_functions_as_before` checks.
 DO $$
@@ -25,6 +26,11 @@ BEGIN
         SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
           JOIN pg_catalog.pg_language l ON l.oid = p.prolang
          WHERE p.pronamespace = 'public'::regnamespace AND l.lanname = 'plpgsql'
+           AND p.proowner = current_user::regrole
+           -- Not an extension's.
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                            WHERE d.classid = 'pg_catalog.pg_proc'::regclass
+                              AND d.objid = p.oid AND d.deptype = 'e')
     LOOP
         EXECUTE format('ALTER FUNCTION %s SET plan_cache_mode = auto', f);
     END LOOP;
@@ -32,8 +38,8 @@ END
 $$;
 
 -- The login look-up's lock of its user was planned anew at every login:
--- under row-level security `id = CASE ... END` may not be an index
--- condition (a CASE is not leakproof), so its generic plan read the
+-- under row-level security `id = CASE ... coalesce(...) END` may not be an
+-- index condition (a COALESCE is not leakproof), so its generic plan read the
 -- tenant's users and filtered them (22 ms in `seed-0`), and Postgres kept
 -- choosing the custom plan, made again each time, dearer in a big tenant
 -- (a login less its hashing: 0.86 of a small tenant's). The id is now a

@@ -466,16 +466,33 @@ async fn requests_plan_once_and_functions_as_before() {
             assert_eq!(ids.len(), 1);
         }
         assert_eq!(plans(&mut tx).await, (7, 0));
-        tx.rollback().await.unwrap();
-        // After it, on the pool's connections (that one among them):
-        // Postgres's own choice, which plans the first five executions
-        // with their values.
-        let mut conn = app.db.app_pool().acquire().await.unwrap();
-        let setting: String = sqlx::query_scalar("SHOW plan_cache_mode")
-            .fetch_one(&mut *conn)
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *tx)
             .await
             .unwrap();
-        assert_eq!(setting, "auto");
+        tx.rollback().await.unwrap();
+        // After it, on that connection: Postgres's own choice, which plans
+        // the first five executions with their values. (The pool's
+        // connections are taken until it turns up.)
+        let pool = app.db.app_pool();
+        let mut held = Vec::new();
+        let mut found = false;
+        for _ in 0..pool.options().get_max_connections() {
+            let mut conn = pool.acquire().await.unwrap();
+            let (backend, setting): (i32, String) =
+                sqlx::query_as("SELECT pg_backend_pid(), current_setting('plan_cache_mode')")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            assert_eq!(setting, "auto");
+            held.push(conn);
+            if backend == pid {
+                found = true;
+                break;
+            }
+        }
+        assert!(found, "the transaction's connection was not in the pool");
+        drop(held);
 
         let functions: Vec<String> = sqlx::query_scalar(
             "SELECT p.oid::regprocedure::text FROM pg_proc p

@@ -51,18 +51,26 @@ pub const APP_ROLE: &str = "olympus_app";
 /// Connections of the owner pool: it serves start-up and housekeeping only.
 const OWNER_CONNECTIONS: u32 = 4;
 
-/// The setting a request's transaction begins with ([`Db::tenant`],
-/// [`Db::tenant_snapshot`], [`Db::platform`]): each statement is planned
-/// once per connection, generically, and that plan serves every execution
-/// after, as the test `every_static_statement_is_on_an_index` plans and
+/// The setting a request's transaction in a tenant begins with
+/// ([`Db::tenant`]): each statement is planned once per connection,
+/// generically, and that plan serves every execution after (until the
+/// statement leaves the connection's cache or an `ANALYZE` invalidates
+/// it), as the test `every_static_statement_is_on_an_index` plans and
 /// checks every statement. Left to choose (`auto`), Postgres re-planned
 /// every execution of a page in a big tenant: it estimates a generic
 /// `LIMIT $2` at a tenth of the tenant's rows, dearer than the custom plan
 /// of `LIMIT 21`, so the generic plan never won there, while in a small
 /// tenant it did. A page of members cost Postgres 0.1 ms more in a tenant
-/// of 100,000 than in one of 70, all of it planning. Statements planned
-/// with their values stay so: PL/pgSQL functions keep `auto` (migration
-/// 0038), and product search plans each term (`EXECUTE`, migration 0034).
+/// of 100,000 than in one of 70, all of it planning.
+///
+/// A generic plan does not see a value's own frequency: a column where a
+/// few values hold most rows is planned for the average. Statements
+/// planned with their values stay so: PL/pgSQL functions keep `auto`
+/// (migration 0038), product search plans each term (`EXECUTE`, migration
+/// 0034), and the rare transactions of an export ([`Db::tenant_snapshot`])
+/// and of platform administrators ([`Db::platform`]) plan as Postgres
+/// chooses (a list of suspended tenants is on a partial index only with
+/// its status's value).
 const GENERIC_PLANS: &str = "set_config('plan_cache_mode', 'force_generic_plan', true)";
 
 /// A transaction; tenant-scoped when opened by [`Db::tenant`].
@@ -296,11 +304,12 @@ impl Db {
 
     /// [`Db::tenant`] as one consistent, read-only snapshot (`REPEATABLE
     /// READ READ ONLY`): every statement sees the data as of the first.
+    /// Planned as Postgres chooses (see [`GENERIC_PLANS`]).
     pub async fn tenant_snapshot(&self, tenant_id: Uuid) -> Result<Tx, sqlx::Error> {
         self.app
             .begin_with(format!(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
-                 SELECT set_config('olympus.tenant_id', '{tenant_id}', true), {GENERIC_PLANS}"
+                 SELECT set_config('olympus.tenant_id', '{tenant_id}', true)"
             ))
             .await
     }
@@ -310,9 +319,7 @@ impl Db {
     /// has checked before the handler runs. One round trip, as [`Db::tenant`].
     pub async fn platform(&self) -> Result<Tx, sqlx::Error> {
         self.app
-            .begin_with(format!(
-                "BEGIN; SELECT set_config('olympus.scope', 'platform', true), {GENERIC_PLANS}"
-            ))
+            .begin_with("BEGIN; SELECT set_config('olympus.scope', 'platform', true)")
             .await
     }
 

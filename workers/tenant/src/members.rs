@@ -103,10 +103,17 @@ pub async fn remove(ctx: Ctx, request: RemoveMemberRequest) -> Result<Empty, Err
 /// The member `user_id` and the ids of the tenant's owners, all locked
 /// for the rest of the transaction in one statement, in id order (so
 /// concurrent changes cannot deadlock); `not_found` when the tenant has no
-/// such member.
+/// such member. The owners by `users_owners_idx` (migration 0039), then
+/// every row by its key: `id = $1 OR role = 'owner'` read all of the
+/// tenant's members (40 ms in a tenant of 100,000). (The ids are one
+/// array of a subquery: under row-level security `||` is no index
+/// condition, not being leakproof.) A row whose role changed while this
+/// waited for its lock comes back as it is now.
 async fn lock_member(conn: &mut PgConnection, user_id: Uuid) -> Result<(User, Vec<Uuid>), Error> {
     let rows: Vec<UserRow> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR role = 'owner' ORDER BY id FOR UPDATE"
+        "SELECT {USER_COLUMNS} FROM users
+          WHERE id = ANY (ARRAY(SELECT id FROM users WHERE role = 'owner' UNION ALL SELECT $1))
+          ORDER BY id FOR UPDATE"
     ))
     .bind(user_id)
     .fetch_all(conn)
