@@ -654,6 +654,123 @@ async fn the_state_machine_refuses_every_transition_the_contract_does_not_list()
     .await;
 }
 
+/// A status filter pages through exactly the orders (and products) of
+/// that status, in order, each once: the admin's of the whole tenant, a
+/// member's of their own (each case its own statement, migration 0040).
+#[tokio::test]
+async fn a_status_filter_pages_through_exactly_that_status() {
+    with_app(async |app| {
+        let owner = app.signup(Encoding::Json).await;
+        let alice: Member = app.join(&owner, "alice@example.com", "member").await;
+        let product = app.new_product(&owner, "ST-1", 500, 100).await;
+        let mut orders = Vec::new();
+        for i in 0..7 {
+            let token = if i % 2 == 0 {
+                &alice.access_token
+            } else {
+                &owner.access_token
+            };
+            let order =
+                app.create_order(token, &[(&product["id"], 1)]).await.ok()["order"]["id"].clone();
+            orders.push(order);
+        }
+        // Cancelled: 0 (alice's), 1 (the owner's), 4 (alice's), 5 (the
+        // owner's); the rest pending payment.
+        for i in [0, 1, 4, 5] {
+            app.cancel_order(&owner.access_token, &orders[i]).await.ok();
+        }
+        let all_pages = async |token: &str, status: Option<&str>| {
+            let (mut found, mut cursor) = (Vec::new(), None::<Value>);
+            loop {
+                let mut call = app.list_orders(token).with("limit", 2);
+                if let Some(status) = status {
+                    call = call.with("status", status);
+                }
+                if let Some(cursor) = cursor {
+                    call = call.with("cursor", cursor);
+                }
+                let page = call.await.ok();
+                for order in page["items"].as_array().unwrap() {
+                    if let Some(status) = status {
+                        assert_eq!(order["status"], status, "{order}");
+                    }
+                    found.push(order["id"].clone());
+                }
+                cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
+                if cursor.is_none() {
+                    return found;
+                }
+            }
+        };
+        let pick = |which: &[usize]| which.iter().map(|&i| orders[i].clone()).collect::<Vec<_>>();
+        let admin = owner.access_token.as_str();
+        assert_eq!(all_pages(admin, None).await, pick(&[0, 1, 2, 3, 4, 5, 6]));
+        assert_eq!(
+            all_pages(admin, Some("cancelled")).await,
+            pick(&[0, 1, 4, 5])
+        );
+        assert_eq!(
+            all_pages(admin, Some("pending_payment")).await,
+            pick(&[2, 3, 6])
+        );
+        assert_eq!(all_pages(admin, Some("paid")).await, pick(&[]));
+        let alices = alice.access_token.as_str();
+        assert_eq!(all_pages(alices, None).await, pick(&[0, 2, 4, 6]));
+        assert_eq!(all_pages(alices, Some("cancelled")).await, pick(&[0, 4]));
+        assert_eq!(
+            all_pages(alices, Some("pending_payment")).await,
+            pick(&[2, 6])
+        );
+
+        // Products without a search term, likewise.
+        let mut products = vec![product["id"].clone()];
+        for i in 2..=5 {
+            let p = app.new_product(&owner, &format!("ST-{i}"), 500, 1).await;
+            products.push(p["id"].clone());
+        }
+        for i in [1, 3] {
+            app.update_product(admin, &products[i])
+                .with("status", "archived")
+                .await
+                .ok();
+        }
+        let product_pages = async |status: Option<&str>| {
+            let (mut found, mut cursor) = (Vec::new(), None::<Value>);
+            loop {
+                let mut call = app.list_products(alices).with("limit", 2);
+                if let Some(status) = status {
+                    call = call.with("status", status);
+                }
+                if let Some(cursor) = cursor {
+                    call = call.with("cursor", cursor);
+                }
+                let page = call.await.ok();
+                found.extend(
+                    page["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["id"].clone()),
+                );
+                cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
+                if cursor.is_none() {
+                    return found;
+                }
+            }
+        };
+        let chosen = |which: &[usize]| {
+            which
+                .iter()
+                .map(|&i| products[i].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(product_pages(None).await, chosen(&[0, 1, 2, 3, 4]));
+        assert_eq!(product_pages(Some("archived")).await, chosen(&[1, 3]));
+        assert_eq!(product_pages(Some("active")).await, chosen(&[0, 2, 4]));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn members_see_their_own_orders_and_other_tenants_see_none() {
     with_app(async |app| {

@@ -702,31 +702,45 @@ pub async fn list(ctx: Ctx, request: ListOrdersRequest) -> Result<Page<Order>, E
         request.cursor.as_deref(),
     )?;
     let mut tx = ctx.tx().await?;
-    // Two statements, each on its index: one with an optional customer
-    // read a member's few orders out of all of the tenant's.
-    let rows: Vec<OrderRow> = if all {
-        sqlx::query_as(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders
-              WHERE id > $1 AND ($3::text IS NULL OR status = $3)
-              ORDER BY id LIMIT $2"
-        ))
-        .bind(pager.after())
-        .bind(pager.fetch())
-        .bind(status)
-        .fetch_all(&mut *tx)
-        .await?
-    } else {
-        sqlx::query_as(&format!(
-            "SELECT {ORDER_COLUMNS} FROM orders
+    // A statement for each case, each on its index: one with an optional
+    // customer read a member's few orders out of all of the tenant's, and
+    // one with an optional status read the tenant's orders until a page of
+    // a rare status turned up. A member's orders are few: their status
+    // filters them.
+    let rows: Vec<OrderRow> = match (all, status) {
+        (true, None) => {
+            sqlx::query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE id > $1 ORDER BY id LIMIT $2"
+            ))
+            .bind(pager.after())
+            .bind(pager.fetch())
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        (true, Some(status)) => {
+            sqlx::query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders
+                  WHERE status = $3 AND id > $1 ORDER BY id LIMIT $2"
+            ))
+            .bind(pager.after())
+            .bind(pager.fetch())
+            .bind(status)
+            .fetch_all(&mut *tx)
+            .await?
+        }
+        (false, _) => {
+            sqlx::query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders
               WHERE customer_id = $4 AND id > $1 AND ($3::text IS NULL OR status = $3)
               ORDER BY id LIMIT $2"
-        ))
-        .bind(pager.after())
-        .bind(pager.fetch())
-        .bind(status)
-        .bind(claims.sub)
-        .fetch_all(&mut *tx)
-        .await?
+            ))
+            .bind(pager.after())
+            .bind(pager.fetch())
+            .bind(status)
+            .bind(claims.sub)
+            .fetch_all(&mut *tx)
+            .await?
+        }
     };
     let orders = assemble(&mut tx, rows).await?;
     Ok(pager.page(orders, |o| o.id))
