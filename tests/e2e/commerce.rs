@@ -201,28 +201,12 @@ async fn a_search_pages_through_every_match_once_by_name_sku_or_variant_sku() {
             .await
             .ok();
         let all_pages = async |q: &str, status: Option<&str>| {
-            let (mut found, mut cursor) = (Vec::new(), None::<Value>);
-            loop {
-                let mut call = app.list_products(token).with("q", q).with("limit", 2);
-                if let Some(status) = status {
-                    call = call.with("status", status);
-                }
-                if let Some(cursor) = cursor {
-                    call = call.with("cursor", cursor);
-                }
-                let page = call.await.ok();
-                found.extend(
-                    page["items"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|p| p["id"].clone()),
-                );
-                cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
-                if cursor.is_none() {
-                    return found;
-                }
+            let mut call = app.list_products(token).with("q", q).with("limit", 2);
+            if let Some(status) = status {
+                call = call.with("status", status);
             }
+            let items = call.every_page().await;
+            items.iter().map(|p| p["id"].clone()).collect::<Vec<_>>()
         };
         let pick = |which: &[usize]| which.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>();
         assert_eq!(all_pages("lamp", None).await, pick(&[0, 1, 2, 4, 5, 6]));
@@ -680,27 +664,17 @@ async fn a_status_filter_pages_through_exactly_that_status() {
             app.cancel_order(&owner.access_token, &orders[i]).await.ok();
         }
         let all_pages = async |token: &str, status: Option<&str>| {
-            let (mut found, mut cursor) = (Vec::new(), None::<Value>);
-            loop {
-                let mut call = app.list_orders(token).with("limit", 2);
+            let mut call = app.list_orders(token).with("limit", 2);
+            if let Some(status) = status {
+                call = call.with("status", status);
+            }
+            let orders = call.every_page().await;
+            for order in &orders {
                 if let Some(status) = status {
-                    call = call.with("status", status);
-                }
-                if let Some(cursor) = cursor {
-                    call = call.with("cursor", cursor);
-                }
-                let page = call.await.ok();
-                for order in page["items"].as_array().unwrap() {
-                    if let Some(status) = status {
-                        assert_eq!(order["status"], status, "{order}");
-                    }
-                    found.push(order["id"].clone());
-                }
-                cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
-                if cursor.is_none() {
-                    return found;
+                    assert_eq!(order["status"], status, "{order}");
                 }
             }
+            orders.iter().map(|o| o["id"].clone()).collect::<Vec<_>>()
         };
         let pick = |which: &[usize]| which.iter().map(|&i| orders[i].clone()).collect::<Vec<_>>();
         let admin = owner.access_token.as_str();
@@ -735,28 +709,12 @@ async fn a_status_filter_pages_through_exactly_that_status() {
                 .ok();
         }
         let product_pages = async |status: Option<&str>| {
-            let (mut found, mut cursor) = (Vec::new(), None::<Value>);
-            loop {
-                let mut call = app.list_products(alices).with("limit", 2);
-                if let Some(status) = status {
-                    call = call.with("status", status);
-                }
-                if let Some(cursor) = cursor {
-                    call = call.with("cursor", cursor);
-                }
-                let page = call.await.ok();
-                found.extend(
-                    page["items"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|p| p["id"].clone()),
-                );
-                cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
-                if cursor.is_none() {
-                    return found;
-                }
+            let mut call = app.list_products(alices).with("limit", 2);
+            if let Some(status) = status {
+                call = call.with("status", status);
             }
+            let items = call.every_page().await;
+            items.iter().map(|p| p["id"].clone()).collect::<Vec<_>>()
         };
         let chosen = |which: &[usize]| {
             which

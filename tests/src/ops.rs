@@ -112,6 +112,30 @@ impl<'a> Call<'a> {
         Box::pin(self.app.raw(self.op, headers, payload))
     }
 
+    /// Every item of a listing: the call, then again with each page's
+    /// `next_cursor` until there is none. Each page must succeed.
+    pub async fn every_page(self) -> Vec<Value> {
+        let (mut items, mut cursor) = (Vec::new(), None::<Value>);
+        loop {
+            let mut call = self.clone();
+            if let Some(cursor) = cursor {
+                call = call.with("cursor", cursor);
+            }
+            let page = call.await.ok();
+            items.extend(
+                page["items"]
+                    .as_array()
+                    .expect("a page's items")
+                    .iter()
+                    .cloned(),
+            );
+            cursor = Some(page["next_cursor"].clone()).filter(|c| !c.is_null());
+            if cursor.is_none() {
+                return items;
+            }
+        }
+    }
+
     /// Sends it again while it is answered `unavailable` (overload: a full
     /// pool or queue), as a client is told to, for up to 30 s: for tests
     /// whose claim is about what the requests do (50 orders for 10 units
