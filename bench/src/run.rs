@@ -168,9 +168,9 @@ enum BenchCommand {
     Seed(crate::seed::SeedArgs),
     /// Every operation of issue 34 on a seeded database (`DATABASE_URL`,
     /// from `seed`) against the same on an empty one made for the run, in
-    /// one run: each side's throughput, p50 and p99, the ratio, and the
-    /// floors. It starts an `olympus serve` for each (they need
-    /// `OLYMPUS_KEY_ENCRYPTION_KEY`).
+    /// one run: each side's throughput, p50 and p99, the ratio, each side's
+    /// CPU per request by process, and the floors. It starts an `olympus
+    /// serve` for each (they need `OLYMPUS_KEY_ENCRYPTION_KEY`).
     Scale(crate::scale::ScaleArgs),
 }
 
