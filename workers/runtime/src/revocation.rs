@@ -118,6 +118,44 @@ struct State {
     /// Latest `revoked_at` read from Postgres.
     watermark: Option<DateTime<Utc>>,
     synced_at: Option<Instant>,
+    /// What this process changed itself, and when: a read of Postgres
+    /// begun before a change committed does not see it, and must not undo
+    /// it until the next read.
+    changed: Vec<(Flag, Uuid, bool, Instant)>,
+}
+
+/// A tenant's flag this process may change itself.
+#[derive(Debug, Clone, Copy)]
+enum Flag {
+    Suspended,
+    RequiresMfa,
+}
+
+impl State {
+    fn flagged(&mut self, flag: Flag) -> &mut HashSet<Uuid> {
+        match flag {
+            Flag::Suspended => &mut self.suspended,
+            Flag::RequiresMfa => &mut self.require_mfa,
+        }
+    }
+
+    /// Sets `flag` of `tenant` now, as this process changed it.
+    fn change(&mut self, flag: Flag, tenant: Uuid, value: bool) {
+        mark(self.flagged(flag), tenant, value);
+        self.changed.push((flag, tenant, value, Instant::now()));
+    }
+
+    /// The tenants' flags as a read begun at `started` found them, but for
+    /// the changes this process made since it began (that read may not
+    /// have seen them; the next one does).
+    fn take_tenants(&mut self, tenants: &[TenantRow], started: Instant) {
+        self.suspended = tenants.iter().filter(|t| t.1).map(|t| t.0).collect();
+        self.require_mfa = tenants.iter().filter(|t| t.2).map(|t| t.0).collect();
+        self.changed.retain(|change| change.3 >= started);
+        for (flag, tenant, value, _) in self.changed.clone() {
+            mark(self.flagged(flag), tenant, value);
+        }
+    }
 }
 
 impl Revocations {
@@ -164,7 +202,7 @@ impl Revocations {
     /// reactivated (the other processes read it within [`POLL`]).
     pub fn set_suspended(&self, tenant: Uuid, suspended: bool) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        mark(&mut state.suspended, tenant, suspended);
+        state.change(Flag::Suspended, tenant, suspended);
     }
 
     /// Whether `tenant` requires MFA of its members, as last read (a
@@ -178,7 +216,7 @@ impl Revocations {
     /// requires MFA (the other processes read it within [`POLL`]).
     pub fn set_require_mfa(&self, tenant: Uuid, required: bool) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        mark(&mut state.require_mfa, tenant, required);
+        state.change(Flag::RequiresMfa, tenant, required);
     }
 
     /// Records sessions revoked at `at` (by this process or a broadcast).
@@ -198,6 +236,7 @@ impl Revocations {
         (pool, tokens): (&PgPool, &AccessTokens),
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
+        let started = Instant::now();
         let since = {
             let state = self.state.read().unwrap_or_else(|e| e.into_inner());
             match state.watermark {
@@ -235,8 +274,7 @@ impl Revocations {
         if state.watermark.is_none() {
             state.watermark = Some(since);
         }
-        state.suspended = tenants.iter().filter(|t| t.1).map(|t| t.0).collect();
-        state.require_mfa = tenants.iter().filter(|t| t.2).map(|t| t.0).collect();
+        state.take_tenants(&tenants, started);
         let horizon = now - self.lifetime;
         state.sessions.retain(|_, at| *at > horizon);
         state.synced_at = Some(Instant::now());
@@ -373,5 +411,37 @@ pub async fn run(watch: Watch, stop: CancellationToken) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A poll that read Postgres before this process's change committed
+    /// does not undo the change (a tenant that stopped requiring MFA kept
+    /// refusing its members' tokens until the next poll); a change the
+    /// read began after is the read's to say.
+    #[test]
+    fn a_read_begun_before_a_change_does_not_undo_it() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut state = State::default();
+        state.change(Flag::RequiresMfa, a, true);
+        state.change(Flag::Suspended, b, true);
+        let started = Instant::now();
+        state.change(Flag::RequiresMfa, a, false);
+        // Read before that change: a still requires MFA, b is suspended.
+        state.take_tenants(
+            &[(a, false, true, None, None), (b, true, false, None, None)],
+            started,
+        );
+        assert!(!state.require_mfa.contains(&a));
+        assert!(state.suspended.contains(&b));
+        // A read begun after it says what Postgres holds, and the change
+        // is forgotten.
+        state.take_tenants(&[(b, false, false, None, None)], Instant::now());
+        assert!(!state.require_mfa.contains(&a));
+        assert!(!state.suspended.contains(&b));
+        assert!(state.changed.is_empty());
     }
 }
